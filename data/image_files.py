@@ -1,0 +1,106 @@
+"""Reading and writing image files the way users hand them to us.
+
+Used by the folder source of the input pipeline and by the batch commands (`upsample`, `colorize`).
+Pillow does the decoding: it converts palette, RGBA, 16-bit and grayscale files to 8-bit RGB, and its
+errors name what is wrong with a file, which we pass on to the user.
+"""
+import os
+import warnings
+
+import numpy as np
+from PIL import Image
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.webp', '.tif', '.tiff')
+
+# A decompression bomb guard that still lets real photographs through (Pillow warns above ~89 MP).
+MAX_PIXELS = 200_000_000
+
+
+class ImageReadError(Exception):
+  """A file that cannot be used as an image; `str()` is `'<path>: <reason>'`."""
+
+  def __init__(self, path, reason):
+    super().__init__(f'{path}: {reason}')
+    self.path = path
+    self.reason = reason
+
+
+def list_images(path):
+  """The image files under `path`, sorted: the file itself, or a folder searched recursively.
+
+  Raises:
+    FileNotFoundError: `path` does not exist.
+  """
+  if not os.path.exists(path):
+    raise FileNotFoundError(f'{path} does not exist')
+  if os.path.isfile(path):
+    return [path]
+  found = []
+  for root, dirs, files in os.walk(path):
+    dirs.sort()
+    found.extend(os.path.join(root, f) for f in sorted(files)
+                 if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith('.'))
+  return found
+
+
+def _to_8bit(im):
+  """16-bit and 32-bit integer / float modes -> 8-bit 'L' by scaling to the mode's full range."""
+  arr = np.asarray(im)
+  if arr.dtype == np.uint16 or im.mode.startswith('I;16'):
+    return Image.fromarray((arr.astype(np.uint32) >> 8).astype(np.uint8))
+  if im.mode == 'I':
+    # Pillow opens 16-bit grayscale PNGs as mode 'I' with values up to 65535.
+    scale = 257.0 if arr.max(initial=0) > 255 else 1.0
+    return Image.fromarray(np.clip(arr / scale, 0, 255).round().astype(np.uint8))
+  if im.mode == 'F':
+    peak = 1.0 if arr.max(initial=0) <= 1.0 else 255.0
+    return Image.fromarray(np.clip(arr * (255.0 / peak), 0, 255).round().astype(np.uint8))
+  return im
+
+
+def read_image(path, mode='RGB'):
+  """Reads an image file as uint8 `[H, W, 3]` (mode 'RGB') or `[H, W]` (mode 'L').
+
+  Transparent images are composited on white; palette, 16-bit and grayscale images are converted.
+
+  Raises:
+    ImageReadError: the file is missing, empty, not an image, truncated or otherwise unreadable.
+  """
+  try:
+    if os.path.getsize(path) == 0:
+      raise ImageReadError(path, 'empty file')
+    with warnings.catch_warnings():
+      warnings.simplefilter('error', Image.DecompressionBombWarning)
+      with Image.open(path) as im:
+        if im.width * im.height > MAX_PIXELS:
+          raise ImageReadError(path, f'too large ({im.width}x{im.height} pixels)')
+        im.load()  # Decodes now, so a truncated file fails here and not later.
+        if im.mode in ('P', 'PA', 'LA', 'RGBA', 'La'):
+          im = im.convert('RGBA')
+          background = Image.new('RGBA', im.size, (255, 255, 255, 255))
+          im = Image.alpha_composite(background, im)
+        im = _to_8bit(im).convert(mode)
+        return np.asarray(im, dtype=np.uint8)
+  except ImageReadError:
+    raise
+  except FileNotFoundError:
+    raise ImageReadError(path, 'no such file') from None
+  except IsADirectoryError:
+    raise ImageReadError(path, 'is a directory') from None
+  except PermissionError:
+    raise ImageReadError(path, 'permission denied') from None
+  except Image.UnidentifiedImageError:
+    raise ImageReadError(path, 'not an image file (unrecognised format)') from None
+  except Image.DecompressionBombError as e:
+    raise ImageReadError(path, f'too large ({e})') from None
+  except (OSError, SyntaxError, ValueError) as e:
+    reason = str(e) or type(e).__name__
+    if 'truncated' in reason.lower():
+      reason = f'truncated or corrupt image data ({reason})'
+    raise ImageReadError(path, reason) from None
+
+
+def write_png(path, image):
+  """Writes uint8 `[H, W, 3]` or `[H, W]` as PNG, creating the folder."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  Image.fromarray(np.asarray(image, dtype=np.uint8)).save(path, format='PNG')

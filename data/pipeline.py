@@ -1,0 +1,117 @@
+"""The tf.data input functions of both papers.
+
+  super-resolution examples:  {'lowres': uint8 [8, 8, 3], 'highres': uint8 [32, 32, 3]}
+  colorization examples:      {'gray': uint8 [S, S, 1], 'chroma': int32 [28, 28, 2], 'image': uint8 [S, S, 3]}
+
+`make_dataset` builds a batched pipeline for one input pipeline (shuffle before repeat, static batch
+shapes with `drop_remainder=True`, prefetch); `input_fn` wraps it for
+`strategy.distribute_datasets_from_function`, which hands each pipeline its `tf.distribute.InputContext`.
+"""
+import functools
+
+import tensorflow as tf
+
+from data import sources
+from data import transforms
+
+TASKS = ('super_resolution', 'colorization')
+
+
+def crop(image, how):
+  """'celeba' (central 138 x 138 of aligned CelebA), 'center' (largest centred square) or 'none'."""
+  if how == 'celeba':
+    return transforms.celeba_crop(image)
+  if how == 'center':
+    return transforms.center_square_crop(image)
+  if how == 'none':
+    return image
+  raise ValueError(f"data.crop must be 'celeba', 'center' or 'none', got {how!r}")
+
+
+def super_resolution_example(image, highres_size=32, lowres_size=8, crop_how='center',
+                             method='area'):
+  """uint8 [H, W, 3] -> {'lowres': uint8 [8, 8, 3], 'highres': uint8 [32, 32, 3]}.
+
+  The high-resolution target is the cropped image resized to 32 x 32; the input is that target
+  area-downsampled to 8 x 8 (each input pixel is the mean of a 4 x 4 block), as in Dahl et al. 2017.
+  """
+  highres = transforms.to_uint8(transforms.resize(crop(image, crop_how), highres_size, method))
+  lowres = transforms.to_uint8(transforms.resize(highres, lowres_size, 'area'))
+  return {'lowres': lowres, 'highres': highres}
+
+
+def colorization_example(image, image_size=224, chroma_size=28, num_bins=32, crop_how='center'):
+  """uint8 [H, W, 3] -> {'gray', 'chroma', 'image'} (PixColor Sec. 3.1).
+
+  'image' is the cropped photo at image_size, 'gray' its BT.601 luminance, 'chroma' its Cb, Cr
+  area-downsampled to chroma_size and quantized to num_bins bins each (channel 0 = Cb, 1 = Cr).
+  """
+  rgb = transforms.to_uint8(transforms.resize(crop(image, crop_how), image_size, 'area'))
+  y, cbcr = transforms.split_luma_chroma(rgb, chroma_size)
+  return {'gray': transforms.to_uint8(y),
+          'chroma': transforms.quantize(cbcr, num_bins),
+          'image': rgb}
+
+
+def example_fn(data_config, task):
+  """The per-example preprocessing function of `task` configured by `data_config`."""
+  if task == 'super_resolution':
+    return functools.partial(
+        super_resolution_example, highres_size=data_config.highres_size,
+        lowres_size=data_config.lowres_size, crop_how=data_config.crop,
+        method=data_config.resize_method)
+  if task == 'colorization':
+    return functools.partial(
+        colorization_example, image_size=data_config.image_size,
+        chroma_size=data_config.chroma_size, num_bins=data_config.num_bins,
+        crop_how=data_config.crop)
+  raise ValueError(f'task must be one of {TASKS}, got {task!r}')
+
+
+def make_dataset(data_config, task, split, batch_size, *, training, seed=0, input_context=None,
+                 num_examples=None):
+  """A batched dataset of `task` examples for one input pipeline.
+
+  Args:
+    data_config: a config's `data` field (`source`, `crop`, sizes, `shuffle_buffer`, `cache`, ...).
+    task: 'super_resolution' or 'colorization'.
+    split: 'train' or 'eval'.
+    batch_size: examples per batch of *this* pipeline (per replica under a strategy).
+    training: shuffle (before repeat) and repeat forever; otherwise one ordered pass.
+    seed: seed of file order and shuffling; the same seed gives the same batches.
+    input_context: `tf.distribute.InputContext`; the dataset is then this pipeline's shard.
+    num_examples: keep only the first N examples of the split (evaluation on a subset).
+  Returns:
+    `tf.data.Dataset` of dicts of batched tensors with static shapes.
+  """
+  ds, count = sources.load(data_config.source, split, data_config, task=task,
+                           input_context=input_context, shuffle_files=training, seed=seed)
+  if num_examples:
+    ds = ds.take(num_examples)
+  preprocess = example_fn(data_config, task)
+  ds = ds.map(lambda ex: preprocess(ex['image']), num_parallel_calls=tf.data.AUTOTUNE)
+  if data_config.get('cache', False):
+    ds = ds.cache()  # Small sources: decode and resize once, not every epoch.
+  if training:
+    buffer = data_config.get('shuffle_buffer', 10_000)
+    if count:
+      buffer = min(buffer, count)
+    ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+  ds = ds.batch(batch_size, drop_remainder=True)
+  return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def input_fn(data_config, task, split, global_batch_size, *, training, seed=0, num_examples=None):
+  """A function of `tf.distribute.InputContext` for `strategy.distribute_datasets_from_function`.
+
+  The global batch is split evenly over replicas; each input pipeline reads its own shard.
+  """
+
+  def dataset_fn(input_context=None):
+    batch_size = global_batch_size
+    if input_context is not None:
+      batch_size = input_context.get_per_replica_batch_size(global_batch_size)
+    return make_dataset(data_config, task, split, batch_size, training=training, seed=seed,
+                        input_context=input_context, num_examples=num_examples)
+
+  return dataset_fn

@@ -1,0 +1,110 @@
+"""Pure image transforms, usable eagerly and inside `tf.data.Dataset.map`.
+
+Every function takes and returns tensors of a single image `[H, W, C]` (or a batch `[B, H, W, C]` where
+the docstring says so) and has no state, so `tests/test_transforms.py` runs each one both ways.
+Pixel values are on the 0..255 scale throughout: uint8 in and out of the pipeline, float32 in between.
+"""
+import tensorflow as tf
+
+# CelebA's aligned images are 178 x 218. The 8->32 face literature (Dahl et al. 2017 follow
+# Yu & Porikli / Berthelot et al.) keeps the central 138 x 138: 40 px off top and bottom, 20 px off
+# left and right.
+CELEBA_CROP = dict(top=40, bottom=40, left=20, right=20)
+
+
+def to_float(image):
+  return tf.cast(image, tf.float32)
+
+
+def to_uint8(image):
+  """Rounds a 0..255 float image to uint8 (round-to-nearest, clipped)."""
+  return tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
+
+
+def crop_borders(image, top, bottom, left, right):
+  """Removes fixed borders from a `[H, W, C]` image."""
+  shape = tf.shape(image)
+  return image[top:shape[0] - bottom, left:shape[1] - right]
+
+
+def celeba_crop(image):
+  """The central 138 x 138 crop of a 178 x 218 aligned CelebA image (see `CELEBA_CROP`)."""
+  return crop_borders(image, **CELEBA_CROP)
+
+
+def center_square_crop(image):
+  """The largest centred square of a `[H, W, C]` image."""
+  shape = tf.shape(image)
+  side = tf.minimum(shape[0], shape[1])
+  top = (shape[0] - side) // 2
+  left = (shape[1] - side) // 2
+  return image[top:top + side, left:left + side]
+
+
+def resize(image, size, method='area'):
+  """Resizes a `[H, W, C]` or `[B, H, W, C]` image to `size` (int or (h, w)); returns float32.
+
+  `area` averages the source pixels each output pixel covers (for an integer factor, exactly a box
+  filter): the downsampling of Dahl et al. 2017. `bicubic` / `bilinear` / `lanczos3` are antialiased
+  when shrinking.
+  """
+  if isinstance(size, int):
+    size = (size, size)
+  image = to_float(image)
+  if method == 'area':
+    return tf.image.resize(image, size, method='area')
+  if method in ('bicubic', 'bilinear', 'lanczos3', 'nearest'):
+    out = tf.image.resize(image, size, method=method, antialias=method != 'nearest')
+    return tf.clip_by_value(out, 0.0, 255.0)
+  raise ValueError(f'unknown resize method {method!r}')
+
+
+# JPEG / ITU-R BT.601 full-range YCbCr, values on 0..255 with chroma centred on 128.
+_RGB_TO_YCBCR = [[0.299, -0.168735892, 0.5],
+                 [0.587, -0.331264108, -0.418687589],
+                 [0.114, 0.5, -0.081312411]]
+_YCBCR_TO_RGB = [[1.0, 1.0, 1.0],
+                 [0.0, -0.344136286, 1.772],
+                 [1.402, -0.714136286, 0.0]]
+_CHROMA_OFFSET = [0.0, 128.0, 128.0]
+
+
+def rgb_to_ycbcr(rgb):
+  """RGB (0..255, any dtype, `[..., 3]`) -> float32 YCbCr (JPEG full range, 0..255)."""
+  return tf.tensordot(to_float(rgb), tf.constant(_RGB_TO_YCBCR), axes=1) + _CHROMA_OFFSET
+
+
+def ycbcr_to_rgb(ycbcr):
+  """Float YCbCr (JPEG full range, `[..., 3]`) -> float32 RGB on 0..255 (not clipped)."""
+  return tf.tensordot(to_float(ycbcr) - _CHROMA_OFFSET, tf.constant(_YCBCR_TO_RGB), axes=1)
+
+
+def luminance(rgb):
+  """Y of BT.601, float32 `[..., 1]`."""
+  return rgb_to_ycbcr(rgb)[..., :1]
+
+
+def split_luma_chroma(rgb, chroma_size, method='area'):
+  """Full-size luminance and downsampled chroma (PixColor Sec. 3: colour needs little resolution).
+
+  Args:
+    rgb: `[H, W, 3]` (or batched) RGB on 0..255.
+    chroma_size: side of the square chroma image (28 in the paper).
+  Returns:
+    (y `[H, W, 1]` float32 at full size, cbcr `[chroma_size, chroma_size, 2]` float32).
+  """
+  ycbcr = rgb_to_ycbcr(rgb)
+  return ycbcr[..., :1], resize(ycbcr[..., 1:], chroma_size, method)
+
+
+def quantize(values, num_bins, low=0.0, high=256.0):
+  """Float values in [low, high) -> int32 bin indices 0..num_bins-1 (out-of-range values clip)."""
+  width = (high - low) / num_bins
+  bins = tf.floor((to_float(values) - low) / width)
+  return tf.cast(tf.clip_by_value(bins, 0, num_bins - 1), tf.int32)
+
+
+def dequantize(bins, num_bins, low=0.0, high=256.0):
+  """int bin indices -> float32 bin centres; `quantize(dequantize(b)) == b`."""
+  width = (high - low) / num_bins
+  return low + (to_float(bins) + 0.5) * width

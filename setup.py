@@ -1,0 +1,41 @@
+"""Pixel Recursive Super Resolution and PixColor in TensorFlow 2 / Keras 3.
+
+  pip install -e ".[test]"
+"""
+import setuptools
+
+setuptools.setup(
+    name='pixel-recursive',
+    version='0.1.0',
+    description=('Pixel Recursive Super Resolution (Dahl et al. 2017) and PixColor '
+                 '(Guadarrama et al. 2017) in TensorFlow 2 / Keras 3'),
+    long_description=open('README.md').read(),
+    long_description_content_type='text/markdown',
+    python_requires='>=3.10',
+    packages=setuptools.find_packages(include=[
+        'pixel_recursive', 'pixel_recursive.*', 'pixcolor', 'pixcolor.*', 'data', 'data.*',
+        'experiments', 'experiments.*']),
+    package_data={
+        'data': ['bundled/*.npz', 'bundled/*.md', 'bundled/photos/*/*.jpg'],
+        'pixel_recursive': ['demo/**/*'],
+        'pixcolor': ['demo/**/*'],
+    },
+    install_requires=[
+        'tensorflow>=2.21,<2.22',
+        'keras>=3.15,<4',
+        'tensorflow-datasets>=4.9.9,<5',
+        # TFDS's download path needs it (celeb_a, imagenet2012) but does not declare it.
+        'importlib_resources>=6',
+        'tensorboard>=2.21,<2.22',
+        'numpy>=1.26,<3',
+        'absl-py>=2.1,<3',
+        'ml-collections>=1.0,<2',
+        'matplotlib>=3.8,<4',
+        'pillow>=10,<14',
+        'scikit-image>=0.24,<1',
+    ],
+    extras_require={
+        'test': ['pytest>=8,<10', 'pytest-xdist>=3.5,<4', 'nbclient>=0.10,<1', 'nbformat>=5.10,<6',
+                 'ipykernel>=6.29,<8'],
+    },
+)
