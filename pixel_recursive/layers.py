@@ -1,0 +1,368 @@
+"""Keras layers of the gated PixelCNN, shared by super-resolution and PixColor.
+
+References:
+  van den Oord et al. 2016, "Pixel Recurrent Neural Networks" (masks A/B, channel order, Sec. 3.4).
+  van den Oord et al. 2016, "Conditional Image Generation with PixelCNN Decoders" (gated block with a
+    vertical and a horizontal stack that removes the blind spot, Fig. 2; conditioning, Sec. 2.3).
+  Dahl et al. 2017, "Pixel Recursive Super Resolution" (20 gated layers as the prior, Sec. 3).
+
+Causality by construction. Every convolution here pads its input *outside* the layer and then runs a
+VALID convolution whose bottom-right kernel tap is the output position:
+  - the vertical stack's (k//2 + 1, k) kernel sees rows i - k//2 .. i, all columns j - k//2 .. j + k//2.
+    Its output at row i therefore depends on row i itself, so it only ever reaches the horizontal stack
+    shifted down one row (`shift_down`), where row i + 1 reads it;
+  - the horizontal stack's (1, k//2 + 1) kernel sees columns j - k//2 .. j of row i. Its last tap is the
+    current pixel, where a channel mask applies: feature channels are split into one contiguous group per
+    image channel (R, G, B; or Cb, Cr), and an output of group g reads inputs of groups < g (mask A, the
+    first layer, which reads the image) or <= g (mask B, every later layer).
+The mask is a numpy constant multiplied into the kernel at call time; the kernel variable itself is never
+assigned, so the layers behave the same eagerly, under `tf.function`, XLA and `tf.distribute`.
+
+The same `GatedBlock.vertical` / `GatedBlock.horizontal` methods run on a whole padded image (training,
+naive sampling) and on the small cached windows of `pixel_recursive.sampling` (fast sampling), which is
+why the padding lives outside them.
+"""
+import numpy as np
+import keras
+import tensorflow as tf
+
+_PACKAGE = 'pixel_recursive'
+
+
+def scale_values(values, num_values):
+  """Maps integer values in [0, num_values) to the PixelCNN's float input range [-1, 1].
+
+  Args:
+    values: integer or float tensor of values (pixel intensities 0..255, or chroma bins 0..31).
+    num_values: K, the number of values each sub-pixel can take.
+  Returns:
+    float32 tensor of the same shape.
+  """
+  return tf.cast(values, tf.float32) * (2.0 / (num_values - 1)) - 1.0
+
+
+def channel_groups(num_features, num_groups, gated=False):
+  """Assigns each feature channel to the image channel (group) it belongs to.
+
+  Groups are contiguous blocks: channel f of n belongs to group f * num_groups // n. With n equal to
+  the number of image channels this is the identity; for logits laid out as [C, K] it is f // K. For the
+  2F-channel input of a gate, both halves (tanh and sigmoid) use the grouping of F so that the product
+  keeps channel f in the same group.
+  """
+  n = num_features // 2 if gated else num_features
+  return (np.arange(num_features) % n) * num_groups // n
+
+
+def causal_mask(kernel_size, in_groups, out_groups, mask_type):
+  """The [kh, kw, in, out] 0/1 mask of a causal convolution; see the module docstring.
+
+  Only the bottom-right tap (the current pixel, given the padding used in this module) is masked:
+  all other taps lie in earlier rows or earlier columns.
+  """
+  kh, kw = kernel_size
+  mask = np.ones((kh, kw, len(in_groups), len(out_groups)), np.float32)
+  if mask_type == 'A':
+    mask[kh - 1, kw - 1] = in_groups[:, None] < out_groups[None, :]
+  elif mask_type == 'B':
+    mask[kh - 1, kw - 1] = in_groups[:, None] <= out_groups[None, :]
+  elif mask_type is not None:
+    raise ValueError(f"mask_type must be None, 'A' or 'B', got {mask_type!r}")
+  return mask
+
+
+def shift_down(x):
+  """[B, H, W, D] -> [B, H, W, D] with row i holding row i - 1 of `x` (zeros in row 0)."""
+  return tf.pad(x, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]
+
+
+def gate(x):
+  """Gated activation tanh(a) * sigmoid(b) of x = [a, b] split on the last axis."""
+  a, b = tf.split(x, 2, axis=-1)
+  return tf.tanh(a) * tf.sigmoid(b)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class MaskedConv2D(keras.layers.Layer):
+  """VALID 2-D convolution with a constant channel mask on its bottom-right tap.
+
+  The caller pads the input so that the bottom-right tap is the output position (see module docstring).
+
+  Args:
+    filters: number of output channels.
+    kernel_size: (kh, kw).
+    mask_type: None (no mask), 'A' (group g reads groups < g at the current pixel) or 'B' (<= g).
+    num_groups: number of image channels whose order the mask respects.
+    gated_output: True when the output feeds `gate`, so both halves share one grouping.
+    use_bias: add a bias.
+  """
+
+  def __init__(self, filters, kernel_size, mask_type=None, num_groups=1, gated_output=False,
+               use_bias=True, kernel_initializer='glorot_uniform', **kwargs):
+    super().__init__(**kwargs)
+    self.filters = int(filters)
+    self.kernel_size = tuple(int(k) for k in kernel_size)
+    self.mask_type = mask_type
+    self.num_groups = int(num_groups)
+    self.gated_output = bool(gated_output)
+    self.use_bias = bool(use_bias)
+    self.kernel_initializer = keras.initializers.get(kernel_initializer)
+
+  def build(self, input_shape):
+    in_channels = int(input_shape[-1])
+    self.kernel = self.add_weight(
+        name='kernel', shape=self.kernel_size + (in_channels, self.filters),
+        initializer=self.kernel_initializer)
+    self.bias = (self.add_weight(name='bias', shape=(self.filters,), initializer='zeros')
+                 if self.use_bias else None)
+    self.mask = causal_mask(
+        self.kernel_size, channel_groups(in_channels, self.num_groups),
+        channel_groups(self.filters, self.num_groups, gated=self.gated_output), self.mask_type)
+
+  def call(self, inputs):
+    kernel = self.kernel * tf.constant(self.mask) if self.mask_type else self.kernel
+    if self.kernel_size == (1, 1):
+      # A 1x1 convolution is a matmul over the last axis; works for inputs of any rank.
+      outputs = tf.tensordot(inputs, kernel[0, 0], axes=1)
+    else:
+      outputs = tf.nn.conv2d(inputs, kernel, strides=1, padding='VALID')
+    if self.use_bias:
+      outputs = outputs + self.bias
+    return outputs
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(filters=self.filters, kernel_size=self.kernel_size, mask_type=self.mask_type,
+                  num_groups=self.num_groups, gated_output=self.gated_output,
+                  use_bias=self.use_bias,
+                  kernel_initializer=keras.initializers.serialize(self.kernel_initializer))
+    return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class GatedBlock(keras.layers.Layer):
+  """One gated PixelCNN layer with a vertical and a horizontal stack (van den Oord et al. 2016, Fig. 2).
+
+    v_pre  = Conv_{(k//2+1) x k}(v)                      rows <= i
+    v_out  = gate(v_pre + Cv(cond))
+    h_pre  = MaskedConv_{1 x (k//2+1)}(h) + shift_down(V2H(v_pre)) + Ch(cond)
+    g      = gate(h_pre)
+    h_out  = h + Out_1x1(g)       (no residual in the first layer, whose h is the image)
+    skip   = Skip_1x1(g)
+
+  Args:
+    filters: F, features per stack.
+    kernel_size: k (odd).
+    num_groups: image channels (3 for RGB, 2 for chroma).
+    first: the first layer (mask A, reads the image, no residual).
+    last: the last layer, whose horizontal output nobody reads: it has no Out_1x1 and returns
+      h_out=None (only its skip output reaches the head).
+    skip_filters: width of the skip output.
+    conditional: whether a spatial conditioning tensor is added to both gates.
+  """
+
+  def __init__(self, filters, kernel_size, num_groups, first=False, last=False, skip_filters=None,
+               conditional=False, **kwargs):
+    super().__init__(**kwargs)
+    if kernel_size % 2 != 1:
+      raise ValueError(f'kernel_size must be odd, got {kernel_size}')
+    self.filters = int(filters)
+    self.kernel_size = int(kernel_size)
+    self.num_groups = int(num_groups)
+    self.first = bool(first)
+    self.last = bool(last)
+    self.skip_filters = int(skip_filters or filters)
+    self.conditional = bool(conditional)
+    r = self.radius
+    f2 = 2 * self.filters
+    self.v_conv = MaskedConv2D(f2, (r + 1, self.kernel_size), name='v_conv')
+    self.h_conv = MaskedConv2D(f2, (1, r + 1), 'A' if first else 'B', num_groups,
+                               gated_output=True, name='h_conv')
+    self.v_to_h = MaskedConv2D(f2, (1, 1), use_bias=False, name='v_to_h')
+    self.h_out = (None if self.last else
+                  MaskedConv2D(self.filters, (1, 1), 'B', num_groups, name='h_out'))
+    self.skip = MaskedConv2D(self.skip_filters, (1, 1), 'B', num_groups, name='skip')
+    if self.conditional:
+      self.cond_v = keras.layers.Dense(f2, name='cond_v')
+      self.cond_h = keras.layers.Dense(f2, name='cond_h')
+
+  @property
+  def radius(self):
+    return self.kernel_size // 2
+
+  def build(self, input_shape, conditioning_shape=None):
+    channels = int(input_shape[-1])
+    self.v_conv.build((None, None, None, channels))
+    self.h_conv.build((None, None, None, channels))
+    self.v_to_h.build((None, None, None, 2 * self.filters))
+    if self.h_out is not None:
+      self.h_out.build((None, None, None, self.filters))
+    self.skip.build((None, None, None, self.filters))
+    if self.conditional:
+      if conditioning_shape is None:
+        raise ValueError('a conditional GatedBlock needs conditioning_shape to build')
+      self.cond_v.build(conditioning_shape)
+      self.cond_h.build(conditioning_shape)
+
+  def conditioning_terms(self, conditioning):
+    """Per-position conditioning added to the vertical and horizontal gates ([B, H, W, 2F] each)."""
+    if not self.conditional:
+      return None, None
+    return self.cond_v(conditioning), self.cond_h(conditioning)
+
+  def vertical(self, v_window, cond_v=None):
+    """The vertical stack on rows already padded by r on top, left and right.
+
+    Args:
+      v_window: [B, R + r, W + 2r, F_in].
+      cond_v: [B, R, W, 2F] or None.
+    Returns:
+      (v_pre [B, R, W, 2F], v_out [B, R, W, F]).
+    """
+    v_pre = self.v_conv(v_window)
+    return v_pre, gate(v_pre if cond_v is None else v_pre + cond_v)
+
+  def horizontal(self, h_window, h_center, v_above, cond_h=None):
+    """The horizontal stack on a row segment padded by r on the left.
+
+    Args:
+      h_window: [B, R, W + r, F_in], this layer's input with r columns of left context.
+      h_center: [B, R, W, F_in], the same input without the context (for the residual).
+      v_above: [B, R, W, 2F], V2H of the vertical stack's pre-activation one row up.
+      cond_h: [B, R, W, 2F] or None.
+    Returns:
+      (h_out [B, R, W, F] or None for the last layer, skip [B, R, W, skip_filters]).
+    """
+    h_pre = self.h_conv(h_window) + v_above
+    if cond_h is not None:
+      h_pre = h_pre + cond_h
+    g = gate(h_pre)
+    if self.last:
+      return None, self.skip(g)
+    h_out = self.h_out(g)
+    if not self.first:
+      h_out = h_out + h_center
+    return h_out, self.skip(g)
+
+  def call(self, v, h, conditioning=None):
+    """Whole-image forward: (v, h [B, H, W, F_in], conditioning) -> (v_out, h_out, skip)."""
+    r = self.radius
+    cond_v, cond_h = self.conditioning_terms(conditioning)
+    v_pre, v_out = self.vertical(tf.pad(v, [[0, 0], [r, 0], [r, r], [0, 0]]), cond_v)
+    v_above = shift_down(self.v_to_h(v_pre))
+    h_out, skip = self.horizontal(tf.pad(h, [[0, 0], [0, 0], [r, 0], [0, 0]]), h, v_above, cond_h)
+    return v_out, h_out, skip
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(filters=self.filters, kernel_size=self.kernel_size, num_groups=self.num_groups,
+                  first=self.first, last=self.last, skip_filters=self.skip_filters,
+                  conditional=self.conditional)
+    return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class OutputHead(keras.layers.Layer):
+  """relu -> masked 1x1 (hidden) -> relu -> masked 1x1 to C x K logits, both mask B."""
+
+  def __init__(self, num_channels, num_values, hidden_filters, **kwargs):
+    super().__init__(**kwargs)
+    self.num_channels = int(num_channels)
+    self.num_values = int(num_values)
+    self.hidden_filters = int(hidden_filters)
+    self.hidden = MaskedConv2D(self.hidden_filters, (1, 1), 'B', num_channels, name='hidden')
+    self.logits = MaskedConv2D(self.num_channels * self.num_values, (1, 1), 'B', num_channels,
+                               name='logits')
+
+  def build(self, input_shape):
+    self.hidden.build(input_shape)
+    self.logits.build(tuple(input_shape[:-1]) + (self.hidden_filters,))
+
+  def call(self, skip):
+    """[..., S] -> [..., C, K]."""
+    x = self.logits(tf.nn.relu(self.hidden(tf.nn.relu(skip))))
+    return tf.reshape(x, tf.concat([tf.shape(x)[:-1], [self.num_channels, self.num_values]], 0))
+
+  def channel_logits(self, skip, channel):
+    """The K logits of one channel only: [B, S] -> [B, K] (the cached sampler's per-sub-pixel head).
+
+    Computes the same numbers as `call(skip)[..., channel, :]` with 1/C of the last layer's work.
+    """
+    hidden = tf.nn.relu(self.hidden(tf.nn.relu(skip)))
+    k = self.num_values
+    kernel = (self.logits.kernel * tf.constant(self.logits.mask))[0, 0, :, channel * k:(channel + 1) * k]
+    return tf.matmul(hidden, kernel) + self.logits.bias[channel * k:(channel + 1) * k]
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(num_channels=self.num_channels, num_values=self.num_values,
+                  hidden_filters=self.hidden_filters)
+    return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class PixelCNN(keras.Model):
+  """Gated PixelCNN over images of `num_channels` sub-pixels, each taking `num_values` values.
+
+  `model(images, conditioning=None)`:
+    images: float32 [B, H, W, C] in [-1, 1] (see `scale_values`); any H, W.
+    conditioning: optional float32 [B, H, W, D], added to both gates of every layer.
+    returns logits [B, H, W, C, K]. The logits of sub-pixel (i, j, c) depend only on sub-pixels before
+    it in raster order, then channel order (c' < c at the same pixel).
+
+  Args:
+    num_channels: C (3 for RGB, 2 for chroma).
+    num_values: K (256 for 8-bit intensities, 32 for PixColor's chroma bins).
+    num_layers: gated layers, the first of which reads the image through mask A.
+    filters: F, features per stack and layer.
+    kernel_size: k of the gated layers after the first.
+    first_kernel_size: k of the first layer (7 in the papers).
+    head_filters: width of the hidden 1x1 layer of the output head (1024 in PixColor).
+    conditional: whether `conditioning` is expected.
+  """
+
+  def __init__(self, num_channels, num_values, num_layers, filters, kernel_size=5,
+               first_kernel_size=7, head_filters=None, conditional=False, **kwargs):
+    super().__init__(**kwargs)
+    if num_layers < 1:
+      raise ValueError(f'num_layers must be >= 1, got {num_layers}')
+    self.num_channels = int(num_channels)
+    self.num_values = int(num_values)
+    self.num_layers = int(num_layers)
+    self.filters = int(filters)
+    self.kernel_size = int(kernel_size)
+    self.first_kernel_size = int(first_kernel_size)
+    self.head_filters = int(head_filters or 4 * filters)
+    self.conditional = bool(conditional)
+    self.blocks = [
+        GatedBlock(filters, first_kernel_size if i == 0 else kernel_size, num_channels,
+                   first=(i == 0), last=(i == num_layers - 1), conditional=conditional,
+                   name=f'gated_{i}')
+        for i in range(num_layers)]
+    self.head = OutputHead(num_channels, num_values, self.head_filters, name='head')
+
+  def build(self, images_shape, conditioning_shape=None):
+    if self.conditional and conditioning_shape is None:
+      raise ValueError('this PixelCNN is conditional: call it with conditioning=[B, H, W, D]')
+    shape = tuple(images_shape)
+    for block in self.blocks:
+      block.build(shape, conditioning_shape)
+      shape = shape[:-1] + (self.filters,)
+    self.head.build(shape)
+
+  def call(self, images, conditioning=None):
+    if self.conditional and conditioning is None:
+      raise ValueError('this PixelCNN is conditional: call it with conditioning=[B, H, W, D]')
+    if not self.conditional and conditioning is not None:
+      raise ValueError('this PixelCNN was built with conditional=False but got conditioning')
+    v = h = images
+    skip = 0.0
+    for block in self.blocks:
+      v, h, s = block(v, h, conditioning)
+      skip = skip + s
+    return self.head(skip)
+
+  def get_config(self):
+    return dict(name=self.name, num_channels=self.num_channels, num_values=self.num_values,
+                num_layers=self.num_layers, filters=self.filters, kernel_size=self.kernel_size,
+                first_kernel_size=self.first_kernel_size, head_filters=self.head_filters,
+                conditional=self.conditional)

@@ -1,0 +1,182 @@
+"""The PixelCNN layers are causal, have no blind spot, learn, and save with Keras."""
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pixel_recursive import layers
+
+# Asymmetric so that a swapped H and W cannot pass.
+H, W = 6, 10
+CASES = {
+    'rgb_256': dict(num_channels=3, num_values=256, conditional=False),
+    'chroma_32_conditional': dict(num_channels=2, num_values=32, conditional=True),
+}
+
+
+def make_model(num_channels, num_values, conditional, num_layers=6, filters=12, seed=0):
+  keras.utils.set_random_seed(seed)
+  model = layers.PixelCNN(num_channels, num_values, num_layers, filters, kernel_size=5,
+                          first_kernel_size=7, head_filters=24, conditional=conditional)
+  cond = tf.random.normal([1, H, W, 5], seed=seed) if conditional else None
+  model(tf.zeros([1, H, W, num_channels]), cond)
+  # Random (not zero) biases, so that no connection hides behind a zero or a dead ReLU.
+  for v in model.trainable_variables:
+    if v.path.endswith('bias'):
+      v.assign(tf.random.normal(v.shape, stddev=0.5, seed=seed))
+  return model, cond
+
+
+def subpixel_index(i, j, c, channels):
+  return (i * W + j) * channels + c
+
+
+@pytest.mark.parametrize('case', sorted(CASES))
+def test_perturbing_a_subpixel_changes_only_later_logits(case):
+  spec = CASES[case]
+  model, cond = make_model(**spec)
+  channels = spec['num_channels']
+  n = H * W * channels
+  rng = np.random.default_rng(0)
+  base = rng.uniform(-1, 1, [1, H, W, channels]).astype(np.float32)
+  # One batch: example k is the base image with sub-pixel k moved by a large step.
+  batch = np.repeat(base, n, axis=0)
+  for k in range(n):
+    i, rest = divmod(k, W * channels)
+    j, c = divmod(rest, channels)
+    batch[k, i, j, c] = -base[0, i, j, c] + np.sign(base[0, i, j, c] + 1e-3) * 0.5
+  # The unperturbed image rides in the same batch, so every row goes through the same kernels.
+  batch = np.concatenate([base, batch])
+  conds = None if cond is None else tf.repeat(cond, n + 1, axis=0)
+  logits = model(batch, conds).numpy()
+  # Change of every sub-pixel's logits, in raster then channel order: [n perturbed, n logits].
+  change = np.abs(logits[1:] - logits[:1]).max(-1).reshape(n, n)
+  for k in range(n):
+    assert change[k, :k + 1].max() < 1e-6, (
+        f'sub-pixel {k} leaks into logits at or before it: {np.argmax(change[k, :k + 1])}')
+    if k + 1 < n:
+      assert change[k, k + 1:].max() > 1e-5, f'sub-pixel {k} reaches no later logit'
+
+
+@pytest.mark.parametrize('case', sorted(CASES))
+def test_last_subpixel_sees_every_earlier_subpixel(case):
+  """No blind spot: the gradient of the last logits reaches every earlier sub-pixel."""
+  spec = CASES[case]
+  model, cond = make_model(**spec)
+  x = tf.random.uniform([1, H, W, spec['num_channels']], -1, 1, seed=1)
+  with tf.GradientTape() as tape:
+    tape.watch(x)
+    last = model(x, cond)[0, -1, -1, -1]
+    target = tf.reduce_sum(last * tf.random.normal(last.shape, seed=2))
+  grad = np.abs(tape.gradient(target, x).numpy()).reshape(-1)
+  blind = np.flatnonzero(grad[:-1] == 0)
+  assert blind.size == 0, f'blind spot at sub-pixels {blind.tolist()}'
+  assert grad[-1] == 0
+
+
+def test_conditioning_reaches_the_logits_at_its_own_position():
+  model, cond = make_model(**CASES['chroma_32_conditional'])
+  x = tf.zeros([1, H, W, 2])
+  moved = cond.numpy()
+  moved[0, 3, 4] += 2.0
+  change = np.abs(model(x, moved).numpy() - model(x, cond).numpy()).max(-1)[0]
+  assert change[3, 4].max() > 1e-3
+  assert change[:3].max() < 1e-6 and change[3, :4].max() < 1e-6  # Earlier positions: untouched.
+
+
+def test_channel_groups_and_masks():
+  np.testing.assert_array_equal(layers.channel_groups(3, 3), [0, 1, 2])
+  np.testing.assert_array_equal(layers.channel_groups(6, 3), [0, 0, 1, 1, 2, 2])
+  np.testing.assert_array_equal(layers.channel_groups(8, 2, gated=True), [0, 0, 1, 1] * 2)
+  np.testing.assert_array_equal(layers.channel_groups(2 * 4, 2), [0] * 4 + [1] * 4)  # [C, K] logits
+  mask_a = layers.causal_mask((1, 2), np.array([0, 1, 2]), np.array([0, 1, 2]), 'A')
+  np.testing.assert_array_equal(mask_a[0, 0], np.ones((3, 3)))  # The pixel to the left: all.
+  np.testing.assert_array_equal(mask_a[0, 1], [[0, 1, 1], [0, 0, 1], [0, 0, 0]])
+  mask_b = layers.causal_mask((1, 1), np.array([0, 1, 2]), np.array([0, 1, 2]), 'B')
+  np.testing.assert_array_equal(mask_b[0, 0], [[1, 1, 1], [0, 1, 1], [0, 0, 1]])
+
+
+def test_the_kernel_variable_is_never_masked_in_place():
+  model, _ = make_model(**CASES['rgb_256'])
+  before = [v.numpy().copy() for v in model.trainable_variables]
+  model(tf.random.uniform([2, H, W, 3], -1, 1))
+  for b, v in zip(before, model.trainable_variables):
+    np.testing.assert_array_equal(b, v.numpy())
+
+
+def expected_parameters(channels, values, num_layers, filters, k, k0, head, cond_dim=None):
+  f2 = 2 * filters
+  total = 0
+  for i in range(num_layers):
+    fin = channels if i == 0 else filters
+    kk = k0 if i == 0 else k
+    r = kk // 2
+    total += (r + 1) * kk * fin * f2 + f2  # v_conv
+    total += (r + 1) * fin * f2 + f2  # h_conv
+    total += f2 * f2  # v_to_h, no bias
+    if i < num_layers - 1:
+      total += filters * filters + filters  # h_out
+    total += filters * filters + filters  # skip
+    if cond_dim:
+      total += 2 * (cond_dim * f2 + f2)  # cond_v, cond_h
+  total += filters * head + head + head * channels * values + channels * values
+  return total
+
+
+def test_trainable_variable_counts():
+  model, _ = make_model(**CASES['rgb_256'])
+  # Per layer: v_conv, h_conv (kernel + bias), v_to_h (kernel), h_out (not in the last), skip.
+  assert len(model.trainable_variables) == 6 * 9 - 2 + 4
+  assert model.count_params() == expected_parameters(3, 256, 6, 12, 5, 7, 24)
+  cond_model, _ = make_model(**CASES['chroma_32_conditional'])
+  assert len(cond_model.trainable_variables) == 6 * 13 - 2 + 4
+  assert cond_model.count_params() == expected_parameters(2, 32, 6, 12, 5, 7, 24, cond_dim=5)
+
+
+@pytest.mark.parametrize('case', sorted(CASES))
+def test_keras_save_and_load_round_trip(case, tmp_path):
+  spec = CASES[case]
+  model, cond = make_model(**spec)
+  x = tf.random.uniform([2, H, W, spec['num_channels']], -1, 1, seed=3)
+  conds = None if cond is None else tf.repeat(cond, 2, axis=0)
+  path = os.path.join(tmp_path, 'pixelcnn.keras')
+  model.save(path)
+  loaded = keras.models.load_model(path)
+  assert loaded.get_config() == model.get_config()
+  np.testing.assert_allclose(loaded(x, conds).numpy(), model(x, conds).numpy(), atol=1e-6)
+
+
+def test_works_for_any_image_size():
+  model, _ = make_model(**CASES['rgb_256'])
+  assert model(tf.zeros([2, 3, 17, 3])).shape == (2, 3, 17, 3, 256)
+
+
+def test_tiny_model_overfits_one_batch():
+  keras.utils.set_random_seed(0)
+  model = layers.PixelCNN(3, 16, num_layers=3, filters=16, head_filters=32)
+  values = np.random.default_rng(0).integers(0, 16, [2, 5, 7, 3])
+  x = layers.scale_values(values, 16)
+  optimizer = keras.optimizers.Adam(3e-3)
+
+  @tf.function
+  def step():
+    with tf.GradientTape() as tape:
+      loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(values, model(x)))
+    optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
+                                  model.trainable_variables))
+    return loss
+
+  first = float(step())
+  for _ in range(300):
+    last = float(step())
+  # Uniform over 16 values is ln 16 = 2.77 nats; memorising the batch drives the loss towards 0.
+  assert first > 2.5
+  assert last < 0.1 * first, (first, last)
+
+
+def test_a_conditional_model_needs_conditioning():
+  model, _ = make_model(**CASES['chroma_32_conditional'])
+  with pytest.raises(ValueError, match='conditional'):
+    model(tf.zeros([1, H, W, 2]))
