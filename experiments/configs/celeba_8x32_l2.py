@@ -1,0 +1,18 @@
+r"""The paper's L2-regression baseline on CelebA: the same conditioning ResNet, mean squared error.
+
+  python -m pixel_recursive.train --config=experiments/configs/celeba_8x32_l2.py \
+      --workdir=~/runs/celeba_8x32_l2 --strategy=mirrored
+  python -m pixel_recursive.evaluate --workdir=~/runs/celeba_8x32 \
+      --l2_workdir=~/runs/celeba_8x32_l2 --output=metrics.json
+
+Expect: the best pSNR of all methods and blurry, averaged faces (Dahl et al. 2017, Table 2, Fig. 1).
+Add --config.data.source=bundled --config.data.crop=none for the bundled faces (and a tiny model).
+"""
+from experiments.configs import base
+
+
+def get_config():
+  c = base.super_resolution()
+  c.model.name = 'l2_regression'
+  c.sample_temperatures = ()
+  return c

@@ -1,0 +1,161 @@
+"""What every command line of the project shares: the error contract, strategies and workdirs.
+
+Error contract (../shared/INTERFACES.md): a user mistake (missing path, bad flag value, unknown config
+key, unusable data source) ends with one line on stderr and exit status 2, never a traceback. A batch
+command that skipped unreadable inputs exits 1 after writing every good output.
+"""
+import json
+import os
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+import ml_collections
+
+EXIT_USAGE = 2
+EXIT_PARTIAL = 1
+
+
+class UsageError(Exception):
+  """A mistake of the user's: reported as one line, exit status 2."""
+
+
+def fail(message):
+  """Prints `error: message` as one line on stderr and exits with status 2."""
+  prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else 'pixel_recursive'
+  if prog == '__main__.py' or prog.endswith('.py'):
+    prog = (sys.modules['__main__'].__spec__.name if getattr(sys.modules['__main__'], '__spec__', None)
+            else prog)
+  message = ' '.join(str(message).split())  # One line, whatever the exception text looked like.
+  print(f'{prog}: error: {message}', file=sys.stderr, flush=True)
+  sys.exit(EXIT_USAGE)
+
+
+def _parse_flags(argv):
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    fail(e)
+  except (KeyError, AttributeError, ValueError, TypeError) as e:
+    # ml_collections reports an unknown --config.KEY or a value of the wrong type this way.
+    fail(f'bad --config override: {e}')
+  except FileNotFoundError as e:
+    fail(f'config file not found: {e.filename or e}')
+
+
+def run(main, user_errors=()):
+  """`absl.app.run(main)` with the error contract: flag errors, `UsageError` and `user_errors` exit 2.
+
+  Args:
+    main: the command's main(argv).
+    user_errors: extra exception types that mean the user asked for something impossible.
+  """
+  handled = (UsageError,) + tuple(user_errors)
+
+  def wrapped(argv):
+    try:
+      return main(argv)
+    except handled as e:
+      fail(e)
+
+  app.run(wrapped, flags_parser=_parse_flags)
+
+
+# ----------------------------------------------------------------------------------------------
+# Devices and strategies.
+# ----------------------------------------------------------------------------------------------
+STRATEGIES = ('default', 'mirrored', 'multi_worker')
+
+
+def split_cpu(num_devices):
+  """Splits the CPU into `num_devices` logical devices (so MirroredStrategy has replicas on a CPU).
+
+  Must run before TensorFlow initialises its devices, i.e. before the first op.
+  """
+  import tensorflow as tf
+  if num_devices and num_devices > 1:
+    cpu = tf.config.list_physical_devices('CPU')[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(num_devices)])
+
+
+def make_strategy(name, cpu_replicas=0):
+  """The `tf.distribute` strategy `name` names.
+
+  default:      one device (the first GPU if there is one).
+  mirrored:     synchronous data parallelism over all local GPUs, or over `cpu_replicas` logical CPUs.
+  multi_worker: MultiWorkerMirroredStrategy across the machines listed in the TF_CONFIG variable.
+  """
+  import tensorflow as tf
+  if name not in STRATEGIES:
+    raise UsageError(f'--strategy must be one of {", ".join(STRATEGIES)}, got {name!r}')
+  if name == 'multi_worker':
+    if 'TF_CONFIG' not in os.environ:
+      raise UsageError('--strategy=multi_worker needs the TF_CONFIG environment variable '
+                       '(see WORKSPACE.md, "Training on several machines")')
+    try:
+      json.loads(os.environ['TF_CONFIG'])
+    except ValueError as e:
+      raise UsageError(f'TF_CONFIG is not valid JSON: {e}') from None
+    split_cpu(cpu_replicas)
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  split_cpu(cpu_replicas)
+  if name == 'default':
+    return tf.distribute.get_strategy()
+  gpus = tf.config.list_logical_devices('GPU')
+  devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices('CPU')]
+  return tf.distribute.MirroredStrategy(devices)
+
+
+# ----------------------------------------------------------------------------------------------
+# Workdirs and configs.
+# ----------------------------------------------------------------------------------------------
+CONFIG_FILE = 'config.json'
+
+
+def write_config(config, workdir):
+  """Writes the resolved config to workdir/config.json (what `--config.*` overrides made of it)."""
+  os.makedirs(workdir, exist_ok=True)
+  path = os.path.join(workdir, CONFIG_FILE)
+  tmp = path + '.tmp'
+  with open(tmp, 'w') as f:
+    f.write(config.to_json_best_effort(indent=2, sort_keys=True))
+    f.write('\n')
+  os.replace(tmp, path)
+
+
+def read_config(workdir):
+  """The resolved config a training run left in `workdir`, as a ConfigDict."""
+  path = os.path.join(workdir, CONFIG_FILE)
+  if not os.path.isdir(workdir):
+    raise UsageError(f'workdir {workdir} does not exist')
+  if not os.path.isfile(path):
+    raise UsageError(f'{workdir} has no {CONFIG_FILE}: is it the --workdir of a training run?')
+  with open(path) as f:
+    return ml_collections.ConfigDict(json.load(f))
+
+
+def latest_checkpoint(workdir):
+  """Path of the newest checkpoint under workdir/checkpoints; UsageError if there is none."""
+  import tensorflow as tf
+  path = tf.train.latest_checkpoint(os.path.join(workdir, 'checkpoints'))
+  if path is None:
+    raise UsageError(f'no checkpoint under {os.path.join(workdir, "checkpoints")} yet')
+  return path
+
+
+def check_output_dir(path):
+  """Creates the output folder, or raises UsageError if it cannot be created or written."""
+  try:
+    os.makedirs(path, exist_ok=True)
+  except OSError as e:
+    raise UsageError(f'cannot create output folder {path}: {e.strerror or e}') from None
+  if not os.access(path, os.W_OK | os.X_OK):
+    raise UsageError(f'output folder {path} is not writable')
+
+
+def log_progress(done, total, what, every=None):
+  """One progress line for folder-sized batch commands: `what 12/40 (30%)`."""
+  if total and (every is None or done == total or done % every == 0):
+    logging.info('%s %d/%d (%d%%)', what, done, total, 100 * done // total)

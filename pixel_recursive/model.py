@@ -1,0 +1,204 @@
+"""Pixel Recursive Super Resolution (Dahl, Norouzi, Shlens 2017) and its L2-regression baseline.
+
+    A = ConditioningNetwork(8x8 input)          logits [B, 32, 32, 3, 256]   (Sec. 3.2)
+    B = PixelCNN(32x32 output so far)           logits [B, 32, 32, 3, 256]   (the prior, Sec. 3.1)
+    p(y_i | x, y_<i) = softmax(A_i + B_i)                                     (Eq. 4)
+    loss = CE(A + B, y) + CE(A, y)                                            (Eq. 5)
+
+The second term trains A alone to predict the target, which keeps the model from explaining the
+image with the prior and ignoring the low-resolution input.
+"""
+import keras
+import ml_collections
+import numpy as np
+import tensorflow as tf
+
+from pixel_recursive import layers
+from pixel_recursive import losses
+from pixel_recursive import sampling
+
+_PACKAGE = 'pixel_recursive'
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class ResidualBlock(keras.layers.Layer):
+  """Pre-activation residual block: x + Conv3x3(relu(Conv3x3(relu(x))))."""
+
+  def __init__(self, filters, **kwargs):
+    super().__init__(**kwargs)
+    self.filters = int(filters)
+    self.conv1 = keras.layers.Conv2D(filters, 3, padding='same', name='conv1')
+    # Zero-initialised last convolution: every block starts as the identity, which keeps deep
+    # stacks trainable without normalisation layers.
+    self.conv2 = keras.layers.Conv2D(filters, 3, padding='same', kernel_initializer='zeros',
+                                     name='conv2')
+
+  def build(self, input_shape):
+    self.conv1.build(input_shape)
+    self.conv2.build(tuple(input_shape[:-1]) + (self.filters,))
+
+  def call(self, x):
+    return x + self.conv2(tf.nn.relu(self.conv1(tf.nn.relu(x))))
+
+  def get_config(self):
+    return {**super().get_config(), 'filters': self.filters}
+
+
+class ConditioningNetwork(keras.Model):
+  """8x8 image -> per-sub-pixel outputs at 32x32 (Dahl et al. 2017, Sec. 3.2 and Fig. 2).
+
+  A 3x3 convolution, `blocks[0]` residual blocks at 8x8, a stride-2 3x3 transposed convolution,
+  `blocks[1]` blocks at 16x16, another, `blocks[2]` blocks at 32x32, and a 1x1 convolution to
+  `out_channels x out_values` (the logits A), or to `out_channels` (the L2 baseline's mean).
+
+  Input: uint8 [B, h, w, 3]; output: [B, 4h, 4w, out_channels, out_values] or [B, 4h, 4w, out_channels].
+  """
+
+  def __init__(self, filters=32, blocks=(6, 6, 6), out_channels=3, out_values=256, **kwargs):
+    super().__init__(**kwargs)
+    self.out_channels = out_channels
+    self.out_values = out_values
+    self.stem = keras.layers.Conv2D(filters, 3, padding='same', name='stem')
+    self.stages = []
+    for level, count in enumerate(blocks):
+      stage = [ResidualBlock(filters, name=f'res{level}_{k}') for k in range(count)]
+      if level < len(blocks) - 1:
+        stage.append(keras.layers.Conv2DTranspose(filters, 3, strides=2, padding='same',
+                                                  name=f'up{level}'))
+      self.stages.append(stage)
+    width = out_channels * (out_values or 1)
+    self.out = keras.layers.Conv2D(width, 1, name='out')
+
+  def call(self, lowres):
+    x = self.stem(layers.scale_values(lowres, 256))
+    for stage in self.stages:
+      for layer in stage:
+        x = layer(x)
+        if isinstance(layer, keras.layers.Conv2DTranspose):
+          x = tf.nn.relu(x)
+    x = self.out(tf.nn.relu(x))
+    if self.out_values:
+      x = tf.reshape(x, tf.concat([tf.shape(x)[:3], [self.out_channels, self.out_values]], 0))
+    return x
+
+
+class SuperResolution(keras.Model):
+  """The full model: `model({'lowres', 'highres'}) -> (logits A + B, aux)`; `model.sample(...)`.
+
+  Args:
+    config: the `model` field of a training config (see experiments/configs/celeba_8x32.py):
+      conditioning.filters, conditioning.blocks; prior.num_layers, prior.filters, prior.kernel_size,
+      prior.first_kernel_size, prior.head_filters; num_values.
+  """
+
+  def __init__(self, config, **kwargs):
+    super().__init__(**kwargs)
+    self.config = ml_collections.ConfigDict(config)
+    self.num_values = config.get('num_values', 256)
+    self.conditioning = ConditioningNetwork(
+        config.conditioning.filters, tuple(config.conditioning.blocks), out_channels=3,
+        out_values=self.num_values, name='conditioning')
+    prior = config.prior
+    self.prior = layers.PixelCNN(
+        3, self.num_values, prior.num_layers, prior.filters, kernel_size=prior.kernel_size,
+        first_kernel_size=prior.first_kernel_size, head_filters=prior.get('head_filters'),
+        name='prior')
+    self._sampler = None
+
+  def build(self, input_shape=None):
+    lowres = tf.zeros([1, 8, 8, 3], tf.uint8)
+    self.call({'lowres': lowres, 'highres': tf.zeros([1, 32, 32, 3], tf.uint8)})
+
+  def call(self, inputs, training=False):
+    """Logits of every sub-pixel given the low-res input and the (teacher-forced) high-res target.
+
+    Args:
+      inputs: {'lowres': uint8 [B, 8, 8, 3], 'highres': uint8 [B, 32, 32, 3]}.
+    Returns:
+      logits: [B, 32, 32, 3, 256], A + B.
+      aux: conditioning_logits (A), prior_logits (B), and per-example [B] losses in nats per
+        sub-pixel: loss (the training objective, CE(A+B) + CE(A)), nats (CE(A+B)),
+        nats_conditioning (CE(A)), nats_prior (CE(B)).
+    """
+    del training
+    highres = tf.cast(inputs['highres'], tf.int32)
+    a = self.conditioning(inputs['lowres'])
+    b = self.prior(layers.scale_values(highres, self.num_values))
+    logits = a + b
+    nats = losses.cross_entropy(logits, highres)
+    nats_a = losses.cross_entropy(a, highres)
+    aux = {'conditioning_logits': a, 'prior_logits': b, 'loss': nats + nats_a, 'nats': nats,
+           'nats_conditioning': nats_a, 'nats_prior': losses.cross_entropy(b, highres)}
+    return logits, aux
+
+  @property
+  def sampler(self):
+    if self._sampler is None:
+      self._sampler = sampling.Sampler(self.prior)
+      self._conditioning_fn = tf.function(self.conditioning, jit_compile=True)
+    return self._sampler
+
+  def sample(self, lowres, temperature=1.0, seed=0, method='cached'):
+    """Draws high-resolution images from softmax((A + B) / temperature), sub-pixel by sub-pixel.
+
+    Args:
+      lowres: uint8 [B, 8, 8, 3].
+      temperature: T > 0 (1.0 samples the model; lower is sharper and less diverse).
+      seed: int, or one int per example; the same seed gives the same images with either method.
+      method: 'cached' (fast, the default) or 'naive' (recomputes the prior for every sub-pixel).
+    Returns:
+      uint8 [B, 32, 32, 3].
+    """
+    lowres = tf.convert_to_tensor(np.asarray(lowres), tf.uint8)
+    if lowres.shape.rank != 4 or lowres.shape[-1] != 3:
+      raise ValueError(f'lowres must be uint8 [B, h, w, 3], got shape {lowres.shape}')
+    sampler = self.sampler
+    a = self._conditioning_fn(lowres)
+    batch, height, width = a.shape[:3]
+    values = sampler.sample((batch, height, width), extra_logits=a, temperature=temperature,
+                            seed=seed, method=method)
+    return tf.cast(values, tf.uint8)
+
+
+class L2Regression(keras.Model):
+  """The paper's regression baseline: the same conditioning network, trained by mean squared error.
+
+  `model({'lowres', 'highres'}) -> (prediction in [-1, 1] [B, 32, 32, 3], aux)`;
+  `model.predict_images(lowres) -> uint8` is its (deterministic) upsampling.
+  """
+
+  def __init__(self, config, **kwargs):
+    super().__init__(**kwargs)
+    self.config = ml_collections.ConfigDict(config)
+    self.conditioning = ConditioningNetwork(
+        config.conditioning.filters, tuple(config.conditioning.blocks), out_channels=3,
+        out_values=None, name='conditioning')
+
+  def build(self, input_shape=None):
+    self.call({'lowres': tf.zeros([1, 8, 8, 3], tf.uint8),
+               'highres': tf.zeros([1, 32, 32, 3], tf.uint8)})
+
+  def call(self, inputs, training=False):
+    del training
+    prediction = self.conditioning(inputs['lowres'])
+    target = layers.scale_values(inputs['highres'], 256)
+    mse = losses.mean_squared_error(prediction, target)
+    return prediction, {'loss': mse, 'mse': mse}
+
+  def predict_images(self, lowres):
+    """uint8 [B, 8, 8, 3] -> uint8 [B, 32, 32, 3], the regression's mean prediction."""
+    prediction = self.conditioning(tf.convert_to_tensor(np.asarray(lowres), tf.uint8))
+    return tf.cast(tf.clip_by_value(tf.round((prediction + 1.0) * 127.5), 0, 255), tf.uint8)
+
+
+MODELS = {'super_resolution': SuperResolution, 'l2_regression': L2Regression}
+
+
+def build_model(config):
+  """The model a `model` config names (`config.name`), built so its variables exist."""
+  name = config.get('name', 'super_resolution')
+  if name not in MODELS:
+    raise ValueError(f'model.name must be one of {sorted(MODELS)}, got {name!r}')
+  model = MODELS[name](config)
+  model.build()
+  return model

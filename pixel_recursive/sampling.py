@@ -1,0 +1,246 @@
+"""XLA-compiled ancestral sampling from a `layers.PixelCNN`, shared by super-resolution and PixColor.
+
+Two samplers draw the same images for the same seed and temperature:
+
+  naive   the whole PixelCNN on the whole canvas for every sub-pixel (H * W * C forward passes) inside
+          one `tf.while_loop`; the reference.
+  cached  the fast generation of Ramachandran et al. 2017 ("Fast Generation for Convolutional
+          Autoregressive Models") for the gated PixelCNN; see ../shared/notes/cached_sampling.md:
+            * once per row, every layer's vertical stack advances one row from a queue of its last
+              k//2 + 1 input rows, and its contribution to the next row's horizontal stack is stored;
+            * once per sub-pixel, only the current pixel's column of the horizontal stacks is
+              recomputed, from a window of each layer's previous k//2 inputs on this row;
+          all caches are loop variables of nested `tf.while_loop`s compiled by XLA, which updates them
+          in place. Conditioning (and the super-resolution logits A) is computed once per call.
+
+Both draw sub-pixel p of example b by the Gumbel-max trick, argmax(logits / T + G), with the Gumbel
+noise G a counter-based hash of (seed, example, p, value). Unlike `tf.random.stateless_*`, whose one key
+covers the whole batch, this gives every example its own stream, so the images of a batch equal the same
+images sampled one at a time, and eager, `tf.function` and XLA runs draw identical numbers.
+"""
+import numpy as np
+import tensorflow as tf
+
+from pixel_recursive import layers
+
+METHODS = ('cached', 'naive')
+
+
+# ----------------------------------------------------------------------------------------------
+# Random numbers: a counter-based hash (lowbias32, C. Wellons) of (seed, example, position, value).
+# ----------------------------------------------------------------------------------------------
+def _mix32(x):
+  x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(16, tf.uint32)))
+  x = x * tf.constant(0x7feb352d, tf.uint32)
+  x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(15, tf.uint32)))
+  x = x * tf.constant(0x846ca68b, tf.uint32)
+  return tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(16, tf.uint32)))
+
+
+def _combine(h, x, salt):
+  return _mix32(tf.bitwise.bitwise_xor(h, tf.cast(x, tf.uint32) + tf.constant(salt, tf.uint32)))
+
+
+def uniform_noise(keys, position, num_values):
+  """Uniform numbers in (0, 1), float32 [B, num_values], from per-example keys [B, 2] int32."""
+  keys = tf.cast(keys, tf.uint32)
+  h = _mix32(keys[:, 0] + tf.constant(0x9E3779B9, tf.uint32))
+  h = _combine(h, keys[:, 1], 0x85EBCA6B)
+  h = _combine(h, position, 0xC2B2AE35)
+  values = tf.cast(tf.range(num_values), tf.uint32)
+  bits = _combine(h[:, None], values[None, :], 0x27D4EB2F)
+  # 24 high bits -> (0, 1), never exactly 0 or 1 so the Gumbel transform stays finite.
+  return (tf.cast(tf.bitwise.right_shift(bits, tf.constant(8, tf.uint32)), tf.float32) + 0.5) * (
+      1.0 / (1 << 24))
+
+
+def draw(logits, temperature, keys, position):
+  """One categorical draw per example from softmax(logits / temperature), [B, K] -> int32 [B]."""
+  gumbel = -tf.math.log(-tf.math.log(uniform_noise(keys, position, logits.shape[-1])))
+  return tf.argmax(logits / temperature + gumbel, axis=-1, output_type=tf.int32)
+
+
+def _window(x, begin, size):
+  """`tf.slice` that keeps static sizes for dynamic begins (`x[:, i:i + 1]` would lose them)."""
+  return tf.slice(x, begin, size)
+
+
+def example_keys(seed, batch_size):
+  """Per-example keys [B, 2] int32 from an int seed (example b gets (seed, b)) or B seeds ((s_b, 0)).
+
+  So the first image of a batch sampled with seed s equals the image sampled alone with seed s, and a
+  batch sampled with seeds [s0, s1] equals the images sampled alone with seeds s0 and s1.
+  """
+  seed = np.asarray(seed)
+  if seed.ndim == 0:
+    return np.stack([np.full([batch_size], int(seed)), np.arange(batch_size)], -1).astype(np.int32)
+  if seed.shape != (batch_size,):
+    raise ValueError(f'seed must be an int or have one entry per example ({batch_size}), '
+                     f'got shape {seed.shape}')
+  return np.stack([seed, np.zeros_like(seed)], -1).astype(np.int32)
+
+
+def check_temperature(temperature):
+  temperature = float(temperature)
+  if not temperature > 0 or not np.isfinite(temperature):
+    raise ValueError(f'temperature must be a positive number, got {temperature}')
+  return temperature
+
+
+# ----------------------------------------------------------------------------------------------
+# The samplers.
+# ----------------------------------------------------------------------------------------------
+class Sampler:
+  """Compiled samplers of one PixelCNN; reuse one instance so shapes compile once.
+
+  Args:
+    pixelcnn: a built `layers.PixelCNN`.
+    jit_compile: compile with XLA (the default; False runs the same loops as plain TF graphs, used to
+      debug and to check that compilation changes nothing).
+  """
+
+  def __init__(self, pixelcnn, jit_compile=True):
+    self.pixelcnn = pixelcnn
+    self.jit_compile = jit_compile
+    self._fns = {m: tf.function(getattr(self, f'_{m}'), jit_compile=jit_compile,
+                                reduce_retracing=True) for m in METHODS}
+
+  def sample(self, shape, conditioning=None, extra_logits=None, temperature=1.0, seed=0,
+             method='cached'):
+    """Draws images of `shape` = (B, H, W) sub-pixel by sub-pixel.
+
+    Args:
+      shape: (B, H, W).
+      conditioning: [B, H, W, D] for a conditional PixelCNN, else None.
+      extra_logits: [B, H, W, C, K] added to the PixelCNN's logits before the temperature (the
+        super-resolution conditioning logits A), or None.
+      temperature: T > 0; sub-pixels are drawn from softmax(logits / T).
+      seed: int, or one int per example (see `example_keys`).
+      method: 'cached' (fast) or 'naive' (reference).
+    Returns:
+      int32 [B, H, W, C] values in [0, K).
+    """
+    if method not in METHODS:
+      raise ValueError(f'method must be one of {METHODS}, got {method!r}')
+    batch, height, width = (int(s) for s in shape)
+    keys = tf.constant(example_keys(seed, batch))
+    temperature = tf.constant(check_temperature(temperature), tf.float32)
+    if self.pixelcnn.conditional and conditioning is None:
+      raise ValueError('this PixelCNN is conditional: pass conditioning=[B, H, W, D]')
+    dummy = tf.zeros([batch, height, width, 0])
+    conditioning = dummy if conditioning is None else tf.convert_to_tensor(conditioning, tf.float32)
+    extra_logits = (tf.zeros([0]) if extra_logits is None
+                    else tf.convert_to_tensor(extra_logits, tf.float32))
+    return self._fns[method](conditioning, extra_logits, temperature, keys)
+
+  def tracing_count(self, method):
+    """How often `method` has been traced (tests use it to check that nothing retraces)."""
+    return self._fns[method].experimental_get_tracing_count()
+
+  # -- shared pieces ----------------------------------------------------------------------------
+  def _logits_at(self, logits, extra_logits, i, j, c):
+    """[B, K] logits of sub-pixel (i, j, c) plus A where there is one."""
+    if extra_logits.shape.rank == 5:
+      logits = logits + extra_logits[:, i, j, c]
+    return logits
+
+  def _cond(self, conditioning):
+    return conditioning if self.pixelcnn.conditional else None
+
+  # -- naive ------------------------------------------------------------------------------------
+  def _naive(self, conditioning, extra_logits, temperature, keys):
+    net = self.pixelcnn
+    batch, height, width = conditioning.shape[:3]
+    channels, values = net.num_channels, net.num_values
+    cond = self._cond(conditioning)
+    canvas = tf.zeros([batch, height, width, channels], tf.int32)
+    examples = tf.range(batch)
+
+    def body(p, canvas):
+      i, j, c = p // (width * channels), (p // channels) % width, p % channels
+      logits = net(layers.scale_values(canvas, values), cond)[:, i, j, c]
+      value = draw(self._logits_at(logits, extra_logits, i, j, c), temperature, keys, p)
+      index = tf.stack([examples, tf.fill([batch], i), tf.fill([batch], j), tf.fill([batch], c)], 1)
+      return p + 1, tf.tensor_scatter_nd_update(canvas, index, value)
+
+    _, canvas = tf.while_loop(lambda p, _: p < height * width * channels, body,
+                              (tf.constant(0), canvas))
+    return canvas
+
+  # -- cached -----------------------------------------------------------------------------------
+  def _cached(self, conditioning, extra_logits, temperature, keys):
+    net = self.pixelcnn
+    blocks = net.blocks
+    batch, height, width = conditioning.shape[:3]
+    channels, values = net.num_channels, net.num_values
+    cond = self._cond(conditioning)
+
+    # Conditioning terms of every layer, once per call: [B, H, W, 2F] each (or None).
+    cond_terms = [block.conditioning_terms(cond) for block in blocks]
+    in_channels = [channels] + [net.filters] * (len(blocks) - 1)
+
+    # Vertical caches: per layer, the padded input rows i - r .. i as [B, r + 1, W + 2r, F_in]
+    # (zeros = the top padding), and V2H of the previous row's vertical pre-activation [B, 1, W, 2F]
+    # (zeros = the shift_down padding of row 0).
+    v_queues = [tf.zeros([batch, b.radius + 1, width + 2 * b.radius, f])
+                for b, f in zip(blocks, in_channels)]
+    v_above = [tf.zeros([batch, 1, width, 2 * b.filters]) for b in blocks]
+    # Horizontal windows: per layer, the inputs of the r columns left of the current pixel
+    # [B, 1, r, F_in] (zeros = the left padding at j = 0).
+    empty_windows = [tf.zeros([batch, 1, b.radius, f]) for b, f in zip(blocks, in_channels)]
+    # The canvas is position-major [H, W, B, C] so that writing a pixel is one in-place slab update.
+    canvas = tf.zeros([height, width, batch, channels], tf.int32)
+
+    def pixel_column(i, j, pixel, windows, v_above):
+      """The horizontal stacks and the head at (i, j): ([B, C, K] logits, each layer's input)."""
+      x = layers.scale_values(pixel, values)[:, None, None, :]  # [B, 1, 1, C]
+      skip = 0.0
+      inputs = []
+      for block, window, above, (_, cond_h) in zip(blocks, windows, v_above, cond_terms):
+        inputs.append(x)
+        x, s = block.horizontal(
+            tf.concat([window, x], axis=2), x, _window(above, [0, 0, j, 0], [-1, -1, 1, -1]),
+            None if cond_h is None else _window(cond_h, [0, i, j, 0], [-1, 1, 1, -1]))
+        skip = skip + s
+      return skip, inputs
+
+    def row_body(i, canvas, v_queues, v_above):
+
+      def pixel_body(j, canvas, windows):
+        pixel = tf.zeros([batch, channels], tf.int32)
+        for c in range(channels):
+          # Later channels of this pixel are still zero; the channel masks make them irrelevant.
+          skip, inputs = pixel_column(i, j, pixel, windows, v_above)
+          logits = net.head.channel_logits(skip[:, 0, 0], c)
+          value = draw(self._logits_at(logits, extra_logits, i, j, c), temperature, keys,
+                       (i * width + j) * channels + c)
+          pixel = pixel + value[:, None] * tf.one_hot(c, channels, dtype=tf.int32)
+        # Slide this pixel's layer inputs into the windows. The first layer's input is the pixel,
+        # now complete. Deeper layers' inputs from the last pass are final: their group g features
+        # read channels < g of this pixel, all drawn before the last channel.
+        inputs[0] = layers.scale_values(pixel, values)[:, None, None, :]
+        windows = [tf.concat([w[:, :, 1:], x], axis=2) if b.radius else w
+                   for b, w, x in zip(blocks, windows, inputs)]
+        canvas = tf.tensor_scatter_nd_update(canvas, [[i, j]], pixel[None])
+        return j + 1, canvas, windows
+
+      _, canvas, _ = tf.while_loop(lambda j, *_: j < width, pixel_body,
+                                   (tf.constant(0), canvas, empty_windows))
+
+      # Row i is complete: advance every layer's vertical stack by one row.
+      x = layers.scale_values(tf.transpose(canvas[i], [1, 0, 2]), values)  # [B, W, C]
+      new_queues, new_above = [], []
+      for block, queue, (cond_v, _) in zip(blocks, v_queues, cond_terms):
+        r = block.radius
+        row = tf.pad(x, [[0, 0], [r, r], [0, 0]])[:, None]
+        queue = tf.concat([queue[:, 1:], row], axis=1)
+        v_pre, v_out = block.vertical(
+            queue, None if cond_v is None else _window(cond_v, [0, i, 0, 0], [-1, 1, -1, -1]))
+        new_queues.append(queue)
+        new_above.append(block.v_to_h(v_pre))
+        x = v_out[:, 0]
+      return i + 1, canvas, new_queues, new_above
+
+    _, canvas, _, _ = tf.while_loop(lambda i, *_: i < height, row_body,
+                                    (tf.constant(0), canvas, v_queues, v_above))
+    return tf.transpose(canvas, [2, 0, 1, 3])
