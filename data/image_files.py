@@ -5,14 +5,16 @@ Pillow does the decoding: it converts palette, RGBA, 16-bit and grayscale files 
 errors name what is wrong with a file, which we pass on to the user.
 """
 import os
-import warnings
 
 import numpy as np
 from PIL import Image
+from PIL import ImageOps
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.webp', '.tif', '.tiff')
 
-# A decompression bomb guard that still lets real photographs through (Pillow warns above ~89 MP).
+# A decompression bomb guard, checked on the header before any decoding. Pillow has its own: it warns
+# above Image.MAX_IMAGE_PIXELS (~89 MP) and refuses twice that (~179 MP), which we also report as
+# 'too large'; this bound still holds where a program has lifted Pillow's.
 MAX_PIXELS = 200_000_000
 
 
@@ -28,6 +30,9 @@ class ImageReadError(Exception):
 def list_images(path):
   """The image files under `path`, sorted: the file itself, or a folder searched recursively.
 
+  Hidden files and folders (`.name`) are skipped. The order is `sorted()` of the full paths, so the
+  split a folder source makes (the last 10% are `eval`) does not depend on the file system.
+
   Raises:
     FileNotFoundError: `path` does not exist.
   """
@@ -37,10 +42,10 @@ def list_images(path):
     return [path]
   found = []
   for root, dirs, files in os.walk(path):
-    dirs.sort()
-    found.extend(os.path.join(root, f) for f in sorted(files)
+    dirs[:] = [d for d in dirs if not d.startswith('.')]  # In place: os.walk skips the others.
+    found.extend(os.path.join(root, f) for f in files
                  if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith('.'))
-  return found
+  return sorted(found)
 
 
 def _to_8bit(im):
@@ -61,7 +66,8 @@ def _to_8bit(im):
 def read_image(path, mode='RGB'):
   """Reads an image file as uint8 `[H, W, 3]` (mode 'RGB') or `[H, W]` (mode 'L').
 
-  Transparent images are composited on white; palette, 16-bit and grayscale images are converted.
+  Transparent images are composited on white; palette, 16-bit and grayscale images are converted;
+  an EXIF orientation (phone photos) is applied, so the result is the picture as viewers show it.
 
   Raises:
     ImageReadError: the file is missing, empty, not an image, truncated or otherwise unreadable.
@@ -69,18 +75,19 @@ def read_image(path, mode='RGB'):
   try:
     if os.path.getsize(path) == 0:
       raise ImageReadError(path, 'empty file')
-    with warnings.catch_warnings():
-      warnings.simplefilter('error', Image.DecompressionBombWarning)
-      with Image.open(path) as im:
-        if im.width * im.height > MAX_PIXELS:
-          raise ImageReadError(path, f'too large ({im.width}x{im.height} pixels)')
-        im.load()  # Decodes now, so a truncated file fails here and not later.
-        if im.mode in ('P', 'PA', 'LA', 'RGBA', 'La'):
-          im = im.convert('RGBA')
-          background = Image.new('RGBA', im.size, (255, 255, 255, 255))
-          im = Image.alpha_composite(background, im)
-        im = _to_8bit(im).convert(mode)
-        return np.asarray(im, dtype=np.uint8)
+    # No warnings.catch_warnings() here: it edits process-wide state and folder sources call this
+    # from several threads at once. Pillow's DecompressionBombWarning is only printed.
+    with Image.open(path) as im:
+      if im.width * im.height > MAX_PIXELS:
+        raise ImageReadError(path, f'too large ({im.width}x{im.height} pixels)')
+      im.load()  # Decodes now, so a truncated file fails here and not later.
+      im = ImageOps.exif_transpose(im)
+      if im.mode in ('P', 'PA', 'LA', 'RGBA', 'La'):
+        im = im.convert('RGBA')
+        background = Image.new('RGBA', im.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(background, im)
+      im = _to_8bit(im).convert(mode)
+      return np.asarray(im, dtype=np.uint8)
   except ImageReadError:
     raise
   except FileNotFoundError:
@@ -91,9 +98,12 @@ def read_image(path, mode='RGB'):
     raise ImageReadError(path, 'permission denied') from None
   except Image.UnidentifiedImageError:
     raise ImageReadError(path, 'not an image file (unrecognised format)') from None
-  except Image.DecompressionBombError as e:
+  except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+    # The warning arrives as an exception only where warnings are errors (python -W error).
     raise ImageReadError(path, f'too large ({e})') from None
-  except (OSError, SyntaxError, ValueError) as e:
+  except Exception as e:  # pylint: disable=broad-except
+    # Pillow's decoders raise many types on malformed files (OSError, SyntaxError, EOFError,
+    # struct.error, ...); every one means this file is unusable, never that the caller has a bug.
     reason = str(e) or type(e).__name__
     if 'truncated' in reason.lower():
       reason = f'truncated or corrupt image data ({reason})'
@@ -101,6 +111,9 @@ def read_image(path, mode='RGB'):
 
 
 def write_png(path, image):
-  """Writes uint8 `[H, W, 3]` or `[H, W]` as PNG, creating the folder."""
+  """Writes uint8 `[H, W, 3]`, `[H, W, 1]` or `[H, W]` as PNG, creating the folder."""
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  Image.fromarray(np.asarray(image, dtype=np.uint8)).save(path, format='PNG')
+  image = np.asarray(image, dtype=np.uint8)
+  if image.ndim == 3 and image.shape[-1] == 1:
+    image = image[..., 0]  # Pillow has no [H, W, 1] mode.
+  Image.fromarray(image).save(path, format='PNG')

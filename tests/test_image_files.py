@@ -1,0 +1,246 @@
+"""read_image accepts every image a user may hand us and names what is wrong with the rest."""
+import os
+import struct
+import zlib
+
+import numpy as np
+from PIL import Image
+import pytest
+
+from data import image_files
+
+# Asymmetric so that a swapped H and W cannot pass.
+H, W = 6, 10
+
+
+def random_rgb(h=H, w=W, seed=0):
+  return np.random.default_rng(seed).integers(0, 256, [h, w, 3], dtype=np.uint8)
+
+
+def png_with_header(path, width, height):
+  """A valid-looking PNG whose IHDR claims width x height, with almost no pixel data."""
+
+  def chunk(kind, data):
+    return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
+
+  ihdr = struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0)  # 8-bit RGB.
+  with open(path, 'wb') as f:
+    f.write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr) + chunk(b'IDAT', zlib.compress(b'\0' * 31))
+            + chunk(b'IEND', b''))
+  return path
+
+
+def real_jpeg_bytes():
+  path = image_files.list_images(
+      os.path.join(os.path.dirname(image_files.__file__), 'bundled', 'photos', 'eval'))[0]
+  with open(path, 'rb') as f:
+    return f.read()
+
+
+# ----------------------------------------------------------------------------------------------
+# Files that convert to uint8 [H, W, 3].
+# ----------------------------------------------------------------------------------------------
+def test_rgb_png_is_read_exactly(tmp_path):
+  rgb = random_rgb()
+  Image.fromarray(rgb).save(tmp_path / 'a.png')
+  out = image_files.read_image(str(tmp_path / 'a.png'))
+  assert out.dtype == np.uint8
+  np.testing.assert_array_equal(out, rgb)
+
+
+def test_rgb_jpeg_is_close_to_its_source(tmp_path):
+  rgb = np.zeros([H * 8, W * 8, 3], np.uint8)
+  rgb[..., 0] = 200  # Flat colours: JPEG reproduces them to within a few levels.
+  rgb[:, W * 4:, 2] = 100
+  Image.fromarray(rgb).save(tmp_path / 'a.jpg', quality=95)
+  out = image_files.read_image(str(tmp_path / 'a.jpg'))
+  assert out.shape == (H * 8, W * 8, 3) and out.dtype == np.uint8
+  assert np.abs(out.astype(int) - rgb).mean() < 3
+
+
+def test_rgba_png_is_composited_on_white(tmp_path):
+  rgba = np.zeros([H, W, 4], np.uint8)
+  rgba[..., 0] = 255  # Red everywhere ...
+  rgba[0, 0, 3] = 255  # ... opaque at (0, 0) only,
+  rgba[0, 1, 3] = 128  # half transparent at (0, 1), transparent elsewhere.
+  Image.fromarray(rgba, 'RGBA').save(tmp_path / 'a.png')
+  out = image_files.read_image(str(tmp_path / 'a.png'))
+  assert out.shape == (H, W, 3)
+  np.testing.assert_array_equal(out[0, 0], [255, 0, 0])
+  np.testing.assert_allclose(out[0, 1], [255, 127, 127], atol=1)
+  np.testing.assert_array_equal(out[1:], np.full([H - 1, W, 3], 255))
+
+
+def test_palette_png(tmp_path):
+  rgb = np.zeros([H, W, 3], np.uint8)
+  rgb[:, :W // 2] = [10, 200, 30]
+  rgb[:, W // 2:] = [250, 5, 90]
+  im = Image.fromarray(rgb).convert('P', palette=Image.Palette.ADAPTIVE, colors=4)
+  im.save(tmp_path / 'p.png')
+  assert Image.open(tmp_path / 'p.png').mode == 'P'
+  np.testing.assert_array_equal(image_files.read_image(str(tmp_path / 'p.png')), rgb)
+
+
+def test_palette_png_with_transparency_is_composited_on_white(tmp_path):
+  im = Image.new('P', (W, H), 0)
+  im.putpalette([0, 0, 255] + [0, 0, 0] * 255)
+  im.info['transparency'] = 0
+  im.save(tmp_path / 'p.png', transparency=0)
+  np.testing.assert_array_equal(image_files.read_image(str(tmp_path / 'p.png')),
+                                np.full([H, W, 3], 255))
+
+
+def test_16_bit_grayscale_png_is_scaled_to_8_bits(tmp_path):
+  gray = np.linspace(0, 65535, H * W).reshape(H, W).astype(np.uint16)
+  Image.fromarray(gray).save(tmp_path / 'g16.png')
+  assert Image.open(tmp_path / 'g16.png').mode in ('I;16', 'I')
+  out = image_files.read_image(str(tmp_path / 'g16.png'))
+  assert out.shape == (H, W, 3) and out.dtype == np.uint8
+  np.testing.assert_allclose(out[..., 0], gray / 257.0, atol=1)
+  np.testing.assert_array_equal(out[..., 0], out[..., 2])
+  assert out.max() == 255 and out.min() == 0
+
+
+def test_32_bit_integer_image_is_scaled_to_8_bits(tmp_path):
+  gray = np.linspace(0, 65535, H * W).reshape(H, W).astype(np.int32)
+  Image.fromarray(gray, 'I').save(tmp_path / 'i32.tif')
+  out = image_files.read_image(str(tmp_path / 'i32.tif'))
+  np.testing.assert_allclose(out[..., 1], gray / 257.0, atol=1)
+
+
+def test_8_bit_grayscale_becomes_three_equal_channels(tmp_path):
+  gray = random_rgb()[..., 0]
+  Image.fromarray(gray).save(tmp_path / 'g.png')
+  out = image_files.read_image(str(tmp_path / 'g.png'))
+  assert out.shape == (H, W, 3)
+  for c in range(3):
+    np.testing.assert_array_equal(out[..., c], gray)
+  np.testing.assert_array_equal(image_files.read_image(str(tmp_path / 'g.png'), mode='L'), gray)
+
+
+def test_one_pixel_image(tmp_path):
+  Image.fromarray(np.array([[[1, 2, 3]]], np.uint8)).save(tmp_path / 'one.png')
+  np.testing.assert_array_equal(image_files.read_image(str(tmp_path / 'one.png')), [[[1, 2, 3]]])
+
+
+def test_exif_orientation_is_applied(tmp_path):
+  # Phones store photos sideways and say so in EXIF; users expect the upright picture.
+  rgb = random_rgb()
+  exif = Image.Exif()
+  exif[0x0112] = 6  # Orientation: rotate 90 degrees clockwise to display.
+  Image.fromarray(rgb).save(tmp_path / 'phone.png', exif=exif)
+  out = image_files.read_image(str(tmp_path / 'phone.png'))
+  np.testing.assert_array_equal(out, np.rot90(rgb, k=-1))
+
+
+def test_image_between_pillows_warning_and_error_limits_is_read(tmp_path, monkeypatch):
+  # Pillow warns above Image.MAX_IMAGE_PIXELS and refuses above twice that. A warning is not a
+  # reason to refuse a photograph (nor, in a folder source, to stop an epoch).
+  Image.fromarray(random_rgb()).save(tmp_path / 'a.png')
+  monkeypatch.setattr(Image, 'MAX_IMAGE_PIXELS', H * W - 1)
+  np.testing.assert_array_equal(image_files.read_image(str(tmp_path / 'a.png')), random_rgb())
+
+
+# ----------------------------------------------------------------------------------------------
+# Files that cannot be used: ImageReadError naming the path and a reason.
+# ----------------------------------------------------------------------------------------------
+def assert_read_error(path, *reason_words):
+  with pytest.raises(image_files.ImageReadError) as info:
+    image_files.read_image(str(path))
+  message = str(info.value)
+  assert message.startswith(f'{path}: '), message
+  assert info.value.path == str(path)
+  for word in reason_words:
+    assert word in info.value.reason.lower(), message
+  return message
+
+
+def test_header_claiming_too_many_pixels(tmp_path):
+  path = png_with_header(tmp_path / 'bomb.png', 20000, 20000)
+  assert os.path.getsize(path) < 200
+  assert 20000 * 20000 > image_files.MAX_PIXELS
+  assert_read_error(path, 'too large')
+
+
+def test_our_pixel_limit_holds_where_pillows_is_lifted(tmp_path, monkeypatch):
+  monkeypatch.setattr(Image, 'MAX_IMAGE_PIXELS', None)
+  monkeypatch.setattr(image_files, 'MAX_PIXELS', 1000)
+  path = png_with_header(tmp_path / 'big.png', 50, 40)
+  assert_read_error(path, 'too large', '50x40')
+
+
+def test_empty_file(tmp_path):
+  (tmp_path / 'empty.jpg').write_bytes(b'')
+  assert_read_error(tmp_path / 'empty.jpg', 'empty')
+
+
+def test_text_file_with_an_image_extension(tmp_path):
+  (tmp_path / 'notes.png').write_text('not a picture\n')
+  assert_read_error(tmp_path / 'notes.png', 'not an image')
+
+
+def test_truncated_jpeg(tmp_path):
+  data = real_jpeg_bytes()
+  (tmp_path / 'half.jpg').write_bytes(data[:len(data) // 2])
+  assert_read_error(tmp_path / 'half.jpg', 'truncated')
+
+
+@pytest.mark.parametrize('error', [EOFError(), SyntaxError('broken chunk'), IndexError('bad')])
+def test_any_decoder_failure_is_a_read_error(tmp_path, monkeypatch, error):
+  # Malformed files make Pillow's decoders raise many exception types, not only OSError.
+  Image.fromarray(random_rgb()).save(tmp_path / 'a.png')
+
+  def fail(self):
+    raise error
+
+  monkeypatch.setattr(Image.Image, 'load', fail)
+  message = assert_read_error(tmp_path / 'a.png')
+  assert str(error) in message or type(error).__name__ in message
+
+
+def test_missing_path(tmp_path):
+  assert_read_error(tmp_path / 'nowhere.jpg', 'no such file')
+
+
+def test_directory(tmp_path):
+  (tmp_path / 'photos.jpg').mkdir()
+  assert_read_error(tmp_path / 'photos.jpg', 'directory')
+
+
+# ----------------------------------------------------------------------------------------------
+# list_images and write_png.
+# ----------------------------------------------------------------------------------------------
+def test_list_images_is_recursive_sorted_and_skips_hidden_and_other_files(tmp_path):
+  for name in ['b.png', 'a.JPG', 'sub/c.jpeg', 'sub/deeper/d.webp', 'a0/e.bmp', 'z.tif',
+               '.hidden.png', 'notes.txt', 'sub/README', '.cache/f.png', 'sub/.git/g.jpg']:
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b'x')
+  found = image_files.list_images(str(tmp_path))
+  expected = ['a.JPG', 'a0/e.bmp', 'b.png', 'sub/c.jpeg', 'sub/deeper/d.webp', 'z.tif']
+  assert found == [str(tmp_path / name) for name in expected]
+
+
+def test_list_images_of_a_file_is_that_file(tmp_path):
+  (tmp_path / 'a.png').write_bytes(b'x')
+  assert image_files.list_images(str(tmp_path / 'a.png')) == [str(tmp_path / 'a.png')]
+
+
+def test_list_images_of_a_missing_path(tmp_path):
+  with pytest.raises(FileNotFoundError, match='nowhere'):
+    image_files.list_images(str(tmp_path / 'nowhere'))
+
+
+def test_list_images_of_an_empty_folder(tmp_path):
+  assert image_files.list_images(str(tmp_path)) == []
+
+
+@pytest.mark.parametrize('shape', [(H, W, 3), (H, W, 1), (H, W)])
+def test_write_png_round_trip_creates_folders(tmp_path, shape):
+  image = np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)
+  path = str(tmp_path / 'new' / 'folder' / 'out.png')
+  image_files.write_png(path, image)
+  if shape[-1] == 3:
+    np.testing.assert_array_equal(image_files.read_image(path), image)
+  else:
+    np.testing.assert_array_equal(image_files.read_image(path, mode='L'), image.reshape(H, W))
