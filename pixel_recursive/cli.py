@@ -159,3 +159,55 @@ def log_progress(done, total, what, every=None):
   """One progress line for folder-sized batch commands: `what 12/40 (30%)`."""
   if total and (every is None or done == total or done % every == 0):
     logging.info('%s %d/%d (%d%%)', what, done, total, 100 * done // total)
+
+
+def restore(workdir, build_model):
+  """Builds the model a training run's workdir describes and loads its newest weights.
+
+  Args:
+    workdir: a training run's --workdir (config.json + checkpoints/).
+    build_model: function of the config's `model` field returning a built Keras model.
+  Returns:
+    (model, config, step of the checkpoint).
+  """
+  import tensorflow as tf
+  config = read_config(workdir)
+  path = latest_checkpoint(workdir)
+  from pixel_recursive import checkpoints
+  model = build_model(config.model)
+  step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
+  try:
+    checkpoints.restore_weights(path, model, step=step)
+  except AssertionError as e:
+    raise UsageError(f'{path} does not match the model in {workdir}/config.json: '
+                     f'{str(e).splitlines()[0]}') from None
+  logging.info('restored %s (step %d)', path, int(step.numpy()))
+  return model, config, int(step.numpy())
+
+
+def check_temperature(value, flag='--temperature'):
+  if not value > 0:
+    raise UsageError(f'{flag} must be positive, got {value}')
+  return value
+
+
+def read_inputs(path):
+  """The image files under `path` (a file or a folder), or UsageError if there are none."""
+  from data import image_files
+  try:
+    files = image_files.list_images(path)
+  except FileNotFoundError:
+    raise UsageError(f'--input {path} does not exist') from None
+  if not files:
+    raise UsageError(f'--input {path} holds no image files (jpg, png, bmp, gif, webp, tif)')
+  return files
+
+
+def output_name(path, root, output_dir, suffix):
+  """Output path of `path` (under input `root`) with `suffix`, keeping sub-folders of a folder input."""
+  if os.path.isdir(root):
+    rel = os.path.relpath(path, root)
+  else:
+    rel = os.path.basename(path)
+  stem = os.path.splitext(rel)[0]
+  return os.path.join(output_dir, f'{stem}{suffix}.png')

@@ -28,6 +28,7 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from pixel_recursive import checkpoints
 from pixel_recursive import cli
 
 MODES = ('train', 'eval', 'train_and_eval')
@@ -203,7 +204,7 @@ def run(task, config, workdir, mode='train', strategy=None):
     optimizer = make_optimizer(config)
     optimizer.build(model.trainable_variables)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
-    checkpoint = tf.train.Checkpoint(step=step, model=model, optimizer=optimizer)
+    checkpoint = checkpoints.make(model, step=step, optimizer=optimizer)
   # Under MultiWorkerMirroredStrategy every worker takes part in saving; only the chief's copy is
   # kept, the others write to a temporary folder that is removed at the end.
   save_dir = ckpt_dir if chief else tempfile.mkdtemp(prefix='pixel_recursive_worker_')
@@ -344,7 +345,6 @@ def _continuous_eval(task, config, workdir, strategy):
   with strategy.scope():
     model = task.build_model(config.model)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
-    checkpoint = tf.train.Checkpoint(step=step, model=model)
   summaries = PendingSummaries(os.path.join(workdir, 'eval'))
   done_file = os.path.join(workdir, 'eval', 'last_evaluated_step')
   last_done = int(open(done_file).read()) if os.path.exists(done_file) else -1
@@ -353,7 +353,7 @@ def _continuous_eval(task, config, workdir, strategy):
                timeout)
   current = last_done
   for path in tf.train.checkpoints_iterator(ckpt_dir, min_interval_secs=1, timeout=timeout):
-    checkpoint.restore(path).expect_partial()
+    checkpoints.restore_weights(path, model, step=step)
     current = int(step.numpy())
     if current > last_done:
       metrics, count = evaluate_metrics(task, model, config, strategy)
