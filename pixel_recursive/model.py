@@ -138,7 +138,7 @@ class SuperResolution(keras.Model):
       self._conditioning_fn = tf.function(self.conditioning, jit_compile=True)
     return self._sampler
 
-  def sample(self, lowres, temperature=1.0, seed=0, method='cached'):
+  def sample(self, lowres, temperature=1.0, seed=0, method='cached', num_steps=None):
     """Draws high-resolution images from softmax((A + B) / temperature), sub-pixel by sub-pixel.
 
     Args:
@@ -146,6 +146,7 @@ class SuperResolution(keras.Model):
       temperature: T > 0 (1.0 samples the model; lower is sharper and less diverse).
       seed: int, or one int per example; the same seed gives the same images with either method.
       method: 'cached' (fast, the default) or 'naive' (recomputes the prior for every sub-pixel).
+      num_steps: naive only, for benchmarks: stop after this many sub-pixels.
     Returns:
       uint8 [B, 32, 32, 3].
     """
@@ -156,7 +157,7 @@ class SuperResolution(keras.Model):
     a = self._conditioning_fn(lowres)
     batch, height, width = a.shape[:3]
     values = sampler.sample((batch, height, width), extra_logits=a, temperature=temperature,
-                            seed=seed, method=method)
+                            seed=seed, method=method, num_steps=num_steps)
     return tf.cast(values, tf.uint8)
 
 

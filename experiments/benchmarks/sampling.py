@@ -1,0 +1,177 @@
+r"""Times the samplers on one model in one run and prints one JSON line (the last line of output).
+
+  python experiments/benchmarks/sampling.py --config=experiments/configs/celeba_8x32.py --batch_size=16
+
+Methods, all drawing the same 32x32x3 (or PixColor 28x28x2) images sub-pixel by sub-pixel:
+  cached        pixel_recursive.sampling's cached sampler (XLA), timed over whole images;
+  naive         the whole network per sub-pixel (XLA), timed over --naive_steps sub-pixels and
+                extrapolated linearly to the whole image (every step costs the same full pass);
+  predict_loop  the keras.io PixelCNN way: `model.predict` on the canvas per sub-pixel and a numpy
+                draw, timed over --predict_steps sub-pixels and extrapolated likewise.
+The model has random weights: sampling time does not depend on them. Speedups are ratios of
+seconds per image measured in this run, on this device. Compile times are first call minus a
+warm call. Peak memory is the GPU allocator's peak where there is a GPU, else the process's peak RSS.
+"""
+import json
+import os
+import platform
+import resource
+import sys
+import time
+
+from absl import app
+from absl import flags
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if ROOT not in sys.path:
+  sys.path.insert(0, ROOT)
+
+from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
+
+config_flags.DEFINE_config_file('config', os.path.join(ROOT, 'experiments', 'configs',
+                                                       'celeba_8x32.py'), 'Model config.')
+flags.DEFINE_integer('batch_size', 16, 'Images sampled at once.', lower_bound=1)
+flags.DEFINE_list('methods', ['cached', 'naive', 'predict_loop'], 'Methods to time.')
+flags.DEFINE_integer('naive_steps', 32, 'Sub-pixels the naive sampler is timed over.')
+flags.DEFINE_integer('predict_steps', 12, 'Sub-pixels the predict loop is timed over.')
+flags.DEFINE_integer('repeats', 2, 'Timed calls of the cached sampler (the fastest is kept).')
+flags.DEFINE_float('temperature', 1.0, 'Sampling temperature.')
+FLAGS = flags.FLAGS
+
+
+def device_name():
+  import tensorflow as tf
+  gpus = tf.config.list_physical_devices('GPU')
+  if gpus:
+    details = tf.config.experimental.get_device_details(gpus[0])
+    return f"{len(gpus)} x {details.get('device_name', 'GPU')}"
+  model = platform.processor() or 'CPU'
+  try:
+    with open('/proc/cpuinfo') as f:
+      model = next(l.split(':', 1)[1].strip() for l in f if l.startswith('model name'))
+  except (OSError, StopIteration):
+    pass
+  return f'CPU: {os.cpu_count()} cores, {model}'
+
+
+def peak_memory():
+  import tensorflow as tf
+  if tf.config.list_physical_devices('GPU'):
+    return tf.config.experimental.get_memory_info('GPU:0')['peak'], 'gpu_allocator_peak_bytes'
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, 'host_peak_rss_bytes'
+
+
+class SuperResolutionTarget:
+  """What the benchmark samples: super-resolution's prior with conditioning logits A."""
+
+  def __init__(self, config, batch_size):
+    import tensorflow as tf
+    from pixel_recursive import model as model_lib
+    self.model = model_lib.build_model(config.model)
+    rng = np.random.default_rng(0)
+    self.lowres = rng.integers(0, 256, [batch_size, 8, 8, 3], dtype=np.uint8)
+    self.extra = self.model.conditioning(self.lowres)
+    self.prior = self.model.prior
+    self.shape = (batch_size, 32, 32)
+    self.conditioning = None
+    del tf
+
+  def sample(self, method, num_steps=None):
+    return self.model.sample(self.lowres, FLAGS.temperature, seed=0, method=method,
+                             num_steps=num_steps)
+
+  def predict_logits(self, canvas_scaled):
+    return self.prior.predict(canvas_scaled, verbose=0, batch_size=len(canvas_scaled))
+
+
+def make_target(config, batch_size):
+  name = config.model.get('name', 'super_resolution')
+  if name == 'super_resolution':
+    return SuperResolutionTarget(config, batch_size)
+  try:
+    from pixcolor import benchmark_target  # PixColor registers its own target.
+  except ImportError:
+    raise app.UsageError(f'no benchmark target for model.name={name!r}') from None
+  return benchmark_target.make(config, batch_size, FLAGS.temperature)
+
+
+def timed(fn):
+  start = time.perf_counter()
+  out = fn()
+  np.asarray(out)  # Waits for the device.
+  return time.perf_counter() - start
+
+
+def time_predict_loop(target, steps):
+  """keras.io-style: model.predict per sub-pixel, numpy softmax draw, numpy canvas."""
+  from pixel_recursive import layers
+  net = target.prior
+  batch, height, width = target.shape
+  channels, values = net.num_channels, net.num_values
+  canvas = np.zeros([batch, height, width, channels], np.int32)
+  extra = None if target.extra is None else np.asarray(target.extra)
+  rng = np.random.default_rng(0)
+  target.predict_logits(np.asarray(layers.scale_values(canvas, values)))  # Warm-up.
+  start = time.perf_counter()
+  for p in range(steps):
+    i, j, c = p // (width * channels), (p // channels) % width, p % channels
+    inputs = np.asarray(layers.scale_values(canvas, values))
+    logits = target.predict_logits(inputs)[:, i, j, c]
+    if extra is not None:
+      logits = logits + extra[:, i, j, c]
+    z = logits / FLAGS.temperature
+    probs = np.exp(z - z.max(-1, keepdims=True))
+    probs /= probs.sum(-1, keepdims=True)
+    canvas[:, i, j, c] = [rng.choice(values, p=pr) for pr in probs]
+  return time.perf_counter() - start
+
+
+def main(argv):
+  del argv
+  config = FLAGS.config
+  target = make_target(config, FLAGS.batch_size)
+  batch, height, width = target.shape
+  channels = target.prior.num_channels
+  subpixels = height * width * channels
+  result = {'benchmark': 'sampling', 'device': device_name(),
+            'config': os.path.basename(flags.FLAGS['config'].value if isinstance(
+                flags.FLAGS['config'].value, str) else sys.argv[0]),
+            'batch_size': batch, 'image_shape': [height, width, channels],
+            'seconds_per_image': {}, 'compile_seconds': {}}
+  for arg in sys.argv:
+    if arg.startswith('--config='):
+      result['config'] = os.path.basename(arg.split('=', 1)[1])
+  per_image = result['seconds_per_image']
+  if 'cached' in FLAGS.methods:
+    first = timed(lambda: target.sample('cached'))
+    runs = [timed(lambda: target.sample('cached')) for _ in range(FLAGS.repeats)]
+    per_image['cached'] = min(runs) / batch
+    result['compile_seconds']['cached'] = max(first - min(runs), 0.0)
+    print(f'cached: {min(runs):.3f} s per batch of {batch}', file=sys.stderr, flush=True)
+  if 'naive' in FLAGS.methods:
+    steps = min(FLAGS.naive_steps, subpixels)
+    first = timed(lambda: target.sample('naive', num_steps=1))
+    run = timed(lambda: target.sample('naive', num_steps=steps))
+    per_step = run / steps
+    per_image['naive'] = per_step * subpixels / batch
+    result['compile_seconds']['naive'] = max(first - per_step, 0.0)
+    result['naive_extrapolated_from_steps'] = steps
+    print(f'naive: {per_step * 1e3:.1f} ms per sub-pixel step', file=sys.stderr, flush=True)
+  if 'predict_loop' in FLAGS.methods:
+    steps = min(FLAGS.predict_steps, subpixels)
+    per_step = time_predict_loop(target, steps) / steps
+    per_image['predict_loop'] = per_step * subpixels / batch
+    result['predict_loop_extrapolated_from_steps'] = steps
+    print(f'predict loop: {per_step * 1e3:.1f} ms per sub-pixel step', file=sys.stderr,
+          flush=True)
+  if 'cached' in per_image:
+    for other in ('naive', 'predict_loop'):
+      if other in per_image:
+        result[f'speedup_cached_vs_{other}'] = per_image[other] / per_image['cached']
+  result['peak_memory_bytes'], result['peak_memory_kind'] = peak_memory()
+  print(json.dumps(result), flush=True)
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,161 @@
+"""The cached sampler equals the naive one, batches equal single samples, and draws follow softmax."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pixel_recursive import layers
+from pixel_recursive import sampling
+
+B, H, W = 2, 5, 7
+CASES = {
+    # Super-resolution: RGB over 256 values, plus per-sub-pixel logits A added to the prior's.
+    'rgb_256_with_logits': dict(num_channels=3, num_values=256, conditional=False),
+    # PixColor: chroma over 32 bins, the PixelCNN conditioned on a feature map.
+    'chroma_32_conditional': dict(num_channels=2, num_values=32, conditional=True),
+}
+
+
+def make(num_channels, num_values, conditional, seed=0):
+  keras.utils.set_random_seed(seed)
+  net = layers.PixelCNN(num_channels, num_values, num_layers=3, filters=8, kernel_size=3,
+                        first_kernel_size=5, head_filters=16, conditional=conditional)
+  cond = tf.random.normal([B, H, W, 4], seed=seed) if conditional else None
+  extra = None if conditional else 2.0 * tf.random.normal([B, H, W, num_channels, num_values],
+                                                          seed=seed)
+  net(tf.zeros([B, H, W, num_channels]), cond)
+  return net, cond, extra
+
+
+@pytest.mark.parametrize('case', sorted(CASES))
+def test_cached_equals_naive_under_xla(case):
+  net, cond, extra = make(**CASES[case])
+  sampler = sampling.Sampler(net, jit_compile=True)
+  for temperature, seed in ((1.0, 3), (0.7, 11)):
+    naive = sampler.sample((B, H, W), cond, extra, temperature, seed, 'naive').numpy()
+    cached = sampler.sample((B, H, W), cond, extra, temperature, seed, 'cached').numpy()
+    np.testing.assert_array_equal(cached, naive)
+    assert 0 <= naive.min() and naive.max() < CASES[case]['num_values']
+  # Different seeds give different images (the equality above is not between constants).
+  other = sampler.sample((B, H, W), cond, extra, 1.0, 4, 'cached').numpy()
+  assert (other != cached).mean() > 0.5
+
+
+@pytest.mark.parametrize('case', sorted(CASES))
+def test_cached_logits_equal_full_forward_logits(case, monkeypatch):
+  """Teacher-force a random image through the cached loop and compare every sub-pixel's logits."""
+  spec = CASES[case]
+  net, cond, _ = make(**spec)
+  channels, values = spec['num_channels'], spec['num_values']
+  image = np.random.default_rng(0).integers(0, values, [B, H, W, channels])
+  seen = {}
+
+  def forced_draw(logits, temperature, keys, position):
+    del temperature, keys
+    p = int(position)
+    seen[p] = logits.numpy()
+    i, j, c = p // (W * channels), (p // channels) % W, p % channels
+    return tf.constant(image[:, i, j, c], tf.int32)
+
+  monkeypatch.setattr(sampling, 'draw', forced_draw)
+  tf.config.run_functions_eagerly(True)
+  try:
+    out = sampling.Sampler(net, jit_compile=False).sample((B, H, W), cond, None, method='cached')
+  finally:
+    tf.config.run_functions_eagerly(False)
+  np.testing.assert_array_equal(out.numpy(), image)
+  full = net(layers.scale_values(image, values), cond).numpy()
+  assert len(seen) == H * W * channels
+  for p, logits in seen.items():
+    i, j, c = p // (W * channels), (p // channels) % W, p % channels
+    np.testing.assert_allclose(logits, full[:, i, j, c], atol=1e-4, err_msg=f'sub-pixel {p}')
+
+
+@pytest.mark.parametrize('method', sampling.METHODS)
+def test_batch_equals_single_samples_with_per_example_seeds(method):
+  net, cond, extra = make(**CASES['rgb_256_with_logits'])
+  sampler = sampling.Sampler(net)
+  both = sampler.sample((B, H, W), None, extra, 1.0, [5, 9], method).numpy()
+  for b, seed in enumerate([5, 9]):
+    single = sampler.sample((1, H, W), None, extra[b:b + 1], 1.0, [seed], method).numpy()
+    np.testing.assert_array_equal(both[b], single[0])
+  # An int seed s gives example b the key (s, b): the first image equals the single one with s.
+  first = sampler.sample((B, H, W), None, extra, 1.0, 5, method).numpy()[0]
+  np.testing.assert_array_equal(first, sampler.sample((1, H, W), None, extra[:1], 1.0, 5,
+                                                      method).numpy()[0])
+
+
+@pytest.mark.parametrize('case', sorted(CASES))
+def test_temperature_towards_zero_follows_the_argmax_path(case):
+  """At T -> 0 every drawn sub-pixel is the argmax of its logits given the image drawn so far."""
+  net, cond, extra = make(**CASES[case])
+  sample = sampling.Sampler(net).sample((B, H, W), cond, extra, 1e-6, 0, 'cached').numpy()
+  logits = net(layers.scale_values(sample, net.num_values), cond).numpy()
+  if extra is not None:
+    logits = logits + extra.numpy()
+  chosen = np.take_along_axis(logits, sample[..., None], axis=-1)[..., 0]
+  # Up to the float rounding by which cached and full-forward logits may differ.
+  np.testing.assert_array_less(logits.max(-1) - chosen, 1e-4)
+  # Not vacuous: at T = 1 many sub-pixels are not the argmax.
+  warm = sampling.Sampler(net).sample((B, H, W), cond, extra, 1.0, 0, 'cached').numpy()
+  warm_logits = net(layers.scale_values(warm, net.num_values), cond).numpy()
+  if extra is not None:
+    warm_logits = warm_logits + extra.numpy()
+  assert (warm != warm_logits.argmax(-1)).mean() > 0.2
+
+
+def test_draws_follow_softmax_at_the_temperature():
+  """With a zero prior, every sub-pixel is an independent draw from softmax(A / T)."""
+  keras.utils.set_random_seed(0)
+  values, batch = 4, 64
+  net = layers.PixelCNN(3, values, num_layers=1, filters=4, head_filters=4)
+  net(tf.zeros([1, H, W, 3]))
+  for v in net.trainable_variables:
+    v.assign(tf.zeros_like(v))
+  a = np.array([0.0, 1.0, 2.0, -1.0], np.float32)
+  extra = tf.broadcast_to(a, [batch, H, W, 3, values])
+  sampler = sampling.Sampler(net)
+  n = batch * H * W * 3
+  for temperature in (1.0, 0.5):
+    draws = sampler.sample((batch, H, W), None, extra, temperature, 1, 'cached').numpy()
+    freq = np.bincount(draws.reshape(-1), minlength=values) / n
+    expected = np.exp(a / temperature) / np.exp(a / temperature).sum()
+    sigma = np.sqrt(expected * (1 - expected) / n)
+    np.testing.assert_array_less(np.abs(freq - expected), 4 * sigma + 1e-9)
+
+
+def test_uniform_noise_is_uniform_and_per_example():
+  keys = tf.constant(sampling.example_keys(7, 1000))
+  u = sampling.uniform_noise(keys, 3, 64).numpy()
+  assert 0 < u.min() and u.max() < 1
+  hist = np.histogram(u, bins=10, range=(0, 1))[0] / u.size
+  np.testing.assert_allclose(hist, 0.1, atol=0.005)
+  # Eager, graph and XLA compute the same integers, hence the same numbers.
+  xla = tf.function(sampling.uniform_noise, jit_compile=True)(keys, tf.constant(3), 64).numpy()
+  np.testing.assert_array_equal(u, xla)
+  # Neighbouring examples and positions are uncorrelated.
+  other = sampling.uniform_noise(keys, 4, 64).numpy()
+  assert abs(np.corrcoef(u.reshape(-1), other.reshape(-1))[0, 1]) < 0.02
+  assert abs(np.corrcoef(u[:-1].reshape(-1), u[1:].reshape(-1))[0, 1]) < 0.02
+
+
+def test_no_retracing_between_calls_of_the_same_shape():
+  net, cond, extra = make(**CASES['chroma_32_conditional'])
+  sampler = sampling.Sampler(net)
+  for seed, temperature in ((0, 1.0), (1, 0.8), ([3, 4], 0.5)):
+    sampler.sample((B, H, W), cond, extra, temperature, seed, 'cached')
+  assert sampler.tracing_count('cached') == 1
+
+
+def test_rejects_bad_arguments():
+  net, cond, extra = make(**CASES['chroma_32_conditional'])
+  sampler = sampling.Sampler(net)
+  for bad in (0.0, -1.0, float('nan')):
+    with pytest.raises(ValueError, match='temperature'):
+      sampler.sample((B, H, W), cond, extra, bad)
+  with pytest.raises(ValueError, match='conditional'):
+    sampler.sample((B, H, W), None, None)
+  with pytest.raises(ValueError, match='seed'):
+    sampler.sample((B, H, W), cond, None, 1.0, [1, 2, 3])
+  with pytest.raises(ValueError, match='method'):
+    sampler.sample((B, H, W), cond, None, method='mean')
