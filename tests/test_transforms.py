@@ -1,0 +1,225 @@
+"""Every transform gives the same answer eagerly and inside tf.data.Dataset.map, and the right one.
+
+big_vision's ops_image_test.py: "You'd be surprised how much these two differ!"
+"""
+import inspect
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from data import transforms
+
+# Asymmetric so that a swapped H and W cannot pass.
+H, W = 6, 10
+
+
+def random_image(shape, seed=0, dtype=np.uint8):
+  rng = np.random.default_rng(seed)
+  return rng.integers(0, 256, shape).astype(dtype)
+
+
+def eager_and_mapped(fn, *args):
+  """(fn(*args) run eagerly, fn(*args) run inside Dataset.map), as numpy (nested) structures."""
+  eager = tf.nest.map_structure(lambda t: t.numpy(), fn(*[tf.constant(a) for a in args]))
+  ds = tf.data.Dataset.from_tensors(tuple(tf.constant(a) for a in args)).map(lambda *a: fn(*a))
+  mapped = tf.nest.map_structure(lambda t: t.numpy(), next(iter(ds)))
+  return eager, mapped
+
+
+def both_ways(fn, *args):
+  """fn(*args), after asserting that eager and Dataset.map give identical results."""
+  eager, mapped = eager_and_mapped(fn, *args)
+  tf.nest.assert_same_structure(eager, mapped)
+  for e, m in zip(tf.nest.flatten(eager), tf.nest.flatten(mapped)):
+    assert e.dtype == m.dtype and e.shape == m.shape
+    np.testing.assert_array_equal(e, m)
+  return eager
+
+
+# ----------------------------------------------------------------------------------------------
+# One case per public transform, each run both ways. A new transform without a case fails
+# test_every_transform_has_a_case.
+# ----------------------------------------------------------------------------------------------
+CASES = {
+    'to_float': (transforms.to_float, [random_image([H, W, 3])]),
+    'to_uint8': (transforms.to_uint8,
+                 [np.array([-3.0, 0.49, 0.5, 1.5, 254.5, 255.4, 300.0], np.float32)]),
+    'crop_borders': (lambda x: transforms.crop_borders(x, 1, 2, 3, 4),
+                     [random_image([H, W, 3])]),
+    'celeba_crop': (transforms.celeba_crop, [random_image([218, 178, 3])]),
+    'center_square_crop': (transforms.center_square_crop, [random_image([H, W, 3])]),
+    'resize': (lambda x: transforms.resize(x, (3, 5)), [random_image([H, W, 3])]),
+    'rgb_to_ycbcr': (transforms.rgb_to_ycbcr, [random_image([H, W, 3])]),
+    'ycbcr_to_rgb': (transforms.ycbcr_to_rgb, [random_image([H, W, 3], dtype=np.float32)]),
+    'luminance': (transforms.luminance, [random_image([H, W, 3])]),
+    'split_luma_chroma': (lambda x: transforms.split_luma_chroma(x, 4),
+                          [random_image([16, 12, 3])]),
+    'quantize': (lambda x: transforms.quantize(x, 32),
+                 [np.linspace(-10, 270, 57).astype(np.float32)]),
+    'dequantize': (lambda x: transforms.dequantize(x, 32), [np.arange(32, dtype=np.int32)]),
+}
+
+
+def test_every_transform_has_a_case():
+  public = {name for name, f in inspect.getmembers(transforms, inspect.isfunction)
+            if not name.startswith('_') and f.__module__ == transforms.__name__}
+  assert public == set(CASES)
+
+
+@pytest.mark.parametrize('name', sorted(CASES))
+def test_eager_and_dataset_map_agree(name):
+  fn, args = CASES[name]
+  both_ways(fn, *args)
+
+
+# ----------------------------------------------------------------------------------------------
+# Values.
+# ----------------------------------------------------------------------------------------------
+def test_to_uint8_rounds_to_nearest_and_clips():
+  out = both_ways(transforms.to_uint8, np.array([-3.0, 0.49, 0.51, 1.5, 254.6, 300.0], np.float32))
+  assert out.dtype == np.uint8
+  np.testing.assert_array_equal(out, [0, 0, 1, 2, 255, 255])
+
+
+def test_crop_borders_removes_each_side():
+  image = random_image([H, W, 3])
+  np.testing.assert_array_equal(
+      both_ways(lambda x: transforms.crop_borders(x, 1, 2, 3, 4), image), image[1:H - 2, 3:W - 4])
+
+
+def test_celeba_crop_keeps_the_central_138_square():
+  image = random_image([218, 178, 3])  # CelebA aligned images are 178 wide, 218 high.
+  out = both_ways(transforms.celeba_crop, image)
+  assert out.shape == (138, 138, 3)
+  np.testing.assert_array_equal(out, image[40:178, 20:158])
+
+
+@pytest.mark.parametrize('shape', [(H, W, 3), (W, H, 3), (7, 7, 1)])
+def test_center_square_crop(shape):
+  image = random_image(shape)
+  out = both_ways(transforms.center_square_crop, image)
+  side = min(shape[:2])
+  top, left = (shape[0] - side) // 2, (shape[1] - side) // 2
+  np.testing.assert_array_equal(out, image[top:top + side, left:left + side])
+
+
+def test_area_resize_of_a_32x32_image_to_8x8_is_the_mean_of_4x4_blocks():
+  image = random_image([32, 32, 3])
+  out = both_ways(lambda x: transforms.resize(x, 8, 'area'), image)
+  assert out.shape == (8, 8, 3) and out.dtype == np.float32
+  blocks = image.astype(np.float64).reshape(8, 4, 8, 4, 3).mean(axis=(1, 3))
+  np.testing.assert_allclose(out, blocks, atol=1e-4)
+
+
+def test_area_resize_is_asymmetric_and_batched():
+  batch = random_image([2, 24, 40, 3])
+  out = both_ways(lambda x: transforms.resize(x, (H, W), 'area'), batch)
+  assert out.shape == (2, H, W, 3)
+  np.testing.assert_allclose(out, batch.astype(np.float64).reshape(2, H, 4, W, 4, 3).mean((2, 4)),
+                             atol=1e-4)
+
+
+@pytest.mark.parametrize('method', ['bicubic', 'bilinear', 'lanczos3', 'nearest'])
+def test_other_resize_methods_stay_on_0_255(method):
+  image = np.zeros([H, W, 3], np.uint8)
+  image[:, W // 2:] = 255  # Sharp edges: bicubic and lanczos overshoot them unless clipped.
+  image[H // 2:, :, 1] = 255
+  out = both_ways(lambda x: transforms.resize(x, (H * 3, W * 3), method), image)
+  assert out.shape == (H * 3, W * 3, 3)
+  assert out.min() == 0 and out.max() == 255
+
+
+@pytest.mark.parametrize('method', ['bicubic', 'bilinear', 'lanczos3'])
+def test_shrinking_is_antialiased(method):
+  grid = np.zeros([H * 4, W * 4, 3], np.uint8)
+  grid[::4] = 255  # A grid line every 4 pixels: point sampling at 1/4 scale misses every line.
+  grid[:, ::4] = 255
+  out = both_ways(lambda x: transforms.resize(x, (H, W), method), grid)
+  np.testing.assert_allclose(out.mean(), grid.mean(), rtol=0.05)
+
+
+def test_unknown_resize_method():
+  with pytest.raises(ValueError, match='unknown resize method'):
+    transforms.resize(random_image([H, W, 3]), 4, 'box')
+
+
+def test_ycbcr_known_values():
+  colours = np.array([[[255, 255, 255], [0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255]]],
+                     np.uint8)
+  out = both_ways(transforms.rgb_to_ycbcr, colours)[0]
+  np.testing.assert_allclose(out[0], [255, 128, 128], atol=1e-3)  # White.
+  np.testing.assert_allclose(out[1], [0, 128, 128], atol=1e-3)  # Black.
+  # JPEG (ITU-R BT.601 full range): Y = .299 R + .587 G + .114 B.
+  np.testing.assert_allclose(out[2], [76.245, 84.972, 255.5], atol=1e-3)  # Red.
+  np.testing.assert_allclose(out[3], [149.685, 43.528, 21.235], atol=1e-3)  # Green.
+  np.testing.assert_allclose(out[4], [29.07, 255.5, 107.265], atol=1e-3)  # Blue.
+  np.testing.assert_allclose(both_ways(transforms.luminance, colours)[0, :, 0], out[:, 0])
+
+
+def test_ycbcr_to_rgb_known_values():
+  ycbcr = np.array([[255, 128, 128], [76.245, 84.972, 255.5], [29.07, 255.5, 107.265]], np.float32)
+  np.testing.assert_allclose(both_ways(transforms.ycbcr_to_rgb, ycbcr),
+                             [[255, 255, 255], [255, 0, 0], [0, 0, 255]], atol=1e-2)
+
+
+def test_ycbcr_round_trip_on_random_images():
+  for seed in range(3):
+    rgb = random_image([H, W, 3], seed=seed)
+    back = both_ways(lambda x: transforms.ycbcr_to_rgb(transforms.rgb_to_ycbcr(x)), rgb)
+    assert np.abs(back - rgb).max() < 0.5  # Rounds back to the same uint8 image ...
+    np.testing.assert_array_equal(both_ways(transforms.to_uint8, back), rgb)
+    # ... and the two matrices are each other's inverse, up to float32 rounding.
+    assert np.abs(back - rgb).max() < 0.01
+
+
+def test_ycbcr_matches_pillow():
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  rgb = random_image([H, W, 3])
+  pillow = np.asarray(Image.fromarray(rgb).convert('YCbCr')).astype(np.float32)
+  np.testing.assert_allclose(both_ways(transforms.rgb_to_ycbcr, rgb), pillow, atol=1.0)
+
+
+def test_split_luma_chroma_keeps_full_size_luma_and_small_chroma():
+  rgb = random_image([56, 84, 3])
+  y, cbcr = both_ways(lambda x: transforms.split_luma_chroma(x, 28), rgb)
+  assert y.shape == (56, 84, 1) and y.dtype == np.float32
+  assert cbcr.shape == (28, 28, 2) and cbcr.dtype == np.float32
+  ycbcr = both_ways(transforms.rgb_to_ycbcr, rgb)
+  np.testing.assert_allclose(y, ycbcr[..., :1], atol=1e-4)
+  # Area-downsampled chroma: each 28 x 28 pixel averages a 2 x 3 block.
+  np.testing.assert_allclose(cbcr, ycbcr[..., 1:].reshape(28, 2, 28, 3, 2).mean((1, 3)), atol=1e-3)
+
+
+def test_split_luma_chroma_batched():
+  y, cbcr = both_ways(lambda x: transforms.split_luma_chroma(x, 28), random_image([2, 64, 48, 3]))
+  assert y.shape == (2, 64, 48, 1) and cbcr.shape == (2, 28, 28, 2)
+
+
+@pytest.mark.parametrize('num_bins,low,high',
+                         [(32, 0.0, 256.0), (256, 0.0, 256.0), (10, -1.0, 1.0)])
+def test_quantize_dequantize_round_trip(num_bins, low, high):
+  q = lambda x: transforms.quantize(x, num_bins, low, high)
+  dq = lambda b: transforms.dequantize(b, num_bins, low, high)
+  bins = np.arange(num_bins, dtype=np.int32)
+  centres = both_ways(dq, bins)
+  assert centres.dtype == np.float32
+  np.testing.assert_array_equal(both_ways(q, centres), bins)
+  width = (high - low) / num_bins
+  values = np.random.default_rng(0).uniform(low, high, 1000).astype(np.float32)
+  values = np.concatenate([values, [low, high - 1e-4 * width, low + width]]).astype(np.float32)
+  bins_of_values = both_ways(q, values)
+  assert bins_of_values.dtype == np.int32
+  assert np.abs(both_ways(dq, bins_of_values) - values).max() <= width / 2 + 1e-5
+
+
+def test_quantize_bins_are_half_open_and_out_of_range_values_clip():
+  values = np.array([-50.0, -1e-3, 0.0, 7.999, 8.0, 255.9, 256.0, 1e6], np.float32)
+  np.testing.assert_array_equal(both_ways(lambda x: transforms.quantize(x, 32), values),
+                                [0, 0, 0, 0, 1, 31, 31, 31])
+
+
+def test_quantize_takes_uint8():
+  values = np.arange(256, dtype=np.uint8)
+  np.testing.assert_array_equal(both_ways(lambda x: transforms.quantize(x, 32), values),
+                                np.arange(256) // 8)
