@@ -1,0 +1,412 @@
+"""Every data source yields {'image': uint8 [H, W, 3]}, splits and shards cleanly, and fails helpfully.
+
+TFDS is exercised offline: through `tfds.testing.mock_data`, or with `tfds_download=False` and an
+empty data dir (a real download without internet retries for minutes).
+"""
+import hashlib
+import logging
+import os
+import shutil
+
+import ml_collections
+import numpy as np
+from PIL import Image
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from data import image_files
+from data import pipeline
+from data import sources
+
+H, W = 6, 10
+PHOTOS = os.path.join(sources.BUNDLED_DIR, 'photos')
+
+
+def images_of(ds):
+  return [ex['image'].numpy() for ex in ds]
+
+
+def fingerprint(image):
+  return hashlib.sha1(np.ascontiguousarray(image).tobytes() + str(image.shape).encode()).hexdigest()
+
+
+def contexts(n=2):
+  return [tf.distribute.InputContext(num_input_pipelines=n, input_pipeline_id=i,
+                                     num_replicas_in_sync=n) for i in range(n)]
+
+
+def assert_disjoint_halves(load_shard, full):
+  """The shards of two pipelines are disjoint and together are `full` (lists of images)."""
+  shards = [[fingerprint(im) for im in load_shard(ctx)] for ctx in contexts(2)]
+  everything = [fingerprint(im) for im in full]
+  assert len(set(everything)) == len(everything), 'test data must be distinct'
+  assert shards[0] and shards[1]
+  assert not set(shards[0]) & set(shards[1])
+  assert sorted(shards[0] + shards[1]) == sorted(everything)
+
+
+def sr_data_config(source, **overrides):
+  c = ml_collections.ConfigDict(dict(
+      source=source, crop='center', highres_size=32, lowres_size=8, resize_method='area',
+      shuffle_buffer=1000, cache=False, tfds_data_dir='', tfds_manual_dir='', tfds_download=False,
+      tfds_train_split='train', tfds_eval_split='validation'))
+  c.update(overrides)
+  return c
+
+
+def color_data_config(source, **overrides):
+  c = ml_collections.ConfigDict(dict(
+      source=source, crop='center', image_size=64, chroma_size=28, num_bins=32, shuffle_buffer=1000,
+      cache=False, tfds_data_dir='', tfds_manual_dir='', tfds_download=False,
+      tfds_train_split='train', tfds_eval_split='validation'))
+  c.update(overrides)
+  return c
+
+
+def write_distinct_pngs(folder, names):
+  """Writes a distinct H x W PNG per name (pixel value = its index + 1); returns {path: image}."""
+  written = {}
+  for i, name in enumerate(names):
+    path = os.path.join(folder, name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    image = np.full([H, W, 3], i + 1, np.uint8)
+    image[0, 0] = [i, 255 - i, 7]
+    Image.fromarray(image).save(path)
+    written[path] = image
+  return written
+
+
+# ----------------------------------------------------------------------------------------------
+# TFDS, offline with mock data.
+# ----------------------------------------------------------------------------------------------
+def test_tfds_celeb_a_gives_8x8_and_32x32_examples(tmp_path):
+  config = sr_data_config('tfds:celeb_a', crop='celeba', tfds_data_dir=str(tmp_path))
+  with tfds.testing.mock_data(num_examples=4):
+    raw = images_of(sources.load('tfds:celeb_a', 'eval', config)[0])
+    batches = list(pipeline.make_dataset(config, 'super_resolution', 'eval', 2, training=False))
+  assert [im.shape for im in raw] == [(218, 178, 3)] * 4
+  assert len(batches) == 2
+  for batch in batches:
+    assert set(batch) == {'lowres', 'highres'}
+    assert batch['lowres'].shape == (2, 8, 8, 3) and batch['lowres'].dtype == tf.uint8
+    assert batch['highres'].shape == (2, 32, 32, 3) and batch['highres'].dtype == tf.uint8
+  # The CelebA crop, then the area resize: the first highres target is the central 138 x 138.
+  central = tf.image.resize(raw[0][40:178, 20:158].astype(np.float32), [32, 32], 'area')
+  np.testing.assert_array_equal(batches[0]['highres'][0], np.round(central.numpy()))
+
+
+@pytest.mark.parametrize('name', ['lsun/bedroom', 'imagenet2012'])
+def test_tfds_colorization_examples(tmp_path, name):
+  config = color_data_config('tfds:' + name, tfds_data_dir=str(tmp_path))
+  with tfds.testing.mock_data(num_examples=4):
+    batch = next(iter(pipeline.make_dataset(config, 'colorization', 'train', 4, training=True)))
+  assert batch['image'].shape == (4, 64, 64, 3) and batch['image'].dtype == tf.uint8
+  assert batch['gray'].shape == (4, 64, 64, 1) and batch['gray'].dtype == tf.uint8
+  assert batch['chroma'].shape == (4, 28, 28, 2) and batch['chroma'].dtype == tf.int32
+  assert 0 <= tf.reduce_min(batch['chroma']) and tf.reduce_max(batch['chroma']) < 32
+
+
+@pytest.mark.parametrize('name', ['celeb_a', 'imagenet2012'])
+def test_tfds_sharding_gives_disjoint_halves(tmp_path, name):
+  config = sr_data_config('tfds:' + name, tfds_data_dir=str(tmp_path))
+  with tfds.testing.mock_data(num_examples=6):
+    full = images_of(sources.load('tfds:' + name, 'train', config)[0])
+    assert_disjoint_halves(
+        lambda ctx: images_of(sources.load('tfds:' + name, 'train', config, input_context=ctx)[0]),
+        full)
+
+
+def absent_tfds_error(tmp_path, name):
+  empty = tmp_path / 'tfds'
+  empty.mkdir()
+  config = sr_data_config('tfds:' + name, tfds_data_dir=str(empty))
+  with pytest.raises(sources.DataSourceError) as info:
+    sources.load('tfds:' + name, 'train', config)
+  assert str(empty) in str(info.value)
+  assert 'tfds_download' in str(info.value)
+  return str(info.value)
+
+
+def test_absent_imagenet_says_which_files_to_download_and_where(tmp_path):
+  message = absent_tfds_error(tmp_path, 'imagenet2012')
+  assert 'ILSVRC2012_img_train.tar' in message
+  assert os.path.join(str(tmp_path / 'tfds'), 'downloads', 'manual') in message
+  assert 'tfds_manual_dir' in message
+
+
+def test_absent_imagenet_names_the_configured_manual_dir(tmp_path):
+  config = sr_data_config('tfds:imagenet2012', tfds_data_dir=str(tmp_path),
+                          tfds_manual_dir=str(tmp_path / 'my_tars'))
+  with pytest.raises(sources.DataSourceError, match='my_tars'):
+    sources.load('tfds:imagenet2012', 'eval', config)
+
+
+def test_absent_celeb_a_offers_the_folder_alternative(tmp_path):
+  message = absent_tfds_error(tmp_path, 'celeb_a')
+  assert 'img_align_celeba' in message and 'folder:' in message
+
+
+def test_absent_lsun_says_what_to_build(tmp_path):
+  assert 'tfds build lsun/bedroom' in absent_tfds_error(tmp_path, 'lsun/bedroom')
+
+
+def test_unknown_tfds_name_suggests_close_names(tmp_path):
+  with pytest.raises(sources.DataSourceError, match="no TFDS dataset named 'celeba'.*celeb_a"):
+    sources.load('tfds:celeba', 'train', sr_data_config('tfds:celeba', tfds_data_dir=str(tmp_path)))
+
+
+# ----------------------------------------------------------------------------------------------
+# The bundled sets.
+# ----------------------------------------------------------------------------------------------
+def test_bundled_faces():
+  train, n_train = sources.load('bundled:faces', 'train')
+  evals, n_eval = sources.load('bundled:faces', 'eval')
+  assert (n_train, n_eval) == (3000, 500)
+  train, evals = np.stack(images_of(train)), np.stack(images_of(evals))
+  assert train.shape == (3000, 32, 32, 3) and evals.shape == (500, 32, 32, 3)
+  assert train.dtype == np.uint8
+  assert not {fingerprint(x) for x in train} & {fingerprint(x) for x in evals}
+  assert 30 < train.mean() < 220 and train.std() > 20  # Photographs, not a blank array.
+
+
+@pytest.mark.parametrize('split,count', [('train', 240), ('eval', 74)])
+def test_bundled_photos(split, count):
+  ds, n = sources.load('bundled:photos', split)
+  images = images_of(ds)
+  assert n == count and len(images) == count
+  assert all(im.dtype == np.uint8 and im.ndim == 3 and im.shape[2] == 3 for im in images)
+  assert all(min(im.shape[:2]) == 128 for im in images)
+  assert not sources.skipped_files().keys() & set(image_files.list_images(PHOTOS))
+
+
+def test_bundled_means_faces_for_super_resolution_and_photos_for_colorization():
+  assert sources.load('bundled', 'eval', task='super_resolution')[1] == 500
+  assert sources.load('bundled', 'eval', task='colorization')[1] == 74
+
+
+def test_bundled_photo_splits_are_disjoint():
+  train = os.listdir(os.path.join(PHOTOS, 'train'))
+  evals = os.listdir(os.path.join(PHOTOS, 'eval'))
+  assert not set(train) & set(evals)
+
+
+# ----------------------------------------------------------------------------------------------
+# Folder sources.
+# ----------------------------------------------------------------------------------------------
+def test_folder_is_recursive_and_split_90_10_in_sorted_order(tmp_path):
+  names = [f'{c}/{i:02d}.png' for c in ('cats', 'dogs') for i in range(10)]
+  written = write_distinct_pngs(str(tmp_path), names)
+  (tmp_path / 'notes.txt').write_text('not an image')
+  train, n_train = sources.load(f'folder:{tmp_path}', 'train')
+  evals, n_eval = sources.load(f'folder:{tmp_path}', 'eval')
+  assert (n_train, n_eval) == (18, 2)
+  ordered = [written[p] for p in sorted(written)]
+  np.testing.assert_array_equal(np.stack(images_of(train)), ordered[:18])
+  np.testing.assert_array_equal(np.stack(images_of(evals)), ordered[18:])
+
+
+@pytest.mark.parametrize('eval_name', ['eval', 'val', 'validation'])
+def test_folder_train_and_eval_subfolders_are_the_splits(tmp_path, eval_name):
+  train = write_distinct_pngs(str(tmp_path), ['train/a.png', 'train/deep/b.png', 'train/c.png'])
+  evals = write_distinct_pngs(str(tmp_path / eval_name), ['x.png', 'y.png', 'z.png'])
+  np.testing.assert_array_equal(
+      np.stack(images_of(sources.load(f'folder:{tmp_path}', 'train')[0])),
+      [train[p] for p in sorted(train)])
+  np.testing.assert_array_equal(
+      np.stack(images_of(sources.load(f'folder:{tmp_path}', 'eval')[0])),
+      [evals[p] for p in sorted(evals)])
+
+
+def test_folder_with_only_train_subfolder_does_not_evaluate_on_training_images(tmp_path):
+  write_distinct_pngs(str(tmp_path), [f'train/{i:02d}.png' for i in range(10)])
+  train = {fingerprint(x) for x in images_of(sources.load(f'folder:{tmp_path}', 'train')[0])}
+  evals = {fingerprint(x) for x in images_of(sources.load(f'folder:{tmp_path}', 'eval')[0])}
+  assert len(train) == 9 and len(evals) == 1
+  assert not train & evals
+
+
+def test_folder_sharding_gives_disjoint_halves(tmp_path):
+  write_distinct_pngs(str(tmp_path), [f'{i:02d}.png' for i in range(11)])
+  source = f'folder:{tmp_path}'
+  assert_disjoint_halves(
+      lambda ctx: images_of(sources.load(source, 'train', input_context=ctx)[0]),
+      images_of(sources.load(source, 'train')[0]))
+
+
+def test_folder_pipelines_decode_only_their_own_files(tmp_path):
+  write_distinct_pngs(str(tmp_path), ['eval/e.png'] + [f'train/{i:02d}.png' for i in range(4)])
+  (tmp_path / 'train' / '04_broken.png').write_bytes(b'broken')  # File 4: pipeline 0's.
+  broken = str(tmp_path / 'train' / '04_broken.png')
+  pipeline_0, pipeline_1 = contexts(2)
+  source = f'folder:{tmp_path}'
+  assert len(images_of(sources.load(source, 'train', input_context=pipeline_1)[0])) == 2
+  assert broken not in sources.skipped_files()
+  assert len(images_of(sources.load(source, 'train', input_context=pipeline_0)[0])) == 2
+  assert sources.skipped_files()[broken] == 1
+
+
+def test_folder_file_shuffle_is_seeded_and_keeps_every_file(tmp_path):
+  write_distinct_pngs(str(tmp_path), [f'{i:02d}.png' for i in range(20)])
+
+  def order(seed):
+    ds = sources.load(f'folder:{tmp_path}', 'train', shuffle_files=True, seed=seed)[0]
+    return [fingerprint(x) for x in images_of(ds)]
+
+  assert order(1) == order(1)
+  assert order(1) != order(2)
+  assert sorted(order(1)) == sorted(fingerprint(x) for x in images_of(
+      sources.load(f'folder:{tmp_path}', 'train')[0]))
+
+
+def test_folder_errors(tmp_path):
+  with pytest.raises(sources.DataSourceError, match='not a directory'):
+    sources.load(f'folder:{tmp_path / "nowhere"}', 'train')
+  (tmp_path / 'empty').mkdir()
+  with pytest.raises(sources.DataSourceError, match='no image files'):
+    sources.load(f'folder:{tmp_path / "empty"}', 'train')
+  write_distinct_pngs(str(tmp_path / 'one'), ['only.png'])
+  with pytest.raises(sources.DataSourceError, match="split 'eval'"):
+    sources.load(f'folder:{tmp_path / "one"}', 'eval')
+
+
+# ----------------------------------------------------------------------------------------------
+# A corrupt or unreadable file is skipped, named and counted: never a crash mid-epoch.
+# ----------------------------------------------------------------------------------------------
+def test_unreadable_files_in_a_folder_are_skipped_and_named(tmp_path, caplog):
+  folder = tmp_path / 'photos' / 'train'  # With an eval/ beside it, every file here is `train`.
+  folder.mkdir(parents=True)
+  write_distinct_pngs(str(tmp_path / 'photos' / 'eval'), ['x.png'])
+  good = sorted(image_files.list_images(os.path.join(PHOTOS, 'eval')))[:5]
+  for path in good:
+    shutil.copy(path, folder)
+  jpeg = open(good[0], 'rb').read()
+  bad = {
+      'empty.jpg': b'',
+      'notes.png': b'these are my notes, not a picture\n',
+      'half.jpg': jpeg[:len(jpeg) // 2],
+  }
+  for name, data in bad.items():
+    (folder / name).write_bytes(data)
+  bad_paths = [str(folder / name) for name in bad]
+  vanishing = folder / 'zz_deleted_after_listing.jpg'
+  shutil.copy(good[1], vanishing)
+  bad_paths.append(str(vanishing))
+
+  config = sr_data_config(f'folder:{folder.parent}', shuffle_buffer=100)
+  caplog.set_level(logging.WARNING)
+  with tf.device('/cpu:0'):
+    ds = pipeline.make_dataset(config, 'super_resolution', 'train', 5, training=True, seed=3)
+    vanishing.unlink()  # A file that disappears between listing and reading.
+    batches = list(ds.take(4))  # Four epochs of the five good photos.
+
+  expected = {}
+  for path in good:
+    ex = pipeline.super_resolution_example(tf.constant(image_files.read_image(path)))
+    expected[fingerprint(ex['highres'].numpy())] = path
+  seen = [fingerprint(h) for batch in batches for h in batch['highres'].numpy()]
+  assert len(seen) == 20
+  assert set(seen) <= set(expected), 'a batch holds something other than the good photos'
+  assert all(seen.count(f) == 4 for f in expected), 'each good photo once per epoch'
+
+  skipped = sources.skipped_files()
+  for path in bad_paths:
+    assert skipped.get(path, 0) >= 4, f'{path} not counted once per epoch: {skipped.get(path)}'
+    warnings = [r.getMessage() for r in caplog.records
+                if r.levelno == logging.WARNING and path in r.getMessage()]
+    assert len(warnings) == 1, f'{path} should be named in one warning, got {warnings}'
+  for path in good:
+    assert not any(os.path.basename(path) in p for p in skipped)
+
+
+# ----------------------------------------------------------------------------------------------
+# npz sources.
+# ----------------------------------------------------------------------------------------------
+def distinct_images(n, h=H, w=W):
+  images = np.zeros([n, h, w, 3], np.uint8)
+  images[:, 0, 0, 0] = np.arange(n)
+  images[:, 1:] = np.random.default_rng(0).integers(0, 256, [n, h - 1, w, 3])
+  return images
+
+
+def test_npz_images_are_split_90_10(tmp_path):
+  images = distinct_images(20)
+  np.savez(tmp_path / 'a.npz', images=images)
+  train, n_train = sources.load(f'npz:{tmp_path / "a.npz"}', 'train')
+  evals, n_eval = sources.load(f'npz:{tmp_path / "a.npz"}', 'eval')
+  assert (n_train, n_eval) == (18, 2)
+  np.testing.assert_array_equal(np.stack(images_of(train)), images[:18])
+  np.testing.assert_array_equal(np.stack(images_of(evals)), images[18:])
+
+
+def test_npz_train_and_eval_arrays(tmp_path):
+  train, evals = distinct_images(5), distinct_images(3, 7, 9)
+  np.savez_compressed(tmp_path / 'b.npz', train_images=train, eval_images=evals)
+  np.testing.assert_array_equal(
+      np.stack(images_of(sources.load(f'npz:{tmp_path / "b.npz"}', 'train')[0])), train)
+  np.testing.assert_array_equal(
+      np.stack(images_of(sources.load(f'npz:{tmp_path / "b.npz"}', 'eval')[0])), evals)
+
+
+@pytest.mark.parametrize('shape', [(4, H, W), (4, H, W, 1)])
+def test_npz_grayscale_becomes_rgb(tmp_path, shape):
+  gray = np.random.default_rng(0).integers(0, 256, shape).astype(np.uint8)
+  np.savez(tmp_path / 'g.npz', train_images=gray, eval_images=gray)
+  out = np.stack(images_of(sources.load(f'npz:{tmp_path / "g.npz"}', 'train')[0]))
+  assert out.shape == (4, H, W, 3)
+  for c in range(3):
+    np.testing.assert_array_equal(out[..., c], gray.reshape(4, H, W))
+
+
+def test_npz_sharding_gives_disjoint_halves(tmp_path):
+  np.savez(tmp_path / 'a.npz', images=distinct_images(20))
+  source = f'npz:{tmp_path / "a.npz"}'
+  assert_disjoint_halves(lambda ctx: images_of(sources.load(source, 'train', input_context=ctx)[0]),
+                         images_of(sources.load(source, 'train')[0]))
+
+
+@pytest.mark.parametrize('arrays,match', [
+    (dict(images=distinct_images(4).astype(np.float32)), 'must be uint8'),
+    (dict(images=distinct_images(4)[..., :2]), 'must be uint8'),
+    (dict(images=np.zeros([4, H], np.uint8)), 'must be uint8'),
+    (dict(pictures=distinct_images(4)), 'neither `images` nor `train_images`'),
+    (dict(train_images=distinct_images(4)), 'neither `images` nor `eval_images`'),
+    (dict(images=np.array([np.zeros([2, 2, 3]), None], dtype=object)), 'not a readable .npz'),
+])
+def test_npz_errors(tmp_path, arrays, match):
+  np.savez(tmp_path / 'bad.npz', **arrays)
+  with pytest.raises(sources.DataSourceError, match=match):
+    for split in ('train', 'eval'):
+      sources.load(f'npz:{tmp_path / "bad.npz"}', split)
+
+
+def test_npz_file_errors(tmp_path):
+  with pytest.raises(sources.DataSourceError, match='does not exist'):
+    sources.load(f'npz:{tmp_path / "missing.npz"}', 'train')
+  (tmp_path / 'text.npz').write_text('hello')
+  with pytest.raises(sources.DataSourceError, match='not a readable .npz'):
+    sources.load(f'npz:{tmp_path / "text.npz"}', 'train')
+  np.save(tmp_path / 'single.npy', distinct_images(3))
+  with pytest.raises(sources.DataSourceError, match='single .npy array'):
+    sources.load(f'npz:{tmp_path / "single.npy"}', 'train')
+
+
+# ----------------------------------------------------------------------------------------------
+# Malformed source strings.
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize('source,match', [
+    ('', 'is not one of'),
+    ('imagenet', 'is not one of'),
+    ('tfds:', 'is not one of'),
+    ('folder:', 'is not one of'),
+    ('npz:', 'is not one of'),
+    ('bundled:cats', "unknown bundled set 'cats'"),
+])
+def test_bad_source_strings(source, match):
+  with pytest.raises(sources.DataSourceError, match=match):
+    sources.load(source, 'train')
+
+
+def test_bad_split():
+  with pytest.raises(sources.DataSourceError, match='split must be one of'):
+    sources.load('bundled:faces', 'test')
