@@ -108,3 +108,24 @@ def dequantize(bins, num_bins, low=0.0, high=256.0):
   """int bin indices -> float32 bin centres; `quantize(dequantize(b)) == b`."""
   width = (high - low) / num_bins
   return low + (to_float(bins) + 0.5) * width
+
+
+def _chroma_range(num_bins):
+  # Bins of width 256 / num_bins centred on 0, w, 2w, ..., so that neutral chroma (128) is the centre
+  # of bin num_bins / 2. Bins on [0, 256) would put 128 on an edge, where float rounding sends gray
+  # pixels (Cb = Cr = 128 +- 1e-5) to either neighbour at random: noisy targets, tinted grays.
+  width = 256.0 / num_bins
+  return -width / 2, 256.0 - width / 2
+
+
+def quantize_chroma(cbcr, num_bins):
+  """Cb, Cr on 0..255 -> int32 bins 0..num_bins-1 with neutral 128 at the centre of bin num_bins/2.
+
+  PixColor's chroma targets (Sec. 3.1: 32 bins per channel). Decode with `dequantize_chroma`.
+  """
+  return quantize(cbcr, num_bins, *_chroma_range(num_bins))
+
+
+def dequantize_chroma(bins, num_bins):
+  """Inverse of `quantize_chroma`: float32 bin centres on 0..255 (bin num_bins/2 -> exactly 128)."""
+  return dequantize(bins, num_bins, *_chroma_range(num_bins))

@@ -58,6 +58,10 @@ CASES = {
     'quantize': (lambda x: transforms.quantize(x, 32),
                  [np.linspace(-10, 270, 57).astype(np.float32)]),
     'dequantize': (lambda x: transforms.dequantize(x, 32), [np.arange(32, dtype=np.int32)]),
+    'quantize_chroma': (lambda x: transforms.quantize_chroma(x, 32),
+                        [np.linspace(-10, 270, 57).astype(np.float32)]),
+    'dequantize_chroma': (lambda x: transforms.dequantize_chroma(x, 32),
+                          [np.arange(32, dtype=np.int32)]),
 }
 
 
@@ -223,3 +227,34 @@ def test_quantize_takes_uint8():
   values = np.arange(256, dtype=np.uint8)
   np.testing.assert_array_equal(both_ways(lambda x: transforms.quantize(x, 32), values),
                                 np.arange(256) // 8)
+
+
+@pytest.mark.parametrize('num_bins', [32, 16, 256])
+def test_chroma_bins_centre_neutral_gray(num_bins):
+  centre = num_bins // 2
+  assert both_ways(lambda b: transforms.dequantize_chroma(b, num_bins),
+                   np.array([centre], np.int32))[0] == 128.0
+  width = 256 / num_bins
+  near_neutral = np.float32(128) + np.array([-0.49, -1e-5, 0, 1e-5, 0.49], np.float32) * width
+  np.testing.assert_array_equal(
+      both_ways(lambda x: transforms.quantize_chroma(x, num_bins), near_neutral), centre)
+  bins = np.arange(num_bins, dtype=np.int32)
+  np.testing.assert_array_equal(
+      both_ways(lambda x: transforms.quantize_chroma(transforms.dequantize_chroma(x, num_bins),
+                                                     num_bins), bins), bins)
+
+
+def test_chroma_of_gray_pixels_is_the_neutral_bin():
+  # Every gray level: float32 YCbCr puts their chroma a hair off 128, which must not change a bin.
+  gray = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=-1)
+  cbcr = both_ways(transforms.rgb_to_ycbcr, gray)[:, 1:]
+  np.testing.assert_array_equal(both_ways(lambda x: transforms.quantize_chroma(x, 32), cbcr), 16)
+
+
+def test_chroma_bins_cover_the_whole_chroma_range_within_a_bin():
+  rgb = np.random.default_rng(0).integers(0, 256, [4096, 3]).astype(np.uint8)
+  rgb[:6] = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [0, 255, 255], [255, 0, 255]]
+  cbcr = both_ways(transforms.rgb_to_ycbcr, rgb)[:, 1:]
+  back = both_ways(lambda x: transforms.dequantize_chroma(transforms.quantize_chroma(x, 32), 32),
+                   cbcr)
+  assert np.abs(back - cbcr).max() <= 8  # Half a bin (4) inside, 7.5 in the clipped end bins.
