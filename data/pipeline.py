@@ -44,12 +44,14 @@ def colorization_example(image, image_size=224, chroma_size=28, num_bins=32, cro
   """uint8 [H, W, 3] -> {'gray', 'chroma', 'image'} (PixColor Sec. 3.1).
 
   'image' is the cropped photo at image_size, 'gray' its BT.601 luminance, 'chroma' its Cb, Cr
-  area-downsampled to chroma_size and quantized to num_bins bins each (channel 0 = Cb, 1 = Cr).
+  area-downsampled to chroma_size and quantized to num_bins bins each (channel 0 = Cb, 1 = Cr) by
+  `transforms.quantize_chroma` (neutral gray is the centre of bin num_bins / 2); decode with
+  `transforms.dequantize_chroma`.
   """
   rgb = transforms.to_uint8(transforms.resize(crop(image, crop_how), image_size, 'area'))
   y, cbcr = transforms.split_luma_chroma(rgb, chroma_size)
   return {'gray': transforms.to_uint8(y),
-          'chroma': transforms.quantize(cbcr, num_bins),
+          'chroma': transforms.quantize_chroma(cbcr, num_bins),
           'image': rgb}
 
 
@@ -80,13 +82,19 @@ def make_dataset(data_config, task, split, batch_size, *, training, seed=0, inpu
     training: shuffle (before repeat) and repeat forever; otherwise one ordered pass.
     seed: seed of file order and shuffling; the same seed gives the same batches.
     input_context: `tf.distribute.InputContext`; the dataset is then this pipeline's shard.
-    num_examples: keep only the first N examples of the split (evaluation on a subset).
+    num_examples: keep only the first N examples of the split (evaluation on a subset), N in all
+      over the input pipelines.
   Returns:
     `tf.data.Dataset` of dicts of batched tensors with static shapes.
   """
   ds, count = sources.load(data_config.source, split, data_config, task=task,
                            input_context=input_context, shuffle_files=training, seed=seed)
   if num_examples:
+    if input_context is not None and input_context.num_input_pipelines > 1:
+      # Example k of the split went to pipeline k % n: the first N of the split are this pipeline's
+      # share of range(N), not N of its own.
+      num_examples = len(range(input_context.input_pipeline_id, num_examples,
+                               input_context.num_input_pipelines))
     ds = ds.take(num_examples)
   preprocess = example_fn(data_config, task)
   ds = ds.map(lambda ex: preprocess(ex['image']), num_parallel_calls=tf.data.AUTOTUNE)

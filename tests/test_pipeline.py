@@ -1,0 +1,218 @@
+"""The examples of both papers, eagerly and in Dataset.map, and the batched, sharded datasets."""
+import ml_collections
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from data import pipeline
+from data import sources
+from data import transforms
+
+# Asymmetric so that a swapped H and W cannot pass.
+H, W = 6, 10
+
+
+def random_image(shape, seed=0):
+  return np.random.default_rng(seed).integers(0, 256, shape).astype(np.uint8)
+
+
+def eager_and_mapped(fn, image):
+  eager = {k: v.numpy() for k, v in fn(tf.constant(image)).items()}
+  ds = tf.data.Dataset.from_tensors(tf.constant(image)).map(fn)
+  return eager, {k: v.numpy() for k, v in next(iter(ds)).items()}
+
+
+def both_ways(fn, image):
+  eager, mapped = eager_and_mapped(fn, image)
+  assert set(eager) == set(mapped)
+  for k in eager:
+    assert eager[k].dtype == mapped[k].dtype and eager[k].shape == mapped[k].shape, k
+    np.testing.assert_array_equal(eager[k], mapped[k], err_msg=k)
+  return eager
+
+
+def block_means(image, factor):
+  h, w, c = image.shape
+  return image.astype(np.float64).reshape(h // factor, factor, w // factor, factor, c).mean((1, 3))
+
+
+def sr_config(**overrides):
+  c = ml_collections.ConfigDict(dict(
+      source='bundled:faces', crop='none', highres_size=32, lowres_size=8, resize_method='area',
+      shuffle_buffer=1000, cache=False))
+  c.update(overrides)
+  return c
+
+
+def color_config(**overrides):
+  c = ml_collections.ConfigDict(dict(
+      source='bundled:photos', crop='center', image_size=64, chroma_size=28, num_bins=32,
+      shuffle_buffer=100, cache=False))
+  c.update(overrides)
+  return c
+
+
+# ----------------------------------------------------------------------------------------------
+# Super-resolution examples (Dahl et al. 2017, Sec. 4: 8x8 -> 32x32).
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize('shape,crop_how', [
+    ((218, 178, 3), 'celeba'), ((H, W, 3), 'center'), ((40, 64, 3), 'none'), ((32, 32, 3), 'none')])
+def test_super_resolution_example_shapes_both_ways(shape, crop_how):
+  fn = lambda x: pipeline.super_resolution_example(x, crop_how=crop_how)
+  ex = both_ways(fn, random_image(shape))
+  assert set(ex) == {'lowres', 'highres'}
+  assert ex['lowres'].shape == (8, 8, 3) and ex['lowres'].dtype == np.uint8
+  assert ex['highres'].shape == (32, 32, 3) and ex['highres'].dtype == np.uint8
+
+
+def test_lowres_is_the_rounded_mean_of_each_4x4_block_of_highres():
+  image = random_image([32, 32, 3])
+  ex = both_ways(lambda x: pipeline.super_resolution_example(x, crop_how='none'), image)
+  np.testing.assert_array_equal(ex['highres'], image)  # Already 32 x 32: area resize is identity.
+  np.testing.assert_array_equal(ex['lowres'], np.round(block_means(ex['highres'], 4)))
+
+
+def test_celeba_example_uses_the_central_138_square():
+  image = random_image([218, 178, 3])
+  image[40:178, 20:158] = 200  # Everything outside the crop is noise, everything inside flat.
+  ex = both_ways(lambda x: pipeline.super_resolution_example(x, crop_how='celeba'), image)
+  np.testing.assert_array_equal(ex['highres'], np.full([32, 32, 3], 200))
+
+
+def test_other_sizes():
+  ex = both_ways(lambda x: pipeline.super_resolution_example(x, 64, 16, 'center', 'bicubic'),
+                 random_image([80, 120, 3]))
+  assert ex['highres'].shape == (64, 64, 3) and ex['lowres'].shape == (16, 16, 3)
+  np.testing.assert_array_equal(ex['lowres'], np.round(block_means(ex['highres'], 4)))
+
+
+def test_bad_crop():
+  with pytest.raises(ValueError, match="data.crop must be"):
+    pipeline.super_resolution_example(tf.zeros([H, W, 3], tf.uint8), crop_how='middle')
+
+
+# ----------------------------------------------------------------------------------------------
+# Colorization examples (PixColor Sec. 3.1).
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize('shape', [(H, W, 3), (72, 40, 3), (224, 224, 3)])
+def test_colorization_example_shapes_both_ways(shape):
+  ex = both_ways(lambda x: pipeline.colorization_example(x, image_size=56), random_image(shape))
+  assert set(ex) == {'gray', 'chroma', 'image'}
+  assert ex['image'].shape == (56, 56, 3) and ex['image'].dtype == np.uint8
+  assert ex['gray'].shape == (56, 56, 1) and ex['gray'].dtype == np.uint8
+  assert ex['chroma'].shape == (28, 28, 2) and ex['chroma'].dtype == np.int32
+  assert ex['chroma'].min() >= 0 and ex['chroma'].max() < 32
+
+
+def test_colorization_example_values():
+  image = random_image([56, 84, 3])
+  ex = both_ways(lambda x: pipeline.colorization_example(x, image_size=56, chroma_size=28), image)
+  np.testing.assert_array_equal(ex['image'], image[:, 14:70])  # The centred square.
+  ycbcr = transforms.rgb_to_ycbcr(ex['image']).numpy()
+  np.testing.assert_array_equal(ex['gray'], np.round(ycbcr[..., :1]))
+  # Bins of 8 levels centred on 0, 8, ..., 128, ...: bin k holds [8k - 4, 8k + 4).
+  shifted = (block_means(ycbcr[..., 1:], 2) + 4) / 8
+  inside = np.abs(shifted - np.round(shifted)) > 1e-3  # Away from edges, where rounding may flip.
+  assert inside.mean() > 0.99
+  np.testing.assert_array_equal(ex['chroma'][inside], np.clip(np.floor(shifted), 0, 31)[inside])
+
+
+def test_gray_photo_has_neutral_chroma_and_its_own_luminance():
+  gray = np.repeat(random_image([64, 64, 1]), 3, axis=-1)
+  ex = both_ways(lambda x: pipeline.colorization_example(x, image_size=64, num_bins=32), gray)
+  np.testing.assert_array_equal(ex['chroma'], np.full([28, 28, 2], 16))  # 128 is in bin 16.
+  np.testing.assert_array_equal(ex['gray'], gray[..., :1])
+
+
+def test_example_fn_rejects_unknown_tasks():
+  with pytest.raises(ValueError, match='task must be one of'):
+    pipeline.example_fn(sr_config(), 'inpainting')
+
+
+# ----------------------------------------------------------------------------------------------
+# Batched datasets.
+# ----------------------------------------------------------------------------------------------
+def test_batches_have_static_shapes_and_drop_the_remainder():
+  ds = pipeline.make_dataset(sr_config(), 'super_resolution', 'eval', 64, training=False)
+  assert ds.element_spec['lowres'].shape == (64, 8, 8, 3)
+  assert ds.element_spec['highres'].shape == (64, 32, 32, 3)
+  assert len(list(ds)) == 500 // 64
+
+
+def test_eval_is_one_pass_in_source_order():
+  ds = pipeline.make_dataset(sr_config(), 'super_resolution', 'eval', 10, training=False)
+  first = next(iter(ds))['highres'].numpy()
+  faces = [ex['image'].numpy() for ex in sources.load('bundled:faces', 'eval')[0].take(10)]
+  np.testing.assert_array_equal(first, np.stack(faces))
+
+
+def first_batches(config, task, seed, n=3, batch_size=8):
+  ds = pipeline.make_dataset(config, task, 'train', batch_size, training=True, seed=seed)
+  return [b for b in ds.take(n)]
+
+
+def test_training_shuffles_by_seed_and_repeats():
+  config = sr_config(shuffle_buffer=3000)
+  a, b, c = (first_batches(config, 'super_resolution', s) for s in (1, 1, 2))
+  for x, y in zip(a, b):
+    np.testing.assert_array_equal(x['highres'], y['highres'])
+  assert not np.array_equal(a[0]['highres'], c[0]['highres'])
+  ordered = pipeline.make_dataset(config, 'super_resolution', 'train', 8, training=False)
+  assert not np.array_equal(a[0]['highres'], next(iter(ordered))['highres'])
+  ds = pipeline.make_dataset(config, 'super_resolution', 'train', 8, training=True)
+  assert ds.cardinality() == tf.data.INFINITE_CARDINALITY  # Repeats forever.
+
+
+def test_colorization_training_batches_from_the_bundled_photos():
+  config = color_config()
+  a, b = first_batches(config, 'colorization', 5, n=2), first_batches(config, 'colorization', 5, n=2)
+  for x, y in zip(a, b):
+    assert x['image'].shape == (8, 64, 64, 3) and x['chroma'].shape == (8, 28, 28, 2)
+    np.testing.assert_array_equal(x['image'], y['image'])
+
+
+def test_cache_gives_the_same_examples():
+  plain = pipeline.make_dataset(sr_config(), 'super_resolution', 'eval', 100, training=False)
+  cached = pipeline.make_dataset(sr_config(cache=True), 'super_resolution', 'eval', 100,
+                                 training=False)
+  for _ in range(2):  # The second pass reads the cache.
+    for x, y in zip(plain, cached):
+      np.testing.assert_array_equal(x['highres'], y['highres'])
+
+
+def context(i, n=2):
+  return tf.distribute.InputContext(num_input_pipelines=n, input_pipeline_id=i,
+                                    num_replicas_in_sync=n)
+
+
+def test_num_examples_is_the_first_n_of_the_split_in_all():
+  config = sr_config()
+  whole = pipeline.make_dataset(config, 'super_resolution', 'eval', 1, training=False,
+                                num_examples=7)
+  whole = np.concatenate([b['highres'] for b in whole])
+  assert len(whole) == 7
+  shards = [np.concatenate([b['highres'] for b in pipeline.make_dataset(
+      config, 'super_resolution', 'eval', 1, training=False, num_examples=7,
+      input_context=context(i))]) for i in range(2)]
+  assert [len(s) for s in shards] == [4, 3]
+  np.testing.assert_array_equal(shards[0], whole[0::2])
+  np.testing.assert_array_equal(shards[1], whole[1::2])
+
+
+def test_input_fn_splits_the_global_batch_over_replicas():
+  dataset_fn = pipeline.input_fn(sr_config(), 'super_resolution', 'eval', 16, training=False)
+  assert next(iter(dataset_fn()))['lowres'].shape == (16, 8, 8, 3)
+  per_pipeline = [next(iter(dataset_fn(context(i))))['lowres'].numpy() for i in range(2)]
+  assert per_pipeline[0].shape == (8, 8, 8, 3)
+  assert not np.array_equal(per_pipeline[0], per_pipeline[1])
+
+
+def test_input_fn_under_mirrored_strategy_on_two_cpus():
+  strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
+  dist = strategy.distribute_datasets_from_function(
+      pipeline.input_fn(sr_config(), 'super_resolution', 'train', 8, training=True))
+  batch = next(iter(dist))
+  replicas = strategy.experimental_local_results(batch['highres'])
+  assert len(replicas) == 2
+  assert all(r.shape == (4, 32, 32, 3) and r.dtype == tf.uint8 for r in replicas)
+  assert not np.array_equal(replicas[0].numpy(), replicas[1].numpy())
