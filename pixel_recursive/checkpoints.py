@@ -9,11 +9,15 @@ import tensorflow as tf
 
 
 def weights_by_path(model):
+  """{path below the model: weight}; the model's own name (e.g. `super_resolution_1`, which Keras
+  numbers per process) is left out so that any instance restores any other's checkpoint."""
   weights = {}
+  prefix = model.name + '/'
   for v in model.weights:
-    if v.path in weights and weights[v.path] is not v:
-      raise ValueError(f'two weights share the path {v.path}')
-    weights[v.path] = v
+    key = v.path[len(prefix):] if v.path.startswith(prefix) else v.path
+    if key in weights and weights[key] is not v:
+      raise ValueError(f'two weights share the path {key}')
+    weights[key] = v
   return weights
 
 
