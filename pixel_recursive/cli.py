@@ -38,10 +38,30 @@ def _parse_flags(argv):
   except flags.Error as e:
     fail(e)
   except (KeyError, AttributeError, ValueError, TypeError) as e:
-    # ml_collections reports an unknown --config.KEY or a value of the wrong type this way.
+    # ml_collections reports an unknown --config.KEY as an AttributeError wrapping a KeyError of
+    # the key's last component, and a value of the wrong type as ValueError or TypeError.
+    key = str(e.args[0]).strip('"\'') if e.args else ''
+    given = [a.split('=')[0] for a in argv if a.startswith('--config.') and
+             a.split('=')[0].rsplit('.', 1)[-1] == key]
+    if given and isinstance(e, (KeyError, AttributeError)):
+      fail(f'unknown config key {given[0]}: the config file has no such field')
     fail(f'bad --config override: {e}')
   except FileNotFoundError as e:
     fail(f'config file not found: {e.filename or e}')
+
+
+def _load_config_flags():
+  """ml_collections loads --config files lazily; load them now so a bad path is a usage error."""
+  for name in ('config',):
+    if name in flags.FLAGS:
+      try:
+        getattr(flags.FLAGS, name).keys()  # Any access forces the load.
+      except (IOError, OSError) as e:
+        first = str(e).strip().splitlines()
+        path = flags.FLAGS[name].serialize().split('=', 1)[-1]
+        fail(f'cannot load --{name} {path}: ' + (first[-1].strip() if first else str(e)))
+      except Exception as e:  # The config file itself raised: the user's file has a bug.
+        fail(f'--{name} file raised {type(e).__name__}: {e}')
 
 
 def run(main, user_errors=()):
@@ -54,6 +74,7 @@ def run(main, user_errors=()):
   handled = (UsageError,) + tuple(user_errors)
 
   def wrapped(argv):
+    _load_config_flags()
     try:
       return main(argv)
     except handled as e:
