@@ -49,7 +49,7 @@ def evaluate(model, config, num_examples, temperatures, seed=0, batch_size=32, l
   from data import pipeline
   from pixel_recursive import losses
   from pixel_recursive import metrics
-  from pixel_recursive import upsample
+  from pixel_recursive import sampling
   from pixel_recursive import visualize
   batch_size = min(batch_size, num_examples)
   dataset = pipeline.make_dataset(config.data, 'super_resolution', 'eval', batch_size,
@@ -67,7 +67,7 @@ def evaluate(model, config, num_examples, temperatures, seed=0, batch_size=32, l
     if l2_model:
       outputs['l2_regression'] = l2_model.predict_images(lowres).numpy()
     for t in temperatures:
-      seeds = np.array([upsample.example_seed(seed, count + i, 0) for i in range(len(lowres))])
+      seeds = np.array([sampling.derive_seed(seed, count + i) for i in range(len(lowres))])
       outputs[f'pixel_recursive_T{t:g}'] = model.sample(lowres, temperature=t, seed=seeds).numpy()
     for name, out in outputs.items():
       for key, v in image_metrics(out, batch).items():

@@ -80,6 +80,15 @@ def example_keys(seed, batch_size):
   return np.stack([seed, np.zeros_like(seed)], -1).astype(np.int32)
 
 
+def derive_seed(seed, index, sample=0):
+  """The seed of input `index`, sample `sample` of a command-line run seeded with `seed`.
+
+  Commands sample with one seed per example, derived this way, so that an image's samples do not
+  depend on how the inputs were batched.
+  """
+  return (int(seed) * 1_000_003 + int(index) * 7919 + int(sample)) % (2 ** 31 - 1)
+
+
 def check_temperature(temperature):
   temperature = float(temperature)
   if not temperature > 0 or not np.isfinite(temperature):

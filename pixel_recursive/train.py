@@ -307,6 +307,7 @@ def run(task, config, workdir, mode='train', strategy=None):
                for k, v in totals.items()}
       for name, value in task.scalars(means).items():
         summaries.scalar(name, value, current)
+      summaries.scalar('grad_norm', means['grad_norm'], current)
       summaries.scalar('learning_rate', float(np.asarray(optimizer.learning_rate)), current)
       if every['log'] and current % every['log'] == 0 or current == config.train_steps:
         elapsed = time.time() - tic

@@ -20,6 +20,7 @@ from absl import logging
 import numpy as np
 
 from pixel_recursive import cli
+from pixel_recursive import sampling
 
 DEMO_WORKDIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'demo', 'faces')
 LOWRES = 8
@@ -53,11 +54,6 @@ def to_lowres(image, size=LOWRES):
   return out, f'is only {w}x{h}: resized up to {size}x{size} (there is little to upsample)'
 
 
-def example_seed(seed, index, sample):
-  """The sampling seed of input `index`, sample `sample`: independent of batching."""
-  return (seed * 1_000_003 + index * 7919 + sample) % (2 ** 31 - 1)
-
-
 def upsample_all(model, lowres, num_samples, temperature, seed, batch_size, method='cached'):
   """Samples `num_samples` upsamplings of each uint8 [N, 8, 8, 3] input: uint8 [N, S, 32, 32, 3].
 
@@ -69,7 +65,7 @@ def upsample_all(model, lowres, num_samples, temperature, seed, batch_size, meth
     chunk = jobs[start:start + batch_size]
     padded = chunk + [chunk[-1]] * (batch_size - len(chunk))
     images = np.stack([lowres[i] for i, _ in padded])
-    seeds = np.array([example_seed(seed, i, k) for i, k in padded])
+    seeds = np.array([sampling.derive_seed(seed, i, k) for i, k in padded])
     samples = model.sample(images, temperature=temperature, seed=seeds, method=method).numpy()
     for (i, k), sample in zip(chunk, samples):
       out[i, k] = sample
