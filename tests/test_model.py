@@ -1,0 +1,117 @@
+"""SuperResolution: shapes, the two-term loss, sampling, checkpoints."""
+import keras
+import ml_collections
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pixel_recursive import checkpoints
+from pixel_recursive import model as model_lib
+
+
+def tiny_config(name='super_resolution'):
+  return ml_collections.ConfigDict(dict(
+      name=name, num_values=256,
+      conditioning=dict(filters=8, blocks=(1, 1, 1)),
+      prior=dict(num_layers=2, filters=8, kernel_size=3, first_kernel_size=5, head_filters=16)))
+
+
+def batch(n=2, seed=0):
+  rng = np.random.default_rng(seed)
+  highres = rng.integers(0, 256, [n, 32, 32, 3]).astype(np.uint8)
+  lowres = tf.cast(tf.round(tf.image.resize(highres.astype(np.float32), [8, 8], 'area')),
+                   tf.uint8).numpy()
+  return {'lowres': lowres, 'highres': highres}
+
+
+@pytest.fixture(scope='module')
+def model():
+  keras.utils.set_random_seed(0)
+  return model_lib.build_model(tiny_config())
+
+
+def test_shapes(model):
+  logits, aux = model(batch())
+  assert logits.shape == (2, 32, 32, 3, 256)
+  assert aux['conditioning_logits'].shape == (2, 32, 32, 3, 256)
+  assert aux['prior_logits'].shape == (2, 32, 32, 3, 256)
+  for key in ('loss', 'nats', 'nats_conditioning', 'nats_prior'):
+    assert aux[key].shape == (2,)
+
+
+def log_softmax(x):
+  x = x - x.max(-1, keepdims=True)
+  return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+
+def test_two_term_loss_matches_a_hand_computation(model):
+  b = batch(seed=1)
+  logits, aux = model(b)
+  a = aux['conditioning_logits'].numpy().astype(np.float64)
+  prior = aux['prior_logits'].numpy().astype(np.float64)
+  np.testing.assert_allclose(logits.numpy(), a + prior, rtol=1e-6, atol=1e-6)
+  y = b['highres'].astype(np.int64)[..., None]
+  ce_ab = -np.take_along_axis(log_softmax(a + prior), y, -1).mean(axis=(1, 2, 3, 4))
+  ce_a = -np.take_along_axis(log_softmax(a), y, -1).mean(axis=(1, 2, 3, 4))
+  ce_b = -np.take_along_axis(log_softmax(prior), y, -1).mean(axis=(1, 2, 3, 4))
+  np.testing.assert_allclose(aux['nats'].numpy(), ce_ab, rtol=1e-5)
+  np.testing.assert_allclose(aux['nats_conditioning'].numpy(), ce_a, rtol=1e-5)
+  np.testing.assert_allclose(aux['nats_prior'].numpy(), ce_b, rtol=1e-5)
+  np.testing.assert_allclose(aux['loss'].numpy(), ce_ab + ce_a, rtol=1e-5)
+
+
+def test_sample_is_uint8_and_cached_equals_naive(model):
+  lowres = batch()['lowres']
+  cached = model.sample(lowres, temperature=0.9, seed=4)
+  assert cached.dtype == tf.uint8 and cached.shape == (2, 32, 32, 3)
+  naive = model.sample(lowres, temperature=0.9, seed=4, method='naive')
+  np.testing.assert_array_equal(cached.numpy(), naive.numpy())
+
+
+def test_low_temperature_varies_less():
+  keras.utils.set_random_seed(2)
+  model = model_lib.build_model(tiny_config())
+  # Unimodal logits over intensities, as a trained model has (at init they are nearly uniform at
+  # any temperature): a Gaussian bump of width 20 around 128 for every sub-pixel.
+  values = np.arange(256)
+  bump = -0.5 * ((values - 128) / 20.0) ** 2
+  model.conditioning.out.bias.assign(np.tile(bump, 3).astype(np.float32))
+  lowres = batch()['lowres']
+
+  def spread(t):
+    samples = np.stack([model.sample(lowres, temperature=t, seed=s).numpy() for s in range(3)])
+    return samples.astype(np.float32).std(axis=0).mean()
+
+  assert spread(0.3) < 0.8 * spread(1.0)
+
+
+def test_l2_baseline():
+  l2 = model_lib.build_model(tiny_config('l2_regression'))
+  prediction, aux = l2(batch())
+  assert prediction.shape == (2, 32, 32, 3)
+  images = l2.predict_images(batch()['lowres'])
+  assert images.dtype == tf.uint8 and images.shape == (2, 32, 32, 3)
+  target = batch()['highres'].astype(np.float32) / 127.5 - 1
+  np.testing.assert_allclose(aux['mse'].numpy(),
+                             ((prediction.numpy() - target) ** 2).mean(axis=(1, 2, 3)), rtol=1e-5)
+
+
+def test_checkpoint_holds_every_weight_and_restores_them(model, tmp_path):
+  path = checkpoints.make(model).save(str(tmp_path / 'ckpt'))
+  saved = [k for k in tf.train.load_checkpoint(path).get_variable_to_shape_map()
+           if k.startswith('weights/')]
+  assert len(saved) == len(model.weights)
+  keras.utils.set_random_seed(1)
+  fresh = model_lib.build_model(tiny_config())
+  b = batch()
+  assert not np.allclose(fresh(b)[1]['nats'].numpy(), model(b)[1]['nats'].numpy())
+  checkpoints.restore_weights(path, fresh)
+  np.testing.assert_allclose(fresh(b)[1]['nats'].numpy(), model(b)[1]['nats'].numpy(), rtol=1e-6)
+
+
+def test_restoring_into_a_different_architecture_fails(model, tmp_path):
+  path = checkpoints.make(model).save(str(tmp_path / 'ckpt'))
+  bigger = tiny_config()
+  bigger.prior.num_layers = 3
+  with pytest.raises(AssertionError):
+    checkpoints.restore_weights(path, model_lib.build_model(bigger))

@@ -1,0 +1,209 @@
+"""The training loop end to end: strategies, checkpoints, resume, summaries, NaN guard, CLIs."""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import event_files
+from pixel_recursive import task as task_lib
+from pixel_recursive import train
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def load_config(name):
+  path = os.path.join(ROOT, 'experiments', 'configs', f'{name}.py')
+  spec = importlib.util.spec_from_file_location(name, path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config()
+
+
+def tiny_config(**overrides):
+  """faces_tiny shrunk to seconds: a 2-layer prior and one ResNet block per resolution."""
+  c = load_config('faces_tiny')
+  c.train_steps = 6
+  c.batch_size = 4
+  c.checkpoint_every_steps = 3
+  c.log_every_steps = 3
+  c.image_every_steps = 6
+  c.histogram_every_steps = 6
+  c.eval_every_steps = 6
+  c.eval_examples = 8
+  c.eval_batch_size = 4
+  c.num_image_examples = 2
+  c.sample_temperatures = (1.0, 0.8)
+  c.data.shuffle_buffer = 64
+  c.model.conditioning.filters = 8
+  c.model.conditioning.blocks = (1, 1, 1)
+  c.model.prior.num_layers = 2
+  c.model.prior.filters = 8
+  c.model.prior.head_filters = 16
+  for key, value in overrides.items():
+    target = c
+    *path, last = key.split('.')
+    for p in path:
+      target = target[p]
+    target[last] = value
+  return c
+
+
+def strategy_named(name):
+  if name == 'mirrored':
+    return tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
+  return tf.distribute.get_strategy()
+
+
+def run_cli(module, *args, timeout=300):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=ROOT)
+  return subprocess.run([sys.executable, '-m', module, *args], capture_output=True, text=True,
+                        timeout=timeout, cwd=ROOT, env=env)
+
+
+@pytest.mark.parametrize('strategy', ['default', 'mirrored'])
+def test_train_checkpoint_resume(strategy, tmp_path):
+  workdir = str(tmp_path)
+  config = tiny_config()
+  task = task_lib.SuperResolutionTask(config)
+  assert train.run(task, config, workdir, 'train_and_eval', strategy_named(strategy)) == 6
+  assert tf.train.latest_checkpoint(os.path.join(workdir, 'checkpoints')).endswith('ckpt-6')
+  assert json.load(open(os.path.join(workdir, 'config.json')))['train_steps'] == 6
+
+  # Resume: the same command with more steps continues from step 6.
+  config = tiny_config(train_steps=9)
+  assert train.run(task_lib.SuperResolutionTask(config), config, workdir, 'train',
+                   strategy_named(strategy)) == 9
+  steps = [s for s, _ in event_files.scalars(os.path.join(workdir, 'train'), 'bits_per_dim')]
+  assert steps == [3, 6, 9]
+  summaries = event_files.read(os.path.join(workdir, 'train'))
+  tags = {t for _, t, _, _ in summaries}
+  assert {'bits_per_dim_conditioning', 'bits_per_dim_prior', 'learning_rate', 'grad_norm',
+          'samples'} <= tags
+  assert any(t.startswith('weights/') for t in tags)
+  image = next(v for s, t, k, v in summaries if k == 'images')
+  # 2 examples x (input, bicubic, 2 temperatures, truth), 32 px + 2 px padding, doubled.
+  decoded = tf.io.decode_png(image).numpy()
+  assert decoded.shape == (2 * (2 * 34 + 2), 2 * (5 * 34 + 2), 3)
+  evals = event_files.scalars(os.path.join(workdir, 'eval'), 'bits_per_dim')
+  assert [s for s, _ in evals] == [6] and 0 < evals[0][1] < 9
+
+
+def test_loss_falls_when_overfitting_one_batch(tmp_path):
+  images = np.load(os.path.join(ROOT, 'data', 'bundled', 'faces.npz'))['train_images'][:4]
+  np.savez(tmp_path / 'four.npz', train_images=images, eval_images=images)
+  # Wide enough to memorise four faces (the 8-filter test model is not).
+  config = tiny_config(**{'train_steps': 150, 'checkpoint_every_steps': 150,
+                          'log_every_steps': 10, 'image_every_steps': 0,
+                          'histogram_every_steps': 0, 'learning_rate': 3e-3, 'grad_clip_norm': 0.0,
+                          'data.source': f'npz:{tmp_path}/four.npz', 'data.shuffle_buffer': 4,
+                          'model.conditioning.filters': 32, 'model.prior.filters': 32,
+                          'model.prior.num_layers': 3, 'model.prior.head_filters': 64})
+  train.run(task_lib.SuperResolutionTask(config), config, str(tmp_path / 'run'))
+  losses = [v for _, v in event_files.scalars(str(tmp_path / 'run' / 'train'), 'loss')]
+  assert losses[-1] < 0.5 * losses[0], losses
+
+
+def test_same_seed_same_first_losses(tmp_path):
+  config = tiny_config(train_steps=3, image_every_steps=0, histogram_every_steps=0)
+  runs = []
+  for name in ('a', 'b'):
+    train.run(task_lib.SuperResolutionTask(config), config, str(tmp_path / name))
+    runs.append(event_files.scalars(str(tmp_path / name / 'train'), 'loss'))
+  assert runs[0] == runs[1]
+  config = tiny_config(train_steps=3, image_every_steps=0, histogram_every_steps=0, seed=1)
+  train.run(task_lib.SuperResolutionTask(config), config, str(tmp_path / 'c'))
+  assert event_files.scalars(str(tmp_path / 'c' / 'train'), 'loss') != runs[0]
+
+
+class NaNFromCall(task_lib.SuperResolutionTask):
+  """Injects a NaN into the training loss from the `bad_call`-th training step on."""
+
+  def __init__(self, config, bad_call):
+    super().__init__(config)
+    self.calls = tf.Variable(0)
+    self.bad_call = bad_call
+
+  def metrics(self, model, batch, training):
+    metrics = super().metrics(model, batch, training)
+    if training:
+      self.calls.assign_add(1)
+      poison = tf.where(self.calls >= self.bad_call, float('nan'), 1.0)
+      metrics['loss'] = metrics['loss'] * poison
+    return metrics
+
+
+def test_non_finite_loss_stops_with_step_and_last_good_checkpoint(tmp_path):
+  workdir = str(tmp_path)
+  config = tiny_config(train_steps=12, image_every_steps=0, histogram_every_steps=0)
+  # Steps 1-3 are fine and checkpointed; the loss of step 5 is NaN.
+  with pytest.raises(train.NonFiniteError) as error:
+    train.run(NaNFromCall(config, bad_call=5), config, workdir)
+  message = str(error.value)
+  assert 'at step 5;' in message and 'ckpt-3' in message, message
+  # Nothing after the last good checkpoint was saved.
+  assert tf.train.latest_checkpoint(os.path.join(workdir, 'checkpoints')).endswith('ckpt-3')
+
+
+def test_command_lines_end_to_end(tmp_path):
+  """train -> upsample (with a broken file) -> evaluate, through the real command lines."""
+  workdir = str(tmp_path / 'run')
+  result = run_cli('pixel_recursive.train', '--config=experiments/configs/faces_tiny.py',
+                   f'--workdir={workdir}', '--config.train_steps=2',
+                   '--config.checkpoint_every_steps=2', '--config.image_every_steps=0',
+                   '--config.model.prior.num_layers=2', '--config.model.prior.filters=8',
+                   '--config.model.conditioning.blocks=(1, 1, 1)', '--config.batch_size=4')
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'step 2/2' in result.stderr
+
+  faces = np.load(os.path.join(ROOT, 'data', 'bundled', 'faces.npz'))['eval_images']
+  inputs = tmp_path / 'inputs'
+  (inputs / 'sub').mkdir(parents=True)
+  tf.io.write_file(str(inputs / 'face.png'), tf.io.encode_png(faces[0]))
+  tf.io.write_file(str(inputs / 'sub' / 'big.png'),
+                   tf.io.encode_png(np.repeat(np.repeat(faces[1], 3, 0), 3, 1)))
+  (inputs / 'broken.jpg').write_text('not a jpeg')
+  out = tmp_path / 'out'
+  result = run_cli('pixel_recursive.upsample', f'--workdir={workdir}', f'--input={inputs}',
+                   f'--output={out}', '--num_samples=2', '--temperature=0.9')
+  assert result.returncode == 1, result.stderr[-3000:]
+  assert 'broken.jpg' in result.stderr and 'not an image' in result.stderr
+  assert 'area-downsampled to 8x8' in result.stderr  # The notice for the 96x96 input.
+  for name in ('face_input', 'face_sample0', 'face_sample1', 'sub/big_sample1', 'grid'):
+    assert (out / f'{name}.png').exists(), name
+  sample = tf.io.decode_png(tf.io.read_file(str(out / 'face_sample0.png'))).numpy()
+  assert sample.shape == (32, 32, 3)
+
+  metrics_path = tmp_path / 'metrics.json'
+  result = run_cli('pixel_recursive.evaluate', f'--workdir={workdir}', f'--output={metrics_path}',
+                   '--num_examples=8', '--temperatures=1.0,0.8', '--batch_size=4')
+  assert result.returncode == 0, result.stderr[-3000:]
+  metrics = json.load(open(metrics_path))
+  assert metrics['num_examples'] == 8 and metrics['step'] == 2
+  methods = metrics['methods']
+  assert set(methods) == {'nearest', 'bicubic', 'pixel_recursive_T1', 'pixel_recursive_T0.8'}
+  assert methods['bicubic']['psnr'] > methods['nearest']['psnr'] > 10
+  assert methods['nearest']['consistency'] > 40  # Area-downsampling nearest gives the input.
+  assert 0 < metrics['bits_per_dim'] < 9
+  assert (tmp_path / 'metrics.md').read_text().startswith('| Method |')
+
+
+@pytest.mark.parametrize('module,args,message', [
+    ('pixel_recursive.train', ['--config=experiments/configs/faces_tiny.py',
+                               '--config.no_such_key=1', '--workdir=/tmp/x'], 'no_such_key'),
+    ('pixel_recursive.train', ['--config=experiments/configs/faces_tiny.py'], 'workdir'),
+    ('pixel_recursive.upsample', ['--input=/no/such/file.png', '--output=/tmp/o',
+                                  '--workdir=/tmp'], '/no/such/file.png'),
+    ('pixel_recursive.upsample', ['--input=data/bundled/photos/eval', '--output=/tmp/o',
+                                  '--temperature=0'], 'temperature'),
+])
+def test_user_mistakes_exit_2_with_one_line(module, args, message):
+  result = run_cli(module, *args)
+  assert result.returncode == 2, result.stderr[-2000:]
+  lines = [l for l in result.stderr.splitlines() if l.strip()]
+  assert len(lines) == 1 and message in lines[0], result.stderr[-2000:]
+  assert 'Traceback' not in result.stderr
