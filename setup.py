@@ -35,7 +35,8 @@ setuptools.setup(
         'scikit-image>=0.24,<1',
     ],
     extras_require={
+        # selenium drives Debian's chromium in the rating page's browser test (see .ci/run).
         'test': ['pytest>=8,<10', 'pytest-xdist>=3.5,<4', 'nbclient>=0.10,<1', 'nbformat>=5.10,<6',
-                 'ipykernel>=6.29,<8'],
+                 'ipykernel>=6.29,<8', 'selenium>=4.20,<5'],
     },
 )
