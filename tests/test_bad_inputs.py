@@ -1,0 +1,115 @@
+"""Every kind of bad input a user may hand the batch commands, through the real command lines."""
+import os
+import struct
+import subprocess
+import sys
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pixel_recursive import task as task_lib
+from pixel_recursive import train
+import test_train
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def huge_png_header(path, width=30000, height=30000):
+  """A valid-looking PNG whose header claims 900 megapixels (without allocating them)."""
+  def chunk(kind, data):
+    return (struct.pack('>I', len(data)) + kind + data +
+            struct.pack('>I', zlib.crc32(kind + data) & 0xffffffff))
+  ihdr = struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0)
+  with open(path, 'wb') as f:
+    f.write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr) +
+            chunk(b'IDAT', zlib.compress(b'\x00' * 16)) + chunk(b'IEND', b''))
+
+
+def make_inputs(folder):
+  """Good-but-odd files (converted) and broken ones (skipped); returns (good names, bad names)."""
+  rng = np.random.default_rng(0)
+  face = np.load(os.path.join(ROOT, 'data', 'bundled', 'faces.npz'))['eval_images'][0]
+  photo = os.path.join(ROOT, 'data', 'bundled', 'photos', 'eval',
+                       sorted(os.listdir(os.path.join(ROOT, 'data', 'bundled', 'photos', 'eval')))[0])
+  os.makedirs(folder, exist_ok=True)
+  good = {
+      'rgb.png': Image.fromarray(face),
+      'rgba.png': Image.fromarray(np.dstack([face, np.full(face.shape[:2], 128, np.uint8)])),
+      'palette.png': Image.fromarray(face).convert('P', palette=Image.ADAPTIVE),
+      'gray.png': Image.fromarray(face).convert('L'),
+      'gray16.png': Image.fromarray((rng.integers(0, 65535, (40, 40))).astype(np.uint16)),
+      'tiny_1x1.png': Image.fromarray(face[:1, :1]),
+      'photo.jpg': Image.open(photo),
+  }
+  for name, image in good.items():
+    image.save(os.path.join(folder, name))
+  data = open(photo, 'rb').read()
+  bad = {'empty.png': b'', 'text.png': b'this is not an image\n', 'truncated.jpg': data[:len(data) // 3]}
+  for name, content in bad.items():
+    with open(os.path.join(folder, name), 'wb') as f:
+      f.write(content)
+  huge_png_header(os.path.join(folder, 'huge.png'))
+  return sorted(good), sorted(list(bad) + ['huge.png'])
+
+
+@pytest.fixture(scope='module')
+def sr_workdir(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp('sr'))
+  config = test_train.tiny_config(train_steps=1, checkpoint_every_steps=1, image_every_steps=0,
+                                  histogram_every_steps=0)
+  train.run(task_lib.SuperResolutionTask(config), config, workdir)
+  return workdir
+
+
+def run(module, *args):
+  return subprocess.run([sys.executable, '-m', module, *args], capture_output=True, text=True,
+                        cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), timeout=600)
+
+
+def test_upsample_converts_what_it_can_and_names_what_it_cannot(sr_workdir, tmp_path):
+  good, bad = make_inputs(str(tmp_path / 'in'))
+  out = tmp_path / 'out'
+  result = run('pixel_recursive.upsample', f'--workdir={sr_workdir}', f'--input={tmp_path}/in',
+               f'--output={out}')
+  assert result.returncode == 1, result.stderr[-3000:]
+  for name in good:
+    stem = os.path.splitext(name)[0]
+    assert (out / f'{stem}_sample0.png').exists(), (name, result.stderr[-3000:])
+    assert np.asarray(Image.open(out / f'{stem}_sample0.png')).shape == (32, 32, 3)
+  skipped = [l for l in result.stderr.splitlines() if l.startswith('skipped ')]
+  assert len(skipped) == len(bad), skipped
+  for name, reason in (('empty.png', 'empty'), ('text.png', 'not an image'),
+                       ('truncated.jpg', 'truncated'), ('huge.png', 'too large')):
+    assert any(name in l and reason in l for l in skipped), (name, skipped)
+  assert 'Traceback' not in result.stderr
+
+
+@pytest.mark.parametrize('args,message', [
+    (['--input=/no/such/folder'], '/no/such/folder'),
+    (['--temperature=-0.5'], 'temperature'),
+    (['--num_samples=0'], 'num_samples'),
+    (['--output=OUTPUT_IS_A_FILE'], 'cannot create output folder'),
+])
+def test_upsample_user_mistakes_exit_2(sr_workdir, tmp_path, args, message):
+  (tmp_path / 'in').mkdir()
+  Image.new('RGB', (8, 8)).save(tmp_path / 'in' / 'x.png')
+  blocker = tmp_path / 'file'
+  blocker.write_text('')
+  defaults = {'--workdir': sr_workdir, '--input': str(tmp_path / 'in'),
+              '--output': str(tmp_path / 'out')}
+  for a in args:
+    key, value = a.split('=', 1)
+    defaults[key] = str(blocker / 'sub') if value == 'OUTPUT_IS_A_FILE' else value
+  result = run('pixel_recursive.upsample', *[f'{k}={v}' for k, v in defaults.items()])
+  assert result.returncode == 2, result.stderr[-2000:]
+  lines = [l for l in result.stderr.splitlines() if l.strip()]
+  assert len(lines) == 1 and message in lines[0], lines
+
+
+def test_upsample_with_a_workdir_that_is_not_a_run(tmp_path):
+  result = run('pixel_recursive.upsample', f'--workdir={tmp_path}', '--input=data/bundled/photos',
+               f'--output={tmp_path}/out')
+  assert result.returncode == 2
+  assert 'config.json' in result.stderr and 'Traceback' not in result.stderr
