@@ -1,0 +1,191 @@
+"""The serving export: its CLI, its signature, a round trip without the project, and equality with
+`SuperResolution.sample` for scalar and per-example seeds and batches that are not a chunk size."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pixel_recursive import cli
+from pixel_recursive import export
+from pixel_recursive import model as model_lib
+from pixel_recursive import task as task_lib
+from pixel_recursive import train
+from test_train import tiny_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CHUNK = 2  # --batch_size of the export: chunk sizes 1 and 2, so a batch of 3 uses both.
+
+
+def run_python(args, cwd=ROOT, timeout=300, env=None):
+  env = dict(os.environ if env is None else env, TF_CPP_MIN_LOG_LEVEL='2')
+  return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout,
+                        cwd=cwd, env=env)
+
+
+def lowres_batch(n, seed=0):
+  return np.random.RandomState(seed).randint(0, 256, [n, 8, 8, 3]).astype(np.uint8)
+
+
+@pytest.fixture(scope='module')
+def workdir(tmp_path_factory):
+  """A 2-step tiny super-resolution run: enough for a checkpoint with non-trivial weights."""
+  path = str(tmp_path_factory.mktemp('workdir'))
+  config = tiny_config(train_steps=2, checkpoint_every_steps=2, log_every_steps=2,
+                       image_every_steps=100, histogram_every_steps=100, eval_every_steps=100)
+  train.run(task_lib.SuperResolutionTask(config), config, path, 'train')
+  return path
+
+
+@pytest.fixture(scope='module')
+def exported(workdir, tmp_path_factory):
+  """The export the command line writes (with its own load-and-compare check)."""
+  path = os.path.join(str(tmp_path_factory.mktemp('export')), 'model')
+  result = run_python(['-m', 'pixel_recursive.export', f'--workdir={workdir}', f'--output={path}',
+                       f'--batch_size={CHUNK}'])
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'verified: the export samples the same image' in result.stderr
+  assert f'to {path}' in result.stdout
+  assert os.path.isfile(os.path.join(path, 'saved_model.pb'))
+  return path
+
+
+@pytest.fixture(scope='module')
+def model(workdir):
+  return cli.restore(workdir, model_lib.build_model)[0]
+
+
+@pytest.fixture(scope='module')
+def serve(exported):
+  return tf.saved_model.load(exported).signatures[export.SIGNATURE]
+
+
+# A process that has TensorFlow but cannot import the project: the export must need nothing else.
+NO_PROJECT = r'''
+import sys
+BLOCKED = ('pixel_recursive', 'pixcolor', 'data')
+
+class Blocker:
+  def find_spec(self, name, path=None, target=None):
+    if name.split('.')[0] in BLOCKED:
+      raise ImportError(f'{name} is blocked: the export must load without the project')
+
+sys.meta_path.insert(0, Blocker())
+try:
+  import pixel_recursive
+  raise SystemExit('the blocker does not work')
+except ImportError:
+  pass
+
+import json
+import numpy as np
+import tensorflow as tf
+
+export_dir, inputs, outputs = sys.argv[1:4]
+serve = tf.saved_model.load(export_dir).signatures['serving_default']
+spec = {name: [s.dtype.name, None if s.shape.rank is None else s.shape.as_list()]
+        for name, s in serve.structured_input_signature[1].items()}
+spec['images'] = [serve.structured_outputs['images'].dtype.name,
+                  serve.structured_outputs['images'].shape.as_list()]
+images = serve(lowres=tf.constant(np.load(inputs)), temperature=tf.constant(0.8),
+               seed=tf.constant(7))['images']
+np.save(outputs, images.numpy())
+print(json.dumps({'spec': spec, 'modules': sorted(
+    m for m in sys.modules if m.split('.')[0] in BLOCKED)}))
+'''
+
+
+def test_serves_without_the_project(exported, model, tmp_path):
+  lowres = lowres_batch(3)  # One chunk of 2 and one of 1.
+  np.save(tmp_path / 'lowres.npy', lowres)
+  env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+  result = run_python(['-c', NO_PROJECT, exported, str(tmp_path / 'lowres.npy'),
+                       str(tmp_path / 'images.npy')], cwd=str(tmp_path), env=env)
+  assert result.returncode == 0, result.stderr[-3000:]
+  report = json.loads(result.stdout.strip().splitlines()[-1])
+  assert report['modules'] == []
+  assert report['spec'] == {'lowres': ['uint8', [None, 8, 8, 3]], 'temperature': ['float32', []],
+                            'seed': ['int32', None], 'images': ['uint8', [None, 32, 32, 3]]}
+  images = np.load(tmp_path / 'images.npy')
+  assert images.dtype == np.uint8 and images.shape == (3, 32, 32, 3)
+  np.testing.assert_array_equal(images, model.sample(lowres, temperature=0.8, seed=7).numpy())
+
+
+def test_per_example_seeds_and_any_batch_size(serve, model):
+  lowres = lowres_batch(3)
+  seeds = np.array([5, 11, 2], np.int32)
+  got = serve(lowres=tf.constant(lowres), temperature=tf.constant(0.8),
+              seed=tf.constant(seeds))['images'].numpy()
+  np.testing.assert_array_equal(got, model.sample(lowres, temperature=0.8, seed=seeds).numpy())
+  # Example b's image depends only on its input and key, not on the batch: seed [5] and seed 5 both
+  # give a lone example the key (5, 0), as does seeds[0] in the batch above.
+  for seed in (5, [5]):
+    alone = serve(lowres=tf.constant(lowres[:1]), temperature=tf.constant(0.8),
+                  seed=tf.constant(seed, tf.int32))['images'].numpy()
+    np.testing.assert_array_equal(alone, got[:1])
+  # A batch of one full chunk only, and an empty batch.
+  two = serve(lowres=tf.constant(lowres[1:]), temperature=tf.constant(0.8),
+              seed=tf.constant(seeds[1:]))['images'].numpy()
+  np.testing.assert_array_equal(two, got[1:])
+  empty = serve(lowres=tf.zeros([0, 8, 8, 3], tf.uint8), temperature=tf.constant(1.0),
+                seed=tf.constant(0))['images']
+  assert empty.shape == (0, 32, 32, 3) and empty.dtype == tf.uint8
+
+
+@pytest.mark.parametrize('temperature', [0.0, -1.0, float('nan'), float('inf')])
+def test_rejects_a_temperature_that_is_not_positive(serve, temperature):
+  with pytest.raises(tf.errors.InvalidArgumentError, match='temperature must be a positive'):
+    serve(lowres=tf.constant(lowres_batch(1)), temperature=tf.constant(temperature),
+          seed=tf.constant(0))
+
+
+@pytest.mark.parametrize('seed', [[1, 2], [[1], [2], [3]]])
+def test_rejects_seeds_of_the_wrong_shape(serve, seed):
+  with pytest.raises(tf.errors.InvalidArgumentError, match='seed must be a scalar'):
+    serve(lowres=tf.constant(lowres_batch(3)), temperature=tf.constant(1.0),
+          seed=tf.constant(seed, tf.int32))
+
+
+def test_chunk_sizes():
+  assert export.chunk_sizes(1) == [1]
+  assert export.chunk_sizes(8) == [1, 2, 4, 8]
+  assert export.chunk_sizes(12) == [1, 2, 4, 8, 12]
+
+
+def test_output_and_demo_checks(tmp_path):
+  (tmp_path / 'other').mkdir()
+  (tmp_path / 'other' / 'notes.txt').write_text('mine')
+  with pytest.raises(cli.UsageError, match='not empty and holds no SavedModel'):
+    export.check_export_dir(str(tmp_path / 'other'))
+  export.check_export_dir(str(tmp_path / 'new'))  # Created.
+  assert os.path.isdir(tmp_path / 'new')
+  (tmp_path / 'new' / 'saved_model.pb').write_text('')
+  (tmp_path / 'new' / 'variables').mkdir()
+  export.check_export_dir(str(tmp_path / 'new'))  # An earlier export: replaced.
+  with pytest.raises(cli.UsageError, match='no --workdir given and no demo checkpoint'):
+    export.resolve_workdir(None, demo=str(tmp_path / 'missing'))
+  assert export.resolve_workdir('given') == 'given'
+
+
+def test_usage_errors_are_one_line(tmp_path):
+  (tmp_path / 'pixcolor_run').mkdir()
+  config = {'model': {'name': 'pixcolor'}}
+  (tmp_path / 'pixcolor_run' / 'config.json').write_text(json.dumps(config))
+  result = run_python(['-m', 'pixel_recursive.export', f'--workdir={tmp_path / "pixcolor_run"}',
+                       f'--output={tmp_path / "out"}'])
+  assert result.returncode == 2, result.stderr[-2000:]
+  lines = result.stderr.strip().splitlines()
+  assert len(lines) == 1 and 'holds a pixcolor model' in lines[0], result.stderr
+  assert not os.path.exists(tmp_path / 'out')  # Checked before --output is created.
+
+
+def test_demo_folder_is_upsamples():
+  # Read, not imported: importing upsample defines its flags, which clash with other commands'
+  # flags imported by other tests in this process.
+  def demo_line(module):
+    with open(os.path.join(ROOT, 'pixel_recursive', f'{module}.py')) as f:
+      return [l for l in f if l.startswith('DEMO_WORKDIR = ')]
+  assert demo_line('export') == demo_line('upsample') and len(demo_line('export')) == 1
