@@ -206,6 +206,15 @@ def restore(workdir, build_model):
   return model, config, int(step.numpy())
 
 
+def resolve_workdir(workdir, demo):
+  """--workdir, or the demo checkpoint's folder when none is given (UsageError if it is missing)."""
+  if workdir:
+    return workdir
+  if not os.path.isdir(demo):
+    raise UsageError(f'no --workdir given and no demo checkpoint is installed at {demo}')
+  return demo
+
+
 def check_temperature(value, flag='--temperature'):
   if not value > 0:
     raise UsageError(f'{flag} must be positive, got {value}')

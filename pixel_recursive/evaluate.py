@@ -20,17 +20,20 @@ import tensorflow as tf
 
 from pixel_recursive import cli
 
-flags.DEFINE_string('workdir', None, 'Training workdir of a super_resolution run.')
-flags.DEFINE_string('output', None, 'Path of the metrics JSON file (a .md table is written beside).')
-flags.DEFINE_integer('num_examples', None, 'Examples of the eval split to use (default: the '
-                     "config's eval_examples).", lower_bound=1)
-flags.DEFINE_string('l2_workdir', None, 'Workdir of an l2_regression run to compare with.')
-flags.DEFINE_list('temperatures', ['1.0', '0.9', '0.8'], 'Sampling temperatures to evaluate.')
-flags.DEFINE_integer('seed', 0, 'Sampling seed.')
-flags.DEFINE_integer('batch_size', 32, 'Examples per batch.', lower_bound=1)
 FLAGS = flags.FLAGS
 
 METRICS = ('psnr', 'ssim', 'ms_ssim', 'consistency')
+
+
+def define_flags():
+  flags.DEFINE_string('workdir', None, 'Training workdir of a super_resolution run.')
+  flags.DEFINE_string('output', None, 'Path of the metrics JSON file (a .md table is written beside).')
+  flags.DEFINE_integer('num_examples', None, 'Examples of the eval split to use (default: the '
+                       "config's eval_examples).", lower_bound=1)
+  flags.DEFINE_string('l2_workdir', None, 'Workdir of an l2_regression run to compare with.')
+  flags.DEFINE_list('temperatures', ['1.0', '0.9', '0.8'], 'Sampling temperatures to evaluate.')
+  flags.DEFINE_integer('seed', 0, 'Sampling seed.')
+  flags.DEFINE_integer('batch_size', 32, 'Examples per batch.', lower_bound=1)
 
 
 def image_metrics(outputs, batch):
@@ -152,4 +155,5 @@ def main(argv):
 
 if __name__ == '__main__':
   from data import sources
+  define_flags()
   cli.run(main, user_errors=(sources.DataSourceError,))

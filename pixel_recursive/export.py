@@ -67,9 +67,6 @@ import tensorflow as tf
 
 from pixel_recursive import cli
 
-# The folder `pixel_recursive.upsample.DEMO_WORKDIR` names (importing upsample here would define its
-# flags a second time).
-DEMO_WORKDIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'demo', 'faces')
 DEFAULT_BATCH_SIZE = 8
 SIGNATURE = 'serving_default'
 LOWRES, HIGHRES = 8, 32
@@ -176,7 +173,7 @@ def serving_function(model, batch_size):
   # The same two XLA programs `SuperResolution.sample` runs (conditioning network, then the cached
   # sampler with its logits A), so the exported images equal its images bit for bit.
   conditioning = tf.function(model.conditioning, jit_compile=True)
-  cached = model.sampler._fns['cached']  # pylint: disable=protected-access
+  cached = model.sampler.compiled('cached')
 
   @tf.function(input_signature=INPUT_SIGNATURE)
   def serve(lowres, temperature, seed):
@@ -263,15 +260,6 @@ def check_export_dir(path):
   cli.check_output_dir(path)
 
 
-def resolve_workdir(workdir, demo=DEMO_WORKDIR):
-  """--workdir, or the demo checkpoint's folder when none is given (UsageError if it is missing)."""
-  if workdir:
-    return workdir
-  if not os.path.isdir(demo):
-    raise cli.UsageError(f'no --workdir given and no demo checkpoint is installed at {demo}')
-  return demo
-
-
 # ----------------------------------------------------------------------------------------------
 # Command line.
 # ----------------------------------------------------------------------------------------------
@@ -294,7 +282,7 @@ def main(argv):
   FLAGS = flags.FLAGS
   if not FLAGS.output:
     raise cli.UsageError('--output is required')
-  workdir = resolve_workdir(FLAGS.workdir)
+  workdir = cli.resolve_workdir(FLAGS.workdir, model_lib.DEMO_WORKDIR)
   # A missing or foreign workdir is reported before any slow work and before --output is created.
   name = cli.read_config(workdir).model.get('name', 'super_resolution')
   if name != 'super_resolution':

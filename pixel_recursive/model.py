@@ -8,6 +8,8 @@
 The second term trains A alone to predict the target, which keeps the model from explaining the
 image with the prior and ignoring the low-resolution input.
 """
+import os
+
 import keras
 import ml_collections
 import numpy as np
@@ -18,6 +20,9 @@ from pixel_recursive import losses
 from pixel_recursive import sampling
 
 _PACKAGE = 'pixel_recursive'
+# The demo checkpoint shipped with the package (a workdir: config.json + checkpoints/), used by
+# `upsample` and `export` when no --workdir is given.
+DEMO_WORKDIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'demo', 'faces')
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

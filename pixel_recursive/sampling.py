@@ -150,6 +150,11 @@ class Sampler:
       return self._fns[method](conditioning, extra_logits, temperature, keys, steps)
     return self._fns[method](conditioning, extra_logits, temperature, keys)
 
+  def compiled(self, method):
+    """The compiled `tf.function` of `method`, taking (conditioning, extra_logits, temperature,
+    keys[, num_steps]) as tensors: for callers that trace sampling into their own graphs (export)."""
+    return self._fns[method]
+
   def tracing_count(self, method):
     """How often `method` has been traced (tests use it to check that nothing retraces)."""
     return self._fns[method].experimental_get_tracing_count()

@@ -22,20 +22,21 @@ import numpy as np
 from pixel_recursive import cli
 from pixel_recursive import sampling
 
-DEMO_WORKDIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'demo', 'faces')
 LOWRES = 8
-
-flags.DEFINE_string('workdir', None, 'Training workdir to load (config.json + checkpoints/). '
-                    'Default: the demo checkpoint shipped in pixel_recursive/demo/faces.')
-flags.DEFINE_string('input', None, 'An image file or a folder of images.')
-flags.DEFINE_string('output', None, 'Folder for the PNGs (created if missing).')
-flags.DEFINE_float('temperature', 1.0, 'Sampling temperature T > 0: sub-pixels are drawn from '
-                   'softmax(logits / T). 1.0 samples the model; 0.8-0.9 gives cleaner images.')
-flags.DEFINE_integer('num_samples', 1, 'Samples per input.', lower_bound=1)
-flags.DEFINE_integer('seed', 0, 'Random seed; the same seed gives the same samples.')
-flags.DEFINE_integer('batch_size', 16, 'Images sampled at once.', lower_bound=1)
-flags.DEFINE_enum('method', 'cached', ['cached', 'naive'], 'Sampler: cached (fast) or naive.')
 FLAGS = flags.FLAGS
+
+
+def define_flags():
+  flags.DEFINE_string('workdir', None, 'Training workdir to load (config.json + checkpoints/). '
+                      'Default: the demo checkpoint shipped in pixel_recursive/demo/faces.')
+  flags.DEFINE_string('input', None, 'An image file or a folder of images.')
+  flags.DEFINE_string('output', None, 'Folder for the PNGs (created if missing).')
+  flags.DEFINE_float('temperature', 1.0, 'Sampling temperature T > 0: sub-pixels are drawn from '
+                     'softmax(logits / T). 1.0 samples the model; 0.8-0.9 gives cleaner images.')
+  flags.DEFINE_integer('num_samples', 1, 'Samples per input.', lower_bound=1)
+  flags.DEFINE_integer('seed', 0, 'Random seed; the same seed gives the same samples.')
+  flags.DEFINE_integer('batch_size', 16, 'Images sampled at once.', lower_bound=1)
+  flags.DEFINE_enum('method', 'cached', ['cached', 'naive'], 'Sampler: cached (fast) or naive.')
 
 
 def to_lowres(image, size=LOWRES):
@@ -84,9 +85,7 @@ def main(argv):
   cli.check_temperature(FLAGS.temperature)
   files = cli.read_inputs(FLAGS.input)
   cli.check_output_dir(FLAGS.output)
-  workdir = FLAGS.workdir or DEMO_WORKDIR
-  if not FLAGS.workdir and not os.path.isdir(DEMO_WORKDIR):
-    raise cli.UsageError('no --workdir given and no demo checkpoint is installed')
+  workdir = cli.resolve_workdir(FLAGS.workdir, model_lib.DEMO_WORKDIR)
   model, _, step = cli.restore(workdir, model_lib.build_model)
   if not isinstance(model, model_lib.SuperResolution):
     raise cli.UsageError(f'{workdir} holds a {type(model).__name__}, not a SuperResolution model')
@@ -131,4 +130,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   cli.run(main)

@@ -166,8 +166,8 @@ def test_output_and_demo_checks(tmp_path):
   (tmp_path / 'new' / 'variables').mkdir()
   export.check_export_dir(str(tmp_path / 'new'))  # An earlier export: replaced.
   with pytest.raises(cli.UsageError, match='no --workdir given and no demo checkpoint'):
-    export.resolve_workdir(None, demo=str(tmp_path / 'missing'))
-  assert export.resolve_workdir('given') == 'given'
+    cli.resolve_workdir(None, demo=str(tmp_path / 'missing'))
+  assert cli.resolve_workdir('given', demo=str(tmp_path / 'missing')) == 'given'
 
 
 def test_usage_errors_are_one_line(tmp_path):
@@ -182,10 +182,3 @@ def test_usage_errors_are_one_line(tmp_path):
   assert not os.path.exists(tmp_path / 'out')  # Checked before --output is created.
 
 
-def test_demo_folder_is_upsamples():
-  # Read, not imported: importing upsample defines its flags, which clash with other commands'
-  # flags imported by other tests in this process.
-  def demo_line(module):
-    with open(os.path.join(ROOT, 'pixel_recursive', f'{module}.py')) as f:
-      return [l for l in f if l.startswith('DEMO_WORKDIR = ')]
-  assert demo_line('export') == demo_line('upsample') and len(demo_line('export')) == 1
