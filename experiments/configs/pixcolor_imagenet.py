@@ -1,0 +1,94 @@
+r"""PixColor on ImageNet at the paper's size (Guadarrama et al. 2017, Sec. 3-4).
+
+  python -m pixcolor.train --config=experiments/configs/pixcolor_imagenet.py \
+      --workdir=~/runs/pixcolor_imagenet --strategy=mirrored
+  python -m pixcolor.colorize --workdir=~/runs/pixcolor_imagenet --input=old_photos/ \
+      --output=colorized/ --num_samples=4
+
+Data: TFDS `imagenet2012` (a manual download; the data source error says how), the largest centred
+square of each photo area-resized to 224 x 224; its BT.601 luminance Y is the input, its Cb, Cr
+area-downsampled to 28 x 28 and quantized to 32 bins each are the PixelCNN's targets, and the full
+224 x 224 colour image is the refinement network's target.
+
+Model (pixcolor/model.py): ResNet-101 truncated after conv4 (blocks 3, 4, 23; 1024 channels), output
+stride 8 with conv4 dilated (224 -> 28); adaptation network of three 3x3 convolutions of 64 channels
+on [features, Y at 28 x 28]; conditional gated PixelCNN over the 28 x 28 x 2 chroma (a masked 7x7 gated
+layer, then 10 gated 5x5 layers of 64, a 1x1 of 1024 and a 1x1 to 2 x 32 logits); chroma order Cb then
+Cr within a pixel (the paper uses Cr then Cb). Refinement: an encoder-decoder from 224 down to 28 and
+back by bilinear upsampling. The paper's conditioning network was pretrained for segmentation; those
+weights cannot be downloaded here, so the default trains it from scratch. Pass a local weights file
+with --config.model.conditioning_weights=PATH: Keras' ImageNet ResNet-101 file
+(resnet101_weights_tf_dim_ordering_tf_kernels_notop.h5) or a .weights.h5 saved from this network.
+
+Optimisation as the paper: Adam, lr 3e-4, global batch 64 (8 GPUs x 8), 360k steps; both networks
+trained in the same loop (train_pixelcnn, train_refinement select them), with no gradient between them.
+
+Expect: this setting has not been run here (it needs ImageNet and GPUs). The paper reports colour
+histogram intersections of .93 (a) and .93 (b) against the truth (Fig. 7) and most MS-SSIM values
+between two samples of one input between .95 and .99 (Fig. 8); `python -m pixcolor.evaluate` computes
+the same measures.
+"""
+import ml_collections
+
+
+def get_config():
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  # -- what to train: the PixelCNN (with its conditioning and adaptation networks) and/or the
+  #    refinement network; they share no weights, so either can be trained alone. --
+  c.train_pixelcnn = True
+  c.train_refinement = True
+  # -- optimisation (Sec. 4: Adam, lr 3e-4, batch 64 as 8 GPUs x 8, 360k steps) --
+  c.train_steps = 360_000
+  c.batch_size = 64
+  c.learning_rate = 3e-4
+  c.optimizer = ml_collections.ConfigDict(dict(name='adam', beta1=0.9, beta2=0.999, epsilon=1e-7))
+  c.grad_clip_norm = 0.0  # 0 = no clipping.
+  c.xla = True
+  # -- bookkeeping --
+  c.checkpoint_every_steps = 2000
+  c.keep_checkpoints = 3
+  c.log_every_steps = 100
+  c.image_every_steps = 10_000
+  c.histogram_every_steps = 10_000
+  c.eval_every_steps = 10_000  # Used by --mode=train_and_eval.
+  c.eval_examples = 1000
+  c.eval_batch_size = 64
+  c.eval_timeout_seconds = 3600 * 3
+  c.num_image_examples = 8
+  c.num_image_samples = 2  # Colourings per example in the image summaries.
+  c.sample_temperature = 1.0
+  # -- model (pixcolor/model.py) --
+  c.model = ml_collections.ConfigDict(dict(
+      name='pixcolor',
+      image_size=224,
+      chroma_size=28,
+      num_bins=32,
+      # ResNet-101 conv1..conv4 (v1, keras.applications layout), conv4 dilated: output stride 8.
+      conditioning=ml_collections.ConfigDict(dict(
+          blocks=(3, 4, 23), width=64, max_pool=True, dilate_last=True, bn_momentum=0.99)),
+      conditioning_weights='',  # Local weights file; '' = train from scratch.
+      adaptation=ml_collections.ConfigDict(dict(filters=64, num_layers=3)),
+      pixelcnn=ml_collections.ConfigDict(dict(
+          num_layers=11, filters=64, kernel_size=5, first_kernel_size=7, head_filters=1024)),
+      # 224 -> 112 -> 56 -> 28 and back.
+      refinement=ml_collections.ConfigDict(dict(filters=(32, 64, 128, 256), bottom_layers=2)),
+      pixelcnn_loss_weight=1.0,
+      refinement_loss_weight=1.0,
+  ))
+  # -- data (data/pipeline.py); sizes are the model's, linked so one override changes both --
+  c.data = ml_collections.ConfigDict(dict(
+      source='tfds:imagenet2012',
+      crop='center',
+      image_size=c.model.get_ref('image_size'),
+      chroma_size=c.model.get_ref('chroma_size'),
+      num_bins=c.model.get_ref('num_bins'),
+      shuffle_buffer=10_000,
+      cache=False,
+      tfds_data_dir='',
+      tfds_manual_dir='',
+      tfds_download=True,
+      tfds_train_split='train',
+      tfds_eval_split='validation',
+  ))
+  return c

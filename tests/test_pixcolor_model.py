@@ -1,0 +1,264 @@
+"""PixColor's model: colour round trips, luminance kept, causality, shapes, the paper's ResNet."""
+import keras
+import ml_collections
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from data import pipeline
+from data import transforms
+from pixcolor import model as model_lib
+
+
+def tiny_model_config(**overrides):
+  """16 x 16 images, 4 x 4 chroma: a 3-stage ResNet of width 4 at output stride 4."""
+  c = ml_collections.ConfigDict(dict(
+      name='pixcolor', image_size=16, chroma_size=4, num_bins=32,
+      conditioning=dict(blocks=(1, 1, 1), width=4, max_pool=False, dilate_last=True,
+                        bn_momentum=0.9),
+      conditioning_weights='',
+      adaptation=dict(filters=8, num_layers=3),
+      pixelcnn=dict(num_layers=3, filters=8, kernel_size=3, first_kernel_size=5, head_filters=16),
+      refinement=dict(filters=(8, 16), bottom_layers=1),
+      pixelcnn_loss_weight=1.0, refinement_loss_weight=1.0))
+  c.update(overrides)
+  return c
+
+
+@pytest.fixture(scope='module')
+def model():
+  keras.utils.set_random_seed(0)
+  return model_lib.build_model(tiny_model_config())
+
+
+def random_batch(model, n=2, seed=0):
+  rng = np.random.default_rng(seed)
+  s = model.image_size
+  image = rng.integers(0, 256, [n, s, s, 3]).astype(np.uint8)
+  return {k: v.numpy() for k, v in pipeline.colorization_example(
+      image, s, model.chroma_size, model.num_bins, crop_how='none').items()}
+
+
+# ----------------------------------------------------------------------------------------------
+# Colour representation.
+# ----------------------------------------------------------------------------------------------
+def test_chroma_bins_round_trip_and_gray_is_the_centre_bin():
+  bins = tf.range(32)
+  np.testing.assert_array_equal(
+      transforms.quantize_chroma(transforms.dequantize_chroma(bins, 32), 32), bins)
+  assert float(transforms.dequantize_chroma(16, 32)) == 128.0
+  gray = np.repeat(np.arange(0, 256, 4, dtype=np.uint8).reshape(8, 8, 1), 3, axis=-1)
+  example = pipeline.colorization_example(gray, 8, 2, 32, crop_how='none')
+  np.testing.assert_array_equal(example['chroma'], 16)
+  # A gray photo's chroma bins decode back to exactly gray.
+  rgb = model_lib.ycbcr_to_rgb_in_gamut(
+      tf.cast(example['gray'], tf.float32),
+      tf.image.resize(transforms.dequantize_chroma(example['chroma'], 32), [8, 8]))
+  np.testing.assert_array_equal(rgb, gray)
+
+
+def test_quantized_chroma_reconstructs_a_photo_to_half_a_bin():
+  rng = np.random.default_rng(0)
+  rgb = rng.integers(0, 256, [6, 10, 3]).astype(np.uint8)
+  y, cbcr = transforms.split_luma_chroma(rgb, (6, 10))  # Full-size chroma: only quantization.
+  decoded = transforms.dequantize_chroma(transforms.quantize_chroma(cbcr, 32), 32)
+  error = np.abs((decoded - cbcr).numpy())
+  # Bins are 8 levels wide and centred on 0, 8, ..., 248 (gray 128 is a centre), so values decode to
+  # within half a bin, except above the last centre's bin, [252, 256), which decodes to 248.
+  assert error[cbcr < 252].max() <= 4.0 + 1e-4
+  assert error.max() <= 8.0
+  back = transforms.ycbcr_to_rgb(tf.concat([y, cbcr], -1))
+  np.testing.assert_allclose(back, rgb, atol=1e-3)
+
+
+@pytest.mark.parametrize('in_dataset', [False, True])
+def test_in_gamut_conversion_keeps_luminance_and_plain_colours(in_dataset):
+  rng = np.random.default_rng(1)
+  y = rng.uniform(0, 255, [500, 1]).astype(np.float32)
+  y[:10] = [[0.0], [255.0], [254.6], [0.3], [128.0], [250.0], [5.0], [1.0], [253.0], [2.0]]
+  cbcr = rng.uniform(0, 255, [500, 2]).astype(np.float32)
+  if in_dataset:
+    ds = tf.data.Dataset.from_tensor_slices((y, cbcr)).map(model_lib.ycbcr_to_rgb_in_gamut)
+    rgb = np.stack(list(ds.as_numpy_iterator()))
+  else:
+    rgb = model_lib.ycbcr_to_rgb_in_gamut(y, cbcr).numpy()
+  assert rgb.dtype == np.uint8
+  luma = transforms.luminance(rgb).numpy()
+  assert np.abs(luma - y).max() <= 0.5 + 1e-3
+  # Colours that fit the gamut are converted exactly as the plain conversion does.
+  plain = transforms.ycbcr_to_rgb(np.concatenate([y, cbcr], -1)).numpy()
+  fits = ((plain >= 0) & (plain <= 255)).all(-1)
+  assert fits.sum() > 50 and (~fits).sum() > 50
+  np.testing.assert_array_equal(rgb[fits], transforms.to_uint8(plain[fits]).numpy())
+
+
+# ----------------------------------------------------------------------------------------------
+# The model.
+# ----------------------------------------------------------------------------------------------
+def test_shapes_and_loss_terms(model):
+  batch = random_batch(model)
+  logits, aux = model(batch)
+  assert logits.shape == (2, 4, 4, 2, 32)
+  for key in ('loss', 'nats', 'refinement_mse'):
+    assert aux[key].shape == (2,)
+  assert aux['refined'].shape == (2, 16, 16, 2)
+  assert aux['conditioning'].shape == (2, 4, 4, 8)
+  np.testing.assert_allclose(aux['loss'], aux['nats'] + aux['refinement_mse'], rtol=1e-6)
+  # Untrained: about uniform over 32 bins (5 bits), and the refinement starts as bilinear upsampling.
+  assert 4.0 < float(np.mean(aux['nats'])) / np.log(2) < 6.0
+  upsampled = tf.image.resize(model_lib.scale_chroma(
+      transforms.dequantize_chroma(batch['chroma'], 32)), [16, 16], 'bilinear')
+  np.testing.assert_allclose(aux['refined'], upsampled, atol=1e-6)
+
+
+def test_no_gradient_flows_between_the_two_networks(model):
+  batch = random_batch(model)
+  pixelcnn_side = (model.resnet.trainable_variables + model.adaptation.trainable_variables +
+                   model.pixelcnn.trainable_variables)
+  with tf.GradientTape(persistent=True) as tape:
+    _, aux = model(batch, training=True)
+    nats, mse = tf.reduce_sum(aux['nats']), tf.reduce_sum(aux['refinement_mse'])
+  assert all(g is None for g in tape.gradient(mse, pixelcnn_side))
+  assert all(g is None for g in tape.gradient(nats, model.refinement.trainable_variables))
+  # Every trained weight of the PixelCNN side gets a gradient from the cross-entropy.
+  assert all(g is not None for g in tape.gradient(nats, pixelcnn_side))
+
+
+def test_training_only_one_network():
+  keras.utils.set_random_seed(0)
+  net = model_lib.build_model(tiny_model_config())
+  everything = len(net.trainable_variables)
+  net.set_trained(pixelcnn=False, refinement=True)
+  assert {id(v) for v in net.trainable_variables} == {
+      id(v) for v in net.refinement.trainable_variables}
+  _, aux = net(random_batch(net))
+  np.testing.assert_allclose(aux['loss'], aux['refinement_mse'])
+  net.set_trained(pixelcnn=True, refinement=False)
+  _, aux = net(random_batch(net))
+  np.testing.assert_allclose(aux['loss'], aux['nats'])
+  net.set_trained()
+  assert len(net.trainable_variables) == everything
+  with pytest.raises(ValueError, match='at least one'):
+    net.set_trained(pixelcnn=False, refinement=False)
+
+
+def test_chroma_pixelcnn_is_causal_with_conditioning_present():
+  """Perturbation probe (as tests/test_layers.py) through the model's own conditioning path, on a
+  non-square image: sub-pixel k changes no logit at or before k and some logit after it."""
+  keras.utils.set_random_seed(1)
+  model = model_lib.build_model(tiny_model_config())
+  h, w = 3, 5
+  rng = np.random.default_rng(0)
+  gray = rng.integers(0, 256, [1, 4 * h, 4 * w, 1]).astype(np.uint8)
+  cond = model.conditioning(gray)
+  assert cond.shape == (1, h, w, 8)
+  for v in model.pixelcnn.trainable_variables:  # Random biases: no connection hides behind a zero.
+    if v.path.endswith('bias'):
+      v.assign(tf.random.normal(v.shape, stddev=0.5, seed=1))
+  n = h * w * 2
+  base = rng.integers(0, 32, [1, h, w, 2])
+  batch = np.repeat(base, n + 1, axis=0)
+  for k in range(n):
+    i, rest = divmod(k, w * 2)
+    j, c = divmod(rest, 2)
+    batch[k + 1, i, j, c] = (base[0, i, j, c] + 16) % 32
+  logits = model.pixelcnn(model_lib.layers.scale_values(batch, 32), tf.repeat(cond, n + 1, 0))
+  change = np.abs(logits[1:].numpy() - logits[:1].numpy()).max(-1).reshape(n, n)
+  for k in range(n):
+    assert change[k, :k + 1].max() < 1e-6, f'chroma sub-pixel {k} leaks into earlier logits'
+    if k + 1 < n:
+      assert change[k, k + 1:].max() > 1e-5, f'chroma sub-pixel {k} reaches no later logit'
+  # The conditioning reaches the very first logits (Cb of the top-left pixel), which see no chroma.
+  moved = model.conditioning(np.clip(gray.astype(int) + 60, 0, 255).astype(np.uint8))
+  first = model.pixelcnn(model_lib.layers.scale_values(base, 32), cond)[0, 0, 0, 0]
+  first_moved = model.pixelcnn(model_lib.layers.scale_values(base, 32), moved)[0, 0, 0, 0]
+  assert np.abs(first - first_moved).max() > 1e-4
+
+
+@pytest.mark.parametrize('shape', [(37, 22), (9, 31)])
+def test_refinement_shapes_for_non_square_inputs(model, shape):
+  rng = np.random.default_rng(0)
+  gray = rng.integers(0, 256, (2,) + shape + (1,)).astype(np.uint8)
+  chroma = rng.uniform(0, 255, [2, shape[0] // 4, shape[1] // 4, 2]).astype(np.float32)
+  out = model.refinement(gray, chroma)
+  assert out.shape == (2,) + shape + (2,)
+  assert model.combine(gray, model_lib.unscale_chroma(out)).shape == (2,) + shape + (3,)
+
+
+def test_colorize_keeps_the_luminance_of_an_odd_non_square_input(model):
+  rng = np.random.default_rng(2)
+  gray = rng.integers(0, 256, [2, 37, 23]).astype(np.uint8)
+  gray[0, :5] = 255  # Saturated rows: plain conversion would clip them.
+  gray[1, :5] = 0
+  out = model.colorize(gray, num_samples=2, temperature=1.0, seed=3).numpy()
+  assert out.shape == (2, 2, 37, 23, 3) and out.dtype == np.uint8
+  luma = transforms.luminance(out).numpy()[..., 0]
+  assert np.abs(luma - gray[None].astype(np.float32)).max() <= 0.5 + 1e-3
+  assert (out[0] != out[1]).any()  # Two samples, two colourings.
+  # Colorizing is not a no-op: there is colour.
+  assert np.abs(out.astype(int) - luma[..., None].round()).max() > 5
+  # Input b's colourings do not depend on its batch: the second input's, made again in a batch of
+  # the same shape (nothing recompiles) at other rows, come out the same.
+  small = tf.repeat(model.network_gray(gray[1:2, ..., None]), 4, axis=0)
+  seeds = [7, model_lib.sampling.derive_seed(3, 1, 1), 8, model_lib.sampling.derive_seed(3, 1, 0)]
+  chroma = model.refine(small, model.sample_chroma(small, seeds))
+  again = model.combine(np.repeat(gray[1:2], 4, 0), chroma).numpy()
+  np.testing.assert_array_equal(again[1], out[1, 1])
+  np.testing.assert_array_equal(again[3], out[0, 1])
+  with pytest.raises(ValueError, match='uint8'):
+    model.colorize(gray.astype(np.float32))
+
+
+# ----------------------------------------------------------------------------------------------
+# The conditioning ResNet.
+# ----------------------------------------------------------------------------------------------
+def test_paper_resnet101_gives_28x28x1024_from_224():
+  keras.utils.set_random_seed(0)
+  resnet = model_lib.ResNetFeatures(blocks=(3, 4, 23), width=64)
+  features = resnet(tf.zeros([1, 224, 224, 1], tf.uint8))
+  assert features.shape == (1, 28, 28, 1024) and resnet.output_stride == 8
+  assert resnet.count_params() > 27_000_000  # ResNet-101 up to conv4: 27.7M weights.
+  conv4 = resnet.stages[2]
+  assert len(conv4) == 23 and all(b.conv2.dilation_rate == (2, 2) for b in conv4)
+  assert conv4[0].stride == 1
+
+
+def test_keras_applications_resnet_weights_load_by_name(tmp_path):
+  """Keras' ResNet50 weights (random here; ImageNet's in use) fit a (3, 4, 6) conditioning network;
+  undilated, it then computes exactly keras.applications' conv4 output."""
+  keras.utils.set_random_seed(0)
+  app = keras.applications.ResNet50(include_top=False, weights=None, input_shape=(None, None, 3))
+  path = str(tmp_path / 'resnet50.weights.h5')
+  app.save_weights(path)
+  ours = model_lib.ResNetFeatures(blocks=(3, 4, 6), width=64, dilate_last=False)
+  model_lib.load_resnet_weights(ours, path)
+  gray = np.random.default_rng(0).integers(0, 256, [1, 64, 48, 1]).astype(np.uint8)
+  rgb = np.repeat(gray, 3, -1).astype(np.float32)
+  conv4 = keras.Model(app.input, app.get_layer('conv4_block6_out').output)
+  expected = conv4(keras.applications.resnet.preprocess_input(rgb))
+  np.testing.assert_allclose(ours(gray), expected, rtol=1e-4, atol=1e-3)
+
+
+def test_conditioning_weights_that_do_not_fit_are_a_clear_error(tmp_path):
+  other = model_lib.ResNetFeatures(blocks=(1, 1), width=4, max_pool=False)
+  other(tf.zeros([1, 16, 16, 1], tf.uint8))
+  path = str(tmp_path / 'other.weights.h5')
+  other.save_weights(path)
+  with pytest.raises(ValueError, match='does not fit the conditioning network'):
+    model_lib.build_model(tiny_model_config(conditioning_weights=path), load_pretrained=True)
+  with pytest.raises(ValueError, match='is not a file'):
+    model_lib.build_model(tiny_model_config(conditioning_weights=str(tmp_path / 'missing.h5')),
+                          load_pretrained=True)
+  # A file saved from the same network loads, and is ignored unless asked for.
+  net = model_lib.build_model(tiny_model_config())
+  net.resnet.save_weights(str(tmp_path / 'same.weights.h5'))
+  loaded = model_lib.build_model(
+      tiny_model_config(conditioning_weights=str(tmp_path / 'same.weights.h5')),
+      load_pretrained=True)
+  for a, b in zip(net.resnet.weights, loaded.resnet.weights):
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_image_size_must_match_the_output_stride():
+  with pytest.raises(ValueError, match='output stride'):
+    model_lib.PixColor(tiny_model_config(chroma_size=8))
