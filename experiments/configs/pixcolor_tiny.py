@@ -1,0 +1,45 @@
+r"""A CPU-size PixColor on the bundled ImageNet photos (data/bundled/photos, 240 train / 74 eval).
+
+  python -m pixcolor.train --config=experiments/configs/pixcolor_tiny.py --workdir=/tmp/pixcolor_tiny
+  python -m pixcolor.colorize --workdir=/tmp/pixcolor_tiny --input=data/bundled/photos/eval \
+      --output=/tmp/colorized --num_samples=3
+  python -m pixcolor.evaluate --workdir=/tmp/pixcolor_tiny --output=/tmp/pixcolor_tiny.json
+
+The architecture of pixcolor_imagenet.py, smaller: 64 x 64 photos, 16 x 16 chroma in 32 bins; a
+three-stage ResNet (one bottleneck per stage, width 8) without the max pool, so its output stride is
+4; four gated PixelCNN layers of 32; a two-level refinement network.
+"""
+from experiments.configs import pixcolor_imagenet
+
+
+def get_config():
+  c = pixcolor_imagenet.get_config()
+  c.train_steps = 1000
+  c.batch_size = 16
+  c.learning_rate = 1e-3
+  c.grad_clip_norm = 5.0
+  c.checkpoint_every_steps = 250
+  c.log_every_steps = 50
+  c.image_every_steps = 250
+  c.histogram_every_steps = 500
+  c.eval_every_steps = 250
+  c.eval_examples = 74  # The whole bundled eval split, in two batches.
+  c.eval_batch_size = 37
+  c.eval_timeout_seconds = 600
+  c.num_image_examples = 6
+  c.data.source = 'bundled'
+  c.data.cache = True
+  c.data.shuffle_buffer = 240
+  c.model.image_size = 64
+  c.model.chroma_size = 16
+  c.model.conditioning.blocks = (1, 1, 1)
+  c.model.conditioning.width = 8
+  c.model.conditioning.max_pool = False
+  c.model.conditioning.bn_momentum = 0.9
+  c.model.adaptation.filters = 32
+  c.model.pixelcnn.num_layers = 4
+  c.model.pixelcnn.filters = 32
+  c.model.pixelcnn.head_filters = 128
+  c.model.refinement.filters = (16, 32, 64)
+  c.model.refinement.bottom_layers = 1
+  return c
