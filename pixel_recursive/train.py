@@ -318,6 +318,13 @@ def run(task, config, workdir, mode='train', strategy=None):
                      100 * current // config.train_steps, task.progress(means), rate,
                      _format_duration((config.train_steps - current) / max(rate, 1e-9)))
         tic, steps_since = time.time(), 0
+      # Checkpoint first: a preemption or a failing summary must not cost the steps just trained.
+      saved_now = (current % every['checkpoint'] == 0 or current == config.train_steps
+                   or sigterm.received)
+      if saved_now:
+        last_saved = manager.save(checkpoint_number=current)
+        logging.info('saved checkpoint %s', last_saved)
+        summaries.commit()
       if chief and every['images'] and current % every['images'] == 0:
         for name, image in task.images(model, image_batch, config).items():
           summaries.image(name, image, current)
@@ -329,12 +336,10 @@ def run(task, config, workdir, mode='train', strategy=None):
         for name, value in task.scalars(metrics).items():
           eval_summaries.scalar(name, value, current)
         logging.info('eval at step %d on %d examples: %s', current, count, task.progress(metrics))
-      if (current % every['checkpoint'] == 0 or current == config.train_steps
-          or sigterm.received):
-        last_saved = manager.save(checkpoint_number=current)
+      if saved_now:
+        # This step is checkpointed, so its images, histograms and eval can be written now.
         summaries.commit()
         eval_summaries.commit()
-        logging.info('saved checkpoint %s', last_saved)
   if not chief:
     shutil.rmtree(save_dir, ignore_errors=True)
   return current
