@@ -1,0 +1,216 @@
+"""PixColor end to end: train -> resume -> colorize -> evaluate under both strategies, overfitting one
+batch, and the command lines' exit codes."""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import event_files
+from data import image_files
+from data import transforms
+from pixcolor import colorize
+from pixcolor import evaluate
+from pixcolor import model as model_lib
+from pixcolor import task as task_lib
+from pixel_recursive import cli
+from pixel_recursive import train
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PHOTOS = os.path.join(ROOT, 'data', 'bundled', 'photos')
+
+
+def load_config(name):
+  path = os.path.join(ROOT, 'experiments', 'configs', f'{name}.py')
+  spec = importlib.util.spec_from_file_location(name, path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config()
+
+
+def tiny_config(**overrides):
+  """pixcolor_tiny shrunk to seconds: 16 x 16 photos, 4 x 4 chroma, a 2-layer PixelCNN of 8.
+
+  Without XLA: compiling the train step costs more than these few steps gain (the XLA path is
+  exercised by the overfitting test and by every pixcolor_tiny run).
+  """
+  c = load_config('pixcolor_tiny')
+  c.xla = False
+  c.train_steps = 4
+  c.batch_size = 4
+  c.checkpoint_every_steps = 2
+  c.log_every_steps = 2
+  c.image_every_steps = 4
+  c.histogram_every_steps = 0
+  c.eval_every_steps = 4
+  c.eval_examples = 4
+  c.eval_batch_size = 4
+  c.num_image_examples = 2
+  c.num_image_samples = 2
+  c.data.shuffle_buffer = 16
+  c.model.image_size = 16  # data.image_size follows (a linked field).
+  c.model.chroma_size = 4
+  c.model.conditioning.blocks = (1, 1)  # With the max pool: output stride 4.
+  c.model.conditioning.max_pool = True
+  c.model.conditioning.width = 4
+  c.model.adaptation.filters = 8
+  c.model.pixelcnn.num_layers = 2
+  c.model.pixelcnn.filters = 8
+  c.model.pixelcnn.kernel_size = 3
+  c.model.pixelcnn.head_filters = 16
+  c.model.refinement.filters = (8, 16)
+  c.model.refinement.bottom_layers = 0
+  for key, value in overrides.items():
+    target = c
+    *path, last = key.split('.')
+    for p in path:
+      target = target[p]
+    target[last] = value
+  return c
+
+
+def strategy_named(name):
+  if name == 'mirrored':
+    return tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
+  return tf.distribute.get_strategy()
+
+
+def run_cli(module, *args, timeout=300):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=ROOT)
+  return subprocess.run([sys.executable, '-m', module, *args], capture_output=True, text=True,
+                        timeout=timeout, cwd=ROOT, env=env)
+
+
+@pytest.mark.parametrize('strategy', ['default', 'mirrored'])
+def test_train_resume_colorize_evaluate(strategy, tmp_path):
+  workdir = str(tmp_path / 'run')
+  config = tiny_config()
+  assert train.run(task_lib.PixColorTask(config), config, workdir, 'train_and_eval',
+                   strategy_named(strategy)) == 4
+  assert tf.train.latest_checkpoint(os.path.join(workdir, 'checkpoints')).endswith('ckpt-4')
+  saved = json.load(open(os.path.join(workdir, 'config.json')))
+  assert saved['data']['image_size'] == saved['model']['image_size'] == 16
+
+  # Resume: the same command with more steps continues from step 4.
+  config = tiny_config(train_steps=6)
+  assert train.run(task_lib.PixColorTask(config), config, workdir, 'train',
+                   strategy_named(strategy)) == 6
+  assert [s for s, _ in event_files.scalars(os.path.join(workdir, 'train'),
+                                            'bits_per_dim')] == [2, 4, 6]
+  summaries = event_files.read(os.path.join(workdir, 'train'))
+  tags = {t for _, t, _, _ in summaries}
+  assert {'loss', 'bits_per_dim', 'refinement_l2', 'refinement_psnr', 'grad_norm',
+          'colorizations'} <= tags
+  grid = tf.io.decode_png(next(v for _, t, k, v in summaries if t == 'colorizations')).numpy()
+  # 2 examples x (gray, 2 x (low-res sample, refined), truth) of 16 px + 2 px padding, doubled.
+  assert grid.shape == (2 * (2 * 18 + 2), 2 * (6 * 18 + 2), 3)
+  evals = event_files.scalars(os.path.join(workdir, 'eval'), 'bits_per_dim')
+  assert [s for s, _ in evals] == [4] and 0 < evals[0][1] < 8
+
+  # The workdir restores, colorizes photos of their own size and evaluates.
+  model, _, step = cli.restore(workdir, model_lib.build_model)
+  assert step == 6
+  grays = [np.asarray(colorize.read_luminance(os.path.join(PHOTOS, 'eval', name)))
+           for name in sorted(os.listdir(os.path.join(PHOTOS, 'eval')))[:2]]
+  written = {}
+  colorize.colorize_all(model, grays, 2, 1.0, 0, 4, 'cached',
+                        lambda i, k, rgb: written.__setitem__((i, k), rgb))
+  assert sorted(written) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+  for (i, _), rgb in written.items():
+    assert rgb.shape == grays[i].shape + (3,)
+    luma = transforms.luminance(rgb).numpy()[..., 0]
+    assert np.abs(luma - grays[i]).max() <= 0.5 + 1e-3
+  # Batches of 4, as colorize_all's: the compiled sampler is reused.
+  results, plot = evaluate.evaluate(model, cli.read_config(workdir), 4, batch_size=4, bins=64)
+  assert results['num_examples'] == 4
+  for channel in 'ab':
+    assert 0 < results['histogram_intersection'][channel] <= 1
+  assert 0 < results['ms_ssim_between_samples']['median'] <= 1
+  assert sum(results['ms_ssim_between_samples']['histogram']['counts']) == 4
+  assert results['psnr']['refined_true_chroma'] > results['psnr']['gray_input'] > 10
+  assert 0 < results['bits_per_dim'] < 8
+  image = evaluate.plot_histograms(results, plot, str(tmp_path / 'hist.png'))
+  assert image.ndim == 3 and image.shape[-1] == 3 and (tmp_path / 'hist.png').exists()
+
+
+def test_both_networks_learn_when_overfitting_one_batch(tmp_path):
+  image_dir = tmp_path / 'four' / 'train'
+  image_dir.mkdir(parents=True)
+  for name in sorted(os.listdir(os.path.join(PHOTOS, 'train')))[:4]:
+    rgb = image_files.read_image(os.path.join(PHOTOS, 'train', name))
+    image_files.write_png(str(image_dir / f'{name}.png'), rgb)
+  os.symlink(image_dir, tmp_path / 'four' / 'eval')
+  config = tiny_config(**{'xla': True,
+                          'train_steps': 60, 'checkpoint_every_steps': 60, 'log_every_steps': 10,
+                          'image_every_steps': 0, 'eval_every_steps': 0, 'learning_rate': 1e-2,
+                          'data.source': f'folder:{tmp_path / "four"}',
+                          'data.shuffle_buffer': 4})
+  train.run(task_lib.PixColorTask(config), config, str(tmp_path / 'run'))
+  logdir = str(tmp_path / 'run' / 'train')
+  bits = [v for _, v in event_files.scalars(logdir, 'bits_per_dim')]
+  l2 = [v for _, v in event_files.scalars(logdir, 'refinement_l2')]
+  assert bits[-1] < 0.5 * bits[0], bits
+  assert l2[-1] < 0.8 * l2[0], l2
+
+
+def test_command_lines_end_to_end(tmp_path):
+  """train -> colorize (a gray non-square file, a colour file, a broken file) -> evaluate."""
+  workdir = str(tmp_path / 'run')
+  result = run_cli('pixcolor.train', '--config=experiments/configs/pixcolor_tiny.py',
+                   f'--workdir={workdir}', '--config.train_steps=2',
+                   '--config.checkpoint_every_steps=2', '--config.image_every_steps=0',
+                   '--config.histogram_every_steps=0', '--config.batch_size=4',
+                   '--config.xla=False',
+                   '--config.model.image_size=16', '--config.model.chroma_size=4',
+                   '--config.model.pixelcnn.num_layers=2', '--config.model.pixelcnn.filters=8')
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'step 2/2' in result.stderr
+
+  inputs = tmp_path / 'inputs'
+  (inputs / 'sub').mkdir(parents=True)
+  photo = image_files.read_image(os.path.join(PHOTOS, 'eval', 'n07747607_orange.jpg'))
+  gray = transforms.to_uint8(transforms.luminance(photo[:45, :31])).numpy()[..., 0]
+  image_files.write_png(str(inputs / 'old.png'), gray)  # A true grayscale file, 31 x 45.
+  image_files.write_png(str(inputs / 'sub' / 'colour.png'), photo)
+  (inputs / 'broken.jpg').write_text('not a jpeg')
+  out = tmp_path / 'out'
+  result = run_cli('pixcolor.colorize', f'--workdir={workdir}', f'--input={inputs}',
+                   f'--output={out}', '--num_samples=2', '--temperature=0.9')
+  assert result.returncode == 1, result.stderr[-3000:]
+  assert 'broken.jpg' in result.stderr and 'not an image' in result.stderr
+  assert 'colorized 4/4' in result.stderr
+  for name in ('old_sample0', 'old_sample1', 'sub/colour_sample1', 'grid'):
+    assert (out / f'{name}.png').exists(), name
+  sample = image_files.read_image(str(out / 'old_sample1.png'))
+  assert sample.shape == (45, 31, 3)
+  assert np.abs(transforms.luminance(sample).numpy()[..., 0] - gray).max() <= 0.5 + 1e-3
+  assert image_files.read_image(str(out / 'sub' / 'colour_sample0.png')).shape == photo.shape
+
+  metrics_path = tmp_path / 'metrics.json'
+  result = run_cli('pixcolor.evaluate', f'--workdir={workdir}', f'--output={metrics_path}',
+                   '--num_examples=3', '--batch_size=2')
+  assert result.returncode == 0, result.stderr[-3000:]
+  metrics = json.load(open(metrics_path))
+  assert metrics['num_examples'] == 3 and metrics['step'] == 2  # 2 + 1: none dropped by batching.
+  assert set(metrics['histogram_intersection']) == {'a', 'b'}
+  assert (tmp_path / 'metrics_histograms.png').exists()
+  tags = {t for _, t, _, _ in event_files.read(os.path.join(workdir, 'evaluate'))}
+  assert {'histogram_intersection/a', 'bits_per_dim', 'histograms'} <= tags
+
+
+@pytest.mark.parametrize('module,args,message', [
+    ('pixcolor.colorize', ['--input=data/bundled/photos/eval', '--output=/tmp/o'], 'demo'),
+    ('pixcolor.evaluate', ['--workdir=/no/such/run', '--output=/tmp/m.json'], '/no/such/run'),
+    ('pixcolor.train', ['--config=experiments/configs/pixcolor_tiny.py', '--workdir=/tmp/x',
+                        '--config.model.chroma_size=5'], 'chroma_size'),
+])
+def test_user_mistakes_exit_2_with_one_line(module, args, message):
+  result = run_cli(module, *args)
+  assert result.returncode == 2, result.stderr[-2000:]
+  lines = [l for l in result.stderr.splitlines() if l.strip()]
+  assert len(lines) == 1 and message in lines[0], result.stderr[-2000:]
+  assert 'Traceback' not in result.stderr
