@@ -7,7 +7,18 @@ r"""A CPU-size PixColor on the bundled ImageNet photos (data/bundled/photos, 240
 
 The architecture of pixcolor_imagenet.py, smaller: 64 x 64 photos, 16 x 16 chroma in 32 bins; a
 three-stage ResNet (one bottleneck per stage, width 8) without the max pool, so its output stride is
-4; four gated PixelCNN layers of 32; a two-level refinement network.
+4; four gated PixelCNN layers of 32; a two-level refinement network. Trained from scratch.
+
+Expect (measured on 2 CPU cores): about 3 steps/s, so ~6 min for the 1,000 steps when the cores are
+free (8m45s while another training shared them). Training bits/dim of the chroma PixelCNN from 3.3 at
+step 50 to 0.90 at step 1000; eval bits/dim 2.97 at step 250, 2.11 at 500, 2.07 at 1000 (it rises
+again after that: 240 training photos, mostly animals, are memorised, and the eval photos are food,
+landscapes and people). Refinement L2 on eval 0.00121 (bilinear upsampling of the same chroma:
+0.00164). TensorBoard's IMAGES tab shows spatially coherent, muted colourings from step ~500 on
+(blue skies and water, green foliage, brown and orange food), different from sample to sample.
+`pixcolor.evaluate` at step 1000 on the 74 eval photos: histogram intersection a .76, b .75 (paper,
+ImageNet: .93 / .93); MS-SSIM between two samples median .95, 46% in [.95, .99]; pSNR of samples
+19.5 dB (gray input 19.9, refinement of the true chroma 33.7).
 """
 from experiments.configs import pixcolor_imagenet
 
