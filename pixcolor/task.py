@@ -8,12 +8,15 @@ Images: rows are eval examples; columns are the gray input, then per sample the 
 sample shown over the downsampled gray and its refined full-size colouring, then the truth.
 """
 import math
+import os
 
+from absl import logging
 import numpy as np
 
 from data import pipeline
 from data import sources
 from pixcolor import model as model_lib
+from pixel_recursive import checkpoints
 from pixel_recursive import cli
 from pixel_recursive import losses
 from pixel_recursive import sampling
@@ -30,7 +33,12 @@ class PixColorTask:
 
   Args:
     config: the full training config; `train_pixelcnn` / `train_refinement` say which networks the
-      loop trains (both by default).
+      loop trains (both by default), `init_from` names a workdir whose newest weights start the
+      model (e.g. to train the refinement network in a new workdir after the PixelCNN).
+
+  The trained networks must stay the same for the life of a workdir: the optimizer's slots are
+  checkpointed per trainable weight, so a resume that trains another set cannot restore them. Train
+  the other network in a new workdir with `init_from` instead.
   """
 
   name = 'pixcolor'
@@ -40,6 +48,7 @@ class PixColorTask:
     self.check_config(config)
     self.train_pixelcnn = bool(config.get('train_pixelcnn', True))
     self.train_refinement = bool(config.get('train_refinement', True))
+    self.init_from = config.get('init_from', '')
 
   @staticmethod
   def check_config(config):
@@ -68,6 +77,15 @@ class PixColorTask:
       model = model_lib.build_model(model_config, load_pretrained=True)
     except ValueError as e:
       raise cli.UsageError(str(e)) from None
+    if self.init_from:
+      # Before the loop restores this workdir's own checkpoint, which (on resume) overrides it.
+      path = cli.latest_checkpoint(os.path.expanduser(self.init_from))
+      try:
+        checkpoints.restore_weights(path, model)
+      except AssertionError as e:
+        raise cli.UsageError(f'init_from {path} does not match this model: '
+                             f'{str(e).splitlines()[0]}') from None
+      logging.info('weights initialised from %s', path)
     model.set_trained(pixelcnn=self.train_pixelcnn, refinement=self.train_refinement)
     return model
 

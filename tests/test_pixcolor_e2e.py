@@ -157,6 +157,30 @@ def test_both_networks_learn_when_overfitting_one_batch(tmp_path):
   assert l2[-1] < 0.8 * l2[0], l2
 
 
+def test_one_network_at_a_time_through_init_from(tmp_path):
+  """PixelCNN alone in one workdir, then the refinement alone in another started from it."""
+  first = tiny_config(train_steps=2, image_every_steps=0, eval_every_steps=0,
+                      train_refinement=False)
+  train.run(task_lib.PixColorTask(first), first, str(tmp_path / 'pixelcnn'))
+  second = tiny_config(train_steps=2, image_every_steps=0, eval_every_steps=0,
+                       train_pixelcnn=False, init_from=str(tmp_path / 'pixelcnn'))
+  train.run(task_lib.PixColorTask(second), second, str(tmp_path / 'both'))
+  a, _, _ = cli.restore(str(tmp_path / 'pixelcnn'), model_lib.build_model)
+  b, _, _ = cli.restore(str(tmp_path / 'both'), model_lib.build_model)
+
+  def same(x, y):
+    return all(np.array_equal(v.numpy(), w.numpy()) for v, w in zip(x.weights, y.weights))
+
+  # The refinement's output layer starts at zero: the first run left it there, the second trained
+  # it, starting from the first's weights, whose PixelCNN side (batch-norm statistics included) it
+  # kept as they were.
+  assert np.all(a.refinement.out.kernel.numpy() == 0)
+  assert np.any(b.refinement.out.kernel.numpy() != 0)
+  assert same(b.pixelcnn, a.pixelcnn) and same(b.resnet, a.resnet)
+  assert same(b.adaptation, a.adaptation)
+  assert not same(b.refinement.stem, a.refinement.stem)
+
+
 def test_command_lines_end_to_end(tmp_path):
   """train -> colorize (a gray non-square file, a colour file, a broken file) -> evaluate."""
   workdir = str(tmp_path / 'run')

@@ -21,7 +21,9 @@ with --config.model.conditioning_weights=PATH: Keras' ImageNet ResNet-101 file
 (resnet101_weights_tf_dim_ordering_tf_kernels_notop.h5) or a .weights.h5 saved from this network.
 
 Optimisation as the paper: Adam, lr 3e-4, global batch 64 (8 GPUs x 8), 360k steps; both networks
-trained in the same loop (train_pixelcnn, train_refinement select them), with no gradient between them.
+trained in the same loop, with no gradient between them. To train them one after the other, set
+--config.train_refinement=False in a first workdir, then --config.train_pixelcnn=False
+--config.init_from=FIRST_WORKDIR in a second (keep train_* fixed within a workdir).
 
 Expect: this setting has not been run here (it needs ImageNet and GPUs). The paper reports colour
 histogram intersections of .93 (a) and .93 (b) against the truth (Fig. 7) and most MS-SSIM values
@@ -38,6 +40,9 @@ def get_config():
   #    refinement network; they share no weights, so either can be trained alone. --
   c.train_pixelcnn = True
   c.train_refinement = True
+  # A workdir whose newest weights initialise the model ('' = none): to train one network after
+  # the other, train the second in a new workdir from the first (keep train_* fixed per workdir).
+  c.init_from = ''
   # -- optimisation (Sec. 4: Adam, lr 3e-4, batch 64 as 8 GPUs x 8, 360k steps) --
   c.train_steps = 360_000
   c.batch_size = 64
