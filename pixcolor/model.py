@@ -365,7 +365,9 @@ class PixColor(keras.Model):
     # The last gated layer's vertical output feeds nothing, so the conditioning projection of its
     # vertical gate (`cond_v`) never reaches the logits and gets no gradient, which the training
     # loop cannot apply. Its weights cannot matter: keep them out of training.
-    self.pixelcnn.blocks[-1].cond_v.trainable = False
+    unused = getattr(self.pixelcnn.blocks[-1], 'cond_v', None)  # Absent once layers.py drops it.
+    if unused is not None:
+      unused.trainable = False
 
   def set_trained(self, pixelcnn=True, refinement=True):
     """Which network(s) training updates. A frozen network's weights leave `trainable_variables`
