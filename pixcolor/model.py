@@ -359,15 +359,6 @@ class PixColor(keras.Model):
 
   def build(self, input_shape=None):
     self.call(self.dummy_batch())
-    self._freeze_unused()
-
-  def _freeze_unused(self):
-    # The last gated layer's vertical output feeds nothing, so the conditioning projection of its
-    # vertical gate (`cond_v`) never reaches the logits and gets no gradient, which the training
-    # loop cannot apply. Its weights cannot matter: keep them out of training.
-    unused = getattr(self.pixelcnn.blocks[-1], 'cond_v', None)  # Absent once layers.py drops it.
-    if unused is not None:
-      unused.trainable = False
 
   def set_trained(self, pixelcnn=True, refinement=True):
     """Which network(s) training updates. A frozen network's weights leave `trainable_variables`
@@ -378,7 +369,6 @@ class PixColor(keras.Model):
     for net in (self.resnet, self.adaptation, self.pixelcnn):
       net.trainable = bool(pixelcnn)
     self.refinement.trainable = bool(refinement)
-    self._freeze_unused()
 
   def conditioning(self, gray, training=False):
     """uint8 Y [B, S, S, 1] -> the PixelCNN's conditioning [B, c, c, adaptation.filters]."""

@@ -161,8 +161,9 @@ class GatedBlock(keras.layers.Layer):
     kernel_size: k (odd).
     num_groups: image channels (3 for RGB, 2 for chroma).
     first: the first layer (mask A, reads the image, no residual).
-    last: the last layer, whose horizontal output nobody reads: it has no Out_1x1 and returns
-      h_out=None (only its skip output reaches the head).
+    last: the last layer, whose horizontal and vertical outputs nobody reads: it has no Out_1x1
+      and no Cv, and returns h_out=None and v_out=None (only its skip output and V2H(v_pre), which
+      feeds its own horizontal stack, are used).
     skip_filters: width of the skip output.
     conditional: whether a spatial conditioning tensor is added to both gates.
   """
@@ -189,7 +190,7 @@ class GatedBlock(keras.layers.Layer):
                   MaskedConv2D(self.filters, (1, 1), 'B', num_groups, name='h_out'))
     self.skip = MaskedConv2D(self.skip_filters, (1, 1), 'B', num_groups, name='skip')
     if self.conditional:
-      self.cond_v = keras.layers.Dense(f2, name='cond_v')
+      self.cond_v = None if self.last else keras.layers.Dense(f2, name='cond_v')
       self.cond_h = keras.layers.Dense(f2, name='cond_h')
 
   @property
@@ -207,14 +208,16 @@ class GatedBlock(keras.layers.Layer):
     if self.conditional:
       if conditioning_shape is None:
         raise ValueError('a conditional GatedBlock needs conditioning_shape to build')
-      self.cond_v.build(conditioning_shape)
+      if self.cond_v is not None:
+        self.cond_v.build(conditioning_shape)
       self.cond_h.build(conditioning_shape)
 
   def conditioning_terms(self, conditioning):
     """Per-position conditioning added to the vertical and horizontal gates ([B, H, W, 2F] each)."""
     if not self.conditional:
       return None, None
-    return self.cond_v(conditioning), self.cond_h(conditioning)
+    cond_v = None if self.cond_v is None else self.cond_v(conditioning)
+    return cond_v, self.cond_h(conditioning)
 
   def vertical(self, v_window, cond_v=None):
     """The vertical stack on rows already padded by r on top, left and right.
@@ -223,9 +226,11 @@ class GatedBlock(keras.layers.Layer):
       v_window: [B, R + r, W + 2r, F_in].
       cond_v: [B, R, W, 2F] or None.
     Returns:
-      (v_pre [B, R, W, 2F], v_out [B, R, W, F]).
+      (v_pre [B, R, W, 2F], v_out [B, R, W, F] or None for the last layer).
     """
     v_pre = self.v_conv(v_window)
+    if self.last:
+      return v_pre, None
     return v_pre, gate(v_pre if cond_v is None else v_pre + cond_v)
 
   def horizontal(self, h_window, h_center, v_above, cond_h=None):

@@ -259,7 +259,7 @@ class Sampler:
             queue, None if cond_v is None else _window(cond_v, [0, i, 0, 0], [-1, 1, -1, -1]))
         new_queues.append(queue)
         new_above.append(block.v_to_h(v_pre))
-        x = v_out[:, 0]
+        x = None if v_out is None else v_out[:, 0]
       return i + 1, canvas, new_queues, new_above
 
     _, canvas, _, _ = tf.while_loop(lambda i, *_: i < height, row_body,

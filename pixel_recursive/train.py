@@ -215,7 +215,13 @@ def run(task, config, workdir, mode='train', strategy=None):
   # --- restore ------------------------------------------------------------------------------------
   latest = tf.train.latest_checkpoint(ckpt_dir)
   if latest:
-    checkpoint.restore(latest).assert_existing_objects_matched()
+    try:
+      checkpoint.restore(latest).assert_existing_objects_matched()
+    except (AssertionError, ValueError) as e:
+      raise cli.UsageError(
+          f'{latest} does not fit this config: the model or the set of trained weights changed '
+          f'since it was written ({str(e).splitlines()[0][:200]}). Use a new --workdir, or the '
+          'config it was trained with.') from None
     logging.info('resumed from %s at step %d', latest, int(step.numpy()))
   start_step = int(step.numpy())
   if start_step >= config.train_steps:
@@ -245,6 +251,9 @@ def run(task, config, workdir, mode='train', strategy=None):
       # Per-replica share of the global-batch mean, so that the replicas' sum is the mean.
       loss = tf.reduce_sum(metrics['loss']) / config.batch_size
     grads = tape.gradient(loss, model.trainable_variables)
+    unused = [v.path for v, g in zip(model.trainable_variables, grads) if g is None]
+    if unused:  # Found while tracing: a trainable weight the loss never reaches is a model bug.
+      raise ValueError(f'the loss does not depend on these trainable weights: {unused}')
     return grads, {k: tf.reduce_sum(v) for k, v in metrics.items()}
 
   def replica_step(batch):

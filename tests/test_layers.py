@@ -120,7 +120,7 @@ def expected_parameters(channels, values, num_layers, filters, k, k0, head, cond
       total += filters * filters + filters  # h_out
     total += filters * filters + filters  # skip
     if cond_dim:
-      total += 2 * (cond_dim * f2 + f2)  # cond_v, cond_h
+      total += (2 if i < num_layers - 1 else 1) * (cond_dim * f2 + f2)  # cond_v (not last), cond_h
   total += filters * head + head + head * channels * values + channels * values
   return total
 
@@ -131,7 +131,7 @@ def test_trainable_variable_counts():
   assert len(model.trainable_variables) == 6 * 9 - 2 + 4
   assert model.count_params() == expected_parameters(3, 256, 6, 12, 5, 7, 24)
   cond_model, _ = make_model(**CASES['chroma_32_conditional'])
-  assert len(cond_model.trainable_variables) == 6 * 13 - 2 + 4
+  assert len(cond_model.trainable_variables) == 6 * 13 - 4 + 4
   assert cond_model.count_params() == expected_parameters(2, 32, 6, 12, 5, 7, 24, cond_dim=5)
 
 
