@@ -24,7 +24,6 @@ import numpy as np
 
 from pixel_recursive import cli
 
-DEMO_WORKDIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'demo', 'photos')
 THUMBNAIL = 128  # Longest side of the images in grid.png.
 
 def define_flags():
@@ -95,10 +94,7 @@ def main(argv):
   cli.check_temperature(FLAGS.temperature)
   files = cli.read_inputs(FLAGS.input)
   cli.check_output_dir(FLAGS.output)
-  workdir = FLAGS.workdir or DEMO_WORKDIR
-  if not FLAGS.workdir and not os.path.isdir(DEMO_WORKDIR):
-    raise cli.UsageError('no --workdir given and no demo checkpoint is installed in '
-                         f'{DEMO_WORKDIR}; train one with python -m pixcolor.train')
+  workdir = cli.resolve_workdir(FLAGS.workdir, model_lib.DEMO_WORKDIR)
   config = cli.read_config(workdir)
   if config.get('model', {}).get('name') != 'pixcolor':
     raise cli.UsageError(f'{workdir} is not a PixColor run (model.name is '

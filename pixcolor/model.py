@@ -47,6 +47,10 @@ KERAS_RESNETS = {(3, 4, 6): 'ResNet50', (3, 4, 23): 'ResNet101', (3, 8, 36): 'Re
 # keras.applications.resnet.preprocess_input('caffe'): BGR minus the ImageNet mean, no scaling.
 _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
+# The demo checkpoint shipped with the package (a workdir: config.json + checkpoints/), used by
+# `colorize` and `export` when no --workdir is given.
+DEMO_WORKDIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'demo', 'photos')
+
 
 def scale_chroma(cbcr):
   """Cb, Cr on 0..255 -> [-1, 1] (neutral gray 128 -> 0): the refinement network's units."""
