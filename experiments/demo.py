@@ -1,0 +1,171 @@
+r"""The quick-start demo: upsamples bundled faces and colorizes bundled photos with the demo checkpoints.
+
+  python -m experiments.demo --output=results/demo
+
+Writes, under --output:
+  super_resolution.png   rows: 8x8 input (enlarged), bicubic, samples at T = 1.0 / 0.9 / 0.8, truth
+  super_resolution/      each face's input, samples and truth as separate PNGs
+  colorization.png       rows: grayscale input, three sampled colourings, the original photo
+  colorization/          each photo's grayscale input and colourings at its own size
+  index.html             a page showing both grids, with what each column is
+and prints the folder at the end. Uses the demo checkpoints shipped in pixel_recursive/demo/faces and
+pixcolor/demo/photos (model cards in WORKSPACE.md), or --sr_workdir / --pixcolor_workdir.
+"""
+import html
+import os
+import sys
+import time
+
+from absl import app
+from absl import flags
+from absl import logging
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+  sys.path.insert(0, ROOT)
+
+flags.DEFINE_string('output', 'results/demo', 'Folder for the results page and PNGs.')
+flags.DEFINE_integer('num_faces', 8, 'Bundled eval faces to upsample.', lower_bound=1)
+flags.DEFINE_integer('num_photos', 6, 'Bundled eval photos to colorize.', lower_bound=1)
+flags.DEFINE_integer('seed', 0, 'Sampling seed.')
+flags.DEFINE_string('sr_workdir', None, 'Super-resolution workdir (default: the demo checkpoint).')
+flags.DEFINE_string('pixcolor_workdir', None, 'PixColor workdir (default: the demo checkpoint).')
+FLAGS = flags.FLAGS
+
+SR_TEMPERATURES = (1.0, 0.9, 0.8)
+COLOR_SAMPLES = 3
+COLOR_TEMPERATURE = 1.0
+
+
+def bundled_faces(n):
+  from data import pipeline
+  faces = np.load(os.path.join(ROOT, 'data', 'bundled', 'faces.npz'))['eval_images'][:n]
+  examples = [pipeline.super_resolution_example(face, crop_how='none') for face in faces]
+  return (np.stack([e['lowres'].numpy() for e in examples]),
+          np.stack([e['highres'].numpy() for e in examples]))
+
+
+def bundled_photos(n):
+  from data import image_files
+  folder = os.path.join(ROOT, 'data', 'bundled', 'photos', 'eval')
+  files = image_files.list_images(folder)
+  # Spread the picks over the folder rather than taking the first (alphabetical) classes.
+  picks = [files[i] for i in np.linspace(0, len(files) - 1, n).round().astype(int)]
+  return picks, [image_files.read_image(f) for f in picks]
+
+
+def super_resolution(out_dir, workdir, n, seed):
+  from data import image_files
+  from pixel_recursive import cli
+  from pixel_recursive import model as model_lib
+  from pixel_recursive import sampling
+  from pixel_recursive import visualize
+  model, config, step = cli.restore(cli.resolve_workdir(workdir, model_lib.DEMO_WORKDIR),
+                                    model_lib.build_model)
+  lowres, truth = bundled_faces(n)
+  seeds = [sampling.derive_seed(seed, i) for i in range(n)]
+  samples = {}
+  for t in SR_TEMPERATURES:
+    logging.info('upsampling %d faces at temperature %g', n, t)
+    samples[t] = model.sample(lowres, temperature=t, seed=seeds).numpy()
+  columns = ([visualize.nearest_upsample(lowres, 4), visualize.bicubic_upsample(lowres, 32)] +
+             [samples[t] for t in SR_TEMPERATURES] + [truth])
+  names = ['input', 'bicubic'] + [f'sample_T{t:g}' for t in SR_TEMPERATURES] + ['truth']
+  for i in range(n):
+    for name, col in zip(names, columns):
+      image_files.write_png(os.path.join(out_dir, 'super_resolution', f'face{i}_{name}.png'),
+                            col[i])
+  grid = visualize.nearest_upsample(visualize.grid([[c[i] for c in columns] for i in range(n)]), 3)
+  image_files.write_png(os.path.join(out_dir, 'super_resolution.png'), grid)
+  return {'step': step, 'about': describe(config, workdir or 'pixel_recursive/demo/faces'),
+          'columns': ['8x8 input', 'bicubic'] +
+          [f'sample, T = {t:g}' for t in SR_TEMPERATURES] + ['truth']}
+
+
+def colorization(out_dir, workdir, n, seed):
+  from data import image_files
+  from data import transforms
+  from pixcolor import model as model_lib
+  from pixel_recursive import cli
+  from pixel_recursive import visualize
+  model, config, step = cli.restore(cli.resolve_workdir(workdir, model_lib.DEMO_WORKDIR),
+                                    model_lib.build_model)
+  files, photos = bundled_photos(n)
+  rows = []
+  for i, (path, rgb) in enumerate(zip(files, photos)):
+    gray = transforms.to_uint8(transforms.luminance(rgb)).numpy()[..., 0]
+    logging.info('colorizing %s (%dx%d), %d colourings', os.path.basename(path), rgb.shape[1],
+                 rgb.shape[0], COLOR_SAMPLES)
+    colourings = model.colorize(gray[None], num_samples=COLOR_SAMPLES,
+                                temperature=COLOR_TEMPERATURE, seed=seed + i).numpy()[:, 0]
+    stem = os.path.splitext(os.path.basename(path))[0]
+    image_files.write_png(os.path.join(out_dir, 'colorization', f'{stem}_gray.png'), gray)
+    for k, image in enumerate(colourings):
+      image_files.write_png(os.path.join(out_dir, 'colorization', f'{stem}_sample{k}.png'), image)
+    rows.append([gray] + list(colourings) + [rgb])
+  image_files.write_png(os.path.join(out_dir, 'colorization.png'), visualize.grid(rows, pad=4))
+  return {'step': step, 'about': describe(config, workdir or 'pixcolor/demo/photos'),
+          'columns': ['grayscale input'] + [
+      f'colouring {k + 1}' for k in range(COLOR_SAMPLES)] + ['original']}
+
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Pixel recursive demo</title>
+<style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}}
+img{{max-width:100%;image-rendering:pixelated;border:1px solid #ddd}}
+.photo img{{image-rendering:auto}} code{{background:#f3f3f3;padding:0 .2em}}</style></head><body>
+<h1>Pixel Recursive Super Resolution and PixColor: demo</h1>
+<p>Made by <code>python -m experiments.demo</code> in {seconds:.0f} s on {device}.</p>
+<h2>Super-resolution, 8x8 &rarr; 32x32 (Dahl et al. 2017)</h2>
+<p>Bundled CelebA evaluation faces the model never trained on. Columns: {sr_columns}.
+Samples are drawn sub-pixel by sub-pixel from softmax((A + B) / T); lower T is cleaner but less
+diverse. Model at step {sr_step}: {sr_about}; model card in WORKSPACE.md.</p>
+<img src="super_resolution.png" alt="super-resolution grid">
+<h2>Colorization (Guadarrama et al. 2017)</h2>
+<p>Bundled ImageNet evaluation photos turned to grayscale. Columns: {pc_columns}. Every colouring
+keeps the input's luminance exactly and differs from the others: the chroma is sampled, not averaged.
+Model at step {pc_step}: {pc_about}. {pc_note}</p>
+<div class="photo"><img src="colorization.png" alt="colorization grid"></div>
+<p>Single images: <code>super_resolution/</code> and <code>colorization/</code>.</p>
+</body></html>
+"""
+
+
+def describe(config, workdir):
+  """One line about a run's model and data, from its config.json."""
+  m = config.model
+  if m.get('name') == 'pixcolor':
+    net = (f"{m.image_size}x{m.image_size} photos, {m.chroma_size}x{m.chroma_size} chroma, "
+           f"{m.pixelcnn.num_layers} gated layers of {m.pixelcnn.filters}")
+  else:
+    net = f"a prior of {m.prior.num_layers} gated layers of {m.prior.filters} filters"
+  return f"{net}, data {config.data.source}, batch {config.batch_size} ({workdir})"
+
+
+def main(argv):
+  del argv
+  start = time.time()
+  from pixel_recursive import cli
+  import tensorflow as tf
+  out_dir = os.path.abspath(FLAGS.output)
+  cli.check_output_dir(out_dir)
+  sr = super_resolution(out_dir, FLAGS.sr_workdir, FLAGS.num_faces, FLAGS.seed)
+  pc = colorization(out_dir, FLAGS.pixcolor_workdir, FLAGS.num_photos, FLAGS.seed)
+  device = 'a GPU' if tf.config.list_physical_devices('GPU') else f'{os.cpu_count()} CPU cores'
+  page = PAGE.format(
+      seconds=time.time() - start, device=device,
+      sr_columns=html.escape(', '.join(sr['columns'])), sr_step=sr['step'],
+      sr_about=html.escape(sr['about']),
+      pc_columns=html.escape(', '.join(pc['columns'])), pc_step=pc['step'],
+      pc_about=html.escape(pc['about']),
+      pc_note='' if FLAGS.pixcolor_workdir else (
+          'The demo model is tiny and saw 240 photos: expect plausible but muted, blotchy colour.'))
+  with open(os.path.join(out_dir, 'index.html'), 'w') as f:
+    f.write(page)
+  print(f'Results in {out_dir} (open {os.path.join(out_dir, "index.html")})', flush=True)
+
+
+if __name__ == '__main__':
+  from pixel_recursive import cli as _cli
+  _cli.run(main)

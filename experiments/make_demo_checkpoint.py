@@ -1,0 +1,52 @@
+r"""Copies a training run's newest weights into a small, inference-only demo checkpoint folder.
+
+  python experiments/make_demo_checkpoint.py --workdir=runs/faces_demo \
+      --output=pixel_recursive/demo/faces --task=super_resolution
+  python experiments/make_demo_checkpoint.py --workdir=runs/photos_demo \
+      --output=pixcolor/demo/photos --task=pixcolor
+
+The output folder is a workdir that `upsample` / `colorize` (and `cli.restore`) can load: config.json
+plus checkpoints/ holding the step and the model weights only (no optimizer state, a third of the
+size). The commands use these folders when no --workdir is given.
+"""
+import os
+import shutil
+import sys
+
+from absl import app
+from absl import flags
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+  sys.path.insert(0, ROOT)
+
+flags.DEFINE_string('workdir', None, 'Training workdir to take the newest checkpoint from.')
+flags.DEFINE_string('output', None, 'Demo folder to (re)write.')
+flags.DEFINE_enum('task', 'super_resolution', ['super_resolution', 'pixcolor'], 'Which model.')
+flags.mark_flags_as_required(['workdir', 'output'])
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  del argv
+  import tensorflow as tf
+  from pixel_recursive import checkpoints
+  from pixel_recursive import cli
+  if FLAGS.task == 'super_resolution':
+    from pixel_recursive.model import build_model
+  else:
+    from pixcolor.model import build_model
+  model, config, step = cli.restore(FLAGS.workdir, build_model)
+  if os.path.isdir(FLAGS.output):
+    shutil.rmtree(FLAGS.output)
+  cli.write_config(config, FLAGS.output)
+  step_var = tf.Variable(step, dtype=tf.int64, trainable=False, name='step')
+  manager = tf.train.CheckpointManager(checkpoints.make(model, step=step_var),
+                                       os.path.join(FLAGS.output, 'checkpoints'), max_to_keep=1)
+  path = manager.save(checkpoint_number=step)
+  size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(FLAGS.output) for f in fs)
+  print(f'wrote {path} (step {step}, {size / 1e6:.2f} MB in {FLAGS.output})')
+
+
+if __name__ == '__main__':
+  app.run(main)
