@@ -101,8 +101,9 @@ def checked_temperature(temperature):
     return tf.identity(temperature)
 
 
-def per_example_keys(seed, batch):
-  """`sampling.example_keys` as graph ops: int32 seed [] or [B] (or [1]) -> keys int32 [B, 2]."""
+def checked_seed(seed, batch):
+  """int32 seed [] or [B] (or [1]) -> the seeds as a vector [1] (one for the batch) or [B], once
+  assertions that the shape is one of these have run."""
   checks = [tf.debugging.assert_less_equal(
       tf.rank(seed), 1, message='seed must be a scalar or a vector of one seed per example')]
   with tf.control_dependencies(checks):
@@ -113,10 +114,16 @@ def per_example_keys(seed, batch):
       ['seed must be a scalar or have one entry per example: got', size, 'seeds for', batch,
        'examples'])]
   with tf.control_dependencies(checks):
-    return tf.cond(
-        tf.equal(size, 1),
-        lambda: tf.stack([tf.fill([batch], flat[0]), tf.range(batch)], -1),
-        lambda: tf.stack([flat, tf.zeros_like(flat)], -1))
+    return tf.identity(flat)
+
+
+def per_example_keys(seed, batch):
+  """`sampling.example_keys` as graph ops: int32 seed [] or [B] (or [1]) -> keys int32 [B, 2]."""
+  flat = checked_seed(seed, batch)
+  return tf.cond(
+      tf.equal(tf.size(flat), 1),
+      lambda: tf.stack([tf.fill([batch], flat[0]), tf.range(batch)], -1),
+      lambda: tf.stack([flat, tf.zeros_like(flat)], -1))
 
 
 def in_chunks(sample, inputs, batch_size, example_spec):
@@ -203,7 +210,16 @@ def export(model, path, batch_size=DEFAULT_BATCH_SIZE):
   Returns:
     the traced concrete function that was saved.
   """
-  serve = serving_function(model, batch_size)
+  return save(serving_function(model, batch_size), path, batch_size)
+
+
+def save(serve, path, batch_size):
+  """Traces `serve` (a `tf.function` with an input signature that samples in chunks of
+  `batch_size`, see `in_chunks`) and writes it as the `serving_default` signature of a SavedModel.
+
+  Returns:
+    the traced concrete function that was saved.
+  """
   logging.info('tracing the sampler for chunk sizes %s (XLA compiles each on its first use after '
                'loading)', ', '.join(map(str, chunk_sizes(batch_size))))
   start = time.time()
@@ -263,9 +279,9 @@ def check_export_dir(path):
 # ----------------------------------------------------------------------------------------------
 # Command line.
 # ----------------------------------------------------------------------------------------------
-def define_flags():
+def define_flags(demo='pixel_recursive/demo/faces'):
   flags.DEFINE_string('workdir', None, 'Training workdir to export (config.json + '
-                      'checkpoints/). Default: the demo checkpoint in pixel_recursive/demo/faces.')
+                      f'checkpoints/). Default: the demo checkpoint in {demo}.')
   flags.DEFINE_string('output', None, 'Folder for the SavedModel (created if missing; must be '
                       'empty or hold an earlier export, which is replaced).')
   flags.DEFINE_integer('batch_size', DEFAULT_BATCH_SIZE, 'Largest batch the sampler is compiled '
