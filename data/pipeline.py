@@ -123,3 +123,19 @@ def input_fn(data_config, task, split, global_batch_size, *, training, seed=0, n
                         input_context=input_context, num_examples=num_examples)
 
   return dataset_fn
+
+
+def first_batch(data_config, task, split, batch_size):
+  """The first `batch_size` examples of `split`, in order, as a dict of numpy arrays.
+
+  The fixed batch the training loop draws its TensorBoard image grids from.
+
+  Raises:
+    sources.DataSourceError: the split has fewer examples.
+  """
+  ds = make_dataset(data_config, task, split, batch_size, training=False)
+  try:
+    return {k: v.numpy() for k, v in next(iter(ds)).items()}
+  except StopIteration:
+    raise sources.DataSourceError(
+        f'the {split} split has fewer than {batch_size} examples') from None

@@ -14,7 +14,6 @@ from absl import logging
 import numpy as np
 
 from data import pipeline
-from data import sources
 from pixcolor import model as model_lib
 from pixel_recursive import checkpoints
 from pixel_recursive import cli
@@ -115,12 +114,8 @@ class PixColorTask:
 
   def image_batch(self, config):
     """A fixed batch of eval examples for image summaries (numpy dict)."""
-    n = config.get('num_image_examples', 8)
-    ds = pipeline.make_dataset(config.data, self.data_task, 'eval', n, training=False)
-    try:
-      return {k: v.numpy() for k, v in next(iter(ds)).items()}
-    except StopIteration:
-      raise sources.DataSourceError(f'the eval split has fewer than {n} examples') from None
+    return pipeline.first_batch(config.data, self.data_task, 'eval',
+                                config.get('num_image_examples', 8))
 
   def images(self, model, batch, config):
     """{'colorizations': grid}: gray | (low-res sample over gray, refined) per sample | truth."""

@@ -7,7 +7,6 @@ per-example metrics, the scalars and progress line shown for them, and its Tenso
 import numpy as np
 
 from data import pipeline
-from data import sources
 from pixel_recursive import cli
 from pixel_recursive import losses
 from pixel_recursive import model as model_lib
@@ -79,12 +78,8 @@ class SuperResolutionTask:
 
   def image_batch(self, config):
     """A fixed batch of eval examples for image summaries (numpy dict)."""
-    n = config.get('num_image_examples', 8)
-    ds = pipeline.make_dataset(config.data, self.data_task, 'eval', n, training=False)
-    try:
-      return {k: v.numpy() for k, v in next(iter(ds)).items()}
-    except StopIteration:
-      raise sources.DataSourceError(f'the eval split has fewer than {n} examples') from None
+    return pipeline.first_batch(config.data, self.data_task, 'eval',
+                                config.get('num_image_examples', 8))
 
   def images(self, model, batch, config):
     """One grid per summary: rows are examples; columns are the 8x8 input (nearest), bicubic,

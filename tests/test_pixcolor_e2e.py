@@ -1,16 +1,15 @@
 """PixColor end to end: train -> resume -> colorize -> evaluate under both strategies, overfitting one
 batch, and the command lines' exit codes."""
-import importlib.util
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import event_files
+import helpers
+from helpers import ROOT, load_config, run_cli, strategy_named
 from data import image_files
 from data import transforms
 from pixcolor import colorize
@@ -20,16 +19,9 @@ from pixcolor import task as task_lib
 from pixel_recursive import cli
 from pixel_recursive import train
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHOTOS = os.path.join(ROOT, 'data', 'bundled', 'photos')
 
 
-def load_config(name):
-  path = os.path.join(ROOT, 'experiments', 'configs', f'{name}.py')
-  spec = importlib.util.spec_from_file_location(name, path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
 
 
 def tiny_config(**overrides):
@@ -64,25 +56,11 @@ def tiny_config(**overrides):
   c.model.pixelcnn.head_filters = 16
   c.model.refinement.filters = (8, 16)
   c.model.refinement.bottom_layers = 0
-  for key, value in overrides.items():
-    target = c
-    *path, last = key.split('.')
-    for p in path:
-      target = target[p]
-    target[last] = value
-  return c
+  return helpers.override(c, overrides)
 
 
-def strategy_named(name):
-  if name == 'mirrored':
-    return tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
-  return tf.distribute.get_strategy()
 
 
-def run_cli(module, *args, timeout=300):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=ROOT)
-  return subprocess.run([sys.executable, '-m', module, *args], capture_output=True, text=True,
-                        timeout=timeout, cwd=ROOT, env=env)
 
 
 @pytest.mark.parametrize('strategy', ['default', 'mirrored'])

@@ -1,27 +1,19 @@
 """The training loop end to end: strategies, checkpoints, resume, summaries, NaN guard, CLIs."""
-import importlib.util
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import event_files
+import helpers
+from helpers import ROOT, load_config, run_cli, strategy_named
 from pixel_recursive import task as task_lib
 from pixel_recursive import train
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def load_config(name):
-  path = os.path.join(ROOT, 'experiments', 'configs', f'{name}.py')
-  spec = importlib.util.spec_from_file_location(name, path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
 
 
 def tiny_config(**overrides):
@@ -44,25 +36,11 @@ def tiny_config(**overrides):
   c.model.prior.num_layers = 2
   c.model.prior.filters = 8
   c.model.prior.head_filters = 16
-  for key, value in overrides.items():
-    target = c
-    *path, last = key.split('.')
-    for p in path:
-      target = target[p]
-    target[last] = value
-  return c
+  return helpers.override(c, overrides)
 
 
-def strategy_named(name):
-  if name == 'mirrored':
-    return tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
-  return tf.distribute.get_strategy()
 
 
-def run_cli(module, *args, timeout=300):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=ROOT)
-  return subprocess.run([sys.executable, '-m', module, *args], capture_output=True, text=True,
-                        timeout=timeout, cwd=ROOT, env=env)
 
 
 @pytest.mark.parametrize('strategy', ['default', 'mirrored'])
