@@ -140,7 +140,8 @@ def describe(config, workdir):
            f"{m.pixelcnn.num_layers} gated layers of {m.pixelcnn.filters}")
   else:
     net = f"a prior of {m.prior.num_layers} gated layers of {m.prior.filters} filters"
-  return f"{net}, data {config.data.source}, batch {config.batch_size} ({workdir})"
+  source = f"{config.config_file}: " if config.get('config_file') else ''
+  return f"{source}{net}, data {config.data.source}, batch {config.batch_size} ({workdir})"
 
 
 def main(argv):

@@ -23,6 +23,8 @@ if ROOT not in sys.path:
 flags.DEFINE_string('workdir', None, 'Training workdir to take the newest checkpoint from.')
 flags.DEFINE_string('output', None, 'Demo folder to (re)write.')
 flags.DEFINE_enum('task', 'super_resolution', ['super_resolution', 'pixcolor'], 'Which model.')
+flags.DEFINE_string('config_file', None, 'Config file to record in config.json, for runs that '
+                    'predate its recording there.')
 flags.mark_flags_as_required(['workdir', 'output'])
 FLAGS = flags.FLAGS
 
@@ -39,7 +41,7 @@ def main(argv):
   model, config, step = cli.restore(FLAGS.workdir, build_model)
   if os.path.isdir(FLAGS.output):
     shutil.rmtree(FLAGS.output)
-  cli.write_config(config, FLAGS.output)
+  cli.write_config(config, FLAGS.output, FLAGS.config_file or config.get('config_file'))
   step_var = tf.Variable(step, dtype=tf.int64, trainable=False, name='step')
   manager = tf.train.CheckpointManager(checkpoints.make(model, step=step_var),
                                        os.path.join(FLAGS.output, 'checkpoints'), max_to_keep=1)

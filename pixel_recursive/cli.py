@@ -135,13 +135,17 @@ def make_strategy(name, cpu_replicas=0):
 CONFIG_FILE = 'config.json'
 
 
-def write_config(config, workdir):
-  """Writes the resolved config to workdir/config.json (what `--config.*` overrides made of it)."""
+def write_config(config, workdir, config_file=None):
+  """Writes the resolved config to workdir/config.json (what `--config.*` overrides made of it),
+  with the config file it came from as the extra key `config_file` when given."""
   os.makedirs(workdir, exist_ok=True)
   path = os.path.join(workdir, CONFIG_FILE)
   tmp = path + '.tmp'
+  resolved = json.loads(config.to_json_best_effort())
+  if config_file:
+    resolved['config_file'] = config_file
   with open(tmp, 'w') as f:
-    f.write(config.to_json_best_effort(indent=2, sort_keys=True))
+    json.dump(resolved, f, indent=2, sort_keys=True)
     f.write('\n')
   os.replace(tmp, path)
 

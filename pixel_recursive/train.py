@@ -172,7 +172,7 @@ def evaluate_metrics(task, model, config, strategy, num_examples=None):
 # ----------------------------------------------------------------------------------------------
 # The loop.
 # ----------------------------------------------------------------------------------------------
-def run(task, config, workdir, mode='train', strategy=None):
+def run(task, config, workdir, mode='train', strategy=None, config_file=None):
   """Trains (and/or evaluates) `task` as `config` says, in `workdir`. Returns the final step.
 
   Args:
@@ -181,6 +181,7 @@ def run(task, config, workdir, mode='train', strategy=None):
     workdir: where config.json, checkpoints/ and the TensorBoard runs train/ and eval/ go.
     mode: 'train', 'eval' (continuous evaluator) or 'train_and_eval'.
     strategy: a `tf.distribute.Strategy`; the default strategy if None.
+    config_file: the config file `config` came from, recorded in config.json.
   """
   if mode not in MODES:
     raise cli.UsageError(f'--mode must be one of {", ".join(MODES)}, got {mode!r}')
@@ -196,7 +197,7 @@ def run(task, config, workdir, mode='train', strategy=None):
   if mode == 'eval':
     return _continuous_eval(task, config, workdir, strategy)
   if chief:
-    cli.write_config(config, workdir)
+    cli.write_config(config, workdir, config_file)
 
   # --- model, optimizer and checkpoint -----------------------------------------------------------
   with strategy.scope():
@@ -420,7 +421,8 @@ def main_for(task_factory):
     task = task_factory(config)
     strategy = cli.make_strategy(FLAGS.strategy, FLAGS.cpu_replicas)
     try:
-      run(task, config, FLAGS.workdir, FLAGS.mode, strategy)
+      run(task, config, FLAGS.workdir, FLAGS.mode, strategy,
+          config_file=getattr(FLAGS['config'], 'config_filename', None))
     except NonFiniteError as e:
       print(f'error: {e}', file=sys.stderr, flush=True)
       raise SystemExit(1)
