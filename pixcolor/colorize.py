@@ -55,10 +55,12 @@ def thumbnail(image, size=THUMBNAIL):
   """uint8 [H, W(, 3)] -> the same picture with its longest side `size` (aspect kept)."""
   from PIL import Image
   image = np.asarray(image)
+  if image.ndim == 3 and image.shape[-1] == 1:
+    image = image[..., 0]  # Not squeeze(): a 1x1 input must stay two-dimensional.
   h, w = image.shape[:2]
   scale = size / max(h, w)
   new = (max(1, round(w * scale)), max(1, round(h * scale)))
-  return np.asarray(Image.fromarray(image.squeeze()).resize(new, Image.BICUBIC))
+  return np.asarray(Image.fromarray(image).resize(new, Image.BICUBIC))
 
 
 def colorize_all(model, grays, num_samples, temperature, seed, batch_size, method, write):

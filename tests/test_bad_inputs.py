@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pixcolor import task as pixcolor_task
 from pixel_recursive import task as task_lib
 from pixel_recursive import train
+import test_pixcolor_e2e
 import test_train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -63,21 +65,37 @@ def sr_workdir(tmp_path_factory):
   return workdir
 
 
+@pytest.fixture(scope='module')
+def pixcolor_workdir(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp('pixcolor'))
+  config = test_pixcolor_e2e.tiny_config(train_steps=1, checkpoint_every_steps=1,
+                                         image_every_steps=0, eval_every_steps=0)
+  train.run(pixcolor_task.PixColorTask(config), config, workdir)
+  return workdir
+
+
 def run(module, *args):
   return subprocess.run([sys.executable, '-m', module, *args], capture_output=True, text=True,
                         cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), timeout=600)
 
 
-def test_upsample_converts_what_it_can_and_names_what_it_cannot(sr_workdir, tmp_path):
+@pytest.mark.parametrize('command', ['upsample', 'colorize'])
+def test_batch_commands_convert_what_they_can_and_name_what_they_cannot(
+    command, sr_workdir, pixcolor_workdir, tmp_path):
   good, bad = make_inputs(str(tmp_path / 'in'))
   out = tmp_path / 'out'
-  result = run('pixel_recursive.upsample', f'--workdir={sr_workdir}', f'--input={tmp_path}/in',
-               f'--output={out}')
+  module, workdir = {'upsample': ('pixel_recursive.upsample', sr_workdir),
+                     'colorize': ('pixcolor.colorize', pixcolor_workdir)}[command]
+  result = run(module, f'--workdir={workdir}', f'--input={tmp_path}/in', f'--output={out}')
   assert result.returncode == 1, result.stderr[-3000:]
   for name in good:
     stem = os.path.splitext(name)[0]
     assert (out / f'{stem}_sample0.png').exists(), (name, result.stderr[-3000:])
-    assert np.asarray(Image.open(out / f'{stem}_sample0.png')).shape == (32, 32, 3)
+    shape = np.asarray(Image.open(out / f'{stem}_sample0.png')).shape
+    if command == 'upsample':
+      assert shape == (32, 32, 3)
+    else:  # Colourings keep each input's own size.
+      assert shape == np.asarray(Image.open(tmp_path / 'in' / name)).shape[:2] + (3,), name
   skipped = [l for l in result.stderr.splitlines() if l.startswith('skipped ')]
   assert len(skipped) == len(bad), skipped
   for name, reason in (('empty.png', 'empty'), ('text.png', 'not an image'),
