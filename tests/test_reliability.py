@@ -22,8 +22,21 @@ TINY = ['--config=experiments/configs/faces_tiny.py', '--config.batch_size=4',
         '--config.histogram_every_steps=0', '--config.data.shuffle_buffer=64']
 
 
-def train_command(workdir, *extra):
-  return [sys.executable, '-m', 'pixel_recursive.train', f'--workdir={workdir}', *TINY, *extra]
+# The same loop trains PixColor: its tiny flags, for the tests that run both trainers.
+PIXCOLOR_TINY = ['--config=experiments/configs/pixcolor_tiny.py', '--config.batch_size=4',
+                 '--config.xla=False', '--config.model.image_size=16',
+                 '--config.model.chroma_size=4', '--config.model.conditioning.blocks=(1, 1)',
+                 '--config.model.conditioning.max_pool=True', '--config.model.conditioning.width=4',
+                 '--config.model.adaptation.filters=8', '--config.model.pixelcnn.num_layers=2',
+                 '--config.model.pixelcnn.filters=8', '--config.model.pixelcnn.head_filters=16',
+                 '--config.model.refinement.filters=(8, 16)', '--config.image_every_steps=0',
+                 '--config.histogram_every_steps=0', '--config.eval_every_steps=0']
+TRAINERS = {'pixel_recursive': TINY, 'pixcolor': PIXCOLOR_TINY}
+
+
+def train_command(workdir, *extra, package='pixel_recursive'):
+  return [sys.executable, '-m', f'{package}.train', f'--workdir={workdir}', *TRAINERS[package],
+          *extra]
 
 
 def env(**extra):
@@ -85,13 +98,14 @@ def test_sigkill_at_any_moment_loses_at_most_one_checkpoint_interval(tmp_path):
   print(f'SIGKILL at step {reached}; resumed at {saved}; {reached - saved} steps redone')
 
 
-def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
+@pytest.mark.parametrize('package', sorted(TRAINERS))
+def test_sigterm_saves_a_checkpoint_and_exits_cleanly(package, tmp_path):
   workdir = str(tmp_path / 'run')
   args = ['--config.train_steps=500', '--config.checkpoint_every_steps=100',
           '--config.log_every_steps=3']
   log = open(tmp_path / 'log', 'w')
-  proc = subprocess.Popen(train_command(workdir, *args), stdout=log, stderr=subprocess.STDOUT,
-                          cwd=ROOT, env=env())
+  proc = subprocess.Popen(train_command(workdir, *args, package=package), stdout=log,
+                          stderr=subprocess.STDOUT, cwd=ROOT, env=env())
   try:
     assert wait_for(lambda: re.search(r'step (1[2-9]|[2-9]\d)/500', open(tmp_path / 'log').read()),
                     240, proc), open(tmp_path / 'log').read()[-3000:]
