@@ -118,8 +118,12 @@ class MaskedConv2D(keras.layers.Layer):
         self.kernel_size, channel_groups(in_channels, self.num_groups),
         channel_groups(self.filters, self.num_groups, gated=self.gated_output), self.mask_type)
 
+  def masked_kernel(self):
+    """The kernel with its mask applied: [kh, kw, in, out]."""
+    return self.kernel * tf.constant(self.mask) if self.mask_type else self.kernel
+
   def call(self, inputs):
-    kernel = self.kernel * tf.constant(self.mask) if self.mask_type else self.kernel
+    kernel = self.masked_kernel()
     kh, kw = self.kernel_size
     if self.kernel_size == (1, 1):
       # A 1x1 convolution is a matmul over the last axis; works for inputs of any rank.
@@ -301,7 +305,7 @@ class OutputHead(keras.layers.Layer):
     """
     hidden = tf.nn.relu(self.hidden(tf.nn.relu(skip)))
     k = self.num_values
-    kernel = (self.logits.kernel * tf.constant(self.logits.mask))[0, 0, :, channel * k:(channel + 1) * k]
+    kernel = self.logits.masked_kernel()[0, 0, :, channel * k:(channel + 1) * k]
     return tf.matmul(hidden, kernel) + self.logits.bias[channel * k:(channel + 1) * k]
 
   def get_config(self):
