@@ -224,6 +224,13 @@ def run(task, config, workdir, mode='train', strategy=None, config_file=None):
           f'since it was written ({str(e).splitlines()[0][:200]}). Use a new --workdir, or the '
           'config it was trained with.') from None
     logging.info('resumed from %s at step %d', latest, int(step.numpy()))
+    # The checkpoint restored the optimizer's learning rate too; the config is what the user asked
+    # for now (e.g. a lower rate to finish a run).
+    restored_lr = float(np.asarray(optimizer.learning_rate))
+    if not np.isclose(restored_lr, config.learning_rate):
+      logging.info('learning rate %g from the config replaces %g from the checkpoint',
+                   config.learning_rate, restored_lr)
+      optimizer.learning_rate.assign(config.learning_rate)
   start_step = int(step.numpy())
   if start_step >= config.train_steps:
     logging.info('already trained for %d >= train_steps=%d steps', start_step, config.train_steps)

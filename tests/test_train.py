@@ -52,10 +52,12 @@ def test_train_checkpoint_resume(strategy, tmp_path):
   assert tf.train.latest_checkpoint(os.path.join(workdir, 'checkpoints')).endswith('ckpt-6')
   assert json.load(open(os.path.join(workdir, 'config.json')))['train_steps'] == 6
 
-  # Resume: the same command with more steps continues from step 6.
-  config = tiny_config(train_steps=9)
+  # Resume: the same command with more steps continues from step 6, at the config's new rate.
+  config = tiny_config(train_steps=9, learning_rate=2e-4)
   assert train.run(task_lib.SuperResolutionTask(config), config, workdir, 'train',
                    strategy_named(strategy)) == 9
+  rates = event_files.scalars(os.path.join(workdir, 'train'), 'learning_rate')
+  assert rates[-1][0] == 9 and abs(rates[-1][1] - 2e-4) < 1e-9 and abs(rates[0][1] - 1e-3) < 1e-9
   steps = [s for s, _ in event_files.scalars(os.path.join(workdir, 'train'), 'bits_per_dim')]
   assert steps == [3, 6, 9]
   summaries = event_files.read(os.path.join(workdir, 'train'))
