@@ -187,3 +187,38 @@ def test_user_mistakes_exit_2_with_one_line(module, args, message):
   lines = [l for l in result.stderr.splitlines() if l.strip()]
   assert len(lines) == 1 and message in lines[0], result.stderr[-2000:]
   assert 'Traceback' not in result.stderr
+
+
+def test_continuous_evaluator_evaluates_each_checkpoint_once(tmp_path):
+  workdir = str(tmp_path)
+  config = tiny_config(image_every_steps=0, histogram_every_steps=0)
+  task = task_lib.SuperResolutionTask(config)
+  train.run(task, config, workdir)  # Checkpoints at steps 3 and 6.
+  config.eval_timeout_seconds = 5
+  # The evaluator finds the newest checkpoint (6 = train_steps), evaluates it and stops.
+  assert train.run(task, config, workdir, 'eval') == 6
+  evals = event_files.scalars(os.path.join(workdir, 'eval'), 'bits_per_dim')
+  assert [s for s, _ in evals] == [6] and 0 < evals[0][1] < 9
+  assert any(t == 'samples' for _, t, _, _ in event_files.read(os.path.join(workdir, 'eval')))
+  # Run again: step 6 was evaluated already, so nothing is written twice.
+  assert train.run(task, config, workdir, 'eval') == 6
+  assert len(event_files.scalars(os.path.join(workdir, 'eval'), 'bits_per_dim')) == 1
+
+
+def test_evaluate_compares_with_the_l2_baseline(tmp_path):
+  from pixel_recursive import cli
+  from pixel_recursive import evaluate
+  from pixel_recursive import model as model_lib
+  runs = {}
+  for name in ('super_resolution', 'l2_regression'):
+    config = tiny_config(train_steps=2, checkpoint_every_steps=2, image_every_steps=0,
+                         histogram_every_steps=0, **{'model.name': name})
+    train.run(task_lib.SuperResolutionTask(config), config, str(tmp_path / name))
+    runs[name] = cli.restore(str(tmp_path / name), model_lib.build_model)
+  (model, config, _), (l2, _, _) = runs['super_resolution'], runs['l2_regression']
+  assert isinstance(l2, model_lib.L2Regression)
+  results = evaluate.evaluate(model, config, 8, [1.0], batch_size=4, l2_model=l2)
+  assert set(results['methods']) == {'nearest', 'bicubic', 'l2_regression', 'pixel_recursive_T1'}
+  for values in results['methods'].values():
+    assert 0 < values['ssim'] <= 1 and values['psnr'] > 5
+  assert '| l2_regression |' in evaluate.markdown(results)
