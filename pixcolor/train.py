@@ -25,6 +25,7 @@ def main():
   from pixcolor import task as task_lib
   from pixel_recursive import cli
   train.define_flags(DEFAULT_CONFIG)
+  flags.adopt_module_key_flags(train)  # --helpshort lists them as this command's flags.
   flags.mark_flags_as_required(['workdir'])
   cli.run(train.main_for(task_lib.PixColorTask), user_errors=(sources.DataSourceError,))
 
