@@ -125,8 +125,18 @@ def make_strategy(name, cpu_replicas=0):
   if name == 'default':
     return tf.distribute.get_strategy()
   gpus = tf.config.list_logical_devices('GPU')
-  devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices('CPU')]
-  return tf.distribute.MirroredStrategy(devices)
+  devices = tuple(d.name for d in gpus) or tuple(d.name for d in tf.config.list_logical_devices('CPU'))
+  # One MirroredStrategy per device set and process. Every new MirroredStrategy numbers its
+  # collective ops from the same keys (group 1, instance 100, ...), so a second one in the same
+  # process (a notebook training two models, a test suite) can meet the first one's records and
+  # fail with "Shape mismatch in the collective instance 100". Reusing the strategy keeps the
+  # keys unique.
+  if devices not in _MIRRORED:
+    _MIRRORED[devices] = tf.distribute.MirroredStrategy(list(devices))
+  return _MIRRORED[devices]
+
+
+_MIRRORED = {}
 
 
 # ----------------------------------------------------------------------------------------------

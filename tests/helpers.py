@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-import tensorflow as tf
+from pixel_recursive import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -30,9 +30,8 @@ def override(config, overrides):
 
 
 def strategy_named(name):
-  if name == 'mirrored':
-    return tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
-  return tf.distribute.get_strategy()
+  """The strategy the trainers' --strategy flag makes (conftest gives two logical CPUs)."""
+  return cli.make_strategy(name)
 
 
 def run_cli(module, *args, timeout=300):

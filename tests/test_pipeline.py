@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import helpers
 from data import pipeline
 from data import sources
 from data import transforms
@@ -208,7 +209,7 @@ def test_input_fn_splits_the_global_batch_over_replicas():
 
 
 def test_input_fn_under_mirrored_strategy_on_two_cpus():
-  strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
+  strategy = helpers.strategy_named('mirrored')
   dist = strategy.distribute_datasets_from_function(
       pipeline.input_fn(sr_config(), 'super_resolution', 'train', 8, training=True))
   batch = next(iter(dist))

@@ -43,6 +43,24 @@ def tiny_config(**overrides):
 
 
 
+def test_mirrored_strategy_is_made_once_per_process():
+  """Two models trained one after the other in one process (a notebook, this suite) must not get
+  two MirroredStrategy objects: each numbers its collective ops from the same keys, and the second
+  one's all-reduce of a differently sized model fails with "Shape mismatch in the collective
+  instance 100" (it did in CI). The strategy `--strategy=mirrored` makes is reused instead."""
+  assert strategy_named('mirrored') is strategy_named('mirrored')
+  for size in (100, 50):  # Two "models" with different gradient sizes.
+    strategy = strategy_named('mirrored')
+
+    @tf.function
+    def all_reduce(size=size, strategy=strategy):
+      ctx = lambda: tf.distribute.get_replica_context()
+      return strategy.run(lambda: ctx().all_reduce('sum', [tf.ones([size]), tf.ones([3])]))
+
+    summed = strategy.experimental_local_results(all_reduce()[0])
+    assert len(summed) == 2 and all(s.numpy().tolist() == [2.0] * size for s in summed)
+
+
 @pytest.mark.parametrize('strategy', ['default', 'mirrored'])
 def test_train_checkpoint_resume(strategy, tmp_path):
   workdir = str(tmp_path)
