@@ -68,13 +68,14 @@ def assert_monotonic_summaries(workdir):
   return steps
 
 
-def test_sigkill_at_any_moment_loses_at_most_one_checkpoint_interval(tmp_path):
+@pytest.mark.parametrize('package', sorted(TRAINERS))
+def test_sigkill_at_any_moment_loses_at_most_one_checkpoint_interval(package, tmp_path):
   workdir = str(tmp_path / 'run')
   args = ['--config.train_steps=60', '--config.checkpoint_every_steps=10',
           '--config.log_every_steps=2']
   log = open(tmp_path / 'first.log', 'w')
-  proc = subprocess.Popen(train_command(workdir, *args), stdout=log, stderr=subprocess.STDOUT,
-                          cwd=ROOT, env=env())
+  proc = subprocess.Popen(train_command(workdir, *args, package=package), stdout=log,
+                          stderr=subprocess.STDOUT, cwd=ROOT, env=env())
   try:
     # Kill between checkpoints: a few steps after the second one.
     assert wait_for(lambda: 20 in checkpoint_steps(workdir), 240, proc), open(tmp_path / 'first.log').read()[-3000:]
@@ -88,14 +89,14 @@ def test_sigkill_at_any_moment_loses_at_most_one_checkpoint_interval(tmp_path):
   saved = max(checkpoint_steps(workdir))
   assert 0 <= reached - saved <= 10
 
-  second = subprocess.run(train_command(workdir, *args), capture_output=True, text=True, cwd=ROOT,
-                          env=env(), timeout=600)
+  second = subprocess.run(train_command(workdir, *args, package=package), capture_output=True,
+                          text=True, cwd=ROOT, env=env(), timeout=600)
   assert second.returncode == 0, second.stderr[-3000:]
   assert f'resumed from' in second.stderr and f'at step {saved}' in second.stderr
   assert max(checkpoint_steps(workdir)) == 60
   steps = assert_monotonic_summaries(workdir)
   assert steps[-1] == 60
-  print(f'SIGKILL at step {reached}; resumed at {saved}; {reached - saved} steps redone')
+  print(f'{package}: SIGKILL at step {reached}; resumed at {saved}; {reached - saved} steps redone')
 
 
 @pytest.mark.parametrize('package', sorted(TRAINERS))
@@ -129,18 +130,26 @@ def free_port():
     return s.getsockname()[1]
 
 
-def test_two_workers_train_together_like_one_process(tmp_path):
+@pytest.mark.parametrize('package', sorted(TRAINERS))
+def test_two_workers_train_together_like_one_process(package, tmp_path):
   """MultiWorkerMirroredStrategy over two processes on 127.0.0.1 versus one process.
 
-  Every training image is the same face, so every shard of every batch is identical and the two
-  runs see the same gradients: after training their weights must agree to float tolerance.
+  Super-resolution: the training set alternates two faces and is not shuffled, so worker 0 (which
+  reads examples 0, 2, 4, ...) only ever sees face A and worker 1 only face B, while the single
+  process's batches hold both. Only if the workers all-reduce their gradients (each scaled by the
+  global batch) do their weights follow the single process's; a worker training alone on its
+  own face would drift away.
+  PixColor: its conditioning network has per-replica batch norm, whose statistics differ between
+  differing shards, so every training image is the same face; this checks the loop, the
+  chief's checkpoints and the loss scaling under MultiWorkerMirroredStrategy.
   """
-  face = np.load(os.path.join(ROOT, 'data', 'bundled', 'faces.npz'))['train_images'][:1]
-  np.savez(tmp_path / 'same.npz', train_images=np.repeat(face, 16, 0),
-           eval_images=np.repeat(face, 8, 0))
+  faces = np.load(os.path.join(ROOT, 'data', 'bundled', 'faces.npz'))['train_images']
+  pair = faces[:2] if package == 'pixel_recursive' else faces[:1].repeat(2, 0)
+  np.savez(tmp_path / 'data.npz', train_images=np.tile(pair, (8, 1, 1, 1)),
+           eval_images=np.tile(pair, (4, 1, 1, 1)))
   args = ['--config.train_steps=6', '--config.checkpoint_every_steps=3',
           '--config.log_every_steps=3', '--config.xla=False',
-          f'--config.data.source=npz:{tmp_path}/same.npz']
+          '--config.data.shuffle_buffer=1', f'--config.data.source=npz:{tmp_path}/data.npz']
   ports = [free_port(), free_port()]
   cluster = {'worker': [f'127.0.0.1:{p}' for p in ports]}
   chief_dir = str(tmp_path / 'multi')
@@ -148,7 +157,8 @@ def test_two_workers_train_together_like_one_process(tmp_path):
   for index in range(2):
     tf_config = json.dumps({'cluster': cluster, 'task': {'type': 'worker', 'index': index}})
     procs.append(subprocess.Popen(
-        train_command(chief_dir, '--strategy=multi_worker', *args), stdout=subprocess.PIPE,
+        train_command(chief_dir, '--strategy=multi_worker', *args, package=package),
+        stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env(TF_CONFIG=tf_config)))
   outputs = []
   for proc in procs:
@@ -166,15 +176,18 @@ def test_two_workers_train_together_like_one_process(tmp_path):
   assert_monotonic_summaries(chief_dir)
 
   single_dir = str(tmp_path / 'single')
-  single = subprocess.run(train_command(single_dir, *args), capture_output=True, text=True,
-                          cwd=ROOT, env=env(), timeout=400)
+  single = subprocess.run(train_command(single_dir, *args, package=package), capture_output=True,
+                          text=True, cwd=ROOT, env=env(), timeout=400)
   assert single.returncode == 0, single.stderr[-3000:]
   multi = tf.train.load_checkpoint(os.path.join(chief_dir, 'checkpoints', 'ckpt-6'))
   one = tf.train.load_checkpoint(os.path.join(single_dir, 'checkpoints', 'ckpt-6'))
   keys = [k for k in one.get_variable_to_shape_map() if k.startswith('weights/')]
   assert keys
-  worst = max(np.abs(multi.get_tensor(k) - one.get_tensor(k)).max() for k in keys)
-  assert worst < 1e-4, worst
+  # Absolute for weights near 1, relative for large ones (batch-norm moving variances reach 1e3).
+  diffs = {k: (np.abs(multi.get_tensor(k) - one.get_tensor(k)) /
+               np.maximum(1.0, np.abs(one.get_tensor(k)))).max() for k in keys}
+  worst = max(diffs, key=diffs.get)
+  assert diffs[worst] < 1e-4, (worst, diffs[worst])
   loss_multi = event_files.scalars(os.path.join(chief_dir, 'train'), 'loss')
   loss_one = event_files.scalars(os.path.join(single_dir, 'train'), 'loss')
   np.testing.assert_allclose([v for _, v in loss_multi], [v for _, v in loss_one], rtol=1e-4)
