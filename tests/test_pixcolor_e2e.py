@@ -205,7 +205,8 @@ def test_command_lines_end_to_end(tmp_path):
 
 
 @pytest.mark.parametrize('module,args,message', [
-    ('pixcolor.colorize', ['--input=data/bundled/photos/eval', '--output=/tmp/o'], 'demo'),
+    ('pixcolor.colorize', ['--workdir=/no/such/run', '--input=data/bundled/photos/eval',
+                           '--output=/tmp/o'], '/no/such/run'),
     ('pixcolor.evaluate', ['--workdir=/no/such/run', '--output=/tmp/m.json'], '/no/such/run'),
     ('pixcolor.train', ['--config=experiments/configs/pixcolor_tiny.py', '--workdir=/tmp/x',
                         '--config.model.chroma_size=5'], 'chroma_size'),

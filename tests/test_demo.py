@@ -1,0 +1,47 @@
+"""The quick-start demo (README's first command) runs on the shipped demo checkpoints."""
+import os
+
+import numpy as np
+from PIL import Image
+
+from helpers import ROOT, run_cli
+from pixcolor import model as pixcolor_model
+from pixel_recursive import model as sr_model
+
+
+def test_demo_checkpoints_are_shipped():
+  for workdir in (sr_model.DEMO_WORKDIR, pixcolor_model.DEMO_WORKDIR):
+    assert os.path.isfile(os.path.join(workdir, 'config.json')), workdir
+    assert os.path.isfile(os.path.join(workdir, 'checkpoints', 'checkpoint')), workdir
+
+
+def test_demo_writes_both_grids_and_the_page(tmp_path):
+  out = tmp_path / 'demo'
+  result = run_cli('experiments.demo', f'--output={out}', '--num_faces=2', '--num_photos=2',
+                   timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert f'Results in {out}' in result.stdout
+
+  # Two faces x (input, bicubic, 3 temperatures, truth) of 32 px with padding, enlarged 3x.
+  sr = np.asarray(Image.open(out / 'super_resolution.png'))
+  assert sr.ndim == 3 and sr.shape[0] < sr.shape[1]
+  faces = sorted(os.listdir(out / 'super_resolution'))
+  assert len(faces) == 2 * 6 and 'face0_sample_T0.8.png' in faces
+  samples = [np.asarray(Image.open(out / 'super_resolution' / f'face0_sample_T{t}.png'))
+             for t in ('1', '0.9', '0.8')]
+  assert all(s.shape == (32, 32, 3) for s in samples)
+  assert not np.array_equal(samples[0], samples[2])  # Sampled at different temperatures.
+
+  photos = sorted(os.listdir(out / 'colorization'))
+  assert len(photos) == 2 * 4  # gray + three colourings each
+  stem = photos[0].rsplit('_', 1)[0]
+  gray = np.asarray(Image.open(out / 'colorization' / f'{stem}_gray.png'))
+  colourings = [np.asarray(Image.open(out / 'colorization' / f'{stem}_sample{k}.png'))
+                for k in range(3)]
+  assert all(c.shape == gray.shape + (3,) for c in colourings)  # At the photo's own size.
+  assert not np.array_equal(colourings[0], colourings[1])  # Sampled, not averaged.
+  for c in colourings:  # Each keeps the input's luminance (BT.601 Y), up to rounding and clipping.
+    y = c.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    assert np.abs(y - gray).mean() < 1.5
+  page = (out / 'index.html').read_text()
+  assert 'super_resolution.png' in page and 'colorization.png' in page
