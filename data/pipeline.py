@@ -8,7 +8,10 @@ shapes with `drop_remainder=True`, prefetch); `input_fn` wraps it for
 `strategy.distribute_datasets_from_function`, which hands each pipeline its `tf.distribute.InputContext`.
 """
 import functools
+import threading
 
+from absl import logging
+import numpy as np
 import tensorflow as tf
 
 from data import sources
@@ -70,25 +73,67 @@ def example_fn(data_config, task):
   raise ValueError(f'task must be one of {TASKS}, got {task!r}')
 
 
+# Grayscale photos met by colorization pipelines in this process (see `transforms.colourfulness`).
+_gray = {'dropped': 0}
+_gray_lock = threading.Lock()
+
+
+def grayscale_dropped():
+  """How many grayscale photos colorization pipelines of this process have dropped so far."""
+  with _gray_lock:
+    return _gray['dropped']
+
+
+def _count_gray(is_gray):
+  if is_gray:
+    with _gray_lock:
+      _gray['dropped'] += 1
+      n = _gray['dropped']
+    if n & (n - 1) == 0:  # 1, 2, 4, 8, ...: counted in the log without flooding it.
+      logging.info('dropped a grayscale photo (colorization learns nothing from it): %d so far', n)
+  return np.bool_(not is_gray)
+
+
+def _is_colour(example):
+  is_gray = transforms.colourfulness(example['image']) < transforms.GRAY_COLOURFULNESS
+  keep = tf.numpy_function(_count_gray, [is_gray], tf.bool, stateful=True)
+  keep.set_shape([])
+  return keep
+
+
+def _with_seeds(ds, seed):
+  """Pairs each element with its own stateless seed [2] int64 (the same for the same `seed`)."""
+  return tf.data.Dataset.zip((ds, tf.data.Dataset.random(seed=seed).batch(2)))
+
+
 def make_dataset(data_config, task, split, batch_size, *, training, seed=0, input_context=None,
                  num_examples=None):
   """A batched dataset of `task` examples for one input pipeline.
 
   Args:
-    data_config: a config's `data` field (`source`, `crop`, sizes, `shuffle_buffer`, `cache`, ...).
+    data_config: a config's `data` field (`source`, `crop`, sizes, `shuffle_buffer`, `cache`,
+      `random_flip`, `random_crop`, ...).
     task: 'super_resolution' or 'colorization'.
     split: 'train' or 'eval'.
     batch_size: examples per batch of *this* pipeline (per replica under a strategy).
-    training: shuffle (before repeat) and repeat forever; otherwise one ordered pass.
-    seed: seed of file order and shuffling; the same seed gives the same batches.
+    training: shuffle (before repeat), repeat forever and augment (`random_flip`: flip every example
+      left-right with probability 1/2; `random_crop` > 0, colorization only: a random square of
+      side [random_crop, 1] x the short side instead of `crop`). Otherwise one ordered pass, never
+      augmented.
+    seed: seed of file order, shuffling and augmentation; the same seed gives the same batches.
     input_context: `tf.distribute.InputContext`; the dataset is then this pipeline's shard.
     num_examples: keep only the first N examples of the split (evaluation on a subset), N in all
       over the input pipelines.
   Returns:
     `tf.data.Dataset` of dicts of batched tensors with static shapes.
+
+  Colorization pipelines drop grayscale photos in every split and source (`_is_colour`), before
+  `num_examples` is counted; `grayscale_dropped()` says how many.
   """
   ds, count = sources.load(data_config.source, split, data_config, task=task,
                            input_context=input_context, shuffle_files=training, seed=seed)
+  if task == 'colorization':
+    ds = ds.filter(_is_colour)
   if num_examples:
     if input_context is not None and input_context.num_input_pipelines > 1:
       # Example k of the split went to pipeline k % n: the first N of the split are this pipeline's
@@ -97,14 +142,28 @@ def make_dataset(data_config, task, split, batch_size, *, training, seed=0, inpu
                                input_context.num_input_pipelines))
     ds = ds.take(num_examples)
   preprocess = example_fn(data_config, task)
-  ds = ds.map(lambda ex: preprocess(ex['image']), num_parallel_calls=tf.data.AUTOTUNE)
-  if data_config.get('cache', False):
-    ds = ds.cache()  # Small sources: decode and resize once, not every epoch.
+  cache = data_config.get('cache', False)
+  random_crop = float(data_config.get('random_crop', 0.0) or 0.0) if training else 0.0
+  if random_crop and task == 'colorization':
+    # The crop must be drawn anew every epoch, so what is cached is the decoded photo.
+    if cache:
+      ds = ds.cache()
+    ds = _with_seeds(ds, seed).map(
+        lambda ex, s: preprocess(transforms.random_square_crop(ex['image'], s, random_crop),
+                                 crop_how='none'),
+        num_parallel_calls=tf.data.AUTOTUNE)
+  else:
+    ds = ds.map(lambda ex: preprocess(ex['image']), num_parallel_calls=tf.data.AUTOTUNE)
+    if cache:
+      ds = ds.cache()  # Small sources: decode and resize once, not every epoch.
   if training:
     buffer = data_config.get('shuffle_buffer', 10_000)
     if count:
       buffer = min(buffer, count)
     ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+    if data_config.get('random_flip', False):
+      ds = _with_seeds(ds, seed + 1).map(lambda ex, s: transforms.random_flip(ex, s),
+                                         num_parallel_calls=tf.data.AUTOTUNE)
   ds = ds.batch(batch_size, drop_remainder=True)
   return ds.prefetch(tf.data.AUTOTUNE)
 

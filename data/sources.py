@@ -6,7 +6,7 @@ common currency that `data.pipeline` turns into super-resolution or colorization
 Source strings (the `data.source` key of every config):
   bundled            the bundled set the task uses by default (faces for super-resolution, photos for
                      colorization; see data/bundled/PROVENANCE.md)
-  bundled:faces      3,000 + 500 CelebA faces at 32 x 32
+  bundled:faces      3,000 + 1,000 CelebA faces at 32 x 32
   bundled:photos     240 + 74 ImageNet photographs, short side 128
   tfds:<name>        a TFDS dataset, e.g. tfds:celeb_a, tfds:lsun/bedroom, tfds:imagenet2012,
                      tfds:imagenet_resized/64x64, tfds:downsampled_imagenet/32x32

@@ -41,6 +41,43 @@ def center_square_crop(image):
   return image[top:top + side, left:left + side]
 
 
+def colourfulness(image):
+  """Mean of |R - G| + |G - B| over the pixels of a `[H, W, 3]` image seen at 64 x 64 (0..255 scale).
+
+  Below `GRAY_COLOURFULNESS` an image is taken for a grayscale photograph stored as RGB: it teaches
+  a colorizer "no colour", so the colorization pipeline drops it (the staged ImageNet sample used the
+  same measure and bound, see data/bundled/PROVENANCE.md).
+  """
+  small = resize(image, 64, 'area')
+  return tf.reduce_mean(tf.abs(small[..., 0] - small[..., 1]) + tf.abs(small[..., 1] - small[..., 2]))
+
+
+GRAY_COLOURFULNESS = 1.0
+
+
+def random_square_crop(image, seed, min_scale=1.0):
+  """A random square of a `[H, W, C]` image: side uniform in [min_scale, 1] x the short side, at a
+  uniformly random position. Stateless: the same `seed` ([2] int) gives the same crop, eagerly and in
+  `tf.data`. min_scale = 1 gives a random position along the long side only.
+  """
+  shape = tf.shape(image)
+  short = tf.minimum(shape[0], shape[1])
+  seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 3)
+  scale = tf.random.stateless_uniform([], seeds[0], minval=min_scale, maxval=1.0)
+  side = tf.clip_by_value(tf.cast(tf.round(scale * tf.cast(short, tf.float32)), tf.int32), 1, short)
+  top = tf.random.stateless_uniform([], seeds[1], 0, shape[0] - side + 1, tf.int32)
+  left = tf.random.stateless_uniform([], seeds[2], 0, shape[1] - side + 1, tf.int32)
+  return image[top:top + side, left:left + side]
+
+
+def random_flip(images, seed):
+  """Flips every `[H, W, C]` tensor of the dict `images` left-right together, with probability 1/2
+  (stateless, like `random_square_crop`)."""
+  flip = tf.random.stateless_uniform([], tf.cast(seed, tf.int64)) < 0.5
+  images = {k: tf.convert_to_tensor(v) for k, v in images.items()}
+  return {k: tf.cond(flip, lambda v=v: tf.reverse(v, [1]), lambda v=v: v) for k, v in images.items()}
+
+
 def resize(image, size, method='area'):
   """Resizes a `[H, W, C]` or `[B, H, W, C]` image to `size` (int or (h, w)); returns float32.
 

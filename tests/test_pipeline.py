@@ -137,7 +137,7 @@ def test_batches_have_static_shapes_and_drop_the_remainder():
   ds = pipeline.make_dataset(sr_config(), 'super_resolution', 'eval', 64, training=False)
   assert ds.element_spec['lowres'].shape == (64, 8, 8, 3)
   assert ds.element_spec['highres'].shape == (64, 32, 32, 3)
-  assert len(list(ds)) == 500 // 64
+  assert len(list(ds)) == 1000 // 64  # 1,000 bundled eval faces: 15 full batches.
 
 
 def test_eval_is_one_pass_in_source_order():
@@ -217,3 +217,76 @@ def test_input_fn_under_mirrored_strategy_on_two_cpus():
   assert len(replicas) == 2
   assert all(r.shape == (4, 32, 32, 3) and r.dtype == tf.uint8 for r in replicas)
   assert not np.array_equal(replicas[0].numpy(), replicas[1].numpy())
+
+
+# ----------------------------------------------------------------------------------------------
+# Augmentation (training only) and grayscale photos (dropped for colorization).
+# ----------------------------------------------------------------------------------------------
+def all_examples(ds, n):
+  out = {}
+  for batch in ds.take(n):
+    for k, v in batch.items():
+      out.setdefault(k, []).append(v.numpy())
+  return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def test_flips_only_in_training_and_on_both_images_together():
+  config = sr_config(random_flip=True, shuffle_buffer=1)  # Buffer 1: the file order, no shuffle.
+  plain = all_examples(pipeline.make_dataset(sr_config(shuffle_buffer=1), 'super_resolution',
+                                             'train', 8, training=True), 4)
+  flipped = all_examples(pipeline.make_dataset(config, 'super_resolution', 'train', 8,
+                                               training=True, seed=5), 4)
+  which = [not np.array_equal(a, b) for a, b in zip(plain['highres'], flipped['highres'])]
+  assert 8 < sum(which) < 24  # About half of 32.
+  for k in range(32):
+    for key in ('highres', 'lowres'):
+      want = plain[key][k][:, ::-1] if which[k] else plain[key][k]
+      np.testing.assert_array_equal(flipped[key][k], want)
+  # Eval never augments, whatever the config says.
+  eval_plain = all_examples(pipeline.make_dataset(sr_config(), 'super_resolution', 'eval', 8,
+                                                  training=False), 2)
+  eval_aug = all_examples(pipeline.make_dataset(config, 'super_resolution', 'eval', 8,
+                                                training=False), 2)
+  np.testing.assert_array_equal(eval_aug['highres'], eval_plain['highres'])
+
+
+def test_random_crops_only_in_training():
+  config = color_config(random_crop=0.5, random_flip=True, shuffle_buffer=1)
+  train_a = all_examples(pipeline.make_dataset(config, 'colorization', 'train', 4, training=True,
+                                               seed=1), 2)
+  train_b = all_examples(pipeline.make_dataset(config, 'colorization', 'train', 4, training=True,
+                                               seed=2), 2)
+  centred = all_examples(pipeline.make_dataset(color_config(shuffle_buffer=1), 'colorization',
+                                               'train', 4, training=True), 2)
+  assert train_a['image'].shape == (8, 64, 64, 3)
+  assert not np.array_equal(train_a['image'], centred['image'])
+  assert not np.array_equal(train_a['image'], train_b['image'])  # A new crop for another seed.
+  eval_aug = all_examples(pipeline.make_dataset(config, 'colorization', 'eval', 4,
+                                                training=False), 2)
+  eval_plain = all_examples(pipeline.make_dataset(color_config(), 'colorization', 'eval', 4,
+                                                  training=False), 2)
+  np.testing.assert_array_equal(eval_aug['image'], eval_plain['image'])
+
+
+def test_colorization_drops_grayscale_photos_and_counts_them(tmp_path):
+  rng = np.random.default_rng(0)
+  colour = rng.integers(0, 256, [6, 40, 40, 3]).astype(np.uint8)
+  gray = np.repeat(rng.integers(0, 256, [3, 40, 40, 1]), 3, axis=-1).astype(np.uint8)
+  images = np.concatenate([colour[:2], gray[:1], colour[2:4], gray[1:], colour[4:]])
+  path = str(tmp_path / 'mixed.npz')
+  np.savez(path, train_images=images, eval_images=images)
+  config = color_config(source=f'npz:{path}', image_size=32, chroma_size=8)
+  before = pipeline.grayscale_dropped()
+  every = all_examples(pipeline.make_dataset(config, 'colorization', 'eval', 1, training=False),
+                       100)
+  assert len(every['image']) == 6
+  assert pipeline.grayscale_dropped() - before == 3
+  assert all(float(transforms.colourfulness(im)) > 10 for im in every['image'])
+  # num_examples counts colour photos: the first 4 colour ones, though 5 files precede the 4th.
+  out = all_examples(pipeline.make_dataset(config, 'colorization', 'eval', 1, training=False,
+                                           num_examples=4), 100)
+  np.testing.assert_array_equal(out['image'], every['image'][:4])
+  # Super-resolution keeps gray photos: they are faces too.
+  sr = all_examples(pipeline.make_dataset(sr_config(source=f'npz:{path}', crop='center'),
+                                          'super_resolution', 'eval', 1, training=False), 100)
+  assert len(sr['highres']) == 9

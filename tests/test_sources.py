@@ -162,9 +162,9 @@ def test_unknown_tfds_name_suggests_close_names(tmp_path):
 def test_bundled_faces():
   train, n_train = sources.load('bundled:faces', 'train')
   evals, n_eval = sources.load('bundled:faces', 'eval')
-  assert (n_train, n_eval) == (3000, 500)
+  assert (n_train, n_eval) == (3000, 1000)
   train, evals = np.stack(images_of(train)), np.stack(images_of(evals))
-  assert train.shape == (3000, 32, 32, 3) and evals.shape == (500, 32, 32, 3)
+  assert train.shape == (3000, 32, 32, 3) and evals.shape == (1000, 32, 32, 3)
   assert train.dtype == np.uint8
   assert not {fingerprint(x) for x in train} & {fingerprint(x) for x in evals}
   assert 30 < train.mean() < 220 and train.std() > 20  # Photographs, not a blank array.
@@ -181,7 +181,7 @@ def test_bundled_photos(split, count):
 
 
 def test_bundled_means_faces_for_super_resolution_and_photos_for_colorization():
-  assert sources.load('bundled', 'eval', task='super_resolution')[1] == 500
+  assert sources.load('bundled', 'eval', task='super_resolution')[1] == 1000
   assert sources.load('bundled', 'eval', task='colorization')[1] == 74
 
 

@@ -62,6 +62,11 @@ CASES = {
                         [np.linspace(-10, 270, 57).astype(np.float32)]),
     'dequantize_chroma': (lambda x: transforms.dequantize_chroma(x, 32),
                           [np.arange(32, dtype=np.int32)]),
+    'colourfulness': (transforms.colourfulness, [random_image([H, W, 3])]),
+    'random_square_crop': (lambda x: transforms.random_square_crop(x, [3, 4], 0.5),
+                           [random_image([20, 30, 3])]),
+    'random_flip': (lambda x: transforms.random_flip({'a': x, 'b': x[..., :1]}, [1, 2]),
+                    [random_image([H, W, 3])]),
 }
 
 
@@ -258,3 +263,44 @@ def test_chroma_bins_cover_the_whole_chroma_range_within_a_bin():
   back = both_ways(lambda x: transforms.dequantize_chroma(transforms.quantize_chroma(x, 32), 32),
                    cbcr)
   assert np.abs(back - cbcr).max() <= 8  # Half a bin (4) inside, 7.5 in the clipped end bins.
+
+
+# ----------------------------------------------------------------------------------------------
+# Augmentation and the grayscale test.
+# ----------------------------------------------------------------------------------------------
+def test_random_square_crop_is_a_square_of_the_image_fixed_by_its_seed():
+  image = random_image([20, 30, 3])
+  seen = set()
+  for seed in range(40):
+    out = both_ways(lambda x: transforms.random_square_crop(x, [seed, 7], 0.5), image)
+    side = out.shape[0]
+    assert out.shape == (side, side, 3) and 10 <= side <= 20
+    # It is a window of the image: find where.
+    hits = [(t, l) for t in range(21 - side) for l in range(31 - side)
+            if np.array_equal(image[t:t + side, l:l + side], out)]
+    assert hits, f'seed {seed}: not a crop of the image'
+    seen.add((side, hits[0]))
+    again = transforms.random_square_crop(tf.constant(image), [seed, 7], 0.5).numpy()
+    np.testing.assert_array_equal(again, out)
+  assert len(seen) > 20  # Sizes and positions vary with the seed.
+
+
+def test_random_flip_flips_every_field_together_about_half_the_time():
+  image = random_image([H, W, 3])
+  flips = 0
+  for seed in range(200):
+    out = transforms.random_flip({'a': image, 'b': image[..., :1]}, [seed, 0])
+    a, b = out['a'].numpy(), out['b'].numpy()
+    flipped = np.array_equal(a, image[:, ::-1])
+    assert flipped or np.array_equal(a, image)
+    np.testing.assert_array_equal(b, a[..., :1])  # Both fields the same way.
+    flips += flipped
+  assert 70 < flips < 130
+
+
+def test_colourfulness_tells_gray_photos_from_colour_ones():
+  gray = np.repeat(random_image([40, 50, 1]), 3, axis=-1)
+  assert float(transforms.colourfulness(gray)) < transforms.GRAY_COLOURFULNESS
+  colour = gray.copy()
+  colour[..., 0] = np.clip(colour[..., 0].astype(int) + 20, 0, 255)
+  assert float(transforms.colourfulness(colour)) > 10 * transforms.GRAY_COLOURFULNESS

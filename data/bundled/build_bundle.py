@@ -5,8 +5,7 @@ Usage: python data/bundled/build_bundle.py SHARED_DATA_DIR
 SHARED_DATA_DIR is the folder that holds `faces/celeba_32.npz` and `natural/imagenet_sample_256/`
 (see PROVENANCE.md beside this script for where those came from). The selection is deterministic:
 - faces.npz: CelebA aligned faces at 32x32. `train` = the first 3,000 by file name, `eval` = the last
-  500 (CelebA ids 009501..010000), so the two never overlap and eval stays inside the suggested
-  held-out block (the last 1,000).
+  1,000 (CelebA ids 009001..010000, the suggested held-out block), so the two never overlap.
 - photos/{train,eval}/*.jpg: ImageNet photos (one per class), short side resized to 128 with Pillow's
   LANCZOS and saved as JPEG quality 90. `train` = the first 240 files in sorted order, `eval` = every
   file from the 901st on in sorted order (the suggested held-out block).
@@ -28,7 +27,7 @@ def main(src):
   np.savez_compressed(
       os.path.join(HERE, 'faces.npz'),
       train_images=images[:3000], train_filenames=names[:3000],
-      eval_images=images[-500:], eval_filenames=names[-500:])
+      eval_images=images[-1000:], eval_filenames=names[-1000:])
 
   photo_dir = os.path.join(src, 'natural', 'imagenet_sample_256')
   files = sorted(f for f in os.listdir(photo_dir) if f.lower().endswith('.jpg'))
