@@ -71,8 +71,14 @@ def causal_mask(kernel_size, in_groups, out_groups, mask_type):
 
 
 def shift_down(x):
-  """[B, H, W, D] -> [B, H, W, D] with row i holding row i - 1 of `x` (zeros in row 0)."""
-  return tf.pad(x, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]
+  """[B, H, W, D] -> [B, H, W, D] with row i holding row i - 1 of `x` (zeros in row 0).
+
+  `tf.slice`, not `x[:, :-1]`: the gradient of a strided slice (StridedSliceGrad) cost a tenth of a
+  CPU training step; a slice's gradient is a pad.
+  """
+  rows = x.shape[1] if x.shape[1] is not None else tf.shape(x)[1]
+  return tf.pad(tf.slice(x, [0, 0, 0, 0], tf.stack([-1, rows - 1, -1, -1])),
+                [[0, 0], [1, 0], [0, 0], [0, 0]])
 
 
 def gate(x):
@@ -120,7 +126,10 @@ class MaskedConv2D(keras.layers.Layer):
 
   def masked_kernel(self):
     """The kernel with its mask applied: [kh, kw, in, out]."""
-    return self.kernel * tf.constant(self.mask) if self.mask_type else self.kernel
+    # In the layer's compute dtype: under a mixed policy (float32 weights, bfloat16 maths) the
+    # kernel is cast once here, and the 0/1 mask is exact in any float type.
+    kernel = tf.cast(self.kernel, self.compute_dtype)
+    return kernel * tf.constant(self.mask, self.compute_dtype) if self.mask_type else kernel
 
   def call(self, inputs):
     kernel = self.masked_kernel()
@@ -201,6 +210,11 @@ class GatedBlock(keras.layers.Layer):
   def radius(self):
     return self.kernel_size // 2
 
+  @property
+  def above_channels(self):
+    """Channels of what the vertical stack hands the next row's horizontal stack (V2H(v_pre))."""
+    return 2 * self.filters
+
   def build(self, input_shape, conditioning_shape=None):
     channels = int(input_shape[-1])
     self.v_conv.build((None, None, None, channels))
@@ -277,6 +291,75 @@ class GatedBlock(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
+class MaskedStem(keras.layers.Layer):
+  """A plain k x k convolution with mask A over the image: PixColor's first PixelCNN layer.
+
+  The k x k kernel is kept as its two causal parts, so that the cached sampler can advance it a row
+  and a pixel at a time like a `GatedBlock`:
+    above = shift_down(Conv_{(k//2) x k}(image))       rows i - k//2 .. i - 1, every column of the kernel
+    out   = MaskedConv_{1 x (k//2+1), A}(image) + above  row i, columns j - k//2 .. j (mask A at j)
+  together exactly the taps of a k x k convolution with mask A. No gate, no skip output: `out` is
+  the input of both stacks of the first gated block.
+
+  Args:
+    filters: F, output features.
+    kernel_size: k (odd).
+    num_groups: image channels (the channel order mask A respects).
+  """
+
+  first = True
+  last = False
+  conditional = False
+
+  def __init__(self, filters, kernel_size, num_groups, **kwargs):
+    super().__init__(**kwargs)
+    if kernel_size % 2 != 1 or kernel_size < 3:
+      raise ValueError(f'kernel_size must be odd and >= 3, got {kernel_size}')
+    self.filters = int(filters)
+    self.kernel_size = int(kernel_size)
+    self.num_groups = int(num_groups)
+    r = self.radius
+    self.v_conv = MaskedConv2D(self.filters, (r, self.kernel_size), name='v_conv')
+    self.h_conv = MaskedConv2D(self.filters, (1, r + 1), 'A', self.num_groups, name='h_conv')
+
+  @property
+  def radius(self):
+    return self.kernel_size // 2
+
+  @property
+  def above_channels(self):
+    return self.filters
+
+  def build(self, input_shape, conditioning_shape=None):
+    del conditioning_shape
+    channels = int(input_shape[-1])
+    self.v_conv.build((None, None, None, channels))
+    self.h_conv.build((None, None, None, channels))
+
+  def conditioning_terms(self, conditioning):
+    del conditioning
+    return None, None
+
+  def above(self, rows):
+    """[B, R + r - 1, W + 2r, C] rows padded by r - 1 on top and r left and right -> the rows'
+    contribution [B, R, W, F] (before the shift down a row)."""
+    return self.v_conv(rows)
+
+  def call(self, v, h, conditioning=None):
+    """Whole-image forward: (image, image, ignored) -> (out, out, None)."""
+    del h, conditioning
+    r = self.radius
+    above = shift_down(self.above(tf.pad(v, [[0, 0], [r - 1, 0], [r, r], [0, 0]])))
+    out = self.h_conv(tf.pad(v, [[0, 0], [0, 0], [r, 0], [0, 0]])) + above
+    return out, out, None
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(filters=self.filters, kernel_size=self.kernel_size, num_groups=self.num_groups)
+    return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
 class OutputHead(keras.layers.Layer):
   """relu -> masked 1x1 (hidden) -> relu -> masked 1x1 to C x K logits, both mask B."""
 
@@ -328,19 +411,28 @@ class PixelCNN(keras.Model):
   Args:
     num_channels: C (3 for RGB, 2 for chroma).
     num_values: K (256 for 8-bit intensities, 32 for PixColor's chroma bins).
-    num_layers: gated layers, the first of which reads the image through mask A.
+    num_layers: gated layers.
     filters: F, features per stack and layer.
-    kernel_size: k of the gated layers after the first.
+    kernel_size: k of the gated layers (after the first, when the first is gated).
     first_kernel_size: k of the first layer (7 in the papers).
     head_filters: width of the hidden 1x1 layer of the output head (1024 in PixColor).
     conditional: whether `conditioning` is expected.
+    first_layer: 'gated': the first of the `num_layers` gated layers reads the image through mask A
+      (van den Oord et al. 2016; Dahl et al. 2017). 'masked_conv': a plain k x k convolution with
+      mask A (`MaskedStem`, k = first_kernel_size) reads the image, then `num_layers` gated layers of
+      kernel_size (PixColor's PixelCNN).
   """
 
+  FIRST_LAYERS = ('gated', 'masked_conv')
+
   def __init__(self, num_channels, num_values, num_layers, filters, kernel_size=5,
-               first_kernel_size=7, head_filters=None, conditional=False, **kwargs):
+               first_kernel_size=7, head_filters=None, conditional=False, first_layer='gated',
+               **kwargs):
     super().__init__(**kwargs)
     if num_layers < 1:
       raise ValueError(f'num_layers must be >= 1, got {num_layers}')
+    if first_layer not in self.FIRST_LAYERS:
+      raise ValueError(f'first_layer must be one of {self.FIRST_LAYERS}, got {first_layer!r}')
     self.num_channels = int(num_channels)
     self.num_values = int(num_values)
     self.num_layers = int(num_layers)
@@ -349,10 +441,14 @@ class PixelCNN(keras.Model):
     self.first_kernel_size = int(first_kernel_size)
     self.head_filters = int(head_filters or 4 * filters)
     self.conditional = bool(conditional)
-    self.blocks = [
-        GatedBlock(filters, first_kernel_size if i == 0 else kernel_size, num_channels,
-                   first=(i == 0), last=(i == num_layers - 1), conditional=conditional,
-                   name=f'gated_{i}')
+    self.first_layer = first_layer
+    gated_first = first_layer == 'gated'
+    self.blocks = [] if gated_first else [
+        MaskedStem(filters, first_kernel_size, num_channels, name='stem')]
+    self.blocks += [
+        GatedBlock(filters, first_kernel_size if (i == 0 and gated_first) else kernel_size,
+                   num_channels, first=(i == 0 and gated_first), last=(i == num_layers - 1),
+                   conditional=conditional, name=f'gated_{i}')
         for i in range(num_layers)]
     self.head = OutputHead(num_channels, num_values, self.head_filters, name='head')
 
@@ -374,11 +470,12 @@ class PixelCNN(keras.Model):
     skip = 0.0
     for block in self.blocks:
       v, h, s = block(v, h, conditioning)
-      skip = skip + s
+      if s is not None:
+        skip = skip + s
     return self.head(skip)
 
   def get_config(self):
     return dict(name=self.name, num_channels=self.num_channels, num_values=self.num_values,
                 num_layers=self.num_layers, filters=self.filters, kernel_size=self.kernel_size,
                 first_kernel_size=self.first_kernel_size, head_filters=self.head_filters,
-                conditional=self.conditional)
+                conditional=self.conditional, first_layer=self.first_layer)

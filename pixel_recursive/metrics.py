@@ -1,8 +1,10 @@
-"""Image-quality metrics on uint8 images (0..255), per image; shared by both papers' evaluations.
+"""Image-quality metrics on uint8 images (0..255); shared by both papers' evaluations.
 
-pSNR, SSIM and MS-SSIM are TensorFlow's (`tf.image.psnr`, `tf.image.ssim`, `tf.image.ssim_multiscale`).
-MS-SSIM uses as many of the standard five scales (Wang et al. 2003) as the image size allows, with
-their weights renormalised to sum to one: three for 32 x 32 images, five from 176 x 176 up.
+Definitions: ../shared/notes/fidelity_metrics.md. pSNR, SSIM and MS-SSIM are TensorFlow's
+(`tf.image.psnr`, `tf.image.ssim`, `tf.image.ssim_multiscale`). MS-SSIM uses as many of the standard
+five scales (Wang et al. 2003) as the image size allows, with their weights renormalised to sum to
+one: three for 32 x 32 images, five from 176 x 176 up. Super-resolution adds consistency with the
+input and the high-frequency energy ratio; colorization the Lab colour histogram intersection.
 """
 import numpy as np
 import tensorflow as tf
@@ -48,17 +50,70 @@ def ms_ssim(images, references, filter_size=None):
                                   power_factors=weights, filter_size=filter_size)
 
 
+def _area_down(outputs, lowres):
+  size = (int(lowres.shape[1]), int(lowres.shape[2]))
+  return transforms.to_uint8(transforms.resize(outputs, size, 'area'))
+
+
 def consistency(outputs, lowres):
-  """pSNR between the low-res input and the output area-downsampled to its size, [B].
+  """pSNR between the low-res input and the output area-downsampled to its size, [B] (dB).
 
   High values mean the output is a faithful explanation of the input (Dahl et al. 2017, Sec. 5.2).
   """
-  size = (int(lowres.shape[1]), int(lowres.shape[2]))
-  down = transforms.to_uint8(transforms.resize(outputs, size, 'area'))
-  return psnr(down, lowres)
+  return psnr(_area_down(outputs, lowres), lowres)
+
+
+def consistency_mse(outputs, lowres):
+  """The same comparison in the paper's convention (Table 2): the mean squared error between the
+  input and the area-downsampled output on [0, 1], [B]; lower is better. 10 log10(1 / MSE) is
+  `consistency` (before its cap)."""
+  diff = (_float(_area_down(outputs, lowres)) - _float(lowres)) / 255.0
+  return tf.reduce_mean(tf.square(diff), axis=[1, 2, 3])
+
+
+def laplacian_energy(images):
+  """Mean over interior pixels and channels of the squared 4-neighbour Laplacian, [B] (0..255
+  scale): 4 x[i, j] - x[i-1, j] - x[i+1, j] - x[i, j-1] - x[i, j+1]."""
+  x = _float(images)
+  lap = (4 * x[:, 1:-1, 1:-1] - x[:, :-2, 1:-1] - x[:, 2:, 1:-1] - x[:, 1:-1, :-2]
+         - x[:, 1:-1, 2:])
+  return tf.reduce_mean(tf.square(lap), axis=[1, 2, 3])
+
+
+def hf_energy_ratio(outputs, references):
+  """Per image, the Laplacian energy of the output over that of the reference, [B]: 1 = as much
+  fine detail as the truth, < 1 blurrier, > 1 noisier. Report the median over images (a flat
+  reference makes single ratios huge). See ../shared/notes/fidelity_metrics.md."""
+  return laplacian_energy(outputs) / tf.maximum(laplacian_energy(references), 1e-6)
 
 
 def finite_mean(values, cap=100.0):
   """Mean of per-image metrics with +inf (identical images) capped at `cap` dB."""
   values = np.minimum(np.asarray(values, np.float64), cap)
   return float(np.mean(values))
+
+
+# ----------------------------------------------------------------------------------------------
+# Colour (PixColor, Fig. 7): histograms of Lab a and b, and their intersection.
+# ----------------------------------------------------------------------------------------------
+LAB_RANGE = (-128.0, 128.0)
+
+
+def lab_ab(rgb):
+  """uint8 RGB [..., 3] -> float64 Lab a and b [..., 2] (skimage.color.rgb2lab)."""
+  from skimage import color
+  return color.rgb2lab(np.asarray(rgb, np.float64) / 255.0)[..., 1:]
+
+
+def ab_histograms(rgb, bins=256):
+  """Counts of the a and b values of every pixel of uint8 RGB images: int64 [2, bins] over
+  `LAB_RANGE` (256 bins are bins of width 1)."""
+  ab = lab_ab(rgb).reshape(-1, 2)
+  return np.stack([np.histogram(ab[:, k], bins, LAB_RANGE)[0] for k in range(2)])
+
+
+def intersection(p, q):
+  """Histogram intersection of two count vectors after normalising each to sum 1 (1 = equal)."""
+  p = np.asarray(p, np.float64) / max(np.sum(p), 1)
+  q = np.asarray(q, np.float64) / max(np.sum(q), 1)
+  return float(np.minimum(p, q).sum())

@@ -18,6 +18,8 @@ noise G a counter-based hash of (seed, example, p, value). Unlike `tf.random.sta
 covers the whole batch, this gives every example its own stream, so the images of a batch equal the same
 images sampled one at a time, and eager, `tf.function` and XLA runs draw identical numbers.
 """
+import weakref
+
 import numpy as np
 import tensorflow as tf
 
@@ -80,13 +82,23 @@ def example_keys(seed, batch_size):
   return np.stack([seed, np.zeros_like(seed)], -1).astype(np.int32)
 
 
+_SEED_FACTOR, _INDEX_FACTOR, _SEED_MODULUS = 1_000_003, 7919, 2 ** 31 - 1
+
+
 def derive_seed(seed, index, sample=0):
   """The seed of input `index`, sample `sample` of a command-line run seeded with `seed`.
 
   Commands sample with one seed per example, derived this way, so that an image's samples do not
   depend on how the inputs were batched.
   """
-  return (int(seed) * 1_000_003 + int(index) * 7919 + int(sample)) % (2 ** 31 - 1)
+  return (int(seed) * _SEED_FACTOR + int(index) * _INDEX_FACTOR + int(sample)) % _SEED_MODULUS
+
+
+def derive_seed_tensor(seed, index, sample=0):
+  """`derive_seed` as graph ops on int32 tensors (int64 inside, so seed * 1000003 cannot overflow)."""
+  value = (tf.cast(seed, tf.int64) * _SEED_FACTOR + tf.cast(index, tf.int64) * _INDEX_FACTOR
+           + sample)
+  return tf.cast(tf.math.floormod(value, _SEED_MODULUS), tf.int32)
 
 
 def check_temperature(temperature):
@@ -94,6 +106,13 @@ def check_temperature(temperature):
   if not temperature > 0 or not np.isfinite(temperature):
     raise ValueError(f'temperature must be a positive number, got {temperature}')
   return temperature
+
+
+def check_guidance(guidance):
+  guidance = float(guidance)
+  if not guidance >= 0 or not np.isfinite(guidance):
+    raise ValueError(f'guidance must be a finite number >= 0, got {guidance}')
+  return guidance
 
 
 # ----------------------------------------------------------------------------------------------
@@ -115,7 +134,7 @@ class Sampler:
     self._fns = {m: tf.function(getattr(self, f'_{m}'), jit_compile=jit_compile) for m in METHODS}
 
   def sample(self, shape, conditioning=None, extra_logits=None, temperature=1.0, seed=0,
-             method='cached', num_steps=None):
+             method='cached', num_steps=None, guidance=1.0):
     """Draws images of `shape` = (B, H, W) sub-pixel by sub-pixel.
 
     Args:
@@ -123,11 +142,12 @@ class Sampler:
       conditioning: [B, H, W, D] for a conditional PixelCNN, else None.
       extra_logits: [B, H, W, C, K] added to the PixelCNN's logits before the temperature (the
         super-resolution conditioning logits A), or None.
-      temperature: T > 0; sub-pixels are drawn from softmax(logits / T).
+      temperature: T > 0; sub-pixels are drawn from softmax((logits + guidance * extra) / T).
       seed: int, or one int per example (see `example_keys`).
       method: 'cached' (fast) or 'naive' (reference).
       num_steps: naive only: stop after this many sub-pixels in raster order, the rest left 0
         (benchmarks time a few steps of the slow sampler and extrapolate).
+      guidance: w >= 0, the weight of `extra_logits` (1 adds them as they are).
     Returns:
       int32 [B, H, W, C] values in [0, K).
     """
@@ -136,6 +156,7 @@ class Sampler:
     batch, height, width = (int(s) for s in shape)
     keys = tf.constant(example_keys(seed, batch))
     temperature = tf.constant(check_temperature(temperature), tf.float32)
+    guidance = tf.constant(check_guidance(guidance), tf.float32)
     if self.pixelcnn.conditional and conditioning is None:
       raise ValueError('this PixelCNN is conditional: pass conditioning=[B, H, W, D]')
     dummy = tf.zeros([batch, height, width, 0])
@@ -147,12 +168,12 @@ class Sampler:
     if method == 'naive':
       total = height * width * self.pixelcnn.num_channels
       steps = tf.constant(total if num_steps is None else min(int(num_steps), total))
-      return self._fns[method](conditioning, extra_logits, temperature, keys, steps)
-    return self._fns[method](conditioning, extra_logits, temperature, keys)
+      return self._fns[method](conditioning, extra_logits, temperature, guidance, keys, steps)
+    return self._fns[method](conditioning, extra_logits, temperature, guidance, keys)
 
   def compiled(self, method):
     """The compiled `tf.function` of `method`, taking (conditioning, extra_logits, temperature,
-    keys[, num_steps]) as tensors: for callers that trace sampling into their own graphs (export)."""
+    guidance, keys[, num_steps]) as tensors: for callers that trace sampling into their own graphs (export)."""
     return self._fns[method]
 
   def tracing_count(self, method):
@@ -160,17 +181,17 @@ class Sampler:
     return self._fns[method].experimental_get_tracing_count()
 
   # -- shared pieces ----------------------------------------------------------------------------
-  def _logits_at(self, logits, extra_logits, i, j, c):
-    """[B, K] logits of sub-pixel (i, j, c) plus A where there is one."""
+  def _logits_at(self, logits, extra_logits, guidance, i, j, c):
+    """[B, K] logits of sub-pixel (i, j, c) plus guidance * A where there is an A."""
     if extra_logits.shape.rank == 5:
-      logits = logits + extra_logits[:, i, j, c]
+      logits = logits + guidance * extra_logits[:, i, j, c]
     return logits
 
   def _cond(self, conditioning):
     return conditioning if self.pixelcnn.conditional else None
 
   # -- naive ------------------------------------------------------------------------------------
-  def _naive(self, conditioning, extra_logits, temperature, keys, num_steps):
+  def _naive(self, conditioning, extra_logits, temperature, guidance, keys, num_steps):
     net = self.pixelcnn
     batch, height, width = conditioning.shape[:3]
     channels, values = net.num_channels, net.num_values
@@ -181,7 +202,7 @@ class Sampler:
     def body(p, canvas):
       i, j, c = p // (width * channels), (p // channels) % width, p % channels
       logits = net(layers.scale_values(canvas, values), cond)[:, i, j, c]
-      value = draw(self._logits_at(logits, extra_logits, i, j, c), temperature, keys, p)
+      value = draw(self._logits_at(logits, extra_logits, guidance, i, j, c), temperature, keys, p)
       index = tf.stack([examples, tf.fill([batch], i), tf.fill([batch], j), tf.fill([batch], c)], 1)
       return p + 1, tf.tensor_scatter_nd_update(canvas, index, value)
 
@@ -189,7 +210,7 @@ class Sampler:
     return canvas
 
   # -- cached -----------------------------------------------------------------------------------
-  def _cached(self, conditioning, extra_logits, temperature, keys):
+  def _cached(self, conditioning, extra_logits, temperature, guidance, keys):
     net = self.pixelcnn
     blocks = net.blocks
     batch, height, width = conditioning.shape[:3]
@@ -205,7 +226,7 @@ class Sampler:
     # (zeros = the shift_down padding of row 0).
     v_queues = [tf.zeros([batch, b.radius + 1, width + 2 * b.radius, f])
                 for b, f in zip(blocks, in_channels)]
-    v_above = [tf.zeros([batch, 1, width, 2 * b.filters]) for b in blocks]
+    v_above = [tf.zeros([batch, 1, width, b.above_channels]) for b in blocks]
     # Horizontal windows: per layer, the inputs of the r columns left of the current pixel
     # [B, 1, r, F_in] (zeros = the left padding at j = 0).
     empty_windows = [tf.zeros([batch, 1, b.radius, f]) for b, f in zip(blocks, in_channels)]
@@ -228,7 +249,7 @@ class Sampler:
         for c in range(channels):
           # Channels >= c of this pixel are still zero; the channel masks make them irrelevant.
           logits = column.channel_logits(state, bases, layers.scale_values(pixel, values), c)
-          value = draw(self._logits_at(logits, extra_logits, i, j, c), temperature, keys,
+          value = draw(self._logits_at(logits, extra_logits, guidance, i, j, c), temperature, keys,
                        (i * width + j) * channels + c)
           pixel = pixel + value[:, None] * tf.one_hot(c, channels, dtype=tf.int32)
         # Slide this pixel's layer inputs, now complete, into the windows.
@@ -244,13 +265,19 @@ class Sampler:
       # Row i is complete: advance every layer's vertical stack by one row.
       x = layers.scale_values(tf.transpose(canvas[i], [1, 0, 2]), values)  # [B, W, C]
       new_queues, new_above = [], []
-      for block, queue, (cond_v, _) in zip(blocks, v_queues, cond_terms):
+      for block, queue, above, (cond_v, _) in zip(blocks, v_queues, v_above, cond_terms):
         r = block.radius
         row = tf.pad(x, [[0, 0], [r, r], [0, 0]])[:, None]
         queue = tf.concat([queue[:, 1:], row], axis=1)
+        new_queues.append(queue)
+        if isinstance(block, layers.MaskedStem):
+          # Its rows i - r + 1 .. i feed row i + 1; its output on row i (the next layer's input)
+          # is the masked row convolution plus what the rows above contributed to row i.
+          new_above.append(block.above(queue[:, 1:]))
+          x = (block.h_conv(queue[:, -1:, :width + r]) + above)[:, 0]
+          continue
         v_pre, v_out = block.vertical(
             queue, None if cond_v is None else _window(cond_v, [0, i, 0, 0], [-1, 1, -1, -1]))
-        new_queues.append(queue)
         new_above.append(block.v_to_h(v_pre))
         x = None if v_out is None else v_out[:, 0]
       return i + 1, canvas, new_queues, new_above
@@ -258,6 +285,17 @@ class Sampler:
     _, canvas, _, _ = tf.while_loop(lambda i, *_: i < height, row_body,
                                     (tf.constant(0), canvas, v_queues, v_above))
     return tf.transpose(canvas, [2, 0, 1, 3])
+
+
+_SAMPLERS = weakref.WeakKeyDictionary()
+
+
+def sampler_of(pixelcnn):
+  """The `Sampler` of a PixelCNN, made on first use and kept while the network lives, so that every
+  model holding the network (and every command) reuses one set of compiled samplers."""
+  if pixelcnn not in _SAMPLERS:
+    _SAMPLERS[pixelcnn] = Sampler(pixelcnn)
+  return _SAMPLERS[pixelcnn]
 
 
 class _GroupedColumn:
@@ -282,11 +320,26 @@ class _GroupedColumn:
     for index, block in enumerate(net.blocks):
       f, r = block.filters, block.radius
       fin = self.channels if index == 0 else net.filters
+      if isinstance(block, layers.MaskedStem):
+        ins, outs = groups(fin), groups(f)
+        kernel = block.h_conv.masked_kernel()[0]  # [r + 1, F_in, F]
+        self.layers.append({
+            'stem': True,
+            'radius': r,
+            'outs': outs,
+            'gate_cols': lambda t, c, outs=outs: t[..., outs[c][0]:outs[c][1]],
+            'window': tf.reshape(kernel[:r], [r * fin, f]),
+            'bias': block.h_conv.bias,
+            'center': [kernel[r][:ins[c][1], outs[c][0]:outs[c][1]] for c in c_range],
+            'in_end': [ins[c][1] for c in c_range],
+        })
+        continue
       ins, outs, skips = groups(fin), groups(f), groups(block.skip_filters)
       gate_cols = lambda t, c, outs=outs, f=f: tf.concat(
           [t[..., outs[c][0]:outs[c][1]], t[..., f + outs[c][0]:f + outs[c][1]]], axis=-1)
       kernel = block.h_conv.masked_kernel()[0]  # [r + 1, F_in, 2F]
       plan = {
+          'stem': False,
           'radius': r,
           'outs': outs,
           'gate_cols': gate_cols,
@@ -331,6 +384,9 @@ class _GroupedColumn:
     for index, (plan, base) in enumerate(zip(self.layers, bases)):
       x = pixel[:, :plan['in_end'][c]] if index == 0 else tf.concat(state['inputs'][index], -1)
       pre = plan['gate_cols'](base, c) + tf.matmul(x, plan['center'][c])
+      if plan['stem']:  # A plain masked convolution: its output is the next layer's input.
+        state['inputs'][index + 1].append(pre)
+        continue
       state['gates'][index].append(layers.gate(pre))
       gates = tf.concat(state['gates'][index], -1)  # Groups <= c.
       if plan['out'] is not None:

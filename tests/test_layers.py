@@ -13,13 +13,20 @@ H, W = 6, 10
 CASES = {
     'rgb_256': dict(num_channels=3, num_values=256, conditional=False),
     'chroma_32_conditional': dict(num_channels=2, num_values=32, conditional=True),
+    # PixColor's layout: a plain masked 7x7 convolution, then the gated layers.
+    'chroma_32_masked_conv_first': dict(num_channels=2, num_values=32, conditional=True,
+                                        first_layer='masked_conv'),
+    'rgb_256_masked_conv_first': dict(num_channels=3, num_values=256, conditional=False,
+                                      first_layer='masked_conv'),
 }
 
 
-def make_model(num_channels, num_values, conditional, num_layers=6, filters=12, seed=0):
+def make_model(num_channels, num_values, conditional, num_layers=6, filters=12, seed=0,
+               first_layer='gated'):
   keras.utils.set_random_seed(seed)
   model = layers.PixelCNN(num_channels, num_values, num_layers, filters, kernel_size=5,
-                          first_kernel_size=7, head_filters=24, conditional=conditional)
+                          first_kernel_size=7, head_filters=24, conditional=conditional,
+                          first_layer=first_layer)
   cond = tf.random.normal([1, H, W, 5], seed=seed) if conditional else None
   model(tf.zeros([1, H, W, num_channels]), cond)
   # Random (not zero) biases, so that no connection hides behind a zero or a dead ReLU.
@@ -180,3 +187,29 @@ def test_a_conditional_model_needs_conditioning():
   model, _ = make_model(**CASES['chroma_32_conditional'])
   with pytest.raises(ValueError, match='conditional'):
     model(tf.zeros([1, H, W, 2]))
+
+
+def test_masked_stem_is_a_kxk_convolution_with_mask_a():
+  """PixColor's first layer: its two kernels are the taps of one 7x7 convolution with mask A."""
+  keras.utils.set_random_seed(0)
+  stem = layers.MaskedStem(6, 7, num_groups=3)
+  x = tf.random.uniform([2, H, W, 3], -1, 1, seed=4)
+  stem.build(x.shape)
+  out, out_again, skip = stem(x, x)
+  assert out is out_again and skip is None
+  # The same convolution written the usual way: a 7x7 kernel, zero outside rows <= i and, on row
+  # i, outside columns <= j; mask A on the centre tap; SAME padding.
+  v, h = stem.v_conv.kernel.numpy(), stem.h_conv.masked_kernel().numpy()  # [3, 7, 3, 6], [1, 4, 3, 6]
+  full = np.zeros([7, 7, 3, 6], np.float32)
+  full[:3] = v
+  full[3, :4] = h[0]
+  expected = tf.nn.conv2d(x, full, 1, 'SAME') + stem.v_conv.bias + stem.h_conv.bias
+  np.testing.assert_allclose(out.numpy(), expected.numpy(), atol=1e-5)
+  mask = layers.causal_mask((7, 7), np.array([0, 1, 2]), layers.channel_groups(6, 3), 'A')
+  np.testing.assert_array_equal(full[3, 3] * (1 - mask[6, 6]), 0)  # Centre: groups < own only.
+
+
+def test_pixelcnn_with_a_masked_conv_first_layer_counts_gated_layers_apart():
+  model, _ = make_model(**CASES['chroma_32_masked_conv_first'])
+  assert [type(b).__name__ for b in model.blocks] == ['MaskedStem'] + ['GatedBlock'] * 6
+  assert not any(b.first for b in model.blocks[1:])

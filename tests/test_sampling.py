@@ -13,13 +13,19 @@ CASES = {
     'rgb_256_with_logits': dict(num_channels=3, num_values=256, conditional=False),
     # PixColor: chroma over 32 bins, the PixelCNN conditioned on a feature map.
     'chroma_32_conditional': dict(num_channels=2, num_values=32, conditional=True),
+    # PixColor's layout: a plain masked 5x5 convolution, then the gated layers.
+    'chroma_32_masked_conv_first': dict(num_channels=2, num_values=32, conditional=True,
+                                        first_layer='masked_conv'),
+    'rgb_256_masked_conv_first': dict(num_channels=3, num_values=256, conditional=False,
+                                      first_layer='masked_conv'),
 }
 
 
-def make(num_channels, num_values, conditional, seed=0):
+def make(num_channels, num_values, conditional, first_layer='gated', seed=0):
   keras.utils.set_random_seed(seed)
   net = layers.PixelCNN(num_channels, num_values, num_layers=3, filters=8, kernel_size=3,
-                        first_kernel_size=5, head_filters=16, conditional=conditional)
+                        first_kernel_size=5, head_filters=16, conditional=conditional,
+                        first_layer=first_layer)
   cond = tf.random.normal([B, H, W, 4], seed=seed) if conditional else None
   extra = None if conditional else 2.0 * tf.random.normal([B, H, W, num_channels, num_values],
                                                           seed=seed)
@@ -31,9 +37,12 @@ def make(num_channels, num_values, conditional, seed=0):
 def test_cached_equals_naive_under_xla(case):
   net, cond, extra = make(**CASES[case])
   sampler = sampling.Sampler(net, jit_compile=True)
-  for temperature, seed in ((1.0, 3), (0.7, 11)):
-    naive = sampler.sample((B, H, W), cond, extra, temperature, seed, 'naive').numpy()
-    cached = sampler.sample((B, H, W), cond, extra, temperature, seed, 'cached').numpy()
+  # Guidance weighs the extra logits A; the PixColor cases have none, so it must change nothing.
+  for temperature, seed, guidance in ((1.0, 3, 1.0), (0.7, 11, 2.5), (1.0, 5, 0.0)):
+    naive = sampler.sample((B, H, W), cond, extra, temperature, seed, 'naive',
+                           guidance=guidance).numpy()
+    cached = sampler.sample((B, H, W), cond, extra, temperature, seed, 'cached',
+                            guidance=guidance).numpy()
     np.testing.assert_array_equal(cached, naive)
     assert 0 <= naive.min() and naive.max() < CASES[case]['num_values']
   # Different seeds give different images (the equality above is not between constants).
