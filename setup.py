@@ -17,7 +17,7 @@ setuptools.setup(
         'experiments', 'experiments.*']),
     package_data={
         'data': ['bundled/*.npz', 'bundled/*.md', 'bundled/photos/*/*.jpg'],
-        'pixel_recursive': ['demo/**/*'],
+        'pixel_recursive': ['demo/**/*', 'rating/templates/*'],
         'pixcolor': ['demo/**/*'],
     },
     install_requires=[

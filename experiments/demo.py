@@ -3,13 +3,17 @@ r"""The quick-start demo: upsamples bundled faces and colorizes bundled photos w
   python -m experiments.demo --output=results/demo
 
 Writes, under --output:
-  super_resolution.png   rows: 8x8 input (enlarged), bicubic, samples at T = 1.0 / 0.9 / 0.8, truth
+  super_resolution.png   rows: 8x8 input (enlarged), bicubic, a sample of the paper's model (guidance
+                         1), three samples at the model's shipped defaults (temperature, guidance),
+                         truth
   super_resolution/      each face's input, samples and truth as separate PNGs
   colorization.png       rows: grayscale input, three sampled colourings, the original photo
   colorization/          each photo's grayscale input and colourings at its own size
   index.html             a page showing both grids, with what each column is
 and prints the folder at the end. Uses the demo checkpoints shipped in pixel_recursive/demo/faces and
-pixcolor/demo/photos (model cards in WORKSPACE.md), or --sr_workdir / --pixcolor_workdir.
+pixcolor/demo/photos (model cards in WORKSPACE.md), or --sr_workdir / --pixcolor_workdir, sampled at
+the models' shipped defaults (`sampling` in their config.json) unless --temperature, --guidance or
+--color_temperature say otherwise.
 """
 import html
 import os
@@ -31,11 +35,13 @@ flags.DEFINE_integer('num_photos', 6, 'Bundled eval photos to colorize.', lower_
 flags.DEFINE_integer('seed', 0, 'Sampling seed.')
 flags.DEFINE_string('sr_workdir', None, 'Super-resolution workdir (default: the demo checkpoint).')
 flags.DEFINE_string('pixcolor_workdir', None, 'PixColor workdir (default: the demo checkpoint).')
+flags.DEFINE_float('temperature', None, "Super-resolution temperature (default: the model's).")
+flags.DEFINE_float('guidance', None, "Super-resolution guidance (default: the model's).")
+flags.DEFINE_float('color_temperature', None, "Colorization temperature (default: the model's).")
 FLAGS = flags.FLAGS
 
-SR_TEMPERATURES = (1.0, 0.9, 0.8)
+SR_SAMPLES = 3
 COLOR_SAMPLES = 3
-COLOR_TEMPERATURE = 1.0
 
 
 def bundled_faces(n):
@@ -57,21 +63,27 @@ def bundled_photos(n):
 
 def super_resolution(out_dir, workdir, n, seed):
   from data import image_files
-  from pixel_recursive import cli
+  from pixel_recursive import commands
   from pixel_recursive import model as model_lib
   from pixel_recursive import sampling
   from pixel_recursive import visualize
-  model, config, step = cli.restore(cli.resolve_workdir(workdir, model_lib.DEMO_WORKDIR),
-                                    model_lib.build_model)
+  from pixel_recursive import workdir as workdir_lib
+  model, config, step = workdir_lib.restore(workdir_lib.resolve(workdir, model_lib.DEMO_WORKDIR),
+                                            model_lib.build_model)
+  t = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
+  w = commands.sampling_setting(config, 'guidance', FLAGS.guidance)
   lowres, truth = bundled_faces(n)
-  seeds = [sampling.derive_seed(seed, i) for i in range(n)]
-  samples = {}
-  for t in SR_TEMPERATURES:
-    logging.info('upsampling %d faces at temperature %g', n, t)
-    samples[t] = model.sample(lowres, temperature=t, seed=seeds).numpy()
-  columns = ([visualize.nearest_upsample(lowres, 4), visualize.bicubic_upsample(lowres, 32)] +
-             [samples[t] for t in SR_TEMPERATURES] + [truth])
-  names = ['input', 'bicubic'] + [f'sample_T{t:g}' for t in SR_TEMPERATURES] + ['truth']
+  logging.info('upsampling %d faces: guidance 1 (the paper) and %d samples at T %g, guidance %g',
+               n, SR_SAMPLES, t, w)
+  paper = model.sample(lowres, temperature=t, guidance=1.0,
+                       seed=[sampling.derive_seed(seed, i) for i in range(n)]).numpy()
+  samples = [model.sample(lowres, temperature=t, guidance=w,
+                          seed=[sampling.derive_seed(seed, i, k) for i in range(n)]).numpy()
+             for k in range(SR_SAMPLES)]
+  columns = ([visualize.nearest_upsample(lowres, 4), visualize.bicubic_upsample(lowres, 32), paper]
+             + samples + [truth])
+  names = (['input', 'bicubic', 'sample_paper_w1'] + [f'sample{k}' for k in range(SR_SAMPLES)]
+           + ['truth'])
   for i in range(n):
     for name, col in zip(names, columns):
       image_files.write_png(os.path.join(out_dir, 'super_resolution', f'face{i}_{name}.png'),
@@ -79,18 +91,21 @@ def super_resolution(out_dir, workdir, n, seed):
   grid = visualize.nearest_upsample(visualize.grid([[c[i] for c in columns] for i in range(n)]), 3)
   image_files.write_png(os.path.join(out_dir, 'super_resolution.png'), grid)
   return {'step': step, 'about': describe(config, workdir or 'pixel_recursive/demo/faces'),
-          'columns': ['8x8 input', 'bicubic'] +
-          [f'sample, T = {t:g}' for t in SR_TEMPERATURES] + ['truth']}
+          'columns': ['8x8 input', 'bicubic', f'sample of the paper\'s model (T = {t:g}, guidance 1)']
+          + [f'sample {k + 1}, T = {t:g}, guidance {w:g}' for k in range(SR_SAMPLES)]
+          + ['truth']}
 
 
 def colorization(out_dir, workdir, n, seed):
   from data import image_files
   from data import transforms
   from pixcolor import model as model_lib
-  from pixel_recursive import cli
+  from pixel_recursive import commands
   from pixel_recursive import visualize
-  model, config, step = cli.restore(cli.resolve_workdir(workdir, model_lib.DEMO_WORKDIR),
-                                    model_lib.build_model)
+  from pixel_recursive import workdir as workdir_lib
+  model, config, step = workdir_lib.restore(workdir_lib.resolve(workdir, model_lib.DEMO_WORKDIR),
+                                            model_lib.build_model)
+  temperature = commands.sampling_setting(config, 'temperature', FLAGS.color_temperature)
   files, photos = bundled_photos(n)
   rows = []
   for i, (path, rgb) in enumerate(zip(files, photos)):
@@ -98,7 +113,7 @@ def colorization(out_dir, workdir, n, seed):
     logging.info('colorizing %s (%dx%d), %d colourings', os.path.basename(path), rgb.shape[1],
                  rgb.shape[0], COLOR_SAMPLES)
     colourings = model.colorize(gray[None], num_samples=COLOR_SAMPLES,
-                                temperature=COLOR_TEMPERATURE, seed=seed + i).numpy()[:, 0]
+                                temperature=temperature, seed=seed + i).numpy()[:, 0]
     stem = os.path.splitext(os.path.basename(path))[0]
     image_files.write_png(os.path.join(out_dir, 'colorization', f'{stem}_gray.png'), gray)
     for k, image in enumerate(colourings):
@@ -107,7 +122,8 @@ def colorization(out_dir, workdir, n, seed):
   image_files.write_png(os.path.join(out_dir, 'colorization.png'), visualize.grid(rows, pad=4))
   return {'step': step, 'about': describe(config, workdir or 'pixcolor/demo/photos'),
           'columns': ['grayscale input'] + [
-      f'colouring {k + 1}' for k in range(COLOR_SAMPLES)] + ['original']}
+              f'colouring {k + 1} (T = {temperature:g})' for k in range(COLOR_SAMPLES)] + [
+                  'original']}
 
 
 PAGE = """<!doctype html>
@@ -119,8 +135,9 @@ img{{max-width:100%;image-rendering:pixelated;border:1px solid #ddd}}
 <p>Made by <code>python -m experiments.demo</code> in {seconds:.0f} s on {device}.</p>
 <h2>Super-resolution, 8x8 &rarr; 32x32 (Dahl et al. 2017)</h2>
 <p>Bundled CelebA evaluation faces the model never trained on. Columns: {sr_columns}.
-Samples are drawn sub-pixel by sub-pixel from softmax((A + B) / T); lower T is cleaner but less
-diverse. Model at step {sr_step}: {sr_about}; model card in WORKSPACE.md.</p>
+Samples are drawn sub-pixel by sub-pixel from softmax((w A + B) / T): A the conditioning network's
+logits, B the PixelCNN prior's, w = 1 the paper's model, w &gt; 1 our guidance (README), which makes
+a small model follow its input. Model at step {sr_step}: {sr_about}; model card in WORKSPACE.md.</p>
 <img src="super_resolution.png" alt="super-resolution grid">
 <h2>Colorization (Guadarrama et al. 2017)</h2>
 <p>Bundled ImageNet evaluation photos turned to grayscale. Columns: {pc_columns}. Every colouring
@@ -147,10 +164,10 @@ def describe(config, workdir):
 def main(argv):
   del argv
   start = time.time()
-  from pixel_recursive import cli
+  from pixel_recursive import commands
   import tensorflow as tf
   out_dir = os.path.abspath(FLAGS.output)
-  cli.check_output_dir(out_dir)
+  commands.check_output_dir(out_dir)
   sr = super_resolution(out_dir, FLAGS.sr_workdir, FLAGS.num_faces, FLAGS.seed)
   pc = colorization(out_dir, FLAGS.pixcolor_workdir, FLAGS.num_photos, FLAGS.seed)
   device = 'a GPU' if tf.config.list_physical_devices('GPU') else f'{os.cpu_count()} CPU cores'
@@ -161,12 +178,13 @@ def main(argv):
       pc_columns=html.escape(', '.join(pc['columns'])), pc_step=pc['step'],
       pc_about=html.escape(pc['about']),
       pc_note='' if FLAGS.pixcolor_workdir else (
-          'The demo model is tiny and saw 240 photos: expect plausible but muted, blotchy colour.'))
+          'The demo model is small and was trained on a CPU: see its model card for what to '
+          'expect.'))
   with open(os.path.join(out_dir, 'index.html'), 'w') as f:
     f.write(page)
   print(f'Results in {out_dir} (open {os.path.join(out_dir, "index.html")})', flush=True)
 
 
 if __name__ == '__main__':
-  from pixel_recursive import cli as _cli
-  _cli.run(main)
+  from pixel_recursive import commands as _commands
+  _commands.run(main)

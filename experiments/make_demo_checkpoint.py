@@ -1,13 +1,18 @@
 r"""Copies a training run's newest weights into a small, inference-only demo checkpoint folder.
 
   python experiments/make_demo_checkpoint.py --workdir=runs/faces_demo \
-      --output=pixel_recursive/demo/faces --task=super_resolution
+      --output=pixel_recursive/demo/faces --task=super_resolution --data_source=bundled \
+      --trained_on="the first 8,500 faces of CelebA celeba_32.npz (see WORKSPACE.md)" \
+      --sampling=temperature=0.9,guidance=2
   python experiments/make_demo_checkpoint.py --workdir=runs/photos_demo \
-      --output=pixcolor/demo/photos --task=pixcolor
+      --output=pixcolor/demo/photos --task=pixcolor --data_source=bundled
 
-The output folder is a workdir that `upsample` / `colorize` (and `cli.restore`) can load: config.json
-plus checkpoints/ holding the step and the model weights only (no optimizer state, a third of the
-size). The commands use these folders when no --workdir is given.
+The output folder is a workdir that `upsample` / `colorize` (and `workdir.restore`) can load:
+config.json plus checkpoints/ holding the step and the model weights only (no optimizer state, a
+third of the size). The commands use these folders when no --workdir is given. --data_source
+replaces the run's data source in config.json (a demo must not record a path of the machine it was
+trained on; `bundled` is what a fresh clone evaluates on), --trained_on says in words what it was,
+and --sampling sets the sampling defaults the model ships with.
 """
 import os
 import shutil
@@ -25,25 +30,38 @@ flags.DEFINE_string('output', None, 'Demo folder to (re)write.')
 flags.DEFINE_enum('task', 'super_resolution', ['super_resolution', 'pixcolor'], 'Which model.')
 flags.DEFINE_string('config_file', None, 'Config file to record in config.json, for runs that '
                     'predate its recording there.')
+flags.DEFINE_string('data_source', None, 'data.source to record instead of the run\'s.')
+flags.DEFINE_string('trained_on', None, 'What the model was trained on, in words (recorded as '
+                    'data.trained_on).')
+flags.DEFINE_list('sampling', [], 'KEY=VALUE sampling defaults to record (temperature, guidance).')
 flags.mark_flags_as_required(['workdir', 'output'])
 FLAGS = flags.FLAGS
 
 
 def main(argv):
   del argv
+  import ml_collections
   import tensorflow as tf
-  from pixel_recursive import checkpoints
-  from pixel_recursive import cli
+  from pixel_recursive import workdir as workdir_lib
   if FLAGS.task == 'super_resolution':
     from pixel_recursive.model import build_model
   else:
     from pixcolor.model import build_model
-  model, config, step = cli.restore(FLAGS.workdir, build_model)
+  model, config, step = workdir_lib.restore(FLAGS.workdir, build_model)
+  if FLAGS.data_source:
+    config.data.source = FLAGS.data_source
+  if FLAGS.trained_on:
+    config.data.trained_on = FLAGS.trained_on
+  if FLAGS.sampling:
+    config.sampling = config.get('sampling', ml_collections.ConfigDict())
+    for item in FLAGS.sampling:
+      key, value = item.split('=')
+      config.sampling[key] = float(value)
   if os.path.isdir(FLAGS.output):
     shutil.rmtree(FLAGS.output)
-  cli.write_config(config, FLAGS.output, FLAGS.config_file or config.get('config_file'))
+  workdir_lib.write_config(config, FLAGS.output, FLAGS.config_file or config.get('config_file'))
   step_var = tf.Variable(step, dtype=tf.int64, trainable=False, name='step')
-  manager = tf.train.CheckpointManager(checkpoints.make(model, step=step_var),
+  manager = tf.train.CheckpointManager(workdir_lib.make_checkpoint(model, step=step_var),
                                        os.path.join(FLAGS.output, 'checkpoints'), max_to_keep=1)
   path = manager.save(checkpoint_number=step)
   size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(FLAGS.output) for f in fs)

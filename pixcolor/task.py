@@ -1,5 +1,5 @@
-"""The PixColor "model function" for `pixel_recursive.train.run` (same methods as
-`pixel_recursive.task.SuperResolutionTask`).
+"""The PixColor task: what the shared training loop (`pixel_recursive.training.loop.run`) needs to
+know about it (the protocol of `pixel_recursive.training.task.Task`).
 
 Scalars: bits/dim of the chroma PixelCNN (bits per chroma sub-pixel of the c x c x 2 bins), the
 refinement network's L2 loss (mean squared error of Cb, Cr in [-1, 1] units, from the true
@@ -12,14 +12,15 @@ import os
 
 from absl import logging
 import numpy as np
+import tensorflow as tf
 
-from data import pipeline
 from pixcolor import model as model_lib
-from pixel_recursive import checkpoints
-from pixel_recursive import cli
+from pixel_recursive import commands
 from pixel_recursive import losses
 from pixel_recursive import sampling
 from pixel_recursive import visualize
+from pixel_recursive import workdir
+from pixel_recursive.training import task as task_lib
 
 
 def chroma_psnr(mse):
@@ -27,7 +28,7 @@ def chroma_psnr(mse):
   return 10 * math.log10(255.0 ** 2 / max(mse * 128.0 ** 2, 1e-10))
 
 
-class PixColorTask:
+class PixColorTask(task_lib.Task):
   """PixColor (model.name 'pixcolor') on colorization examples.
 
   Args:
@@ -44,62 +45,81 @@ class PixColorTask:
   data_task = 'colorization'
 
   def __init__(self, config):
-    self.check_config(config)
+    super().__init__(config)
     self.train_pixelcnn = bool(config.get('train_pixelcnn', True))
     self.train_refinement = bool(config.get('train_refinement', True))
     self.init_from = config.get('init_from', '')
 
-  @staticmethod
-  def check_config(config):
-    for key in ('train_steps', 'batch_size', 'learning_rate', 'checkpoint_every_steps', 'seed'):
-      if config.get(key) is None:
-        raise cli.UsageError(f'the config has no {key}')
-    if config.train_steps < 1 or config.batch_size < 1 or config.checkpoint_every_steps < 1:
-      raise cli.UsageError('train_steps, batch_size and checkpoint_every_steps must be positive')
-    if not config.learning_rate > 0:
-      raise cli.UsageError(f'learning_rate must be positive, got {config.learning_rate}')
+  def check_config(self, config):
+    super().check_config(config)
     if config.model.get('name') != 'pixcolor':
-      raise cli.UsageError(f"model.name must be 'pixcolor', got {config.model.get('name')!r}")
+      raise commands.UsageError(f"model.name must be 'pixcolor', got {config.model.get('name')!r}")
     if not (config.get('train_pixelcnn', True) or config.get('train_refinement', True)):
-      raise cli.UsageError('train_pixelcnn and train_refinement are both False: nothing to train')
+      raise commands.UsageError(
+          'train_pixelcnn and train_refinement are both False: nothing to train')
     for key in ('image_size', 'chroma_size', 'num_bins'):
       if config.data.get(key) != config.model.get(key):
-        raise cli.UsageError(f'data.{key} ({config.data.get(key)}) differs from model.{key} '
-                             f'({config.model.get(key)})')
+        raise commands.UsageError(f'data.{key} ({config.data.get(key)}) differs from '
+                                  f'model.{key} ({config.model.get(key)})')
     m = config.model
+    if (m.conditioning.get('gradient_start_step', 0) > 0 and not m.get('conditioning_weights')
+        and config.get('train_pixelcnn', True)):
+      logging.warning(
+          'model.conditioning.gradient_start_step=%d without model.conditioning_weights: the '
+          'randomly initialised conditioning network is frozen until that step (set it to 0 to '
+          'train from scratch)', m.conditioning.gradient_start_step)
     if m.image_size % m.chroma_size:
-      raise cli.UsageError(f'model.image_size {m.image_size} is not a multiple of '
-                           f'model.chroma_size {m.chroma_size}')
+      raise commands.UsageError(f'model.image_size {m.image_size} is not a multiple of '
+                                f'model.chroma_size {m.chroma_size}')
 
   def build_model(self, model_config):
     try:
       model = model_lib.build_model(model_config, load_pretrained=True)
     except ValueError as e:
-      raise cli.UsageError(str(e)) from None
+      raise commands.UsageError(str(e)) from None
     if self.init_from:
-      # Before the loop restores this workdir's own checkpoint, which (on resume) overrides it.
-      path = cli.latest_checkpoint(os.path.expanduser(self.init_from))
-      try:
-        checkpoints.restore_weights(path, model)
-      except AssertionError as e:
-        raise cli.UsageError(f'init_from {path} does not match this model: '
-                             f'{str(e).splitlines()[0]}') from None
-      logging.info('weights initialised from %s', path)
+      self._init_from(model)
     model.set_trained(pixelcnn=self.train_pixelcnn, refinement=self.train_refinement)
     return model
 
-  def input_fn(self, config, split, global_batch_size, training, seed=None, num_examples=None):
-    return pipeline.input_fn(config.data, self.data_task, split, global_batch_size,
-                             training=training, seed=config.seed if seed is None else seed,
-                             num_examples=num_examples)
+  def _init_from(self, model):
+    """Starts `model` from the newest weights of the `init_from` workdir (before the loop restores
+    this workdir's own checkpoint, which on a resume overrides them). Every weight stored there
+    with the same shape is taken; the networks this run does not train must all be there (they
+    would otherwise stay random), those it trains may differ (e.g. another refinement network)."""
+    path = workdir.latest_checkpoint(os.path.expanduser(self.init_from))
+    missing = workdir.restore_matching_weights(path, model)
+    frozen = ([] if self.train_pixelcnn else ['resnet/', 'adaptation/', 'pixelcnn/']) + (
+        [] if self.train_refinement else ['refinement/'])
+    lacking = [k for k in missing if k.startswith(tuple(frozen))]
+    if lacking:
+      raise commands.UsageError(
+          f'init_from {path} does not hold the weights of the networks this run does not train '
+          f'({len(lacking)} missing or of another shape, e.g. {lacking[0]})')
+    logging.info('weights initialised from %s%s', path,
+                 f' ({len(missing)} trained weights start afresh)' if missing else '')
+
+  def scale_gradients(self, model, grads, step):
+    """The paper's gradient multiplier: the conditioning ResNet's gradients are zero before
+    `model.conditioning.gradient_start_step` and scaled by `gradient_multiplier` from then on.
+
+    Args:
+      model: the PixColor being trained.
+      grads: gradients of `model.trainable_variables`, in order.
+      step: int64 tensor or variable, the number of steps trained so far.
+    """
+    cond = model.config.conditioning
+    start = int(cond.get('gradient_start_step', 0))
+    multiplier = float(cond.get('gradient_multiplier', 1.0))
+    if start <= 0 and multiplier == 1.0:
+      return grads
+    scale = tf.where(tf.cast(step, tf.int64) >= start, multiplier, 0.0)
+    resnet = {id(v) for v in model.resnet.trainable_variables}
+    return [g * tf.cast(scale, g.dtype) if id(v) in resnet else g
+            for g, v in zip(grads, model.trainable_variables)]
 
   def metric_names(self):
     return ['loss', 'nats', 'refinement_mse']
-
-  def metrics(self, model, batch, training):
-    """Per-example metrics [B] of a batch; 'loss' is what training minimises."""
-    _, aux = model(batch, training=training)
-    return {k: aux[k] for k in self.metric_names()}
 
   def scalars(self, means):
     return {'loss': means['loss'],
@@ -111,11 +131,6 @@ class PixColorTask:
     s = self.scalars(means)
     return (f"bits/dim {s['bits_per_dim']:.3f}  refinement L2 {s['refinement_l2']:.5f} "
             f"(chroma pSNR {s['refinement_psnr']:.2f} dB)")
-
-  def image_batch(self, config):
-    """A fixed batch of eval examples for image summaries (numpy dict)."""
-    return pipeline.first_batch(config.data, self.data_task, 'eval',
-                                config.get('num_image_examples', 8))
 
   def images(self, model, batch, config):
     """{'colorizations': grid}: gray | (low-res sample over gray, refined) per sample | truth."""

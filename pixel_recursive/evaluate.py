@@ -1,91 +1,126 @@
-r"""Evaluates a super-resolution run on its eval split, shaped like Dahl et al. 2017's Table 2.
+r"""Evaluates a super-resolution run on its eval split, to set beside Dahl et al. 2017's Table 2.
 
-  python -m pixel_recursive.evaluate --workdir=/tmp/faces_tiny --output=metrics.json \
-      [--l2_workdir=/tmp/faces_l2] [--num_examples=256] [--temperatures=1.0,0.9,0.8]
+  python -m pixel_recursive.evaluate --workdir=DIR --output=metrics.json [--num_examples=1000] \
+      [--temperatures=1.0,0.9,0.8] [--guidances=1,2,3] [--l2_workdir=L2_DIR] \
+      [--config.data.source=bundled]
 
-For nearest-neighbour and bicubic upsampling, the L2-regression baseline (when --l2_workdir is given)
-and the model's samples at each temperature: pSNR, SSIM, MS-SSIM (3 scales for 32x32) against the
-truth, and consistency (pSNR between the 8x8 input and the output area-downsampled back to 8x8);
-plus the model's bits/dim of A+B, A alone and B alone. Written as JSON (--output), as a Markdown table
-beside it (same name, .md), and to TensorBoard under the workdir's `evaluate` run.
-pSNR of identical images would be infinite; it is capped at 100 dB.
+Methods: nearest-neighbour and bicubic upsampling, the L2-regression baseline (with --l2_workdir),
+the expected value of the conditioning logits A alone (E[A], a regression the model gives for free),
+and the model's samples at every temperature x guidance of the sweep (drawn from
+softmax((w A + B) / T); w = 1 is the paper's model). Per method, the mean over images of
+  psnr             pSNR to the truth (dB; identical images capped at 100 dB)
+  ssim, ms_ssim    SSIM and MS-SSIM to the truth (MS-SSIM on 3 scales for 32 x 32)
+  consistency      pSNR between the 8x8 input and the output area-downsampled to 8x8 (dB)
+  consistency_mse  the same in the paper's convention: MSE on [0, 1], lower is better
+and the median of
+  hf_ratio         high-frequency (Laplacian) energy of the output over the truth's: 1 is as much fine
+                   detail as a real face, bicubic ~0.02 and regressions ~0.2 (blur), above ~1.3
+                   speckle (../shared/notes/fidelity_metrics.md)
+plus the model's bits/dim of A+B, A alone and B alone. Exactly --num_examples eval examples are
+scored. Without --temperatures / --guidances: the model's shipped defaults (its config's `sampling`),
+and guidance 1 (the paper) beside them. Writes metrics.json, metrics.md (the table), metrics.png (pSNR
+and consistency against the HF ratio, one point per setting, the baselines marked) and TensorBoard
+scalars under the workdir's `evaluate` run.
 """
-import json
-import os
-
 from absl import flags
-from absl import logging
 import numpy as np
-import tensorflow as tf
 
-from pixel_recursive import cli
+from pixel_recursive import commands
+from pixel_recursive import evaluation
 
 FLAGS = flags.FLAGS
-
-METRICS = ('psnr', 'ssim', 'ms_ssim', 'consistency')
+COLUMNS = (('psnr', 'pSNR (dB)', '{:.2f}'), ('ssim', 'SSIM', '{:.3f}'),
+           ('ms_ssim', 'MS-SSIM', '{:.3f}'), ('consistency', 'Consistency (dB)', '{:.2f}'),
+           ('consistency_mse', 'Consistency (MSE, [0,1])', '{:.5f}'),
+           ('hf_ratio', 'HF energy ratio (median)', '{:.2f}'))
+BASELINES = ('nearest', 'bicubic', 'l2_regression', 'conditioning_mean')
 
 
 def define_flags():
-  flags.DEFINE_string('workdir', None, 'Training workdir of a super_resolution run.')
-  flags.DEFINE_string('output', None, 'Path of the metrics JSON file (a .md table is written beside).')
-  flags.DEFINE_integer('num_examples', None, 'Examples of the eval split to use (default: the '
-                       "config's eval_examples).", lower_bound=1)
+  evaluation.define_flags('super_resolution')
   flags.DEFINE_string('l2_workdir', None, 'Workdir of an l2_regression run to compare with.')
-  flags.DEFINE_list('temperatures', ['1.0', '0.9', '0.8'], 'Sampling temperatures to evaluate.')
-  flags.DEFINE_integer('seed', 0, 'Sampling seed.')
-  flags.DEFINE_integer('batch_size', 32, 'Examples per batch.', lower_bound=1)
+  flags.DEFINE_list('temperatures', None, "Sampling temperatures (default: the model's).")
+  flags.DEFINE_list('guidances', None, "Guidance weights w of A (default: 1 and the model's).")
+
+
+def method_name(temperature, guidance):
+  return f'samples_T{temperature:g}_w{guidance:g}'
 
 
 def image_metrics(outputs, batch):
   """Per-image metrics of uint8 outputs [B, 32, 32, 3] against a batch's truth and input."""
   from pixel_recursive import metrics
+  truth, lowres = batch['highres'], batch['lowres']
   return {
-      'psnr': metrics.psnr(outputs, batch['highres']).numpy(),
-      'ssim': metrics.ssim(outputs, batch['highres']).numpy(),
-      'ms_ssim': metrics.ms_ssim(outputs, batch['highres']).numpy(),
-      'consistency': metrics.consistency(outputs, batch['lowres']).numpy(),
+      'psnr': metrics.psnr(outputs, truth).numpy(),
+      'ssim': metrics.ssim(outputs, truth).numpy(),
+      'ms_ssim': metrics.ms_ssim(outputs, truth).numpy(),
+      'consistency': metrics.consistency(outputs, lowres).numpy(),
+      'consistency_mse': metrics.consistency_mse(outputs, lowres).numpy(),
+      'hf_ratio': metrics.hf_energy_ratio(outputs, truth).numpy(),
   }
 
 
-def evaluate(model, config, num_examples, temperatures, seed=0, batch_size=32, l2_model=None):
-  """Runs every method on `num_examples` eval examples; returns the results dict."""
-  from data import pipeline
-  from pixel_recursive import losses
+def conditioning_mean(model, lowres):
+  """E[A]: each sub-pixel's expected value under softmax(A) alone, uint8 [B, 32, 32, 3]."""
+  import tensorflow as tf
+  a = model.conditioning_function()(tf.constant(lowres))
+  values = tf.range(a.shape[-1], dtype=tf.float32)
+  mean = tf.reduce_sum(tf.nn.softmax(a) * values, axis=-1)
+  return tf.cast(tf.clip_by_value(tf.round(mean), 0, 255), tf.uint8).numpy()
+
+
+def summarise(values):
+  """Per-image values -> the table's numbers (means; the median of the HF ratio)."""
   from pixel_recursive import metrics
+  return {'psnr': metrics.finite_mean(values['psnr']),
+          'ssim': float(np.mean(values['ssim'])),
+          'ms_ssim': float(np.mean(values['ms_ssim'])),
+          'consistency': metrics.finite_mean(values['consistency']),
+          'consistency_mse': float(np.mean(values['consistency_mse'])),
+          'hf_ratio': float(np.median(values['hf_ratio']))}
+
+
+def evaluate(model, config, num_examples, settings, seed=0, batch_size=32, l2_model=None):
+  """Scores every method on the first `num_examples` eval examples; returns the results dict.
+
+  Args:
+    settings: [(temperature, guidance)] of the samples.
+  """
+  from pixel_recursive import losses
   from pixel_recursive import sampling
   from pixel_recursive import visualize
-  batch_size = min(batch_size, num_examples)
-  dataset = pipeline.make_dataset(config.data, 'super_resolution', 'eval', batch_size,
-                                  training=False, num_examples=num_examples)
   methods = ['nearest', 'bicubic'] + (['l2_regression'] if l2_model else []) + [
-      f'pixel_recursive_T{t:g}' for t in temperatures]
-  values = {m: {k: [] for k in METRICS} for m in methods}
+      'conditioning_mean'] + [method_name(t, w) for t, w in settings]
+  values = {m: {k: [] for k, _, _ in COLUMNS} for m in methods}
   nats = {'nats': [], 'nats_conditioning': [], 'nats_prior': []}
   count = 0
-  for batch in dataset:
-    batch = {k: v.numpy() for k, v in batch.items()}
+  for batch, n in evaluation.batches(config, 'super_resolution', num_examples, batch_size):
     lowres = batch['lowres']
     outputs = {'nearest': visualize.nearest_upsample(lowres, 4),
-               'bicubic': visualize.bicubic_upsample(lowres, 32)}
+               'bicubic': visualize.bicubic_upsample(lowres, 32),
+               'conditioning_mean': conditioning_mean(model, lowres)}
     if l2_model:
       outputs['l2_regression'] = l2_model.predict_images(lowres).numpy()
-    for t in temperatures:
-      seeds = np.array([sampling.derive_seed(seed, count + i) for i in range(len(lowres))])
-      outputs[f'pixel_recursive_T{t:g}'] = model.sample(lowres, temperature=t, seed=seeds).numpy()
+    seeds = np.array([sampling.derive_seed(seed, count + i) for i in range(len(lowres))])
+    for t, w in settings:
+      outputs[method_name(t, w)] = model.sample(lowres, temperature=t, seed=seeds,
+                                                guidance=w).numpy()
     for name, out in outputs.items():
       for key, v in image_metrics(out, batch).items():
-        values[name][key].extend(v.tolist())
+        values[name][key].extend(v[:n].tolist())
     _, aux = model(batch)
     for key in nats:
-      nats[key].extend(aux[key].numpy().tolist())
-    count += len(lowres)
-    cli.log_progress(count, num_examples, 'evaluated')
+      nats[key].extend(aux[key].numpy()[:n].tolist())
+    count += n
+    commands.log_progress(count, num_examples, 'evaluated')
   if not count:
-    raise cli.UsageError('the eval split is empty')
-  table = {m: {k: metrics.finite_mean(v) for k, v in values[m].items()} for m in methods}
+    raise commands.UsageError('the eval split is empty')
   return {
       'num_examples': count,
-      'methods': table,
+      'methods': {m: summarise(values[m]) for m in methods},
+      'settings': [{'temperature': t, 'guidance': w, 'method': method_name(t, w)}
+                   for t, w in settings],
       'bits_per_dim': float(losses.bits_per_dim(np.mean(nats['nats']))),
       'bits_per_dim_conditioning': float(losses.bits_per_dim(np.mean(nats['nats_conditioning']))),
       'bits_per_dim_prior': float(losses.bits_per_dim(np.mean(nats['nats_prior']))),
@@ -93,67 +128,82 @@ def evaluate(model, config, num_examples, temperatures, seed=0, batch_size=32, l
 
 
 def markdown(results):
-  lines = ['| Method | pSNR (dB) | SSIM | MS-SSIM | Consistency (dB) |',
-           '|---|---|---|---|---|']
+  lines = ['| Method | ' + ' | '.join(title for _, title, _ in COLUMNS) + ' |',
+           '|---' * (len(COLUMNS) + 1) + '|']
   for name, m in results['methods'].items():
-    lines.append(f"| {name} | {m['psnr']:.2f} | {m['ssim']:.3f} | {m['ms_ssim']:.3f} | "
-                 f"{m['consistency']:.2f} |")
+    lines.append(f'| {name} | ' + ' | '.join(fmt.format(m[k]) for k, _, fmt in COLUMNS) + ' |')
   lines.append('')
-  lines.append(f"bits/dim on {results['num_examples']} examples: A+B "
-               f"{results['bits_per_dim']:.3f}, A alone {results['bits_per_dim_conditioning']:.3f}, "
-               f"B alone {results['bits_per_dim_prior']:.3f}")
+  lines.append(f"{results['num_examples']} eval examples ({results.get('data', '?')}); bits/dim "
+               f"A+B {results['bits_per_dim']:.3f}, A alone "
+               f"{results['bits_per_dim_conditioning']:.3f}, B alone "
+               f"{results['bits_per_dim_prior']:.3f}")
   return '\n'.join(lines) + '\n'
 
 
-def write_tensorboard(results, logdir, step):
-  writer = tf.summary.create_file_writer(logdir)
-  with writer.as_default():
-    for method, m in results['methods'].items():
-      for key, value in m.items():
-        tf.summary.scalar(f'{key}/{method}', value, step=step)
-    for key in ('bits_per_dim', 'bits_per_dim_conditioning', 'bits_per_dim_prior'):
-      tf.summary.scalar(key, results[key], step=step)
-  writer.flush()
+def plot(results):
+  """pSNR and consistency against the HF energy ratio: one point per sampling setting (labelled
+  T, w), the baselines marked, the truth's HF ratio of 1 and the band [0.8, 1.25] shaded."""
+  fig, axes = evaluation.figure(2, 12, 4.5)
+  markers = {'nearest': 's', 'bicubic': 'D', 'l2_regression': '^', 'conditioning_mean': 'v'}
+  for ax, key, title in ((axes[0], 'psnr', 'pSNR to the truth (dB)'),
+                         (axes[1], 'consistency', 'consistency with the input (dB)')):
+    ax.axvspan(0.8, 1.25, color='0.9', zorder=0, label='HF ratio 0.8-1.25')
+    ax.axvline(1.0, color='0.6', lw=0.8)
+    for name, marker in markers.items():
+      if name in results['methods']:
+        m = results['methods'][name]
+        ax.scatter(max(m['hf_ratio'], 1e-3), min(m[key], 60), marker=marker, s=50,
+                   label=name.replace('_', ' '), zorder=3)
+    points = [(s, results['methods'][s['method']]) for s in results['settings']]
+    for guidance in sorted({s['guidance'] for s, _ in points}):
+      xs = [(m['hf_ratio'], m[key], s['temperature']) for s, m in points if s['guidance'] == guidance]
+      ax.plot([x for x, _, _ in xs], [y for _, y, _ in xs], 'o-', label=f'samples, w = {guidance:g}',
+              zorder=4)
+      for x, y, t in xs:
+        ax.annotate(f'T={t:g}', (x, y), fontsize=7, xytext=(3, 3), textcoords='offset points')
+    ax.set_xscale('log')
+    ax.set_xlabel('HF energy ratio to the truth (median; 1 = as detailed as real faces)')
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+  axes[1].legend(fontsize=7, loc='lower right')
+  return evaluation.titled(fig, 'eval faces', results)
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise cli.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  del argv
   from pixel_recursive import model as model_lib
-  if not FLAGS.workdir or not FLAGS.output:
-    raise cli.UsageError('--workdir and --output are required')
-  try:
-    temperatures = [cli.check_temperature(float(t)) for t in FLAGS.temperatures]
-  except ValueError:
-    raise cli.UsageError(f'--temperatures must be numbers, got {FLAGS.temperatures}') from None
-  out_dir = os.path.dirname(os.path.abspath(FLAGS.output))
-  cli.check_output_dir(out_dir)
-  model, config, step = cli.restore(FLAGS.workdir, model_lib.build_model)
-  if not isinstance(model, model_lib.SuperResolution):
-    raise cli.UsageError(f'{FLAGS.workdir} is not a super_resolution run (use --l2_workdir '
-                         'for the regression baseline)')
+  from pixel_recursive import workdir as workdir_lib
+  # Flag values are checked before the slow work; unset ones become the model's defaults after.
+  guidances = evaluation.parse_floats(FLAGS.guidances, '--guidances', commands.check_guidance)
+  temperatures = evaluation.parse_floats(FLAGS.temperatures, '--temperatures',
+                                         commands.check_temperature)
+  model, config, step = evaluation.load_run(model_lib.build_model, model_lib.SuperResolution,
+                                            'super_resolution (use --l2_workdir for the baseline)')
+  default_t = commands.sampling_setting(config, 'temperature', None)
+  default_w = commands.sampling_setting(config, 'guidance', None)
+  temperatures = temperatures or [default_t]
+  guidances = guidances or sorted({1.0, default_w})
   l2_model = None
   if FLAGS.l2_workdir:
-    l2_model, _, _ = cli.restore(FLAGS.l2_workdir, model_lib.build_model)
+    l2_model, _, _ = workdir_lib.restore(FLAGS.l2_workdir, model_lib.build_model)
     if not isinstance(l2_model, model_lib.L2Regression):
-      raise cli.UsageError(f'--l2_workdir {FLAGS.l2_workdir} is not an l2_regression run')
+      raise commands.UsageError(f'--l2_workdir {FLAGS.l2_workdir} is not an l2_regression run')
   num_examples = FLAGS.num_examples or config.get('eval_examples', 1000)
-  results = evaluate(model, config, num_examples, temperatures, FLAGS.seed, FLAGS.batch_size,
-                     l2_model)
-  results.update(workdir=os.path.abspath(FLAGS.workdir), step=step, data=config.data.source,
-                 temperatures=temperatures, seed=FLAGS.seed,
-                 l2_workdir=os.path.abspath(FLAGS.l2_workdir) if FLAGS.l2_workdir else None)
-  with open(FLAGS.output, 'w') as f:
-    json.dump(results, f, indent=2)
-  table = markdown(results)
-  with open(os.path.splitext(FLAGS.output)[0] + '.md', 'w') as f:
-    f.write(table)
-  write_tensorboard(results, os.path.join(FLAGS.workdir, 'evaluate'), step)
-  print(table, flush=True)
-  logging.info('wrote %s', FLAGS.output)
+  settings = [(t, w) for w in guidances for t in temperatures]
+  results = evaluate(model, config, num_examples, settings, FLAGS.seed, FLAGS.batch_size, l2_model)
+  evaluation.finish(results, config, step, markdown, plot, scalars, 'sweep',
+                    defaults={'temperature': default_t, 'guidance': default_w},
+                    l2_workdir=FLAGS.l2_workdir)
+
+
+def scalars(results):
+  """TensorBoard scalars: every method's metrics, and the bits/dim."""
+  out = {f'{key}/{method}': value for method, m in results['methods'].items()
+         for key, value in m.items()}
+  out.update({k: results[k] for k in ('bits_per_dim', 'bits_per_dim_conditioning',
+                                      'bits_per_dim_prior')})
+  return out
 
 
 if __name__ == '__main__':
-  from data import sources
-  define_flags()
-  cli.run(main, user_errors=(sources.DataSourceError,))
+  evaluation.run(define_flags, main)

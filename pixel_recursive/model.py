@@ -108,7 +108,7 @@ class SuperResolution(keras.Model):
         3, self.num_values, prior.num_layers, prior.filters, kernel_size=prior.kernel_size,
         first_kernel_size=prior.first_kernel_size, head_filters=prior.get('head_filters'),
         name='prior')
-    self._sampler = None
+    self._conditioning_fn = None
 
   def build(self, input_shape=None):
     lowres = tf.zeros([1, 8, 8, 3], tf.uint8)
@@ -127,8 +127,10 @@ class SuperResolution(keras.Model):
     """
     del training
     highres = tf.cast(inputs['highres'], tf.int32)
-    a = self.conditioning(inputs['lowres'])
-    b = self.prior(layers.scale_values(highres, self.num_values))
+    # Logits in float32 whatever the layers compute in (mixed precision): the 256-way softmax and
+    # its cross-entropy need the range and the precision.
+    a = tf.cast(self.conditioning(inputs['lowres']), tf.float32)
+    b = tf.cast(self.prior(layers.scale_values(highres, self.num_values)), tf.float32)
     logits = a + b
     nats = losses.cross_entropy(logits, highres)
     nats_a = losses.cross_entropy(a, highres)
@@ -138,17 +140,24 @@ class SuperResolution(keras.Model):
 
   @property
   def sampler(self):
-    if self._sampler is None:
-      self._sampler = sampling.Sampler(self.prior)
-      self._conditioning_fn = tf.function(self.conditioning, jit_compile=True)
-    return self._sampler
+    """The compiled samplers of the prior (`sampling.Sampler`)."""
+    return sampling.sampler_of(self.prior)
 
-  def sample(self, lowres, temperature=1.0, seed=0, method='cached', num_steps=None):
-    """Draws high-resolution images from softmax((A + B) / temperature), sub-pixel by sub-pixel.
+  def conditioning_function(self):
+    """The conditioning network compiled with XLA, made once per model: uint8 lowres -> A."""
+    if self._conditioning_fn is None:
+      self._conditioning_fn = tf.function(self.conditioning, jit_compile=True)
+    return self._conditioning_fn
+
+  def sample(self, lowres, temperature=1.0, seed=0, method='cached', num_steps=None, guidance=1.0):
+    """Draws high-resolution images from softmax((w A + B) / T), sub-pixel by sub-pixel.
 
     Args:
       lowres: uint8 [B, 8, 8, 3].
       temperature: T > 0 (1.0 samples the model; lower is sharper and less diverse).
+      guidance: w >= 0, the weight of the conditioning logits A. 1 is the paper's model; w > 1 (our
+        extension) makes the samples follow the low-resolution input more closely, which a small
+        model whose prior B outweighs A needs.
       seed: int, or one int per example; the same seed gives the same images with either method.
       method: 'cached' (fast, the default) or 'naive' (recomputes the prior for every sub-pixel).
       num_steps: naive only, for benchmarks: stop after this many sub-pixels.
@@ -159,10 +168,10 @@ class SuperResolution(keras.Model):
     if lowres.shape.rank != 4 or lowres.shape[-1] != 3:
       raise ValueError(f'lowres must be uint8 [B, h, w, 3], got shape {lowres.shape}')
     sampler = self.sampler
-    a = self._conditioning_fn(lowres)
+    a = self.conditioning_function()(lowres)
     batch, height, width = a.shape[:3]
     values = sampler.sample((batch, height, width), extra_logits=a, temperature=temperature,
-                            seed=seed, method=method, num_steps=num_steps)
+                            seed=seed, method=method, num_steps=num_steps, guidance=guidance)
     return tf.cast(values, tf.uint8)
 
 

@@ -1,42 +1,33 @@
 r"""Upsamples images 8x8 -> 32x32 by sampling a trained Pixel Recursive Super Resolution model.
 
   python -m pixel_recursive.upsample --workdir=/tmp/faces_tiny --input=photos/ --output=out/ \
-      --num_samples=4 --temperature=0.9
+      --num_samples=4 [--temperature=0.9] [--guidance=2]
 
 Input: an image file or a folder of them (searched recursively). An input larger than 8x8 is cropped
 to its central square and area-downsampled to 8x8, an input smaller than that is resized up to it,
 each with a notice. Output, per input NAME: NAME_input.png (the 8x8 input), NAME_sample<k>.png for
 k < --num_samples (32x32 samples), and grid.png (rows: input enlarged, bicubic, samples).
+Samples are drawn from softmax((w A + B) / T); without --temperature / --guidance, T and w are the
+model's shipped defaults (`sampling` in its config.json; 1 and 1, the paper's, if it has none).
 Without --workdir the demo checkpoint shipped with the package is used.
 
 Exit status: 0 when every input was upsampled, 1 when some files could not be read (each is named
 on stderr; every good output is still written), 2 on a usage error.
 """
 import os
-import sys
 
 from absl import flags
 from absl import logging
 import numpy as np
 
-from pixel_recursive import cli
-from pixel_recursive import sampling
+from pixel_recursive import commands
 
 LOWRES = 8
 FLAGS = flags.FLAGS
 
 
 def define_flags():
-  flags.DEFINE_string('workdir', None, 'Training workdir to load (config.json + checkpoints/). '
-                      'Default: the demo checkpoint shipped in pixel_recursive/demo/faces.')
-  flags.DEFINE_string('input', None, 'An image file or a folder of images.')
-  flags.DEFINE_string('output', None, 'Folder for the PNGs (created if missing).')
-  flags.DEFINE_float('temperature', 1.0, 'Sampling temperature T > 0: sub-pixels are drawn from '
-                     'softmax(logits / T). 1.0 samples the model; 0.8-0.9 gives cleaner images.')
-  flags.DEFINE_integer('num_samples', 1, 'Samples per input.', lower_bound=1)
-  flags.DEFINE_integer('seed', 0, 'Random seed; the same seed gives the same samples.')
-  flags.DEFINE_integer('batch_size', 16, 'Images sampled at once.', lower_bound=1)
-  flags.DEFINE_enum('method', 'cached', ['cached', 'naive'], 'Sampler: cached (fast) or naive.')
+  commands.define_batch_flags('pixel_recursive/demo/faces', 'Samples', guidance=True)
 
 
 def to_lowres(image, size=LOWRES):
@@ -55,80 +46,73 @@ def to_lowres(image, size=LOWRES):
   return out, f'is only {w}x{h}: resized up to {size}x{size} (there is little to upsample)'
 
 
-def upsample_all(model, lowres, num_samples, temperature, seed, batch_size, method='cached'):
+def upsample_all(model, lowres, num_samples, temperature, seed, batch_size, method='cached',
+                 guidance=1.0):
   """Samples `num_samples` upsamplings of each uint8 [N, 8, 8, 3] input: uint8 [N, S, 32, 32, 3].
 
-  Batches are padded to `batch_size` so the compiled sampler is reused for every batch.
+  Sample k of input i is seeded `sampling.derive_seed(seed, i, k)` whatever the batching.
   """
-  jobs = [(i, k) for i in range(len(lowres)) for k in range(num_samples)]
   out = np.zeros((len(lowres), num_samples, 32, 32, 3), np.uint8)
-  for start in range(0, len(jobs), batch_size):
-    chunk = jobs[start:start + batch_size]
-    padded = chunk + [chunk[-1]] * (batch_size - len(chunk))
-    images = np.stack([lowres[i] for i, _ in padded])
-    seeds = np.array([sampling.derive_seed(seed, i, k) for i, k in padded])
-    samples = model.sample(images, temperature=temperature, seed=seeds, method=method).numpy()
-    for (i, k), sample in zip(chunk, samples):
-      out[i, k] = sample
-    cli.log_progress(min(start + batch_size, len(jobs)), len(jobs), 'sampled')
+
+  def sample(images, seeds):
+    return model.sample(images, temperature=temperature, seed=seeds, method=method,
+                        guidance=guidance).numpy()
+
+  def write(i, k, image):
+    out[i, k] = image
+
+  commands.sample_in_batches(list(lowres), num_samples, seed, batch_size, sample, write)
   return out
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise cli.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  del argv
   from data import image_files
   from pixel_recursive import model as model_lib
   from pixel_recursive import visualize
+  from pixel_recursive import workdir as workdir_lib
   if not FLAGS.input or not FLAGS.output:
-    raise cli.UsageError('--input and --output are required')
-  cli.check_temperature(FLAGS.temperature)
-  files = cli.read_inputs(FLAGS.input)
-  cli.check_output_dir(FLAGS.output)
-  workdir = cli.resolve_workdir(FLAGS.workdir, model_lib.DEMO_WORKDIR)
-  model, _, step = cli.restore(workdir, model_lib.build_model)
+    raise commands.UsageError('--input and --output are required')
+  for value, check in ((FLAGS.temperature, commands.check_temperature),
+                       (FLAGS.guidance, commands.check_guidance)):
+    if value is not None:
+      check(value)
+  files = commands.read_inputs(FLAGS.input)
+  commands.check_output_dir(FLAGS.output)
+  workdir = workdir_lib.resolve(FLAGS.workdir, model_lib.DEMO_WORKDIR)
+  model, config, step = workdir_lib.restore(workdir, model_lib.build_model)
   if not isinstance(model, model_lib.SuperResolution):
-    raise cli.UsageError(f'{workdir} holds a {type(model).__name__}, not a SuperResolution model')
+    raise commands.UsageError(f'{workdir} holds a {type(model).__name__}, not a SuperResolution '
+                              'model')
+  temperature = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
+  guidance = commands.sampling_setting(config, 'guidance', FLAGS.guidance)
 
-  # --- read every input; skip (and name) the unreadable ones ---
-  good, lowres, failures = [], [], []
-  for n, path in enumerate(files, 1):
-    try:
-      small, notice = to_lowres(image_files.read_image(path))
-    except image_files.ImageReadError as e:
-      failures.append(str(e))
-      print(f'skipped {e}', file=sys.stderr, flush=True)
-      continue
+  def read(path):
+    small, notice = to_lowres(image_files.read_image(path))
     if notice:
       logging.info('%s %s', path, notice)
-    good.append(path)
-    lowres.append(small)
-    if len(files) > 1:
-      cli.log_progress(n, len(files), 'read', every=max(1, len(files) // 10))
+    return small
 
-  # --- sample and write ---
+  good, lowres, failures = commands.read_each(files, read)
   if good:
-    logging.info('sampling %d x %d images at temperature %g with the step-%d model from %s',
-                 len(good), FLAGS.num_samples, FLAGS.temperature, step, workdir)
-    lowres = np.stack(lowres)
-    samples = upsample_all(model, lowres, FLAGS.num_samples, FLAGS.temperature, FLAGS.seed,
-                           min(FLAGS.batch_size, len(good) * FLAGS.num_samples), FLAGS.method)
+    logging.info('sampling %d x %d images at temperature %g, guidance %g with the step-%d model '
+                 'from %s', len(good), FLAGS.num_samples, temperature, guidance, step, workdir)
+    samples = upsample_all(model, np.stack(lowres), FLAGS.num_samples, temperature, FLAGS.seed,
+                           FLAGS.batch_size, FLAGS.method, guidance)
     rows = []
     for path, small, images in zip(good, lowres, samples):
-      image_files.write_png(cli.output_name(path, FLAGS.input, FLAGS.output, '_input'), small)
+      image_files.write_png(commands.output_name(path, FLAGS.input, FLAGS.output, '_input'), small)
       for k, image in enumerate(images):
-        image_files.write_png(cli.output_name(path, FLAGS.input, FLAGS.output, f'_sample{k}'),
+        image_files.write_png(commands.output_name(path, FLAGS.input, FLAGS.output, f'_sample{k}'),
                               image)
       rows.append([visualize.nearest_upsample(small, 4),
                    visualize.bicubic_upsample(small[None], 32)[0]] + list(images))
     grid_path = os.path.join(FLAGS.output, 'grid.png')
     image_files.write_png(grid_path, visualize.nearest_upsample(visualize.grid(rows), 2))
     print(f'wrote {len(good) * (FLAGS.num_samples + 1)} PNGs and {grid_path}', flush=True)
-  if failures:
-    print(f'{len(failures)} of {len(files)} inputs could not be read', file=sys.stderr)
-    sys.exit(cli.EXIT_PARTIAL)
+  commands.finish(failures, len(files))
 
 
 if __name__ == '__main__':
   define_flags()
-  cli.run(main)
+  commands.run(main)

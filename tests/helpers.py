@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from pixel_recursive import cli
+from pixel_recursive import distribute
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -31,7 +31,7 @@ def override(config, overrides):
 
 def strategy_named(name):
   """The strategy the trainers' --strategy flag makes (conftest gives two logical CPUs)."""
-  return cli.make_strategy(name)
+  return distribute.make_strategy(name)
 
 
 def run_cli(module, *args, timeout=300):

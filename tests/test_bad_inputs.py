@@ -11,7 +11,7 @@ from PIL import Image
 
 from pixcolor import task as pixcolor_task
 from pixel_recursive import task as task_lib
-from pixel_recursive import train
+from pixel_recursive.training import loop
 import test_pixcolor_e2e
 import test_train
 
@@ -61,7 +61,7 @@ def sr_workdir(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp('sr'))
   config = test_train.tiny_config(train_steps=1, checkpoint_every_steps=1, image_every_steps=0,
                                   histogram_every_steps=0)
-  train.run(task_lib.SuperResolutionTask(config), config, workdir)
+  loop.run(task_lib.SuperResolutionTask(config), config, workdir)
   return workdir
 
 
@@ -70,7 +70,7 @@ def pixcolor_workdir(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp('pixcolor'))
   config = test_pixcolor_e2e.tiny_config(train_steps=1, checkpoint_every_steps=1,
                                          image_every_steps=0, eval_every_steps=0)
-  train.run(pixcolor_task.PixColorTask(config), config, workdir)
+  loop.run(pixcolor_task.PixColorTask(config), config, workdir)
   return workdir
 
 

@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pixel_recursive import cli
+from pixel_recursive import commands
+from pixel_recursive import workdir as workdir_lib
 from pixel_recursive import export
+from pixel_recursive import serving
 from pixel_recursive import model as model_lib
 from pixel_recursive import task as task_lib
-from pixel_recursive import train
+from pixel_recursive.training import loop
 from test_train import tiny_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,7 +38,7 @@ def workdir(tmp_path_factory):
   path = str(tmp_path_factory.mktemp('workdir'))
   config = tiny_config(train_steps=2, checkpoint_every_steps=2, log_every_steps=2,
                        image_every_steps=100, histogram_every_steps=100, eval_every_steps=100)
-  train.run(task_lib.SuperResolutionTask(config), config, path, 'train')
+  loop.run(task_lib.SuperResolutionTask(config), config, path, 'train')
   return path
 
 
@@ -47,7 +49,7 @@ def exported(workdir, tmp_path_factory):
   result = run_python(['-m', 'pixel_recursive.export', f'--workdir={workdir}', f'--output={path}',
                        f'--batch_size={CHUNK}'])
   assert result.returncode == 0, result.stderr[-3000:]
-  assert 'verified: the export samples the same image' in result.stderr
+  assert 'verified: the export samples one image as the model does' in result.stderr
   assert f'to {path}' in result.stdout
   assert os.path.isfile(os.path.join(path, 'saved_model.pb'))
   return path
@@ -55,12 +57,12 @@ def exported(workdir, tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def model(workdir):
-  return cli.restore(workdir, model_lib.build_model)[0]
+  return workdir_lib.restore(workdir, model_lib.build_model)[0]
 
 
 @pytest.fixture(scope='module')
 def serve(exported):
-  return tf.saved_model.load(exported).signatures[export.SIGNATURE]
+  return tf.saved_model.load(exported).signatures[serving.SIGNATURE]
 
 
 # A process that has TensorFlow but cannot import the project: the export must need nothing else.
@@ -91,7 +93,7 @@ spec = {name: [s.dtype.name, None if s.shape.rank is None else s.shape.as_list()
 spec['images'] = [serve.structured_outputs['images'].dtype.name,
                   serve.structured_outputs['images'].shape.as_list()]
 images = serve(lowres=tf.constant(np.load(inputs)), temperature=tf.constant(0.8),
-               seed=tf.constant(7))['images']
+               guidance=tf.constant(2.5), seed=tf.constant(7))['images']
 np.save(outputs, images.numpy())
 print(json.dumps({'spec': spec, 'modules': sorted(
     m for m in sys.modules if m.split('.')[0] in BLOCKED)}))
@@ -108,30 +110,34 @@ def test_serves_without_the_project(exported, model, tmp_path):
   report = json.loads(result.stdout.strip().splitlines()[-1])
   assert report['modules'] == []
   assert report['spec'] == {'lowres': ['uint8', [None, 8, 8, 3]], 'temperature': ['float32', []],
-                            'seed': ['int32', None], 'images': ['uint8', [None, 32, 32, 3]]}
+                            'guidance': ['float32', []], 'seed': ['int32', None],
+                            'images': ['uint8', [None, 32, 32, 3]]}
   images = np.load(tmp_path / 'images.npy')
   assert images.dtype == np.uint8 and images.shape == (3, 32, 32, 3)
-  np.testing.assert_array_equal(images, model.sample(lowres, temperature=0.8, seed=7).numpy())
+  np.testing.assert_array_equal(
+      images, model.sample(lowres, temperature=0.8, seed=7, guidance=2.5).numpy())
+  # Guidance is a real input: another weight, other images.
+  assert not np.array_equal(images, model.sample(lowres, temperature=0.8, seed=7).numpy())
 
 
 def test_per_example_seeds_and_any_batch_size(serve, model):
   lowres = lowres_batch(3)
   seeds = np.array([5, 11, 2], np.int32)
   got = serve(lowres=tf.constant(lowres), temperature=tf.constant(0.8),
-              seed=tf.constant(seeds))['images'].numpy()
+              guidance=tf.constant(1.0), seed=tf.constant(seeds))['images'].numpy()
   np.testing.assert_array_equal(got, model.sample(lowres, temperature=0.8, seed=seeds).numpy())
   # Example b's image depends only on its input and key, not on the batch: seed [5] and seed 5 both
   # give a lone example the key (5, 0), as does seeds[0] in the batch above.
   for seed in (5, [5]):
     alone = serve(lowres=tf.constant(lowres[:1]), temperature=tf.constant(0.8),
-                  seed=tf.constant(seed, tf.int32))['images'].numpy()
+                  guidance=tf.constant(1.0), seed=tf.constant(seed, tf.int32))['images'].numpy()
     np.testing.assert_array_equal(alone, got[:1])
   # A batch of one full chunk only, and an empty batch.
   two = serve(lowres=tf.constant(lowres[1:]), temperature=tf.constant(0.8),
-              seed=tf.constant(seeds[1:]))['images'].numpy()
+              guidance=tf.constant(1.0), seed=tf.constant(seeds[1:]))['images'].numpy()
   np.testing.assert_array_equal(two, got[1:])
   empty = serve(lowres=tf.zeros([0, 8, 8, 3], tf.uint8), temperature=tf.constant(1.0),
-                seed=tf.constant(0))['images']
+                guidance=tf.constant(1.0), seed=tf.constant(0))['images']
   assert empty.shape == (0, 32, 32, 3) and empty.dtype == tf.uint8
 
 
@@ -139,35 +145,42 @@ def test_per_example_seeds_and_any_batch_size(serve, model):
 def test_rejects_a_temperature_that_is_not_positive(serve, temperature):
   with pytest.raises(tf.errors.InvalidArgumentError, match='temperature must be a positive'):
     serve(lowres=tf.constant(lowres_batch(1)), temperature=tf.constant(temperature),
-          seed=tf.constant(0))
+          guidance=tf.constant(1.0), seed=tf.constant(0))
+
+
+@pytest.mark.parametrize('guidance', [-0.5, float('nan'), float('inf')])
+def test_rejects_a_guidance_that_is_negative_or_not_finite(serve, guidance):
+  with pytest.raises(tf.errors.InvalidArgumentError, match='guidance must be a finite number'):
+    serve(lowres=tf.constant(lowres_batch(1)), temperature=tf.constant(1.0),
+          guidance=tf.constant(guidance), seed=tf.constant(0))
 
 
 @pytest.mark.parametrize('seed', [[1, 2], [[1], [2], [3]]])
 def test_rejects_seeds_of_the_wrong_shape(serve, seed):
   with pytest.raises(tf.errors.InvalidArgumentError, match='seed must be a scalar'):
     serve(lowres=tf.constant(lowres_batch(3)), temperature=tf.constant(1.0),
-          seed=tf.constant(seed, tf.int32))
+          guidance=tf.constant(1.0), seed=tf.constant(seed, tf.int32))
 
 
 def test_chunk_sizes():
-  assert export.chunk_sizes(1) == [1]
-  assert export.chunk_sizes(8) == [1, 2, 4, 8]
-  assert export.chunk_sizes(12) == [1, 2, 4, 8, 12]
+  assert serving.chunk_sizes(1) == [1]
+  assert serving.chunk_sizes(8) == [1, 2, 4, 8]
+  assert serving.chunk_sizes(12) == [1, 2, 4, 8, 12]
 
 
 def test_output_and_demo_checks(tmp_path):
   (tmp_path / 'other').mkdir()
   (tmp_path / 'other' / 'notes.txt').write_text('mine')
-  with pytest.raises(cli.UsageError, match='not empty and holds no SavedModel'):
-    export.check_export_dir(str(tmp_path / 'other'))
-  export.check_export_dir(str(tmp_path / 'new'))  # Created.
+  with pytest.raises(commands.UsageError, match='not empty and holds no SavedModel'):
+    serving.check_export_dir(str(tmp_path / 'other'))
+  serving.check_export_dir(str(tmp_path / 'new'))  # Created.
   assert os.path.isdir(tmp_path / 'new')
   (tmp_path / 'new' / 'saved_model.pb').write_text('')
   (tmp_path / 'new' / 'variables').mkdir()
-  export.check_export_dir(str(tmp_path / 'new'))  # An earlier export: replaced.
-  with pytest.raises(cli.UsageError, match='no --workdir given and no demo checkpoint'):
-    cli.resolve_workdir(None, demo=str(tmp_path / 'missing'))
-  assert cli.resolve_workdir('given', demo=str(tmp_path / 'missing')) == 'given'
+  serving.check_export_dir(str(tmp_path / 'new'))  # An earlier export: replaced.
+  with pytest.raises(commands.UsageError, match='no --workdir given and no demo checkpoint'):
+    workdir_lib.resolve(None, demo=str(tmp_path / 'missing'))
+  assert workdir_lib.resolve('given', demo=str(tmp_path / 'missing')) == 'given'
 
 
 def test_usage_errors_are_one_line(tmp_path):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pixel_recursive import checkpoints
+from pixel_recursive import workdir as workdir_lib
 from pixel_recursive import model as model_lib
 
 
@@ -97,7 +97,7 @@ def test_l2_baseline():
 
 
 def test_checkpoint_holds_every_weight_and_restores_them(model, tmp_path):
-  path = checkpoints.make(model).save(str(tmp_path / 'ckpt'))
+  path = workdir_lib.make_checkpoint(model).save(str(tmp_path / 'ckpt'))
   saved = [k for k in tf.train.load_checkpoint(path).get_variable_to_shape_map()
            if k.startswith('weights/')]
   assert len(saved) == len(model.weights)
@@ -105,13 +105,13 @@ def test_checkpoint_holds_every_weight_and_restores_them(model, tmp_path):
   fresh = model_lib.build_model(tiny_config())
   b = batch()
   assert not np.allclose(fresh(b)[1]['nats'].numpy(), model(b)[1]['nats'].numpy())
-  checkpoints.restore_weights(path, fresh)
+  workdir_lib.restore_weights(path, fresh)
   np.testing.assert_allclose(fresh(b)[1]['nats'].numpy(), model(b)[1]['nats'].numpy(), rtol=1e-6)
 
 
 def test_restoring_into_a_different_architecture_fails(model, tmp_path):
-  path = checkpoints.make(model).save(str(tmp_path / 'ckpt'))
+  path = workdir_lib.make_checkpoint(model).save(str(tmp_path / 'ckpt'))
   bigger = tiny_config()
   bigger.prior.num_layers = 3
   with pytest.raises(AssertionError):
-    checkpoints.restore_weights(path, model_lib.build_model(bigger))
+    workdir_lib.restore_weights(path, model_lib.build_model(bigger))

@@ -16,8 +16,9 @@ from pixcolor import colorize
 from pixcolor import evaluate
 from pixcolor import model as model_lib
 from pixcolor import task as task_lib
-from pixel_recursive import cli
-from pixel_recursive import train
+from pixel_recursive import commands
+from pixel_recursive import workdir as workdir_lib
+from pixel_recursive.training import loop
 
 PHOTOS = os.path.join(ROOT, 'data', 'bundled', 'photos')
 
@@ -54,8 +55,7 @@ def tiny_config(**overrides):
   c.model.pixelcnn.filters = 8
   c.model.pixelcnn.kernel_size = 3
   c.model.pixelcnn.head_filters = 16
-  c.model.refinement.filters = (8, 16)
-  c.model.refinement.bottom_layers = 0
+  c.model.refinement.layers = ('conv3x3-8-s2', 'conv3x3-16', 'up2', 'conv3x3-8')
   return helpers.override(c, overrides)
 
 
@@ -67,7 +67,7 @@ def tiny_config(**overrides):
 def test_train_resume_colorize_evaluate(strategy, tmp_path):
   workdir = str(tmp_path / 'run')
   config = tiny_config()
-  assert train.run(task_lib.PixColorTask(config), config, workdir, 'train_and_eval',
+  assert loop.run(task_lib.PixColorTask(config), config, workdir, 'train_and_eval',
                    strategy_named(strategy)) == 4
   assert tf.train.latest_checkpoint(os.path.join(workdir, 'checkpoints')).endswith('ckpt-4')
   saved = json.load(open(os.path.join(workdir, 'config.json')))
@@ -75,7 +75,7 @@ def test_train_resume_colorize_evaluate(strategy, tmp_path):
 
   # Resume: the same command with more steps continues from step 4.
   config = tiny_config(train_steps=6)
-  assert train.run(task_lib.PixColorTask(config), config, workdir, 'train',
+  assert loop.run(task_lib.PixColorTask(config), config, workdir, 'train',
                    strategy_named(strategy)) == 6
   assert [s for s, _ in event_files.scalars(os.path.join(workdir, 'train'),
                                             'bits_per_dim')] == [2, 4, 6]
@@ -90,7 +90,7 @@ def test_train_resume_colorize_evaluate(strategy, tmp_path):
   assert [s for s, _ in evals] == [4] and 0 < evals[0][1] < 8
 
   # The workdir restores, colorizes photos of their own size and evaluates.
-  model, _, step = cli.restore(workdir, model_lib.build_model)
+  model, _, step = workdir_lib.restore(workdir, model_lib.build_model)
   assert step == 6
   grays = [np.asarray(colorize.read_luminance(os.path.join(PHOTOS, 'eval', name)))
            for name in sorted(os.listdir(os.path.join(PHOTOS, 'eval')))[:2]]
@@ -103,16 +103,19 @@ def test_train_resume_colorize_evaluate(strategy, tmp_path):
     luma = transforms.luminance(rgb).numpy()[..., 0]
     assert np.abs(luma - grays[i]).max() <= 0.5 + 1e-3
   # Batches of 4, as colorize_all's: the compiled sampler is reused.
-  results, plot = evaluate.evaluate(model, cli.read_config(workdir), 4, batch_size=4, bins=64)
-  assert results['num_examples'] == 4
-  for channel in 'ab':
-    assert 0 < results['histogram_intersection'][channel] <= 1
-  assert 0 < results['ms_ssim_between_samples']['median'] <= 1
-  assert sum(results['ms_ssim_between_samples']['histogram']['counts']) == 4
+  results, plot = evaluate.evaluate(model, workdir_lib.read_config(workdir), 4, (1.0, 0.5),
+                                    batch_size=4, bins=64)
+  assert results['num_examples'] == 4 and set(results['temperatures']) == {'1', '0.5'}
+  for r in results['temperatures'].values():
+    for channel in 'ab':
+      assert 0 < r['histogram_intersection'][channel] <= 1
+    assert 0 < r['ms_ssim_between_samples']['median'] <= 1
+    assert sum(r['ms_ssim_between_samples']['histogram']['counts']) == 4
   assert results['psnr']['refined_true_chroma'] > results['psnr']['gray_input'] > 10
   assert 0 < results['bits_per_dim'] < 8
-  image = evaluate.plot_histograms(results, plot, str(tmp_path / 'hist.png'))
-  assert image.ndim == 3 and image.shape[-1] == 3 and (tmp_path / 'hist.png').exists()
+  figure = evaluate.plot(results, plot)
+  assert len(figure.axes) == 3
+  assert '| samples, T = 0.5 |' in evaluate.markdown(results)
 
 
 def test_both_networks_learn_when_overfitting_one_batch(tmp_path):
@@ -127,7 +130,7 @@ def test_both_networks_learn_when_overfitting_one_batch(tmp_path):
                           'image_every_steps': 0, 'eval_every_steps': 0, 'learning_rate': 1e-2,
                           'data.source': f'folder:{tmp_path / "four"}',
                           'data.shuffle_buffer': 4})
-  train.run(task_lib.PixColorTask(config), config, str(tmp_path / 'run'))
+  loop.run(task_lib.PixColorTask(config), config, str(tmp_path / 'run'))
   logdir = str(tmp_path / 'run' / 'train')
   bits = [v for _, v in event_files.scalars(logdir, 'bits_per_dim')]
   l2 = [v for _, v in event_files.scalars(logdir, 'refinement_l2')]
@@ -139,12 +142,12 @@ def test_one_network_at_a_time_through_init_from(tmp_path):
   """PixelCNN alone in one workdir, then the refinement alone in another started from it."""
   first = tiny_config(train_steps=2, image_every_steps=0, eval_every_steps=0,
                       train_refinement=False)
-  train.run(task_lib.PixColorTask(first), first, str(tmp_path / 'pixelcnn'))
+  loop.run(task_lib.PixColorTask(first), first, str(tmp_path / 'pixelcnn'))
   second = tiny_config(train_steps=2, image_every_steps=0, eval_every_steps=0,
                        train_pixelcnn=False, init_from=str(tmp_path / 'pixelcnn'))
-  train.run(task_lib.PixColorTask(second), second, str(tmp_path / 'both'))
-  a, _, _ = cli.restore(str(tmp_path / 'pixelcnn'), model_lib.build_model)
-  b, _, _ = cli.restore(str(tmp_path / 'both'), model_lib.build_model)
+  loop.run(task_lib.PixColorTask(second), second, str(tmp_path / 'both'))
+  a, _, _ = workdir_lib.restore(str(tmp_path / 'pixelcnn'), model_lib.build_model)
+  b, _, _ = workdir_lib.restore(str(tmp_path / 'both'), model_lib.build_model)
 
   def same(x, y):
     return all(np.array_equal(v.numpy(), w.numpy()) for v, w in zip(x.weights, y.weights))
@@ -156,7 +159,75 @@ def test_one_network_at_a_time_through_init_from(tmp_path):
   assert np.any(b.refinement.out.kernel.numpy() != 0)
   assert same(b.pixelcnn, a.pixelcnn) and same(b.resnet, a.resnet)
   assert same(b.adaptation, a.adaptation)
-  assert not same(b.refinement.stem, a.refinement.stem)
+  assert not same(b.refinement.convs[0], a.refinement.convs[0])
+
+
+def test_init_from_takes_the_frozen_networks_and_lets_the_trained_one_differ(tmp_path):
+  """A refinement network of another kind trains on top of a PixelCNN run (the comparison of the
+  encoder-decoder with the U-Net); a PixelCNN run cannot start from a workdir without its weights."""
+  first = tiny_config(train_steps=2, image_every_steps=0, eval_every_steps=0,
+                      train_refinement=False)
+  loop.run(task_lib.PixColorTask(first), first, str(tmp_path / 'pixelcnn'))
+  unet = {'model.refinement.name': 'unet', 'model.refinement.filters': (8, 16),
+          'model.refinement.bottom_layers': 1}
+  second = tiny_config(train_steps=2, image_every_steps=0, eval_every_steps=0,
+                       train_pixelcnn=False, init_from=str(tmp_path / 'pixelcnn'), **unet)
+  loop.run(task_lib.PixColorTask(second), second, str(tmp_path / 'unet'))
+  a, _, _ = workdir_lib.restore(str(tmp_path / 'pixelcnn'), model_lib.build_model)
+  b, _, _ = workdir_lib.restore(str(tmp_path / 'unet'), model_lib.build_model)
+  assert type(b.refinement).__name__ == 'UNetRefinement'
+  assert all(np.array_equal(v.numpy(), w.numpy())
+             for v, w in zip(a.pixelcnn.weights + a.resnet.weights,
+                             b.pixelcnn.weights + b.resnet.weights))
+  # Not training a PixelCNN whose weights in init_from have another shape: refused, as they would
+  # stay random.
+  wider = tiny_config(train_steps=2, image_every_steps=0, eval_every_steps=0,
+                      train_pixelcnn=False, init_from=str(tmp_path / 'pixelcnn'),
+                      **{'model.pixelcnn.filters': 12})
+  with pytest.raises(commands.UsageError, match='does not hold the weights'):
+    task_lib.PixColorTask(wider).build_model(wider.model)
+
+
+def test_gradient_multiplier_freezes_the_conditioning_network_until_its_step(tmp_path):
+  """model.conditioning.gradient_start_step: the ResNet's trainable weights stay as initialised
+  while the other networks train; from that step on they train too."""
+  workdir = str(tmp_path / 'run')
+
+  def trainable(net):
+    return [v.numpy().copy() for v in net.trainable_variables]
+
+  config = tiny_config(train_steps=2, image_every_steps=0, eval_every_steps=0,
+                       **{'model.conditioning.gradient_start_step': 2})
+  task = task_lib.PixColorTask(config)
+  tf.keras.utils.set_random_seed(config.seed)  # As train.run does before it builds the model.
+  start = task.build_model(config.model)
+  loop.run(task, config, workdir)
+  after_two, _, _ = workdir_lib.restore(workdir, model_lib.build_model)
+  for x, y in zip(trainable(start.resnet), trainable(after_two.resnet)):
+    np.testing.assert_array_equal(x, y)
+  assert any(not np.array_equal(x, y) for x, y in
+             zip(trainable(start.pixelcnn), trainable(after_two.pixelcnn)))
+  config = tiny_config(train_steps=4, image_every_steps=0, eval_every_steps=0,
+                       **{'model.conditioning.gradient_start_step': 2})
+  loop.run(task_lib.PixColorTask(config), config, workdir)
+  after_four, _, _ = workdir_lib.restore(workdir, model_lib.build_model)
+  assert all(not np.array_equal(x, y) for x, y in
+             zip(trainable(after_two.resnet), trainable(after_four.resnet)))
+
+
+def test_gradient_multiplier_scales_only_the_conditioning_gradients():
+  config = tiny_config(**{'model.conditioning.gradient_start_step': 10,
+                          'model.conditioning.gradient_multiplier': 0.25})
+  task = task_lib.PixColorTask(config)
+  model = task.build_model(config.model)
+  grads = [tf.ones_like(v) for v in model.trainable_variables]
+  resnet = {id(v) for v in model.resnet.trainable_variables}
+  assert resnet and len(resnet) < len(grads)
+  for step, factor in ((0, 0.0), (9, 0.0), (10, 0.25), (11, 0.25)):
+    scaled = task.scale_gradients(model, grads, tf.constant(step, tf.int64))
+    for g, v in zip(scaled, model.trainable_variables):
+      want = factor if id(v) in resnet else 1.0
+      assert np.all(g.numpy() == want), (step, v.path)
 
 
 def test_command_lines_end_to_end(tmp_path):
@@ -198,10 +269,10 @@ def test_command_lines_end_to_end(tmp_path):
   assert result.returncode == 0, result.stderr[-3000:]
   metrics = json.load(open(metrics_path))
   assert metrics['num_examples'] == 3 and metrics['step'] == 2  # 2 + 1: none dropped by batching.
-  assert set(metrics['histogram_intersection']) == {'a', 'b'}
-  assert (tmp_path / 'metrics_histograms.png').exists()
+  assert set(metrics['temperatures']['1']['histogram_intersection']) == {'a', 'b'}
+  assert (tmp_path / 'metrics.png').exists() and (tmp_path / 'metrics.md').exists()
   tags = {t for _, t, _, _ in event_files.read(os.path.join(workdir, 'evaluate'))}
-  assert {'histogram_intersection/a', 'bits_per_dim', 'histograms'} <= tags
+  assert {'histogram_intersection_a/T1', 'bits_per_dim', 'histograms'} <= tags
 
 
 @pytest.mark.parametrize('module,args,message', [

@@ -8,12 +8,14 @@ import pytest
 import tensorflow as tf
 
 from data import transforms
+from pixcolor import color
 from pixcolor import export
 from pixcolor import model as model_lib
 from pixcolor import task as task_lib
-from pixel_recursive import cli
+from pixel_recursive import workdir as workdir_lib
 from pixel_recursive import sampling
-from pixel_recursive import train
+from pixel_recursive import serving
+from pixel_recursive.training import loop
 from test_export import NO_PROJECT as SR_NO_PROJECT
 from test_export import run_python
 from test_pixcolor_e2e import tiny_config
@@ -37,7 +39,7 @@ def workdir(tmp_path_factory):
   path = str(tmp_path_factory.mktemp('workdir'))
   config = tiny_config(train_steps=2, checkpoint_every_steps=2, log_every_steps=2,
                        image_every_steps=100, eval_every_steps=100)
-  train.run(task_lib.PixColorTask(config), config, path, 'train')
+  loop.run(task_lib.PixColorTask(config), config, path, 'train')
   return path
 
 
@@ -48,7 +50,7 @@ def exported(workdir, tmp_path_factory):
   result = run_python(['-m', 'pixcolor.export', f'--workdir={workdir}', f'--output={path}',
                        f'--batch_size={CHUNK}'])
   assert result.returncode == 0, result.stderr[-3000:]
-  assert 'verified: the export colours the same image as PixColor.colorize' in result.stderr
+  assert 'as the model does' in result.stderr and 'verified: the export colours one' in result.stderr
   assert f'to {path}' in result.stdout
   assert os.path.isfile(os.path.join(path, 'saved_model.pb'))
   return path
@@ -56,17 +58,18 @@ def exported(workdir, tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def model(workdir):
-  return cli.restore(workdir, model_lib.build_model)[0]
+  return workdir_lib.restore(workdir, model_lib.build_model)[0]
 
 
 @pytest.fixture(scope='module')
 def serve(exported):
-  return tf.saved_model.load(exported).signatures[export.SIGNATURE]
+  return tf.saved_model.load(exported).signatures[serving.SIGNATURE]
 
 
 # test_export's process that has TensorFlow but cannot import the project, calling this signature.
-NO_PROJECT = SR_NO_PROJECT.replace('serve(lowres=', 'serve(gray=')
-assert 'serve(gray=' in NO_PROJECT
+NO_PROJECT = SR_NO_PROJECT.replace('serve(lowres=', 'serve(gray=').replace(
+    'guidance=tf.constant(2.5), ', '')  # PixColor has no conditioning logits to weigh.
+assert 'serve(gray=' in NO_PROJECT and 'guidance' not in NO_PROJECT
 
 
 def test_serves_without_the_project(exported, model, tmp_path):
@@ -135,17 +138,20 @@ def test_rejects_seeds_of_the_wrong_shape(serve, seed):
 
 
 def test_graph_pieces_equal_the_model_steps():
-  # As exported: H and W unknown until the graph runs.
-  network_gray = tf.function(lambda gray: export.network_gray(gray, SIZE),
+  """The export serves `colorize`'s own resizing (traced with H, W unknown) and seeds."""
+  network_gray = tf.function(lambda gray: color.resize_gray(gray, SIZE),
                              input_signature=[tf.TensorSpec([None, None, None, 1], tf.uint8)])
   values = [0, 1, 7, -1, -(2 ** 31), 2 ** 31 - 1, 123456789]
   for index in (0, 1, 5):
-    got = export.derive_seed(tf.constant(values, tf.int32), index).numpy()
+    got = sampling.derive_seed_tensor(tf.constant(values, tf.int32), index).numpy()
     assert got.tolist() == [sampling.derive_seed(v, index, 0) for v in values]
   for height, width in [(13, 21), (37, 23), (SIZE, SIZE), (9, 40), (40, 9), (SIZE, 40)]:
     gray = gray_batch(2, height, width)
-    want = model_lib.resize_gray(tf.constant(gray), SIZE).numpy()
+    want = color.resize_gray(tf.constant(gray), SIZE).numpy()
     np.testing.assert_array_equal(network_gray(tf.constant(gray)).numpy(), want)
+    shrink = height >= SIZE and width >= SIZE
+    direct = transforms.to_uint8(transforms.resize(gray, SIZE, 'area' if shrink else 'bilinear'))
+    np.testing.assert_array_equal(want, gray if (height, width) == (SIZE, SIZE) else direct)
 
 
 def test_usage_errors_are_one_line(tmp_path):

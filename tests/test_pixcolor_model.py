@@ -7,7 +7,10 @@ import tensorflow as tf
 
 from data import pipeline
 from data import transforms
+from pixcolor import color
 from pixcolor import model as model_lib
+from pixcolor import refinement as refinement_lib
+from pixcolor import resnet as resnet_lib
 
 
 def tiny_model_config(**overrides):
@@ -51,7 +54,7 @@ def test_chroma_bins_round_trip_and_gray_is_the_centre_bin():
   example = pipeline.colorization_example(gray, 8, 2, 32, crop_how='none')
   np.testing.assert_array_equal(example['chroma'], 16)
   # A gray photo's chroma bins decode back to exactly gray.
-  rgb = model_lib.ycbcr_to_rgb_in_gamut(
+  rgb = color.ycbcr_to_rgb_in_gamut(
       tf.cast(example['gray'], tf.float32),
       tf.image.resize(transforms.dequantize_chroma(example['chroma'], 32), [8, 8]))
   np.testing.assert_array_equal(rgb, gray)
@@ -78,10 +81,10 @@ def test_in_gamut_conversion_keeps_luminance_and_plain_colours(in_dataset):
   y[:10] = [[0.0], [255.0], [254.6], [0.3], [128.0], [250.0], [5.0], [1.0], [253.0], [2.0]]
   cbcr = rng.uniform(0, 255, [500, 2]).astype(np.float32)
   if in_dataset:
-    ds = tf.data.Dataset.from_tensor_slices((y, cbcr)).map(model_lib.ycbcr_to_rgb_in_gamut)
+    ds = tf.data.Dataset.from_tensor_slices((y, cbcr)).map(color.ycbcr_to_rgb_in_gamut)
     rgb = np.stack(list(ds.as_numpy_iterator()))
   else:
-    rgb = model_lib.ycbcr_to_rgb_in_gamut(y, cbcr).numpy()
+    rgb = color.ycbcr_to_rgb_in_gamut(y, cbcr).numpy()
   assert rgb.dtype == np.uint8
   luma = transforms.luminance(rgb).numpy()
   assert np.abs(luma - y).max() <= 0.5 + 1e-3
@@ -106,7 +109,7 @@ def test_shapes_and_loss_terms(model):
   np.testing.assert_allclose(aux['loss'], aux['nats'] + aux['refinement_mse'], rtol=1e-6)
   # Untrained: about uniform over 32 bins (5 bits), and the refinement starts as bilinear upsampling.
   assert 4.0 < float(np.mean(aux['nats'])) / np.log(2) < 6.0
-  upsampled = tf.image.resize(model_lib.scale_chroma(
+  upsampled = tf.image.resize(color.scale_chroma(
       transforms.dequantize_chroma(batch['chroma'], 32)), [16, 16], 'bilinear')
   np.testing.assert_allclose(aux['refined'], upsampled, atol=1e-6)
 
@@ -182,7 +185,7 @@ def test_refinement_shapes_for_non_square_inputs(model, shape):
   chroma = rng.uniform(0, 255, [2, shape[0] // 4, shape[1] // 4, 2]).astype(np.float32)
   out = model.refinement(gray, chroma)
   assert out.shape == (2,) + shape + (2,)
-  assert model.combine(gray, model_lib.unscale_chroma(out)).shape == (2,) + shape + (3,)
+  assert model.combine(gray, color.unscale_chroma(out)).shape == (2,) + shape + (3,)
 
 
 def test_colorize_keeps_the_luminance_of_an_odd_non_square_input(model):
@@ -214,7 +217,7 @@ def test_colorize_keeps_the_luminance_of_an_odd_non_square_input(model):
 # ----------------------------------------------------------------------------------------------
 def test_paper_resnet101_gives_28x28x1024_from_224():
   keras.utils.set_random_seed(0)
-  resnet = model_lib.ResNetFeatures(blocks=(3, 4, 23), width=64)
+  resnet = resnet_lib.ResNetFeatures(blocks=(3, 4, 23), width=64)
   features = resnet(tf.zeros([1, 224, 224, 1], tf.uint8))
   assert features.shape == (1, 28, 28, 1024) and resnet.output_stride == 8
   assert resnet.count_params() > 27_000_000  # ResNet-101 up to conv4: 27.7M weights.
@@ -230,8 +233,8 @@ def test_keras_applications_resnet_weights_load_by_name(tmp_path):
   app = keras.applications.ResNet50(include_top=False, weights=None, input_shape=(None, None, 3))
   path = str(tmp_path / 'resnet50.weights.h5')
   app.save_weights(path)
-  ours = model_lib.ResNetFeatures(blocks=(3, 4, 6), width=64, dilate_last=False)
-  model_lib.load_resnet_weights(ours, path)
+  ours = resnet_lib.ResNetFeatures(blocks=(3, 4, 6), width=64, dilate_last=False)
+  resnet_lib.load_resnet_weights(ours, path)
   gray = np.random.default_rng(0).integers(0, 256, [1, 64, 48, 1]).astype(np.uint8)
   rgb = np.repeat(gray, 3, -1).astype(np.float32)
   conv4 = keras.Model(app.input, app.get_layer('conv4_block6_out').output)
@@ -240,7 +243,7 @@ def test_keras_applications_resnet_weights_load_by_name(tmp_path):
 
 
 def test_conditioning_weights_that_do_not_fit_are_a_clear_error(tmp_path):
-  other = model_lib.ResNetFeatures(blocks=(1, 1), width=4, max_pool=False)
+  other = resnet_lib.ResNetFeatures(blocks=(1, 1), width=4, max_pool=False)
   other(tf.zeros([1, 16, 16, 1], tf.uint8))
   path = str(tmp_path / 'other.weights.h5')
   other.save_weights(path)
@@ -262,3 +265,50 @@ def test_conditioning_weights_that_do_not_fit_are_a_clear_error(tmp_path):
 def test_image_size_must_match_the_output_stride():
   with pytest.raises(ValueError, match='output stride'):
     model_lib.PixColor(tiny_model_config(chroma_size=8))
+
+
+# ----------------------------------------------------------------------------------------------
+# The paper's refinement network and PixelCNN layout (pixcolor_imagenet.py).
+# ----------------------------------------------------------------------------------------------
+def test_refinement_layer_table_matches_the_config():
+  import helpers
+  config = helpers.load_config('pixcolor_imagenet').model
+  refinement = refinement_lib.make_refinement(config.refinement)
+  assert isinstance(refinement, refinement_lib.EncoderDecoderRefinement)
+  gray = tf.zeros([1, 224, 224, 1], tf.uint8)
+  out = refinement(gray, tf.fill([1, 28, 28, 2], 128.0))
+  assert out.shape == (1, 224, 224, 2)
+  want = [refinement_lib.parse_refinement_layer(spec) for spec in config.refinement.layers]
+  assert refinement.layer_table() == want + [('conv', 1, 2, 1)]
+  # The spatial sizes the table promises: stride-2 convolutions 224 -> 7, then x4 and x4 to 112.
+  sizes, size = [], 224
+  for entry in want:
+    size = size // entry[3] if entry[0] == 'conv' else size * entry[1]
+    sizes.append(size)
+  assert sizes == [112, 112, 56, 56, 28, 28, 14, 7, 7, 28, 28, 112, 112]
+  assert ('conv', 5, 1024, 1) in want  # The 5x5 of 1024 at 7 x 7.
+  assert not refinement.residual  # The paper's network predicts the chroma outright.
+  params = sum(int(np.prod(v.shape)) for v in refinement.trainable_variables)
+  assert 15e6 < params < 50e6, params  # "Tens of millions of weights."
+
+
+def test_refinement_table_entries_parse_or_say_why():
+  assert refinement_lib.parse_refinement_layer('conv3x3-64-s2') == ('conv', 3, 64, 2)
+  assert refinement_lib.parse_refinement_layer('conv5x5-1024') == ('conv', 5, 1024, 1)
+  assert refinement_lib.parse_refinement_layer('up4') == ('up', 4)
+  for bad in ('conv3x5-8', 'conv3x3', 'up1', 'pool2', 'conv3x3-8-x2'):
+    with pytest.raises(ValueError, match='refinement layer'):
+      refinement_lib.parse_refinement_layer(bad)
+
+
+def test_paper_pixelcnn_is_a_masked_7x7_convolution_then_10_gated_layers():
+  import helpers
+  from pixel_recursive import layers
+  p = helpers.load_config('pixcolor_imagenet').model.pixelcnn
+  net = layers.PixelCNN(2, 32, p.num_layers, p.filters, kernel_size=p.kernel_size,
+                        first_kernel_size=p.first_kernel_size, head_filters=p.head_filters,
+                        conditional=True, first_layer=p.first_layer)
+  assert isinstance(net.blocks[0], layers.MaskedStem) and net.blocks[0].kernel_size == 7
+  assert [type(b) for b in net.blocks[1:]] == [layers.GatedBlock] * 10
+  assert all(b.kernel_size == 5 and b.filters == 64 for b in net.blocks[1:])
+  assert net.head.hidden_filters == 1024

@@ -1,5 +1,6 @@
-"""The "% fooled" rating page pairs files by name, needs no network, records what a rater clicked
-in a real browser, and `score` turns the answers into % fooled with standard errors."""
+"""The "% fooled" rating page pairs files by name, needs no network, keeps its secret (nothing in
+the HTML tells which image is real), records what a rater clicked in a real browser, and `score`
+turns the answers and pairs.json into % fooled with standard errors."""
 import base64
 import glob
 import io
@@ -8,6 +9,7 @@ import math
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -17,11 +19,14 @@ import numpy as np
 from PIL import Image
 import pytest
 
+from pixel_recursive import commands
 from pixel_recursive import rating
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Asymmetric so that a swapped H and W cannot pass.
 H, W = 6, 10
+PNG_PREFIX = 'data:image/png;base64,'
+QUIET = lambda line: None  # pylint: disable=unnecessary-lambda-assignment
 
 
 def write_image(path, seed, h=H, w=W):
@@ -52,23 +57,49 @@ def page_data(path):
   return json.loads(re.search(r'const STUDY = (.*?);</script>', text, re.S).group(1))
 
 
+def png_bytes(uri):
+  assert uri.startswith(PNG_PREFIX), uri[:40]
+  return base64.b64decode(uri[len(PNG_PREFIX):])
+
+
 def decode_data_uri(uri):
-  prefix = 'data:image/png;base64,'
-  assert uri.startswith(prefix)
-  return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri[len(prefix):]))).convert('RGB'))
+  return np.asarray(Image.open(io.BytesIO(png_bytes(uri))).convert('RGB'))
 
 
-def answers_file(path, answers, rater='', session='s', study='abc', page='abc-1', files=None):
-  """An answers file as the page writes it; `answers` are (truth side, chosen side) pairs."""
-  files = files or [f'img{k}' for k in range(len(answers))]
-  data = {'format': rating.ANSWERS_FORMAT, 'version': 1, 'study_id': study, 'page_id': page,
-          'rater': rater, 'session_id': session,
-          'answers': [{'pair_id': k, 'file': f, 'truth_side': t, 'chosen_side': c,
-                       'chose_truth': t == c, 'response_ms': 1000} for k, (f, (t, c)) in
-                      enumerate(zip(files, answers))]}
+def png_chunks(data):
+  """The chunk types of a PNG file, in order."""
+  assert data[:8] == b'\x89PNG\r\n\x1a\n'
+  chunks, at = [], 8
+  while at < len(data):
+    length, kind = struct.unpack('>I4s', data[at:at + 8])
+    chunks.append(kind.decode('ascii'))
+    at += 12 + length
+  return chunks
+
+
+def fake_study(truth_sides, study='abc'):
+  """A pairs.json as `build` writes it: one page; pair k has id pk, file imgk, truth_sides[k]."""
+  page = f'{study}-1'
+  return {'format': rating.PAIRS_FORMAT, 'version': 2, 'study_id': study,
+          'pages': [{'page_id': page, 'file': 'index.html',
+                     'pair_ids': [f'p{k}' for k in range(len(truth_sides))]}],
+          'pairs': [{'pair_id': f'p{k}', 'file': f'img{k}', 'truth_side': side, 'page_id': page,
+                     'position': k} for k, side in enumerate(truth_sides)]}
+
+
+def write_json(path, value):
   with open(path, 'w') as f:
-    json.dump(data, f)
+    json.dump(value, f)
   return str(path)
+
+
+def answers_file(path, chosen, rater='', session='s', study='abc', page=None):
+  """An answers file as the page writes it; `chosen` is {pair id: side clicked}."""
+  data = {'format': rating.ANSWERS_FORMAT, 'version': 2, 'study_id': study,
+          'page_id': page or f'{study}-1', 'rater': rater, 'session_id': session,
+          'answers': [{'pair_id': i, 'chosen_side': c, 'response_ms': 1000}
+                      for i, c in chosen.items()]}
+  return write_json(path, data)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -114,6 +145,7 @@ def test_build_writes_a_self_contained_page_and_the_ground_truth(tmp_path):
     study = json.load(f)
   assert [p['file'] for p in study['pairs']] == names
   assert [p['page_id'] for p in study['pages']] == [study['study_id'] + '-1']
+  assert study['preset'] == 'super_resolution' and study['seed'] >= 2 ** 64  # Drawn at random.
 
   with open(os.path.join(out, 'index.html'), encoding='utf-8') as f:
     page = f.read()
@@ -121,12 +153,14 @@ def test_build_writes_a_self_contained_page_and_the_ground_truth(tmp_path):
   assert not re.search(r'https?://', page)
   assert not re.search(r'<(script|link)[^>]+(src|href)=', page)
   assert 'Faces &lt;study&gt;' in page and '<study>' not in page
+  assert 'is from a camera?' in page  # The super_resolution preset's question.
   data = page_data(os.path.join(out, 'index.html'))
   assert data['page_id'] == study['pages'][0]['page_id']
   # Shown in pairs.json's order, and the truth is on the side pairs.json says.
-  assert [p['pair_id'] for p in data['pairs']] == study['pages'][0]['pair_ids']
+  assert [p['id'] for p in data['pairs']] == study['pages'][0]['pair_ids']
+  by_id = {p['pair_id']: p for p in study['pairs']}
   for shown in data['pairs']:
-    pair = study['pairs'][shown['pair_id']]
+    pair = by_id[shown['id']]
     truth_image = np.asarray(Image.open(os.path.join(truth, pair['truth'])))
     sample_image = np.asarray(Image.open(os.path.join(samples, pair['sample'])))
     other = 'right' if pair['truth_side'] == 'left' else 'left'
@@ -135,30 +169,57 @@ def test_build_writes_a_self_contained_page_and_the_ground_truth(tmp_path):
     assert (shown['left']['width'], shown['left']['height']) == (W, H)
 
 
-def test_sides_are_deterministic_in_the_seed(tmp_path):
+def test_preset_sets_the_title_and_question_and_flags_override_them(tmp_path):
+  truth, samples = make_folders(tmp_path, ['a'])
+  out = tmp_path / 'study'
+  result = run_cli('build', f'--truth={truth}', f'--samples={samples}', f'--output={out}',
+                   '--preset=colorization')
+  assert result.returncode == 0, result.stderr
+  page = (out / 'index.html').read_text()
+  assert '<title>Which colours are real?</title>' in page
+  assert 'Which image, would you guess, has its true colours?' in page
+  assert 'real colours' in page and 'photograph' not in page
+  assert json.loads((out / 'pairs.json').read_text())['preset'] == 'colorization'
+  study, _ = rating.build(truth, samples, str(out), preset='colorization', title='Colours',
+                          question='Real colours?', log=QUIET)
+  assert (study['title'], study['question']) == ('Colours', 'Real colours?')
+  page = (out / 'index.html').read_text()
+  assert '<title>Colours</title>' in page and 'Real colours?' in page
+  assert 'Which colours are real?' not in page
+  assert set(rating.PRESETS) == {'super_resolution', 'colorization'}
+
+
+def test_sides_are_deterministic_in_the_seed_and_secret_without_one(tmp_path):
   truth, samples = make_folders(tmp_path, [f'img{k:02d}' for k in range(24)])
   outputs = {}
-  for run, seed in (('a', 0), ('b', 0), ('c', 1)):
-    rating.build(truth, samples, str(tmp_path / run), seed=seed, log=lambda line: None)
-    with open(tmp_path / run / 'pairs.json') as f:
-      pairs = json.load(f)
-    with open(tmp_path / run / 'index.html') as f:
-      outputs[run] = (pairs, f.read())
+  for run, seed in (('a', 0), ('b', 0), ('c', 1), ('d', None), ('e', None)):
+    rating.build(truth, samples, str(tmp_path / run), seed=seed, log=QUIET)
+    outputs[run] = (json.loads((tmp_path / run / 'pairs.json').read_text()),
+                    (tmp_path / run / 'index.html').read_text())
   assert outputs['a'] == outputs['b']
-  sides = [[p['truth_side'] for p in outputs[run][0]['pairs']] for run in 'ac']
-  assert sides[0] != sides[1]
+  sides = {run: [p['truth_side'] for p in outputs[run][0]['pairs']] for run in 'acde'}
+  assert sides['a'] != sides['c'] and sides['d'] != sides['e']
   assert outputs['a'][0]['study_id'] != outputs['c'][0]['study_id']
-  for side in sides:
-    assert 6 <= side.count('left') <= 18  # Random, not all on one side.
+  for side in sides.values():
+    assert 2 <= side.count('left') <= 22  # Random, not all on one side.
+  # Without --seed, the seed is 128 random bits, kept in pairs.json: it rebuilds the same study.
+  seed = outputs['d'][0]['seed']
+  assert seed != outputs['e'][0]['seed'] and seed >= 2 ** 64
+  rating.build(truth, samples, str(tmp_path / 'f'), seed=seed, log=QUIET)
+  assert (tmp_path / 'f' / 'index.html').read_text() == outputs['d'][1]
+  # A guessable --seed is named on stderr.
+  lines = []
+  rating.build(truth, samples, str(tmp_path / 'g'), seed=7, log=lines.append)
+  assert any('--seed=7' in line for line in lines)
 
 
 def test_pairs_per_page_splits_the_study(tmp_path):
   truth, samples = make_folders(tmp_path, [f'img{k}' for k in range(5)])
   out = tmp_path / 'study'
-  study, _ = rating.build(truth, samples, str(out), pairs_per_page=2, log=lambda line: None)
+  study, _ = rating.build(truth, samples, str(out), pairs_per_page=2, log=QUIET)
   assert [p['file'] for p in study['pages']] == ['page_01.html', 'page_02.html', 'page_03.html']
   on_pages = sorted(i for p in study['pages'] for i in p['pair_ids'])
-  assert on_pages == list(range(5))
+  assert on_pages == sorted(p['pair_id'] for p in study['pairs'])
   index = (out / 'index.html').read_text()
   assert all(f'href="{p["file"]}"' in index for p in study['pages'])
   assert len(page_data(out / 'page_03.html')['pairs']) == 1
@@ -172,14 +233,32 @@ def test_build_skips_unreadable_files_and_exits_1(tmp_path):
   result = run_cli('build', f'--truth={truth}', f'--samples={samples}', f'--output={out}')
   assert result.returncode == 1
   assert 'bad.png' in result.stderr and 'Traceback' not in result.stderr
-  assert [p['file'] for p in page_data(os.path.join(out, 'index.html'))['pairs']] == ['good']
+  with open(os.path.join(out, 'pairs.json')) as f:
+    study = json.load(f)
+  assert [p['file'] for p in study['pairs']] == ['good']
+  assert len(page_data(os.path.join(out, 'index.html'))['pairs']) == 1
 
 
+def test_build_errors_name_the_problem(tmp_path):
+  truth, samples = make_folders(tmp_path, ['a'])
+  os.makedirs(tmp_path / 'empty')
+  out = str(tmp_path / 'out')
+  cases = {'is not a folder': ('/no/such/dir', samples, out),
+           'has a sample of the same name': (truth, str(tmp_path / 'empty'), out),
+           '--output .a folder. is required': (truth, samples, None),
+           'must not be the --truth or --samples folder': (truth, samples, samples)}
+  for message, args in cases.items():
+    with pytest.raises(commands.UsageError, match=message):
+      rating.build(*args, log=QUIET)
+  with pytest.raises(commands.UsageError, match='--preset must be one of'):
+    rating.build(truth, samples, out, preset='faces', log=QUIET)
+
+
+# One line on stderr and exit status 2 (the cases above go through the same commands.run).
 @pytest.mark.parametrize('args, message', [
     (['build', '--samples=S', '--output=O'], '--truth is required'),
-    (['build', '--truth=/no/such/dir', '--samples=S', '--output=O'], 'is not a folder'),
-    (['build', '--truth=T', '--samples=EMPTY', '--output=O'], 'has a sample of the same name'),
     (['build', '--truth=T', '--samples=S', '--output=O', '--pairs=x.json'], 'not a flag of'),
+    (['build', '--truth=T', '--samples=S', '--output=O', '--preset=faces'], 'should be one of'),
     (['frobnicate'], 'say `build`'),
 ])
 def test_build_usage_errors_exit_2(tmp_path, args, message):
@@ -191,19 +270,171 @@ def test_build_usage_errors_exit_2(tmp_path, args, message):
   assert result.returncode == 2, result.stderr
   assert message in result.stderr
   assert len(result.stderr.strip().splitlines()) == 1 and 'Traceback' not in result.stderr
+  assert result.stderr.startswith('pixel_recursive.rating: error: ')
+
+
+# ----------------------------------------------------------------------------------------------
+# The secret: nothing in the HTML tells which image is the true one.
+# ----------------------------------------------------------------------------------------------
+def _twin_folders(tmp_path, num_pairs):
+  """Pairs whose two images have the same pixels, the truth a JPEG with EXIF, the sample a PNG.
+
+  Only the files differ (format, size, metadata), so a page built from them must embed the same
+  bytes on both sides: anything else in it that differs between the sides, or any part of it that
+  follows the sides, gives the truth away.
+  """
+  from data import image_files  # pylint: disable=g-import-not-at-top
+  truth, samples = tmp_path / 'truth', tmp_path / 'samples'
+  truth.mkdir()
+  samples.mkdir()
+  names = [f'photo_{k:02d}' for k in range(num_pairs)]
+  for k, name in enumerate(names):
+    image = np.random.default_rng(k).integers(0, 256, [H, W, 3], dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0110] = 'Camera'  # Model.
+    Image.fromarray(image).save(truth / f'{name}.jpg', quality=90, exif=exif.tobytes())
+    pixels = image_files.read_image(str(truth / f'{name}.jpg'))
+    Image.fromarray(pixels).save(samples / f'{name}.png')
+  return str(truth), str(samples), names
+
+
+def _html_files(out):
+  files = sorted(glob.glob(os.path.join(out, '*.html')))
+  assert files
+  return files
+
+
+def _without_images(text):
+  return re.sub(re.escape(PNG_PREFIX) + r'[A-Za-z0-9+/=]*', PNG_PREFIX, text)
+
+
+def test_no_html_file_tells_which_image_is_real(tmp_path):
+  num_pairs = 40
+  truth, samples, names = _twin_folders(tmp_path, num_pairs)
+  out = str(tmp_path / 'study')
+  study, _ = rating.build(truth, samples, out, pairs_per_page=16, log=QUIET)
+  pairs = {p['pair_id']: p for p in study['pairs']}
+  assert len(pairs) == num_pairs
+  shown = []  # (page position, pair as the page holds it, truth side from pairs.json)
+  for path in _html_files(out):
+    with open(path, encoding='utf-8') as f:
+      text = f.read()
+    plain = _without_images(text)
+    # No label, file name, folder, seed or truth-side field anywhere outside the image bytes.
+    words = ['truth', 'sample', 'photo_', '.jpg', '.png', str(tmp_path)]
+    if study['seed'] >= 2 ** 64:  # Drawn at random, so long enough to search for.
+      words.append(str(study['seed']))
+    for word in words:
+      assert word not in plain.lower(), (path, word)
+    if os.path.basename(path) == 'index.html' and len(study['pages']) > 1:
+      assert PNG_PREFIX not in text
+      continue
+    data = page_data(path)
+    assert set(data) <= {'format', 'version', 'study_id', 'page_id', 'title', 'question',
+                         'page_number', 'num_pages', 'display_size', 'pairs'}, set(data)
+    for position, pair in enumerate(data['pairs']):
+      # Per pair: an id and the two images in display order, always in that key order.
+      assert list(pair) == ['id', 'left', 'right'], list(pair)
+      assert list(pair['left']) == list(pair['right']) == ['src', 'width', 'height']
+      # Same pixels, so the same bytes: the encoding does not depend on the file's role.
+      assert pair['left'] == pair['right']
+      chunks = png_chunks(png_bytes(pair['left']['src']))
+      assert set(chunks) <= {'IHDR', 'IDAT', 'IEND'}, chunks  # No metadata of the files.
+      assert decode_data_uri(pair['left']['src']).shape == (H, W, 3)
+      truth_side = pairs[pair['id']]['truth_side']
+      shown.append((position, pair, truth_side))
+      # The id is opaque: not the file's name or its index in pairs.json.
+      assert pair['id'] not in names and pair['id'] not in {str(k) for k in range(num_pairs)}
+  assert len(shown) == num_pairs
+  left = [side == 'left' for _, _, side in shown]
+  assert 5 <= sum(left) <= num_pairs - 5
+  # Nothing simple on the page follows the sides: each feature agrees with them on some pairs and
+  # disagrees on others (by chance for all 40 pairs: 2 in 2^40).
+  ids = sorted(pair['id'] for _, pair, _ in shown)
+  features = {
+      'position on the page is even': [position % 2 == 0 for position, _, _ in shown],
+      'position in the study is even': [k % 2 == 0 for k in range(num_pairs)],
+      'id ends in an odd character': [ord(pair['id'][-1]) % 2 == 1 for _, pair, _ in shown],
+      'id starts with an odd character': [ord(pair['id'][0]) % 2 == 1 for _, pair, _ in shown],
+      'id rank is even': [ids.index(pair['id']) % 2 == 0 for _, pair, _ in shown],
+      'id is even as a number': [int(re.sub(r'\D', '', pair['id']) or '0') % 2 == 0
+                                 for _, pair, _ in shown],
+      'left image is the longer': [len(pair['left']['src']) > len(pair['right']['src'])
+                                   for _, pair, _ in shown],
+  }
+  for name, feature in features.items():
+    agree = sum(f == l for f, l in zip(feature, left))
+    assert 0 < agree < num_pairs, name
+
+
+def test_flipping_every_truth_side_changes_nothing_in_the_html(tmp_path, monkeypatch):
+  # The same pixels on both sides of each pair: whichever side is true, the page must be the same
+  # byte for byte, or it would tell the sides.
+  truth, samples, _ = _twin_folders(tmp_path, 12)
+  module = sys.modules[rating.build.__module__]
+  real = module.assign_sides
+
+  def flipped(*args, **kwargs):
+    result = list(real(*args, **kwargs))
+    result[1] = ['right' if side == 'left' else 'left' for side in result[1]]
+    return tuple(result)
+
+  seed = 2 ** 100 + 5
+  study_a, _ = rating.build(truth, samples, str(tmp_path / 'a'), seed=seed, log=QUIET)
+  monkeypatch.setattr(module, 'assign_sides', flipped)
+  study_b, _ = rating.build(truth, samples, str(tmp_path / 'b'), seed=seed, log=QUIET)
+  assert all(a['truth_side'] != b['truth_side']
+             for a, b in zip(study_a['pairs'], study_b['pairs']))
+  pages = {run: [open(path, encoding='utf-8').read() for path in _html_files(tmp_path / run)]
+           for run in 'ab'}
+  assert pages['a'] == pages['b']
+
+
+def test_swapping_truth_and_samples_changes_nothing_but_the_study_id(tmp_path):
+  # Same seed, so the same sides; the true files become the samples and the other way round.
+  truth, samples, _ = _twin_folders(tmp_path, 12)
+  pages = {}
+  for run, (t, s) in (('a', (truth, samples)), ('b', (samples, truth))):
+    study, _ = rating.build(t, s, str(tmp_path / run), seed=2 ** 100 + 3, log=QUIET)
+    pages[run] = [open(path, encoding='utf-8').read().replace(study['study_id'], 'STUDY')
+                  for path in _html_files(tmp_path / run)]
+  assert pages['a'] == pages['b']
+
+
+def test_both_images_of_a_pair_are_embedded_as_pngs_of_one_size(tmp_path):
+  truth, samples = tmp_path / 'truth', tmp_path / 'samples'
+  # (truth size, sample size, truth format) -> embedded size, as (height, width).
+  cases = {'bigger_truth': ((12, 20), (6, 10), 'jpg', (6, 10)),
+           'other_aspect': ((40, 40), (30, 20), 'jpg', (30, 20)),
+           'bigger_sample': ((8, 8), (16, 16), 'png', (8, 8)),
+           'too_big': ((80, 80), (80, 80), 'png', (32, 32))}
+  for k, (name, (t_shape, s_shape, ext, _)) in enumerate(cases.items()):
+    write_image(str(truth / f'{name}.{ext}'), k, *t_shape)
+    write_image(str(samples / f'{name}.png'), k + 10, *s_shape)
+  lines = []
+  study, _ = rating.build(str(truth), str(samples), str(tmp_path / 'study'), max_side=32,
+                          log=lines.append)
+  by_id = {p['pair_id']: p for p in study['pairs']}
+  for pair in page_data(tmp_path / 'study' / 'index.html')['pairs']:
+    expected = cases[by_id[pair['id']]['file']][3]
+    for side in ('left', 'right'):
+      assert png_chunks(png_bytes(pair[side]['src']))[0] == 'IHDR'
+      assert decode_data_uri(pair[side]['src']).shape[:2] == expected
+      assert (pair[side]['height'], pair[side]['width']) == expected
+  notes = '\n'.join(lines)
+  assert 'bigger_truth: truth is 20x12, sample 10x6' in notes and 'too_big' not in notes
 
 
 # ----------------------------------------------------------------------------------------------
 # score
 # ----------------------------------------------------------------------------------------------
 def test_score_by_hand(tmp_path):
+  study = fake_study(['left', 'left', 'right', 'right'])
   # Alice is fooled once in 4, Bob twice in 2: 3 fooled in 6 answers.
-  alice = answers_file(tmp_path / 'a.json', [('left', 'left'), ('left', 'right'),
-                                             ('right', 'right'), ('right', 'right')],
-                       rater='alice', session='1')
-  bob = answers_file(tmp_path / 'b.json', [('left', 'right'), ('right', 'left')], rater='bob',
-                     session='2')
-  result = rating.score([alice, bob])
+  alice = answers_file(tmp_path / 'a.json', {'p0': 'left', 'p1': 'right', 'p2': 'right',
+                                             'p3': 'right'}, rater='alice', session='1')
+  bob = answers_file(tmp_path / 'b.json', {'p0': 'right', 'p2': 'left'}, rater='bob', session='2')
+  result = rating.score([alice, bob], study)
   assert (result['n_answers'], result['n_fooled'], result['n_raters']) == (6, 3, 2)
   assert result['percent_fooled'] == pytest.approx(50.0)
   assert result['stderr'] == pytest.approx(100 * math.sqrt(0.5 * 0.5 / 6))  # 20.41
@@ -215,20 +446,37 @@ def test_score_by_hand(tmp_path):
   # Across raters: mean 62.5, sample standard deviation |100 - 25| / sqrt(2), over sqrt(2).
   assert result['mean_over_raters'] == pytest.approx(62.5)
   assert result['stderr_across_raters'] == pytest.approx(37.5)
+  assert {r['file']: r['n_fooled'] for r in result['per_image']} == {
+      'img0': 1, 'img1': 1, 'img2': 1, 'img3': 0}
+
+
+def test_score_reads_the_sides_from_pairs_json_only(tmp_path):
+  # An answers file that claims truth sides (as version 1 pages wrote them) cannot change the score.
+  study = fake_study(['left', 'right'])
+  path = answers_file(tmp_path / 'a.json', {'p0': 'right', 'p1': 'left'})
+  data = json.loads(open(path).read())
+  for a in data['answers']:
+    a.update(truth_side=a['chosen_side'], chose_truth=True)
+  write_json(path, data)
+  assert rating.score([path], study)['percent_fooled'] == pytest.approx(100.0)
+  with pytest.raises(TypeError):
+    rating.score([path])  # pylint: disable=no-value-for-parameter
 
 
 def test_score_one_rater_has_no_across_rater_error_and_anonymous_sessions_count_apart(tmp_path):
-  one = answers_file(tmp_path / 'a.json', [('left', 'right')], session='1')
-  assert rating.score([one])['stderr_across_raters'] is None
-  two = answers_file(tmp_path / 'b.json', [('left', 'left')], session='2')
-  assert rating.score([one, two])['n_raters'] == 2
+  study = fake_study(['left'])
+  one = answers_file(tmp_path / 'a.json', {'p0': 'right'}, session='1')
+  assert rating.score([one], study)['stderr_across_raters'] is None
+  two = answers_file(tmp_path / 'b.json', {'p0': 'left'}, session='2')
+  assert rating.score([one, two], study)['n_raters'] == 2
 
 
 def test_score_cli_writes_json(tmp_path):
-  path = answers_file(tmp_path / 'a.json', [('left', 'right'), ('left', 'left'),
-                                            ('right', 'right'), ('right', 'left')], rater='ann')
+  pairs = write_json(tmp_path / 'pairs.json', fake_study(['left', 'left', 'right', 'right']))
+  path = answers_file(tmp_path / 'a.json', {'p0': 'right', 'p1': 'left', 'p2': 'right',
+                                            'p3': 'left'}, rater='ann')
   out = tmp_path / 'scores.json'
-  result = run_cli('score', path, f'--output={out}')
+  result = run_cli('score', path, f'--pairs={pairs}', f'--output={out}')
   assert result.returncode == 0, result.stderr
   assert 'ann' in result.stdout and '50.0' in result.stdout and '25.0' in result.stdout
   scores = json.loads(out.read_text())
@@ -236,38 +484,49 @@ def test_score_cli_writes_json(tmp_path):
   assert scores['stderr'] == pytest.approx(25.0)
 
 
-def test_score_error_cases_exit_2(tmp_path):
-  truth, samples = make_folders(tmp_path, ['a', 'b'])
-  study, _ = rating.build(truth, samples, str(tmp_path / 'study'), log=lambda line: None)
-  pairs = str(tmp_path / 'study' / 'pairs.json')
-  sid, page = study['study_id'], study['pages'][0]['page_id']
-  good_sides = [(p['truth_side'], 'left') for p in study['pairs']]
-  names = [p['file'] for p in study['pairs']]
-  good = answers_file(tmp_path / 'good.json', good_sides, study=sid, page=page, files=names)
-  assert run_cli('score', good, f'--pairs={pairs}').returncode == 0
+def test_score_errors_name_the_problem(tmp_path):
+  study = fake_study(['left', 'right'])
+  pairs = write_json(tmp_path / 'pairs.json', study)
+  good = answers_file(tmp_path / 'good.json', {'p0': 'left', 'p1': 'left'})
+  assert rating.score([good], rating.load_pairs(pairs))['n_answers'] == 2
   (tmp_path / 'bad.json').write_text('{"format": ')
-  flipped = [('right' if t == 'left' else 'left', c) for t, c in good_sides]
   cases = {
       'does not exist': [str(tmp_path / 'missing.json')],
       'is not valid JSON': [str(tmp_path / 'bad.json')],
       'not an answers file': [pairs],
       'not a page of the --pairs study': [
-          answers_file(tmp_path / 'other.json', good_sides, study='0123456789ab',
-                       page='0123456789ab-1'), f'--pairs={pairs}'],
-      'does not match pairs.json': [
-          answers_file(tmp_path / 'flipped.json', flipped, study=sid, page=page, files=names),
-          f'--pairs={pairs}'],
-      'different studies': [good, answers_file(tmp_path / 'x.json', good_sides, study='x',
-                                               page='x-1', session='other')],
+          answers_file(tmp_path / 'other.json', {'p0': 'left'}, study='0123456789ab')],
+      'is not on page': [answers_file(tmp_path / 'unknown.json', {'p9': 'left'}, session='u')],
+      'needs a pair_id and a chosen_side': [
+          answers_file(tmp_path / 'middle.json', {'p0': 'middle'}, session='m')],
       'same rating session': [good, good],
-      'score needs the answers files': [],
-      'is not a flag of': [good, '--truth=x'],
   }
-  for message, args in cases.items():
-    result = run_cli('score', *args)
-    assert result.returncode == 2, (message, result.stdout, result.stderr)
-    assert message in result.stderr, (message, result.stderr)
-    assert len(result.stderr.strip().splitlines()) == 1 and 'Traceback' not in result.stderr
+  for message, paths in cases.items():
+    with pytest.raises(commands.UsageError, match=message):
+      rating.score(paths, study)
+  twice = json.loads(open(good).read())
+  twice['answers'].append(twice['answers'][0])
+  with pytest.raises(commands.UsageError, match='answered twice'):
+    rating.load_answers(write_json(tmp_path / 'twice.json', twice))
+  with pytest.raises(commands.UsageError, match='is not a pairs.json'):
+    rating.load_pairs(good)
+  broken = dict(study, pairs=[{'pair_id': 'p0', 'page_id': 'abc-1'}])
+  with pytest.raises(commands.UsageError, match='is damaged'):
+    rating.load_pairs(write_json(tmp_path / 'broken.json', broken))
+
+
+@pytest.mark.parametrize('args, message', [
+    (['GOOD'], 'score needs --pairs'),
+    (['--pairs=PAIRS'], 'score needs the answers files'),
+])
+def test_score_usage_errors_exit_2(tmp_path, args, message):
+  paths = {'PAIRS': write_json(tmp_path / 'pairs.json', fake_study(['left'])),
+           'GOOD': answers_file(tmp_path / 'good.json', {'p0': 'left'})}
+  args = [re.sub(r'\b(PAIRS|GOOD)$', lambda m: paths[m.group(1)], a) for a in args]
+  result = run_cli('score', *args)
+  assert result.returncode == 2, (result.stdout, result.stderr)
+  assert message in result.stderr
+  assert len(result.stderr.strip().splitlines()) == 1 and 'Traceback' not in result.stderr
 
 
 # ----------------------------------------------------------------------------------------------
@@ -314,7 +573,7 @@ def test_a_rater_in_a_browser(tmp_path, browser):
   from selenium.webdriver.common.keys import Keys
   from selenium.webdriver.support.ui import WebDriverWait
   truth, samples = make_folders(tmp_path, ['a', 'b', 'c', 'd'], h=32, w=32)
-  study, _ = rating.build(truth, samples, str(tmp_path / 'study'), seed=3, log=lambda line: None)
+  study, _ = rating.build(truth, samples, str(tmp_path / 'study'), seed=2 ** 90 + 3, log=QUIET)
   wait = WebDriverWait(browser, 10, poll_frequency=0.02)
   element = lambda name: browser.find_element(By.ID, name)
 
@@ -355,22 +614,24 @@ def test_a_rater_in_a_browser(tmp_path, browser):
   (path,) = glob.glob(str(browser.downloads / '*.json'))
   assert os.path.basename(path) == f'answers_{study["pages"][0]["page_id"]}_ada.json'
   with open(path) as f:
-    answers = json.load(f)
+    text = f.read()
+  answers = json.loads(text)
   assert (answers['rater'], answers['page_id'], answers['complete']) == (
       'ada', study['pages'][0]['page_id'], True)
+  # The answers say which side was clicked, never which was true.
+  assert 'truth' not in text and 'file' not in text
   clicks = ['right', 'left', 'left', 'right']
   order = study['pages'][0]['pair_ids']
   assert [a['pair_id'] for a in answers['answers']] == order
   assert [a['chosen_side'] for a in answers['answers']] == clicks
-  for a, click in zip(answers['answers'], clicks):
-    pair = study['pairs'][a['pair_id']]
-    assert (a['file'], a['truth_side']) == (pair['file'], pair['truth_side'])
-    assert a['chose_truth'] == (click == pair['truth_side'])
+  for a in answers['answers']:
+    assert set(a) == {'pair_id', 'chosen_side', 'response_ms', 'answered_at'}
     assert isinstance(a['response_ms'], int) and a['response_ms'] >= 0
   errors = [e for e in browser.get_log('browser') if e['level'] == 'SEVERE']
   assert not errors, errors
 
-  fooled = sum(click != study['pairs'][i]['truth_side'] for i, click in zip(order, clicks))
+  sides = {p['pair_id']: p['truth_side'] for p in study['pairs']}
+  fooled = sum(click != sides[i] for i, click in zip(order, clicks))
   out = tmp_path / 'scores.json'
   result = run_cli('score', path, f'--pairs={tmp_path / "study" / "pairs.json"}',
                    f'--output={out}')

@@ -12,9 +12,12 @@ def super_resolution():
   c.batch_size = 32
   c.learning_rate = 4e-4
   c.optimizer = ml_collections.ConfigDict(
-      dict(name='rmsprop', decay=0.95, momentum=0.9, epsilon=1e-8))
+      dict(name='rmsprop', decay=0.95, momentum=0.9, epsilon=1e-8, weight_decay=0.0))
   c.grad_clip_norm = 0.0  # 0 = no clipping.
+  c.warmup_steps = 0  # Learning rate ramped up linearly over these first steps (0 = none).
   c.xla = True  # Compile the forward/backward pass (turned off automatically on logical CPUs).
+  # 'float32', or 'mixed_bfloat16' (float32 weights, bfloat16 maths; logits and losses stay float32).
+  c.dtype_policy = 'float32'
   # -- bookkeeping --
   c.checkpoint_every_steps = 1000
   c.keep_checkpoints = 3
@@ -26,7 +29,11 @@ def super_resolution():
   c.eval_batch_size = 64
   c.eval_timeout_seconds = 3600  # --mode=eval gives up after this long without a new checkpoint.
   c.num_image_examples = 8
-  c.sample_temperatures = (1.0, 0.9, 0.8)
+  c.sample_temperatures = (1.0, 0.9, 0.8)  # Columns of the TensorBoard sample grid.
+  # What `upsample`, `evaluate`, `export`, the demo and the notebook sample with when no flag says
+  # otherwise (recorded in config.json): draws from softmax((guidance * A + B) / temperature).
+  # guidance = 1 is the paper's model; > 1 is our extension (README, "Guidance").
+  c.sampling = ml_collections.ConfigDict(dict(temperature=1.0, guidance=1.0))
   # -- data (data/pipeline.py) --
   c.data = ml_collections.ConfigDict(dict(
       source='tfds:celeb_a',
@@ -36,6 +43,7 @@ def super_resolution():
       resize_method='area',
       shuffle_buffer=10_000,
       cache=False,
+      random_flip=False,  # Training only: flip examples left-right with probability 1/2.
       tfds_data_dir='',
       tfds_manual_dir='',
       tfds_download=True,

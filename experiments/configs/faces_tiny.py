@@ -30,6 +30,9 @@ def get_config():
   c.eval_examples = 256
   c.eval_batch_size = 64
   c.eval_timeout_seconds = 600
+  # The CPU recipe of experiments/benchmarks/training.py: no XLA, bfloat16 maths.
+  c.xla = False
+  c.dtype_policy = 'mixed_bfloat16'
   c.data.source = 'bundled'
   c.data.crop = 'none'
   c.data.cache = True

@@ -12,13 +12,16 @@ area-downsampled to 28 x 28 and quantized to 32 bins each are the PixelCNN's tar
 
 Model (pixcolor/model.py): ResNet-101 truncated after conv4 (blocks 3, 4, 23; 1024 channels), output
 stride 8 with conv4 dilated (224 -> 28); adaptation network of three 3x3 convolutions of 64 channels
-on [features, Y at 28 x 28]; conditional gated PixelCNN over the 28 x 28 x 2 chroma (a masked 7x7 gated
-layer, then 10 gated 5x5 layers of 64, a 1x1 of 1024 and a 1x1 to 2 x 32 logits); chroma order Cb then
-Cr within a pixel (the paper uses Cr then Cb). Refinement: an encoder-decoder from 224 down to 28 and
-back by bilinear upsampling. The paper's conditioning network was pretrained for segmentation; those
-weights cannot be downloaded here, so the default trains it from scratch. Pass a local weights file
-with --config.model.conditioning_weights=PATH: Keras' ImageNet ResNet-101 file
-(resnet101_weights_tf_dim_ordering_tf_kernels_notop.h5) or a .weights.h5 saved from this network.
+on [features, Y at 28 x 28]; conditional PixelCNN over the 28 x 28 x 2 chroma (a plain masked 7x7
+convolution, then 10 gated 5x5 layers of 64, a 1x1 of 1024 and a 1x1 to 2 x 32 logits); chroma order
+Cb then Cr within a pixel (the paper uses Cr then Cb). Refinement: an encoder-decoder without skips
+from 224 down to 7 x 7 and back by bilinear upsampling (model.refinement.layers). The paper's
+conditioning network was pretrained for segmentation and gets no gradient for its first 100k steps;
+those weights cannot be downloaded here. Pass a local weights file with
+--config.model.conditioning_weights=PATH (Keras' ImageNet ResNet-101 file
+resnet101_weights_tf_dim_ordering_tf_kernels_notop.h5, or a .weights.h5 saved from this network);
+without one, also set --config.model.conditioning.gradient_start_step=0, or the randomly
+initialised network stays frozen for 100k steps.
 
 Optimisation as the paper: Adam, lr 3e-4, global batch 64 (8 GPUs x 8), 360k steps; both networks
 trained in the same loop, with no gradient between them. To train them one after the other, set
@@ -47,8 +50,10 @@ def get_config():
   c.train_steps = 360_000
   c.batch_size = 64
   c.learning_rate = 3e-4
-  c.optimizer = ml_collections.ConfigDict(dict(name='adam', beta1=0.9, beta2=0.999, epsilon=1e-7))
+  c.optimizer = ml_collections.ConfigDict(dict(name='adam', beta1=0.9, beta2=0.999, epsilon=1e-7,
+                                               weight_decay=0.0))
   c.grad_clip_norm = 0.0  # 0 = no clipping.
+  c.warmup_steps = 0  # Learning rate ramped up linearly over these first steps (0 = none).
   c.xla = True
   # -- bookkeeping --
   c.checkpoint_every_steps = 2000
@@ -62,7 +67,12 @@ def get_config():
   c.eval_timeout_seconds = 3600 * 3
   c.num_image_examples = 8
   c.num_image_samples = 2  # Colourings per example in the image summaries.
-  c.sample_temperature = 1.0
+  c.sample_temperature = 1.0  # Of the image summaries.
+  # What `colorize`, `evaluate`, `export`, the demo and the notebook sample with when no flag says
+  # otherwise (recorded in config.json).
+  c.sampling = ml_collections.ConfigDict(dict(temperature=1.0))
+  # 'float32', or 'mixed_bfloat16' (float32 weights, bfloat16 maths; logits and losses stay float32).
+  c.dtype_policy = 'float32'
   # -- model (pixcolor/model.py) --
   c.model = ml_collections.ConfigDict(dict(
       name='pixcolor',
@@ -71,13 +81,30 @@ def get_config():
       num_bins=32,
       # ResNet-101 conv1..conv4 (v1, keras.applications layout), conv4 dilated: output stride 8.
       conditioning=ml_collections.ConfigDict(dict(
-          blocks=(3, 4, 23), width=64, max_pool=True, dilate_last=True, bn_momentum=0.99)),
+          blocks=(3, 4, 23), width=64, max_pool=True, dilate_last=True, bn_momentum=0.99,
+          # The paper's gradient multiplier: the (pretrained) conditioning network gets no gradient
+          # until gradient_start_step, then its gradients are scaled by gradient_multiplier. The
+          # factor after that step is not known here (the paper was not at hand): 1.0. Training from
+          # scratch (no conditioning_weights), set gradient_start_step=0.
+          gradient_multiplier=1.0, gradient_start_step=100_000)),
       conditioning_weights='',  # Local weights file; '' = train from scratch.
       adaptation=ml_collections.ConfigDict(dict(filters=64, num_layers=3)),
+      # A plain masked 7x7 convolution, then 10 gated layers of 5x5, a 1x1 of 1024, the logits.
       pixelcnn=ml_collections.ConfigDict(dict(
-          num_layers=11, filters=64, kernel_size=5, first_kernel_size=7, head_filters=1024)),
-      # 224 -> 112 -> 56 -> 28 and back.
-      refinement=ml_collections.ConfigDict(dict(filters=(32, 64, 128, 256), bottom_layers=2)),
+          num_layers=10, filters=64, kernel_size=5, first_kernel_size=7, head_filters=1024,
+          first_layer='masked_conv')),
+      # name='encoder_decoder' (pixcolor/refinement.py, EncoderDecoderRefinement), the paper's kind:
+      # no skips; stride-2 convolutions 224 -> 28, further down to 7 x 7 and a 5x5 of 1024 there,
+      # then bilinear upsampling stages of 64 and 32 filters, a 1x1 to Cb, Cr, resized to 224.
+      # name='unet' (UNetRefinement, ours): `filters` per level, `bottom_layers` at the bottom.
+      refinement=ml_collections.ConfigDict(dict(
+          name='encoder_decoder',
+          layers=('conv3x3-64-s2', 'conv3x3-128', 'conv3x3-128-s2', 'conv3x3-256',
+                  'conv3x3-256-s2', 'conv3x3-512', 'conv3x3-512-s2', 'conv3x3-512-s2',
+                  'conv5x5-1024', 'up4', 'conv3x3-64', 'up4', 'conv3x3-32'),
+          residual=False,
+          filters=(32, 64, 128, 256),
+          bottom_layers=2)),
       pixelcnn_loss_weight=1.0,
       refinement_loss_weight=1.0,
   ))
@@ -90,6 +117,10 @@ def get_config():
       num_bins=c.model.get_ref('num_bins'),
       shuffle_buffer=10_000,
       cache=False,
+      # Training only: random squares of [random_crop, 1] x the short side (instead of `crop`) and
+      # left-right flips. Never applied to eval.
+      random_crop=0.6,
+      random_flip=True,
       tfds_data_dir='',
       tfds_manual_dir='',
       tfds_download=True,

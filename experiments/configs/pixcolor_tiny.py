@@ -29,6 +29,9 @@ def get_config():
   c.batch_size = 16
   c.learning_rate = 1e-3
   c.grad_clip_norm = 5.0
+  # The CPU recipe of experiments/benchmarks/training.py: no XLA, bfloat16 maths.
+  c.xla = False
+  c.dtype_policy = 'mixed_bfloat16'
   c.checkpoint_every_steps = 250
   c.log_every_steps = 50
   c.image_every_steps = 250
@@ -48,9 +51,10 @@ def get_config():
   c.model.conditioning.max_pool = False
   c.model.conditioning.bn_momentum = 0.9
   c.model.adaptation.filters = 32
-  c.model.pixelcnn.num_layers = 4
+  c.model.conditioning.gradient_start_step = 0  # From scratch: no frozen start.
+  c.model.pixelcnn.num_layers = 3  # After the masked 7x7 convolution.
   c.model.pixelcnn.filters = 32
   c.model.pixelcnn.head_filters = 128
-  c.model.refinement.filters = (16, 32, 64)
-  c.model.refinement.bottom_layers = 1
+  c.model.refinement.layers = ('conv3x3-16-s2', 'conv3x3-32-s2', 'conv3x3-64', 'up2', 'conv3x3-32',
+                               'up2', 'conv3x3-16')
   return c

@@ -1,0 +1,288 @@
+r"""Times the train step of each config on this machine and prints one JSON line per config.
+
+  python experiments/benchmarks/training.py --configs=faces_tiny,pixcolor_tiny
+  python experiments/benchmarks/training.py --configs=celeba_8x32,pixcolor_imagenet --batch_size=8
+
+For every config, in one process and on the same batch:
+  variants   the train step (forward, backward, gradient clipping as the config says, the optimizer)
+             with XLA on and off, in float32 and in mixed_bfloat16: ms per step, steps/s, examples/s.
+             `recipe` is the variant the config itself asks for (its `xla` and `dtype_policy`), and
+             `speedup_recipe_vs_xla_float32` its examples/s over those of XLA + float32 (every
+             config's setting before the CPU recipe existed);
+  breakdown  where a step's time goes, under the recipe: each part's forward and backward timed on
+             its own (super-resolution: the conditioning network with its loss, the prior's gated
+             layers, its output head with the loss; PixColor: the ResNet and adaptation networks,
+             the PixelCNN's layers, its head with the loss, the refinement network with its loss),
+             and the optimizer's update alone. The parts overlap a little (a part's backward needs
+             its own forward), so they need not add up to the step;
+  input      the input pipeline's examples/s (`data.source`, or --data_source where the config's
+             data cannot be read here, e.g. TFDS offline), against the examples/s the step consumes.
+A variant that fails (e.g. mixed precision on code that predates it) is reported with its error.
+Timings are the median of --repeats runs of --steps steps after two warm-up steps. The weights are
+random: a step costs the same whatever they are.
+"""
+import json
+import os
+import platform
+import sys
+import time
+
+from absl import app
+from absl import flags
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if ROOT not in sys.path:
+  sys.path.insert(0, ROOT)
+
+flags.DEFINE_list('configs', ['faces_tiny', 'celeba_8x32', 'pixcolor_tiny', 'pixcolor_imagenet'],
+                  'Config names under experiments/configs.')
+flags.DEFINE_list('variants', ['xla_float32', 'noxla_float32', 'xla_mixed_bfloat16',
+                               'noxla_mixed_bfloat16'], 'Variants to time.')
+flags.DEFINE_integer('batch_size', 0, 'Batch size (0: the config\'s own).', lower_bound=0)
+flags.DEFINE_integer('steps', 10, 'Timed steps per repeat.', lower_bound=1)
+flags.DEFINE_integer('repeats', 3, 'Repeats; the median is reported.', lower_bound=1)
+flags.DEFINE_string('data_source', 'bundled', 'Source of the input-pipeline timing and the batch '
+                    'when the config\'s own source cannot be read here.')
+flags.DEFINE_integer('pipeline_batches', 30, 'Batches the input pipeline is timed over.')
+flags.DEFINE_bool('breakdown', True, 'Time the parts of the step.')
+FLAGS = flags.FLAGS
+
+
+def device_name():
+  import tensorflow as tf
+  gpus = tf.config.list_physical_devices('GPU')
+  if gpus:
+    details = tf.config.experimental.get_device_details(gpus[0])
+    return f"{len(gpus)} x {details.get('device_name', 'GPU')}"
+  model = platform.processor() or 'CPU'
+  try:
+    with open('/proc/cpuinfo') as f:
+      model = next(l.split(':', 1)[1].strip() for l in f if l.startswith('model name'))
+  except (OSError, StopIteration):
+    pass
+  return f'CPU: {os.cpu_count()} cores, {model}'
+
+
+def load_config(name):
+  import importlib.util
+  path = os.path.join(ROOT, 'experiments', 'configs', f'{name}.py')
+  spec = importlib.util.spec_from_file_location(name, path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config()
+
+
+def make_task(config):
+  if config.model.get('name') == 'pixcolor':
+    from pixcolor import task
+    return task.PixColorTask(config)
+  from pixel_recursive import task
+  return task.SuperResolutionTask(config)
+
+
+def first_batch(task, config, batch_size):
+  """One training batch of the config's data, or of --data_source when that cannot be read."""
+  from data import pipeline
+  from data import sources
+  data = config.data
+  try:
+    ds = pipeline.make_dataset(data, task.data_task, 'train', batch_size, training=True)
+    return {k: v.numpy() for k, v in next(iter(ds)).items()}, data.source
+  except sources.DataSourceError:
+    data = config.data.copy_and_resolve_references()
+    data.source = FLAGS.data_source
+    data.crop = 'center'
+    ds = pipeline.make_dataset(data, task.data_task, 'train', batch_size, training=True)
+    return {k: v.numpy() for k, v in next(iter(ds)).items()}, data.source
+
+
+def median_ms(fn, steps, repeats):
+  """Median over `repeats` of the mean ms of `steps` calls of fn(), after two warm-up calls."""
+  import tensorflow as tf
+
+  def block(result):
+    for t in tf.nest.flatten(result):
+      if hasattr(t, 'numpy'):
+        t.numpy()
+
+  block(fn())
+  block(fn())
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    for _ in range(steps):
+      result = fn()
+    block(result)
+    times.append((time.perf_counter() - start) / steps * 1000)
+  return float(np.median(times))
+
+
+def build(task, config, policy):
+  import keras
+  try:
+    from pixel_recursive.training import optim
+  except ImportError:  # The code before the training package (to time it the same way).
+    from pixel_recursive import train as optim
+  previous = keras.config.dtype_policy()
+  keras.config.set_dtype_policy(policy)
+  try:
+    keras.utils.set_random_seed(0)
+    model = task.build_model(config.model)
+  finally:
+    keras.config.set_dtype_policy(previous)
+  optimizer = optim.make_optimizer(config)
+  optimizer.build(model.trainable_variables)
+  return model, optimizer
+
+
+def time_step(task, config, batch, xla, policy):
+  """ms per train step: the loop's forward, backward, clipping and update, without bookkeeping."""
+  import tensorflow as tf
+  model, optimizer = build(task, config, policy)
+  clip = config.get('grad_clip_norm', 0.0)
+  batch = {k: tf.constant(v) for k, v in batch.items()}
+
+  @tf.function(jit_compile=xla)
+  def step():
+    with tf.GradientTape() as tape:
+      metrics = task.metrics(model, batch, training=True)
+      loss = tf.reduce_sum(metrics['loss']) / len(batch[next(iter(batch))])
+    grads = tape.gradient(loss, model.trainable_variables)
+    if clip:
+      grads, _ = tf.clip_by_global_norm(grads, clip)
+    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    return loss
+
+  return median_ms(step, FLAGS.steps, FLAGS.repeats), model, optimizer
+
+
+def breakdown(model, optimizer, batch, xla):
+  """{part: ms} of forward + backward of each part alone, and of the optimizer's update."""
+  import tensorflow as tf
+  from pixel_recursive import layers
+  from pixel_recursive import losses
+  batch = {k: tf.constant(v) for k, v in batch.items()}
+  parts = {}
+
+  def fb(net_vars, loss_fn):
+    @tf.function(jit_compile=xla)
+    def run():
+      with tf.GradientTape() as tape:
+        loss = loss_fn()
+      return tape.gradient(loss, net_vars)
+    return run
+
+  def body(net, images, cond=None):
+    v = h = images
+    skip = 0.0
+    for block in net.blocks:
+      v, h, s = block(v, h, cond)
+      if s is not None:
+        skip = skip + s
+    return skip
+
+  def square(x):
+    return tf.reduce_mean(tf.square(tf.cast(x, tf.float32)))
+
+  if hasattr(model, 'prior'):  # Super-resolution.
+    target = tf.cast(batch['highres'], tf.int32)
+    images = layers.scale_values(target, model.num_values)
+    net = model.prior
+    feats = tf.cast(body(net, images), tf.float32)
+    parts['conditioning_network_and_loss'] = fb(model.conditioning.trainable_variables, lambda: (
+        tf.reduce_mean(losses.cross_entropy(
+            tf.cast(model.conditioning(batch['lowres']), tf.float32), target))))
+    parts['prior_gated_layers'] = fb(
+        [v for b in net.blocks for v in b.trainable_variables],
+        lambda: square(body(net, images)))
+    parts['prior_head_and_loss'] = fb(net.head.trainable_variables, lambda: tf.reduce_mean(
+        losses.cross_entropy(tf.cast(net.head(feats), tf.float32), target)))
+  else:  # PixColor.
+    bins = tf.cast(batch['chroma'], tf.int32)
+    images = layers.scale_values(bins, model.num_bins)
+    cond = model.conditioning(batch['gray'])
+    net = model.pixelcnn
+    feats = tf.cast(body(net, images, cond), tf.float32)
+    parts['conditioning_networks'] = fb(
+        model.resnet.trainable_variables + model.adaptation.trainable_variables,
+        lambda: square(model.conditioning(batch['gray'], training=True)))
+    parts['pixelcnn_gated_layers'] = fb(
+        [v for b in net.blocks for v in b.trainable_variables],
+        lambda: square(body(net, images, cond)))
+    parts['pixelcnn_head_and_loss'] = fb(net.head.trainable_variables, lambda: tf.reduce_mean(
+        losses.cross_entropy(tf.cast(net.head(feats), tf.float32), bins)))
+    from data import transforms
+    from pixcolor import model as model_lib
+    target = model_lib.scale_chroma(transforms.rgb_to_ycbcr(batch['image'])[..., 1:])
+    parts['refinement_and_loss'] = fb(model.refinement.trainable_variables, lambda: tf.reduce_mean(
+        losses.mean_squared_error(model.refinement(
+            batch['gray'], transforms.dequantize_chroma(bins, model.num_bins)), target)))
+  grads = [tf.zeros_like(v) for v in model.trainable_variables]
+
+  @tf.function(jit_compile=xla)
+  def update():
+    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    return tf.constant(0)
+
+  parts['optimizer_update'] = update
+  return {name: round(median_ms(fn, FLAGS.steps, FLAGS.repeats), 2) for name, fn in parts.items()}
+
+
+def pipeline_rate(task, config, batch_size, source):
+  """Examples per second the input pipeline delivers (after its first batch)."""
+  from data import pipeline
+  data = config.data.copy_and_resolve_references()
+  data.source = source
+  if source != config.data.source:
+    data.crop = 'center'
+  ds = iter(pipeline.make_dataset(data, task.data_task, 'train', batch_size, training=True))
+  next(ds)
+  start = time.perf_counter()
+  for _ in range(FLAGS.pipeline_batches):
+    next(ds)
+  return FLAGS.pipeline_batches * batch_size / (time.perf_counter() - start)
+
+
+def benchmark(name):
+  config = load_config(name)
+  task = make_task(config)
+  batch_size = FLAGS.batch_size or config.batch_size
+  batch, source = first_batch(task, config, batch_size)
+  recipe = f"{'xla' if config.get('xla', True) else 'noxla'}_{config.get('dtype_policy', 'float32')}"
+  result = {'benchmark': 'training', 'device': device_name(), 'config': f'{name}.py',
+            'batch_size': batch_size, 'recipe': recipe, 'variants': {}}
+  kept = None
+  for variant in FLAGS.variants:
+    xla, policy = variant.split('_', 1)
+    try:
+      ms, model, optimizer = time_step(task, config, batch, xla == 'xla', policy)
+    except Exception as e:  # pylint: disable=broad-except
+      first = str(e).strip().splitlines()
+      result['variants'][variant] = {'error': f'{type(e).__name__}: {first[0][:200] if first else ""}'}
+      continue
+    result['variants'][variant] = {'ms_per_step': round(ms, 2),
+                                   'steps_per_second': round(1000 / ms, 3),
+                                   'examples_per_second': round(1000 * batch_size / ms, 2)}
+    if variant == recipe:
+      kept = (model, optimizer, xla == 'xla')
+  rate = lambda v: result['variants'].get(v, {}).get('examples_per_second')
+  if rate(recipe) and rate('xla_float32'):
+    result['speedup_recipe_vs_xla_float32'] = round(rate(recipe) / rate('xla_float32'), 3)
+  if FLAGS.breakdown and kept:
+    result['breakdown_ms'] = breakdown(kept[0], kept[1], batch, kept[2])
+  result['input'] = {'source': source,
+                     'examples_per_second': round(pipeline_rate(task, config, batch_size, source), 1),
+                     'step_consumes_examples_per_second': rate(recipe)}
+  return result
+
+
+def main(argv):
+  del argv
+  import pixel_recursive  # pylint: disable=unused-import  (quiet TensorFlow start-up)
+  for name in FLAGS.configs:
+    print(json.dumps(benchmark(name)), flush=True)
+
+
+if __name__ == '__main__':
+  app.run(main)

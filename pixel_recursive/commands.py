@@ -1,0 +1,232 @@
+"""What every command line of both papers shares: the error contract and the batch-command skeleton.
+
+Error contract (../shared/INTERFACES.md): a user mistake (missing path, bad flag value, unknown config
+key, unusable data source) ends with one line on stderr and exit status 2, never a traceback. A batch
+command (`upsample`, `colorize`) that skipped unreadable inputs exits 1 after writing every good
+output.
+"""
+import os
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+import numpy as np
+
+EXIT_USAGE = 2
+EXIT_PARTIAL = 1
+
+
+class UsageError(Exception):
+  """A mistake of the user's: reported as one line, exit status 2."""
+
+
+class Failure(Exception):
+  """Something failed that is not the user's mistake and that they can act on (no readable
+  checkpoint, a full disk): reported as one line, exit status 1."""
+
+
+def fail(message, status=EXIT_USAGE):
+  """Prints `prog: error: message` as one line on stderr and exits with `status`."""
+  prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else 'pixel_recursive'
+  if prog == '__main__.py' or prog.endswith('.py'):
+    spec = getattr(sys.modules['__main__'], '__spec__', None)
+    # `python -m pkg.command` -> pkg.command; `python -m pkg` (its __main__.py) -> pkg.
+    prog = spec.name.removesuffix('.__main__') if spec else prog
+  message = ' '.join(str(message).split())  # One line, whatever the exception text looked like.
+  print(f'{prog}: error: {message}', file=sys.stderr, flush=True)
+  sys.exit(status)
+
+
+def _parse_flags(argv):
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    fail(e)
+  except (KeyError, AttributeError, ValueError, TypeError) as e:
+    # ml_collections reports an unknown --config.KEY as an AttributeError wrapping a KeyError of
+    # the key's last component, and a value of the wrong type as ValueError or TypeError.
+    key = str(e.args[0]).strip('"\'') if e.args else ''
+    given = [a.split('=')[0] for a in argv if a.startswith('--config.') and
+             a.split('=')[0].rsplit('.', 1)[-1] == key]
+    if given and isinstance(e, (KeyError, AttributeError)):
+      fail(f'unknown config key {given[0]}: the config file has no such field')
+    fail(f'bad --config override: {e}')
+  except FileNotFoundError as e:
+    fail(f'config file not found: {e.filename or e}')
+
+
+def _load_config_flags():
+  """ml_collections loads --config files lazily; load them now so a bad path is a usage error."""
+  if 'config' in flags.FLAGS:
+    try:
+      flags.FLAGS.config.keys()  # Any access forces the load.
+    except (IOError, OSError) as e:
+      first = str(e).strip().splitlines()
+      path = flags.FLAGS['config'].serialize().split('=', 1)[-1]
+      fail(f'cannot load --config {path}: ' + (first[-1].strip() if first else str(e)))
+    except AttributeError:
+      pass  # A config dict of overrides only (evaluate's --config.data.source): nothing to load.
+    except Exception as e:  # The config file itself raised: the user's file has a bug.
+      fail(f'--config file raised {type(e).__name__}: {e}')
+
+
+def run(main, user_errors=(), positional=False):
+  """`absl.app.run(main)` with the error contract: flag errors, `UsageError` and `user_errors` exit 2.
+
+  Args:
+    main: the command's main(argv).
+    user_errors: extra exception types that mean the user asked for something impossible.
+    positional: whether the command takes positional arguments (otherwise any is a usage error).
+  """
+  handled = (UsageError,) + tuple(user_errors)
+
+  def wrapped(argv):
+    if len(argv) > 1 and not positional:
+      fail(f'unexpected arguments: {" ".join(argv[1:])}')
+    _load_config_flags()
+    try:
+      return main(argv)
+    except handled as e:
+      fail(e)
+    except Failure as e:
+      fail(e, status=1)
+
+  app.run(wrapped, flags_parser=_parse_flags)
+
+
+# ----------------------------------------------------------------------------------------------
+# Checks of flag values.
+# ----------------------------------------------------------------------------------------------
+def check_output_dir(path):
+  """Creates the output folder, or raises UsageError if it cannot be created or written."""
+  try:
+    os.makedirs(path, exist_ok=True)
+  except OSError as e:
+    raise UsageError(f'cannot create output folder {path}: {e.strerror or e}') from None
+  if not os.access(path, os.W_OK | os.X_OK):
+    raise UsageError(f'output folder {path} is not writable')
+
+
+def check_temperature(value, flag='--temperature'):
+  value = float(value)
+  if not value > 0 or not np.isfinite(value):
+    raise UsageError(f'{flag} must be a positive number, got {value}')
+  return value
+
+
+def check_guidance(value, flag='--guidance'):
+  value = float(value)
+  if not value >= 0 or not np.isfinite(value):
+    raise UsageError(f'{flag} must be a finite number >= 0, got {value}')
+  return value
+
+
+def sampling_setting(config, key, flag_value, default=1.0):
+  """A sampling parameter: the flag's value if given, else the model's `sampling.<key>` from its
+  config.json (what the model ships with), else `default` (the paper's)."""
+  if flag_value is not None:
+    return flag_value
+  return config.get('sampling', {}).get(key, default)
+
+
+def log_progress(done, total, what, every=None):
+  """One progress line for folder-sized work: `what 12/40 (30%)`."""
+  if total and (every is None or done == total or done % every == 0):
+    logging.info('%s %d/%d (%d%%)', what, done, total, 100 * done // total)
+
+
+# ----------------------------------------------------------------------------------------------
+# The batch-command skeleton (upsample, colorize): read every input, skipping and naming the
+# unreadable ones; sample in padded batches with one seed per (input, sample); write as results come.
+# ----------------------------------------------------------------------------------------------
+def read_inputs(path):
+  """The image files under `path` (a file or a folder), or UsageError if there are none."""
+  from data import image_files
+  try:
+    files = image_files.list_images(path)
+  except FileNotFoundError:
+    raise UsageError(f'--input {path} does not exist') from None
+  if not files:
+    raise UsageError(f'--input {path} holds no image files (jpg, png, bmp, gif, webp, tif)')
+  return files
+
+
+def output_name(path, root, output_dir, suffix):
+  """Output path of `path` (under input `root`) with `suffix`, keeping sub-folders of a folder input."""
+  rel = os.path.relpath(path, root) if os.path.isdir(root) else os.path.basename(path)
+  return os.path.join(output_dir, f'{os.path.splitext(rel)[0]}{suffix}.png')
+
+
+def read_each(files, read):
+  """Applies `read(path)` to every file; a file it cannot read is named on stderr and skipped.
+
+  Returns:
+    (paths read, their `read` results, one message per skipped file).
+  """
+  from data import image_files
+  good, items, failures = [], [], []
+  for n, path in enumerate(files, 1):
+    try:
+      items.append(read(path))
+    except image_files.ImageReadError as e:
+      failures.append(str(e))
+      print(f'skipped {e}', file=sys.stderr, flush=True)
+      continue
+    good.append(path)
+    if len(files) > 1:
+      log_progress(n, len(files), 'read', every=max(1, len(files) // 10))
+  return good, items, failures
+
+
+def sample_in_batches(items, num_samples, seed, batch_size, sample, write, what='sampled'):
+  """Samples `num_samples` outputs of each item, `batch_size` at a time.
+
+  Sample k of item i is drawn with the seed `sampling.derive_seed(seed, i, k)`, so it does not depend
+  on the batching; the last batch is padded to `batch_size` so that one compiled sampler serves
+  every batch.
+
+  Args:
+    items: equally shaped numpy arrays, one per input.
+    num_samples, seed, batch_size: as the flags.
+    sample: function (stacked items [N, ...], seeds [N]) -> numpy outputs [N, ...].
+    write: function (i, k, output) called for every output as soon as it exists.
+    what: the word of the progress lines ("sampled 12/40 (30%)").
+  """
+  from pixel_recursive import sampling
+  jobs = [(i, k) for i in range(len(items)) for k in range(num_samples)]
+  batch_size = min(batch_size, len(jobs))
+  for start in range(0, len(jobs), batch_size):
+    chunk = jobs[start:start + batch_size]
+    padded = chunk + [chunk[-1]] * (batch_size - len(chunk))
+    outputs = sample(np.stack([items[i] for i, _ in padded]),
+                     np.array([sampling.derive_seed(seed, i, k) for i, k in padded]))
+    for (i, k), output in zip(chunk, outputs):
+      write(i, k, output)
+    log_progress(start + len(chunk), len(jobs), what)
+
+
+def finish(failures, total):
+  """Ends a batch command: exit status 1, with a count on stderr, if some inputs were skipped."""
+  if failures:
+    print(f'{len(failures)} of {total} inputs could not be read', file=sys.stderr)
+    sys.exit(EXIT_PARTIAL)
+
+
+def define_batch_flags(demo, what, guidance=False):
+  """The flags `upsample` and `colorize` share; `demo` names the shipped checkpoint's folder."""
+  flags.DEFINE_string('workdir', None, 'Training workdir to load (config.json + checkpoints/). '
+                      f'Default: the demo checkpoint shipped in {demo}.')
+  flags.DEFINE_string('input', None, 'An image file or a folder of images (searched recursively).')
+  flags.DEFINE_string('output', None, 'Folder for the PNGs (created if missing).')
+  flags.DEFINE_float('temperature', None, 'Sampling temperature T > 0: values are drawn from '
+                     'softmax(logits / T); lower is less diverse and less noisy. Default: the '
+                     "model's sampling.temperature (config.json), else 1.0.")
+  if guidance:
+    flags.DEFINE_float('guidance', None, 'Weight w >= 0 of the conditioning logits A: samples are '
+                       'drawn from softmax((w A + B) / T). 1 is the paper\'s model; larger follows '
+                       "the input more closely. Default: the model's sampling.guidance, else 1.")
+  flags.DEFINE_integer('num_samples', 1, f'{what} per input.', lower_bound=1)
+  flags.DEFINE_integer('seed', 0, 'Random seed; the same seed gives the same samples.')
+  flags.DEFINE_integer('batch_size', 16, 'Samples drawn at once.', lower_bound=1)
+  flags.DEFINE_enum('method', 'cached', ['cached', 'naive'], 'Sampler: cached (fast) or naive.')

@@ -1,0 +1,148 @@
+"""The evaluate-command skeleton both papers share: flags, the run to evaluate, every requested eval
+example in fixed-size batches, and the JSON / Markdown / plot / TensorBoard outputs.
+
+A paper's `evaluate.py` supplies what to measure; this module makes the two commands behave alike:
+  --workdir=DIR --output=metrics.json [--num_examples=N] [--seed=S] [--batch_size=B]
+  [--config.data.source=SOURCE]   evaluate on another source than the run's (e.g. `bundled` from a
+                                  fresh clone, to re-run a model card's numbers)
+writing metrics.json, metrics.md (the table) and metrics.png (the plot) beside each other, and the
+same numbers to TensorBoard under the workdir's `evaluate` run.
+"""
+import json
+import os
+
+from absl import flags
+from absl import logging
+import numpy as np
+
+from pixel_recursive import commands
+from pixel_recursive import workdir as workdir_lib
+
+FLAGS = flags.FLAGS
+
+
+def define_flags(what):
+  """The flags every evaluate command has; `what` names the run kind in the help."""
+  import ml_collections
+  from ml_collections import config_flags
+  flags.DEFINE_string('workdir', None, f'Training workdir of a {what} run.')
+  flags.DEFINE_string('output', None, 'Path of the metrics JSON file; the table (.md) and the plot '
+                      '(.png) are written beside it.')
+  flags.DEFINE_integer('num_examples', None, 'Eval examples to score, all of them, the last batch '
+                       "included (default: the config's eval_examples).", lower_bound=1)
+  flags.DEFINE_integer('seed', 0, 'Sampling seed; example i, sample k is seeded '
+                       'sampling.derive_seed(seed, i, k).')
+  flags.DEFINE_integer('batch_size', 32, 'Examples sampled at once.', lower_bound=1)
+  config_flags.DEFINE_config_dict(
+      'config', ml_collections.ConfigDict({'data': {'source': ''}}),
+      "Overrides of the run's config.json: --config.data.source=SOURCE evaluates on another data "
+      'source (see WORKSPACE.md), e.g. bundled for the data shipped in the repository.')
+
+
+def run(define_command_flags, main):
+  """Defines a paper's evaluate flags and runs its main with the error contract (a data source
+  that cannot be read is a usage error too)."""
+  from data import sources
+  define_command_flags()
+  commands.run(main, user_errors=(sources.DataSourceError,))
+
+
+def load_run(build_model, model_types, what):
+  """Restores the run --workdir names, with --config overrides applied: (model, config, step)."""
+  if not FLAGS.workdir or not FLAGS.output:
+    raise commands.UsageError('--workdir and --output are required')
+  commands.check_output_dir(os.path.dirname(os.path.abspath(FLAGS.output)))
+  model, config, step = workdir_lib.restore(FLAGS.workdir, build_model)
+  if not isinstance(model, model_types):
+    raise commands.UsageError(f'{FLAGS.workdir} is not a {what} run')
+  if FLAGS.config.data.source:
+    config.data.source = FLAGS.config.data.source
+  return model, config, step
+
+
+def batches(config, data_task, num_examples, batch_size):
+  """Yields (numpy batch of exactly `batch_size`, number of real examples in it) over the first
+  `num_examples` eval examples, every one of them: the last batch is padded by repeating its last
+  example, so compiled samplers see one batch size, and callers keep only the first n rows."""
+  from data import pipeline
+  ds = pipeline.make_dataset(config.data, data_task, 'eval', 1, training=False,
+                             num_examples=num_examples).unbatch().batch(batch_size)
+  for batch in ds:
+    batch = {k: v.numpy() for k, v in batch.items()}
+    n = len(next(iter(batch.values())))
+    if n < batch_size:
+      batch = {k: np.concatenate([v, np.repeat(v[-1:], batch_size - n, axis=0)])
+               for k, v in batch.items()}
+    yield batch, n
+
+
+def finish(results, config, step, markdown, plot, scalars, image_tag, **extra):
+  """Ends an evaluate command: records the run in `results`, writes the JSON, the table (from
+  `markdown(results)`), the plot (`plot(results)`, a figure) and TensorBoard (`scalars(results)`,
+  and the plot as `image_tag`), and prints the table."""
+  results.update(workdir=FLAGS.workdir, step=step, data=config.data.source, seed=FLAGS.seed,
+                 **extra)
+  table = markdown(results)
+  image = write(results, table, plot(results))
+  write_tensorboard(scalars(results), {image_tag: image}, step)
+  print(table, flush=True)
+
+
+def write(results, table, figure):
+  """Writes --output (JSON), its .md table and its .png plot; returns the plot as uint8 [H, W, 3]."""
+  from PIL import Image
+  stem = os.path.splitext(FLAGS.output)[0]
+  with open(FLAGS.output, 'w') as f:
+    json.dump(results, f, indent=2)
+    f.write('\n')
+  with open(stem + '.md', 'w') as f:
+    f.write(table)
+  figure.savefig(stem + '.png', dpi=100)
+  import matplotlib.pyplot as plt
+  plt.close(figure)
+  with Image.open(stem + '.png') as im:
+    image = np.asarray(im.convert('RGB'))
+  logging.info('wrote %s, %s.md and %s.png', FLAGS.output, stem, stem)
+  return image
+
+
+def write_tensorboard(scalars, images, step):
+  """Scalars {tag: float} and images {tag: uint8 [H, W, 3]} under the workdir's `evaluate` run."""
+  import tensorflow as tf
+  writer = tf.summary.create_file_writer(os.path.join(FLAGS.workdir, 'evaluate'))
+  with writer.as_default():
+    for tag, value in scalars.items():
+      tf.summary.scalar(tag, value, step=step)
+    for tag, image in images.items():
+      tf.summary.image(tag, image[None], step=step)
+  writer.flush()
+
+
+def figure(columns, width=13, height=4):
+  """A matplotlib figure of `columns` side-by-side axes (Agg backend: no display needed)."""
+  import matplotlib
+  matplotlib.use('Agg')
+  from matplotlib import pyplot as plt
+  fig, axes = plt.subplots(1, columns, figsize=(width, height))
+  return fig, np.atleast_1d(axes)
+
+
+def parse_floats(values, flag, check):
+  """A list flag of numbers, each passed through `check` (UsageError for anything else); None
+  when the flag was not given (the caller then uses the model's defaults)."""
+  if values is None:
+    return None
+  try:
+    numbers = [float(v) for v in values]
+  except ValueError:
+    raise commands.UsageError(f'{flag} must be numbers, got {",".join(values)}') from None
+  if not numbers:
+    raise commands.UsageError(f'{flag} is empty')
+  return [check(v, flag) for v in numbers]
+
+
+def titled(fig, what, results):
+  """Puts the eval set and the step over a plot (`what`: e.g. 'eval faces') and lays it out."""
+  fig.suptitle(f"{results['num_examples']} {what}, step {results.get('step', '?')}", fontsize=10)
+  fig.tight_layout()
+  return fig

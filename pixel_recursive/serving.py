@@ -1,0 +1,246 @@
+"""Serving both papers' models as SavedModels that run without this project: the shared pieces.
+
+  in_chunks      samples a request of any batch size B with programs compiled for a few static
+                 batch sizes: floor(B / N) chunks of N, then the rest padded to the smallest power of
+                 two (or N) that holds it. XLA compiles the cached sampler for one static batch size,
+                 but a server gets requests of any size; one signature for every B, at most
+                 1 + ceil(log2 N) compilations (each on first use), the memory of one chunk, and no
+                 chunk doing more than twice the work it must. (A signature fixed to N makes every
+                 caller pad and a request of one image pay for N; one concrete function per batch size
+                 cannot be a single serving signature.)
+  checked_*      assertions on the signature's scalar inputs that run before any sampling;
+  save, verify   writing the SavedModel (only the variables the function reads, as plain
+                 tf.Variables: loading needs no Keras) and checking what it samples;
+  export_command the `export` command line of both papers.
+"""
+import os
+import time
+
+from absl import flags
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from pixel_recursive import commands
+from pixel_recursive import workdir as workdir_lib
+
+DEFAULT_BATCH_SIZE = 8
+SIGNATURE = 'serving_default'
+# What a folder may hold for --output to replace it (what tf.saved_model.save writes).
+_SAVED_MODEL_FILES = {'saved_model.pb', 'fingerprint.pb', 'variables', 'assets'}
+
+
+def chunk_sizes(batch_size):
+  """The static batch sizes the exported sampler compiles for: powers of two below N, then N."""
+  sizes, size = [], 1
+  while size < batch_size:
+    sizes.append(size)
+    size *= 2
+  return sizes + [batch_size]
+
+
+def checked_temperature(temperature):
+  """`temperature`, once an assertion that it is positive and finite has run."""
+  ok = tf.logical_and(temperature > 0, tf.math.is_finite(temperature))
+  check = tf.debugging.Assert(
+      ok, ['temperature must be a positive finite number, got', temperature])
+  with tf.control_dependencies([check]):
+    return tf.identity(temperature)
+
+
+def checked_guidance(guidance):
+  """`guidance`, once an assertion that it is finite and >= 0 has run."""
+  ok = tf.logical_and(guidance >= 0, tf.math.is_finite(guidance))
+  check = tf.debugging.Assert(ok, ['guidance must be a finite number >= 0, got', guidance])
+  with tf.control_dependencies([check]):
+    return tf.identity(guidance)
+
+
+def checked_seed(seed, batch):
+  """int32 seed [] or [B] (or [1]) -> the seeds as a vector [1] (one for the batch) or [B], once
+  assertions that the shape is one of these have run."""
+  checks = [tf.debugging.assert_less_equal(
+      tf.rank(seed), 1, message='seed must be a scalar or a vector of one seed per example')]
+  with tf.control_dependencies(checks):
+    flat = tf.reshape(seed, [-1])
+  size = tf.size(flat)
+  checks = [tf.debugging.Assert(
+      tf.logical_or(tf.equal(size, 1), tf.equal(size, batch)),
+      ['seed must be a scalar or have one entry per example: got', size, 'seeds for', batch,
+       'examples'])]
+  with tf.control_dependencies(checks):
+    return tf.identity(flat)
+
+
+def per_example_keys(seed, batch):
+  """`sampling.example_keys` as graph ops: int32 seed [] or [B] (or [1]) -> keys int32 [B, 2]."""
+  flat = checked_seed(seed, batch)
+  return tf.cond(
+      tf.equal(tf.size(flat), 1),
+      lambda: tf.stack([tf.fill([batch], flat[0]), tf.range(batch)], -1),
+      lambda: tf.stack([flat, tf.zeros_like(flat)], -1))
+
+
+def in_chunks(sample, inputs, batch_size, example_spec):
+  """Applies `sample` (static batch sizes only) to tensors of any batch B, in chunks.
+
+  Args:
+    sample: function of a tuple of tensors whose static batch dimension is one of
+      `chunk_sizes(batch_size)` -> one tensor with that batch dimension.
+    inputs: tuple of tensors [B, ...] (B may be unknown).
+    batch_size: N, the largest chunk.
+    example_spec: `tf.TensorSpec` of one example of sample's output.
+  Returns:
+    sample's outputs of every example, [B, ...], in order.
+  """
+  sizes = chunk_sizes(batch_size)
+  shape, dtype = example_spec.shape.as_list(), example_spec.dtype
+  batch = tf.shape(inputs[0])[0]
+  full = batch // batch_size
+
+  # floor(B / N) chunks of N, one after another (memory stays that of one chunk).
+  def split(x):
+    return tf.reshape(x[:full * batch_size], tf.concat([[full, batch_size], tf.shape(x)[1:]], 0))
+
+  head = tf.map_fn(sample, tuple(split(x) for x in inputs), parallel_iterations=1,
+                   fn_output_signature=tf.TensorSpec([batch_size] + shape, dtype))
+  head = tf.reshape(head, [-1] + shape)
+
+  # The remaining B mod N examples, padded to the smallest chunk size that holds them.
+  rest = tuple(x[full * batch_size:] for x in inputs)
+  count = batch - full * batch_size
+
+  def padded(size):
+    def branch():
+      chunk = tuple(tf.ensure_shape(tf.pad(x, [[0, size - count]] + [[0, 0]] * (x.shape.rank - 1)),
+                                    [size] + x.shape[1:].as_list()) for x in rest)
+      return sample(chunk)[:count]
+    return branch
+
+  def empty():
+    return tf.zeros([0] + shape, dtype)
+
+  index = tf.where(count > 0, 1 + tf.reduce_sum(tf.cast(tf.constant(sizes) < count, tf.int32)), 0)
+  tail = tf.switch_case(index, [empty] + [padded(s) for s in sizes])
+  return tf.ensure_shape(tf.concat([head, tail], 0), [None] + shape)
+
+
+def save(serve, path, batch_size):
+  """Traces `serve` (a `tf.function` with an input signature that samples in chunks of
+  `batch_size`, see `in_chunks`) and writes it as the `serving_default` signature of a SavedModel.
+
+  Returns:
+    the traced concrete function that was saved.
+  """
+  logging.info('tracing the sampler for chunk sizes %s (XLA compiles each on its first use after '
+               'loading)', ', '.join(map(str, chunk_sizes(batch_size))))
+  start = time.time()
+  concrete = serve.get_concrete_function()
+  logging.info('traced in %.1f s', time.time() - start)
+  module = tf.Module()
+  # Only the variables the function reads are saved, as plain tf.Variables: loading needs no Keras.
+  module.weights = list(concrete.variables)
+  module.serve = serve
+  logging.info('writing %d weights and the graph to %s', len(module.weights), path)
+  start = time.time()
+  # TensorFlow logs INFO lines while saving (one names every variable the chunk loop captures) that
+  # say nothing a user can act on.
+  verbosity, tf_level = logging.get_verbosity(), tf.get_logger().level
+  logging.set_verbosity(logging.WARNING)
+  tf.get_logger().setLevel('WARNING')
+  try:
+    tf.saved_model.save(module, path, signatures={SIGNATURE: concrete})
+  finally:
+    logging.set_verbosity(verbosity)
+    tf.get_logger().setLevel(tf_level)
+  logging.info('wrote the SavedModel in %.1f s', time.time() - start)
+  return concrete
+
+
+def verify(path, inputs, want, what):
+  """Loads the SavedModel at `path`, calls its signature with `inputs` and checks that it returns
+  the images `want` (what the model itself makes of the same inputs).
+
+  Args:
+    inputs: {signature input name: value}.
+    want: uint8 numpy images.
+    what: what the check does, for the log ("samples one image").
+  Raises:
+    RuntimeError: the images differ (a bug, not a user error).
+  """
+  logging.info('verifying: loading %s; it %s (compiling with XLA)', path, what)
+  serve = tf.saved_model.load(path).signatures[SIGNATURE]
+  got = serve(**{k: tf.constant(v) for k, v in inputs.items()})['images'].numpy()
+  if not np.array_equal(got, want):
+    raise RuntimeError(f'the export at {path} does not equal the model: '
+                       f'{int((got != want).sum())} of {got.size} sub-pixels differ')
+  logging.info('verified: the export %s as the model does', what)
+
+
+def check_export_dir(path):
+  """Creates --output, or raises UsageError if it holds anything but an earlier SavedModel."""
+  if os.path.isdir(path):
+    entries = set(os.listdir(path))
+    if entries and not (entries <= _SAVED_MODEL_FILES and 'saved_model.pb' in entries):
+      raise commands.UsageError(f'--output {path} is not empty and holds no SavedModel: give a new or '
+                           'empty folder (an earlier export there is replaced)')
+  commands.check_output_dir(path)
+
+
+# ----------------------------------------------------------------------------------------------
+# The export command.
+# ----------------------------------------------------------------------------------------------
+def define_flags(demo):
+  flags.DEFINE_string('workdir', None, 'Training workdir to export (config.json + '
+                      f'checkpoints/). Default: the demo checkpoint in {demo}.')
+  flags.DEFINE_string('output', None, 'Folder for the SavedModel (created if missing; must be '
+                      'empty or hold an earlier export, which is replaced).')
+  flags.DEFINE_integer('batch_size', DEFAULT_BATCH_SIZE, 'Largest batch the sampler is compiled '
+                       'for: requests are sampled in chunks of it, the remainder padded to a power '
+                       'of two (see pixel_recursive/serving.py).', lower_bound=1)
+  flags.DEFINE_boolean('verify', True, 'Load the written SavedModel and check that it samples '
+                       'what the model samples (compiles the sampler once more).')
+
+
+def export_main(model_name, demo, build_model, serving_function, verify, signature_text):
+  """Runs a paper's export command: its flags, then `export_command`'s main."""
+  define_flags(demo)
+  commands.run(export_command(model_name, demo, build_model, serving_function, verify,
+                              signature_text))
+
+
+def export_command(model_name, demo, build_model, serving_function, verify, signature_text):
+  """The main() of a paper's export command.
+
+  Args:
+    model_name: the `model.name` the workdir must hold ('super_resolution' or 'pixcolor').
+    demo: the shipped demo workdir, exported when no --workdir is given.
+    build_model: the paper's `build_model(model_config)`.
+    serving_function: function (model, config, batch_size) -> the `tf.function` to serve.
+    verify: function (path, model, config) that raises RuntimeError if the export samples
+      something else than the model.
+    signature_text: the signature's inputs and outputs, for the final line.
+  """
+  others = {'super_resolution': 'pixel_recursive.export', 'pixcolor': 'pixcolor.export'}
+
+  def main(argv):
+    del argv
+    FLAGS = flags.FLAGS
+    if not FLAGS.output:
+      raise commands.UsageError('--output is required')
+    workdir = workdir_lib.resolve(FLAGS.workdir, demo)
+    # A missing or foreign workdir is reported before any slow work and before --output is made.
+    name = workdir_lib.read_config(workdir).get('model', {}).get('name', 'super_resolution')
+    if name != model_name:
+      hint = (f'export it with python -m {others[name]}' if name in others
+              else 'only sampling models can be exported')
+      raise commands.UsageError(f'{workdir} holds a {name} model, not a {model_name} one: {hint}')
+    check_export_dir(FLAGS.output)
+    model, config, step = workdir_lib.restore(workdir, build_model)
+    save(serving_function(model, config, FLAGS.batch_size), FLAGS.output, FLAGS.batch_size)
+    if FLAGS.verify:
+      verify(FLAGS.output, model, config)
+    print(f'exported the step-{step} model from {workdir} to {FLAGS.output} '
+          f'(signature {SIGNATURE}: {signature_text})', flush=True)
+
+  return main

@@ -1,0 +1,77 @@
+"""The task protocol: what the training loop (`training.loop.run`) needs to know about a paper's model.
+
+A task binds a model to its input function (`data.pipeline`), its per-example metrics, the scalars
+and progress line shown for them, and its TensorBoard images, like an Estimator's model function.
+`pixel_recursive.task.SuperResolutionTask` and `pixcolor.task.PixColorTask` subclass `Task`.
+"""
+from data import pipeline
+from pixel_recursive import commands
+
+REQUIRED_KEYS = ('train_steps', 'batch_size', 'learning_rate', 'checkpoint_every_steps', 'seed')
+
+
+class Task:
+  """Base of both papers' tasks. Subclasses set `name` and `data_task` and implement the methods
+  that raise NotImplementedError.
+
+  Args:
+    config: the full training config.
+  """
+
+  name = None  # Shown in the log.
+  data_task = None  # 'super_resolution' or 'colorization': which examples data.pipeline makes.
+
+  def __init__(self, config):
+    self.check_config(config)
+
+  def check_config(self, config):
+    """Raises UsageError for a config the loop cannot run; subclasses add their own checks."""
+    for key in REQUIRED_KEYS:
+      if config.get(key) is None:
+        raise commands.UsageError(f'the config has no {key}')
+    if config.train_steps < 1 or config.batch_size < 1 or config.checkpoint_every_steps < 1:
+      raise commands.UsageError(
+          'train_steps, batch_size and checkpoint_every_steps must be positive')
+    if not config.learning_rate > 0:
+      raise commands.UsageError(f'learning_rate must be positive, got {config.learning_rate}')
+
+  def build_model(self, model_config):
+    """A built Keras model from the config's `model` field."""
+    raise NotImplementedError
+
+  def input_fn(self, config, split, global_batch_size, training, seed=None, num_examples=None):
+    """The function of `tf.distribute.InputContext` that `distribute_datasets_from_function` calls."""
+    return pipeline.input_fn(config.data, self.data_task, split, global_batch_size,
+                             training=training, seed=config.seed if seed is None else seed,
+                             num_examples=num_examples)
+
+  def metric_names(self):
+    """Names of the per-example metrics `metrics` returns; 'loss' is what training minimises."""
+    raise NotImplementedError
+
+  def metrics(self, model, batch, training):
+    """Per-example metrics [B] of a batch (the model's `aux` entries named by `metric_names`)."""
+    _, aux = model(batch, training=training)
+    return {k: aux[k] for k in self.metric_names()}
+
+  def scale_gradients(self, model, grads, step):
+    """Gradients as the optimizer should see them at `step` (here: unchanged)."""
+    del model, step
+    return grads
+
+  def scalars(self, means):
+    """Mean metrics -> the named scalars of TensorBoard."""
+    raise NotImplementedError
+
+  def progress(self, means):
+    """Mean metrics -> the text of a progress line."""
+    raise NotImplementedError
+
+  def image_batch(self, config):
+    """A fixed batch of eval examples for image summaries (numpy dict)."""
+    return pipeline.first_batch(config.data, self.data_task, 'eval',
+                                config.get('num_image_examples', 8))
+
+  def images(self, model, batch, config):
+    """{name: uint8 image} of TensorBoard grids made from `batch`."""
+    raise NotImplementedError

@@ -1,0 +1,339 @@
+"""A run's working directory: its config.json, its checkpoints, and restoring a model from them.
+
+  WORKDIR/config.json     the resolved config (`write_config`, `read_config`)
+  WORKDIR/checkpoints/    `tf.train.Checkpoint`s: the step, every weight, the optimizer's state
+
+Checkpoints of Keras 3 models, keyed by each weight's Keras path. Keras 3 keeps sublayers held in
+Python lists (our PixelCNN's gated blocks, the ResNet stages) in its own tracked lists, which
+`tf.train.Checkpoint(model=model)` does not see: such a checkpoint silently misses most weights, and
+restoring it "succeeds" with random ones. So every checkpoint of this project tracks the weights
+explicitly, `{variable.path: variable}`, which also makes restores match by name.
+"""
+import glob
+import json
+import os
+import re
+import shutil
+
+from absl import logging
+import ml_collections
+
+from pixel_recursive import commands
+
+CONFIG_FILE = 'config.json'
+CHECKPOINTS = 'checkpoints'
+DAMAGED = 'damaged'  # checkpoints/damaged/: where training moves checkpoints it cannot read
+
+
+# ----------------------------------------------------------------------------------------------
+# config.json
+# ----------------------------------------------------------------------------------------------
+def write_config(config, workdir, config_file=None):
+  """Writes the resolved config to workdir/config.json (what `--config.*` overrides made of it),
+  with the config file it came from as the extra key `config_file` when given."""
+  path = os.path.join(workdir, CONFIG_FILE)
+  tmp = path + '.tmp'
+  resolved = json.loads(config.to_json_best_effort())
+  if config_file:
+    resolved['config_file'] = config_file
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    with open(tmp, 'w') as f:
+      json.dump(resolved, f, indent=2, sort_keys=True)
+      f.write('\n')
+    os.replace(tmp, path)
+  except OSError as e:  # A full disk, a read-only folder: the run cannot record its config.
+    raise commands.Failure(f'cannot write {path}: {e.strerror or e}') from None
+
+
+def read_config(workdir):
+  """The resolved config a training run left in `workdir`, as a ConfigDict."""
+  path = os.path.join(workdir, CONFIG_FILE)
+  if not os.path.isdir(workdir):
+    raise commands.UsageError(f'workdir {workdir} does not exist')
+  if not os.path.isfile(path):
+    raise commands.UsageError(f'{workdir} has no {CONFIG_FILE}: is it the --workdir of a training '
+                              'run?')
+  with open(path) as f:
+    return ml_collections.ConfigDict(json.load(f))
+
+
+def resolve(workdir, demo):
+  """--workdir, or the demo checkpoint's folder when none is given (UsageError if it is missing)."""
+  if workdir:
+    return workdir
+  if not os.path.isdir(demo):
+    raise commands.UsageError(f'no --workdir given and no demo checkpoint is installed at {demo}')
+  return demo
+
+
+# ----------------------------------------------------------------------------------------------
+# Checkpoints.
+# ----------------------------------------------------------------------------------------------
+def weights_by_path(model):
+  """{path below the model: weight}; the model's own name (e.g. `super_resolution_1`, which Keras
+  numbers per process) is left out so that any instance restores any other's checkpoint."""
+  weights = {}
+  prefix = model.name + '/'
+  for v in model.weights:
+    key = v.path[len(prefix):] if v.path.startswith(prefix) else v.path
+    if key in weights and weights[key] is not v:
+      raise ValueError(f'two weights share the path {key}')
+    weights[key] = v
+  return weights
+
+
+def make_checkpoint(model, **others):
+  """A `tf.train.Checkpoint` of `model`'s weights plus other trackables (step, optimizer, ...)."""
+  import tensorflow as tf
+  return tf.train.Checkpoint(weights=weights_by_path(model), **others)
+
+
+def restore_weights(path, model, **others):
+  """Restores `model` (and `others`) from the checkpoint at `path`; every weight must be found.
+
+  Raises:
+    AssertionError: a weight of `model` is absent from the checkpoint (a different architecture).
+  """
+  status = make_checkpoint(model, **others).restore(path)
+  status.expect_partial()  # The optimizer's slots may be in the file; inference does not need them.
+  status.assert_existing_objects_matched()
+  return status
+
+
+def checkpoint_key(path):
+  """The name under which a weight of `weights_by_path` is stored in a checkpoint file (what
+  `tf.train.list_variables` shows): TensorFlow escapes '.' as '..' and '/' as '.S'."""
+  return 'weights/' + path.replace('.', '..').replace('/', '.S') + '/.ATTRIBUTES/VARIABLE_VALUE'
+
+
+def restore_matching_weights(path, model):
+  """Restores every weight of `model` that the checkpoint at `path` holds with the same shape, and
+  returns the paths of those it does not hold (or holds with another shape)."""
+  import tensorflow as tf
+  stored = dict(tf.train.list_variables(path))
+  weights = weights_by_path(model)
+  matching = {k: v for k, v in weights.items()
+              if tuple(stored.get(checkpoint_key(k), ())) == tuple(v.shape)}
+  if matching:
+    tf.train.Checkpoint(weights=matching).restore(path).expect_partial()
+  return sorted(set(weights) - set(matching))
+
+
+def latest_checkpoint(workdir):
+  """Path of the newest readable checkpoint under workdir/checkpoints (a damaged newer one is named
+  in a warning and skipped); UsageError if there is none, Failure if none can be read."""
+  ckpt_dir = os.path.join(workdir, CHECKPOINTS)
+  path = newest_readable(ckpt_dir)
+  if path is None:
+    raise commands.UsageError(f'no checkpoint under {ckpt_dir} yet')
+  return path
+
+
+def restore(workdir, build_model):
+  """Builds the model a training run's workdir describes and loads its newest readable weights.
+
+  Args:
+    workdir: a training run's --workdir (config.json + checkpoints/).
+    build_model: function of the config's `model` field returning a built Keras model.
+  Returns:
+    (model, config, step of the checkpoint).
+  """
+  import tensorflow as tf
+  config = read_config(workdir)
+  path = latest_checkpoint(workdir)
+  model = build_model(config.model)
+  step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
+  try:
+    restore_weights(path, model, step=step)
+  except AssertionError as e:
+    raise commands.UsageError(f'{path} does not match the model in {workdir}/config.json: '
+                              f'{str(e).splitlines()[0]}') from None
+  logging.info('restored %s (step %d)', path, int(step.numpy()))
+  return model, config, int(step.numpy())
+
+
+# ----------------------------------------------------------------------------------------------
+# Damaged checkpoints and failed saves. A checkpoint is only ever "latest" once all its files were
+# written (tf.train.CheckpointManager updates the `checkpoint` state file last), but files can be
+# damaged afterwards: a full disk during a copy, a crash in a sync, a truncated download.
+# ----------------------------------------------------------------------------------------------
+def unreadable_reason(path):
+  """None if every tensor of the checkpoint at `path` reads back (checksums checked), else why."""
+  import tensorflow as tf
+  try:
+    reader = tf.train.load_checkpoint(path)
+    for name in reader.get_variable_to_dtype_map():
+      reader.get_tensor(name)
+  except Exception as e:  # pylint: disable=broad-except. Whatever stops the read, it is unreadable.
+    return _one_line(e)
+  return None
+
+
+def _one_line(error):
+  """`Type: first line` of an exception, without TensorFlow's `{{function_node ...}}` prefix."""
+  text = str(error).strip().splitlines()[0] if str(error).strip() else ''
+  text = re.sub(r'^\{\{[^}]*\}\}\s*|\s*\[Op:\w+\]$', '', text)
+  return f'{type(error).__name__}: {text[:200]}' if text else type(error).__name__
+
+
+def _step_of(path):
+  match = re.search(r'-(\d+)$', path)
+  return int(match.group(1)) if match else -1
+
+
+def _checkpoint_state(ckpt_dir):
+  """The `checkpoint` state file's (latest, [paths, oldest first], {path: timestamp}), or None when
+  the file is missing or unreadable."""
+  import tensorflow as tf
+  try:
+    state = tf.train.get_checkpoint_state(ckpt_dir)
+  except ValueError:  # The file parses but names no checkpoint (e.g. truncated to nothing).
+    state = None
+  if state is None:
+    return None
+  paths = list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]
+  times = dict(zip(state.all_model_checkpoint_paths, state.all_model_checkpoint_timestamps))
+  return state.model_checkpoint_path, paths, times, state.last_preserved_timestamp
+
+
+def checkpoints_newest_first(ckpt_dir):
+  """The checkpoints of `ckpt_dir`, newest first: those its `checkpoint` state file lists, starting
+  with the one `tf.train.latest_checkpoint` names; or, when that file is missing or unreadable,
+  every checkpoint whose .index file is there, by step."""
+  state = _checkpoint_state(ckpt_dir)
+  if state:
+    latest, paths, _, _ = state
+    return [latest] + [p for p in reversed(paths) if p != latest]
+  if not os.path.isdir(ckpt_dir):
+    return []
+  found = [os.path.join(ckpt_dir, f[:-len('.index')]) for f in os.listdir(ckpt_dir)
+           if f.endswith('.index') and os.path.isfile(os.path.join(ckpt_dir, f))]
+  return sorted(found, key=lambda p: (_step_of(p), p), reverse=True)
+
+
+def newest_readable(ckpt_dir, repair=False):
+  """The newest checkpoint of `ckpt_dir` that reads back whole; None if there is no checkpoint.
+
+  Each newer one that cannot be read is named in a warning and skipped. With `repair` (for the
+  training chief, the only process that writes `ckpt_dir`) it is also moved to ckpt_dir/damaged/
+  (never deleted), the `checkpoint` state file is rewritten so that `tf.train.latest_checkpoint`
+  names the checkpoint returned, and leftover `*_temp` folders of interrupted saves are removed.
+  Without it nothing is written (inference may read a read-only checkpoint).
+
+  Raises:
+    commands.Failure: there are checkpoints but none of them can be read (then nothing is moved).
+  """
+  if repair:
+    remove_interrupted_saves(ckpt_dir)
+  damaged, found = [], None
+  for path in checkpoints_newest_first(ckpt_dir):
+    reason = unreadable_reason(path)
+    if reason is None:
+      found = path
+      break
+    damaged.append((path, reason))
+  if damaged and found is None:
+    names = '; '.join(f'{os.path.basename(p)} ({r})' for p, r in damaged)
+    raise commands.Failure(
+        f'no checkpoint in {ckpt_dir} can be read: {names}. Restore them from a copy, or move them '
+        'away (or use a new --workdir) to start over.')
+  for path, reason in damaged:
+    done = _move_aside(path, ckpt_dir) if repair else 'skipped'
+    logging.warning('checkpoint %s cannot be read (%s): %s; using %s instead', path, reason, done,
+                    found)
+  if repair and found and (damaged or _checkpoint_state(ckpt_dir) is None):
+    _rewrite_state(ckpt_dir, found)
+  return found
+
+
+def _move_aside(path, ckpt_dir):
+  """Moves the files of checkpoint `path` to a new folder under ckpt_dir/damaged/; says where."""
+  files = [f for f in [path + '.index'] + glob.glob(glob.escape(path) + '.data-*')
+           if os.path.isfile(f)]
+  if not files:
+    return 'its files are missing'
+  base = os.path.join(ckpt_dir, DAMAGED, os.path.basename(path))
+  target, n = base, 1
+  while os.path.exists(target):
+    target, n = f'{base}.{n}', n + 1
+  try:
+    os.makedirs(target)
+    for f in files:
+      os.replace(f, os.path.join(target, os.path.basename(f)))
+  except OSError as e:
+    return f'left in place (moving it failed: {e.strerror or e})'
+  return f'moved to {target}'
+
+
+def _rewrite_state(ckpt_dir, latest):
+  """Rewrites ckpt_dir/checkpoint: `latest` is the newest, older checkpoints still present stay
+  listed (with their timestamps), newer or missing ones are dropped."""
+  state = _checkpoint_state(ckpt_dir)
+  if state:
+    _, paths, times, preserved = state
+  else:
+    paths, times, preserved = list(reversed(checkpoints_newest_first(ckpt_dir))), {}, 0.0
+  older = paths[:paths.index(latest)] if latest in paths else [p for p in paths if p != latest]
+  keep = [p for p in older if os.path.isfile(p + '.index')] + [latest]
+
+  def rel(p):  # Relative names, as CheckpointManager writes them: the workdir can be moved.
+    same = os.path.normpath(os.path.dirname(p)) == os.path.normpath(ckpt_dir)
+    return os.path.basename(p) if same else p
+
+  lines = [f'model_checkpoint_path: {json.dumps(rel(latest))}']
+  lines += [f'all_model_checkpoint_paths: {json.dumps(rel(p))}' for p in keep]
+  if all(p in times for p in keep):
+    lines += [f'all_model_checkpoint_timestamps: {times[p]!r}' for p in keep]
+  if preserved:
+    lines.append(f'last_preserved_timestamp: {preserved!r}')
+  path = os.path.join(ckpt_dir, 'checkpoint')
+  try:
+    with open(path + '.tmp', 'w') as f:
+      f.write('\n'.join(lines) + '\n')
+    os.replace(path + '.tmp', path)
+  except OSError as e:
+    logging.warning('could not rewrite %s (%s)', path, e.strerror or e)
+
+
+def remove_interrupted_saves(ckpt_dir):
+  """Removes the `<checkpoint>_temp` folders an interrupted or failed save left in `ckpt_dir` (what
+  tf.train.Checkpoint writes before moving the finished files into place; never a checkpoint)."""
+  if not os.path.isdir(ckpt_dir):
+    return
+  for name in os.listdir(ckpt_dir):
+    path = os.path.join(ckpt_dir, name)
+    if name.endswith('_temp') and os.path.isdir(path):
+      shutil.rmtree(path, ignore_errors=True)
+      logging.info('removed %s, left by an interrupted checkpoint save', path)
+
+
+def save_checkpoint(manager, step, last_good):
+  """`manager.save(checkpoint_number=step)`; returns the new checkpoint's path.
+
+  A save that fails (a full disk, no permission) removes what it left (its `_temp` folder, files of
+  a checkpoint the state file does not list), so the last good checkpoint stays the latest.
+
+  Raises:
+    commands.Failure: the save failed; says what failed, where, and the last good checkpoint.
+  """
+  import tensorflow as tf
+  try:
+    return manager.save(checkpoint_number=step)
+  except (tf.errors.OpError, OSError) as e:
+    reason = _one_line(e)
+  directory = manager.directory
+  remove_interrupted_saves(directory)
+  prefix = os.path.join(directory, f'ckpt-{step}')
+  if prefix not in manager.checkpoints:
+    for f in [prefix + '.index'] + glob.glob(glob.escape(prefix) + '.data-*'):
+      try:
+        os.remove(f)
+      except OSError:
+        pass
+  resume = (f'the last good checkpoint is {last_good}. Free some space (or fix the permissions) '
+            'and run the same command again to resume from it.' if last_good else
+            'no checkpoint was saved yet. Free some space (or fix the permissions) and run the '
+            'same command again.')
+  raise commands.Failure(
+      f'saving the checkpoint of step {step} to {directory} failed ({reason}); {resume}')
