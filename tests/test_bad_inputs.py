@@ -1,8 +1,7 @@
-"""Every kind of bad input a user may hand the batch commands, through the real command lines."""
+"""Every kind of bad input a user may hand the batch commands, through their command lines (run in this
+process: test_commands.py runs each command in a real one)."""
 import os
 import struct
-import subprocess
-import sys
 import zlib
 
 import numpy as np
@@ -12,6 +11,8 @@ from PIL import Image
 from pixcolor import task as pixcolor_task
 from pixel_recursive import task as task_lib
 from pixel_recursive.training import loop
+from helpers import assert_usage_error
+from helpers import run_in_process as run
 import test_pixcolor_e2e
 import test_train
 
@@ -74,11 +75,6 @@ def pixcolor_workdir(tmp_path_factory):
   return workdir
 
 
-def run(module, *args):
-  return subprocess.run([sys.executable, '-m', module, *args], capture_output=True, text=True,
-                        cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), timeout=600)
-
-
 @pytest.mark.parametrize('command', ['upsample', 'colorize'])
 def test_batch_commands_convert_what_they_can_and_name_what_they_cannot(
     command, sr_workdir, pixcolor_workdir, tmp_path):
@@ -121,9 +117,7 @@ def test_upsample_user_mistakes_exit_2(sr_workdir, tmp_path, args, message):
     key, value = a.split('=', 1)
     defaults[key] = str(blocker / 'sub') if value == 'OUTPUT_IS_A_FILE' else value
   result = run('pixel_recursive.upsample', *[f'{k}={v}' for k, v in defaults.items()])
-  assert result.returncode == 2, result.stderr[-2000:]
-  lines = [l for l in result.stderr.splitlines() if l.strip()]
-  assert len(lines) == 1 and message in lines[0], lines
+  assert_usage_error(result, message, prog='pixel_recursive.upsample')
 
 
 def test_upsample_with_a_workdir_that_is_not_a_run(tmp_path):

@@ -16,6 +16,8 @@ from pixel_recursive import serving
 from pixel_recursive import model as model_lib
 from pixel_recursive import task as task_lib
 from pixel_recursive.training import loop
+from helpers import assert_usage_error
+from helpers import run_in_process
 from test_train import tiny_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -44,10 +46,11 @@ def workdir(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def exported(workdir, tmp_path_factory):
-  """The export the command line writes (with its own load-and-compare check)."""
+  """The export the command line writes (with its own load-and-compare check), run in this process
+  (test_commands.py runs the command in a real one)."""
   path = os.path.join(str(tmp_path_factory.mktemp('export')), 'model')
-  result = run_python(['-m', 'pixel_recursive.export', f'--workdir={workdir}', f'--output={path}',
-                       f'--batch_size={CHUNK}'])
+  result = run_in_process('pixel_recursive.export', f'--workdir={workdir}', f'--output={path}',
+                          f'--batch_size={CHUNK}')
   assert result.returncode == 0, result.stderr[-3000:]
   assert 'verified: the export samples one image as the model does' in result.stderr
   assert f'to {path}' in result.stdout
@@ -187,11 +190,9 @@ def test_usage_errors_are_one_line(tmp_path):
   (tmp_path / 'pixcolor_run').mkdir()
   config = {'model': {'name': 'pixcolor'}}
   (tmp_path / 'pixcolor_run' / 'config.json').write_text(json.dumps(config))
-  result = run_python(['-m', 'pixel_recursive.export', f'--workdir={tmp_path / "pixcolor_run"}',
-                       f'--output={tmp_path / "out"}'])
-  assert result.returncode == 2, result.stderr[-2000:]
-  lines = result.stderr.strip().splitlines()
-  assert len(lines) == 1 and 'holds a pixcolor model' in lines[0], result.stderr
+  result = run_in_process('pixel_recursive.export', f'--workdir={tmp_path / "pixcolor_run"}',
+                          f'--output={tmp_path / "out"}')
+  assert_usage_error(result, 'holds a pixcolor model', prog='pixel_recursive.export')
   assert not os.path.exists(tmp_path / 'out')  # Checked before --output is created.
 
 

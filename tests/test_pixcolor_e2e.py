@@ -9,7 +9,7 @@ import tensorflow as tf
 
 import event_files
 import helpers
-from helpers import ROOT, load_config, run_cli, strategy_named
+from helpers import ROOT, load_config, run_in_process, strategy_named
 from data import image_files
 from data import transforms
 from pixcolor import colorize
@@ -231,9 +231,10 @@ def test_gradient_multiplier_scales_only_the_conditioning_gradients():
 
 
 def test_command_lines_end_to_end(tmp_path):
-  """train -> colorize (a gray non-square file, a colour file, a broken file) -> evaluate."""
+  """train -> colorize (a gray non-square file, a colour file, a broken file) -> evaluate, through
+  the command lines (run in this process; test_commands.py runs each in a real one)."""
   workdir = str(tmp_path / 'run')
-  result = run_cli('pixcolor.train', '--config=experiments/configs/pixcolor_tiny.py',
+  result = run_in_process('pixcolor.train', '--config=experiments/configs/pixcolor_tiny.py',
                    f'--workdir={workdir}', '--config.train_steps=2',
                    '--config.checkpoint_every_steps=2', '--config.image_every_steps=0',
                    '--config.histogram_every_steps=0', '--config.batch_size=4',
@@ -251,7 +252,7 @@ def test_command_lines_end_to_end(tmp_path):
   image_files.write_png(str(inputs / 'sub' / 'colour.png'), photo)
   (inputs / 'broken.jpg').write_text('not a jpeg')
   out = tmp_path / 'out'
-  result = run_cli('pixcolor.colorize', f'--workdir={workdir}', f'--input={inputs}',
+  result = run_in_process('pixcolor.colorize', f'--workdir={workdir}', f'--input={inputs}',
                    f'--output={out}', '--num_samples=2', '--temperature=0.9')
   assert result.returncode == 1, result.stderr[-3000:]
   assert 'broken.jpg' in result.stderr and 'not an image' in result.stderr
@@ -264,7 +265,7 @@ def test_command_lines_end_to_end(tmp_path):
   assert image_files.read_image(str(out / 'sub' / 'colour_sample0.png')).shape == photo.shape
 
   metrics_path = tmp_path / 'metrics.json'
-  result = run_cli('pixcolor.evaluate', f'--workdir={workdir}', f'--output={metrics_path}',
+  result = run_in_process('pixcolor.evaluate', f'--workdir={workdir}', f'--output={metrics_path}',
                    '--num_examples=3', '--batch_size=2')
   assert result.returncode == 0, result.stderr[-3000:]
   metrics = json.load(open(metrics_path))
@@ -283,8 +284,4 @@ def test_command_lines_end_to_end(tmp_path):
                         '--config.model.chroma_size=5'], 'chroma_size'),
 ])
 def test_user_mistakes_exit_2_with_one_line(module, args, message):
-  result = run_cli(module, *args)
-  assert result.returncode == 2, result.stderr[-2000:]
-  lines = [l for l in result.stderr.splitlines() if l.strip()]
-  assert len(lines) == 1 and message in lines[0], result.stderr[-2000:]
-  assert 'Traceback' not in result.stderr
+  helpers.assert_usage_error(run_in_process(module, *args), message, prog=module)

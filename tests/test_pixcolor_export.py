@@ -18,6 +18,8 @@ from pixel_recursive import serving
 from pixel_recursive.training import loop
 from test_export import NO_PROJECT as SR_NO_PROJECT
 from test_export import run_python
+from helpers import assert_usage_error
+from helpers import run_in_process
 from test_pixcolor_e2e import tiny_config
 
 CHUNK = 2  # --batch_size of the export: chunk sizes 1 and 2, so a batch of 3 uses both.
@@ -45,10 +47,11 @@ def workdir(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def exported(workdir, tmp_path_factory):
-  """The export the command line writes (with its own load-and-compare check)."""
+  """The export the command line writes (with its own load-and-compare check), run in this process
+  (test_commands.py runs the command in a real one)."""
   path = os.path.join(str(tmp_path_factory.mktemp('export')), 'model')
-  result = run_python(['-m', 'pixcolor.export', f'--workdir={workdir}', f'--output={path}',
-                       f'--batch_size={CHUNK}'])
+  result = run_in_process('pixcolor.export', f'--workdir={workdir}', f'--output={path}',
+                          f'--batch_size={CHUNK}')
   assert result.returncode == 0, result.stderr[-3000:]
   assert 'as the model does' in result.stderr and 'verified: the export colours one' in result.stderr
   assert f'to {path}' in result.stdout
@@ -158,19 +161,15 @@ def test_usage_errors_are_one_line(tmp_path):
   (tmp_path / 'sr_run').mkdir()
   (tmp_path / 'sr_run' / 'config.json').write_text(
       json.dumps({'model': {'name': 'super_resolution'}}))
-  result = run_python(['-m', 'pixcolor.export', f'--workdir={tmp_path / "sr_run"}',
-                       f'--output={tmp_path / "out"}'])
-  assert result.returncode == 2, result.stderr[-2000:]
-  lines = result.stderr.strip().splitlines()
-  assert len(lines) == 1 and 'holds a super_resolution model' in lines[0], result.stderr
-  assert 'pixel_recursive.export' in lines[0]
+  result = run_in_process('pixcolor.export', f'--workdir={tmp_path / "sr_run"}',
+                          f'--output={tmp_path / "out"}')
+  assert_usage_error(result, 'holds a super_resolution model', prog='pixcolor.export')
+  assert 'pixel_recursive.export' in result.stderr  # The command that exports it.
   assert not os.path.exists(tmp_path / 'out')  # Checked before --output is created.
   # Without --workdir the demo checkpoint is the one read (then --output is refused).
   (tmp_path / 'busy').mkdir()
   (tmp_path / 'busy' / 'notes.txt').write_text('mine')
-  result = run_python(['-m', 'pixcolor.export', f'--output={tmp_path / "busy"}'])
-  assert result.returncode == 2, result.stderr[-2000:]
-  lines = result.stderr.strip().splitlines()
+  result = run_in_process('pixcolor.export', f'--output={tmp_path / "busy"}')
   expected = ('not empty and holds no SavedModel' if os.path.isdir(model_lib.DEMO_WORKDIR)
               else 'no demo checkpoint')
-  assert len(lines) == 1 and expected in lines[0], result.stderr
+  assert_usage_error(result, expected, prog='pixcolor.export')

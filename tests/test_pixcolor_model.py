@@ -212,20 +212,27 @@ def test_colorize_keeps_the_luminance_of_an_odd_non_square_input(model):
     model.colorize(gray.astype(np.float32))
 
 
+@pytest.mark.parametrize('temperature', [1.0, 0.7])
+def test_sample_chroma_cached_equals_naive_through_the_model(model, temperature):
+  """Through the whole model (ResNet, adaptation, conditional PixelCNN): the cached sampler (per-layer
+  caches, the conditioning read a pixel at a time) draws exactly the bins the naive one (the whole
+  PixelCNN per sub-pixel) draws, from the same seeds, example by example."""
+  gray = random_batch(model, n=3, seed=5)['gray']
+  seeds = [3, 11, 2 ** 31 - 1]
+  cached = model.sample_chroma(gray, seeds, temperature=temperature, method='cached').numpy()
+  naive = model.sample_chroma(gray, seeds, temperature=temperature, method='naive').numpy()
+  assert cached.shape == (3, 4, 4, 2) and cached.dtype == np.int32
+  np.testing.assert_array_equal(cached, naive)
+  # Not an agreement of constants: the bins spread over the range and follow the seeds.
+  assert len(np.unique(cached)) > 8 and 0 <= cached.min() and cached.max() < 32
+  other = model.sample_chroma(gray, [4, 12, 5], temperature=temperature, method='cached').numpy()
+  assert (other != cached).mean() > 0.3
+
+
 # ----------------------------------------------------------------------------------------------
 # The conditioning ResNet.
 # ----------------------------------------------------------------------------------------------
-def test_paper_resnet101_gives_28x28x1024_from_224():
-  keras.utils.set_random_seed(0)
-  resnet = resnet_lib.ResNetFeatures(blocks=(3, 4, 23), width=64)
-  features = resnet(tf.zeros([1, 224, 224, 1], tf.uint8))
-  assert features.shape == (1, 28, 28, 1024) and resnet.output_stride == 8
-  assert resnet.count_params() > 27_000_000  # ResNet-101 up to conv4: 27.7M weights.
-  conv4 = resnet.stages[2]
-  assert len(conv4) == 23 and all(b.conv2.dilation_rate == (2, 2) for b in conv4)
-  assert conv4[0].stride == 1
-
-
+# test_paper_configs.py checks the paper's ResNet-101 (built from pixcolor_imagenet.py).
 def test_keras_applications_resnet_weights_load_by_name(tmp_path):
   """Keras' ResNet50 weights (random here; ImageNet's in use) fit a (3, 4, 6) conditioning network;
   undilated, it then computes exactly keras.applications' conv4 output."""
@@ -268,30 +275,8 @@ def test_image_size_must_match_the_output_stride():
 
 
 # ----------------------------------------------------------------------------------------------
-# The paper's refinement network and PixelCNN layout (pixcolor_imagenet.py).
+# The refinement layer table (test_paper_configs.py builds the paper's from pixcolor_imagenet.py).
 # ----------------------------------------------------------------------------------------------
-def test_refinement_layer_table_matches_the_config():
-  import helpers
-  config = helpers.load_config('pixcolor_imagenet').model
-  refinement = refinement_lib.make_refinement(config.refinement)
-  assert isinstance(refinement, refinement_lib.EncoderDecoderRefinement)
-  gray = tf.zeros([1, 224, 224, 1], tf.uint8)
-  out = refinement(gray, tf.fill([1, 28, 28, 2], 128.0))
-  assert out.shape == (1, 224, 224, 2)
-  want = [refinement_lib.parse_refinement_layer(spec) for spec in config.refinement.layers]
-  assert refinement.layer_table() == want + [('conv', 1, 2, 1)]
-  # The spatial sizes the table promises: stride-2 convolutions 224 -> 7, then x4 and x4 to 112.
-  sizes, size = [], 224
-  for entry in want:
-    size = size // entry[3] if entry[0] == 'conv' else size * entry[1]
-    sizes.append(size)
-  assert sizes == [112, 112, 56, 56, 28, 28, 14, 7, 7, 28, 28, 112, 112]
-  assert ('conv', 5, 1024, 1) in want  # The 5x5 of 1024 at 7 x 7.
-  assert not refinement.residual  # The paper's network predicts the chroma outright.
-  params = sum(int(np.prod(v.shape)) for v in refinement.trainable_variables)
-  assert 15e6 < params < 50e6, params  # "Tens of millions of weights."
-
-
 def test_refinement_table_entries_parse_or_say_why():
   assert refinement_lib.parse_refinement_layer('conv3x3-64-s2') == ('conv', 3, 64, 2)
   assert refinement_lib.parse_refinement_layer('conv5x5-1024') == ('conv', 5, 1024, 1)
@@ -299,16 +284,3 @@ def test_refinement_table_entries_parse_or_say_why():
   for bad in ('conv3x5-8', 'conv3x3', 'up1', 'pool2', 'conv3x3-8-x2'):
     with pytest.raises(ValueError, match='refinement layer'):
       refinement_lib.parse_refinement_layer(bad)
-
-
-def test_paper_pixelcnn_is_a_masked_7x7_convolution_then_10_gated_layers():
-  import helpers
-  from pixel_recursive import layers
-  p = helpers.load_config('pixcolor_imagenet').model.pixelcnn
-  net = layers.PixelCNN(2, 32, p.num_layers, p.filters, kernel_size=p.kernel_size,
-                        first_kernel_size=p.first_kernel_size, head_filters=p.head_filters,
-                        conditional=True, first_layer=p.first_layer)
-  assert isinstance(net.blocks[0], layers.MaskedStem) and net.blocks[0].kernel_size == 7
-  assert [type(b) for b in net.blocks[1:]] == [layers.GatedBlock] * 10
-  assert all(b.kernel_size == 5 and b.filters == 64 for b in net.blocks[1:])
-  assert net.head.hidden_filters == 1024

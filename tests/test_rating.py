@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -19,6 +18,7 @@ import numpy as np
 from PIL import Image
 import pytest
 
+import helpers
 from pixel_recursive import commands
 from pixel_recursive import rating
 
@@ -46,8 +46,9 @@ def make_folders(tmp_path, names, h=H, w=W):
 
 
 def run_cli(*args):
-  return subprocess.run([sys.executable, '-m', 'pixel_recursive.rating', *args], cwd=ROOT,
-                        capture_output=True, text=True, timeout=120)
+  """`python -m pixel_recursive.rating args`, run in this process (test_commands.py runs the command
+  in a real one)."""
+  return helpers.run_in_process('pixel_recursive.rating', *args)
 
 
 def page_data(path):

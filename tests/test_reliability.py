@@ -14,6 +14,7 @@ import pytest
 import tensorflow as tf
 
 import event_files
+from helpers import run_in_process
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ['--config=experiments/configs/faces_tiny.py', '--config.batch_size=4',
@@ -35,9 +36,19 @@ PIXCOLOR_TINY = ['--config=experiments/configs/pixcolor_tiny.py', '--config.batc
 TRAINERS = {'pixel_recursive': TINY, 'pixcolor': PIXCOLOR_TINY}
 
 
+def train_args(workdir, *extra, package='pixel_recursive'):
+  return [f'--workdir={workdir}', *TRAINERS[package], *extra]
+
+
 def train_command(workdir, *extra, package='pixel_recursive'):
-  return [sys.executable, '-m', f'{package}.train', f'--workdir={workdir}', *TRAINERS[package],
-          *extra]
+  """The command line of a trainer in its own process (what a signal or a second worker needs)."""
+  return [sys.executable, '-m', f'{package}.train', *train_args(workdir, *extra, package=package)]
+
+
+def train_in_process(workdir, *extra, package='pixel_recursive'):
+  """The same command line run in this process (helpers.run_in_process): for the runs that only
+  resume, read or evaluate a workdir, which need no process of their own."""
+  return run_in_process(f'{package}.train', *train_args(workdir, *extra, package=package))
 
 
 def env(**extra):
@@ -90,8 +101,7 @@ def test_sigkill_at_any_moment_loses_at_most_one_checkpoint_interval(package, tm
   saved = max(checkpoint_steps(workdir))
   assert 0 <= reached - saved <= 10
 
-  second = subprocess.run(train_command(workdir, *args, package=package), capture_output=True,
-                          text=True, cwd=ROOT, env=env(), timeout=600)
+  second = train_in_process(workdir, *args, package=package)  # Resuming needs no process.
   assert second.returncode == 0, second.stderr[-3000:]
   assert f'resumed from' in second.stderr and f'at step {saved}' in second.stderr
   assert max(checkpoint_steps(workdir)) == 60
@@ -152,8 +162,10 @@ def test_two_workers_train_together_like_one_process(package, tmp_path):
   args = ['--config.train_steps=6', '--config.checkpoint_every_steps=3',
           '--config.log_every_steps=3', '--config.xla=False', '--config.dtype_policy=float32',
           '--config.data.shuffle_buffer=1', f'--config.data.source=npz:{tmp_path}/data.npz']
-  if package == 'pixcolor':  # Random crops and flips differ between one pipeline and two.
-    args += ['--config.data.random_crop=0', '--config.data.random_flip=False']
+  if package == 'pixcolor':  # Random crops and flips differ between one pipeline and two, and so
+    # does the training's random dequantization of the chroma bins (model.dequantization=uniform).
+    args += ['--config.data.random_crop=0', '--config.data.random_flip=False',
+             '--config.model.dequantization=centre']
   ports = [free_port(), free_port()]
   cluster = {'worker': [f'127.0.0.1:{p}' for p in ports]}
   chief_dir = str(tmp_path / 'multi')
@@ -180,8 +192,7 @@ def test_two_workers_train_together_like_one_process(package, tmp_path):
   assert_monotonic_summaries(chief_dir)
 
   single_dir = str(tmp_path / 'single')
-  single = subprocess.run(train_command(single_dir, *args, package=package), capture_output=True,
-                          text=True, cwd=ROOT, env=env(), timeout=400)
+  single = train_in_process(single_dir, *args, package=package)  # Needs no process of its own.
   assert single.returncode == 0, single.stderr[-3000:]
   multi = tf.train.load_checkpoint(os.path.join(chief_dir, 'checkpoints', 'ckpt-6'))
   one = tf.train.load_checkpoint(os.path.join(single_dir, 'checkpoints', 'ckpt-6'))
@@ -213,9 +224,7 @@ def last_line(stderr):
 def trained_to_20(tmp_path_factory):
   """A tiny super-resolution workdir trained to step 20, with checkpoints at 10 and 20."""
   workdir = str(tmp_path_factory.mktemp('trained') / 'run')
-  result = subprocess.run(train_command(workdir, '--config.train_steps=20',
-                                        '--config.checkpoint_every_steps=10'),
-                          capture_output=True, text=True, cwd=ROOT, env=env(), timeout=600)
+  result = train_in_process(workdir, '--config.train_steps=20', '--config.checkpoint_every_steps=10')
   assert result.returncode == 0, result.stderr[-3000:]
   assert checkpoint_steps(workdir) == [10, 20]
   return workdir
@@ -289,9 +298,7 @@ def test_training_moves_a_damaged_newest_checkpoint_aside_and_resumes_from_the_o
   os.makedirs(os.path.join(ckpt_dir, 'ckpt-30_temp'))
   open(os.path.join(ckpt_dir, 'ckpt-30_temp', 'part-00000-of-00001.data-00000-of-00001.tempstate1'),
        'w').write('partial')
-  second = subprocess.run(train_command(workdir, '--config.train_steps=30',
-                                        '--config.checkpoint_every_steps=10'),
-                          capture_output=True, text=True, cwd=ROOT, env=env(), timeout=600)
+  second = train_in_process(workdir, '--config.train_steps=30', '--config.checkpoint_every_steps=10')
   assert second.returncode == 0, second.stderr[-3000:]
   no_traceback(second.stderr)
   assert re.search(r'checkpoint \S*ckpt-20 cannot be read \(.*\): moved to \S*damaged/ckpt-20',
@@ -319,10 +326,8 @@ def test_inference_skips_a_damaged_checkpoint_without_writing_and_fails_in_one_l
   faces = np.load(os.path.join(ROOT, 'data', 'bundled', 'faces.npz'))['eval_images']
   from PIL import Image
   Image.fromarray(faces[0]).resize((8, 8)).save(tmp_path / 'face.png')
-  upsample = subprocess.run(
-      [sys.executable, '-m', 'pixel_recursive.upsample', f'--workdir={workdir}',
-       f'--input={tmp_path}/face.png', f'--output={tmp_path}/out'],
-      capture_output=True, text=True, cwd=ROOT, env=env(), timeout=600)
+  upsample = run_in_process('pixel_recursive.upsample', f'--workdir={workdir}',
+                            f'--input={tmp_path}/face.png', f'--output={tmp_path}/out')
   assert upsample.returncode == 0, upsample.stderr[-3000:]
   no_traceback(upsample.stderr)
   assert re.search(r'checkpoint \S*ckpt-20 cannot be read \(.*\): skipped; using \S*ckpt-10',
@@ -331,11 +336,9 @@ def test_inference_skips_a_damaged_checkpoint_without_writing_and_fails_in_one_l
   assert os.path.exists(tmp_path / 'out' / 'face_sample0.png')
 
   # The continuous evaluator evaluates the newest readable checkpoint.
-  evaluator = subprocess.run(
-      train_command(workdir, '--mode=eval', '--config.train_steps=20',
-                    '--config.eval_timeout_seconds=2', '--config.eval_examples=8',
-                    '--config.eval_batch_size=8'),
-      capture_output=True, text=True, cwd=ROOT, env=env(), timeout=600)
+  evaluator = train_in_process(workdir, '--mode=eval', '--config.train_steps=20',
+                               '--config.eval_timeout_seconds=2', '--config.eval_examples=8',
+                               '--config.eval_batch_size=8')
   assert evaluator.returncode == 0, evaluator.stderr[-3000:]
   no_traceback(evaluator.stderr)
   assert 'ckpt-20 cannot be read' in evaluator.stderr
@@ -346,10 +349,8 @@ def test_inference_skips_a_damaged_checkpoint_without_writing_and_fails_in_one_l
   # Nothing readable left: one line, exit 1.
   with open(os.path.join(workdir, 'checkpoints', 'ckpt-10.index'), 'r+b') as f:
     f.truncate(100)
-  evaluate = subprocess.run(
-      [sys.executable, '-m', 'pixel_recursive.evaluate', f'--workdir={workdir}',
-       f'--output={tmp_path}/metrics.json', '--num_examples=4'],
-      capture_output=True, text=True, cwd=ROOT, env=env(), timeout=600)
+  evaluate = run_in_process('pixel_recursive.evaluate', f'--workdir={workdir}',
+                            f'--output={tmp_path}/metrics.json', '--num_examples=4')
   assert evaluate.returncode == 1, evaluate.stderr[-3000:]
   line = last_line(evaluate.stderr)
   assert line.startswith('pixel_recursive.evaluate: error: no checkpoint in'), line
@@ -386,8 +387,7 @@ def test_a_failing_save_ends_in_one_line_and_the_next_run_resumes_from_the_last_
                         for e in ('index', 'data-00000-of-00001')])
   assert tf.train.latest_checkpoint(ckpt_dir).endswith('ckpt-20')
 
-  again = subprocess.run(train_command(workdir, *args), capture_output=True, text=True, cwd=ROOT,
-                         env=env(), timeout=600)
+  again = train_in_process(workdir, *args)
   assert again.returncode == 0, again.stderr[-3000:]
   assert 'ckpt-20 at step 20' in again.stderr
   assert checkpoint_steps(workdir) == [10, 20, 30]

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 import event_files
 import helpers
-from helpers import ROOT, load_config, run_cli, strategy_named
+from helpers import ROOT, load_config, run_in_process, strategy_named
 from pixel_recursive import task as task_lib
 from pixel_recursive.training import loop
 from pixel_recursive.training import optim
@@ -150,9 +150,10 @@ def test_non_finite_loss_stops_with_step_and_last_good_checkpoint(tmp_path):
 
 
 def test_command_lines_end_to_end(tmp_path):
-  """train -> upsample (with a broken file) -> evaluate, through the real command lines."""
+  """train -> upsample (with a broken file) -> evaluate, through the command lines (run in this
+  process; test_commands.py runs each in a real one)."""
   workdir = str(tmp_path / 'run')
-  result = run_cli('pixel_recursive.train', '--config=experiments/configs/faces_tiny.py',
+  result = run_in_process('pixel_recursive.train', '--config=experiments/configs/faces_tiny.py',
                    f'--workdir={workdir}', '--config.train_steps=2',
                    '--config.checkpoint_every_steps=2', '--config.image_every_steps=0',
                    '--config.model.prior.num_layers=2', '--config.model.prior.filters=8',
@@ -168,7 +169,7 @@ def test_command_lines_end_to_end(tmp_path):
                    tf.io.encode_png(np.repeat(np.repeat(faces[1], 3, 0), 3, 1)))
   (inputs / 'broken.jpg').write_text('not a jpeg')
   out = tmp_path / 'out'
-  result = run_cli('pixel_recursive.upsample', f'--workdir={workdir}', f'--input={inputs}',
+  result = run_in_process('pixel_recursive.upsample', f'--workdir={workdir}', f'--input={inputs}',
                    f'--output={out}', '--num_samples=2', '--temperature=0.9')
   assert result.returncode == 1, result.stderr[-3000:]
   assert 'broken.jpg' in result.stderr and 'not an image' in result.stderr
@@ -181,7 +182,7 @@ def test_command_lines_end_to_end(tmp_path):
   # Exactly 7 examples though the batches hold 4; a sweep of 2 temperatures x 2 guidances; on
   # another data source than the run's (what a model card's numbers are re-run with).
   metrics_path = tmp_path / 'metrics.json'
-  result = run_cli('pixel_recursive.evaluate', f'--workdir={workdir}', f'--output={metrics_path}',
+  result = run_in_process('pixel_recursive.evaluate', f'--workdir={workdir}', f'--output={metrics_path}',
                    '--num_examples=7', '--temperatures=1.0,0.8', '--guidances=1,2.5',
                    '--batch_size=4', '--config.data.source=bundled:faces')
   assert result.returncode == 0, result.stderr[-3000:]
@@ -220,11 +221,7 @@ def test_command_lines_end_to_end(tmp_path):
                                   '--temperature=0'], 'temperature'),
 ])
 def test_user_mistakes_exit_2_with_one_line(module, args, message):
-  result = run_cli(module, *args)
-  assert result.returncode == 2, result.stderr[-2000:]
-  lines = [l for l in result.stderr.splitlines() if l.strip()]
-  assert len(lines) == 1 and message in lines[0], result.stderr[-2000:]
-  assert 'Traceback' not in result.stderr
+  helpers.assert_usage_error(run_in_process(module, *args), message, prog=module)
 
 
 def test_continuous_evaluator_evaluates_each_checkpoint_once(tmp_path):

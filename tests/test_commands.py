@@ -1,0 +1,138 @@
+"""Every command's exit-code contract in a real process, and the in-process runner the other tests
+use (helpers.run_in_process) reproduces what that process shows.
+
+One subprocess per command: a user mistake ends with exit status 2 and exactly one line on stderr,
+`prog: error: ...`, without a traceback and without TensorFlow's C++ start-up chatter (the
+environment has no TF_CPP_MIN_LOG_LEVEL: the command must silence it itself). Every other command
+line of the suite runs in process; the exit statuses 0 and 1 of the trainer in a real process are
+held by test_reliability.py (SIGTERM, a failing save).
+"""
+import os
+import sys
+import textwrap
+
+from absl import flags
+import pytest
+
+import helpers
+
+# (module, arguments, what the one line says); {file}, {pixcolor_run}, {sr_run} are filled in.
+CASES = [
+    ('pixel_recursive.train', ['--config=experiments/configs/faces_tiny.py',
+                               '--config.no_such_key=1', '--workdir={tmp}/x'], 'no_such_key'),
+    ('pixel_recursive.upsample', ['--input=/no/such/file.png', '--output={tmp}/o',
+                                  '--workdir={tmp}'], '/no/such/file.png'),
+    ('pixel_recursive.evaluate', ['--workdir=pixel_recursive/demo/faces', '--output={tmp}/m.json',
+                                  '--guidances=1,nan'], '--guidances must be a finite number'),
+    ('pixel_recursive.export', ['--workdir={pixcolor_run}', '--output={tmp}/out'],
+     'holds a pixcolor model'),
+    ('pixel_recursive.rating', ['frobnicate'], 'say `build`'),
+    ('pixcolor.train', ['--config=experiments/configs/pixcolor_tiny.py', '--workdir={tmp}/x',
+                        '--config.model.chroma_size=5'], 'chroma_size'),
+    ('pixcolor.colorize', ['--workdir=/no/such/run', '--input=data/bundled/photos/eval',
+                           '--output={tmp}/o'], '/no/such/run'),
+    ('pixcolor.evaluate', ['--workdir=/no/such/run', '--output={tmp}/m.json'], '/no/such/run'),
+    ('pixcolor.export', ['--workdir={sr_run}', '--output={tmp}/out'],
+     'holds a super_resolution model'),
+    ('experiments.demo', ['--output={file}/sub'], 'cannot create output folder'),
+]
+
+
+@pytest.fixture
+def paths(tmp_path):
+  (tmp_path / 'file').write_text('')
+  for name, model in (('pixcolor_run', 'pixcolor'), ('sr_run', 'super_resolution')):
+    (tmp_path / name).mkdir()
+    (tmp_path / name / 'config.json').write_text(f'{{"model": {{"name": "{model}"}}}}')
+  return {'tmp': str(tmp_path), 'file': str(tmp_path / 'file'),
+          'pixcolor_run': str(tmp_path / 'pixcolor_run'), 'sr_run': str(tmp_path / 'sr_run')}
+
+
+def test_every_command_is_covered():
+  commands = {'pixel_recursive.' + m for m in ('train', 'upsample', 'evaluate', 'export', 'rating')}
+  commands |= {'pixcolor.' + m for m in ('train', 'colorize', 'evaluate', 'export')}
+  modules = [m for m, _, _ in CASES]
+  assert len(modules) == len(set(modules))  # One subprocess per command.
+  assert set(modules) == commands | {'experiments.demo'}
+
+
+@pytest.mark.parametrize('module,args,message', CASES, ids=[m for m, _, _ in CASES])
+def test_a_user_mistake_exits_2_with_one_line_in_a_real_process_and_in_process(
+    paths, module, args, message):
+  args = [a.format(**paths) for a in args]
+  real = helpers.run_cli(module, *args)
+  helpers.assert_usage_error(real, message, prog=module)
+  inside = helpers.run_in_process(module, *args)
+  assert inside.returncode == real.returncode
+  assert helpers.stderr_lines(inside) == helpers.stderr_lines(real)
+  assert inside.stdout == real.stdout == ''
+  assert not os.path.exists(os.path.join(paths['tmp'], 'out'))  # Checked before --output exists.
+
+
+# ----------------------------------------------------------------------------------------------
+# The in-process runner itself.
+# ----------------------------------------------------------------------------------------------
+FAKE_COMMAND = '''
+import sys
+from absl import flags
+from absl import logging
+from pixel_recursive import commands
+
+flags.DEFINE_string('outcome', 'ok', 'What to do.')
+flags.DEFINE_integer('verbosity_seen', 0, 'Unused.')
+
+
+def main(argv):
+  del argv
+  print('to stdout')
+  logging.info('an info line')
+  if flags.FLAGS.outcome == 'partial':
+    print('skipped one', file=sys.stderr)
+    sys.exit(1)
+  if flags.FLAGS.outcome == 'failure':
+    raise commands.Failure('the disk is full')
+  if flags.FLAGS.outcome == 'crash':
+    raise RuntimeError('a bug')
+  if flags.FLAGS.outcome == 'message':
+    sys.exit('fatal: message')
+
+
+if __name__ == '__main__':
+  commands.run(main)
+'''
+
+
+@pytest.fixture
+def fake_command(tmp_path, monkeypatch):
+  (tmp_path / 'fake_command.py').write_text(textwrap.dedent(FAKE_COMMAND))
+  monkeypatch.syspath_prepend(str(tmp_path))
+  return 'fake_command'
+
+
+@pytest.mark.parametrize('outcome,status,last_line', [
+    ('ok', 0, 'an info line'),
+    ('partial', 1, 'skipped one'),
+    ('failure', 1, 'fake_command: error: the disk is full'),
+    ('crash', 1, 'RuntimeError: a bug'),
+    ('message', 1, 'fatal: message'),
+    ('nonsense', None, None),
+])
+def test_run_in_process_reports_what_a_process_would(fake_command, outcome, status, last_line):
+  flag_values = {name: flags.FLAGS[name].value for name in flags.FLAGS}
+  argv, cwd = sys.argv, os.getcwd()
+  args = [f'--outcome={outcome}'] if outcome != 'nonsense' else ['--no_such_flag=1']
+  result = helpers.run_in_process(fake_command, *args)
+  if outcome == 'nonsense':
+    helpers.assert_usage_error(result, 'no_such_flag', prog='fake_command')
+  else:
+    assert result.returncode == status, result.stderr
+    assert result.stdout == 'to stdout\n'
+    lines = helpers.stderr_lines(result)
+    assert 'an info line' in lines[0]  # absl's INFO lines are on, as in a new process.
+    assert last_line in lines[-1], lines
+    assert ('Traceback' in result.stderr) == (outcome == 'crash')
+  # Nothing is left behind: the command's flags are gone, the others have their values.
+  assert {name: flags.FLAGS[name].value for name in flags.FLAGS} == flag_values
+  assert sys.argv is argv and os.getcwd() == cwd
+  # The same command can run again in this process (its flags are defined anew).
+  assert helpers.run_in_process(fake_command, '--outcome=ok').returncode == 0
