@@ -48,6 +48,11 @@ def main(argv):
   else:
     from pixcolor.model import build_model
   model, config, step = workdir_lib.restore(FLAGS.workdir, build_model)
+  # A demo holds every network and records no path of the machine it was trained on.
+  if 'init_from' in config:
+    config.init_from = ''
+  if 'train_pixelcnn' in config:
+    config.train_pixelcnn = config.train_refinement = True
   if FLAGS.data_source:
     config.data.source = FLAGS.data_source
   if FLAGS.trained_on:

@@ -63,7 +63,8 @@ def colorize_all(model, grays, num_samples, temperature, seed, batch_size, metho
   small = [model.network_gray(g[None])[0].numpy() for g in grays]
 
   def sample(gray, seeds):
-    return model.refine(gray, model.sample_chroma(gray, seeds.tolist(), temperature, method))
+    seeds = seeds.tolist()
+    return model.refine(gray, model.sample_chroma(gray, seeds, temperature, method), seeds)
 
   def write_chroma(i, k, chroma):
     write(i, k, model.combine(grays[i][None], chroma[None]).numpy()[0])

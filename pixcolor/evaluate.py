@@ -65,7 +65,7 @@ def evaluate(model, config, num_examples, temperatures=(1.0,), seed=0, batch_siz
       for k in range(2):
         seeds = [sampling.derive_seed(seed, count + b, k) for b in range(len(gray))]
         bins_k = model.sample_chroma(gray, seeds, t)
-        colourings.append(model.combine(gray, model.refine(gray, bins_k)).numpy()[:n])
+        colourings.append(model.combine(gray, model.refine(gray, bins_k, seeds)).numpy()[:n])
         hist[t] += metrics.ab_histograms(colourings[-1], bins)
         values[('psnr', t)].extend(metrics.psnr(colourings[-1], truth[:n]).numpy().tolist())
       values[('ms_ssim', t)].extend(metrics.ms_ssim(*colourings).numpy().tolist())

@@ -68,7 +68,6 @@ Exit status: 0 on success, 2 on a usage error (one line on stderr).
 import numpy as np
 import tensorflow as tf
 
-from data import transforms
 from pixcolor import color
 from pixel_recursive import commands
 from pixel_recursive import sampling
@@ -110,7 +109,7 @@ def serving_function(model, config=None, batch_size=serving.DEFAULT_BATCH_SIZE):
   conditioning = model.compiled_network('conditioning')
   refine = model.compiled_network('refine')
   cached = model.sampler.compiled('cached')
-  size, num_bins = model.image_size, model.num_bins
+  size = model.image_size
 
   @tf.function(input_signature=INPUT_SIGNATURE)
   def serve(gray, temperature, seed):
@@ -121,7 +120,7 @@ def serving_function(model, config=None, batch_size=serving.DEFAULT_BATCH_SIZE):
       small, keys = chunk
       # No extra logits, so guidance has nothing to weigh: 1.0.
       bins = cached(conditioning(small), tf.zeros([0]), temperature, tf.constant(1.0), keys)
-      return refine(small, transforms.dequantize_chroma(bins, num_bins))
+      return refine(small, model.dequantize(bins, keys))
 
     chroma = serving.in_chunks(
         sample, (color.resize_gray(gray, size), colorize_keys(seed, batch)), batch_size,

@@ -142,7 +142,7 @@ class PixColorTask(task_lib.Task):
       seeds = [sampling.derive_seed(config.seed, b, k) for b in range(n)]
       bins = model.sample_chroma(gray, seeds, config.get('sample_temperature', 1.0))
       columns.append(visualize.nearest_upsample(model.lowres_preview(gray, bins).numpy(), factor))
-      columns.append(model.combine(gray, model.refine(gray, bins)).numpy())
+      columns.append(model.combine(gray, model.refine(gray, bins, seeds)).numpy())
     columns.append(truth)
     rows = [[np.asarray(col[i]) for col in columns] for i in range(n)]
     grid = visualize.grid(rows)

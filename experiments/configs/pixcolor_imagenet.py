@@ -105,6 +105,9 @@ def get_config():
           residual=False,
           filters=(32, 64, 128, 256),
           bottom_layers=2)),
+      # How sampled chroma bins become values for the refinement network: 'uniform' (ours) draws
+      # each value within its bin, 'centre' takes the bin centre (pixcolor/model.py, dequantize).
+      dequantization='uniform',
       pixelcnn_loss_weight=1.0,
       refinement_loss_weight=1.0,
   ))
