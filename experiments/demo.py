@@ -3,9 +3,9 @@ r"""The quick-start demo: upsamples bundled faces and colorizes bundled photos w
   python -m experiments.demo --output=results/demo
 
 Writes, under --output:
-  super_resolution.png   rows: 8x8 input (enlarged), bicubic, a sample of the paper's model (guidance
-                         1), three samples at the model's shipped defaults (temperature, guidance),
-                         truth
+  super_resolution.png   rows: 8x8 input (enlarged), bicubic, a sample drawn as the paper draws (T 1,
+                         guidance 1), three samples at the model's shipped defaults (temperature,
+                         guidance), truth
   super_resolution/      each face's input, samples and truth as separate PNGs
   colorization.png       rows: grayscale input, three sampled colourings, the original photo
   colorization/          each photo's grayscale input and colourings at its own size
@@ -73,9 +73,9 @@ def super_resolution(out_dir, workdir, n, seed):
   t = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
   w = commands.sampling_setting(config, 'guidance', FLAGS.guidance)
   lowres, truth = bundled_faces(n)
-  logging.info('upsampling %d faces: guidance 1 (the paper) and %d samples at T %g, guidance %g',
-               n, SR_SAMPLES, t, w)
-  paper = model.sample(lowres, temperature=t, guidance=1.0,
+  logging.info('upsampling %d faces: the paper\'s sampling (T 1, guidance 1) and %d samples at '
+               'T %g, guidance %g', n, SR_SAMPLES, t, w)
+  paper = model.sample(lowres, temperature=1.0, guidance=1.0,
                        seed=[sampling.derive_seed(seed, i) for i in range(n)]).numpy()
   samples = [model.sample(lowres, temperature=t, guidance=w,
                           seed=[sampling.derive_seed(seed, i, k) for i in range(n)]).numpy()
@@ -91,7 +91,7 @@ def super_resolution(out_dir, workdir, n, seed):
   grid = visualize.nearest_upsample(visualize.grid([[c[i] for c in columns] for i in range(n)]), 3)
   image_files.write_png(os.path.join(out_dir, 'super_resolution.png'), grid)
   return {'step': step, 'about': describe(config, workdir or 'pixel_recursive/demo/faces'),
-          'columns': ['8x8 input', 'bicubic', f'sample of the paper\'s model (T = {t:g}, guidance 1)']
+          'columns': ['8x8 input', 'bicubic', 'sample as the paper draws it (T = 1, guidance 1)']
           + [f'sample {k + 1}, T = {t:g}, guidance {w:g}' for k in range(SR_SAMPLES)]
           + ['truth']}
 

@@ -3,7 +3,8 @@ r"""Copies a training run's newest weights into a small, inference-only demo che
   python experiments/make_demo_checkpoint.py --workdir=runs/faces_demo \
       --output=pixel_recursive/demo/faces --task=super_resolution --data_source=bundled \
       --trained_on="the first 8,500 faces of CelebA celeba_32.npz (see WORKSPACE.md)" \
-      --sampling=temperature=0.9,guidance=2
+      --sampling=temperature=1.4,guidance=4 \
+      --set='{"learning_rate": 0.001, "learning_rate_drop_steps": [9100], "learning_rate_drop_factor": 0.3}'
   python experiments/make_demo_checkpoint.py --workdir=runs/photos_demo \
       --output=pixcolor/demo/photos --task=pixcolor --data_source=bundled
 
@@ -14,6 +15,7 @@ replaces the run's data source in config.json (a demo must not record a path of 
 trained on; `bundled` is what a fresh clone evaluates on), --trained_on says in words what it was,
 and --sampling sets the sampling defaults the model ships with.
 """
+import json
 import os
 import shutil
 import sys
@@ -33,6 +35,9 @@ flags.DEFINE_string('config_file', None, 'Config file to record in config.json, 
 flags.DEFINE_string('data_source', None, 'data.source to record instead of the run\'s.')
 flags.DEFINE_string('trained_on', None, 'What the model was trained on, in words (recorded as '
                     'data.trained_on).')
+flags.DEFINE_string('set', None, 'JSON object of top-level config keys to record instead of the '
+                    'run\'s, e.g. the recipe of a run resumed with overrides: '
+                    '\'{"learning_rate": 0.001, "learning_rate_drop_steps": [9100]}\'.')
 flags.DEFINE_list('sampling', [], 'KEY=VALUE sampling defaults to record (temperature, guidance).')
 flags.mark_flags_as_required(['workdir', 'output'])
 FLAGS = flags.FLAGS
@@ -57,6 +62,9 @@ def main(argv):
     config.data.source = FLAGS.data_source
   if FLAGS.trained_on:
     config.data.trained_on = FLAGS.trained_on
+  if FLAGS.set:
+    for key, value in json.loads(FLAGS.set).items():
+      config[key] = tuple(value) if isinstance(value, list) else value
   if FLAGS.sampling:
     config.sampling = config.get('sampling', ml_collections.ConfigDict())
     for item in FLAGS.sampling:

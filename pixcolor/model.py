@@ -169,7 +169,7 @@ class PixColor(keras.Model):
     logits = tf.cast(self.pixelcnn(layers.scale_values(bins, self.num_bins), conditioning),
                      tf.float32)
     nats = losses.cross_entropy(logits, bins)
-    # The refinement sees the true chroma at c x c as the sampler would give it: bin centres.
+    # The refinement sees the true chroma at c x c as it sees sampled bins: `dequantize`d.
     refined = self.refinement(gray, self.dequantize(bins, training=training))
     target = color.scale_chroma(transforms.rgb_to_ycbcr(inputs['image'])[..., 1:])
     mse = losses.mean_squared_error(refined, target)

@@ -1,5 +1,6 @@
 """The training loop end to end: strategies, checkpoints, resume, summaries, NaN guard, CLIs."""
 import json
+import re
 import os
 
 import numpy as np
@@ -10,12 +11,10 @@ import tensorflow as tf
 import event_files
 import helpers
 from helpers import ROOT, load_config, run_in_process, strategy_named
+from pixel_recursive import commands
 from pixel_recursive import task as task_lib
 from pixel_recursive.training import loop
 from pixel_recursive.training import optim
-
-
-
 
 
 def tiny_config(**overrides):
@@ -39,10 +38,6 @@ def tiny_config(**overrides):
   c.model.prior.filters = 8
   c.model.prior.head_filters = 16
   return helpers.override(c, overrides)
-
-
-
-
 
 
 def test_mirrored_strategy_is_made_once_per_process():
@@ -118,6 +113,33 @@ def test_same_seed_same_first_losses(tmp_path):
   config = tiny_config(train_steps=3, image_every_steps=0, histogram_every_steps=0, seed=1)
   loop.run(task_lib.SuperResolutionTask(config), config, str(tmp_path / 'c'))
   assert event_files.scalars(str(tmp_path / 'c' / 'train'), 'loss') != runs[0]
+
+
+def test_learning_rate_warms_up_and_drops_at_its_steps_also_after_a_resume(tmp_path):
+  """warmup_steps ramps the rate up, each learning_rate_drop_steps multiplies it by the factor; a
+  run resumed after the drop trains at the dropped rate (not the config's learning_rate)."""
+  config = tiny_config(train_steps=4, checkpoint_every_steps=2, log_every_steps=1,
+                       image_every_steps=0, histogram_every_steps=0, eval_every_steps=0,
+                       learning_rate=1e-3, warmup_steps=2, learning_rate_drop_steps=(3,),
+                       learning_rate_drop_factor=0.5)
+  workdir = str(tmp_path / 'run')
+  loop.run(task_lib.SuperResolutionTask(config), config, workdir)
+  rates = dict(event_files.scalars(os.path.join(workdir, 'train'), 'learning_rate'))
+  # The summary at step s is the rate the s-th step trained at (set from s - 1 steps done).
+  np.testing.assert_allclose([rates[s] for s in (1, 2, 3, 4)], [5e-4, 1e-3, 1e-3, 5e-4], rtol=1e-5)
+  config.train_steps = 6
+  loop.run(task_lib.SuperResolutionTask(config), config, workdir)
+  rates = dict(event_files.scalars(os.path.join(workdir, 'train'), 'learning_rate'))
+  np.testing.assert_allclose([rates[5], rates[6]], [5e-4, 5e-4], rtol=1e-5)
+
+
+@pytest.mark.parametrize('key,value,message', [
+    ('learning_rate_drop_steps', (5, 3), 'increasing positive steps'),
+    ('learning_rate_drop_factor', 1.5, 'learning_rate_drop_factor must be in (0, 1]'),
+])
+def test_a_schedule_that_cannot_be_meant_is_a_usage_error(key, value, message):
+  with pytest.raises(commands.UsageError, match=re.escape(message)):
+    task_lib.SuperResolutionTask(tiny_config(**{key: value}))
 
 
 class NaNFromCall(task_lib.SuperResolutionTask):

@@ -213,11 +213,11 @@ def breakdown(model, optimizer, batch, xla):
     parts['pixelcnn_head_and_loss'] = fb(net.head.trainable_variables, lambda: tf.reduce_mean(
         losses.cross_entropy(tf.cast(net.head(feats), tf.float32), bins)))
     from data import transforms
-    from pixcolor import model as model_lib
-    target = model_lib.scale_chroma(transforms.rgb_to_ycbcr(batch['image'])[..., 1:])
+    from pixcolor import color
+    target = color.scale_chroma(transforms.rgb_to_ycbcr(batch['image'])[..., 1:])
     parts['refinement_and_loss'] = fb(model.refinement.trainable_variables, lambda: tf.reduce_mean(
         losses.mean_squared_error(model.refinement(
-            batch['gray'], transforms.dequantize_chroma(bins, model.num_bins)), target)))
+            batch['gray'], model.dequantize(bins, training=True)), target)))
   grads = [tf.zeros_like(v) for v in model.trainable_variables]
 
   @tf.function(jit_compile=xla)

@@ -15,6 +15,8 @@ def super_resolution():
       dict(name='rmsprop', decay=0.95, momentum=0.9, epsilon=1e-8, weight_decay=0.0))
   c.grad_clip_norm = 0.0  # 0 = no clipping.
   c.warmup_steps = 0  # Learning rate ramped up linearly over these first steps (0 = none).
+  c.learning_rate_drop_steps = ()  # At each of these steps the learning rate is multiplied by
+  c.learning_rate_drop_factor = 1.0  # this factor (neither paper states a schedule).
   c.xla = True  # Compile the forward/backward pass (turned off automatically on logical CPUs).
   # 'float32', or 'mixed_bfloat16' (float32 weights, bfloat16 maths; logits and losses stay float32).
   c.dtype_policy = 'float32'

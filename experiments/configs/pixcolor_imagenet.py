@@ -54,6 +54,8 @@ def get_config():
                                                weight_decay=0.0))
   c.grad_clip_norm = 0.0  # 0 = no clipping.
   c.warmup_steps = 0  # Learning rate ramped up linearly over these first steps (0 = none).
+  c.learning_rate_drop_steps = ()  # At each of these steps the learning rate is multiplied by
+  c.learning_rate_drop_factor = 1.0  # this factor (neither paper states a schedule).
   c.xla = True
   # -- bookkeeping --
   c.checkpoint_every_steps = 2000

@@ -78,10 +78,11 @@ def restore(training, config, ckpt_dir, repair=True):
         'config it was trained with.') from None
   logging.info('resumed from %s at step %d', latest, int(training.step.numpy()))
   restored_lr = float(np.asarray(training.optimizer.learning_rate))
-  if not np.isclose(restored_lr, config.learning_rate):
+  wanted_lr = float(optim.learning_rate_at(config, training.step))
+  if not np.isclose(restored_lr, wanted_lr):
     logging.info('learning rate %g from the config replaces %g from the checkpoint',
-                 config.learning_rate, restored_lr)
-    training.optimizer.learning_rate.assign(config.learning_rate)
+                 wanted_lr, restored_lr)
+    training.optimizer.learning_rate.assign(wanted_lr)
   return latest
 
 
@@ -90,14 +91,14 @@ def make_train_step(task, training, config, strategy, use_xla):
 
   Each step: the task's per-example loss summed and divided by the global batch on every replica
   (so the replicas' sum is the mean), the task's gradient scaling, clipping at `grad_clip_norm`, the
-  optimizer's update (which sums the replicas' gradients), and the learning-rate warm-up. The sums
+  optimizer's update (which sums the replicas' gradients), and the learning-rate schedule. The sums
   of the metrics and of the gradient norm over the steps are returned, with the first step whose
   loss or gradient norm was not finite (-1 if none).
   """
   model, optimizer, step = training.model, training.optimizer, training.step
   replicas = strategy.num_replicas_in_sync
   clip = config.get('grad_clip_norm', 0.0)
-  warmup = float(config.get('warmup_steps', 0))
+  schedule = optim.has_schedule(config)
   metric_names = task.metric_names()
 
   @tf.function(jit_compile=use_xla)
@@ -138,11 +139,10 @@ def make_train_step(task, training, config, strategy, use_xla):
     totals = {k: tf.constant(0.0) for k in metric_names + ['grad_norm']}
     first_bad = tf.constant(-1, tf.int64)
     for _ in tf.range(num_steps):
-      if warmup:
-        # Linear warm-up: RMSProp's and Adam's first steps divide by a second-moment estimate
-        # built from a handful of gradients, and a wide network's logits can blow up there.
-        ramp = tf.minimum(1.0, tf.cast(step + 1, tf.float32) / warmup)
-        optimizer.learning_rate.assign(config.learning_rate * ramp)
+      if schedule:
+        # Warm-up: RMSProp's and Adam's first steps divide by a second-moment estimate built
+        # from a handful of gradients, and a wide network's logits can blow up there.
+        optimizer.learning_rate.assign(optim.learning_rate_at(config, step))
       sums = strategy.run(replica_step, (next(iterator),))
       sums = {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in sums.items()}
       finite = tf.math.is_finite(sums['loss']) & tf.math.is_finite(sums['grad_norm'])

@@ -6,6 +6,7 @@ and progress line shown for them, and its TensorBoard images, like an Estimator'
 """
 from data import pipeline
 from pixel_recursive import commands
+from pixel_recursive.training import optim
 
 REQUIRED_KEYS = ('train_steps', 'batch_size', 'learning_rate', 'checkpoint_every_steps', 'seed')
 
@@ -34,6 +35,7 @@ class Task:
           'train_steps, batch_size and checkpoint_every_steps must be positive')
     if not config.learning_rate > 0:
       raise commands.UsageError(f'learning_rate must be positive, got {config.learning_rate}')
+    optim.check_schedule(config)
 
   def build_model(self, model_config):
     """A built Keras model from the config's `model` field."""
