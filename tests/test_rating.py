@@ -601,7 +601,9 @@ def test_a_rater_in_a_browser(tmp_path, browser):
 
   # A reload keeps the answers (localStorage) and the name, and goes on at the third pair.
   browser.refresh()
-  assert element('resume').is_displayed() and element('resume-count').text == '2'
+  # The reloaded page's script runs after refresh() returns on a loaded machine: wait for it.
+  wait.until(lambda d: element('resume').is_displayed())
+  assert element('resume-count').text == '2'
   assert element('rater').get_attribute('value') == 'ada'
   element('start-button').click()
   answer(2, 'left', keyboard=True)
