@@ -22,12 +22,13 @@ setuptools.setup(
         'pixcolor': ['demo/**/*'],
     },
     install_requires=[
-        'tensorflow>=2.21,<2.22',
+        # The whole suite passes on 2.21.0 and 2.18.1 (README, "Versions").
+        'tensorflow>=2.18,<2.22',
         'keras>=3.15,<4',
         'tensorflow-datasets>=4.9.9,<5',
         # TFDS's download path needs it (celeb_a, imagenet2012) but does not declare it.
         'importlib_resources>=6',
-        'tensorboard>=2.21,<2.22',
+        'tensorboard>=2.18,<2.22',
         'numpy>=1.26,<3',
         'absl-py>=2.1,<3',
         'ml-collections>=1.0,<2',
