@@ -14,7 +14,6 @@ warm call. Peak memory is the GPU allocator's peak where there is a GPU, else th
 """
 import json
 import os
-import platform
 import resource
 import sys
 import time
@@ -26,6 +25,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
+from experiments.benchmarks import common  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
 
@@ -38,21 +38,6 @@ flags.DEFINE_integer('predict_steps', 12, 'Sub-pixels the predict loop is timed 
 flags.DEFINE_integer('repeats', 2, 'Timed calls of the cached sampler (the fastest is kept).')
 flags.DEFINE_float('temperature', 1.0, 'Sampling temperature.')
 FLAGS = flags.FLAGS
-
-
-def device_name():
-  import tensorflow as tf
-  gpus = tf.config.list_physical_devices('GPU')
-  if gpus:
-    details = tf.config.experimental.get_device_details(gpus[0])
-    return f"{len(gpus)} x {details.get('device_name', 'GPU')}"
-  model = platform.processor() or 'CPU'
-  try:
-    with open('/proc/cpuinfo') as f:
-      model = next(l.split(':', 1)[1].strip() for l in f if l.startswith('model name'))
-  except (OSError, StopIteration):
-    pass
-  return f'CPU: {os.cpu_count()} cores, {model}'
 
 
 def peak_memory():
@@ -134,7 +119,7 @@ def main(argv):
   batch, height, width = target.shape
   channels = target.prior.num_channels
   subpixels = height * width * channels
-  result = {'benchmark': 'sampling', 'device': device_name(),
+  result = {'benchmark': 'sampling', 'device': common.device_name(),
             'config': os.path.basename(flags.FLAGS['config'].value if isinstance(
                 flags.FLAGS['config'].value, str) else sys.argv[0]),
             'batch_size': batch, 'image_shape': [height, width, channels],

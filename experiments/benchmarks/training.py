@@ -23,7 +23,6 @@ random: a step costs the same whatever they are.
 """
 import json
 import os
-import platform
 import sys
 import time
 
@@ -34,6 +33,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
+from experiments.benchmarks import common  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 flags.DEFINE_list('configs', ['faces_tiny', 'celeba_8x32', 'pixcolor_tiny', 'pixcolor_imagenet'],
                   'Config names under experiments/configs.')
@@ -47,21 +47,6 @@ flags.DEFINE_string('data_source', 'bundled', 'Source of the input-pipeline timi
 flags.DEFINE_integer('pipeline_batches', 30, 'Batches the input pipeline is timed over.')
 flags.DEFINE_bool('breakdown', True, 'Time the parts of the step.')
 FLAGS = flags.FLAGS
-
-
-def device_name():
-  import tensorflow as tf
-  gpus = tf.config.list_physical_devices('GPU')
-  if gpus:
-    details = tf.config.experimental.get_device_details(gpus[0])
-    return f"{len(gpus)} x {details.get('device_name', 'GPU')}"
-  model = platform.processor() or 'CPU'
-  try:
-    with open('/proc/cpuinfo') as f:
-      model = next(l.split(':', 1)[1].strip() for l in f if l.startswith('model name'))
-  except (OSError, StopIteration):
-    pass
-  return f'CPU: {os.cpu_count()} cores, {model}'
 
 
 def load_config(name):
@@ -250,7 +235,7 @@ def benchmark(name):
   batch_size = FLAGS.batch_size or config.batch_size
   batch, source = first_batch(task, config, batch_size)
   recipe = f"{'xla' if config.get('xla', True) else 'noxla'}_{config.get('dtype_policy', 'float32')}"
-  result = {'benchmark': 'training', 'device': device_name(), 'config': f'{name}.py',
+  result = {'benchmark': 'training', 'device': common.device_name(), 'config': f'{name}.py',
             'batch_size': batch_size, 'recipe': recipe, 'variants': {}}
   kept = None
   for variant in FLAGS.variants:
