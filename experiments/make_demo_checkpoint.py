@@ -47,6 +47,7 @@ def main(argv):
   del argv
   import ml_collections
   import tensorflow as tf
+  from pixel_recursive import commands
   from pixel_recursive import workdir as workdir_lib
   if FLAGS.task == 'super_resolution':
     from pixel_recursive.model import build_model
@@ -67,9 +68,12 @@ def main(argv):
       config[key] = tuple(value) if isinstance(value, list) else value
   if FLAGS.sampling:
     config.sampling = config.get('sampling', ml_collections.ConfigDict())
+    checks = {'temperature': commands.check_temperature, 'guidance': commands.check_guidance}
     for item in FLAGS.sampling:
-      key, value = item.split('=')
-      config.sampling[key] = float(value)
+      key, _, value = item.partition('=')
+      if key not in checks:  # A typo would otherwise ship in the demo's config.json unnoticed.
+        raise app.UsageError(f'--sampling takes temperature=T and guidance=W, got {item!r}')
+      config.sampling[key] = checks[key](value, f'--sampling {key}')
   if os.path.isdir(FLAGS.output):
     shutil.rmtree(FLAGS.output)
   workdir_lib.write_config(config, FLAGS.output, FLAGS.config_file or config.get('config_file'))

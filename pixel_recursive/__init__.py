@@ -2,7 +2,8 @@
 PixelCNN core and plumbing that PixColor (the `pixcolor` package) shares.
 
   The PixelCNN core, shared by both papers:
-    layers.py      causal gated PixelCNN layers (masks A/B, vertical and horizontal stacks)
+    layers.py      causal gated PixelCNN layers (vertical and horizontal stacks, the output head)
+    causal.py      their building blocks: masks A/B, the one-row shift, the gate, value scaling
     sampling.py    XLA-compiled naive and cached samplers, counter-based noise, seeds
     losses.py      per-example cross-entropy (nats per sub-pixel), bits/dim
     metrics.py     pSNR, SSIM, MS-SSIM, consistency, high-frequency energy

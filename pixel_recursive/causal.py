@@ -33,7 +33,8 @@ def channel_groups(num_features, num_groups, gated=False):
 
 
 def causal_mask(kernel_size, in_groups, out_groups, mask_type):
-  """The [kh, kw, in, out] 0/1 mask of a causal convolution; see the module docstring.
+  """The [kh, kw, in, out] 0/1 mask of a causal convolution; see `pixel_recursive.layers`'
+  module docstring.
 
   Only the bottom-right tap (the current pixel, given the padding used in this module) is masked:
   all other taps lie in earlier rows or earlier columns.

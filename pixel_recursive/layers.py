@@ -414,13 +414,17 @@ class PixelCNN(keras.Model):
       raise ValueError('this PixelCNN is conditional: call it with conditioning=[B, H, W, D]')
     if not self.conditional and conditioning is not None:
       raise ValueError('this PixelCNN was built with conditional=False but got conditioning')
+    return self.head(self.features(images, conditioning))
+
+  def features(self, images, conditioning=None):
+    """The sum of the blocks' skip outputs that the head reads: [B, H, W, filters]."""
     v = h = images
     skip = 0.0
     for block in self.blocks:
       v, h, s = block(v, h, conditioning)
       if s is not None:
         skip = skip + s
-    return self.head(skip)
+    return skip
 
   def get_config(self):
     return dict(name=self.name, num_channels=self.num_channels, num_values=self.num_values,

@@ -1,9 +1,9 @@
 """What several test files share: configs by name, config overrides, strategies, command lines."""
-import importlib.util
 import os
 import subprocess
 import sys
 
+from experiments import configs
 from pixel_recursive import distribute
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -11,11 +11,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def load_config(name):
   """get_config() of experiments/configs/<name>.py."""
-  path = os.path.join(ROOT, 'experiments', 'configs', f'{name}.py')
-  spec = importlib.util.spec_from_file_location(name, path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
+  return configs.load(name)
 
 
 def override(config, overrides):

@@ -7,6 +7,7 @@ environment has no TF_CPP_MIN_LOG_LEVEL: the command must silence it itself). Ev
 line of the suite runs in process; the exit statuses 0 and 1 of the trainer in a real process are
 held by test_reliability.py (SIGTERM, a failing save).
 """
+import glob
 import os
 import sys
 import textwrap
@@ -48,9 +49,23 @@ def paths(tmp_path):
           'pixcolor_run': str(tmp_path / 'pixcolor_run'), 'sr_run': str(tmp_path / 'sr_run')}
 
 
+def runnable_modules():
+  """Every `python -m` command of the two packages: a module with a __main__ block, or a package
+  with a __main__.py. Found on disk, so that a new command without a case here fails the test."""
+  found = set()
+  for package in ('pixel_recursive', 'pixcolor'):
+    for path in glob.glob(os.path.join(helpers.ROOT, package, '**', '*.py'), recursive=True):
+      with open(path) as f:
+        if "__name__ == '__main__'" not in f.read():
+          continue
+      module = os.path.relpath(path, helpers.ROOT)[:-len('.py')].replace(os.sep, '.')
+      found.add(module[:-len('.__main__')] if module.endswith('.__main__') else module)
+  return found
+
+
 def test_every_command_is_covered():
-  commands = {'pixel_recursive.' + m for m in ('train', 'upsample', 'evaluate', 'export', 'rating')}
-  commands |= {'pixcolor.' + m for m in ('train', 'colorize', 'evaluate', 'export')}
+  commands = runnable_modules()
+  assert {'pixel_recursive.train', 'pixcolor.colorize', 'pixel_recursive.rating'} <= commands
   modules = [m for m, _, _ in CASES]
   assert len(modules) == len(set(modules))  # One subprocess per command.
   assert set(modules) == commands | {'experiments.demo'}

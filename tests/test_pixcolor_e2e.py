@@ -199,7 +199,7 @@ def test_gradient_multiplier_freezes_the_conditioning_network_until_its_step(tmp
   config = tiny_config(train_steps=2, image_every_steps=0, eval_every_steps=0,
                        **{'model.conditioning.gradient_start_step': 2})
   task = task_lib.PixColorTask(config)
-  tf.keras.utils.set_random_seed(config.seed)  # As train.run does before it builds the model.
+  tf.keras.utils.set_random_seed(config.seed)  # As training.loop.run does before it builds the model.
   start = task.build_model(config.model)
   loop.run(task, config, workdir)
   after_two, _, _ = workdir_lib.restore(workdir, model_lib.build_model)

@@ -33,6 +33,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
+from experiments import configs  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments.benchmarks import common  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 flags.DEFINE_list('configs', ['faces_tiny', 'celeba_8x32', 'pixcolor_tiny', 'pixcolor_imagenet'],
@@ -47,15 +48,6 @@ flags.DEFINE_string('data_source', 'bundled', 'Source of the input-pipeline timi
 flags.DEFINE_integer('pipeline_batches', 30, 'Batches the input pipeline is timed over.')
 flags.DEFINE_bool('breakdown', True, 'Time the parts of the step.')
 FLAGS = flags.FLAGS
-
-
-def load_config(name):
-  import importlib.util
-  path = os.path.join(ROOT, 'experiments', 'configs', f'{name}.py')
-  spec = importlib.util.spec_from_file_location(name, path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
 
 
 def make_task(config):
@@ -158,15 +150,6 @@ def breakdown(model, optimizer, batch, xla):
       return tape.gradient(loss, net_vars)
     return run
 
-  def body(net, images, cond=None):
-    v = h = images
-    skip = 0.0
-    for block in net.blocks:
-      v, h, s = block(v, h, cond)
-      if s is not None:
-        skip = skip + s
-    return skip
-
   def square(x):
     return tf.reduce_mean(tf.square(tf.cast(x, tf.float32)))
 
@@ -174,13 +157,13 @@ def breakdown(model, optimizer, batch, xla):
     target = tf.cast(batch['highres'], tf.int32)
     images = layers.scale_values(target, model.num_values)
     net = model.prior
-    feats = tf.cast(body(net, images), tf.float32)
+    feats = tf.cast(net.features(images), tf.float32)
     parts['conditioning_network_and_loss'] = fb(model.conditioning.trainable_variables, lambda: (
         tf.reduce_mean(losses.cross_entropy(
             tf.cast(model.conditioning(batch['lowres']), tf.float32), target))))
     parts['prior_gated_layers'] = fb(
         [v for b in net.blocks for v in b.trainable_variables],
-        lambda: square(body(net, images)))
+        lambda: square(net.features(images)))
     parts['prior_head_and_loss'] = fb(net.head.trainable_variables, lambda: tf.reduce_mean(
         losses.cross_entropy(tf.cast(net.head(feats), tf.float32), target)))
   else:  # PixColor.
@@ -188,13 +171,13 @@ def breakdown(model, optimizer, batch, xla):
     images = layers.scale_values(bins, model.num_bins)
     cond = model.conditioning(batch['gray'])
     net = model.pixelcnn
-    feats = tf.cast(body(net, images, cond), tf.float32)
+    feats = tf.cast(net.features(images, cond), tf.float32)
     parts['conditioning_networks'] = fb(
         model.resnet.trainable_variables + model.adaptation.trainable_variables,
         lambda: square(model.conditioning(batch['gray'], training=True)))
     parts['pixelcnn_gated_layers'] = fb(
         [v for b in net.blocks for v in b.trainable_variables],
-        lambda: square(body(net, images, cond)))
+        lambda: square(net.features(images, cond)))
     parts['pixelcnn_head_and_loss'] = fb(net.head.trainable_variables, lambda: tf.reduce_mean(
         losses.cross_entropy(tf.cast(net.head(feats), tf.float32), bins)))
     from data import transforms
@@ -230,7 +213,7 @@ def pipeline_rate(task, config, batch_size, source):
 
 
 def benchmark(name):
-  config = load_config(name)
+  config = configs.load(name)
   task = make_task(config)
   batch_size = FLAGS.batch_size or config.batch_size
   batch, source = first_batch(task, config, batch_size)

@@ -7,7 +7,8 @@ r"""A CPU-size PixColor on the bundled ImageNet photos (data/bundled/photos, 240
 
 The architecture of pixcolor_imagenet.py, smaller: 64 x 64 photos, 16 x 16 chroma in 32 bins; a
 three-stage ResNet (one bottleneck per stage, width 8) without the max pool, so its output stride is
-4; four gated PixelCNN layers of 32; a two-level refinement network. Trained from scratch.
+4; a masked 7x7 convolution then three gated PixelCNN layers of 32; the small encoder-decoder
+refinement network of `refinement.layers` below. Trained from scratch.
 
 Expect (measured on 2 CPU cores): about 3 steps/s, so ~6 min for the 1,000 steps when the cores are
 free (8m45s while another training shared them). Training bits/dim of the chroma PixelCNN from 3.3 at

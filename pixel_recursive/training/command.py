@@ -4,7 +4,8 @@
   [--strategy=default|mirrored|multi_worker] [--cpu_replicas=N]
 
 Exit status: 0 when training reached train_steps (or SIGTERM saved a checkpoint), 1 when it stopped
-on a NaN or Inf (one line naming the step and the last good checkpoint), 2 on a usage error.
+on a NaN or Inf, when a checkpoint could not be saved or none in the workdir can be read (one line
+naming what failed and the last good checkpoint), 2 on a usage error.
 """
 import os
 import sys

@@ -155,12 +155,12 @@ def make_train_step(task, training, config, strategy, use_xla):
 
 
 class Evaluator:
-  """Mean of a task's per-example metrics over `num_examples` of the eval split (the config's
-  `eval_examples` if None), with one compiled eval step reused for every evaluation."""
+  """Mean of a task's per-example metrics over the config's `eval_examples` of the eval split, with
+  one compiled eval step reused for every evaluation."""
 
-  def __init__(self, task, config, strategy, num_examples=None):
+  def __init__(self, task, config, strategy):
     self.strategy = strategy
-    self.num_examples = num_examples or config.get('eval_examples')
+    self.num_examples = config.get('eval_examples')
     batch = min(config.get('eval_batch_size', config.batch_size), self.num_examples or 10**9)
     replicas = strategy.num_replicas_in_sync
     self.batch = max(replicas, batch - batch % replicas)
@@ -427,6 +427,7 @@ def continuous_eval(task, config, workdir, strategy):
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
   summaries = summaries_lib.PendingSummaries(os.path.join(workdir, 'eval'))
   evaluator = Evaluator(task, config, strategy)
+  image_batch = task.image_batch(config) if distribute.is_chief(strategy) else None
   done_file = os.path.join(workdir, 'eval', 'last_evaluated_step')
   last_done = int(open(done_file).read()) if os.path.exists(done_file) else -1
   timeout = config.get('eval_timeout_seconds', 3600)
@@ -441,8 +442,8 @@ def continuous_eval(task, config, workdir, strategy):
       metrics, count = evaluator(model)
       for name, value in task.scalars(metrics).items():
         summaries.scalar(name, value, current)
-      if distribute.is_chief(strategy):
-        for name, image in task.images(model, task.image_batch(config), config).items():
+      if image_batch is not None:
+        for name, image in task.images(model, image_batch, config).items():
           summaries.image(name, image, current)
       summaries.commit()
       os.makedirs(os.path.dirname(done_file), exist_ok=True)

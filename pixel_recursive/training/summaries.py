@@ -40,6 +40,3 @@ class PendingSummaries:
             tf.summary.histogram(name, value, step=step)
       self._writer.flush()
     self._pending = []
-
-  def discard(self):
-    self._pending = []
