@@ -399,6 +399,9 @@ class PixelCNN(keras.Model):
                    conditional=conditional, name=f'gated_{i}')
         for i in range(num_layers)]
     self.head = OutputHead(num_channels, num_values, self.head_filters, name='head')
+    # The compiled samplers of this network (`sampling.sampler_of` makes them on first use; they
+    # live and die with the network).
+    self.sampler_cache = None
 
   def build(self, images_shape, conditioning_shape=None):
     if self.conditional and conditioning_shape is None:

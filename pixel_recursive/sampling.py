@@ -18,7 +18,6 @@ noise G a counter-based hash of (seed, example, p, value). Unlike `tf.random.sta
 covers the whole batch, this gives every example its own stream, so the images of a batch equal the same
 images sampled one at a time, and eager, `tf.function` and XLA runs draw identical numbers.
 """
-import weakref
 
 import numpy as np
 import tensorflow as tf
@@ -287,15 +286,14 @@ class Sampler:
     return tf.transpose(canvas, [2, 0, 1, 3])
 
 
-_SAMPLERS = weakref.WeakKeyDictionary()
-
-
 def sampler_of(pixelcnn):
-  """The `Sampler` of a PixelCNN, made on first use and kept while the network lives, so that every
-  model holding the network (and every command) reuses one set of compiled samplers."""
-  if pixelcnn not in _SAMPLERS:
-    _SAMPLERS[pixelcnn] = Sampler(pixelcnn)
-  return _SAMPLERS[pixelcnn]
+  """The `Sampler` of a PixelCNN, made on first use and kept on the network (`sampler_cache`), so
+  that every model holding the network (and every command) reuses one set of compiled samplers,
+  and they are freed with the network. (A module-level weak dictionary could not free them: its
+  value, the Sampler, holds its key.)"""
+  if pixelcnn.sampler_cache is None:
+    pixelcnn.sampler_cache = Sampler(pixelcnn)
+  return pixelcnn.sampler_cache
 
 
 class _GroupedColumn:

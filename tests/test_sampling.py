@@ -168,3 +168,19 @@ def test_rejects_bad_arguments():
     sampler.sample((B, H, W), cond, None, 1.0, [1, 2, 3])
   with pytest.raises(ValueError, match='method'):
     sampler.sample((B, H, W), cond, None, method='mean')
+
+
+def test_a_network_and_its_compiled_samplers_are_freed_together():
+  """sampler_of keeps one Sampler per network for every model and command that holds it, and must
+  not keep the network (with its compiled programs) alive after the last of them lets go."""
+  import gc
+  import weakref
+  net, _, extra = make(3, 16, conditional=False)
+  sampler = sampling.sampler_of(net)
+  assert sampling.sampler_of(net) is sampler  # One set of compiled samplers per network.
+  sampler.sample((B, H, W), None, extra, method='cached')
+  del extra
+  gone = weakref.ref(net)
+  del net, sampler
+  gc.collect()
+  assert gone() is None
