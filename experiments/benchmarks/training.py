@@ -6,9 +6,12 @@ r"""Times the train step of each config on this machine and prints one JSON line
 For every config, in one process and on the same batch:
   variants   the train step (forward, backward, gradient clipping as the config says, the optimizer)
              with XLA on and off, in float32 and in mixed_bfloat16: ms per step, steps/s, examples/s.
-             `recipe` is the variant the config itself asks for (its `xla` and `dtype_policy`), and
-             `speedup_recipe_vs_xla_float32` its examples/s over those of XLA + float32 (every
-             config's setting before the CPU recipe existed);
+             `recipe` is the variant the config itself asks for (its `xla` and its `dtype_policy`,
+             'auto' resolved on this machine: `dtype_policy` says to what and why, beside the
+             CPU's relevant `cpu_flags`), `recipe_fraction_of_best` its examples/s over those of
+             the fastest variant (`best_variant`), and `speedup_recipe_vs_xla_float32` its
+             examples/s over those of XLA + float32 (every config's setting before the CPU recipe
+             existed);
   breakdown  where a step's time goes, under the recipe: each part's forward and backward timed on
              its own (super-resolution: the conditioning network with its loss, the prior's gated
              layers, its output head with the loss; PixColor: the ResNet and adaptation networks,
@@ -35,6 +38,7 @@ if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 from experiments import configs  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments.benchmarks import common  # pylint: disable=g-import-not-at-top,wrong-import-position
+from pixel_recursive.training import precision  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 flags.DEFINE_list('configs', ['faces_tiny', 'celeba_8x32', 'pixcolor_tiny', 'pixcolor_imagenet'],
                   'Config names under experiments/configs.')
@@ -43,7 +47,7 @@ flags.DEFINE_list('variants', ['xla_float32', 'noxla_float32', 'xla_mixed_bfloat
 flags.DEFINE_integer('batch_size', 0, 'Batch size (0: the config\'s own).', lower_bound=0)
 flags.DEFINE_integer('steps', 10, 'Timed steps per repeat.', lower_bound=1)
 flags.DEFINE_integer('repeats', 3, 'Repeats; the median is reported.', lower_bound=1)
-flags.DEFINE_string('data_source', 'bundled', 'Source of the input-pipeline timing and the batch '
+flags.DEFINE_string('data_source', 'samples', 'Source of the input-pipeline timing and the batch '
                     'when the config\'s own source cannot be read here.')
 flags.DEFINE_integer('pipeline_batches', 30, 'Batches the input pipeline is timed over.')
 flags.DEFINE_bool('breakdown', True, 'Time the parts of the step.')
@@ -97,10 +101,7 @@ def median_ms(fn, steps, repeats):
 
 def build(task, config, policy):
   import keras
-  try:
-    from pixel_recursive.training import optim
-  except ImportError:  # The code before the training package (to time it the same way).
-    from pixel_recursive import train as optim
+  from pixel_recursive.training import optim
   previous = keras.config.dtype_policy()
   keras.config.set_dtype_policy(policy)
   try:
@@ -217,9 +218,15 @@ def benchmark(name):
   task = make_task(config)
   batch_size = FLAGS.batch_size or config.batch_size
   batch, source = first_batch(task, config, batch_size)
-  recipe = f"{'xla' if config.get('xla', True) else 'noxla'}_{config.get('dtype_policy', 'float32')}"
-  result = {'benchmark': 'training', 'device': common.device_name(), 'config': f'{name}.py',
-            'batch_size': batch_size, 'recipe': recipe, 'variants': {}}
+  asked = config.get('dtype_policy', 'float32')
+  policy = precision.resolve(asked)
+  recipe = f"{'xla' if config.get('xla', True) else 'noxla'}_{policy}"
+  result = {'benchmark': 'training', 'device': common.device_name(),
+            'cpu_flags': {f: f in precision.cpu_flags() for f in precision.REPORTED_CPU_FLAGS},
+            'config': f'{name}.py', 'batch_size': batch_size, 'recipe': recipe,
+            'dtype_policy': {'config': asked, 'resolved': policy,
+                             'why': precision.native_bfloat16()[1]},
+            'variants': {}}
   kept = None
   for variant in FLAGS.variants:
     xla, policy = variant.split('_', 1)
@@ -235,6 +242,11 @@ def benchmark(name):
     if variant == recipe:
       kept = (model, optimizer, xla == 'xla')
   rate = lambda v: result['variants'].get(v, {}).get('examples_per_second')
+  rates = {v: rate(v) for v in result['variants'] if rate(v)}
+  if rate(recipe) and rates:
+    best = max(rates, key=rates.get)
+    result['best_variant'] = best
+    result['recipe_fraction_of_best'] = round(rate(recipe) / rates[best], 3)
   if rate(recipe) and rate('xla_float32'):
     result['speedup_recipe_vs_xla_float32'] = round(rate(recipe) / rate('xla_float32'), 3)
   if FLAGS.breakdown and kept:

@@ -18,7 +18,8 @@ def super_resolution():
   c.learning_rate_drop_steps = ()  # At each of these steps the learning rate is multiplied by
   c.learning_rate_drop_factor = 1.0  # this factor (neither paper states a schedule).
   c.xla = True  # Compile the forward/backward pass (turned off automatically on logical CPUs).
-  # 'float32', or 'mixed_bfloat16' (float32 weights, bfloat16 maths; logits and losses stay float32).
+  # 'float32' (the paper's), 'mixed_bfloat16' (float32 weights, bfloat16 maths; logits and losses stay
+  # float32) or 'auto' (bfloat16 where the hardware computes it natively; training/precision.py).
   c.dtype_policy = 'float32'
   # -- bookkeeping --
   c.checkpoint_every_steps = 1000

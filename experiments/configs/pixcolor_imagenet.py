@@ -73,7 +73,8 @@ def get_config():
   # What `colorize`, `evaluate`, `export`, the demo and the notebook sample with when no flag says
   # otherwise (recorded in config.json).
   c.sampling = ml_collections.ConfigDict(dict(temperature=1.0))
-  # 'float32', or 'mixed_bfloat16' (float32 weights, bfloat16 maths; logits and losses stay float32).
+  # 'float32' (the paper's), 'mixed_bfloat16' (float32 weights, bfloat16 maths; logits and losses stay
+  # float32) or 'auto' (bfloat16 where the hardware computes it natively; training/precision.py).
   c.dtype_policy = 'float32'
   # -- model (pixcolor/model.py) --
   c.model = ml_collections.ConfigDict(dict(

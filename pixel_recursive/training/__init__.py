@@ -1,8 +1,11 @@
 """Training plumbing both papers share: the loop and its parts.
 
   task.py       the task protocol (`Task`): model, data, metrics, scalars, images of one paper
-  loop.py       `run`: the custom loop under tf.distribute; `build`, `make_train_step`, `Evaluator`
-  optim.py      the optimizer, the learning-rate warm-up's config, mixed precision (`dtype_policy`)
+  loop.py       `run`: the custom loop under tf.distribute, top to bottom; `build`, `restore`
+  steps.py      the compiled train step (`make_train_step`) and evaluation (`Evaluator`)
+  preemption.py SIGTERM: save a checkpoint and stop (every worker at one step)
+  optim.py      the optimizer and its learning-rate schedule
+  precision.py  the dtype policy: 'auto' (bfloat16 where the hardware computes it natively), ...
   summaries.py  TensorBoard summaries committed with checkpoints
   command.py    the train command line of both papers
 """

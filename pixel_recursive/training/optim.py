@@ -1,11 +1,8 @@
-"""The optimizer a config names, its learning-rate schedule, and mixed precision."""
-import contextlib
-
+"""The optimizer a config names and its learning-rate schedule (mixed precision: `precision.py`)."""
 import keras
 import tensorflow as tf
 
 from pixel_recursive import commands
-from pixel_recursive import workdir
 
 
 def make_optimizer(config):
@@ -61,55 +58,3 @@ def check_schedule(config):
 
 def has_schedule(config):
   return bool(config.get('warmup_steps', 0)) or bool(tuple(config.get('learning_rate_drop_steps', ())))
-
-
-DTYPE_POLICIES = ('float32', 'mixed_bfloat16')
-
-
-@contextlib.contextmanager
-def dtype_policy(name):
-  """Builds Keras layers under the dtype policy `name` (the config's `dtype_policy`).
-
-  'mixed_bfloat16' keeps every weight in float32 and computes convolutions and matmuls in bfloat16:
-  on CPUs with AVX512-BF16 (and TPUs, and GPUs from Ampere on) a train step is faster at the same
-  bits/dim (experiments/benchmarks/training.py; tests/test_train.py holds the bits/dim within 0.05 of
-  float32's). The models keep their logits, softmax and losses in float32, and sampling always runs a
-  float32 copy. (float16 would need loss scaling; bfloat16 has float32's range and does not.)
-  """
-  if name not in DTYPE_POLICIES:
-    raise commands.UsageError(f'dtype_policy must be one of {", ".join(DTYPE_POLICIES)}, got {name!r}')
-  previous = keras.config.dtype_policy()
-  keras.config.set_dtype_policy(name)
-  try:
-    yield
-  finally:
-    keras.config.set_dtype_policy(previous)
-
-
-class InferenceModel:
-  """The model that samples and evaluates: the trained model itself in float32, or, under a mixed
-  policy, a float32 copy of it whose weights `get()` refreshes (sampling draws from 256-way softmaxes
-  of logits that bfloat16 would round to a few significant digits)."""
-
-  def __init__(self, task, model, config):
-    self._model = model
-    self._copy = None
-    if config.get('dtype_policy', 'float32') != 'float32':
-      with dtype_policy('float32'):
-        self._copy = task.build_model(config.model)
-      self._pairs = _matching_weights(self._copy, model)
-
-  def get(self):
-    if self._copy is None:
-      return self._model
-    for target, source in self._pairs:
-      target.assign(source)
-    return self._copy
-
-
-def _matching_weights(target, source):
-  """[(target weight, source weight)] of two instances of one architecture, matched by path."""
-  targets, sources = workdir.weights_by_path(target), workdir.weights_by_path(source)
-  if set(targets) != set(sources):
-    raise ValueError('the float32 copy of the model has other weights than the model')
-  return [(targets[k], sources[k]) for k in sorted(targets)]

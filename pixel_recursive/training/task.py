@@ -7,6 +7,7 @@ and progress line shown for them, and its TensorBoard images, like an Estimator'
 from data import pipeline
 from pixel_recursive import commands
 from pixel_recursive.training import optim
+from pixel_recursive.training import precision
 
 REQUIRED_KEYS = ('train_steps', 'batch_size', 'learning_rate', 'checkpoint_every_steps', 'seed')
 
@@ -36,6 +37,7 @@ class Task:
     if not config.learning_rate > 0:
       raise commands.UsageError(f'learning_rate must be positive, got {config.learning_rate}')
     optim.check_schedule(config)
+    precision.check(config.get('dtype_policy', 'float32'))
 
   def build_model(self, model_config):
     """A built Keras model from the config's `model` field."""

@@ -1,0 +1,118 @@
+"""The compiled steps of the training loop: the train step under `tf.distribute`, and evaluation.
+
+`make_train_step` returns the function that runs N train steps in one `tf.function` (ColTran's
+`train_multiple_steps`); `Evaluator` averages a task's per-example metrics over the eval split.
+"""
+import tensorflow as tf
+
+from pixel_recursive import commands
+from pixel_recursive.training import optim
+
+
+def make_train_step(task, training, config, strategy, use_xla):
+  """The compiled `train_steps(iterator, num_steps) -> (metric sums, first bad step)`.
+
+  Each step: the task's per-example loss summed and divided by the global batch on every replica
+  (so the replicas' sum is the mean), the task's gradient scaling, clipping at `grad_clip_norm`, the
+  optimizer's update (which sums the replicas' gradients), and the learning-rate schedule. The sums
+  of the metrics and of the gradient norm over the steps are returned, with the first step whose
+  loss or gradient norm was not finite (-1 if none).
+  """
+  model, optimizer, step = training.model, training.optimizer, training.step
+  replicas = strategy.num_replicas_in_sync
+  clip = config.get('grad_clip_norm', 0.0)
+  schedule = optim.has_schedule(config)
+  metric_names = task.metric_names()
+
+  @tf.function(jit_compile=use_xla)
+  def compute_gradients(batch):
+    with tf.GradientTape() as tape:
+      metrics = task.metrics(model, batch, training=True)
+      loss = tf.reduce_sum(metrics['loss']) / config.batch_size
+    grads = tape.gradient(loss, model.trainable_variables)
+    unused = [v.path for v, g in zip(model.trainable_variables, grads) if g is None]
+    if unused:  # Found while tracing: a trainable weight the loss never reaches is a model bug.
+      raise ValueError(f'the loss does not depend on these trainable weights: {unused}')
+    grads = task.scale_gradients(model, grads, step)
+    return grads, {k: tf.reduce_sum(v) for k, v in metrics.items()}
+
+  def replica_step(batch):
+    grads, metrics = compute_gradients(batch)
+    if clip and replicas > 1:
+      # Clipping needs the norm of the global gradient, so the replicas' gradients are summed here.
+      # Keras' optimizer sums over replicas again; handing it 1/replicas of the sum keeps that sum
+      # the global gradient. (This second all-reduce happens only with clipping.)
+      grads = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, grads)
+      grad_norm = tf.linalg.global_norm(grads)
+      grads, _ = tf.clip_by_global_norm(grads, clip, use_norm=grad_norm)
+      grads = [g / replicas for g in grads]
+    else:
+      # One replica, or no clipping: the optimizer's own all-reduce is the only one. The norm is
+      # this replica's, scaled to what its share of the batch alone would give; with one replica
+      # that is the global gradient's norm.
+      grad_norm = tf.linalg.global_norm(grads) * replicas
+      if clip:
+        grads, _ = tf.clip_by_global_norm(grads, clip, use_norm=grad_norm)
+    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    metrics['grad_norm'] = grad_norm / replicas  # Summed over replicas by the caller.
+    return metrics
+
+  @tf.function
+  def train_steps(iterator, num_steps):
+    totals = {k: tf.constant(0.0) for k in metric_names + ['grad_norm']}
+    first_bad = tf.constant(-1, tf.int64)
+    for _ in tf.range(num_steps):
+      if schedule:
+        # Warm-up: RMSProp's and Adam's first steps divide by a second-moment estimate built
+        # from a handful of gradients, and a wide network's logits can blow up there.
+        optimizer.learning_rate.assign(optim.learning_rate_at(config, step))
+      sums = strategy.run(replica_step, (next(iterator),))
+      sums = {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in sums.items()}
+      finite = tf.math.is_finite(sums['loss']) & tf.math.is_finite(sums['grad_norm'])
+      first_bad = tf.where((first_bad < 0) & ~finite, step + 1, first_bad)
+      step.assign_add(1)
+      totals = {k: totals[k] + sums[k] for k in totals}
+    return totals, first_bad
+
+  return train_steps
+
+
+class Evaluator:
+  """Mean of a task's per-example metrics over the config's `eval_examples` of the eval split, with
+  one compiled eval step reused for every evaluation."""
+
+  def __init__(self, task, config, strategy):
+    self.strategy = strategy
+    self.num_examples = config.get('eval_examples')
+    batch = min(config.get('eval_batch_size', config.batch_size), self.num_examples or 10**9)
+    replicas = strategy.num_replicas_in_sync
+    self.batch = max(replicas, batch - batch % replicas)
+    self.input_fn = task.input_fn(config, 'eval', self.batch, training=False,
+                                  num_examples=self.num_examples)
+    self.task = task
+    self._steps = {}
+
+  def _step(self, model):
+    if id(model) not in self._steps:
+      strategy, task = self.strategy, self.task
+
+      @tf.function
+      def eval_step(batch):
+        metrics = strategy.run(lambda b: task.metrics(model, b, training=False), (batch,))
+        return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=0)
+                for k, v in metrics.items()}
+
+      self._steps[id(model)] = eval_step
+    return self._steps[id(model)]
+
+  def __call__(self, model):
+    """(mean metrics, number of examples) of `model` on the eval examples."""
+    step = self._step(model)
+    totals, count = {}, 0
+    for batch in self.strategy.distribute_datasets_from_function(self.input_fn):
+      for k, v in step(batch).items():
+        totals[k] = totals.get(k, 0.0) + float(v)
+      count += self.batch
+    if not count:
+      raise commands.UsageError('the eval split has fewer examples than one eval batch')
+    return {k: v / count for k, v in totals.items()}, count
