@@ -11,13 +11,12 @@ setuptools.setup(
                  '(Guadarrama et al. 2017) in TensorFlow 2 / Keras 3'),
     long_description=open('README.md').read(),
     long_description_content_type='text/markdown',
-    license='Apache-2.0',  # The code; data/bundled/TERMS.md for the bundled photographs.
+    license='Apache-2.0',  # The code; each demo checkpoint's TERMS.md gives its data's terms.
     python_requires='>=3.10',
     packages=setuptools.find_packages(include=[
         'pixel_recursive', 'pixel_recursive.*', 'pixcolor', 'pixcolor.*', 'data', 'data.*',
         'experiments', 'experiments.*']),
     package_data={
-        'data': ['bundled/*.npz', 'bundled/*.md', 'bundled/photos/*/*.jpg'],  # TERMS.md included.
         'pixel_recursive': ['demo/**/*', 'rating/templates/*'],
         'pixcolor': ['demo/**/*'],
     },

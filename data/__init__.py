@@ -1,6 +1,8 @@
 """The shared tf.data input layer of `pixel_recursive` and `pixcolor`.
 
-  data.sources     where images come from (TFDS, folders, .npz, the bundled photographs)
+  data.sources     where images come from (TFDS, folders, .npz, TFRecords, the sample photos)
+  data.samples     the photographs that ship with scikit-image and matplotlib
+  data.faces       faces found in any photo, framed as CelebA's training faces
   data.transforms  pure image transforms (crops, resizes, YCbCr, quantization)
   data.pipeline    batched super-resolution and colorization datasets, sharded per input pipeline
   data.image_files reading and writing user image files robustly

@@ -4,6 +4,7 @@ Used by the folder source of the input pipeline and by the batch commands (`upsa
 Pillow does the decoding: it converts palette, RGBA, 16-bit and grayscale files to 8-bit RGB, and its
 errors name what is wrong with a file, which we pass on to the user.
 """
+import io
 import os
 
 import numpy as np
@@ -72,12 +73,24 @@ def read_image(path, mode='RGB'):
   Raises:
     ImageReadError: the file is missing, empty, not an image, truncated or otherwise unreadable.
   """
+  return _decode(path, path, mode)
+
+
+def decode_image(data, name, mode='RGB'):
+  """`read_image` of encoded bytes (a TFRecord's `image/encoded`); errors name `name`."""
+  if not data:
+    raise ImageReadError(name, 'empty image data')
+  return _decode(io.BytesIO(data), name, mode)
+
+
+def _decode(source, path, mode):
+  """Decodes `source` (a path or a file object) as `read_image` says; errors name `path`."""
   try:
-    if os.path.getsize(path) == 0:
+    if isinstance(source, str) and os.path.getsize(source) == 0:
       raise ImageReadError(path, 'empty file')
     # No warnings.catch_warnings() here: it edits process-wide state and folder sources call this
     # from several threads at once. Pillow's DecompressionBombWarning is only printed.
-    with Image.open(path) as im:
+    with Image.open(source) as im:
       if im.width * im.height > MAX_PIXELS:
         raise ImageReadError(path, f'too large ({im.width}x{im.height} pixels)')
       im.load()  # Decodes now, so a truncated file fails here and not later.

@@ -1,13 +1,14 @@
-"""Where images come from: TFDS by name, a folder of files, an `.npz` array file, or the bundled photos.
+"""Where images come from: TFDS by name, a folder of files, an `.npz` file, TFRecords, or the photos
+that ship with the dependencies.
 
 `load(source, split)` returns a `tf.data.Dataset` of `{'image': uint8 [H, W, 3]}` (H, W may vary), the
 common currency that `data.pipeline` turns into super-resolution or colorization examples.
 
 Source strings (the `data.source` key of every config):
-  bundled            the bundled set the task uses by default (faces for super-resolution, photos for
-                     colorization; see data/bundled/PROVENANCE.md)
-  bundled:faces      3,000 + 1,000 CelebA faces at 32 x 32
-  bundled:photos     240 + 74 ImageNet photographs, short side 128
+  samples            the photographs that ship with scikit-image and matplotlib (`data.samples`):
+                     faces for super-resolution, photos for colorization
+  samples:faces      the faces in those photographs (32 x 32) and scikit-image's 100 LFW faces
+  samples:photos     the colour photographs themselves
   tfds:<name>        a TFDS dataset, e.g. tfds:celeb_a, tfds:lsun/bedroom, tfds:imagenet2012,
                      tfds:imagenet_resized/64x64, tfds:downsampled_imagenet/32x32
   folder:<path>      every jpg/png/... under <path> (recursive, hidden files skipped); if <path> has a
@@ -15,11 +16,18 @@ Source strings (the `data.source` key of every config):
                      splits, else the last 10% of the sorted files are `eval`
   npz:<path>         uint8 arrays `images` (split 90/10 as above) or `train_images` and `eval_images`,
                      each [N, H, W, 3], [N, H, W, 1] or [N, H, W]
+  tfrecord:<glob>    `tf.train.Example`s holding JPEG or PNG bytes under `image/encoded` (the
+                     ImageNet-TFRecord layout); splits by a `{split}` in the glob (`train`, then
+                     `eval`, `validation` or `val`), else by the shard names (`train-*`,
+                     `validation-*`, ...), else the last 10% of the sorted files are `eval`;
+                     several globs separated by commas
 Splits are `train` and `eval`.
 """
 import collections
 import difflib
+import glob as glob_lib
 import os
+import re
 import zipfile
 import threading
 
@@ -28,12 +36,8 @@ import numpy as np
 import tensorflow as tf
 
 from data import image_files
+from data import samples as samples_lib
 
-BUNDLED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'bundled')
-BUNDLED_SETS = {
-    'faces': os.path.join(BUNDLED_DIR, 'faces.npz'),
-    'photos': os.path.join(BUNDLED_DIR, 'photos'),
-}
 SPLITS = ('train', 'eval')
 EVAL_FRACTION = 0.1
 # Subfolder names a folder source accepts for each split, in order of preference.
@@ -78,18 +82,46 @@ def skipped_files():
     return dict(_skipped)
 
 
+def _skip(name, error):
+  with _skipped_lock:
+    first = name not in _skipped
+    _skipped[name] += 1
+    total = len(_skipped)
+  if first:
+    logging.warning('skipping unreadable image %s (%d skipped so far)', error, total)
+  return np.zeros((1, 1, 3), np.uint8), False
+
+
 def _read_or_skip(path):
   path = path.decode() if isinstance(path, bytes) else str(path)
   try:
     return image_files.read_image(path), True
   except image_files.ImageReadError as e:
-    with _skipped_lock:
-      first = path not in _skipped
-      _skipped[path] += 1
-      total = len(_skipped)
-    if first:
-      logging.warning('skipping unreadable image %s (%d skipped so far)', e, total)
-    return np.zeros((1, 1, 3), np.uint8), False
+    return _skip(path, e)
+
+
+def _decode_or_skip(file, index, data):
+  """A TFRecord's image, or a placeholder and False (named once, counted) if it does not decode."""
+  name = f'{file.decode()} record {int(index)}'
+  try:
+    return image_files.decode_image(data, name), True
+  except image_files.ImageReadError as e:
+    return _skip(name, e)
+
+
+def _readable(example, ok):
+  del example
+  return ok
+
+
+def _without_flag(example, ok):
+  del ok
+  return example
+
+
+def _drop_unreadable(ds):
+  """(example, ok) pairs -> the examples whose ok is true."""
+  return ds.filter(_readable).map(_without_flag)
 
 
 def _files_dataset(files, input_context=None, shuffle_files=False, seed=0):
@@ -112,16 +144,7 @@ def _files_dataset(files, input_context=None, shuffle_files=False, seed=0):
     # (by class, by identity) is not fed in that order through a smaller example shuffle buffer.
     ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
 
-  def readable(example, ok):
-    del example
-    return ok
-
-  def drop_flag(example, ok):
-    del ok
-    return example
-
-  ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
-  return ds.filter(readable).map(drop_flag)
+  return _drop_unreadable(ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -187,6 +210,130 @@ def _npz(path, split):
   if not len(images):
     raise DataSourceError(f'{path} has no images for split {split!r}')
   return tf.data.Dataset.from_tensor_slices({'image': images}), len(images)
+
+
+def _samples(name, split):
+  """The photographs that ship with the dependencies (`data.samples`), as a dataset."""
+  try:
+    images = samples_lib.load(name, split)
+  except KeyError:
+    raise DataSourceError(f'unknown sample set {name!r}; choose from '
+                          f'{", ".join(samples_lib.SETS)}') from None
+  except (ImportError, OSError) as e:  # scikit-image or matplotlib missing or damaged.
+    raise DataSourceError(f'the sample photos cannot be read ({_first_line(e)}): install '
+                          'scikit-image and matplotlib') from None
+
+  def generate():
+    for _, image in images:
+      yield {'image': image}
+
+  ds = tf.data.Dataset.from_generator(
+      generate, output_signature={'image': tf.TensorSpec([None, None, 3], tf.uint8)})
+  return ds.apply(tf.data.experimental.assert_cardinality(len(images))), len(images)
+
+
+# Shard-name prefixes of each split (the ImageNet-TFRecord convention: train-00000-of-01024).
+TFRECORD_SPLIT_NAMES = {'train': ('train',), 'eval': ('eval', 'validation', 'val')}
+TFRECORD_KEY = 'image/encoded'
+
+
+def _split_of(path):
+  base = os.path.basename(path).lower()
+  for split, names in TFRECORD_SPLIT_NAMES.items():
+    if any(re.match(rf'{n}([-_.]|$)', base) for n in names):
+      return split
+  return None
+
+
+def tfrecord_files(pattern, split):
+  """The sorted TFRecord files of `split` that `pattern` names (see the module docstring); several
+  globs may be given, separated by commas."""
+  if ',' in pattern:
+    files = []
+    for part in pattern.split(','):
+      try:
+        files += tfrecord_files(part, split)
+      except DataSourceError:
+        if not any(glob_lib.glob(os.path.expanduser(part.replace('{split}', '*')))):
+          raise  # A glob that matches nothing at all is a mistake; one without this split is not.
+    if not files:
+      raise DataSourceError(f'tfrecord source {pattern!r} has no file for split {split!r}')
+    return sorted(set(files))
+  pattern = os.path.expanduser(pattern)
+  if '{split}' in pattern:
+    for name in TFRECORD_SPLIT_NAMES[split]:
+      files = sorted(glob_lib.glob(pattern.replace('{split}', name)))
+      if files:
+        return files
+    raise DataSourceError(f'tfrecord source {pattern!r}: no file matches it for split {split!r} '
+                          f'({{split}} = {" or ".join(TFRECORD_SPLIT_NAMES[split])})')
+  files = sorted(f for f in glob_lib.glob(pattern) if os.path.isfile(f))
+  if not files:
+    raise DataSourceError(f'tfrecord source {pattern!r} matches no file')
+  by_name = [f for f in files if _split_of(f) == split]
+  if any(_split_of(f) for f in files):
+    if not by_name:
+      raise DataSourceError(
+          f'tfrecord source {pattern!r}: its files are named by split, but none for {split!r} '
+          f'({"/".join(TFRECORD_SPLIT_NAMES[split])}-*)')
+    return by_name
+  if len(files) < 2:
+    raise DataSourceError(
+        f'tfrecord source {pattern!r} is one file: name the shards train-* and validation-*, or '
+        'put {split} in the glob, so that train and eval are different files')
+  return _split_list(files, split)
+
+
+def _check_first_record(path):
+  """DataSourceError naming `path` unless its first record is an Example with `image/encoded`."""
+  try:
+    first = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
+  except tf.errors.OpError as e:
+    raise DataSourceError(f'{path} is not a readable TFRecord file ({_first_line(e.message)})') from None
+  if first is None:
+    return  # An empty shard is allowed.
+  try:
+    example = tf.train.Example.FromString(first.numpy())
+  except Exception:  # pylint: disable=broad-except  (protobuf's DecodeError)
+    raise DataSourceError(f'{path}: its records are not tf.train.Example protos') from None
+  if TFRECORD_KEY not in example.features.feature:
+    keys = sorted(example.features.feature)
+    raise DataSourceError(f'{path}: its records have no {TFRECORD_KEY!r} (they have {keys})')
+
+
+def _tfrecord(pattern, split, input_context=None, shuffle_files=False, seed=0):
+  """`tf.train.Example`s with JPEG/PNG bytes under `image/encoded`; undecodable images are skipped
+  and counted as a folder's unreadable files are."""
+  files = tfrecord_files(pattern, split)
+  _check_first_record(files[0])
+  shard_records = input_context is not None and input_context.num_input_pipelines > 1
+  ds = tf.data.Dataset.from_tensor_slices(tf.constant(files, tf.string))
+  if shard_records and len(files) >= input_context.num_input_pipelines:
+    ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    shard_records = False
+  if shuffle_files:
+    ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+
+  def records(file):
+    def with_file(index, record):
+      return file, index, record
+    return tf.data.TFRecordDataset(file).enumerate().map(with_file)
+
+  ds = ds.interleave(records, cycle_length=min(len(files), 8), block_length=16,
+                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  if shard_records:  # Fewer files than pipelines: each pipeline keeps every n-th record.
+    ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+
+  def decode(file, index, record):
+    data = tf.io.parse_single_example(
+        record, {TFRECORD_KEY: tf.io.FixedLenFeature([], tf.string, default_value='')})
+    image, ok = tf.numpy_function(_decode_or_skip, [file, index, data[TFRECORD_KEY]],
+                                  (tf.uint8, tf.bool), stateful=False)
+    image.set_shape([None, None, 3])
+    ok.set_shape([])
+    return {'image': image}, ok
+
+  return _drop_unreadable(ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)), None
 
 
 def _tfds(name, split, data_config, input_context, shuffle_files, seed):
@@ -259,9 +406,9 @@ def load(source, split, data_config=None, task='super_resolution', input_context
     source: the source string.
     split: 'train' or 'eval'.
     data_config: the config's `data` field (TFDS directories and split names are read from it).
-    task: 'super_resolution' or 'colorization'; picks the set plain `bundled` means.
+    task: 'super_resolution' or 'colorization'; picks the set plain `samples` means.
     input_context: a `tf.distribute.InputContext`; the returned dataset is this pipeline's shard.
-    shuffle_files: shuffle the order of files (TFDS record files, a folder's image files) each
+    shuffle_files: shuffle the order of files (TFDS and TFRecord files, a folder's image files) each
       epoch (training).
     seed: seed of that file shuffle.
   Returns:
@@ -274,16 +421,11 @@ def load(source, split, data_config=None, task='super_resolution', input_context
   data_config = data_config or {}
   kind, _, arg = source.partition(':')
   sharded = False
-  if kind == 'bundled':
-    name = arg or ('faces' if task == 'super_resolution' else 'photos')
-    if name not in BUNDLED_SETS:
-      raise DataSourceError(f'unknown bundled set {name!r}; choose from {sorted(BUNDLED_SETS)}')
-    path = BUNDLED_SETS[name]
-    if path.endswith('.npz'):
-      ds, count = _npz(path, split)
-    else:
-      ds, count = _folder(path, split, input_context, shuffle_files, seed)
-      sharded = True
+  if kind == 'samples':
+    ds, count = _samples(arg or ('faces' if task == 'super_resolution' else 'photos'), split)
+  elif kind == 'tfrecord' and arg:
+    ds, count = _tfrecord(arg, split, input_context, shuffle_files, seed)
+    sharded = True
   elif kind == 'folder' and arg:
     ds, count = _folder(os.path.expanduser(arg), split, input_context, shuffle_files, seed)
     sharded = True
@@ -293,8 +435,8 @@ def load(source, split, data_config=None, task='super_resolution', input_context
     ds, count, sharded = _tfds(arg, split, data_config, input_context, shuffle_files, seed)
   else:
     raise DataSourceError(
-        f'data.source {source!r} is not one of bundled, bundled:<set>, tfds:<name>, '
-        'folder:<path>, npz:<path>')
+        f'data.source {source!r} is not one of samples, samples:<set>, tfds:<name>, '
+        'folder:<path>, npz:<path>, tfrecord:<glob>')
   if input_context is not None and input_context.num_input_pipelines > 1 and not sharded:
     ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
   return ds, count

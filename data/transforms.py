@@ -46,7 +46,7 @@ def colourfulness(image):
 
   Below `GRAY_COLOURFULNESS` an image is taken for a grayscale photograph stored as RGB: it teaches
   a colorizer "no colour", so the colorization pipeline drops it (the staged ImageNet sample used the
-  same measure and bound, see data/bundled/PROVENANCE.md).
+  same measure and bound, see its SOURCES.md).
   """
   small = resize(image, 64, 'area')
   return tf.reduce_mean(tf.abs(small[..., 0] - small[..., 1]) + tf.abs(small[..., 1] - small[..., 2]))

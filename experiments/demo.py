@@ -1,14 +1,18 @@
-r"""The quick-start demo: upsamples bundled faces and colorizes bundled photos with the demo checkpoints.
+r"""The quick-start demo: the demo checkpoints on photographs that ship with the dependencies.
 
   python -m experiments.demo --output=results/demo
 
+Needs no dataset and no internet: the photos are scikit-image's and matplotlib's (`data.samples`).
 Writes, under --output:
-  super_resolution.png   rows: 8x8 input (enlarged), bicubic, a sample drawn as the paper draws (T 1,
-                         guidance 1), three samples at the model's shipped defaults (temperature,
-                         guidance), truth
+  super_resolution.png   the faces found in the photos (CelebA-framed, `data.faces`) and the first
+                         faces of scikit-image's LFW subset; rows: 8x8 input (enlarged), bicubic, a
+                         sample drawn as the paper draws (T 1, guidance 1), three samples at the
+                         model's shipped defaults (temperature, guidance), and the 32x32 crop as
+                         truth (LFW's faces are 25 x 25: no truth, a blank cell)
   super_resolution/      each face's input, samples and truth as separate PNGs
-  colorization.png       rows: grayscale input, three sampled colourings, the original photo
-  colorization/          each photo's grayscale input and colourings at its own size
+  colorization.png       rows: grayscale input, three sampled colourings, the original photo (each
+                         photo first resized to --photo_size on its long side)
+  colorization/          each photo's grayscale input and colourings at that size
   index.html             a page showing both grids, with what each column is
 and prints the folder at the end. Uses the demo checkpoints shipped in pixel_recursive/demo/faces and
 pixcolor/demo/photos (model cards in WORKSPACE.md), or --sr_workdir / --pixcolor_workdir, sampled at
@@ -30,8 +34,12 @@ if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 
 flags.DEFINE_string('output', 'results/demo', 'Folder for the results page and PNGs.')
-flags.DEFINE_integer('num_faces', 8, 'Bundled eval faces to upsample.', lower_bound=1)
-flags.DEFINE_integer('num_photos', 6, 'Bundled eval photos to colorize.', lower_bound=1)
+flags.DEFINE_integer('num_faces', 6, 'Faces to upsample: those found in the sample photos, then '
+                     "LFW's.", lower_bound=1)
+flags.DEFINE_integer('num_photos', 9, 'Sample photos to colorize (all nine by default).',
+                     lower_bound=1)
+flags.DEFINE_integer('photo_size', 256, 'Long side the photos are resized to before colorizing.',
+                     lower_bound=16)
 flags.DEFINE_integer('seed', 0, 'Sampling seed.')
 flags.DEFINE_string('sr_workdir', None, 'Super-resolution workdir (default: the demo checkpoint).')
 flags.DEFINE_string('pixcolor_workdir', None, 'PixColor workdir (default: the demo checkpoint).')
@@ -44,21 +52,29 @@ SR_SAMPLES = 3
 COLOR_SAMPLES = 3
 
 
-def bundled_faces(n):
-  from data import pipeline
-  faces = np.load(os.path.join(ROOT, 'data', 'bundled', 'faces.npz'))['eval_images'][:n]
-  examples = [pipeline.super_resolution_example(face, crop_how='none') for face in faces]
-  return (np.stack([e['lowres'].numpy() for e in examples]),
-          np.stack([e['highres'].numpy() for e in examples]))
+def sample_faces(n):
+  """(names, 8x8 inputs [n, 8, 8, 3], truths: [32, 32, 3] or None) of the faces in the sample
+  photos, then LFW's (25 x 25: their input is area-downsampled from that, and they have no truth)."""
+  from data import samples
+  from data import transforms
+  faces = samples.faces()[:n]
+  names = [name for name, _ in faces]
+  lowres = np.stack([transforms.to_uint8(transforms.resize(face, 8, 'area')).numpy()
+                     for _, face in faces])
+  truths = [face if face.shape[0] == 32 else None for _, face in faces]
+  return names, lowres, truths
 
 
-def bundled_photos(n):
-  from data import image_files
-  folder = os.path.join(ROOT, 'data', 'bundled', 'photos', 'eval')
-  files = image_files.list_images(folder)
-  # Spread the picks over the folder rather than taking the first (alphabetical) classes.
-  picks = [files[i] for i in np.linspace(0, len(files) - 1, n).round().astype(int)]
-  return picks, [image_files.read_image(f) for f in picks]
+def sample_photos(n, size):
+  """[(name, uint8 RGB)] of the first n sample photos, each resized to `size` on its long side."""
+  from PIL import Image
+  from data import samples
+  out = []
+  for name, rgb in samples.photos()[:n]:
+    scale = size / max(rgb.shape[:2])
+    shape = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
+    out.append((name, np.asarray(Image.fromarray(rgb).resize(shape, Image.LANCZOS))))
+  return out
 
 
 def super_resolution(out_dir, workdir, n, seed):
@@ -72,7 +88,10 @@ def super_resolution(out_dir, workdir, n, seed):
                                             model_lib.build_model)
   t = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
   w = commands.sampling_setting(config, 'guidance', FLAGS.guidance)
-  lowres, truth = bundled_faces(n)
+  names, lowres, truths = sample_faces(n)
+  n = len(names)
+  blank = np.full((32, 32, 3), 255, np.uint8)
+  truth = np.stack([blank if t is None else t for t in truths])
   logging.info('upsampling %d faces: the paper\'s sampling (T 1, guidance 1) and %d samples at '
                'T %g, guidance %g', n, SR_SAMPLES, t, w)
   paper = model.sample(lowres, temperature=1.0, guidance=1.0,
@@ -82,18 +101,19 @@ def super_resolution(out_dir, workdir, n, seed):
              for k in range(SR_SAMPLES)]
   columns = ([visualize.nearest_upsample(lowres, 4), visualize.bicubic_upsample(lowres, 32), paper]
              + samples + [truth])
-  names = (['input', 'bicubic', 'sample_paper_w1'] + [f'sample{k}' for k in range(SR_SAMPLES)]
+  kinds = (['input', 'bicubic', 'sample_paper_w1'] + [f'sample{k}' for k in range(SR_SAMPLES)]
            + ['truth'])
-  for i in range(n):
-    for name, col in zip(names, columns):
-      image_files.write_png(os.path.join(out_dir, 'super_resolution', f'face{i}_{name}.png'),
-                            col[i])
+  for i, face in enumerate(names):
+    for kind, col in zip(kinds, columns):
+      if kind != 'truth' or truths[i] is not None:
+        image_files.write_png(os.path.join(out_dir, 'super_resolution', f'{face}_{kind}.png'),
+                              col[i])
   grid = visualize.nearest_upsample(visualize.grid([[c[i] for c in columns] for i in range(n)]), 3)
   image_files.write_png(os.path.join(out_dir, 'super_resolution.png'), grid)
   return {'step': step, 'about': describe(config, workdir or 'pixel_recursive/demo/faces'),
           'columns': ['8x8 input', 'bicubic', 'sample as the paper draws it (T = 1, guidance 1)']
           + [f'sample {k + 1}, T = {t:g}, guidance {w:g}' for k in range(SR_SAMPLES)]
-          + ['truth']}
+          + ['truth (the 32x32 crop; none for LFW\'s 25x25 faces)'], 'faces': names}
 
 
 def colorization(out_dir, workdir, n, seed):
@@ -106,15 +126,13 @@ def colorization(out_dir, workdir, n, seed):
   model, config, step = workdir_lib.restore(workdir_lib.resolve(workdir, model_lib.DEMO_WORKDIR),
                                             model_lib.build_model)
   temperature = commands.sampling_setting(config, 'temperature', FLAGS.color_temperature)
-  files, photos = bundled_photos(n)
   rows = []
-  for i, (path, rgb) in enumerate(zip(files, photos)):
+  for i, (stem, rgb) in enumerate(sample_photos(n, FLAGS.photo_size)):
     gray = transforms.to_uint8(transforms.luminance(rgb)).numpy()[..., 0]
-    logging.info('colorizing %s (%dx%d), %d colourings', os.path.basename(path), rgb.shape[1],
-                 rgb.shape[0], COLOR_SAMPLES)
+    logging.info('colorizing %s (%dx%d), %d colourings', stem, rgb.shape[1], rgb.shape[0],
+                 COLOR_SAMPLES)
     colourings = model.colorize(gray[None], num_samples=COLOR_SAMPLES,
                                 temperature=temperature, seed=seed + i).numpy()[:, 0]
-    stem = os.path.splitext(os.path.basename(path))[0]
     image_files.write_png(os.path.join(out_dir, 'colorization', f'{stem}_gray.png'), gray)
     for k, image in enumerate(colourings):
       image_files.write_png(os.path.join(out_dir, 'colorization', f'{stem}_sample{k}.png'), image)
@@ -134,13 +152,16 @@ img{{max-width:100%;image-rendering:pixelated;border:1px solid #ddd}}
 <h1>Pixel Recursive Super Resolution and PixColor: demo</h1>
 <p>Made by <code>python -m experiments.demo</code> in {seconds:.0f} s on {device}.</p>
 <h2>Super-resolution, 8x8 &rarr; 32x32 (Dahl et al. 2017)</h2>
-<p>Bundled CelebA evaluation faces the model never trained on. Columns: {sr_columns}.
+<p>The faces scikit-image's face detector finds in the sample photographs (Eileen Collins, Grace
+Hopper), cropped as CelebA frames its faces, then the first faces of scikit-image's LFW subset
+(gray, tightly cropped, 25x25: another framing than the model trained on). Columns: {sr_columns}.
 Samples are drawn sub-pixel by sub-pixel from softmax((w A + B) / T): A the conditioning network's
 logits, B the PixelCNN prior's, w = 1 the paper's model, w &gt; 1 our guidance (README), which makes
 a small model follow its input. Model at step {sr_step}: {sr_about}; model card in WORKSPACE.md.</p>
 <img src="super_resolution.png" alt="super-resolution grid">
 <h2>Colorization (Guadarrama et al. 2017)</h2>
-<p>Bundled ImageNet evaluation photos turned to grayscale. Columns: {pc_columns}. Every colouring
+<p>The colour photographs of scikit-image and matplotlib, turned to grayscale. Columns:
+{pc_columns}. Every colouring
 keeps the input's luminance exactly and differs from the others: the chroma is sampled, not averaged.
 Model at step {pc_step}: {pc_about}. {pc_note}</p>
 <div class="photo"><img src="colorization.png" alt="colorization grid"></div>

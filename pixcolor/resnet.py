@@ -181,9 +181,7 @@ def load_resnet_weights(resnet, path):
     try:
       app = getattr(keras.applications, app_name)(include_top=False, weights=path,
                                                   input_shape=(None, None, 3))
-      for name, layer in resnet.named_layers().items():
-        layer.set_weights(app.get_layer(name).get_weights())
-      return f'keras.applications.{app_name}'
+      return copy_keras_weights(resnet, app, app_name)
     except Exception as e:  # pylint: disable=broad-except
       errors.append(f'as keras.applications.{app_name}: {_first_line(e)}')
   else:
@@ -191,6 +189,15 @@ def load_resnet_weights(resnet, path):
                   f'{resnet.blocks} and width {resnet.width}')
   raise ValueError(f'model.conditioning_weights {path} does not fit the conditioning network '
                    f'(blocks {resnet.blocks}, width {resnet.width}): ' + '; '.join(errors))
+
+
+def copy_keras_weights(resnet, app, app_name):
+  """Copies a keras.applications ResNet's weights into `resnet` by layer name (conv5 is ignored)."""
+  if not resnet.built:
+    resnet(tf.zeros([1, 32, 32, 1], tf.uint8))
+  for name, layer in resnet.named_layers().items():
+    layer.set_weights(app.get_layer(name).get_weights())
+  return f'keras.applications.{app_name}'
 
 
 def _first_line(error):

@@ -3,7 +3,7 @@ example in fixed-size batches, and the JSON / Markdown / plot / TensorBoard outp
 
 A paper's `evaluate.py` supplies what to measure; this module makes the two commands behave alike:
   --workdir=DIR --output=metrics.json [--num_examples=N] [--seed=S] [--batch_size=B]
-  [--config.data.source=SOURCE]   evaluate on another source than the run's (e.g. `bundled` from a
+  [--config.data.source=SOURCE]   evaluate on another source than the run's (e.g. `samples` from a
                                   fresh clone, to re-run a model card's numbers)
 writing metrics.json, metrics.md (the table) and metrics.png (the plot) beside each other, and the
 same numbers to TensorBoard under the workdir's `evaluate` run.
@@ -36,7 +36,7 @@ def define_flags(what):
   config_flags.DEFINE_config_dict(
       'config', ml_collections.ConfigDict({'data': {'source': ''}}),
       "Overrides of the run's config.json: --config.data.source=SOURCE evaluates on another data "
-      'source (see WORKSPACE.md), e.g. bundled for the data shipped in the repository.')
+      'source (see WORKSPACE.md), e.g. samples for the photos that ship with the dependencies.')
 
 
 def run(define_command_flags, main):

@@ -3,18 +3,26 @@ r"""Upsamples images 8x8 -> 32x32 by sampling a trained Pixel Recursive Super Re
   python -m pixel_recursive.upsample --workdir=/tmp/faces_tiny --input=photos/ --output=out/ \
       --num_samples=4 [--temperature=0.9] [--guidance=2]
 
+  python -m pixel_recursive.upsample --faces --input=group_photo.jpg --output=out/
+
 Input: an image file or a folder of them (searched recursively). An input larger than 8x8 is cropped
 to its central square and area-downsampled to 8x8, an input smaller than that is resized up to it,
 each with a notice. Output, per input NAME: NAME_input.png (the 8x8 input), NAME_sample<k>.png for
 k < --num_samples (32x32 samples), and grid.png (rows: input enlarged, bicubic, samples).
+
+With --faces, every frontal face of each photo is found (scikit-image's detector, `data.faces`),
+cropped as the training faces were framed (CelebA's), area-resized to 32x32 (NAME_face<j>_crop.png)
+and to 8x8 (NAME_face<j>_input.png), and upsampled (NAME_face<j>_sample<k>.png); grid.png then ends
+each row with the 32x32 crop. A photo without a face is named on stderr in one line.
 Samples are drawn from softmax((w A + B) / T); without --temperature / --guidance, T and w are the
 model's shipped defaults (`sampling` in its config.json; 1 and 1, the paper's, if it has none).
 Without --workdir the demo checkpoint shipped with the package is used.
 
-Exit status: 0 when every input was upsampled, 1 when some files could not be read (each is named
-on stderr; every good output is still written), 2 on a usage error.
+Exit status: 0 when every input was upsampled, 1 when some files could not be read or (--faces)
+held no face (each is named on stderr; every good output is still written), 2 on a usage error.
 """
 import os
+import sys
 
 from absl import flags
 from absl import logging
@@ -28,6 +36,8 @@ FLAGS = flags.FLAGS
 
 def define_flags():
   commands.define_batch_flags('pixel_recursive/demo/faces', 'Samples', guidance=True)
+  flags.DEFINE_bool('faces', False, 'Find the faces in each photo, crop each as the training faces '
+                    'were framed and upsample each (a photo without a face is named on stderr).')
 
 
 def to_lowres(image, size=LOWRES):
@@ -65,6 +75,33 @@ def upsample_all(model, lowres, num_samples, temperature, seed, batch_size, meth
   return out
 
 
+def upsample_faces(model, image, num_samples=1, temperature=1.0, guidance=1.0, seed=0,
+                   batch_size=16):
+  """Finds the faces in a photo and upsamples each: [{'box', 'crop', 'lowres', 'samples'}].
+
+  Args:
+    model: a `SuperResolution` model.
+    image: uint8 RGB [H, W, 3] (or gray [H, W]) of any size.
+    num_samples, temperature, guidance, seed, batch_size: as `upsample_all`.
+  Returns:
+    One dict per face, largest first: 'box' (top, left, side) of the CelebA-framed square in the
+    photo, 'crop' uint8 [32, 32, 3] (that square area-resized), 'lowres' uint8 [8, 8, 3] (the crop
+    area-downsampled: the model's input) and 'samples' uint8 [num_samples, 32, 32, 3]. Empty if the
+    detector finds no face.
+  """
+  from data import faces as faces_lib
+  from data import transforms
+  found = faces_lib.find(image, size=32)
+  if not found:
+    return []
+  lowres = np.stack([transforms.to_uint8(transforms.resize(f.crop, LOWRES, 'area')).numpy()
+                     for f in found])
+  samples = upsample_all(model, lowres, num_samples, temperature, seed, batch_size,
+                         guidance=guidance)
+  return [{'box': f.box, 'crop': f.crop, 'lowres': small, 'samples': s}
+          for f, small, s in zip(found, lowres, samples)]
+
+
 def main(argv):
   del argv
   from data import image_files
@@ -86,6 +123,10 @@ def main(argv):
                               'model')
   temperature = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
   guidance = commands.sampling_setting(config, 'guidance', FLAGS.guidance)
+
+  if FLAGS.faces:
+    faces_main(model, files, temperature, guidance, step, workdir)
+    return
 
   def read(path):
     small, notice = to_lowres(image_files.read_image(path))
@@ -111,6 +152,44 @@ def main(argv):
     image_files.write_png(grid_path, visualize.nearest_upsample(visualize.grid(rows), 2))
     print(f'wrote {len(good) * (FLAGS.num_samples + 1)} PNGs and {grid_path}', flush=True)
   commands.finish(failures, len(files))
+
+
+def faces_main(model, files, temperature, guidance, step, workdir):
+  """--faces: every face of every photo, each upsampled; photos without one are named."""
+  from data import image_files
+  from pixel_recursive import sampling
+  from pixel_recursive import visualize
+  logging.info('finding faces in %d photo(s); sampling at temperature %g, guidance %g with the '
+               'step-%d model from %s', len(files), temperature, guidance, step, workdir)
+  good, photos, failures = commands.read_each(files, image_files.read_image)
+  rows, faceless, written = [], [], 0
+  for n, (path, photo) in enumerate(zip(good, photos)):
+    found = upsample_faces(model, photo, FLAGS.num_samples, temperature, guidance,
+                           sampling.derive_seed(FLAGS.seed, n), FLAGS.batch_size)
+    if not found:
+      faceless.append(path)
+      print(f'no face found in {path} (scikit-image\'s frontal-face detector)', file=sys.stderr,
+            flush=True)
+      continue
+    logging.info('%s: %d face(s)', path, len(found))
+    for j, face in enumerate(found):
+      name = lambda suffix, j=j: commands.output_name(path, FLAGS.input, FLAGS.output,
+                                                      f'_face{j}{suffix}')
+      image_files.write_png(name('_input'), face['lowres'])
+      image_files.write_png(name('_crop'), face['crop'])
+      for k, image in enumerate(face['samples']):
+        image_files.write_png(name(f'_sample{k}'), image)
+      written += FLAGS.num_samples + 2
+      rows.append([visualize.nearest_upsample(face['lowres'], 4),
+                   visualize.bicubic_upsample(face['lowres'][None], 32)[0]]
+                  + list(face['samples']) + [face['crop']])
+  if rows:
+    grid_path = os.path.join(FLAGS.output, 'grid.png')
+    image_files.write_png(grid_path, visualize.nearest_upsample(visualize.grid(rows), 2))
+    print(f'wrote {written} PNGs of {len(rows)} face(s) and {grid_path}', flush=True)
+  commands.finish(failures, len(files))
+  if faceless:
+    sys.exit(commands.EXIT_PARTIAL)
 
 
 if __name__ == '__main__':

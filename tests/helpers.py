@@ -1,7 +1,12 @@
 """What several test files share: configs by name, config overrides, strategies, command lines."""
+import functools
 import os
 import subprocess
 import sys
+import tempfile
+
+import numpy as np
+import pytest
 
 from experiments import configs
 from pixel_recursive import distribute
@@ -15,7 +20,7 @@ def load_config(name):
 
 
 def override(config, overrides):
-  """Sets dotted keys, e.g. {'data.source': 'bundled'}, as --config.KEY=VALUE would."""
+  """Sets dotted keys, e.g. {'data.source': 'samples'}, as --config.KEY=VALUE would."""
   for key, value in overrides.items():
     target = config
     *path, last = key.split('.')
@@ -23,6 +28,100 @@ def override(config, overrides):
       target = target[p]
     target[last] = value
   return config
+
+
+# ----------------------------------------------------------------------------------------------
+# Images: synthetic ones made here, the photos that ship with the dependencies, or the staged sets.
+# ----------------------------------------------------------------------------------------------
+SHARED_DATA = os.path.join(os.path.dirname(ROOT), 'shared', 'data')
+
+
+def smooth_images(n, size=32, seed=0, width=None):
+  """uint8 [n, size, width or size, 3]: synthetic pictures with structure a model can learn (a colour
+  gradient and three soft coloured blobs each), the same for the same seed."""
+  rng = np.random.default_rng(seed)
+  h, w = size, width or size
+  y, x = np.meshgrid(np.linspace(0, 1, h), np.linspace(0, 1, w), indexing='ij')
+  corners = rng.uniform(0, 255, (n, 4, 3))
+  image = (corners[:, 0, None, None] * ((1 - y) * (1 - x))[None, ..., None]
+           + corners[:, 1, None, None] * ((1 - y) * x)[None, ..., None]
+           + corners[:, 2, None, None] * (y * (1 - x))[None, ..., None]
+           + corners[:, 3, None, None] * (y * x)[None, ..., None])
+  for _ in range(3):
+    cy, cx = rng.uniform(0.1, 0.9, (2, n, 1, 1))
+    sigma = rng.uniform(0.05, 0.25, (n, 1, 1))
+    blob = np.exp(-((y - cy) ** 2 + (x - cx) ** 2) / (2 * sigma ** 2))[..., None]
+    colour = rng.uniform(0, 255, (n, 1, 1, 3))
+    image = image * (1 - blob) + colour * blob
+  return np.clip(np.round(image), 0, 255).astype(np.uint8)
+
+
+def write_npz(path, n_train, n_eval, size=32, seed=0):
+  """An npz source of smooth images: `train_images` and `eval_images`; returns 'npz:<path>'."""
+  images = smooth_images(n_train + n_eval, size, seed)
+  np.savez(path, train_images=images[:n_train], eval_images=images[n_train:])
+  return f'npz:{path}'
+
+
+@functools.lru_cache(maxsize=None)
+def faces_source(n_train=200, n_eval=40):
+  """'npz:<path>' of smooth 32 x 32 images written once per process: the tiny configs' data in the
+  tests of mechanics (a fresh clone trains them on `samples:faces`, a face detection away)."""
+  folder = tempfile.mkdtemp(prefix='pixel_recursive_test_faces_')
+  return write_npz(os.path.join(folder, 'faces.npz'), n_train, n_eval)
+
+
+@functools.lru_cache(maxsize=None)
+def photo_crops_source(n_train=96, n_eval=24, size=48):
+  """'npz:<path>' of random square crops (a quarter to all of the short side) of the sample photos,
+  area-resized to size x size: `train_images` from the train photos, `eval_images` from the eval
+  ones (chelsea, coffee). Real colours for PixColor's tests of mechanics, written once per process."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  from data import samples  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(0)
+  arrays = {}
+  for split, n in (('train', n_train), ('eval', n_eval)):
+    photos = [rgb for _, rgb in samples.photos(split)]
+    crops = []
+    for k in range(n):
+      rgb = photos[k % len(photos)]
+      side = int(min(rgb.shape[:2]) * rng.uniform(0.25, 1.0))
+      top = rng.integers(0, rgb.shape[0] - side + 1)
+      left = rng.integers(0, rgb.shape[1] - side + 1)
+      crop = Image.fromarray(rgb[top:top + side, left:left + side])
+      crops.append(np.asarray(crop.resize((size, size), Image.BOX)))
+    arrays[f'{split}_images'] = np.stack(crops)
+  path = os.path.join(tempfile.mkdtemp(prefix='pixel_recursive_test_photos_'), 'photos.npz')
+  np.savez(path, **arrays)
+  return f'npz:{path}'
+
+
+@functools.lru_cache(maxsize=None)
+def photo_folder(size=96):
+  """`write_photo_folder` into a temporary folder, once per process."""
+  return write_photo_folder(tempfile.mkdtemp(prefix='pixel_recursive_test_folder_'), size)
+
+
+def write_photo_folder(folder, size=96):
+  """The photos that ship with the dependencies as JPEG files under folder/{train,eval}/, resized to
+  `size` on the long side (a folder source and the batch commands' inputs); returns the folder."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  from data import samples  # pylint: disable=g-import-not-at-top
+  for split in ('train', 'eval'):
+    os.makedirs(os.path.join(folder, split), exist_ok=True)
+    for name, rgb in samples.photos(split):
+      image = Image.fromarray(rgb)
+      image.thumbnail((size, size), Image.LANCZOS)
+      image.save(os.path.join(folder, split, f'{name}.jpg'), quality=90)
+  return str(folder)
+
+
+def shared_file(*parts):
+  """A file of the staged data beside the project (../shared/data/...); skips the test if absent."""
+  path = os.path.join(SHARED_DATA, *parts)
+  if not os.path.exists(path):
+    pytest.skip(f'needs the staged data in {SHARED_DATA} ({os.path.join(*parts)} is absent)')
+  return path
 
 
 def strategy_named(name):

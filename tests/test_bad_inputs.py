@@ -11,6 +11,7 @@ from PIL import Image
 from pixcolor import task as pixcolor_task
 from pixel_recursive import task as task_lib
 from pixel_recursive.training import loop
+import helpers
 from helpers import assert_usage_error
 from helpers import run_in_process as run
 import test_pixcolor_e2e
@@ -33,9 +34,8 @@ def huge_png_header(path, width=30000, height=30000):
 def make_inputs(folder):
   """Good-but-odd files (converted) and broken ones (skipped); returns (good names, bad names)."""
   rng = np.random.default_rng(0)
-  face = np.load(os.path.join(ROOT, 'data', 'bundled', 'faces.npz'))['eval_images'][0]
-  photo = os.path.join(ROOT, 'data', 'bundled', 'photos', 'eval',
-                       sorted(os.listdir(os.path.join(ROOT, 'data', 'bundled', 'photos', 'eval')))[0])
+  face = helpers.smooth_images(1)[0]
+  photo = os.path.join(helpers.photo_folder(), 'eval', 'chelsea.jpg')
   os.makedirs(folder, exist_ok=True)
   good = {
       'rgb.png': Image.fromarray(face),
@@ -121,7 +121,7 @@ def test_upsample_user_mistakes_exit_2(sr_workdir, tmp_path, args, message):
 
 
 def test_upsample_with_a_workdir_that_is_not_a_run(tmp_path):
-  result = run('pixel_recursive.upsample', f'--workdir={tmp_path}', '--input=data/bundled/photos',
+  result = run('pixel_recursive.upsample', f'--workdir={tmp_path}', '--input=docs',
                f'--output={tmp_path}/out')
   assert result.returncode == 2
   assert 'config.json' in result.stderr and 'Traceback' not in result.stderr

@@ -30,7 +30,7 @@ CASES = [
     ('pixel_recursive.rating', ['frobnicate'], 'say `build`'),
     ('pixcolor.train', ['--config=experiments/configs/pixcolor_tiny.py', '--workdir={tmp}/x',
                         '--config.model.chroma_size=5'], 'chroma_size'),
-    ('pixcolor.colorize', ['--workdir=/no/such/run', '--input=data/bundled/photos/eval',
+    ('pixcolor.colorize', ['--workdir=/no/such/run', '--input=docs',
                            '--output={tmp}/o'], '/no/such/run'),
     ('pixcolor.evaluate', ['--workdir=/no/such/run', '--output={tmp}/m.json'], '/no/such/run'),
     ('pixcolor.export', ['--workdir={sr_run}', '--output={tmp}/out'],

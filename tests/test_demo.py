@@ -22,12 +22,14 @@ def test_demo_writes_both_grids_and_the_page(tmp_path):
   assert result.returncode == 0, result.stderr[-3000:]
   assert f'Results in {out}' in result.stdout
 
-  # Two faces x (input, bicubic, the paper's guidance, 3 samples at the defaults, truth), enlarged.
+  # The faces found in the two portraits x (input, bicubic, the paper's guidance, 3 samples at the
+  # defaults, the 32x32 crop as truth), enlarged.
   sr = np.asarray(Image.open(out / 'super_resolution.png'))
   assert sr.ndim == 3 and sr.shape[0] < sr.shape[1]
   faces = sorted(os.listdir(out / 'super_resolution'))
-  assert len(faces) == 2 * 7 and 'face0_sample_paper_w1.png' in faces
-  samples = [np.asarray(Image.open(out / 'super_resolution' / f'face0_sample{k}.png'))
+  assert len(faces) == 2 * 7 and 'astronaut_face0_sample_paper_w1.png' in faces
+  assert 'grace_hopper_face0_truth.png' in faces
+  samples = [np.asarray(Image.open(out / 'super_resolution' / f'astronaut_face0_sample{k}.png'))
              for k in range(3)]
   assert all(s.shape == (32, 32, 3) for s in samples)
   assert not np.array_equal(samples[0], samples[2])  # Three samples, not one mean.

@@ -31,9 +31,9 @@ def png_with_header(path, width, height):
 
 
 def real_jpeg_bytes():
-  path = image_files.list_images(
-      os.path.join(os.path.dirname(image_files.__file__), 'bundled', 'photos', 'eval'))[0]
-  with open(path, 'rb') as f:
+  """A real photograph's JPEG file: matplotlib's grace_hopper.jpg."""
+  from matplotlib import cbook  # pylint: disable=g-import-not-at-top
+  with open(cbook.get_sample_data('grace_hopper.jpg', asfileobj=False), 'rb') as f:
     return f.read()
 
 

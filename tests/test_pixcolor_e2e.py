@@ -9,8 +9,9 @@ import tensorflow as tf
 
 import event_files
 import helpers
-from helpers import ROOT, load_config, run_in_process, strategy_named
+from helpers import load_config, run_in_process, strategy_named
 from data import image_files
+from data import samples
 from data import transforms
 from pixcolor import colorize
 from pixcolor import evaluate
@@ -20,11 +21,6 @@ from pixel_recursive import commands
 from pixel_recursive import workdir as workdir_lib
 from pixel_recursive.training import loop
 
-PHOTOS = os.path.join(ROOT, 'data', 'bundled', 'photos')
-
-
-
-
 def tiny_config(**overrides):
   """pixcolor_tiny shrunk to seconds: 16 x 16 photos, 4 x 4 chroma, a 2-layer PixelCNN of 8.
 
@@ -32,6 +28,7 @@ def tiny_config(**overrides):
   exercised by the overfitting test and by every pixcolor_tiny run).
   """
   c = load_config('pixcolor_tiny')
+  c.data.source = helpers.photo_crops_source()
   c.xla = False
   c.train_steps = 4
   c.batch_size = 4
@@ -92,8 +89,9 @@ def test_train_resume_colorize_evaluate(strategy, tmp_path):
   # The workdir restores, colorizes photos of their own size and evaluates.
   model, _, step = workdir_lib.restore(workdir, model_lib.build_model)
   assert step == 6
-  grays = [np.asarray(colorize.read_luminance(os.path.join(PHOTOS, 'eval', name)))
-           for name in sorted(os.listdir(os.path.join(PHOTOS, 'eval')))[:2]]
+  folder = os.path.join(helpers.photo_folder(), 'eval')
+  grays = [np.asarray(colorize.read_luminance(os.path.join(folder, name)))
+           for name in sorted(os.listdir(folder))[:2]]
   written = {}
   colorize.colorize_all(model, grays, 2, 1.0, 0, 4, 'cached',
                         lambda i, k, rgb: written.__setitem__((i, k), rgb))
@@ -121,8 +119,7 @@ def test_train_resume_colorize_evaluate(strategy, tmp_path):
 def test_both_networks_learn_when_overfitting_one_batch(tmp_path):
   image_dir = tmp_path / 'four' / 'train'
   image_dir.mkdir(parents=True)
-  for name in sorted(os.listdir(os.path.join(PHOTOS, 'train')))[:4]:
-    rgb = image_files.read_image(os.path.join(PHOTOS, 'train', name))
+  for name, rgb in samples.photos('train')[:4]:
     image_files.write_png(str(image_dir / f'{name}.png'), rgb)
   os.symlink(image_dir, tmp_path / 'four' / 'eval')
   config = tiny_config(**{'xla': True,
@@ -240,13 +237,14 @@ def test_command_lines_end_to_end(tmp_path):
                    '--config.histogram_every_steps=0', '--config.batch_size=4',
                    '--config.xla=False',
                    '--config.model.image_size=16', '--config.model.chroma_size=4',
-                   '--config.model.pixelcnn.num_layers=2', '--config.model.pixelcnn.filters=8')
+                   '--config.model.pixelcnn.num_layers=2', '--config.model.pixelcnn.filters=8',
+                   f'--config.data.source={helpers.photo_crops_source()}')
   assert result.returncode == 0, result.stderr[-3000:]
   assert 'step 2/2' in result.stderr
 
   inputs = tmp_path / 'inputs'
   (inputs / 'sub').mkdir(parents=True)
-  photo = image_files.read_image(os.path.join(PHOTOS, 'eval', 'n07747607_orange.jpg'))
+  photo = dict(samples.photos())['coffee'][::4, ::4]  # 100 x 150.
   gray = transforms.to_uint8(transforms.luminance(photo[:45, :31])).numpy()[..., 0]
   image_files.write_png(str(inputs / 'old.png'), gray)  # A true grayscale file, 31 x 45.
   image_files.write_png(str(inputs / 'sub' / 'colour.png'), photo)
@@ -277,7 +275,7 @@ def test_command_lines_end_to_end(tmp_path):
 
 
 @pytest.mark.parametrize('module,args,message', [
-    ('pixcolor.colorize', ['--workdir=/no/such/run', '--input=data/bundled/photos/eval',
+    ('pixcolor.colorize', ['--workdir=/no/such/run', '--input=docs',
                            '--output=/tmp/o'], '/no/such/run'),
     ('pixcolor.evaluate', ['--workdir=/no/such/run', '--output=/tmp/m.json'], '/no/such/run'),
     ('pixcolor.train', ['--config=experiments/configs/pixcolor_tiny.py', '--workdir=/tmp/x',

@@ -14,6 +14,7 @@ import pytest
 import tensorflow as tf
 
 import event_files
+import helpers
 from helpers import run_in_process
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -21,7 +22,8 @@ TINY = ['--config=experiments/configs/faces_tiny.py', '--config.batch_size=4',
         '--config.model.prior.num_layers=2', '--config.model.prior.filters=8',
         '--config.model.prior.head_filters=16', '--config.model.conditioning.filters=8',
         '--config.model.conditioning.blocks=(1, 1, 1)', '--config.image_every_steps=0',
-        '--config.histogram_every_steps=0', '--config.data.shuffle_buffer=64']
+        '--config.histogram_every_steps=0', '--config.data.shuffle_buffer=64',
+        f'--config.data.source={helpers.faces_source()}']
 
 
 # The same loop trains PixColor: its tiny flags, for the tests that run both trainers.
@@ -32,7 +34,7 @@ PIXCOLOR_TINY = ['--config=experiments/configs/pixcolor_tiny.py', '--config.batc
                  '--config.model.adaptation.filters=8', '--config.model.pixelcnn.num_layers=2',
                  '--config.model.pixelcnn.filters=8', '--config.model.pixelcnn.head_filters=16',
                  '--config.image_every_steps=0', '--config.histogram_every_steps=0',
-                 '--config.eval_every_steps=0']
+                 '--config.eval_every_steps=0', f'--config.data.source={helpers.photo_crops_source()}']
 TRAINERS = {'pixel_recursive': TINY, 'pixcolor': PIXCOLOR_TINY}
 
 
@@ -154,7 +156,7 @@ def test_two_workers_train_together_like_one_process(package, tmp_path):
   differing shards, so every training image is the same face; this checks the loop, the
   chief's checkpoints and the loss scaling under MultiWorkerMirroredStrategy.
   """
-  faces = np.load(os.path.join(ROOT, 'data', 'bundled', 'faces.npz'))['train_images']
+  faces = helpers.smooth_images(2, seed=2)
   pair = faces[:2] if package == 'pixel_recursive' else faces[:1].repeat(2, 0)
   np.savez(tmp_path / 'data.npz', train_images=np.tile(pair, (8, 1, 1, 1)),
            eval_images=np.tile(pair, (4, 1, 1, 1)))
@@ -323,7 +325,7 @@ def test_inference_skips_a_damaged_checkpoint_without_writing_and_fails_in_one_l
     trained_to_20, tmp_path):
   workdir = copy_run(trained_to_20, tmp_path, damage=[20])
   before = snapshot(workdir)
-  faces = np.load(os.path.join(ROOT, 'data', 'bundled', 'faces.npz'))['eval_images']
+  faces = helpers.smooth_images(1)
   from PIL import Image
   Image.fromarray(faces[0]).resize((8, 8)).save(tmp_path / 'face.png')
   upsample = run_in_process('pixel_recursive.upsample', f'--workdir={workdir}',

@@ -15,12 +15,20 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+import helpers
+from data import faces as faces_lib
 from data import image_files
 from data import pipeline
+from data import samples
 from data import sources
 
 H, W = 6, 10
-PHOTOS = os.path.join(sources.BUNDLED_DIR, 'photos')
+
+
+@pytest.fixture(scope='module')
+def photos(tmp_path_factory):
+  """The sample photos as JPEG files: {train,eval}/NAME.jpg."""
+  return helpers.write_photo_folder(tmp_path_factory.mktemp('photos'))
 
 
 def images_of(ds):
@@ -157,38 +165,181 @@ def test_unknown_tfds_name_suggests_close_names(tmp_path):
 
 
 # ----------------------------------------------------------------------------------------------
-# The bundled sets.
+# The photos that ship with the dependencies (`samples`).
 # ----------------------------------------------------------------------------------------------
-def test_bundled_faces():
-  train, n_train = sources.load('bundled:faces', 'train')
-  evals, n_eval = sources.load('bundled:faces', 'eval')
-  assert (n_train, n_eval) == (3000, 1000)
-  train, evals = np.stack(images_of(train)), np.stack(images_of(evals))
-  assert train.shape == (3000, 32, 32, 3) and evals.shape == (1000, 32, 32, 3)
-  assert train.dtype == np.uint8
+def test_sample_photos_are_the_colour_photographs_of_the_installed_wheels():
+  train, n_train = sources.load('samples:photos', 'train')
+  evals, n_eval = sources.load('samples:photos', 'eval')
+  train, evals = images_of(train), images_of(evals)
+  assert (n_train, n_eval) == (len(train), len(evals)) == (len(samples.PHOTOS) - 2, 2)
+  assert all(im.dtype == np.uint8 and im.ndim == 3 and im.shape[2] == 3 for im in train + evals)
+  assert all(min(im.shape[:2]) >= 256 for im in train + evals)  # Photographs, at their own size.
+  assert all(float(tf.reduce_mean(tf.abs(tf.cast(im[..., 0], tf.float32) - im[..., 2]))) > 5
+             for im in train + evals)  # Colour, not gray.
   assert not {fingerprint(x) for x in train} & {fingerprint(x) for x in evals}
-  assert 30 < train.mean() < 220 and train.std() > 20  # Photographs, not a blank array.
+  by_name = dict(samples.photos())
+  assert by_name['astronaut'].shape == (512, 512, 3)
+  assert by_name['grace_hopper'].shape == (600, 512, 3)
 
 
-@pytest.mark.parametrize('split,count', [('train', 240), ('eval', 74)])
-def test_bundled_photos(split, count):
-  ds, n = sources.load('bundled:photos', split)
-  images = images_of(ds)
-  assert n == count and len(images) == count
-  assert all(im.dtype == np.uint8 and im.ndim == 3 and im.shape[2] == 3 for im in images)
-  assert all(min(im.shape[:2]) == 128 for im in images)
-  assert not sources.skipped_files().keys() & set(image_files.list_images(PHOTOS))
+def test_sample_faces_are_the_photos_faces_then_lfw():
+  faces = samples.faces()
+  names = [n for n, _ in faces]
+  # The two portraits hold one face each; the detector finds none in the other seven photos.
+  assert names[:3] == ['astronaut_face0', 'grace_hopper_face0', 'lfw_000'] and len(faces) == 102
+  others = [image for name, image in samples.photos() if name not in samples.PORTRAITS]
+  assert len(others) == 7 and not any(faces_lib.detect(image) for image in others)
+  assert all(f.shape == (32, 32, 3) for _, f in faces[:2])
+  assert all(f.shape == (25, 25, 3) and (f[..., 0] == f[..., 2]).all() for _, f in faces[2:])
+  train, n_train = sources.load('samples:faces', 'train')
+  evals, n_eval = sources.load('samples:faces', 'eval')
+  assert (n_train, n_eval) == (92, 10)
+  assert not {fingerprint(x) for x in images_of(train)} & {fingerprint(x) for x in images_of(evals)}
 
 
-def test_bundled_means_faces_for_super_resolution_and_photos_for_colorization():
-  assert sources.load('bundled', 'eval', task='super_resolution')[1] == 1000
-  assert sources.load('bundled', 'eval', task='colorization')[1] == 74
+def test_samples_means_faces_for_super_resolution_and_photos_for_colorization():
+  assert sources.load('samples', 'eval', task='super_resolution')[1] == 10
+  assert sources.load('samples', 'eval', task='colorization')[1] == 2
 
 
-def test_bundled_photo_splits_are_disjoint():
-  train = os.listdir(os.path.join(PHOTOS, 'train'))
-  evals = os.listdir(os.path.join(PHOTOS, 'eval'))
-  assert not set(train) & set(evals)
+def test_sample_images_also_load_inside_dataset_map():
+  ds = pipeline.make_dataset(color_data_config('samples:photos'), 'colorization', 'eval', 2,
+                             training=False)
+  batch = next(iter(ds))
+  assert batch['image'].shape == (2, 64, 64, 3) and batch['chroma'].shape == (2, 28, 28, 2)
+
+
+# ----------------------------------------------------------------------------------------------
+# TFRecord sources: tf.train.Examples with `image/encoded` (the ImageNet-TFRecord layout).
+# ----------------------------------------------------------------------------------------------
+def encoded(image, fmt='png'):
+  import io  # pylint: disable=g-import-not-at-top
+  buffer = io.BytesIO()
+  Image.fromarray(image).save(buffer, format='PNG' if fmt == 'png' else 'JPEG', quality=95)
+  return buffer.getvalue()
+
+
+def write_tfrecord(path, payloads, key='image/encoded'):
+  """One TFRecord file of Examples whose `key` holds each payload (bytes)."""
+  with tf.io.TFRecordWriter(str(path)) as writer:
+    for data in payloads:
+      feature = {key: tf.train.Feature(bytes_list=tf.train.BytesList(value=[data]))}
+      writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+
+
+def distinct_shards(folder, names, per_shard=3):
+  """Shards named `names` of distinct H x W PNGs; returns {name: [images]}."""
+  written, k = {}, 0
+  for name in names:
+    images = []
+    for _ in range(per_shard):
+      image = np.full([H, W, 3], k + 1, np.uint8)
+      image[0, 0] = [k, 255 - k, 9]
+      images.append(image)
+      k += 1
+    write_tfrecord(os.path.join(folder, name), [encoded(im) for im in images])
+    written[name] = images
+  return written
+
+
+def test_tfrecord_splits_by_shard_names_and_decodes_png_and_jpeg(tmp_path):
+  names = ['train-00000-of-00002', 'train-00001-of-00002', 'validation-00000-of-00001']
+  written = distinct_shards(str(tmp_path), names)
+  train, count = sources.load(f'tfrecord:{tmp_path}/*', 'train')
+  assert count is None  # Unknown without reading every file.
+  assert sorted(map(fingerprint, images_of(train))) == sorted(
+      fingerprint(im) for n in names[:2] for im in written[n])
+  evals = images_of(sources.load(f'tfrecord:{tmp_path}/*', 'eval')[0])
+  assert [fingerprint(im) for im in evals] == [fingerprint(im) for im in written[names[2]]]
+  photo = dict(samples.photos())['chelsea'][:64, :96]
+  os.makedirs(tmp_path / 'jpeg')
+  write_tfrecord(tmp_path / 'jpeg' / 'train-0', [encoded(photo, 'jpeg')])
+  write_tfrecord(tmp_path / 'jpeg' / 'eval-0', [encoded(photo)])
+  jpeg = images_of(sources.load(f'tfrecord:{tmp_path}/jpeg/*', 'train')[0])[0]
+  assert jpeg.shape == (64, 96, 3) and np.abs(jpeg.astype(int) - photo).mean() < 4
+
+
+def test_tfrecord_split_placeholder_and_unnamed_shards(tmp_path):
+  distinct_shards(str(tmp_path), ['train.tfrecord', 'val.tfrecord'])
+  assert len(images_of(sources.load(f'tfrecord:{tmp_path}/{{split}}.tfrecord', 'eval')[0])) == 3
+  unnamed = tmp_path / 'unnamed'
+  unnamed.mkdir()
+  written = distinct_shards(str(unnamed), [f'part-{i}' for i in range(10)], per_shard=1)
+  evals = images_of(sources.load(f'tfrecord:{unnamed}/part-*', 'eval')[0])
+  assert [fingerprint(im) for im in evals] == [fingerprint(written['part-9'][0])]  # The last 10%.
+
+
+def test_tfrecord_globs_separated_by_commas(tmp_path):
+  written = distinct_shards(str(tmp_path), ['train-0', 'train-1', 'validation-0', 'validation-1'])
+  source = f'tfrecord:{tmp_path}/train-*,{tmp_path}/validation-0'
+  evals = images_of(sources.load(source, 'eval')[0])
+  assert [fingerprint(im) for im in evals] == [fingerprint(im) for im in written['validation-0']]
+  assert len(images_of(sources.load(source, 'train')[0])) == 6
+  with pytest.raises(sources.DataSourceError, match='matches no file'):
+    sources.load(f'tfrecord:{tmp_path}/train-*,{tmp_path}/nothing-*', 'train')
+
+
+def test_tfrecord_shards_by_file_and_by_record(tmp_path):
+  written = distinct_shards(str(tmp_path), ['train-0', 'train-1', 'eval-0'])
+  full = written['train-0'] + written['train-1']
+  assert_disjoint_halves(
+      lambda ctx: images_of(sources.load(f'tfrecord:{tmp_path}/*', 'train', input_context=ctx)[0]),
+      full)
+  # One file for two pipelines: every other record each.
+  assert_disjoint_halves(
+      lambda ctx: images_of(sources.load(f'tfrecord:{tmp_path}/*', 'eval', input_context=ctx)[0]),
+      written['eval-0'])
+
+
+def test_tfrecord_training_shuffles_files_by_seed(tmp_path):
+  distinct_shards(str(tmp_path), [f'train-{i}' for i in range(6)] + ['eval-0'], per_shard=1)
+  orders = [[fingerprint(im) for im in images_of(sources.load(
+      f'tfrecord:{tmp_path}/*', 'train', shuffle_files=True, seed=s)[0])] for s in (1, 1, 2)]
+  assert orders[0] == orders[1] and orders[0] != orders[2]
+  assert sorted(orders[0]) == sorted(orders[2])
+
+
+def test_tfrecord_errors_name_the_glob_or_the_file(tmp_path):
+  with pytest.raises(sources.DataSourceError, match='matches no file'):
+    sources.load(f'tfrecord:{tmp_path}/nothing-*', 'train')
+  write_tfrecord(tmp_path / 'train-0', [b'x'], key='jpeg_bytes')
+  write_tfrecord(tmp_path / 'eval-0', [b'x'], key='jpeg_bytes')
+  with pytest.raises(sources.DataSourceError,
+                     match=r"train-0: its records have no 'image/encoded' \(they have \['jpeg_bytes'\]\)"):
+    sources.load(f'tfrecord:{tmp_path}/*', 'train')
+  (tmp_path / 'text').mkdir()
+  (tmp_path / 'text' / 'train-0').write_text('not a record file at all, just some text')
+  (tmp_path / 'text' / 'eval-0').write_text('nor this')
+  with pytest.raises(sources.DataSourceError, match='train-0 is not a readable TFRecord file'):
+    sources.load(f'tfrecord:{tmp_path}/text/*', 'train')
+  (tmp_path / 'only').mkdir()
+  distinct_shards(str(tmp_path / 'only'), ['train-0'])
+  with pytest.raises(sources.DataSourceError, match="none for 'eval'"):
+    sources.load(f'tfrecord:{tmp_path}/only/*', 'eval')
+
+
+def test_undecodable_records_are_skipped_named_and_counted(tmp_path, caplog):
+  good = [np.full([H, W, 3], k, np.uint8) for k in (10, 20, 30)]
+  payloads = [encoded(good[0]), b'not an image', encoded(good[1]), encoded(good[2])[:40]]
+  write_tfrecord(tmp_path / 'train-0', payloads + [encoded(good[2])])
+  write_tfrecord(tmp_path / 'eval-0', [encoded(good[0])])
+  caplog.set_level(logging.WARNING)
+  images = images_of(sources.load(f'tfrecord:{tmp_path}/*', 'train')[0])
+  assert [int(im[0, 0, 0]) for im in images] == [10, 20, 30]
+  skipped = {k for k in sources.skipped_files() if k.startswith(str(tmp_path))}
+  assert skipped == {f'{tmp_path}/train-0 record 1', f'{tmp_path}/train-0 record 3'}
+  assert sum('skipping unreadable image' in r.getMessage() for r in caplog.records) >= 2
+
+
+def test_staged_tiny_imagenet_reads_through_the_tfrecord_source():
+  folder = os.path.dirname(helpers.shared_file('natural', 'tiny_imagenet', 'synsets.txt'))
+  source = f'tfrecord:{folder}/*.tfrecord'
+  assert len(sources.tfrecord_files(source[len('tfrecord:'):], 'train')) == 8
+  assert len(sources.tfrecord_files(source[len('tfrecord:'):], 'eval')) == 2
+  ds = pipeline.make_dataset(color_data_config(source), 'colorization', 'eval', 16, training=False,
+                             num_examples=64)
+  batches = list(ds)
+  assert len(batches) == 4 and batches[0]['image'].shape == (16, 64, 64, 3)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -273,11 +424,11 @@ def test_folder_errors(tmp_path):
 # ----------------------------------------------------------------------------------------------
 # A corrupt or unreadable file is skipped, named and counted: never a crash mid-epoch.
 # ----------------------------------------------------------------------------------------------
-def test_unreadable_files_in_a_folder_are_skipped_and_named(tmp_path, caplog):
+def test_unreadable_files_in_a_folder_are_skipped_and_named(tmp_path, caplog, photos):
   folder = tmp_path / 'photos' / 'train'  # With an eval/ beside it, every file here is `train`.
   folder.mkdir(parents=True)
   write_distinct_pngs(str(tmp_path / 'photos' / 'eval'), ['x.png'])
-  good = sorted(image_files.list_images(os.path.join(PHOTOS, 'eval')))[:5]
+  good = sorted(image_files.list_images(os.path.join(photos, 'train')))[:5]
   for path in good:
     shutil.copy(path, folder)
   jpeg = open(good[0], 'rb').read()
@@ -400,7 +551,8 @@ def test_npz_file_errors(tmp_path):
     ('tfds:', 'is not one of'),
     ('folder:', 'is not one of'),
     ('npz:', 'is not one of'),
-    ('bundled:cats', "unknown bundled set 'cats'"),
+    ('tfrecord:', 'is not one of'),
+    ('samples:cats', "unknown sample set 'cats'"),
 ])
 def test_bad_source_strings(source, match):
   with pytest.raises(sources.DataSourceError, match=match):
@@ -409,4 +561,4 @@ def test_bad_source_strings(source, match):
 
 def test_bad_split():
   with pytest.raises(sources.DataSourceError, match='split must be one of'):
-    sources.load('bundled:faces', 'test')
+    sources.load('samples:faces', 'test')

@@ -1,0 +1,134 @@
+"""Faces in any photograph, cropped the way the super-resolution model's training faces are framed.
+
+  faces = data.faces.find(image)           # [Face(crop uint8 [32, 32, 3], box, detection)], largest first
+
+Detection is scikit-image's LBP frontal-face cascade (`skimage.feature.Cascade` with
+`skimage.data.lbp_frontal_face_cascade_filename()`), which ships with scikit-image. Its boxes are
+mapped to CelebA's framing: the training faces are the central 178 x 178 square of CelebA's aligned
+178 x 218 photos (data/SOURCES.md in the staged data), so a face fills a known part of the frame.
+`FRAMING` holds that mapping (the crop's side and centre relative to the detector's box), measured by
+`experiments/face_framing.py` on CelebA faces whose framing is known (ids 000001-000500, training
+ids) and checked on others (ids 008501-009000); WORKSPACE.md ("Faces in any photo") has the numbers.
+"""
+import collections
+import functools
+
+import numpy as np
+
+# The CelebA-framed square around a detection (top, left, side of the detector's box): side =
+# scale * box side, centre = box centre + (dy, dx) * box side. Fitted (medians) by
+# experiments/face_framing.py on CelebA faces 000001-000500 at 64 x 64.
+FRAMING = {'scale': 1.778, 'dy': -0.153, 'dx': 0.0}
+# Detection runs on a copy whose long side is at most this (big photos hold big faces) and whose
+# short side is at least MIN_SIDE (the cascade's window is 24 x 24: small faces need enlarging).
+MAX_SIDE = 640
+MIN_SIDE = 160
+# A face is a group of at least this many of the cascade's raw detections (scikit-image's default
+# is 4, which finds faces in rockets and galaxies: see experiments/face_framing.py).
+MIN_NEIGHBOURS = 8
+MIN_RELATIVE_SIDE = 0.5
+
+Face = collections.namedtuple('Face', ['crop', 'box', 'detection'])
+
+
+@functools.lru_cache(maxsize=1)
+def _detector():
+  import skimage.data  # pylint: disable=g-import-not-at-top
+  import skimage.feature  # pylint: disable=g-import-not-at-top
+  return skimage.feature.Cascade(skimage.data.lbp_frontal_face_cascade_filename())
+
+
+def _gray(image):
+  image = np.asarray(image)
+  if image.ndim == 3 and image.shape[-1] == 1:
+    image = image[..., 0]
+  if image.ndim == 3:
+    image = image[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+  return image.astype(np.float32) / 255.0
+
+
+def _resized(gray, factor):
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  h, w = gray.shape
+  size = (max(1, int(round(w * factor))), max(1, int(round(h * factor))))
+  return np.asarray(Image.fromarray(gray).resize(size, Image.BILINEAR))
+
+
+def _overlap(a, b):
+  """Intersection of two (top, left, height, width) boxes over the smaller one's area."""
+  h = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+  w = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+  return max(h, 0) * max(w, 0) / min(a[2] * a[3], b[2] * b[3])
+
+
+def detect(image, min_neighbours=MIN_NEIGHBOURS):
+  """Frontal faces in `image` (uint8 [H, W, 3] or [H, W]): [(top, left, height, width)] in pixels
+  of `image`, largest first.
+
+  The cascade's groups of detections are thinned: a box that overlaps a larger one (by a third of
+  its own area) is the same face found at another scale, and a box under `MIN_RELATIVE_SIDE` of the
+  largest one's side is taken for a false detection in the background (a pattern on a sleeve, a
+  helmet's reflection), which the cascade finds now and then.
+  """
+  gray = _gray(image)
+  h, w = gray.shape
+  factor = min(1.0, MAX_SIDE / max(h, w))
+  factor = max(factor, min(MIN_SIDE / min(h, w), MAX_SIDE / max(h, w)))
+  small = _resized(gray, factor) if factor != 1.0 else gray
+  found = _detector().detect_multi_scale(
+      img=small, scale_factor=1.1, step_ratio=1, min_size=(24, 24),
+      max_size=small.shape, min_neighbor_number=min_neighbours)
+  boxes = sorted(((d['r'] / factor, d['c'] / factor, d['height'] / factor, d['width'] / factor)
+                  for d in found), key=lambda b: -b[2] * b[3])
+  kept = []
+  for box in boxes:
+    if kept and box[2] < MIN_RELATIVE_SIDE * kept[0][2]:
+      break  # Sorted by size: every later box is smaller still.
+    if all(_overlap(box, k) < 1 / 3 for k in kept):
+      kept.append(box)
+  return kept
+
+
+def framing_box(detection, framing=None):
+  """The CelebA-framed square (top, left, side) around a detection (top, left, height, width)."""
+  f = framing or FRAMING
+  top, left, height, width = detection
+  box = (height + width) / 2
+  side = f['scale'] * box
+  cy = top + height / 2 + f['dy'] * box
+  cx = left + width / 2 + f['dx'] * box
+  return cy - side / 2, cx - side / 2, side
+
+
+def crop(image, box, size=32):
+  """The square `box` (top, left, side) of `image`, area-resized to size x size: uint8 [size, size, 3].
+
+  Parts of the box outside the photo repeat its edge pixels (a face at the border keeps its frame).
+  """
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  image = np.asarray(image)
+  if image.ndim == 2:
+    image = image[..., None]
+  if image.shape[-1] == 1:
+    image = np.repeat(image, 3, axis=-1)
+  top, left, side = (int(round(v)) for v in box)
+  side = max(side, 1)
+  h, w = image.shape[:2]
+  rows = np.clip(np.arange(top, top + side), 0, h - 1)
+  cols = np.clip(np.arange(left, left + side), 0, w - 1)
+  square = image[rows][:, cols, :3]
+  # Pillow's BOX filter is area averaging when shrinking.
+  return np.asarray(Image.fromarray(np.ascontiguousarray(square)).resize((size, size), Image.BOX))
+
+
+def find(image, size=32, framing=None):
+  """Every frontal face of `image`, CelebA-framed and resized to size x size: [Face], largest first.
+
+  Face.crop is uint8 [size, size, 3], Face.box the (top, left, side) square it was cut from and
+  Face.detection the detector's (top, left, height, width).
+  """
+  out = []
+  for detection in detect(image):
+    box = framing_box(detection, framing)
+    out.append(Face(crop(image, box, size), box, detection))
+  return out
