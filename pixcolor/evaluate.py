@@ -10,6 +10,9 @@ model's shipped `sampling.temperature`) and measured by
     those of the eval photos themselves; sum_i min(p_i, q_i) of the normalised histograms, 1 = equal;
   * diversity (Fig. 8): MS-SSIM between the two colourings of the same input (1 = identical);
   * pSNR of the colourings to the truth (dB, RGB 0..255);
+  * colourfulness (Hasler and Suesstrunk 2003, `metrics.colourfulness`): the mean over the
+    colourings against the mean over the eval photos, as a ratio (1 = as colourful as the photos;
+    washed-out sepia is well below, garish blotches above);
 beside three reference points: the gray input itself (a colouring is worth showing only above it),
 the refinement network given the true low-resolution chroma (what perfect PixelCNN samples would
 give), and that chroma merely upsampled bilinearly; plus the bits/dim of the chroma PixelCNN and the
@@ -56,10 +59,13 @@ def evaluate(model, config, num_examples, temperatures=(1.0,), seed=0, batch_siz
   values = {k: [] for k in REFERENCES + ('nats', 'refinement_mse', 'bilinear_mse')}
   values.update({('psnr', t): [] for t in temperatures})
   values.update({('ms_ssim', t): [] for t in temperatures})
+  values.update({('colourfulness', t): [] for t in temperatures})
+  values['colourfulness_truth'] = []
   count = 0
   for batch, n in evaluation.batches(config, 'colorization', num_examples, batch_size):
     gray, truth = batch['gray'], batch['image']
     hist_truth += metrics.ab_histograms(truth[:n], bins)
+    values['colourfulness_truth'].extend(metrics.colourfulness(truth[:n]).tolist())
     for t in temperatures:
       colourings = []
       for k in range(2):
@@ -68,6 +74,7 @@ def evaluate(model, config, num_examples, temperatures=(1.0,), seed=0, batch_siz
         colourings.append(model.combine(gray, model.refine(gray, bins_k, seeds)).numpy()[:n])
         hist[t] += metrics.ab_histograms(colourings[-1], bins)
         values[('psnr', t)].extend(metrics.psnr(colourings[-1], truth[:n]).numpy().tolist())
+        values[('colourfulness', t)].extend(metrics.colourfulness(colourings[-1]).tolist())
       values[('ms_ssim', t)].extend(metrics.ms_ssim(*colourings).numpy().tolist())
     gray_rgb = np.repeat(gray, 3, axis=-1)
     low = transforms.dequantize_chroma(batch['chroma'], model.num_bins)
@@ -88,10 +95,14 @@ def evaluate(model, config, num_examples, temperatures=(1.0,), seed=0, batch_siz
   if not count:
     raise commands.UsageError('the eval split is empty')
   per_temperature = {}
+  truth_colourfulness = float(np.mean(values['colourfulness_truth']))
   for t in temperatures:
     ms_ssim = np.asarray(values[('ms_ssim', t)])
+    colourful = float(np.mean(values[('colourfulness', t)]))
     per_temperature[f'{t:g}'] = {
         'psnr': metrics.finite_mean(values[('psnr', t)]),
+        'colourfulness': {'samples': colourful, 'truth': truth_colourfulness,
+                          'ratio': colourful / max(truth_colourfulness, 1e-9)},
         'histogram_intersection': {'a': metrics.intersection(hist_truth[0], hist[t][0]),
                                    'b': metrics.intersection(hist_truth[1], hist[t][1])},
         'ms_ssim_between_samples': {
@@ -122,17 +133,23 @@ def evaluate(model, config, num_examples, temperatures=(1.0,), seed=0, batch_siz
 def markdown(results):
   """The table: the reference points, then the samples at each temperature."""
   lines = ['| Method | pSNR (dB) | Hist. intersection a | Hist. intersection b | '
-           'MS-SSIM between 2 samples (median) | in [.95, .99] |', '|---' * 6 + '|']
+           "Colourfulness / the photos' | MS-SSIM between 2 samples (median) | in [.95, .99] |",
+           '|---' * 7 + '|']
   for name in REFERENCES:
-    lines.append(f"| {name.replace('_', ' ')} | {results['psnr'][name]:.2f} | - | - | - | - |")
+    ratio = '0' if name == 'gray_input' else '-'
+    lines.append(f"| {name.replace('_', ' ')} | {results['psnr'][name]:.2f} | - | - | {ratio} | - "
+                 '| - |')
   for t, r in results['temperatures'].items():
     h, m = r['histogram_intersection'], r['ms_ssim_between_samples']
     lines.append(f"| samples, T = {t} | {r['psnr']:.2f} | {h['a']:.3f} | {h['b']:.3f} | "
-                 f"{m['median']:.3f} | {100 * m['fraction_between_0.95_and_0.99']:.0f}% |")
-  lines.append('| paper (ImageNet) | - | 0.93 | 0.93 | - | most |')
+                 f"{r['colourfulness']['ratio']:.2f} | {m['median']:.3f} | "
+                 f"{100 * m['fraction_between_0.95_and_0.99']:.0f}% |")
+  lines.append('| paper (ImageNet) | - | 0.93 | 0.93 | - | - | most |')
   lines.append('')
+  first = next(iter(results['temperatures'].values()))
   lines.append(f"{results['num_examples']} eval photos ({results.get('data', '?')}), 2 colourings "
-               f"each; bits/dim {results['bits_per_dim']:.3f}; refinement L2 "
+               f"each; the photos' colourfulness {first['colourfulness']['truth']:.1f}; "
+               f"bits/dim {results['bits_per_dim']:.3f}; refinement L2 "
                f"{results['refinement_l2']:.5f} (bilinear {results['refinement_l2_bilinear_baseline']:.5f})")
   return '\n'.join(lines) + '\n'
 
@@ -190,6 +207,7 @@ def scalars(results):
     for channel, value in r['histogram_intersection'].items():
       out[f'histogram_intersection_{channel}/T{t}'] = value
     out[f'ms_ssim_between_samples/T{t}'] = r['ms_ssim_between_samples']['median']
+    out[f'colourfulness_ratio/T{t}'] = r['colourfulness']['ratio']
   out.update({k: results[k] for k in ('bits_per_dim', 'refinement_l2',
                                       'refinement_l2_bilinear_baseline')})
   return out

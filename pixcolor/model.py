@@ -22,7 +22,8 @@ input's own size and combined with the *original* Y. Chroma that would take a pi
 gamut is pulled towards gray just enough to fit (`color.ycbcr_to_rgb_in_gamut`), so the output's luminance
 equals the input's up to uint8 rounding.
 
-The networks live in their own modules: the conditioning ResNet in `pixcolor.resnet`, the refinement
+The networks live in their own modules: the conditioning backbone in `pixcolor.backbones` (our
+ResNet in `pixcolor.resnet`, or a pretrained keras.applications network), the refinement
 network in `pixcolor.refinement`, the colour plumbing in `pixcolor.color`; the PixelCNN and its
 cached sampler are `pixel_recursive.layers` and `pixel_recursive.sampling`.
 """
@@ -36,7 +37,7 @@ import tensorflow as tf
 from data import transforms
 from pixcolor import color
 from pixcolor import refinement as refinement_lib
-from pixcolor import resnet as resnet_lib
+from pixcolor import backbones
 from pixel_recursive import layers
 from pixel_recursive import losses
 from pixel_recursive import sampling
@@ -84,22 +85,25 @@ class PixColor(keras.Model):
       refinement.{filters, bottom_layers}; pixelcnn_loss_weight, refinement_loss_weight.
   """
 
-  def __init__(self, config, **kwargs):
+  def __init__(self, config, load_weights=False, **kwargs):
     kwargs.setdefault('name', 'pixcolor')  # Fixed: checkpoints key weights by their paths.
     super().__init__(**kwargs)
     self.config = ml_collections.ConfigDict(config)
     self.image_size = int(config.image_size)
     self.chroma_size = int(config.chroma_size)
     self.num_bins = int(config.num_bins)
-    cond = config.conditioning
-    self.resnet = resnet_lib.ResNetFeatures(cond.blocks, cond.width, cond.get('max_pool', True),
-                                 cond.get('dilate_last', True), cond.get('bn_momentum', 0.99),
-                                 name='resnet')
-    if self.image_size != self.chroma_size * self.resnet.output_stride:
-      raise ValueError(
-          f'image_size {self.image_size} must be chroma_size {self.chroma_size} times the '
-          f"conditioning network's output stride {self.resnet.output_stride} (set by "
-          'conditioning.max_pool, conditioning.dilate_last and the number of stages)')
+    if self.image_size % self.chroma_size:
+      raise ValueError(f'image_size {self.image_size} is not a multiple of chroma_size '
+                       f'{self.chroma_size}')
+    self.grid_factor = self.image_size // self.chroma_size
+    # The conditioning network (`backbones`): the gray photo -> features on the chroma grid.
+    self.backbone = backbones.make_backbone(config, self.image_size, self.chroma_size,
+                                            load_weights=load_weights)
+    # A pretrained backbone keeps its batch norm in inference mode, frozen or fine-tuned.
+    self.pretrained = bool(config.get('conditioning_weights'))
+    self.backbone_frozen = bool(config.conditioning.get('frozen', False))
+    if self.pretrained:
+      backbones.freeze_batch_norm(self.backbone)
     self.adaptation = Adaptation(config.adaptation.filters, config.adaptation.num_layers,
                                  name='adaptation')
     p = config.pixelcnn
@@ -135,15 +139,19 @@ class PixColor(keras.Model):
     if not (pixelcnn or refinement):
       raise ValueError('at least one of the PixelCNN and the refinement network must be trained')
     self.trained = {'pixelcnn': bool(pixelcnn), 'refinement': bool(refinement)}
-    for net in (self.resnet, self.adaptation, self.pixelcnn):
+    for net in (self.adaptation, self.pixelcnn):
       net.trainable = bool(pixelcnn)
+    self.backbone.trainable = bool(pixelcnn) and not self.backbone_frozen
+    if self.pretrained:  # Setting `trainable` above set it on every sublayer too.
+      backbones.freeze_batch_norm(self.backbone)
     self.refinement.trainable = bool(refinement)
 
   def conditioning(self, gray, training=False):
     """uint8 Y [B, S, S, 1] -> the PixelCNN's conditioning [B, c, c, adaptation.filters]."""
-    features = self.resnet(gray, training=training)
+    # A frozen backbone runs in inference mode (its batch norm on its moving averages).
+    features = self.backbone(gray, training=training and self.backbone.trainable)
     # Integer factor: average pooling is exactly area downsampling, and compiles with XLA.
-    k = self.resnet.output_stride
+    k = self.grid_factor
     small = tf.nn.avg_pool2d(layers.scale_values(gray, 256), k, k, 'VALID')
     conditioning = self.adaptation(tf.concat([features, tf.cast(small, features.dtype)], axis=-1))
     # float32 whatever the layers compute in: the PixelCNN's gates add projections of it.
@@ -275,21 +283,27 @@ class PixColor(keras.Model):
   def lowres_preview(self, gray, bins):
     """The sampled chroma before refinement, shown over Y area-downsampled to c x c: uint8 RGB
     [B, c, c, 3] (what the PixelCNN alone produced)."""
-    k = self.resnet.output_stride
+    k = self.grid_factor
     y = tf.nn.avg_pool2d(tf.cast(gray, tf.float32), k, k, 'VALID')
     return color.ycbcr_to_rgb_in_gamut(y, transforms.dequantize_chroma(bins, self.num_bins))
 
 
 def build_model(config, load_pretrained=False):
-  """A built `PixColor` from a `model` config; with `load_pretrained`, the ResNet is initialised from
-  `config.conditioning_weights` when that is set (training from scratch otherwise)."""
+  """A built `PixColor` from a `model` config; with `load_pretrained`, the conditioning backbone is
+  initialised from `config.conditioning_weights` when that is set (a file, or 'imagenet'), else it
+  starts random. Without it (restoring a trained model) no weights file is read at all.
+
+  Raises:
+    ValueError (backbones.WeightsError for the weights file): a config that cannot be built.
+  """
   name = config.get('name', 'pixcolor')
   if name != 'pixcolor':
     raise ValueError(f"model.name must be 'pixcolor', got {name!r}")
-  model = PixColor(config)
+  model = PixColor(config, load_weights=load_pretrained)
   model.build()
-  if load_pretrained and config.get('conditioning_weights'):
-    path = os.path.expanduser(config.conditioning_weights)
+  weights = config.get('conditioning_weights')
+  if load_pretrained and weights:
+    path = weights if weights == 'imagenet' else os.path.expanduser(weights)
     logging.info('conditioning network initialised from %s (read as %s weights)', path,
-                 resnet_lib.load_resnet_weights(model.resnet, path))
+                 backbones.load_weights(model.backbone, path))
   return model

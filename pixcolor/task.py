@@ -75,7 +75,7 @@ class PixColorTask(task_lib.Task):
   def build_model(self, model_config):
     try:
       model = model_lib.build_model(model_config, load_pretrained=True)
-    except ValueError as e:
+    except ValueError as e:  # backbones.WeightsError included: one line naming the file.
       raise commands.UsageError(str(e)) from None
     if self.init_from:
       self._init_from(model)
@@ -89,7 +89,8 @@ class PixColorTask(task_lib.Task):
     would otherwise stay random), those it trains may differ (e.g. another refinement network)."""
     path = workdir.latest_checkpoint(os.path.expanduser(self.init_from))
     missing = workdir.restore_matching_weights(path, model)
-    frozen = ([] if self.train_pixelcnn else ['resnet/', 'adaptation/', 'pixelcnn/']) + (
+    frozen = ([] if self.train_pixelcnn else [f'{model.backbone.name}/', 'adaptation/',
+                                              'pixelcnn/']) + (
         [] if self.train_refinement else ['refinement/'])
     lacking = [k for k in missing if k.startswith(tuple(frozen))]
     if lacking:
@@ -100,8 +101,9 @@ class PixColorTask(task_lib.Task):
                  f' ({len(missing)} trained weights start afresh)' if missing else '')
 
   def scale_gradients(self, model, grads, step):
-    """The paper's gradient multiplier: the conditioning ResNet's gradients are zero before
-    `model.conditioning.gradient_start_step` and scaled by `gradient_multiplier` from then on.
+    """The paper's gradient multiplier: the conditioning backbone's gradients are zero before
+    `model.conditioning.gradient_start_step` and scaled by `gradient_multiplier` from then on (a
+    `conditioning.frozen` backbone has no gradients at all).
 
     Args:
       model: the PixColor being trained.
@@ -114,8 +116,8 @@ class PixColorTask(task_lib.Task):
     if start <= 0 and multiplier == 1.0:
       return grads
     scale = tf.where(tf.cast(step, tf.int64) >= start, multiplier, 0.0)
-    resnet = {id(v) for v in model.resnet.trainable_variables}
-    return [g * tf.cast(scale, g.dtype) if id(v) in resnet else g
+    backbone = {id(v) for v in model.backbone.trainable_variables}
+    return [g * tf.cast(scale, g.dtype) if id(v) in backbone else g
             for g, v in zip(grads, model.trainable_variables)]
 
   def metric_names(self):

@@ -117,3 +117,18 @@ def intersection(p, q):
   p = np.asarray(p, np.float64) / max(np.sum(p), 1)
   q = np.asarray(q, np.float64) / max(np.sum(q), 1)
   return float(np.minimum(p, q).sum())
+
+
+def colourfulness(rgb):
+  """Hasler and Suesstrunk's (2003) colourfulness of each uint8 RGB image [B, H, W, 3]: float64 [B].
+
+  With rg = R - G and yb = (R + G) / 2 - B on 0..255, M = sqrt(sd(rg)^2 + sd(yb)^2)
+  + 0.3 sqrt(mean(rg)^2 + mean(yb)^2). A gray image scores 0; their study puts "moderately
+  colourful" near 33 and "extremely colourful" above 109. Sepia washes score well below photos.
+  """
+  x = np.asarray(rgb, np.float64)
+  x = x.reshape(x.shape[0], -1, 3)
+  rg = x[..., 0] - x[..., 1]
+  yb = 0.5 * (x[..., 0] + x[..., 1]) - x[..., 2]
+  return (np.sqrt(rg.std(axis=1) ** 2 + yb.std(axis=1) ** 2)
+          + 0.3 * np.sqrt(rg.mean(axis=1) ** 2 + yb.mean(axis=1) ** 2))

@@ -99,3 +99,21 @@ def test_lab_histograms_and_their_intersection():
   assert metrics.intersection(hist[0], hist[0]) == pytest.approx(1.0)
   assert metrics.intersection(hist[0], metrics.ab_histograms(red)[0]) == 0.0
   assert metrics.intersection([1, 1, 0, 0], [0, 1, 1, 0]) == pytest.approx(0.5)
+
+
+def test_colourfulness_is_zero_for_gray_and_follows_hasler_and_suesstrunk():
+  gray = np.full((2, 8, 10, 3), 90, np.uint8)
+  np.testing.assert_allclose(metrics.colourfulness(gray), [0.0, 0.0])
+  red = np.zeros((1, 8, 10, 3), np.uint8)
+  red[..., 0] = 200  # rg = 200, yb = 100 everywhere: no spread, M = 0.3 * sqrt(200^2 + 100^2).
+  np.testing.assert_allclose(metrics.colourfulness(red), [0.3 * np.hypot(200, 100)])
+  half = red.copy()
+  half[:, :, :5] = 0  # rg and yb each 0 or their value, half and half: sd = value / 2.
+  np.testing.assert_allclose(metrics.colourfulness(half),
+                             [np.hypot(100, 50) + 0.3 * np.hypot(100, 50)])
+  # Washing a photo out towards its gray lowers it in proportion.
+  photo = np.random.default_rng(0).integers(0, 256, (1, 16, 16, 3)).astype(np.float64)
+  luma = photo @ np.array([0.299, 0.587, 0.114])
+  washed = (luma[..., None] + 0.3 * (photo - luma[..., None])).round().astype(np.uint8)
+  ratio = metrics.colourfulness(washed) / metrics.colourfulness(photo.astype(np.uint8))
+  assert 0.25 < ratio[0] < 0.35

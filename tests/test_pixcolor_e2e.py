@@ -154,7 +154,7 @@ def test_one_network_at_a_time_through_init_from(tmp_path):
   # kept as they were.
   assert np.all(a.refinement.out.kernel.numpy() == 0)
   assert np.any(b.refinement.out.kernel.numpy() != 0)
-  assert same(b.pixelcnn, a.pixelcnn) and same(b.resnet, a.resnet)
+  assert same(b.pixelcnn, a.pixelcnn) and same(b.backbone, a.backbone)
   assert same(b.adaptation, a.adaptation)
   assert not same(b.refinement.convs[0], a.refinement.convs[0])
 
@@ -174,8 +174,8 @@ def test_init_from_takes_the_frozen_networks_and_lets_the_trained_one_differ(tmp
   b, _, _ = workdir_lib.restore(str(tmp_path / 'unet'), model_lib.build_model)
   assert type(b.refinement).__name__ == 'UNetRefinement'
   assert all(np.array_equal(v.numpy(), w.numpy())
-             for v, w in zip(a.pixelcnn.weights + a.resnet.weights,
-                             b.pixelcnn.weights + b.resnet.weights))
+             for v, w in zip(a.pixelcnn.weights + a.backbone.weights,
+                             b.pixelcnn.weights + b.backbone.weights))
   # Not training a PixelCNN whose weights in init_from have another shape: refused, as they would
   # stay random.
   wider = tiny_config(train_steps=2, image_every_steps=0, eval_every_steps=0,
@@ -200,7 +200,7 @@ def test_gradient_multiplier_freezes_the_conditioning_network_until_its_step(tmp
   start = task.build_model(config.model)
   loop.run(task, config, workdir)
   after_two, _, _ = workdir_lib.restore(workdir, model_lib.build_model)
-  for x, y in zip(trainable(start.resnet), trainable(after_two.resnet)):
+  for x, y in zip(trainable(start.backbone), trainable(after_two.backbone)):
     np.testing.assert_array_equal(x, y)
   assert any(not np.array_equal(x, y) for x, y in
              zip(trainable(start.pixelcnn), trainable(after_two.pixelcnn)))
@@ -209,7 +209,7 @@ def test_gradient_multiplier_freezes_the_conditioning_network_until_its_step(tmp
   loop.run(task_lib.PixColorTask(config), config, workdir)
   after_four, _, _ = workdir_lib.restore(workdir, model_lib.build_model)
   assert all(not np.array_equal(x, y) for x, y in
-             zip(trainable(after_two.resnet), trainable(after_four.resnet)))
+             zip(trainable(after_two.backbone), trainable(after_four.backbone)))
 
 
 def test_gradient_multiplier_scales_only_the_conditioning_gradients():
@@ -218,7 +218,7 @@ def test_gradient_multiplier_scales_only_the_conditioning_gradients():
   task = task_lib.PixColorTask(config)
   model = task.build_model(config.model)
   grads = [tf.ones_like(v) for v in model.trainable_variables]
-  resnet = {id(v) for v in model.resnet.trainable_variables}
+  resnet = {id(v) for v in model.backbone.trainable_variables}
   assert resnet and len(resnet) < len(grads)
   for step, factor in ((0, 0.0), (9, 0.0), (10, 0.25), (11, 0.25)):
     scaled = task.scale_gradients(model, grads, tf.constant(step, tf.int64))

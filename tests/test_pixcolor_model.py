@@ -116,7 +116,7 @@ def test_shapes_and_loss_terms(model):
 
 def test_no_gradient_flows_between_the_two_networks(model):
   batch = random_batch(model)
-  pixelcnn_side = (model.resnet.trainable_variables + model.adaptation.trainable_variables +
+  pixelcnn_side = (model.backbone.trainable_variables + model.adaptation.trainable_variables +
                    model.pixelcnn.trainable_variables)
   with tf.GradientTape(persistent=True) as tape:
     _, aux = model(batch, training=True)
@@ -261,11 +261,11 @@ def test_conditioning_weights_that_do_not_fit_are_a_clear_error(tmp_path):
                           load_pretrained=True)
   # A file saved from the same network loads, and is ignored unless asked for.
   net = model_lib.build_model(tiny_model_config())
-  net.resnet.save_weights(str(tmp_path / 'same.weights.h5'))
+  net.backbone.save_weights(str(tmp_path / 'same.weights.h5'))
   loaded = model_lib.build_model(
       tiny_model_config(conditioning_weights=str(tmp_path / 'same.weights.h5')),
       load_pretrained=True)
-  for a, b in zip(net.resnet.weights, loaded.resnet.weights):
+  for a, b in zip(net.backbone.weights, loaded.backbone.weights):
     np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 

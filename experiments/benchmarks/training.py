@@ -174,7 +174,7 @@ def breakdown(model, optimizer, batch, xla):
     net = model.pixelcnn
     feats = tf.cast(net.features(images, cond), tf.float32)
     parts['conditioning_networks'] = fb(
-        model.resnet.trainable_variables + model.adaptation.trainable_variables,
+        model.backbone.trainable_variables + model.adaptation.trainable_variables,
         lambda: square(model.conditioning(batch['gray'], training=True)))
     parts['pixelcnn_gated_layers'] = fb(
         [v for b in net.blocks for v in b.trainable_variables],

@@ -16,12 +16,13 @@ on [features, Y at 28 x 28]; conditional PixelCNN over the 28 x 28 x 2 chroma (a
 convolution, then 10 gated 5x5 layers of 64, a 1x1 of 1024 and a 1x1 to 2 x 32 logits); chroma order
 Cb then Cr within a pixel (the paper uses Cr then Cb). Refinement: an encoder-decoder without skips
 from 224 down to 7 x 7 and back by bilinear upsampling (model.refinement.layers). The paper's
-conditioning network was pretrained for segmentation and gets no gradient for its first 100k steps;
-those weights cannot be downloaded here. Pass a local weights file with
---config.model.conditioning_weights=PATH (Keras' ImageNet ResNet-101 file
-resnet101_weights_tf_dim_ordering_tf_kernels_notop.h5, or a .weights.h5 saved from this network);
-without one, also set --config.model.conditioning.gradient_start_step=0, or the randomly
-initialised network stays frozen for 100k steps.
+conditioning network was pretrained (for segmentation; ImageNet classification weights are what
+Keras offers: `conditioning_weights='imagenet'`, the default, downloads them) and gets no gradient
+for its first 100k steps. Offline, pass the file with --config.model.conditioning_weights=PATH
+(Keras' resnet101_weights_tf_dim_ordering_tf_kernels_notop.h5, or a .weights.h5 saved from this
+network); to train from scratch set conditioning_weights='' and
+--config.model.conditioning.gradient_start_step=0, or the random network stays frozen for 100k
+steps.
 
 Optimisation as the paper: Adam, lr 3e-4, global batch 64 (8 GPUs x 8), 360k steps; both networks
 trained in the same loop, with no gradient between them. To train them one after the other, set
@@ -82,15 +83,24 @@ def get_config():
       image_size=224,
       chroma_size=28,
       num_bins=32,
-      # ResNet-101 conv1..conv4 (v1, keras.applications layout), conv4 dilated: output stride 8.
+      # The conditioning backbone (pixcolor/backbones.py): 'resnet101' is the paper's, ResNet-101
+      # conv1..conv4 in keras.applications' layout with conv4 dilated (output stride 8);
+      # 'mobilenet_v2' the CPU-size pretrained one; 'resnet' ours, sized by blocks and width below.
+      # input_size: the side a keras.applications backbone sees the gray photo at (0: image_size);
+      # features: 'stride' (cut at the grid's stride) or 'multi' (several depths resized to the
+      # grid); frozen: keep the backbone fixed (else fine-tuned, from gradient_start_step on).
       conditioning=ml_collections.ConfigDict(dict(
+          backbone='resnet101', input_size=0, features='stride', frozen=False,
           blocks=(3, 4, 23), width=64, max_pool=True, dilate_last=True, bn_momentum=0.99,
           # The paper's gradient multiplier: the (pretrained) conditioning network gets no gradient
           # until gradient_start_step, then its gradients are scaled by gradient_multiplier. The
           # factor after that step is not known here (the paper was not at hand): 1.0. Training from
           # scratch (no conditioning_weights), set gradient_start_step=0.
           gradient_multiplier=1.0, gradient_start_step=100_000)),
-      conditioning_weights='',  # Local weights file; '' = train from scratch.
+      # A local weights file (Keras' resnet101_weights_tf_dim_ordering_tf_kernels_notop.h5,
+      # mobilenet_v2_1.0_224_no_top_imagenet.h5, ...), 'imagenet' (Keras downloads them: needs
+      # internet) or '' (train from scratch). The paper's network is ImageNet-pretrained.
+      conditioning_weights='imagenet',
       adaptation=ml_collections.ConfigDict(dict(filters=64, num_layers=3)),
       # A plain masked 7x7 convolution, then 10 gated layers of 5x5, a 1x1 of 1024, the logits.
       pixelcnn=ml_collections.ConfigDict(dict(

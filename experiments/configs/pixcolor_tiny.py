@@ -49,6 +49,8 @@ def get_config():
   c.data.shuffle_buffer = 240
   c.model.image_size = 64
   c.model.chroma_size = 16
+  c.model.conditioning.backbone = 'resnet'  # Ours, from scratch (no weights file needed).
+  c.model.conditioning_weights = ''
   c.model.conditioning.blocks = (1, 1, 1)
   c.model.conditioning.width = 8
   c.model.conditioning.max_pool = False

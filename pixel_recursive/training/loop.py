@@ -120,7 +120,8 @@ def run(task, config, workdir, mode='train', strategy=None, config_file=None):
                               'replicas of the strategy')
   tf.keras.utils.set_random_seed(config.seed)
   # 'auto' becomes what this machine computes fastest; config.json records the resolved value.
-  config.dtype_policy = precision.resolve(config.get('dtype_policy', 'float32'), log=True)
+  asked_policy = config.get('dtype_policy', 'float32')
+  config.dtype_policy = precision.resolve(asked_policy)
   if mode == 'eval':
     return continuous_eval(task, config, workdir, strategy)
   if chief:
@@ -169,6 +170,8 @@ def run(task, config, workdir, mode='train', strategy=None, config_file=None):
   logging.info('training %s for %d steps from step %d on %d replica(s), global batch %d, XLA %s, '
                '%s', task.name, config.train_steps, start_step, replicas, config.batch_size,
                'on' if use_xla else 'off', config.get('dtype_policy', 'float32'))
+  if asked_policy == 'auto':  # Logged here, not earlier: a usage error stays the only line.
+    precision.resolve('auto', log=True)
   current = start_step
   tic, steps_since = time.time(), 0
 

@@ -1,0 +1,173 @@
+"""PixColor's conditioning backbones (pixcolor/backbones.py): built at tiny size with random weights,
+loaded from a weights file, frozen batch norm, and the PixelCNN's causality and cached == naive
+sampling with each."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import helpers
+from pixcolor import backbones
+from pixcolor import model as model_lib
+from pixcolor import task as task_lib
+from pixel_recursive import workdir
+from pixel_recursive.training import loop
+import test_pixcolor_e2e
+from test_pixcolor_model import random_batch
+from test_pixcolor_model import tiny_model_config
+
+MOBILENET = dict(backbone='mobilenet_v2', input_size=32, features='stride', frozen=False)
+
+
+def mobilenet_config(**overrides):
+  """32 x 32 photos, 4 x 4 chroma: MobileNetV2 cut at output stride 8 (block_6_expand_relu)."""
+  c = tiny_model_config(image_size=32, chroma_size=4)
+  c.conditioning.update(MOBILENET)
+  return helpers.override(c, overrides)
+
+
+@pytest.fixture(scope='module')
+def weights_file(tmp_path_factory):
+  """A MobileNetV2 1.0 weights file of random values (ImageNet's would be the same layout)."""
+  keras.utils.set_random_seed(3)
+  app = keras.applications.MobileNetV2(input_shape=(32, 32, 3), include_top=False, weights=None)
+  for v in app.weights:  # Not Keras' initial values, so a load that did nothing cannot pass.
+    v.assign(v + tf.random.normal(v.shape, stddev=0.05, seed=4))
+  path = str(tmp_path_factory.mktemp('weights') / 'mobilenet_v2.weights.h5')
+  app.save_weights(path)
+  return path, {layer.name: [w.numpy() for w in layer.weights] for layer in app.layers
+                if layer.weights}
+
+
+@pytest.mark.parametrize('cond', [
+    dict(backbone='resnet'),
+    dict(MOBILENET),
+    dict(MOBILENET, features='multi'),
+    dict(MOBILENET, input_size=64),  # The backbone sees the photo at twice its size.
+])
+def test_backbones_build_and_meet_the_chroma_grid(cond):
+  c = tiny_model_config(image_size=32, chroma_size=4) if cond['backbone'] != 'resnet' else (
+      tiny_model_config())
+  c.conditioning.update(cond)
+  model = model_lib.build_model(c)
+  batch = random_batch(model)
+  features = model.backbone(batch['gray'])
+  assert features.shape[:3] == (2, 4, 4)
+  logits, aux = model(batch)
+  assert logits.shape == (2, 4, 4, 2, 32) and np.all(np.isfinite(aux['loss']))
+
+
+def test_the_backbones_input_is_the_gray_photo_replicated_and_scaled_for_mobilenet(weights_file):
+  path, _ = weights_file
+  model = model_lib.build_model(mobilenet_config(conditioning_weights=path), load_pretrained=True)
+  gray = random_batch(model)['gray']
+  x = np.repeat(gray.astype(np.float32), 3, axis=-1)
+  expected = model.backbone.net(keras.applications.mobilenet_v2.preprocess_input(x))
+  np.testing.assert_allclose(model.backbone(gray), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_weights_file_sets_the_backbone_and_is_read_only_when_asked(weights_file):
+  path, saved = weights_file
+  loaded = model_lib.build_model(mobilenet_config(conditioning_weights=path), load_pretrained=True)
+  layers = [l for l in loaded.backbone.net.layers if l.weights]
+  assert len(layers) > 20 and layers[0].name == 'Conv1'  # Every layer up to the cut.
+  for layer in layers:
+    for got, want in zip(layer.weights, saved[layer.name]):
+      np.testing.assert_array_equal(got.numpy(), want, err_msg=layer.name)
+  # Restoring a trained model reads no file: its checkpoint holds the weights.
+  random = model_lib.build_model(mobilenet_config(conditioning_weights='/no/such/file.h5'))
+  assert not np.array_equal(random.backbone.net.get_layer('Conv1').kernel.numpy(),
+                            saved['Conv1'][0])
+
+
+def test_a_missing_or_mismatched_weights_file_ends_in_one_line(tmp_path):
+  resnet_file = str(tmp_path / 'resnet.weights.h5')
+  keras.applications.ResNet50(include_top=False, weights=None,
+                              input_shape=(32, 32, 3)).save_weights(resnet_file)
+  (tmp_path / 'text.h5').write_text('not weights')
+  for path, message in ((str(tmp_path / 'missing.h5'), 'is not a file'),
+                        (resnet_file, 'does not fit MobileNetV2'),
+                        (str(tmp_path / 'text.h5'), 'does not fit MobileNetV2')):
+    with pytest.raises(backbones.WeightsError, match=message):
+      model_lib.build_model(mobilenet_config(conditioning_weights=path), load_pretrained=True)
+  result = helpers.run_in_process(
+      'pixcolor.train', '--config=experiments/configs/pixcolor_tiny.py', f'--workdir={tmp_path}/w',
+      '--config.model.conditioning.backbone=mobilenet_v2', '--config.model.image_size=32',
+      '--config.model.chroma_size=4', f'--config.model.conditioning_weights={resnet_file}')
+  helpers.assert_usage_error(result, f'model.conditioning_weights {resnet_file} does not fit '
+                             'MobileNetV2', prog='pixcolor.train')
+
+
+def test_an_unknown_backbone_is_a_clear_error():
+  with pytest.raises(ValueError, match='backbone must be one of resnet, resnet101, mobilenet_v2'):
+    model_lib.build_model(mobilenet_config(**{'conditioning.backbone': 'vgg16'}))
+  with pytest.raises(ValueError, match="output strides"):
+    model_lib.build_model(mobilenet_config(**{'conditioning.input_size': 48}))
+
+
+@pytest.mark.parametrize('frozen', [False, True])
+def test_batch_norm_of_a_pretrained_backbone_stays_in_inference_mode_through_training(
+    weights_file, tmp_path, frozen):
+  """Fine-tuned or frozen, its BN statistics and affine weights never move; fine-tuned, its
+  convolutions do (frozen, they do not)."""
+  path, _ = weights_file
+  config = test_pixcolor_e2e.tiny_config(**{
+      'train_steps': 3, 'checkpoint_every_steps': 3, 'image_every_steps': 0,
+      'eval_every_steps': 0, 'learning_rate': 1e-2, 'model.image_size': 32,
+      'model.chroma_size': 4, 'model.conditioning_weights': path,
+      **{f'model.conditioning.{k}': v for k, v in MOBILENET.items()},
+      'model.conditioning.frozen': frozen})
+  task = task_lib.PixColorTask(config)
+  training = loop.build(task, config, tf.distribute.get_strategy())
+  net = training.model.backbone.net
+  bns = [l for l in net.layers if isinstance(l, keras.layers.BatchNormalization)]
+  assert bns and not any(l.trainable for l in bns)
+  before = {v.path: v.numpy() for l in bns for v in l.weights}
+  kernel = net.get_layer('Conv1').kernel.numpy()
+  loop.run(task, config, str(tmp_path / 'run'))
+  model, _, _ = workdir.restore(str(tmp_path / 'run'), model_lib.build_model)
+  after_net = model.backbone.net
+  after = {v.path: v.numpy() for l in after_net.layers
+           if isinstance(l, keras.layers.BatchNormalization) for v in l.weights}
+  assert sorted(after) == sorted(before)
+  for key in before:
+    np.testing.assert_array_equal(after[key], before[key], err_msg=key)
+  moved = np.abs(after_net.get_layer('Conv1').kernel.numpy() - kernel).max()
+  assert (moved == 0) if frozen else (moved > 1e-4), moved
+
+
+def test_chroma_pixelcnn_is_causal_with_a_pretrained_backbone(weights_file):
+  """The causality probe of test_pixcolor_model.py through MobileNetV2's conditioning."""
+  path, _ = weights_file
+  model = model_lib.build_model(mobilenet_config(conditioning_weights=path), load_pretrained=True)
+  gray = np.random.default_rng(0).integers(0, 256, [1, 32, 32, 1]).astype(np.uint8)
+  cond = model.conditioning(gray)
+  for v in model.pixelcnn.trainable_variables:
+    if v.path.endswith('bias'):
+      v.assign(tf.random.normal(v.shape, stddev=0.5, seed=1))
+  h = w = 4
+  n = h * w * 2
+  base = np.random.default_rng(1).integers(0, 32, [1, h, w, 2])
+  batch = np.repeat(base, n + 1, axis=0)
+  for k in range(n):
+    i, rest = divmod(k, w * 2)
+    j, c = divmod(rest, 2)
+    batch[k + 1, i, j, c] = (base[0, i, j, c] + 16) % 32
+  logits = model.pixelcnn(model_lib.layers.scale_values(batch, 32), tf.repeat(cond, n + 1, 0))
+  change = np.abs(logits[1:].numpy() - logits[:1].numpy()).max(-1).reshape(n, n)
+  for k in range(n):
+    assert change[k, :k + 1].max() < 1e-6, f'chroma sub-pixel {k} leaks into earlier logits'
+    if k + 1 < n:
+      assert change[k, k + 1:].max() > 1e-5, f'chroma sub-pixel {k} reaches no later logit'
+
+
+def test_cached_equals_naive_colorization_with_a_pretrained_backbone(weights_file):
+  path, _ = weights_file
+  model = model_lib.build_model(mobilenet_config(conditioning_weights=path,
+                                                 **{'conditioning.features': 'multi'}),
+                                load_pretrained=True)
+  gray = random_batch(model, n=2, seed=7)['gray']
+  cached = model.sample_chroma(gray, [5, 9], 1.0, method='cached').numpy()
+  naive = model.sample_chroma(gray, [5, 9], 1.0, method='naive').numpy()
+  np.testing.assert_array_equal(cached, naive)
+  assert len(np.unique(cached)) > 4
