@@ -118,8 +118,10 @@ def make_dataset(data_config, task, split, batch_size, *, training, seed=0, inpu
     batch_size: examples per batch of *this* pipeline (per replica under a strategy).
     training: shuffle (before repeat), repeat forever and augment (`random_flip`: flip every example
       left-right with probability 1/2; `random_crop` > 0, colorization only: a random square of
-      side [random_crop, 1] x the short side instead of `crop`). Otherwise one ordered pass, never
-      augmented.
+      side [random_crop, 1] x the short side instead of `crop`; `random_zoom` > 0,
+      super-resolution only: with probability `random_zoom_probability`, the central square of
+      side [random_zoom, 1] x the cropped image's, a tighter framing). Otherwise one ordered
+      pass, never augmented.
     seed: seed of file order, shuffling and augmentation; the same seed gives the same batches.
     input_context: `tf.distribute.InputContext`; the dataset is then this pipeline's shard.
     num_examples: keep only the first N examples of the split (evaluation on a subset), N in all
@@ -144,7 +146,19 @@ def make_dataset(data_config, task, split, batch_size, *, training, seed=0, inpu
   preprocess = example_fn(data_config, task)
   cache = data_config.get('cache', False)
   random_crop = float(data_config.get('random_crop', 0.0) or 0.0) if training else 0.0
-  if random_crop and task == 'colorization':
+  random_zoom = float(data_config.get('random_zoom', 0.0) or 0.0) if training else 0.0
+  if random_zoom and task == 'super_resolution':
+    # Drawn anew every epoch, like the colorization crops: what is cached is the photo. The zoomed
+    # square is resized to the high-resolution size (enlarged, for 32 x 32 sources) by
+    # data.resize_method, then area-downsampled to the input as always.
+    if cache:
+      ds = ds.cache()
+    probability = float(data_config.get('random_zoom_probability', 1.0))
+    ds = _with_seeds(ds, seed + 2).map(
+        lambda ex, s: preprocess(transforms.random_zoom(
+            crop(ex['image'], data_config.crop), s, random_zoom, probability), crop_how='none'),
+        num_parallel_calls=tf.data.AUTOTUNE)
+  elif random_crop and task == 'colorization':
     # The crop must be drawn anew every epoch, so what is cached is the decoded photo.
     if cache:
       ds = ds.cache()

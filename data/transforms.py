@@ -70,6 +70,21 @@ def random_square_crop(image, seed, min_scale=1.0):
   return image[top:top + side, left:left + side]
 
 
+def random_zoom(image, seed, min_zoom=1.0, probability=1.0):
+  """With `probability`, the central square of side z x the short side of a `[H, W, C]` image, z
+  uniform in [min_zoom, 1] (the subject then fills more of the frame: a tighter framing); otherwise
+  the central square itself. Stateless, like `random_square_crop`."""
+  shape = tf.shape(image)
+  short = tf.minimum(shape[0], shape[1])
+  seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 2)
+  zoom = tf.random.stateless_uniform([], seeds[0], minval=min_zoom, maxval=1.0)
+  zoom = tf.where(tf.random.stateless_uniform([], seeds[1]) < probability, zoom, 1.0)
+  side = tf.clip_by_value(tf.cast(tf.round(zoom * tf.cast(short, tf.float32)), tf.int32), 1, short)
+  top = (shape[0] - side) // 2
+  left = (shape[1] - side) // 2
+  return image[top:top + side, left:left + side]
+
+
 def random_flip(images, seed):
   """Flips every `[H, W, C]` tensor of the dict `images` left-right together, with probability 1/2
   (stateless, like `random_square_crop`)."""

@@ -4,12 +4,16 @@ Binds `pixel_recursive.model` to the super-resolution examples of `data.pipeline
 metrics (nats of A+B, of A alone, of B alone), their scalars in bits/dim, and TensorBoard's sample
 grids. The protocol is `training.task.Task`'s.
 """
+import os
+
+from absl import logging
 import numpy as np
 
 from pixel_recursive import commands
 from pixel_recursive import losses
 from pixel_recursive import model as model_lib
 from pixel_recursive import visualize
+from pixel_recursive import workdir
 from pixel_recursive.training import task as task_lib
 
 SAMPLE_TEMPERATURES = (1.0, 0.9, 0.8)
@@ -28,6 +32,7 @@ class SuperResolutionTask(task_lib.Task):
   def __init__(self, config):
     super().__init__(config)
     self.l2 = config.model.get('name', 'super_resolution') == 'l2_regression'
+    self.config_init_from = config.get('init_from', '')
 
   def check_config(self, config):
     super().check_config(config)
@@ -35,7 +40,16 @@ class SuperResolutionTask(task_lib.Task):
       raise commands.UsageError(f'model.name must be one of {sorted(model_lib.MODELS)}')
 
   def build_model(self, model_config):
-    return model_lib.build_model(model_config)
+    model = model_lib.build_model(model_config)
+    init_from = self.config_init_from
+    if init_from:
+      path = workdir.latest_checkpoint(os.path.expanduser(init_from))
+      missing = workdir.restore_matching_weights(path, model)
+      if len(missing) == len(workdir.weights_by_path(model)):
+        raise commands.UsageError(f'init_from {path} holds none of this model\'s weights')
+      logging.info('weights initialised from %s%s', path,
+                   f' ({len(missing)} weights start afresh)' if missing else '')
+    return model
 
   def metric_names(self):
     return ['loss', 'mse'] if self.l2 else ['loss', 'nats', 'nats_conditioning', 'nats_prior']

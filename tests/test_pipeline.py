@@ -299,3 +299,21 @@ def test_colorization_drops_grayscale_photos_and_counts_them(tmp_path):
   sr = all_examples(pipeline.make_dataset(sr_config(source=f'npz:{path}', crop='center'),
                                           'super_resolution', 'eval', 1, training=False), 100)
   assert len(sr['highres']) == 9
+
+
+def test_random_zoom_only_in_training_and_on_both_images():
+  config = sr_config(random_zoom=0.6, shuffle_buffer=1)
+  plain = all_examples(pipeline.make_dataset(sr_config(shuffle_buffer=1), 'super_resolution',
+                                             'train', 8, training=True), 2)
+  zoomed = all_examples(pipeline.make_dataset(config, 'super_resolution', 'train', 8,
+                                              training=True, seed=5), 2)
+  changed = [not np.array_equal(a, b) for a, b in zip(plain['highres'], zoomed['highres'])]
+  assert sum(changed) >= 12
+  # The input is always the zoomed truth area-downsampled: the pair stays consistent.
+  for highres, lowres in zip(zoomed['highres'], zoomed['lowres']):
+    np.testing.assert_allclose(block_means(highres, 4), lowres, atol=0.51)
+  eval_zoom = all_examples(pipeline.make_dataset(config, 'super_resolution', 'eval', 8,
+                                                 training=False), 1)
+  eval_plain = all_examples(pipeline.make_dataset(sr_config(), 'super_resolution', 'eval', 8,
+                                                  training=False), 1)
+  np.testing.assert_array_equal(eval_zoom['highres'], eval_plain['highres'])

@@ -65,6 +65,8 @@ CASES = {
     'colourfulness': (transforms.colourfulness, [random_image([H, W, 3])]),
     'random_square_crop': (lambda x: transforms.random_square_crop(x, [3, 4], 0.5),
                            [random_image([20, 30, 3])]),
+    'random_zoom': (lambda x: transforms.random_zoom(x, [5, 6], 0.5),
+                    [random_image([20, 30, 3])]),
     'random_flip': (lambda x: transforms.random_flip({'a': x, 'b': x[..., :1]}, [1, 2]),
                     [random_image([H, W, 3])]),
 }
@@ -304,3 +306,25 @@ def test_colourfulness_tells_gray_photos_from_colour_ones():
   colour = gray.copy()
   colour[..., 0] = np.clip(colour[..., 0].astype(int) + 20, 0, 255)
   assert float(transforms.colourfulness(colour)) > 10 * transforms.GRAY_COLOURFULNESS
+
+
+def test_random_zoom_is_a_central_square_of_the_drawn_side_eagerly_and_in_a_dataset():
+  image = np.arange(40 * 30 * 3, dtype=np.int32).reshape(40, 30, 3)
+  seed = tf.constant([3, 4], tf.int64)
+  for probability in (0.0, 1.0):
+    eager = np.asarray(transforms.random_zoom(image, seed, 0.5, probability))
+    mapped = next(iter(tf.data.Dataset.from_tensors(image).map(
+        lambda x: transforms.random_zoom(x, seed, 0.5, probability)))).numpy()
+    np.testing.assert_array_equal(eager, mapped)
+    side = eager.shape[0]
+    assert eager.shape[:2] == (side, side)
+    top, left = (40 - side) // 2, (30 - side) // 2
+    np.testing.assert_array_equal(eager, image[top:top + side, left:left + side])  # Centred.
+    if probability == 0.0:
+      assert side == 30  # No zoom: the central square.
+  sides = {transforms.random_zoom(image, tf.constant([s, 0], tf.int64), 0.5).shape[0]
+           for s in range(40)}
+  assert min(sides) >= 15 and max(sides) <= 30 and len(sides) > 8
+  some = [transforms.random_zoom(image, tf.constant([s, 1], tf.int64), 0.5, 0.5).shape[0]
+          for s in range(40)]
+  assert 8 < sum(s == 30 for s in some) < 32  # About half not zoomed.

@@ -15,6 +15,9 @@ def super_resolution():
       dict(name='rmsprop', decay=0.95, momentum=0.9, epsilon=1e-8, weight_decay=0.0))
   c.grad_clip_norm = 0.0  # 0 = no clipping.
   c.warmup_steps = 0  # Learning rate ramped up linearly over these first steps (0 = none).
+  # A workdir whose newest weights start the model ('' = none), e.g. to fine-tune a shipped model;
+  # a resume restores this workdir's own checkpoint over them.
+  c.init_from = ''
   c.learning_rate_drop_steps = ()  # At each of these steps the learning rate is multiplied by
   c.learning_rate_drop_factor = 1.0  # this factor (neither paper states a schedule).
   c.xla = True  # Compile the forward/backward pass (turned off automatically on logical CPUs).
@@ -47,6 +50,10 @@ def super_resolution():
       shuffle_buffer=10_000,
       cache=False,
       random_flip=False,  # Training only: flip examples left-right with probability 1/2.
+      # Training only: with random_zoom_probability, zoom into the central [random_zoom, 1] of the
+      # (cropped) image, so that faces framed tighter than the data's are met too (0 = off).
+      random_zoom=0.0,
+      random_zoom_probability=1.0,
       tfds_data_dir='',
       tfds_manual_dir='',
       tfds_download=True,

@@ -1,0 +1,92 @@
+r"""The framing test: a super-resolution model on CelebA faces framed tighter than its training faces.
+
+  python experiments/framing.py --faces=../shared/data/faces/celeba_64_008501_010000.npz \
+      --ids=report [--workdir=DIR] [--zooms=0.6,0.7,0.8,0.9,1.0] [--num_examples=1000]
+
+A user's faces are framed every which way; the training faces are CelebA's central 178 x 178 of the
+aligned photos. Here each 64 x 64 CelebA face (the same framing) is cropped to its central
+`zoom` x 64 square (zoom 1: CelebA's own framing; 0.6: the face fills the frame, as LFW's do),
+area-resized to 32 x 32 as the truth, area-downsampled to 8 x 8 as the input, and upsampled by the
+model at its shipped sampling defaults (or --temperature, --guidance), beside bicubic. `--ids`:
+`choice` is ids 008501-009000 (the validation ids: choose recipes and checkpoints there), `report`
+ids 009001-010000 (report only); train on neither. Prints the table, then one JSON line.
+"""
+import json
+import os
+import sys
+import tempfile
+
+from absl import app
+from absl import flags
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+  sys.path.insert(0, ROOT)
+
+flags.DEFINE_string('workdir', None, 'Super-resolution workdir (default: the faces demo model).')
+flags.DEFINE_string('model', None, 'A shipped demo model instead of --workdir (faces, bedrooms).')
+flags.DEFINE_string('faces', None, 'npz of CelebA ids 008501-010000 at 64 x 64 (`images`).')
+flags.DEFINE_enum('ids', 'choice', ['choice', 'report'], 'choice: 008501-009000; report: '
+                  '009001-010000.')
+flags.DEFINE_list('zooms', ['0.6', '0.7', '0.8', '0.9', '1.0'], 'Side of the central crop, as a '
+                  'fraction of the frame.')
+flags.DEFINE_integer('num_examples', None, 'Faces per zoom (default: all of the block).')
+flags.DEFINE_float('temperature', None, "Sampling temperature (default: the model's).")
+flags.DEFINE_float('guidance', None, "Guidance weight (default: the model's).")
+flags.DEFINE_integer('batch_size', 100, 'Faces sampled at once.')
+flags.mark_flags_as_required(['faces'])
+FLAGS = flags.FLAGS
+
+
+def zoomed(images, zoom, size=32):
+  """The central zoom x side square of each uint8 [N, S, S, 3] image, area-resized to size."""
+  from data import transforms  # pylint: disable=g-import-not-at-top
+  side = images.shape[1]
+  crop = int(round(zoom * side))
+  top = (side - crop) // 2
+  square = images[:, top:top + crop, top:top + crop]
+  return transforms.to_uint8(transforms.resize(square, size, 'area')).numpy()
+
+
+def main(argv):
+  del argv
+  from pixel_recursive import commands  # pylint: disable=g-import-not-at-top
+  from pixel_recursive import evaluate  # pylint: disable=g-import-not-at-top
+  from pixel_recursive import model as model_lib  # pylint: disable=g-import-not-at-top
+  from pixel_recursive import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
+  faces = np.load(FLAGS.faces)['images']
+  block = faces[:500] if FLAGS.ids == 'choice' else faces[500:1500]
+  block = block[:FLAGS.num_examples] if FLAGS.num_examples else block
+  workdir = workdir_lib.resolve(FLAGS.workdir, model_lib.DEMO_WORKDIRS, FLAGS.model)
+  model, config, step = workdir_lib.restore(workdir, model_lib.build_model)
+  t = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
+  w = commands.sampling_setting(config, 'guidance', FLAGS.guidance)
+  rows = {}
+  with tempfile.TemporaryDirectory() as tmp:
+    for zoom in (float(z) for z in FLAGS.zooms):
+      path = os.path.join(tmp, f'zoom{zoom:g}.npz')
+      images = zoomed(block, zoom)
+      np.savez(path, train_images=images[:1], eval_images=images)
+      config.data.source = f'npz:{path}'
+      config.data.crop = 'none'
+      results = evaluate.evaluate(model, config, len(images), [(t, w)], batch_size=FLAGS.batch_size)
+      methods = results['methods']
+      samples = methods[evaluate.method_name(t, w)]
+      rows[f'{zoom:g}'] = {
+          'samples': {k: round(samples[k], 4) for k in ('psnr', 'consistency', 'hf_ratio')},
+          'bicubic': {k: round(methods['bicubic'][k], 4) for k in ('psnr', 'consistency')},
+          'psnr_minus_bicubic': round(samples['psnr'] - methods['bicubic']['psnr'], 3),
+          'bits_per_dim': round(results['bits_per_dim'], 4)}
+  print(f'| zoom | samples pSNR | bicubic pSNR | difference | consistency (dB) | HF ratio | '
+        f'bits/dim |\n|---|---|---|---|---|---|---|')
+  for zoom, r in rows.items():
+    print(f"| {zoom} | {r['samples']['psnr']:.2f} | {r['bicubic']['psnr']:.2f} | "
+          f"{r['psnr_minus_bicubic']:+.2f} | {r['samples']['consistency']:.2f} | "
+          f"{r['samples']['hf_ratio']:.2f} | {r['bits_per_dim']:.3f} |")
+  print(json.dumps({'benchmark': 'framing', 'workdir': workdir, 'step': step, 'ids': FLAGS.ids,
+                    'num_faces': len(block), 'temperature': t, 'guidance': w, 'zooms': rows}))
+
+
+if __name__ == '__main__':
+  app.run(main)
