@@ -21,7 +21,7 @@ def run_script(name, *args):
 
 def test_training_benchmark_times_every_part_of_both_tasks():
   lines = run_script('training.py', '--configs=faces_tiny,pixcolor_tiny',
-                     '--variants=noxla_mixed_bfloat16', '--batch_size=2',
+                     '--variants=recipe', '--batch_size=2',
                      '--steps=1', '--repeats=1', '--pipeline_batches=2')
   assert [l['config'] for l in lines] == ['faces_tiny.py', 'pixcolor_tiny.py']
   for line in lines:

@@ -43,7 +43,8 @@ from pixel_recursive.training import precision  # pylint: disable=g-import-not-a
 flags.DEFINE_list('configs', ['faces_tiny', 'celeba_8x32', 'pixcolor_tiny', 'pixcolor_imagenet'],
                   'Config names under experiments/configs.')
 flags.DEFINE_list('variants', ['xla_float32', 'noxla_float32', 'xla_mixed_bfloat16',
-                               'noxla_mixed_bfloat16'], 'Variants to time.')
+                               'noxla_mixed_bfloat16'], "Variants to time; 'recipe' is the config's "
+                  "own (its xla and its dtype_policy, 'auto' resolved on this machine).")
 flags.DEFINE_integer('batch_size', 0, 'Batch size (0: the config\'s own).', lower_bound=0)
 flags.DEFINE_integer('steps', 10, 'Timed steps per repeat.', lower_bound=1)
 flags.DEFINE_integer('repeats', 3, 'Repeats; the median is reported.', lower_bound=1)
@@ -228,7 +229,7 @@ def benchmark(name):
                              'why': precision.native_bfloat16()[1]},
             'variants': {}}
   kept = None
-  for variant in FLAGS.variants:
+  for variant in dict.fromkeys(recipe if v == 'recipe' else v for v in FLAGS.variants):
     xla, policy = variant.split('_', 1)
     try:
       ms, model, optimizer = time_step(task, config, batch, xla == 'xla', policy)
