@@ -213,10 +213,19 @@ def finish(failures, total):
     sys.exit(EXIT_PARTIAL)
 
 
-def define_batch_flags(demo, what, guidance=False):
-  """The flags `upsample` and `colorize` share; `demo` names the shipped checkpoint's folder."""
+def define_model_flag(names):
+  """--model: which shipped demo model to use without --workdir."""
+  flags.DEFINE_string('model', None, f'A shipped demo model: {" or ".join(names)} (default '
+                      f'{names[0]}); instead of --workdir.')
+
+
+def define_batch_flags(demo, what, guidance=False, models=()):
+  """The flags `upsample` and `colorize` share; `demo` names the shipped checkpoint's folder,
+  `models` the shipped models --model picks from (none: no --model flag)."""
   flags.DEFINE_string('workdir', None, 'Training workdir to load (config.json + checkpoints/). '
                       f'Default: the demo checkpoint shipped in {demo}.')
+  if models:
+    define_model_flag(models)
   flags.DEFINE_string('input', None, 'An image file or a folder of images (searched recursively).')
   flags.DEFINE_string('output', None, 'Folder for the PNGs (created if missing).')
   flags.DEFINE_float('temperature', None, 'Sampling temperature T > 0: values are drawn from '

@@ -3,10 +3,10 @@ r"""Exports a trained super-resolution model as a SavedModel that serves without
   python -m pixel_recursive.export --workdir=/tmp/faces_tiny --output=/tmp/faces_export
   saved_model_cli show --dir /tmp/faces_export --tag_set serve --signature_def serving_default
 
-Without --workdir the demo checkpoint that `pixel_recursive.upsample` uses is exported. The command
-restores the newest checkpoint, traces the sampler, writes the SavedModel to --output (a new or
-empty folder, or an earlier export, which is replaced), then (unless --noverify) loads what it wrote
-and checks that one image it samples equals `SuperResolution.sample`'s.
+Without --workdir a shipped demo checkpoint is exported: --model=faces (the default) or bedrooms.
+The command restores the newest checkpoint, traces the sampler, writes the SavedModel to --output (a
+new or empty folder, or an earlier export, which is replaced), then (unless --noverify) loads what
+it wrote and checks that one image it samples equals `SuperResolution.sample`'s.
 
 The `serving_default` signature (a standard `tensorflow/serving/predict` one):
 
@@ -127,5 +127,5 @@ def verify(path, model, config=None, seed=0):
 
 if __name__ == '__main__':
   from pixel_recursive import model as model_lib
-  serving.export_main('super_resolution', model_lib.DEMO_WORKDIR, model_lib.build_model, serving_function,
+  serving.export_main('super_resolution', model_lib.DEMO_WORKDIRS, model_lib.build_model, serving_function,
                       verify, 'lowres, temperature, guidance, seed -> images')

@@ -20,9 +20,17 @@ from pixel_recursive import losses
 from pixel_recursive import sampling
 
 _PACKAGE = 'pixel_recursive'
-# The demo checkpoint shipped with the package (a workdir: config.json + checkpoints/), used by
-# `upsample` and `export` when no --workdir is given.
-DEMO_WORKDIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'demo', 'faces')
+# The demo checkpoints shipped with the package (workdirs: config.json + checkpoints/), used by
+# `upsample` and `export` when no --workdir is given; --model picks one, faces by default.
+DEMO_WORKDIRS = {name: os.path.join(os.path.dirname(os.path.abspath(__file__)), 'demo', name)
+                 for name in ('faces', 'bedrooms')}
+DEMO_WORKDIR = DEMO_WORKDIRS['faces']
+
+
+def demo_workdir(name='faces'):
+  """The folder of the shipped demo model `name` ('faces' or 'bedrooms'), for `workdir.restore`."""
+  from pixel_recursive import workdir  # pylint: disable=g-import-not-at-top
+  return workdir.resolve(None, DEMO_WORKDIRS, name)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

@@ -191,8 +191,11 @@ def check_export_dir(path):
 # The export command.
 # ----------------------------------------------------------------------------------------------
 def define_flags(demo):
+  shown = ', '.join(demo.values()) if isinstance(demo, dict) else demo
   flags.DEFINE_string('workdir', None, 'Training workdir to export (config.json + '
-                      f'checkpoints/). Default: the demo checkpoint in {demo}.')
+                      f'checkpoints/). Default: the demo checkpoint in {shown}.')
+  if isinstance(demo, dict):
+    commands.define_model_flag(list(demo))
   flags.DEFINE_string('output', None, 'Folder for the SavedModel (created if missing; must be '
                       'empty or hold an earlier export, which is replaced).')
   flags.DEFINE_integer('batch_size', DEFAULT_BATCH_SIZE, 'Largest batch the sampler is compiled '
@@ -214,7 +217,8 @@ def export_command(model_name, demo, build_model, serving_function, verify, sign
 
   Args:
     model_name: the `model.name` the workdir must hold ('super_resolution' or 'pixcolor').
-    demo: the shipped demo workdir, exported when no --workdir is given.
+    demo: the shipped demo workdir, exported when no --workdir is given, or {name: workdir} of
+      several, which --model picks from.
     build_model: the paper's `build_model(model_config)`.
     serving_function: function (model, config, batch_size) -> the `tf.function` to serve.
     verify: function (path, model, config) that raises RuntimeError if the export samples
@@ -228,7 +232,8 @@ def export_command(model_name, demo, build_model, serving_function, verify, sign
     FLAGS = flags.FLAGS
     if not FLAGS.output:
       raise commands.UsageError('--output is required')
-    workdir = workdir_lib.resolve(FLAGS.workdir, demo)
+    workdir = workdir_lib.resolve(FLAGS.workdir, demo, flags.FLAGS['model'].value
+                                  if 'model' in flags.FLAGS else None)
     # A missing or foreign workdir is reported before any slow work and before --output is made.
     name = workdir_lib.read_config(workdir).get('model', {}).get('name', 'super_resolution')
     if name != model_name:

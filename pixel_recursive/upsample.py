@@ -16,7 +16,8 @@ and to 8x8 (NAME_face<j>_input.png), and upsampled (NAME_face<j>_sample<k>.png);
 each row with the 32x32 crop. A photo without a face is named on stderr in one line.
 Samples are drawn from softmax((w A + B) / T); without --temperature / --guidance, T and w are the
 model's shipped defaults (`sampling` in its config.json; 1 and 1, the paper's, if it has none).
-Without --workdir the demo checkpoint shipped with the package is used.
+Without --workdir a demo checkpoint shipped with the package is used: --model=faces (the default) or
+--model=bedrooms.
 
 Exit status: 0 when every input was upsampled, 1 when some files could not be read or (--faces)
 held no face (each is named on stderr; every good output is still written), 2 on a usage error.
@@ -35,7 +36,8 @@ FLAGS = flags.FLAGS
 
 
 def define_flags():
-  commands.define_batch_flags('pixel_recursive/demo/faces', 'Samples', guidance=True)
+  commands.define_batch_flags('pixel_recursive/demo/faces (--model=bedrooms: demo/bedrooms)',
+                              'Samples', guidance=True, models=('faces', 'bedrooms'))
   flags.DEFINE_bool('faces', False, 'Find the faces in each photo, crop each as the training faces '
                     'were framed and upsample each (a photo without a face is named on stderr).')
 
@@ -116,7 +118,7 @@ def main(argv):
       check(value)
   files = commands.read_inputs(FLAGS.input)
   commands.check_output_dir(FLAGS.output)
-  workdir = workdir_lib.resolve(FLAGS.workdir, model_lib.DEMO_WORKDIR)
+  workdir = workdir_lib.resolve(FLAGS.workdir, model_lib.DEMO_WORKDIRS, FLAGS.model)
   model, config, step = workdir_lib.restore(workdir, model_lib.build_model)
   if not isinstance(model, model_lib.SuperResolution):
     raise commands.UsageError(f'{workdir} holds a {type(model).__name__}, not a SuperResolution '

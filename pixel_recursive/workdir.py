@@ -58,10 +58,23 @@ def read_config(workdir):
     return ml_collections.ConfigDict(json.load(f))
 
 
-def resolve(workdir, demo):
-  """--workdir, or the demo checkpoint's folder when none is given (UsageError if it is missing)."""
+def resolve(workdir, demo, model=None):
+  """--workdir, or the demo checkpoint's folder when none is given (UsageError if it is missing).
+
+  `demo` is a folder, or {name: folder} of several shipped models, the first the default, of which
+  `model` (the --model flag) picks one.
+  """
+  if workdir and model:
+    raise commands.UsageError('give --workdir (a run of yours) or --model (a shipped one), not both')
   if workdir:
     return workdir
+  if isinstance(demo, dict):
+    name = model or next(iter(demo))
+    if name not in demo:
+      raise commands.UsageError(f'--model must be one of {", ".join(demo)}, got {name!r}')
+    demo = demo[name]
+  elif model:
+    raise commands.UsageError(f'--model: only one model ships for this command ({demo})')
   if not os.path.isdir(demo):
     raise commands.UsageError(f'no --workdir given and no demo checkpoint is installed at {demo}')
   return demo

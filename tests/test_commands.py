@@ -151,3 +151,13 @@ def test_run_in_process_reports_what_a_process_would(fake_command, outcome, stat
   assert sys.argv is argv and os.getcwd() == cwd
   # The same command can run again in this process (its flags are defined anew).
   assert helpers.run_in_process(fake_command, '--outcome=ok').returncode == 0
+
+
+@pytest.mark.parametrize('module', ['pixel_recursive.upsample', 'pixel_recursive.export'])
+def test_an_unknown_shipped_model_ends_in_one_line(module, tmp_path):
+  args = ['--model=cats', f'--output={tmp_path}/out'] + (
+      [f'--input={helpers.ROOT}/docs'] if module.endswith('upsample') else [])
+  helpers.assert_usage_error(helpers.run_in_process(module, *args),
+                             "--model must be one of faces, bedrooms, got 'cats'", prog=module)
+  both = helpers.run_in_process(module, *args[1:], '--model=faces', f'--workdir={tmp_path}')
+  helpers.assert_usage_error(both, 'not both', prog=module)
