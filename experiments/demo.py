@@ -4,19 +4,22 @@ r"""The quick-start demo: the demo checkpoints on photographs that ship with the
 
 Needs no dataset and no internet: the photos are scikit-image's and matplotlib's (`data.samples`).
 Writes, under --output:
-  super_resolution.png   the faces found in the photos (CelebA-framed, `data.faces`) and the first
+  super_resolution.png   (the faces model) the faces found in the photos (CelebA-framed, `data.faces`) and the first
                          faces of scikit-image's LFW subset; rows: 8x8 input (enlarged), bicubic, a
                          sample drawn as the paper draws (T 1, guidance 1), three samples at the
                          model's shipped defaults (temperature, guidance), and the 32x32 crop as
                          truth (LFW's faces are 25 x 25: no truth, a blank cell)
   super_resolution/      each face's input, samples and truth as separate PNGs
+  bedrooms.png           the bedrooms model on the central squares of the photos (none a bedroom),
+                         the same columns, the 32x32 square as truth; bedrooms/ the single images
   colorization.png       rows: grayscale input, three sampled colourings, the original photo (each
                          photo first resized to --photo_size on its long side)
   colorization/          each photo's grayscale input and colourings at that size
-  index.html             a page showing both grids, with what each column is
-and prints the folder at the end. Uses the demo checkpoints shipped in pixel_recursive/demo/faces and
-pixcolor/demo/photos (model cards in WORKSPACE.md), or --sr_workdir / --pixcolor_workdir, sampled at
-the models' shipped defaults (`sampling` in their config.json) unless --temperature, --guidance or
+  index.html             a page showing the three grids, with what each column is
+and prints the folder at the end. Uses the demo checkpoints shipped in pixel_recursive/demo/faces,
+pixel_recursive/demo/bedrooms and pixcolor/demo/photos (model cards in WORKSPACE.md), or
+--sr_workdir / --bedrooms_workdir / --pixcolor_workdir, sampled at the models' shipped defaults
+(`sampling` in their config.json) unless --temperature, --guidance (both super-resolution models) or
 --color_temperature say otherwise.
 """
 import html
@@ -42,6 +45,10 @@ flags.DEFINE_integer('photo_size', 256, 'Long side the photos are resized to bef
                      lower_bound=16)
 flags.DEFINE_integer('seed', 0, 'Sampling seed.')
 flags.DEFINE_string('sr_workdir', None, 'Super-resolution workdir (default: the demo checkpoint).')
+flags.DEFINE_string('bedrooms_workdir', None, 'Bedrooms super-resolution workdir (default: the '
+                    'bedrooms demo checkpoint).')
+flags.DEFINE_integer('num_scenes', 6, 'Sample photos (their central squares) to upsample with the '
+                     'bedrooms model.', lower_bound=1)
 flags.DEFINE_string('pixcolor_workdir', None, 'PixColor workdir (default: the demo checkpoint).')
 flags.DEFINE_float('temperature', None, "Super-resolution temperature (default: the model's).")
 flags.DEFINE_float('guidance', None, "Super-resolution guidance (default: the model's).")
@@ -77,23 +84,40 @@ def sample_photos(n, size):
   return out
 
 
-def super_resolution(out_dir, workdir, n, seed):
+def sample_scenes(n):
+  """(names, 8x8 inputs, 32x32 truths) of the central squares of the first n sample photos: the
+  scenes the bedrooms model is shown (none is a bedroom; they ship with the dependencies)."""
+  from data import samples
+  from data import transforms
+  names, truths = [], []
+  for name, rgb in samples.photos()[:n]:
+    square = transforms.center_square_crop(rgb)
+    truths.append(transforms.to_uint8(transforms.resize(square, 32, 'area')).numpy())
+    names.append(name)
+  truths = np.stack(truths)
+  lowres = transforms.to_uint8(transforms.resize(truths, 8, 'area')).numpy()
+  return names, lowres, list(truths)
+
+
+def super_resolution(out_dir, workdir, model_name, inputs, seed, what):
+  """Upsamples `inputs` (names, 8x8 inputs, truths or None) with a shipped model (or `workdir`):
+  writes `{what}.png` and the single images under `{what}/`; returns what the page says of it."""
   from data import image_files
   from pixel_recursive import commands
   from pixel_recursive import model as model_lib
   from pixel_recursive import sampling
   from pixel_recursive import visualize
   from pixel_recursive import workdir as workdir_lib
-  model, config, step = workdir_lib.restore(workdir_lib.resolve(workdir, model_lib.DEMO_WORKDIR),
-                                            model_lib.build_model)
+  model, config, step = workdir_lib.restore(
+      workdir or model_lib.demo_workdir(model_name), model_lib.build_model)
   t = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
   w = commands.sampling_setting(config, 'guidance', FLAGS.guidance)
-  names, lowres, truths = sample_faces(n)
+  names, lowres, truths = inputs
   n = len(names)
   blank = np.full((32, 32, 3), 255, np.uint8)
   truth = np.stack([blank if t is None else t for t in truths])
-  logging.info('upsampling %d faces: the paper\'s sampling (T 1, guidance 1) and %d samples at '
-               'T %g, guidance %g', n, SR_SAMPLES, t, w)
+  logging.info('%s: upsampling %d images: the paper\'s sampling (T 1, guidance 1) and %d samples '
+               'at T %g, guidance %g', what, n, SR_SAMPLES, t, w)
   paper = model.sample(lowres, temperature=1.0, guidance=1.0,
                        seed=[sampling.derive_seed(seed, i) for i in range(n)]).numpy()
   samples = [model.sample(lowres, temperature=t, guidance=w,
@@ -103,17 +127,17 @@ def super_resolution(out_dir, workdir, n, seed):
              + samples + [truth])
   kinds = (['input', 'bicubic', 'sample_paper_w1'] + [f'sample{k}' for k in range(SR_SAMPLES)]
            + ['truth'])
-  for i, face in enumerate(names):
+  for i, name in enumerate(names):
     for kind, col in zip(kinds, columns):
       if kind != 'truth' or truths[i] is not None:
-        image_files.write_png(os.path.join(out_dir, 'super_resolution', f'{face}_{kind}.png'),
-                              col[i])
+        image_files.write_png(os.path.join(out_dir, what, f'{name}_{kind}.png'), col[i])
   grid = visualize.nearest_upsample(visualize.grid([[c[i] for c in columns] for i in range(n)]), 3)
-  image_files.write_png(os.path.join(out_dir, 'super_resolution.png'), grid)
-  return {'step': step, 'about': describe(config, workdir or 'pixel_recursive/demo/faces'),
+  image_files.write_png(os.path.join(out_dir, f'{what}.png'), grid)
+  return {'step': step,
+          'about': describe(config, workdir or f'pixel_recursive/demo/{model_name}'),
           'columns': ['8x8 input', 'bicubic', 'sample as the paper draws it (T = 1, guidance 1)']
           + [f'sample {k + 1}, T = {t:g}, guidance {w:g}' for k in range(SR_SAMPLES)]
-          + ['truth (the 32x32 crop; none for LFW\'s 25x25 faces)'], 'faces': names}
+          + ['truth (the 32x32 original, where there is one)'], 'names': names}
 
 
 def colorization(out_dir, workdir, n, seed):
@@ -159,6 +183,10 @@ Samples are drawn sub-pixel by sub-pixel from softmax((w A + B) / T): A the cond
 logits, B the PixelCNN prior's, w = 1 the paper's model, w &gt; 1 our guidance (README), which makes
 a small model follow its input. Model at step {sr_step}: {sr_about}; model card in WORKSPACE.md.</p>
 <img src="super_resolution.png" alt="super-resolution grid">
+<h2>Super-resolution of scenes, with the bedrooms model</h2>
+<p>The central squares of the sample photographs, none of them a bedroom, upsampled by the model
+trained on bedroom photos (Places365), same columns. Model at step {bed_step}: {bed_about}.</p>
+<img src="bedrooms.png" alt="bedrooms model grid">
 <h2>Colorization (Guadarrama et al. 2017)</h2>
 <p>The colour photographs of scikit-image and matplotlib, turned to grayscale. Columns:
 {pc_columns}. Every colouring
@@ -189,13 +217,16 @@ def main(argv):
   import tensorflow as tf
   out_dir = os.path.abspath(FLAGS.output)
   commands.check_output_dir(out_dir)
-  sr = super_resolution(out_dir, FLAGS.sr_workdir, FLAGS.num_faces, FLAGS.seed)
+  sr = super_resolution(out_dir, FLAGS.sr_workdir, 'faces', sample_faces(FLAGS.num_faces),
+                        FLAGS.seed, 'super_resolution')
+  beds = super_resolution(out_dir, FLAGS.bedrooms_workdir, 'bedrooms',
+                          sample_scenes(FLAGS.num_scenes), FLAGS.seed, 'bedrooms')
   pc = colorization(out_dir, FLAGS.pixcolor_workdir, FLAGS.num_photos, FLAGS.seed)
   device = 'a GPU' if tf.config.list_physical_devices('GPU') else f'{os.cpu_count()} CPU cores'
   page = PAGE.format(
       seconds=time.time() - start, device=device,
       sr_columns=html.escape(', '.join(sr['columns'])), sr_step=sr['step'],
-      sr_about=html.escape(sr['about']),
+      sr_about=html.escape(sr['about']), bed_step=beds['step'], bed_about=html.escape(beds['about']),
       pc_columns=html.escape(', '.join(pc['columns'])), pc_step=pc['step'],
       pc_about=html.escape(pc['about']),
       pc_note='' if FLAGS.pixcolor_workdir else (

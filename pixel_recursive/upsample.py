@@ -8,7 +8,9 @@ r"""Upsamples images 8x8 -> 32x32 by sampling a trained Pixel Recursive Super Re
 Input: an image file or a folder of them (searched recursively). An input larger than 8x8 is cropped
 to its central square and area-downsampled to 8x8, an input smaller than that is resized up to it,
 each with a notice. Output, per input NAME: NAME_input.png (the 8x8 input), NAME_sample<k>.png for
-k < --num_samples (32x32 samples), and grid.png (rows: input enlarged, bicubic, samples).
+k < --num_samples (32x32 samples), and grid.png (rows: input enlarged, bicubic, samples, and the
+input's central square at 32x32 where the input is at least that large: the truth, for an input
+made by downsampling).
 
 With --faces, every frontal face of each photo is found (scikit-image's detector, `data.faces`),
 cropped as the training faces were framed (CelebA's), area-resized to 32x32 (NAME_face<j>_crop.png)
@@ -56,6 +58,17 @@ def to_lowres(image, size=LOWRES):
     return out, f'is {w}x{h}: {crop}area-downsampled to {size}x{size}'
   out = transforms.to_uint8(transforms.resize(square, size, 'bicubic')).numpy()
   return out, f'is only {w}x{h}: resized up to {size}x{size} (there is little to upsample)'
+
+
+def reference(image, size=32):
+  """What an input's 8x8 was made from, at the output's size: its central square area-resized to
+  size x size (the truth, for an input made by downsampling), or None for an input smaller than
+  that."""
+  from data import transforms
+  if min(image.shape[:2]) < size:
+    return None
+  square = transforms.center_square_crop(image)
+  return transforms.to_uint8(transforms.resize(square, size, 'area')).numpy()
 
 
 def upsample_all(model, lowres, num_samples, temperature, seed, batch_size, method='cached',
@@ -131,25 +144,29 @@ def main(argv):
     return
 
   def read(path):
-    small, notice = to_lowres(image_files.read_image(path))
+    image = image_files.read_image(path)
+    small, notice = to_lowres(image)
     if notice:
       logging.info('%s %s', path, notice)
-    return small
+    return small, reference(image)
 
-  good, lowres, failures = commands.read_each(files, read)
+  good, read_items, failures = commands.read_each(files, read)
+  lowres = [small for small, _ in read_items]
   if good:
     logging.info('sampling %d x %d images at temperature %g, guidance %g with the step-%d model '
                  'from %s', len(good), FLAGS.num_samples, temperature, guidance, step, workdir)
     samples = upsample_all(model, np.stack(lowres), FLAGS.num_samples, temperature, FLAGS.seed,
                            FLAGS.batch_size, FLAGS.method, guidance)
     rows = []
-    for path, small, images in zip(good, lowres, samples):
+    blank = np.full((32, 32, 3), 255, np.uint8)
+    for path, (small, original), images in zip(good, read_items, samples):
       image_files.write_png(commands.output_name(path, FLAGS.input, FLAGS.output, '_input'), small)
       for k, image in enumerate(images):
         image_files.write_png(commands.output_name(path, FLAGS.input, FLAGS.output, f'_sample{k}'),
                               image)
       rows.append([visualize.nearest_upsample(small, 4),
-                   visualize.bicubic_upsample(small[None], 32)[0]] + list(images))
+                   visualize.bicubic_upsample(small[None], 32)[0]] + list(images)
+                  + [blank if original is None else original])
     grid_path = os.path.join(FLAGS.output, 'grid.png')
     image_files.write_png(grid_path, visualize.nearest_upsample(visualize.grid(rows), 2))
     print(f'wrote {len(good) * (FLAGS.num_samples + 1)} PNGs and {grid_path}', flush=True)

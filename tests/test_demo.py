@@ -4,21 +4,42 @@ import os
 import numpy as np
 from PIL import Image
 
+from data import samples
 from helpers import run_in_process
+from pixel_recursive import metrics
 from pixcolor import model as pixcolor_model
 from pixel_recursive import model as sr_model
 
 
 def test_demo_checkpoints_are_shipped():
-  for workdir in (sr_model.DEMO_WORKDIR, pixcolor_model.DEMO_WORKDIR):
+  for workdir in (*sr_model.DEMO_WORKDIRS.values(), pixcolor_model.DEMO_WORKDIR):
     assert os.path.isfile(os.path.join(workdir, 'config.json')), workdir
     assert os.path.isfile(os.path.join(workdir, 'checkpoints', 'checkpoint')), workdir
+
+
+def test_the_bedrooms_model_restores_and_upsamples_at_its_shipped_defaults(tmp_path):
+  from pixel_recursive import workdir as workdir_lib
+  model, config, step = workdir_lib.restore(sr_model.demo_workdir('bedrooms'), sr_model.build_model)
+  assert step == 16000 and (config.sampling.temperature, config.sampling.guidance) == (2.0, 5.0)
+  Image.fromarray(samples.photo('motorcycle')).resize((32, 32), Image.BOX).save(
+      tmp_path / 'motorcycle.png')
+  result = run_in_process('pixel_recursive.upsample', '--model=bedrooms',
+                          f'--input={tmp_path}/motorcycle.png', f'--output={tmp_path}/out',
+                          '--num_samples=2')
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'temperature 2, guidance 5' in result.stderr  # The model's own defaults.
+  out = np.asarray(Image.open(tmp_path / 'out' / 'motorcycle_sample1.png'))
+  assert out.shape == (32, 32, 3)
+  lowres = np.asarray(Image.open(tmp_path / 'out' / 'motorcycle_input.png'))
+  # It follows its input (consistency in dB, as the model card measures it).
+  assert float(metrics.consistency(out[None], lowres[None])[0]) > 25
 
 
 def test_demo_writes_both_grids_and_the_page(tmp_path):
   out = tmp_path / 'demo'
   # In this process (test_commands.py runs the command in a real one).
-  result = run_in_process('experiments.demo', f'--output={out}', '--num_faces=2', '--num_photos=2')
+  result = run_in_process('experiments.demo', f'--output={out}', '--num_faces=2', '--num_photos=2',
+                          '--num_scenes=2')
   assert result.returncode == 0, result.stderr[-3000:]
   assert f'Results in {out}' in result.stdout
 
@@ -29,6 +50,9 @@ def test_demo_writes_both_grids_and_the_page(tmp_path):
   faces = sorted(os.listdir(out / 'super_resolution'))
   assert len(faces) == 2 * 7 and 'astronaut_face0_sample_paper_w1.png' in faces
   assert 'grace_hopper_face0_truth.png' in faces
+  scenes = sorted(os.listdir(out / 'bedrooms'))  # The bedrooms model on the photos' centres.
+  assert len(scenes) == 2 * 7 and 'astronaut_truth.png' in scenes
+  assert np.asarray(Image.open(out / 'bedrooms.png')).ndim == 3
   samples = [np.asarray(Image.open(out / 'super_resolution' / f'astronaut_face0_sample{k}.png'))
              for k in range(3)]
   assert all(s.shape == (32, 32, 3) for s in samples)
