@@ -1,18 +1,18 @@
 r"""Copies a training run's newest weights into a small, inference-only demo checkpoint folder.
 
   python experiments/make_demo_checkpoint.py --workdir=runs/faces_demo \
-      --output=pixel_recursive/demo/faces --task=super_resolution --data_source=bundled \
+      --output=pixel_recursive/demo/faces --task=super_resolution --data_source=samples \
       --trained_on="the first 8,500 faces of CelebA celeba_32.npz (see WORKSPACE.md)" \
       --sampling=temperature=1.4,guidance=4 \
       --set='{"learning_rate": 0.001, "learning_rate_drop_steps": [9100], "learning_rate_drop_factor": 0.3}'
   python experiments/make_demo_checkpoint.py --workdir=runs/photos_demo \
-      --output=pixcolor/demo/photos --task=pixcolor --data_source=bundled
+      --output=pixcolor/demo/photos --task=pixcolor --data_source=samples:photos
 
 The output folder is a workdir that `upsample` / `colorize` (and `workdir.restore`) can load:
 config.json plus checkpoints/ holding the step and the model weights only (no optimizer state, a
 third of the size). The commands use these folders when no --workdir is given. --data_source
 replaces the run's data source in config.json (a demo must not record a path of the machine it was
-trained on; `bundled` is what a fresh clone evaluates on), --trained_on says in words what it was,
+trained on; `samples` is what a fresh clone can evaluate on), --trained_on says in words what it was,
 and --sampling sets the sampling defaults the model ships with.
 """
 import json
