@@ -194,3 +194,13 @@ def test_paper_pixelcnn_is_a_masked_7x7_convolution_then_10_gated_layers(pixcolo
   assert all(tuple(b.cond_h.kernel.shape) == (64, 128) for b in net.blocks[1:])
   assert net.head.hidden_filters == 1024 == p.head_filters
   assert tuple(net.head.logits.kernel.shape) == (1, 1, 1024, 2 * 32)
+
+
+@pytest.mark.parametrize('name,kind', [('faces_tiny', 'faces'), ('pixcolor_tiny', 'photos')])
+def test_tiny_configs_fit_the_sample_images_they_train_on_from_a_fresh_clone(name, kind):
+  """The tiny configs' default source is `samples:...`: its eval split must hold the image grid's
+  examples (the training loop draws them from there and stops when there are fewer)."""
+  from data import samples  # pylint: disable=g-import-not-at-top
+  config = helpers.load_config(name)
+  assert config.data.source == f'samples:{kind}'
+  assert len(samples.load(kind, 'eval')) >= config.num_image_examples

@@ -1,17 +1,20 @@
-r"""A CPU-size Pixel Recursive Super Resolution on the bundled CelebA faces (data/bundled).
+r"""A CPU-size Pixel Recursive Super Resolution; from a fresh clone it trains on the sample faces.
 
   python -m pixel_recursive.train --config=experiments/configs/faces_tiny.py --workdir=/tmp/faces_tiny
   tensorboard --logdir=/tmp/faces_tiny
 
-Trains in minutes on 2 CPU cores. Same architecture as celeba_8x32.py, smaller: a 6-layer, 32-filter
-prior and 2 ResNet blocks per resolution. The bundled faces are already centre-cropped 32 x 32 images,
-so no crop is applied.
+Same architecture as celeba_8x32.py, smaller: a 6-layer, 32-filter prior and 2 ResNet blocks per
+resolution. `data.source` defaults to `samples:faces` (data/samples.py: the two faces found in the
+sample photos and 90 of scikit-image's LFW faces for training, 10 LFW faces for eval; already
+32 x 32 faces, so no crop): enough to watch a model learn, far too few for a good one. Point it at
+CelebA for that (`--config.data.source=npz:celeba_8500_500.npz`, WORKSPACE.md, or `tfds:celeb_a`).
 
-Expect (measured on 2 CPU cores): about 1.4 steps/s on idle cores, so the default 1,000 steps take
-12-15 minutes; training bits/dim of A+B averages 7.2 over the first 50 steps and 4.6 around step 1,000
-(eval 4.7 on the bundled eval faces); the samples in TensorBoard's IMAGES tab follow the 8x8 input's
-colours, pose and hair, with blotchy faces. Longer runs plateau near 4.4 on the 3,000 bundled faces
-and start to overfit; the demo checkpoint (WORKSPACE.md) continued on 9,000 CelebA faces.
+Expect, measured on 2 cores of an Intel Xeon with AMX (native bfloat16, so 'auto' resolved to mixed
+bfloat16), sharing them with another training: 1.9-2.2 steps/s, 7 min 40 s for the 1,000 steps
+(experiments/benchmarks/training.py gives the step time of your CPU alone). Training bits/dim of A+B
+6.8 at step 50 and 2.8 at step 1,000: the ~90 faces, mostly gray, are memorised (on CelebA the same
+config reaches about 4.6 at step 1,000). The samples in TensorBoard's IMAGES tab follow the 8x8
+input's layout and shading; `--mode=train_and_eval` also scores the 10 eval faces.
 """
 from experiments.configs import base
 

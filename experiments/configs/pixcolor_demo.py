@@ -42,6 +42,7 @@ def get_config():
   c.eval_every_steps = 2000
   c.eval_examples = 500
   c.eval_batch_size = 100
+  c.num_image_examples = 6
   c.model.conditioning.backbone = 'mobilenet_v2'
   c.model.conditioning.input_size = 128
   c.model.conditioning.features = 'stride'
