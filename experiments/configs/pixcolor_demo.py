@@ -1,5 +1,6 @@
-r"""The shipped PixColor demo model: Tiny ImageNet photos at 64 x 64, an ImageNet-pretrained
-MobileNetV2 as conditioning network, sized for hours on a CPU.
+r"""The PixColor demo recipe: Tiny ImageNet photos at 64 x 64, an ImageNet-pretrained MobileNetV2
+as conditioning network, sized for hours on a CPU. Its 24,000-step run did not replace the shipped
+demo (pixcolor/demo/photos, an earlier recipe): docs/pixcolor_ablation.md has both on the test photos.
 
   TINY=../shared/data/natural/tiny_imagenet   # the staged copy (WORKSPACE.md), or your own TFRecords
   python -m pixcolor.train --config=experiments/configs/pixcolor_demo.py --workdir=runs/pixcolor_demo \
@@ -19,8 +20,8 @@ Both networks train in one run. Chroma bins are dequantized uniformly within eac
 refinement network. Random crops (0.8-1 of the short side) and flips; no XLA and 'auto' precision
 (experiments/benchmarks/training.py), batch 16, Adam 1e-3 after a 500-step warm-up, 3e-4 for the
 last quarter. Why this conditioning: the ablation of docs/pixcolor_ablation.md (from scratch,
-frozen, fine-tuned, several depths), on 1,000 validation photos after the same 3,000 steps. The shipped model's data, steps,
-wall time and sampling defaults are in its model card (WORKSPACE.md, "Demo checkpoints");
+frozen, fine-tuned, several depths), on 1,000 validation photos after the same 3,000 steps. The
+24,000-step run's wall time, checkpoint choice and scores are in WORKSPACE.md ("Demo checkpoints");
 `data.source` defaults to the sample photos so that the command runs from a fresh clone (too few to
 learn colours from: train on Tiny ImageNet, ImageNet or your own photos).
 """
