@@ -3,7 +3,7 @@ framed every which way; experiments/framing.py measures it).
 
   python -m pixel_recursive.train --config=experiments/configs/faces_framing_finetune.py \
       --workdir=runs/faces_framing --config.init_from=runs/faces_demo \
-      --config.data.source=npz:PATH/celeba_8500_500.npz --mode=train_and_eval
+      --config.data.source=npz:celeba_8500_500.npz --mode=train_and_eval
 
 Starts from the weights of a faces_demo.py run (`init_from`: its 12,000-step model was the shipped
 faces model before this fine-tune; pixel_recursive/demo/faces now holds the fine-tuned one) and trains on the same CelebA training
