@@ -13,8 +13,8 @@ config.json plus checkpoints/ holding the step and the model weights only (no op
 third of the size). The commands use these folders when no --workdir is given. --data_source
 replaces the run's data source in config.json (a demo must not record a path of the machine it was
 trained on; `samples` is what a fresh clone can evaluate on), --trained_on says in words what it was,
-and --sampling sets the sampling defaults the model ships with. A TERMS.md already in the output
-folder (the terms of the data the model was trained on) is kept.
+and --sampling sets the sampling defaults the model ships with. Only config.json and checkpoints/ of
+the output folder are rewritten: its TERMS.md (the terms of the training data) stays.
 """
 import json
 import os
@@ -75,21 +75,14 @@ def main(argv):
       if key not in checks:  # A typo would otherwise ship in the demo's config.json unnoticed.
         raise app.UsageError(f'--sampling takes temperature=T and guidance=W, got {item!r}')
       config.sampling[key] = checks[key](value, f'--sampling {key}')
-  terms = None  # The folder's TERMS.md (the training data's terms) outlives a rewrite.
-  if os.path.isdir(FLAGS.output):
-    terms_path = os.path.join(FLAGS.output, 'TERMS.md')
-    if os.path.exists(terms_path):
-      with open(terms_path) as f:
-        terms = f.read()
-    shutil.rmtree(FLAGS.output)
+  # Only what this script writes is replaced (config.json, checkpoints/): the folder's TERMS.md,
+  # the terms of the data the model was trained on, stays.
+  shutil.rmtree(os.path.join(FLAGS.output, 'checkpoints'), ignore_errors=True)
   workdir_lib.write_config(config, FLAGS.output, FLAGS.config_file or config.get('config_file'))
   step_var = tf.Variable(step, dtype=tf.int64, trainable=False, name='step')
   manager = tf.train.CheckpointManager(workdir_lib.make_checkpoint(model, step=step_var),
                                        os.path.join(FLAGS.output, 'checkpoints'), max_to_keep=1)
   path = manager.save(checkpoint_number=step)
-  if terms is not None:
-    with open(os.path.join(FLAGS.output, 'TERMS.md'), 'w') as f:
-      f.write(terms)
   size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(FLAGS.output) for f in fs)
   print(f'wrote {path} (step {step}, {size / 1e6:.2f} MB in {FLAGS.output})')
 
