@@ -13,8 +13,8 @@ wall time and scores are in its model card (WORKSPACE.md, "Demo checkpoints"). `
 to faces_tiny's `samples:faces` so that the command runs from a fresh clone (about 90 faces,
 memorised within a few hundred steps: train on CelebA as above).
 
-Expect (2 cores of an AMD EPYC with AVX512_BF16, shared): about 1.7 steps/s (3 hours with evaluations); eval bits/dim of A+B 3.63 at
-12,000 steps on 8,500 faces. Samples at guidance 1 follow the prior more than the input; the sampling
+Expect (2 cores of an AMD EPYC with AVX512_BF16, shared): about 1.7 steps/s (3 hours with
+evaluations); eval bits/dim of A+B 3.63 at 12,000 steps on 8,500 faces. Samples at guidance 1 follow the prior more than the input; the sampling
 defaults below were chosen on 500 validation faces (README, "Guidance").
 """
 from experiments.configs import faces_tiny
