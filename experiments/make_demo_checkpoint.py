@@ -21,7 +21,6 @@ import os
 import shutil
 import sys
 
-from absl import app
 from absl import flags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -54,7 +53,8 @@ def main(argv):
     from pixel_recursive.model import build_model
   else:
     from pixcolor.model import build_model
-  model, config, step = workdir_lib.restore(FLAGS.workdir, build_model)
+  # Every flag is checked before the model is loaded, so that a mistake ends with one line.
+  config = workdir_lib.read_config(FLAGS.workdir)
   # A demo holds every network and records no path of the machine it was trained on.
   if 'init_from' in config:
     config.init_from = ''
@@ -65,7 +65,15 @@ def main(argv):
   if FLAGS.trained_on:
     config.data.trained_on = FLAGS.trained_on
   if FLAGS.set:
-    for key, value in json.loads(FLAGS.set).items():
+    try:
+      overrides = json.loads(FLAGS.set)
+    except json.JSONDecodeError as e:
+      raise commands.UsageError(f'--set is not a JSON object: {e}') from None
+    if not isinstance(overrides, dict):
+      raise commands.UsageError(f'--set must be a JSON object, got {FLAGS.set!r}')
+    for key, value in overrides.items():
+      if key not in config:  # As with --sampling: a typo must not ship unnoticed.
+        raise commands.UsageError(f'--set {key}: the run\'s config has no such key')
       config[key] = tuple(value) if isinstance(value, list) else value
   if FLAGS.sampling:
     config.sampling = config.get('sampling', ml_collections.ConfigDict())
@@ -73,8 +81,9 @@ def main(argv):
     for item in FLAGS.sampling:
       key, _, value = item.partition('=')
       if key not in checks:  # A typo would otherwise ship in the demo's config.json unnoticed.
-        raise app.UsageError(f'--sampling takes temperature=T and guidance=W, got {item!r}')
+        raise commands.UsageError(f'--sampling takes temperature=T and guidance=W, got {item!r}')
       config.sampling[key] = checks[key](value, f'--sampling {key}')
+  model, _, step = workdir_lib.restore(FLAGS.workdir, build_model)
   # Only what this script writes is replaced (config.json, checkpoints/): the folder's TERMS.md,
   # the terms of the data the model was trained on, stays.
   shutil.rmtree(os.path.join(FLAGS.output, 'checkpoints'), ignore_errors=True)
@@ -88,4 +97,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  from pixel_recursive import commands as _commands
+  _commands.run(main)
