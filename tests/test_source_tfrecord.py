@@ -1,0 +1,148 @@
+"""The `tfrecord:` source: tf.train.Examples with `image/encoded` (the ImageNet-TFRecord layout),
+split by shard names or a split pattern, sharded by file or by record, and its one-line errors.
+"""
+import logging
+import os
+
+import numpy as np
+from PIL import Image
+import pytest
+import tensorflow as tf
+
+import helpers
+from data import pipeline
+from data import samples
+from data import sources
+from test_sources import H, W, assert_disjoint_halves, color_data_config, fingerprint, images_of
+
+# ----------------------------------------------------------------------------------------------
+# TFRecord sources: tf.train.Examples with `image/encoded` (the ImageNet-TFRecord layout).
+# ----------------------------------------------------------------------------------------------
+def encoded(image, fmt='png'):
+  import io  # pylint: disable=g-import-not-at-top
+  buffer = io.BytesIO()
+  Image.fromarray(image).save(buffer, format='PNG' if fmt == 'png' else 'JPEG', quality=95)
+  return buffer.getvalue()
+
+
+def write_tfrecord(path, payloads, key='image/encoded'):
+  """One TFRecord file of Examples whose `key` holds each payload (bytes)."""
+  with tf.io.TFRecordWriter(str(path)) as writer:
+    for data in payloads:
+      feature = {key: tf.train.Feature(bytes_list=tf.train.BytesList(value=[data]))}
+      writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+
+
+def distinct_shards(folder, names, per_shard=3):
+  """Shards named `names` of distinct H x W PNGs; returns {name: [images]}."""
+  written, k = {}, 0
+  for name in names:
+    images = []
+    for _ in range(per_shard):
+      image = np.full([H, W, 3], k + 1, np.uint8)
+      image[0, 0] = [k, 255 - k, 9]
+      images.append(image)
+      k += 1
+    write_tfrecord(os.path.join(folder, name), [encoded(im) for im in images])
+    written[name] = images
+  return written
+
+
+def test_tfrecord_splits_by_shard_names_and_decodes_png_and_jpeg(tmp_path):
+  names = ['train-00000-of-00002', 'train-00001-of-00002', 'validation-00000-of-00001']
+  written = distinct_shards(str(tmp_path), names)
+  train, count = sources.load(f'tfrecord:{tmp_path}/*', 'train')
+  assert count is None  # Unknown without reading every file.
+  assert sorted(map(fingerprint, images_of(train))) == sorted(
+      fingerprint(im) for n in names[:2] for im in written[n])
+  evals = images_of(sources.load(f'tfrecord:{tmp_path}/*', 'eval')[0])
+  assert [fingerprint(im) for im in evals] == [fingerprint(im) for im in written[names[2]]]
+  photo = dict(samples.photos())['chelsea'][:64, :96]
+  os.makedirs(tmp_path / 'jpeg')
+  write_tfrecord(tmp_path / 'jpeg' / 'train-0', [encoded(photo, 'jpeg')])
+  write_tfrecord(tmp_path / 'jpeg' / 'eval-0', [encoded(photo)])
+  jpeg = images_of(sources.load(f'tfrecord:{tmp_path}/jpeg/*', 'train')[0])[0]
+  assert jpeg.shape == (64, 96, 3) and np.abs(jpeg.astype(int) - photo).mean() < 4
+
+
+def test_tfrecord_split_placeholder_and_unnamed_shards(tmp_path):
+  distinct_shards(str(tmp_path), ['train.tfrecord', 'val.tfrecord'])
+  assert len(images_of(sources.load(f'tfrecord:{tmp_path}/{{split}}.tfrecord', 'eval')[0])) == 3
+  unnamed = tmp_path / 'unnamed'
+  unnamed.mkdir()
+  written = distinct_shards(str(unnamed), [f'part-{i}' for i in range(10)], per_shard=1)
+  evals = images_of(sources.load(f'tfrecord:{unnamed}/part-*', 'eval')[0])
+  assert [fingerprint(im) for im in evals] == [fingerprint(written['part-9'][0])]  # The last 10%.
+
+
+def test_tfrecord_globs_separated_by_commas(tmp_path):
+  written = distinct_shards(str(tmp_path), ['train-0', 'train-1', 'validation-0', 'validation-1'])
+  source = f'tfrecord:{tmp_path}/train-*,{tmp_path}/validation-0'
+  evals = images_of(sources.load(source, 'eval')[0])
+  assert [fingerprint(im) for im in evals] == [fingerprint(im) for im in written['validation-0']]
+  assert len(images_of(sources.load(source, 'train')[0])) == 6
+  with pytest.raises(sources.DataSourceError, match='matches no file'):
+    sources.load(f'tfrecord:{tmp_path}/train-*,{tmp_path}/nothing-*', 'train')
+
+
+def test_tfrecord_shards_by_file_and_by_record(tmp_path):
+  written = distinct_shards(str(tmp_path), ['train-0', 'train-1', 'eval-0'])
+  full = written['train-0'] + written['train-1']
+  assert_disjoint_halves(
+      lambda ctx: images_of(sources.load(f'tfrecord:{tmp_path}/*', 'train', input_context=ctx)[0]),
+      full)
+  # One file for two pipelines: every other record each.
+  assert_disjoint_halves(
+      lambda ctx: images_of(sources.load(f'tfrecord:{tmp_path}/*', 'eval', input_context=ctx)[0]),
+      written['eval-0'])
+
+
+def test_tfrecord_training_shuffles_files_by_seed(tmp_path):
+  distinct_shards(str(tmp_path), [f'train-{i}' for i in range(6)] + ['eval-0'], per_shard=1)
+  orders = [[fingerprint(im) for im in images_of(sources.load(
+      f'tfrecord:{tmp_path}/*', 'train', shuffle_files=True, seed=s)[0])] for s in (1, 1, 2)]
+  assert orders[0] == orders[1] and orders[0] != orders[2]
+  assert sorted(orders[0]) == sorted(orders[2])
+
+
+def test_tfrecord_errors_name_the_glob_or_the_file(tmp_path):
+  with pytest.raises(sources.DataSourceError, match='matches no file'):
+    sources.load(f'tfrecord:{tmp_path}/nothing-*', 'train')
+  write_tfrecord(tmp_path / 'train-0', [b'x'], key='jpeg_bytes')
+  write_tfrecord(tmp_path / 'eval-0', [b'x'], key='jpeg_bytes')
+  with pytest.raises(sources.DataSourceError,
+                     match=r"train-0: its records have no 'image/encoded' \(they have \['jpeg_bytes'\]\)"):
+    sources.load(f'tfrecord:{tmp_path}/*', 'train')
+  (tmp_path / 'text').mkdir()
+  (tmp_path / 'text' / 'train-0').write_text('not a record file at all, just some text')
+  (tmp_path / 'text' / 'eval-0').write_text('nor this')
+  with pytest.raises(sources.DataSourceError, match='train-0 is not a readable TFRecord file'):
+    sources.load(f'tfrecord:{tmp_path}/text/*', 'train')
+  (tmp_path / 'only').mkdir()
+  distinct_shards(str(tmp_path / 'only'), ['train-0'])
+  with pytest.raises(sources.DataSourceError, match="none for 'eval'"):
+    sources.load(f'tfrecord:{tmp_path}/only/*', 'eval')
+
+
+def test_undecodable_records_are_skipped_named_and_counted(tmp_path, caplog):
+  good = [np.full([H, W, 3], k, np.uint8) for k in (10, 20, 30)]
+  payloads = [encoded(good[0]), b'not an image', encoded(good[1]), encoded(good[2])[:40]]
+  write_tfrecord(tmp_path / 'train-0', payloads + [encoded(good[2])])
+  write_tfrecord(tmp_path / 'eval-0', [encoded(good[0])])
+  caplog.set_level(logging.WARNING)
+  images = images_of(sources.load(f'tfrecord:{tmp_path}/*', 'train')[0])
+  assert [int(im[0, 0, 0]) for im in images] == [10, 20, 30]
+  skipped = {k for k in sources.skipped_files() if k.startswith(str(tmp_path))}
+  assert skipped == {f'{tmp_path}/train-0 record 1', f'{tmp_path}/train-0 record 3'}
+  assert sum('skipping unreadable image' in r.getMessage() for r in caplog.records) >= 2
+
+
+def test_staged_tiny_imagenet_reads_through_the_tfrecord_source():
+  folder = os.path.dirname(helpers.shared_file('natural', 'tiny_imagenet', 'synsets.txt'))
+  source = f'tfrecord:{folder}/*.tfrecord'
+  assert len(sources.tfrecord_files(source[len('tfrecord:'):], 'train')) == 8
+  assert len(sources.tfrecord_files(source[len('tfrecord:'):], 'eval')) == 2
+  ds = pipeline.make_dataset(color_data_config(source), 'colorization', 'eval', 16, training=False,
+                             num_examples=64)
+  batches = list(ds)
+  assert len(batches) == 4 and batches[0]['image'].shape == (16, 64, 64, 3)
