@@ -1,41 +1,49 @@
 r"""The shipped bedrooms super-resolution demo model: bedroom photos 8x8 -> 32x32, on a CPU.
 
+Stage 2 of two; stage 1 (bedrooms_pretrain.py) learns 4x super-resolution of natural photos on
+Tiny ImageNet, and this stage fine-tunes it on bedrooms:
+
   python -m pixel_recursive.train --config=experiments/configs/bedrooms_demo.py \
       --workdir=runs/bedrooms_demo --mode=train_and_eval \
-      --config.data.source=npz:PATH/bedrooms_4500_500.npz
+      --config.init_from=runs/bedrooms_pretrain --config.data.source=npz:PATH/bedrooms_4500_500.npz
 
 The paper's second task (Dahl et al. 2017, Sec. 5, LSUN bedrooms). No LSUN photo is reachable
 offline; the demo trains on Places365's bedroom scenes instead (`../shared/data/bedrooms/`,
 SOURCES.md section 4): `bedrooms_4500_500.npz` holds its first 4,500 training photos as
 `train_images` and the last 500 as `eval_images` (the validation photos that choose the checkpoint
-and the sampling defaults; WORKSPACE.md says how to make it). Its 100 evaluation photos are used only
-for the model card.
+and the sampling defaults; WORKSPACE.md says how to make it). Its 100 evaluation photos are used
+only for the model card.
 
-The faces demo's recipe and architecture (faces_demo.py): a conditioning ResNet of 64 filters and 3
-blocks per resolution, a prior of 8 gated layers of 32 and a head of 256, RMSProp at 1e-3 after a
-500-step warm-up, dropped to 3e-4 late, gradient clipping at 5, horizontal flips, batch 16.
+Stage 1's architecture (a conditioning ResNet of 64 filters with 6, 4 and 3 blocks at 8x8, 16x16
+and 32x32, a prior of 8 gated layers of 32 and a head of 256), started from its weights
+(`init_from`; the optimizer's state starts afresh), RMSProp at 3e-4 after a 200-step warm-up,
+gradient clipping at 5, horizontal flips, batch 16, 6,000 steps.
 
-Expect (an AMD EPYC with AVX512_BF16, 2 cores): about 3.5 steps/s alone; eval bits/dim of A+B 4.82
-at 2,000 steps, 4.14 at 12,000, 3.95 at 16,000 (faces: 3.63); samples that keep the layout of the
-8x8 input (bed, window, walls) with more detail than bicubic but, unlike the faces model's, a lower
-pSNR than bicubic's. The shipped model's numbers are in its model card (WORKSPACE.md, "Demo
-checkpoints").
+Expect (an Intel Xeon with AVX512_BF16 and AMX, 2 cores, mixed bfloat16): about 3.3 steps/s, 30 min;
+eval bits/dim of A+B on the 500 validation bedrooms 4.17 at step 500, 4.03 at 2,500, 3.98 at 6,000
+(still falling slowly; the single-stage model of 16,000 steps it replaced reached 3.95, but its
+samples scored lower: model card). The shipped model's numbers, wall time and the choice of its
+sampling defaults are in its model card (WORKSPACE.md, "Demo checkpoints").
 """
-from experiments.configs import faces_demo
+from experiments.configs import bedrooms_pretrain
 
 
 def get_config():
-  c = faces_demo.get_config()
-  c.train_steps = 16_000
-  c.learning_rate_drop_steps = (12_000,)
-  c.keep_checkpoints = 20
-  c.eval_every_steps = 1000
-  c.eval_examples = 500
-  c.eval_batch_size = 100
-  # Chosen on the 500 validation bedrooms: no setting reached bicubic's pSNR there (19.74 dB; the
-  # best, w = 8, 19.04 with too little detail), so the rule fixed beforehand fell back to the highest
-  # pSNR among the settings with consistency >= 28 dB and an HF ratio in [0.8, 1.25]
-  # (WORKSPACE.md, model card): softmax((5 A + B) / 2) = softmax(2.5 A + 0.5 B).
+  c = bedrooms_pretrain.get_config()
+  c.init_from = 'runs/bedrooms_pretrain'
+  c.train_steps = 6000
+  c.learning_rate = 3e-4
+  c.warmup_steps = 200
+  c.checkpoint_every_steps = 500
+  c.keep_checkpoints = 12
+  c.eval_every_steps = 500
+  c.data.source = 'samples'  # Too few to learn from: point it at the bedrooms (above).
+  c.data.crop = 'none'
+  c.data.random_zoom = 0.0
+  # Chosen on the 500 validation bedrooms by the rule fixed beforehand (model card): no setting of
+  # T in {1, 1.2, 1.4, 1.7, 2} x w in {1, 2, 3, 4, 5, 6, 8} reached bicubic's pSNR there (19.74 dB;
+  # the best, w = 8, 19.16 with too little detail), so the highest pSNR among the settings with
+  # consistency >= 28 dB and an HF ratio in [0.8, 1.25]: softmax((5 A + B) / 2).
   c.sampling.temperature = 2.0
   c.sampling.guidance = 5.0
   return c
