@@ -15,6 +15,12 @@ replaces the run's data source in config.json (a demo must not record a path of 
 trained on; `samples` is what a fresh clone can evaluate on), --trained_on says in words what it was,
 and --sampling sets the sampling defaults the model ships with. Only config.json and checkpoints/ of
 the output folder are rewritten: its TERMS.md (the terms of the training data) stays.
+
+--average_last=N ships the uniform average of the weights of the run's N newest checkpoints instead
+of the newest alone (checkpoint averaging, a cheap cousin of an exponential moving average of the
+weights: it smooths the checkpoint-to-checkpoint swings of a run trained at a constant learning
+rate). config.json records the steps averaged as `averaged_steps`; the checkpoint carries the
+newest step. Weights that are not floating point (random-generator states) are the newest's.
 """
 import json
 import os
@@ -39,6 +45,8 @@ flags.DEFINE_string('set', None, 'JSON object of top-level config keys to record
                     'run\'s, e.g. the recipe of a run resumed with overrides: '
                     '\'{"learning_rate": 0.001, "learning_rate_drop_steps": [9100]}\'.')
 flags.DEFINE_list('sampling', [], 'KEY=VALUE sampling defaults to record (temperature, guidance).')
+flags.DEFINE_integer('average_last', 1, 'Ship the average of the weights of the run\'s N newest '
+                     'checkpoints (1: the newest alone).')
 flags.mark_flags_as_required(['workdir', 'output'])
 FLAGS = flags.FLAGS
 
@@ -83,7 +91,16 @@ def main(argv):
       if key not in checks:  # A typo would otherwise ship in the demo's config.json unnoticed.
         raise commands.UsageError(f'--sampling takes temperature=T and guidance=W, got {item!r}')
       config.sampling[key] = checks[key](value, f'--sampling {key}')
+  if FLAGS.average_last < 1:
+    raise commands.UsageError(f'--average_last must be >= 1, got {FLAGS.average_last}')
+  ckpt_dir = os.path.join(FLAGS.workdir, workdir_lib.CHECKPOINTS)
+  available = len(workdir_lib.checkpoints_newest_first(ckpt_dir))
+  if FLAGS.average_last > available:
+    raise commands.UsageError(f'--average_last={FLAGS.average_last}: {ckpt_dir} holds {available} '
+                              'checkpoint(s)')
   model, _, step = workdir_lib.restore(FLAGS.workdir, build_model)
+  if FLAGS.average_last > 1:
+    config.averaged_steps = average_newest(model, FLAGS.workdir, FLAGS.average_last)
   # Only what this script writes is replaced (config.json, checkpoints/): the folder's TERMS.md,
   # the terms of the data the model was trained on, stays.
   shutil.rmtree(os.path.join(FLAGS.output, 'checkpoints'), ignore_errors=True)
@@ -94,6 +111,34 @@ def main(argv):
   path = manager.save(checkpoint_number=step)
   size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(FLAGS.output) for f in fs)
   print(f'wrote {path} (step {step}, {size / 1e6:.2f} MB in {FLAGS.output})')
+
+
+def average_newest(model, workdir, count):
+  """Sets `model`'s floating-point weights to the mean of the `count` newest checkpoints of
+  `workdir` (the model holds the newest's on entry) and returns their steps, oldest first."""
+  import numpy as np
+  import tensorflow as tf
+  from pixel_recursive import commands
+  from pixel_recursive import workdir as workdir_lib
+  ckpt_dir = os.path.join(workdir, workdir_lib.CHECKPOINTS)
+  paths = workdir_lib.checkpoints_newest_first(ckpt_dir)[:count]
+  for path in paths:  # Before any weight changes: a damaged one ends the script, nothing written.
+    reason = workdir_lib.unreadable_reason(path)
+    if reason:
+      raise commands.Failure(f'cannot average {path}: {reason}')
+  weights = workdir_lib.weights_by_path(model)
+  floats = {k: v for k, v in weights.items() if tf.as_dtype(v.dtype).is_floating}
+  sums = {k: v.numpy().astype(np.float64) for k, v in floats.items()}  # The newest, restored.
+  newest = {k: v.numpy() for k, v in weights.items()}
+  for path in paths[1:]:
+    workdir_lib.restore_weights(path, model)
+    for key, variable in floats.items():
+      sums[key] += variable.numpy()
+  for key, variable in weights.items():
+    variable.assign(sums[key] / count if key in floats else newest[key])
+  steps = sorted(workdir_lib.step_of(p) for p in paths)
+  print(f'averaged the weights of steps {", ".join(map(str, steps))}')
+  return steps
 
 
 if __name__ == '__main__':

@@ -190,7 +190,8 @@ def _one_line(error):
   return f'{type(error).__name__}: {text[:200]}' if text else type(error).__name__
 
 
-def _step_of(path):
+def step_of(path):
+  """The step a checkpoint path ends with (`.../ckpt-1200` -> 1200); -1 if it ends with none."""
   match = re.search(r'-(\d+)$', path)
   return int(match.group(1)) if match else -1
 
@@ -222,7 +223,7 @@ def checkpoints_newest_first(ckpt_dir):
     return []
   found = [os.path.join(ckpt_dir, f[:-len('.index')]) for f in os.listdir(ckpt_dir)
            if f.endswith('.index') and os.path.isfile(os.path.join(ckpt_dir, f))]
-  return sorted(found, key=lambda p: (_step_of(p), p), reverse=True)
+  return sorted(found, key=lambda p: (step_of(p), p), reverse=True)
 
 
 def newest_readable(ckpt_dir, repair=False):

@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from pixel_recursive import model as model_lib
 from pixel_recursive import task as task_lib
@@ -20,10 +21,10 @@ TERMS = 'Trained on test images: the terms a demo folder keeps.\n'
 
 @pytest.fixture(scope='module')
 def run(tmp_path_factory):
-  """A 2-step tiny run whose config.json, like a real run's, names a path of the machine it was
-  trained on and the run it started from."""
+  """A 4-step tiny run (checkpoints at steps 2 and 4) whose config.json, like a real run's, names a
+  path of the machine it was trained on and the run it started from."""
   path = str(tmp_path_factory.mktemp('run'))
-  config = tiny_config(train_steps=2, checkpoint_every_steps=2, log_every_steps=2,
+  config = tiny_config(train_steps=4, checkpoint_every_steps=2, log_every_steps=2,
                        image_every_steps=100, histogram_every_steps=100, eval_every_steps=100)
   loop.run(task_lib.SuperResolutionTask(config), config, path, 'train')
   with open(os.path.join(path, 'config.json')) as f:
@@ -54,10 +55,10 @@ def test_the_demo_holds_the_runs_weights_and_the_given_defaults_and_keeps_its_te
                           '--data_source=samples:faces', '--trained_on=two steps of smooth images',
                           '--sampling=temperature=1.3,guidance=2', '--set={"learning_rate": 0.002}')
   assert result.returncode == 0, result.stderr[-3000:]
-  assert f'(step 2, ' in result.stdout
+  assert f'(step 4, ' in result.stdout
   assert (folder / 'TERMS.md').read_text() == TERMS
   assert sorted(os.listdir(folder / 'checkpoints')) == [
-      'checkpoint', 'ckpt-2.data-00000-of-00001', 'ckpt-2.index']
+      'checkpoint', 'ckpt-4.data-00000-of-00001', 'ckpt-4.index']
   config = workdir_lib.read_config(str(folder))
   assert config.init_from == ''  # No path of the training machine, no run a user lacks.
   assert config.data.source == 'samples:faces'
@@ -66,7 +67,8 @@ def test_the_demo_holds_the_runs_weights_and_the_given_defaults_and_keeps_its_te
   assert config.learning_rate == 0.002
   trained, _, _ = workdir_lib.restore(run, model_lib.build_model)
   demo, _, step = workdir_lib.restore(str(folder), model_lib.build_model)
-  assert step == 2
+  assert step == 4
+  assert 'averaged_steps' not in config  # The newest checkpoint alone, by default.
   trained_weights = workdir_lib.weights_by_path(trained)
   demo_weights = workdir_lib.weights_by_path(demo)
   assert trained_weights.keys() == demo_weights.keys()
@@ -82,10 +84,36 @@ def test_the_demo_holds_the_runs_weights_and_the_given_defaults_and_keeps_its_te
     (['--sampling=temperature=-1'], '--sampling temperature'),
     (['--set={"learning_rat": 0.1}'], "--set learning_rat: the run's config has no such key"),
     (['--set=learning_rate=0.1'], '--set is not a JSON object'),
-], ids=['sampling key', 'sampling value', 'set key', 'set json'])
+    (['--average_last=0'], '--average_last must be >= 1, got 0'),
+    (['--average_last=3'], '--average_last=3: '),
+], ids=['sampling key', 'sampling value', 'set key', 'set json', 'average none', 'average too many'])
 def test_a_mistake_ends_with_one_line_and_leaves_the_demo_as_it_was(run, tmp_path, args, message):
   folder = demo_folder(tmp_path)
   result = run_in_process(SCRIPT, f'--workdir={run}', f'--output={folder}', *args)
   assert_usage_error(result, message)
   assert os.listdir(folder / 'checkpoints') == ['ckpt-99.index']
   assert not (folder / 'config.json').exists()
+
+
+def test_average_last_ships_the_mean_of_the_newest_checkpoints_weights(run, tmp_path):
+  folder = tmp_path / 'averaged'
+  result = run_in_process(SCRIPT, f'--workdir={run}', f'--output={folder}', '--average_last=2')
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'averaged the weights of steps 2, 4' in result.stdout
+  config = workdir_lib.read_config(str(folder))
+  assert list(config.averaged_steps) == [2, 4]
+  demo, _, step = workdir_lib.restore(str(folder), model_lib.build_model)
+  assert step == 4  # The newest step, so that a run's later checkpoints still sort after it.
+  each = []
+  for s in (2, 4):
+    model = model_lib.build_model(config.model)
+    workdir_lib.restore_weights(os.path.join(run, 'checkpoints', f'ckpt-{s}'), model)
+    each.append({k: v.numpy() for k, v in workdir_lib.weights_by_path(model).items()})
+  differing = 0
+  for key, variable in workdir_lib.weights_by_path(demo).items():
+    if not tf.as_dtype(variable.dtype).is_floating:
+      continue
+    mean = (each[0][key].astype(np.float64) + each[1][key]) / 2
+    np.testing.assert_allclose(variable.numpy(), mean, rtol=1e-6, atol=1e-7, err_msg=key)
+    differing += not np.array_equal(each[0][key], each[1][key])
+  assert differing  # Steps 2 and 4 differ, so the mean is neither of them.
