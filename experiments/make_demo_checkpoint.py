@@ -66,6 +66,9 @@ def main(argv):
   # A demo holds every network and records no path of the machine it was trained on.
   if 'init_from' in config:
     config.init_from = ''
+  weights_file = config.model.get('conditioning_weights') or ''
+  if weights_file not in ('', 'imagenet'):  # PixColor's pretrained backbone: by the file's name only.
+    config.model.conditioning_weights = os.path.basename(weights_file)
   if 'train_pixelcnn' in config:
     config.train_pixelcnn = config.train_refinement = True
   if FLAGS.data_source:

@@ -1,5 +1,6 @@
 """The quick-start demo (README's first command) runs on the shipped demo checkpoints."""
 import os
+import re
 
 import numpy as np
 from PIL import Image
@@ -15,6 +16,11 @@ def test_demo_checkpoints_are_shipped():
   for workdir in (*sr_model.DEMO_WORKDIRS.values(), pixcolor_model.DEMO_WORKDIR):
     assert os.path.isfile(os.path.join(workdir, 'config.json')), workdir
     assert os.path.isfile(os.path.join(workdir, 'checkpoints', 'checkpoint')), workdir
+    # No path of the machine it was trained on (a data file, a weights file, a run to start from).
+    with open(os.path.join(workdir, 'config.json')) as f:
+      text = f.read()
+    for value in re.findall(r'"([^"]*)"', text):
+      assert not os.path.isabs(value) and '../' not in value and '~' not in value, (workdir, value)
 
 
 def test_the_bedrooms_model_restores_and_upsamples_at_its_shipped_defaults(tmp_path):
