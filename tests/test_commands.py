@@ -5,7 +5,7 @@ One subprocess per command: a user mistake ends with exit status 2 and exactly o
 `prog: error: ...`, without a traceback and without TensorFlow's C++ start-up chatter (the
 environment has no TF_CPP_MIN_LOG_LEVEL: the command must silence it itself). Every other command
 line of the suite runs in process; the exit statuses 0 and 1 of the trainer in a real process are
-held by test_reliability.py (SIGTERM, a failing save).
+held by test_reliability.py (SIGTERM) and test_checkpoint_damage.py (a failing save).
 """
 import glob
 import os

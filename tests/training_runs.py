@@ -1,0 +1,86 @@
+"""The tiny trainers' command lines and the probes of a workdir that the reliability tests share
+(test_reliability.py: signals, two workers; test_checkpoint_damage.py: damaged checkpoints, a full
+disk)."""
+import os
+import re
+import sys
+import time
+
+import event_files
+import helpers
+from helpers import run_in_process
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ['--config=experiments/configs/faces_tiny.py', '--config.batch_size=4',
+        '--config.model.prior.num_layers=2', '--config.model.prior.filters=8',
+        '--config.model.prior.head_filters=16', '--config.model.conditioning.filters=8',
+        '--config.model.conditioning.blocks=(1, 1, 1)', '--config.image_every_steps=0',
+        '--config.histogram_every_steps=0', '--config.data.shuffle_buffer=64',
+        f'--config.data.source={helpers.faces_source()}']
+
+
+# The same loop trains PixColor: its tiny flags, for the tests that run both trainers.
+PIXCOLOR_TINY = ['--config=experiments/configs/pixcolor_tiny.py', '--config.batch_size=4',
+                 '--config.xla=False', '--config.model.image_size=16',
+                 '--config.model.chroma_size=4', '--config.model.conditioning.blocks=(1, 1)',
+                 '--config.model.conditioning.max_pool=True', '--config.model.conditioning.width=4',
+                 '--config.model.adaptation.filters=8', '--config.model.pixelcnn.num_layers=2',
+                 '--config.model.pixelcnn.filters=8', '--config.model.pixelcnn.head_filters=16',
+                 '--config.image_every_steps=0', '--config.histogram_every_steps=0',
+                 '--config.eval_every_steps=0', f'--config.data.source={helpers.photo_crops_source()}']
+TRAINERS = {'pixel_recursive': TINY, 'pixcolor': PIXCOLOR_TINY}
+
+
+def train_args(workdir, *extra, package='pixel_recursive'):
+  return [f'--workdir={workdir}', *TRAINERS[package], *extra]
+
+
+def train_command(workdir, *extra, package='pixel_recursive'):
+  """The command line of a trainer in its own process (what a signal or a second worker needs)."""
+  return [sys.executable, '-m', f'{package}.train', *train_args(workdir, *extra, package=package)]
+
+
+def train_in_process(workdir, *extra, package='pixel_recursive'):
+  """The same command line run in this process (helpers.run_in_process): for the runs that only
+  resume, read or evaluate a workdir, which need no process of their own."""
+  return run_in_process(f'{package}.train', *train_args(workdir, *extra, package=package))
+
+
+def env(**extra):
+  return dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED='1', **extra)
+
+
+def wait_for(predicate, timeout, proc=None):
+  deadline = time.time() + timeout
+  while time.time() < deadline:
+    if predicate():
+      return True
+    if proc is not None and proc.poll() is not None:
+      return False
+    time.sleep(0.2)
+  return False
+
+
+def checkpoint_steps(workdir):
+  ckpt_dir = os.path.join(workdir, 'checkpoints')
+  if not os.path.isdir(ckpt_dir):
+    return []
+  return sorted(int(m.group(1)) for f in os.listdir(ckpt_dir)
+                for m in [re.match(r'ckpt-(\d+)\.index$', f)] if m)
+
+
+def assert_monotonic_summaries(workdir):
+  steps = [s for s, _ in event_files.scalars(os.path.join(workdir, 'train'), 'bits_per_dim')]
+  assert steps == sorted(set(steps)), steps
+  return steps
+
+
+
+def no_traceback(stderr):
+  assert 'Traceback' not in stderr, stderr[-3000:]
+  return stderr
+
+
+def last_line(stderr):
+  return no_traceback(stderr).strip().splitlines()[-1]
+
