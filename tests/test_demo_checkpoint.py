@@ -117,3 +117,30 @@ def test_average_last_ships_the_mean_of_the_newest_checkpoints_weights(run, tmp_
     np.testing.assert_allclose(variable.numpy(), mean, rtol=1e-6, atol=1e-7, err_msg=key)
     differing += not np.array_equal(each[0][key], each[1][key])
   assert differing  # Steps 2 and 4 differ, so the mean is neither of them.
+
+
+def test_a_pixcolor_demo_names_its_weights_file_by_name_only_and_restores_without_it(tmp_path):
+  """PixColor's run records the pretrained backbone's file by the path of the machine it trained on;
+  the demo records the file's name (where it came from), and restoring the demo reads no file."""
+  from pixcolor import model as pixcolor_model
+  from pixcolor import task as pixcolor_task
+  from test_pixcolor_e2e import tiny_config as pixcolor_tiny_config
+  run = str(tmp_path / 'run')
+  config = pixcolor_tiny_config(train_steps=2, image_every_steps=0, eval_every_steps=0)
+  loop.run(pixcolor_task.PixColorTask(config), config, run, 'train')
+  with open(os.path.join(run, 'config.json')) as f:
+    recorded = json.load(f)
+  recorded['model']['conditioning_weights'] = '/home/someone/weights/mobilenet_v2_notop.h5'
+  with open(os.path.join(run, 'config.json'), 'w') as f:
+    json.dump(recorded, f)
+  folder = tmp_path / 'demo'
+  result = run_in_process(SCRIPT, f'--workdir={run}', f'--output={folder}', '--task=pixcolor')
+  assert result.returncode == 0, result.stderr[-3000:]
+  config = workdir_lib.read_config(str(folder))
+  assert config.model.conditioning_weights == 'mobilenet_v2_notop.h5'
+  demo, _, step = workdir_lib.restore(str(folder), pixcolor_model.build_model)
+  assert step == 2
+  trained, _, _ = workdir_lib.restore(run, pixcolor_model.build_model)
+  for key, variable in workdir_lib.weights_by_path(trained).items():
+    np.testing.assert_array_equal(variable.numpy(), workdir_lib.weights_by_path(demo)[key].numpy(),
+                                  err_msg=key)
