@@ -26,7 +26,7 @@ def test_demo_checkpoints_are_shipped():
 def test_the_bedrooms_model_restores_and_upsamples_at_its_shipped_defaults(tmp_path):
   from pixel_recursive import workdir as workdir_lib
   model, config, step = workdir_lib.restore(sr_model.demo_workdir('bedrooms'), sr_model.build_model)
-  assert step == 6000 and (config.sampling.temperature, config.sampling.guidance) == (2.0, 5.0)
+  assert step == 11500 and (config.sampling.temperature, config.sampling.guidance) == (2.0, 5.0)
   Image.fromarray(samples.photo('motorcycle')).resize((32, 32), Image.BOX).save(
       tmp_path / 'motorcycle.png')
   result = run_in_process('pixel_recursive.upsample', '--model=bedrooms',
