@@ -45,6 +45,14 @@ def demo_folder(tmp_path):
   return folder
 
 
+def assert_same_weights(trained, demo):
+  trained_weights = workdir_lib.weights_by_path(trained)
+  demo_weights = workdir_lib.weights_by_path(demo)
+  assert trained_weights.keys() == demo_weights.keys()
+  for key, variable in trained_weights.items():
+    np.testing.assert_array_equal(variable.numpy(), demo_weights[key].numpy(), err_msg=key)
+
+
 def size_of(folder):
   return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(folder) for f in fs)
 
@@ -55,7 +63,7 @@ def test_the_demo_holds_the_runs_weights_and_the_given_defaults_and_keeps_its_te
                           '--data_source=samples:faces', '--trained_on=two steps of smooth images',
                           '--sampling=temperature=1.3,guidance=2', '--set={"learning_rate": 0.002}')
   assert result.returncode == 0, result.stderr[-3000:]
-  assert f'(step 4, ' in result.stdout
+  assert '(step 4, ' in result.stdout
   assert (folder / 'TERMS.md').read_text() == TERMS
   assert sorted(os.listdir(folder / 'checkpoints')) == [
       'checkpoint', 'ckpt-4.data-00000-of-00001', 'ckpt-4.index']
@@ -69,11 +77,7 @@ def test_the_demo_holds_the_runs_weights_and_the_given_defaults_and_keeps_its_te
   demo, _, step = workdir_lib.restore(str(folder), model_lib.build_model)
   assert step == 4
   assert 'averaged_steps' not in config  # The newest checkpoint alone, by default.
-  trained_weights = workdir_lib.weights_by_path(trained)
-  demo_weights = workdir_lib.weights_by_path(demo)
-  assert trained_weights.keys() == demo_weights.keys()
-  for key, variable in trained_weights.items():
-    np.testing.assert_array_equal(variable.numpy(), demo_weights[key].numpy(), err_msg=key)
+  assert_same_weights(trained, demo)
   # Weights only: the run's checkpoint also holds RMSProp's state, as large as the weights.
   assert size_of(folder / 'checkpoints') < 0.7 * size_of(os.path.join(run, 'checkpoints')) / len(
       [f for f in os.listdir(os.path.join(run, 'checkpoints')) if f.endswith('.index')])
@@ -141,6 +145,4 @@ def test_a_pixcolor_demo_names_its_weights_file_by_name_only_and_restores_withou
   demo, _, step = workdir_lib.restore(str(folder), pixcolor_model.build_model)
   assert step == 2
   trained, _, _ = workdir_lib.restore(run, pixcolor_model.build_model)
-  for key, variable in workdir_lib.weights_by_path(trained).items():
-    np.testing.assert_array_equal(variable.numpy(), workdir_lib.weights_by_path(demo)[key].numpy(),
-                                  err_msg=key)
+  assert_same_weights(trained, demo)

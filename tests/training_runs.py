@@ -8,9 +8,8 @@ import time
 
 import event_files
 import helpers
-from helpers import run_in_process
+from helpers import ROOT, run_in_process
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ['--config=experiments/configs/faces_tiny.py', '--config.batch_size=4',
         '--config.model.prior.num_layers=2', '--config.model.prior.filters=8',
         '--config.model.prior.head_filters=16', '--config.model.conditioning.filters=8',
