@@ -19,9 +19,10 @@ L2 on 50 held-out photos after 2,000 steps 0.00130 against 0.00260; bilinear ups
 Both networks train in one run. Chroma bins are dequantized uniformly within each bin for the
 refinement network. Random crops (0.8-1 of the short side) and flips; no XLA and 'auto' precision
 (experiments/benchmarks/training.py), batch 16, Adam 1e-3 after a 500-step warm-up, x0.3 at steps
-18,000 and 40,000 (the demo's run: 24,000 steps, then resumed to 48,000 with this schedule). Why this conditioning: the ablation of docs/pixcolor_ablation.md (from scratch,
-frozen, fine-tuned, several depths), on 1,000 validation photos after the same 3,000 steps. The
-run's wall time, checkpoint choice and scores are in WORKSPACE.md ("Demo checkpoints");
+18,000 and 40,000 (the demo's run: 24,000 steps, then resumed to 48,000 with this schedule).
+Why this conditioning: the ablation of docs/pixcolor_ablation.md (from scratch, frozen, fine-tuned,
+several depths), on 1,000 validation photos after the same 3,000 steps. The run's wall time,
+checkpoint choice and scores are in WORKSPACE.md ("Demo checkpoints");
 `data.source` defaults to the sample photos so that the command runs from a fresh clone (too few to
 learn colours from: train on Tiny ImageNet, ImageNet or your own photos).
 """
