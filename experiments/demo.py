@@ -112,6 +112,7 @@ def super_resolution(out_dir, workdir, model_name, inputs, seed, what):
       workdir or model_lib.demo_workdir(model_name), model_lib.build_model)
   t = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
   w = commands.sampling_setting(config, 'guidance', FLAGS.guidance)
+  p = commands.sampling_setting(config, 'top_p', None)
   names, lowres, truths = inputs
   n = len(names)
   blank = np.full((32, 32, 3), 255, np.uint8)
@@ -120,7 +121,7 @@ def super_resolution(out_dir, workdir, model_name, inputs, seed, what):
                'at T %g, guidance %g', what, n, SR_SAMPLES, t, w)
   paper = model.sample(lowres, temperature=1.0, guidance=1.0,
                        seed=[sampling.derive_seed(seed, i) for i in range(n)]).numpy()
-  samples = [model.sample(lowres, temperature=t, guidance=w,
+  samples = [model.sample(lowres, temperature=t, guidance=w, top_p=p,
                           seed=[sampling.derive_seed(seed, i, k) for i in range(n)]).numpy()
              for k in range(SR_SAMPLES)]
   columns = ([visualize.nearest_upsample(lowres, 4), visualize.bicubic_upsample(lowres, 32), paper]
@@ -136,8 +137,14 @@ def super_resolution(out_dir, workdir, model_name, inputs, seed, what):
   return {'step': step,
           'about': describe(config, workdir or f'pixel_recursive/demo/{model_name}'),
           'columns': ['8x8 input', 'bicubic', 'sample as the paper draws it (T = 1, guidance 1)']
-          + [f'sample {k + 1}, T = {t:g}, guidance {w:g}' for k in range(SR_SAMPLES)]
+          + [f'sample {k + 1}, T = {t:g}, guidance {w:g}{nucleus_text(p)}'
+             for k in range(SR_SAMPLES)]
           + ['truth (the 32x32 original, where there is one)'], 'names': names}
+
+
+def nucleus_text(top_p):
+  """', top-p 0.9' for a model that samples from a nucleus, '' for one that samples it all."""
+  return '' if top_p >= 1 else f', top-p {top_p:g}'
 
 
 def colorization(out_dir, workdir, n, seed):
@@ -150,13 +157,14 @@ def colorization(out_dir, workdir, n, seed):
   model, config, step = workdir_lib.restore(workdir_lib.resolve(workdir, model_lib.DEMO_WORKDIR),
                                             model_lib.build_model)
   temperature = commands.sampling_setting(config, 'temperature', FLAGS.color_temperature)
+  top_p = commands.sampling_setting(config, 'top_p', None)
   rows = []
   for i, (stem, rgb) in enumerate(sample_photos(n, FLAGS.photo_size)):
     gray = transforms.to_uint8(transforms.luminance(rgb)).numpy()[..., 0]
     logging.info('colorizing %s (%dx%d), %d colourings', stem, rgb.shape[1], rgb.shape[0],
                  COLOR_SAMPLES)
     colourings = model.colorize(gray[None], num_samples=COLOR_SAMPLES,
-                                temperature=temperature, seed=seed + i).numpy()[:, 0]
+                                temperature=temperature, seed=seed + i, top_p=top_p).numpy()[:, 0]
     image_files.write_png(os.path.join(out_dir, 'colorization', f'{stem}_gray.png'), gray)
     for k, image in enumerate(colourings):
       image_files.write_png(os.path.join(out_dir, 'colorization', f'{stem}_sample{k}.png'), image)
@@ -164,7 +172,8 @@ def colorization(out_dir, workdir, n, seed):
   image_files.write_png(os.path.join(out_dir, 'colorization.png'), visualize.grid(rows, pad=4))
   return {'step': step, 'about': describe(config, workdir or 'pixcolor/demo/photos'),
           'columns': ['grayscale input'] + [
-              f'colouring {k + 1} (T = {temperature:g})' for k in range(COLOR_SAMPLES)] + [
+              f'colouring {k + 1} (T = {temperature:g}{nucleus_text(top_p)})'
+              for k in range(COLOR_SAMPLES)] + [
                   'original']}
 
 

@@ -44,7 +44,8 @@ flags.DEFINE_string('trained_on', None, 'What the model was trained on, in words
 flags.DEFINE_string('set', None, 'JSON object of top-level config keys to record instead of the '
                     'run\'s, e.g. the recipe of a run resumed with overrides: '
                     '\'{"learning_rate": 0.001, "learning_rate_drop_steps": [9100]}\'.')
-flags.DEFINE_list('sampling', [], 'KEY=VALUE sampling defaults to record (temperature, guidance).')
+flags.DEFINE_list('sampling', [], 'KEY=VALUE sampling defaults to record (temperature, guidance, '
+                  'top_p).')
 flags.DEFINE_integer('average_last', 1, 'Ship the average of the weights of the run\'s N newest '
                      'checkpoints (1: the newest alone).')
 flags.mark_flags_as_required(['workdir', 'output'])
@@ -88,11 +89,13 @@ def main(argv):
       config[key] = tuple(value) if isinstance(value, list) else value
   if FLAGS.sampling:
     config.sampling = config.get('sampling', ml_collections.ConfigDict())
-    checks = {'temperature': commands.check_temperature, 'guidance': commands.check_guidance}
+    checks = {'temperature': commands.check_temperature, 'guidance': commands.check_guidance,
+              'top_p': commands.check_top_p}
     for item in FLAGS.sampling:
       key, _, value = item.partition('=')
       if key not in checks:  # A typo would otherwise ship in the demo's config.json unnoticed.
-        raise commands.UsageError(f'--sampling takes temperature=T and guidance=W, got {item!r}')
+        raise commands.UsageError(f'--sampling takes temperature=T, guidance=W and top_p=P, got '
+                                  f'{item!r}')
       config.sampling[key] = checks[key](value, f'--sampling {key}')
   if FLAGS.average_last < 1:
     raise commands.UsageError(f'--average_last must be >= 1, got {FLAGS.average_last}')

@@ -42,10 +42,10 @@ class PixColorTarget:
     self.shape = (batch_size, c, c)
     self._predict_model = _WithConditioning(self.prior, name='pixelcnn_with_conditioning')
 
-  def sample(self, method, num_steps=None):
+  def sample(self, method, num_steps=None, top_p=1.0):
     return self.model.sampler.sample(self.shape, conditioning=self.conditioning,
                                      temperature=self.temperature, seed=0, method=method,
-                                     num_steps=num_steps)
+                                     num_steps=num_steps, top_p=top_p)
 
   def predict_logits(self, canvas_scaled):
     return self._predict_model.predict([canvas_scaled, self.conditioning], verbose=0,

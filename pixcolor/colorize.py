@@ -1,7 +1,7 @@
 r"""Colorizes photos by sampling a trained PixColor model: several plausible colourings per input.
 
   python -m pixcolor.colorize --workdir=/tmp/pixcolor_tiny --input=old_photos/ --output=colorized/ \
-      --num_samples=4 [--temperature=T] [--seed=0]
+      --num_samples=4 [--temperature=T] [--top_p=P] [--seed=0]
 
 Input: an image file or a folder of them (searched recursively), colour or true grayscale, any size.
 Only the BT.601 luminance Y of each is used (a colour input's colours are discarded). Output, per input
@@ -10,9 +10,9 @@ input's (up to rounding), and grid.png (rows: gray input, then the colourings, a
 The model sees Y resized to its image size (224 x 224 in the paper; a non-square input is squeezed to a
 square there and the colour is stretched back); its chroma is resized to the input's size and put on
 the original Y, so the detail of the input is untouched.
-Without --temperature, T is the model's shipped default (`sampling.temperature` in its config.json;
-1.0 if it has none). Without --workdir the demo checkpoint shipped with the package
-(pixcolor/demo/photos) is used.
+Without --temperature / --top_p, T and the nucleus p are the model's shipped defaults (`sampling` in
+its config.json; 1.0 and 1.0 if it has none: the whole distribution). Without --workdir the demo
+checkpoint shipped with the package (pixcolor/demo/photos) is used.
 
 Exit status: 0 when every input was colorized, 1 when some files could not be read (each is named
 on stderr; every good output is still written), 2 on a usage error.
@@ -53,18 +53,20 @@ def thumbnail(image, size=THUMBNAIL):
   return np.asarray(Image.fromarray(image).resize(new, Image.BICUBIC))
 
 
-def colorize_all(model, grays, num_samples, temperature, seed, batch_size, method, write):
+def colorize_all(model, grays, num_samples, temperature, seed, batch_size, method, write,
+                 top_p=1.0):
   """Samples `num_samples` colourings of every uint8 [H_i, W_i] luminance in `grays`.
 
   The inputs are resized to the model's size and sampled `batch_size` colourings at a time;
   `write(i, k, rgb)` receives colouring k of input i at the input's own size as soon as it is made.
-  Input i, sample k uses the seed `sampling.derive_seed(seed, i, k)`, whatever the batching.
+  Input i, sample k uses the seed `sampling.derive_seed(seed, i, k)`, whatever the batching; chroma
+  bins are drawn from the top-`top_p` nucleus of softmax(logits / temperature).
   """
   small = [model.network_gray(g[None])[0].numpy() for g in grays]
 
   def sample(gray, seeds):
     seeds = seeds.tolist()
-    return model.refine(gray, model.sample_chroma(gray, seeds, temperature, method), seeds)
+    return model.refine(gray, model.sample_chroma(gray, seeds, temperature, method, top_p), seeds)
 
   def write_chroma(i, k, chroma):
     write(i, k, model.combine(grays[i][None], chroma[None]).numpy()[0])
@@ -83,6 +85,8 @@ def main(argv):
     raise commands.UsageError('--input and --output are required')
   if FLAGS.temperature is not None:
     commands.check_temperature(FLAGS.temperature)
+  if FLAGS.top_p is not None:
+    commands.check_top_p(FLAGS.top_p)
   files = commands.read_inputs(FLAGS.input)
   commands.check_output_dir(FLAGS.output)
   workdir = workdir_lib.resolve(FLAGS.workdir, model_lib.DEMO_WORKDIR)
@@ -92,10 +96,11 @@ def main(argv):
                               f"{config.get('model', {}).get('name')!r})")
   model, config, step = workdir_lib.restore(workdir, model_lib.build_model)
   temperature = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
+  top_p = commands.sampling_setting(config, 'top_p', FLAGS.top_p)
   good, grays, failures = commands.read_each(files, read_luminance)
   if good:
-    logging.info('colorizing %d images x %d samples at temperature %g with the step-%d model '
-                 'from %s', len(good), FLAGS.num_samples, temperature, step, workdir)
+    logging.info('colorizing %d images x %d samples at temperature %g, top-p %g with the step-%d '
+                 'model from %s', len(good), FLAGS.num_samples, temperature, top_p, step, workdir)
     rows = [[thumbnail(g)] for g in grays]
 
     def write(i, k, rgb):
@@ -104,7 +109,7 @@ def main(argv):
       rows[i].append(thumbnail(rgb))
 
     colorize_all(model, grays, FLAGS.num_samples, temperature, FLAGS.seed, FLAGS.batch_size,
-                 FLAGS.method, write)
+                 FLAGS.method, write, top_p)
     grid_path = os.path.join(FLAGS.output, 'grid.png')
     image_files.write_png(grid_path, visualize.grid(rows))
     print(f'wrote {len(good) * FLAGS.num_samples} PNGs and {grid_path}', flush=True)

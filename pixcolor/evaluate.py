@@ -43,8 +43,10 @@ def define_flags():
                        '[-128, 128).', lower_bound=2)
 
 
-def evaluate(model, config, num_examples, temperatures=(1.0,), seed=0, batch_size=32, bins=256):
-  """Samples two colourings of each of `num_examples` eval photos per temperature.
+def evaluate(model, config, num_examples, temperatures=(1.0,), seed=0, batch_size=32, bins=256,
+             top_p=1.0):
+  """Samples two colourings of each of `num_examples` eval photos per temperature, each drawn from
+  the top-`top_p` nucleus (1: the whole distribution).
 
   Returns:
     (results dict, plot data: the a/b histograms and MS-SSIM values per temperature).
@@ -70,7 +72,7 @@ def evaluate(model, config, num_examples, temperatures=(1.0,), seed=0, batch_siz
       colourings = []
       for k in range(2):
         seeds = [sampling.derive_seed(seed, count + b, k) for b in range(len(gray))]
-        bins_k = model.sample_chroma(gray, seeds, t)
+        bins_k = model.sample_chroma(gray, seeds, t, top_p=top_p)
         colourings.append(model.combine(gray, model.refine(gray, bins_k, seeds)).numpy()[:n])
         hist[t] += metrics.ab_histograms(colourings[-1], bins)
         values[('psnr', t)].extend(metrics.psnr(colourings[-1], truth[:n]).numpy().tolist())
@@ -118,6 +120,7 @@ def evaluate(model, config, num_examples, temperatures=(1.0,), seed=0, batch_siz
       'num_examples': count,
       'samples_per_example': 2,
       'temperatures': per_temperature,
+      'top_p': top_p,
       'psnr': {name: metrics.finite_mean(values[name]) for name in REFERENCES},
       'bits_per_dim': float(losses.bits_per_dim(np.mean(values['nats']))),
       'refinement_l2': float(np.mean(values['refinement_mse'])),
@@ -150,7 +153,9 @@ def markdown(results):
   lines.append(f"{results['num_examples']} eval photos ({results.get('data', '?')}), 2 colourings "
                f"each; the photos' colourfulness {first['colourfulness']['truth']:.1f}; "
                f"bits/dim {results['bits_per_dim']:.3f}; refinement L2 "
-               f"{results['refinement_l2']:.5f} (bilinear {results['refinement_l2_bilinear_baseline']:.5f})")
+               f"{results['refinement_l2']:.5f} (bilinear "
+               f"{results['refinement_l2_bilinear_baseline']:.5f}); samples drawn from the top-"
+               f"{results.get('top_p', 1.0):g} nucleus")
   return '\n'.join(lines) + '\n'
 
 
@@ -188,12 +193,13 @@ def main(argv):
   from pixcolor import model as model_lib
   temperatures = evaluation.parse_floats(FLAGS.temperatures, '--temperatures',
                                          commands.check_temperature)
+  evaluation.check_top_p_flag()
   model, config, step = evaluation.load_run(model_lib.build_model, model_lib.PixColor, 'pixcolor')
   default_t = commands.sampling_setting(config, 'temperature', None)
   temperatures = temperatures or [default_t]
   num_examples = FLAGS.num_examples or config.get('eval_examples', 1000)
   results, plot_data = evaluate(model, config, num_examples, temperatures, FLAGS.seed,
-                                FLAGS.batch_size, FLAGS.histogram_bins)
+                                FLAGS.batch_size, FLAGS.histogram_bins, evaluation.top_p(config))
   evaluation.finish(results, config, step, markdown, lambda r: plot(r, plot_data), scalars,
                     'histograms', default_temperature=default_t)
 

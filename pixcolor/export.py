@@ -99,10 +99,11 @@ def serving_function(model, config=None, batch_size=serving.DEFAULT_BATCH_SIZE):
 
   Args:
     model: a restored `pixcolor.model.PixColor`.
-    config: its config (unused: the signature takes the temperature).
+    config: its config: the signature takes temperature and seed; top-p is the model's
+      `sampling.top_p`, fixed in the export (1 when the config has none).
     batch_size: N, the largest static batch the networks are compiled for.
   """
-  del config
+  top_p = tf.constant(commands.sampling_setting(config or {}, 'top_p', None), tf.float32)
   # The very XLA programs `colorize` runs (the model's compiled conditioning and refinement
   # networks, the cached sampler) and its colour plumbing, so the exported images equal its images
   # bit for bit.
@@ -119,7 +120,7 @@ def serving_function(model, config=None, batch_size=serving.DEFAULT_BATCH_SIZE):
     def sample(chunk):
       small, keys = chunk
       # No extra logits, so guidance has nothing to weigh: 1.0.
-      bins = cached(conditioning(small), tf.zeros([0]), temperature, tf.constant(1.0), keys)
+      bins = cached(conditioning(small), tf.zeros([0]), temperature, tf.constant(1.0), keys, top_p)
       return refine(small, model.dequantize(bins, keys))
 
     chroma = serving.in_chunks(
@@ -130,10 +131,10 @@ def serving_function(model, config=None, batch_size=serving.DEFAULT_BATCH_SIZE):
   return serve
 
 
-def export(model, path, batch_size=serving.DEFAULT_BATCH_SIZE):
+def export(model, path, batch_size=serving.DEFAULT_BATCH_SIZE, config=None):
   """Writes `model` as a SavedModel with the `serving_default` signature to `path`; returns the
-  traced concrete function."""
-  return serving.save(serving_function(model, None, batch_size), path, batch_size)
+  traced concrete function. `config`: the model's, for its `sampling.top_p` (else 1)."""
+  return serving.save(serving_function(model, config, batch_size), path, batch_size)
 
 
 def verify(path, model, config=None, seed=0):
@@ -143,7 +144,9 @@ def verify(path, model, config=None, seed=0):
   size = model.image_size
   gray = np.random.RandomState(seed).randint(0, 256, [1, size + 3, size // 2 + 1, 1])
   gray = gray.astype(np.uint8)
-  want = model.colorize(gray, num_samples=1, temperature=temperature, seed=seed).numpy()[0]
+  top_p = commands.sampling_setting(config or {}, 'top_p', None)
+  want = model.colorize(gray, num_samples=1, temperature=temperature, seed=seed,
+                        top_p=top_p).numpy()[0]
   serving.verify(path, {'gray': gray, 'temperature': np.float32(temperature),
                         'seed': np.int32(seed)},
                  want, f'colours one {gray.shape[1]}x{gray.shape[2]} image')

@@ -210,7 +210,7 @@ class PixColor(keras.Model):
     """Any-size uint8 Y [B, H, W(, 1)] -> uint8 [B, S, S, 1], the conditioning network's input."""
     return color.resize_gray(color.as_gray_batch(gray), self.image_size)
 
-  def sample_chroma(self, gray, seeds, temperature=1.0, method='cached'):
+  def sample_chroma(self, gray, seeds, temperature=1.0, method='cached', top_p=1.0):
     """Samples chroma bins for uint8 Y [B, S, S, 1] at network size: int32 [B, c, c, 2].
 
     Args:
@@ -218,11 +218,12 @@ class PixColor(keras.Model):
       seeds: one int per example (see `pixel_recursive.sampling.example_keys`), or an int.
       temperature: T > 0; bins are drawn from softmax(logits / T).
       method: 'cached' or 'naive'.
+      top_p: p in (0, 1]: draw each bin from the top-p nucleus of that distribution (1: all of it).
     """
     conditioning = self.compiled_network('conditioning')(tf.convert_to_tensor(gray, tf.uint8))
     c = self.chroma_size
     return self.sampler.sample((conditioning.shape[0], c, c), conditioning=conditioning,
-                               temperature=temperature, seed=seeds, method=method)
+                               temperature=temperature, seed=seeds, method=method, top_p=top_p)
 
   def dequantize(self, bins, keys=None, training=False):
     """Chroma bins int [B, c, c, 2] -> Cb, Cr float on 0..255 for the refinement network.
@@ -258,7 +259,7 @@ class PixColor(keras.Model):
     """The original Y [B, H, W(, 1)] with chroma [B, h, w, 2] (0..255) resized to H x W: uint8 RGB."""
     return color.combine(color.as_gray_batch(gray), chroma)
 
-  def colorize(self, gray, num_samples=1, temperature=1.0, seed=0, method='cached'):
+  def colorize(self, gray, num_samples=1, temperature=1.0, seed=0, method='cached', top_p=1.0):
     """Colourings of gray photos of any size (PixColor, end to end).
 
     Args:
@@ -268,6 +269,8 @@ class PixColor(keras.Model):
       seed: int; sample k of input b uses `sampling.derive_seed(seed, b, k)`, so an input's
         colourings do not depend on the batch it came in.
       method: the sampler, 'cached' (fast) or 'naive'.
+      top_p: p in (0, 1]: each chroma bin is drawn from the top-p nucleus of its distribution
+        only, cutting the unlikely colours that start blotches (1: the whole distribution).
     Returns:
       uint8 RGB [num_samples, B, H, W, 3] whose BT.601 luminance is the input's, up to rounding.
     """
@@ -276,7 +279,8 @@ class PixColor(keras.Model):
     small = self.network_gray(gray)
     repeated = tf.tile(small, [num_samples, 1, 1, 1])  # Row k * B + b: sample k of input b.
     seeds = [sampling.derive_seed(seed, b, k) for k in range(num_samples) for b in range(batch)]
-    chroma = self.refine(repeated, self.sample_chroma(repeated, seeds, temperature, method), seeds)
+    chroma = self.refine(repeated, self.sample_chroma(repeated, seeds, temperature, method, top_p),
+                         seeds)
     out = self.combine(tf.tile(gray, [num_samples, 1, 1, 1]), chroma)
     return tf.reshape(out, [num_samples, batch] + out.shape[1:].as_list())
 

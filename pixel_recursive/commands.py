@@ -115,6 +115,13 @@ def check_temperature(value, flag='--temperature'):
   return value
 
 
+def check_top_p(value, flag='--top_p'):
+  value = float(value)
+  if not 0 < value <= 1:
+    raise UsageError(f'{flag} must be in (0, 1], got {value}')
+  return value
+
+
 def check_guidance(value, flag='--guidance'):
   value = float(value)
   if not value >= 0 or not np.isfinite(value):
@@ -235,6 +242,10 @@ def define_batch_flags(demo, what, guidance=False, models=()):
     flags.DEFINE_float('guidance', None, 'Weight w >= 0 of the conditioning logits A: samples are '
                        'drawn from softmax((w A + B) / T). 1 is the paper\'s model; larger follows '
                        "the input more closely. Default: the model's sampling.guidance, else 1.")
+  flags.DEFINE_float('top_p', None, 'Nucleus p in (0, 1]: each value is drawn from the smallest '
+                     'set of values holding this much probability, which cuts unlikely draws. '
+                     "Default: the model's sampling.top_p, else 1 (the whole distribution, as "
+                     'the papers sample).')
   flags.DEFINE_integer('num_samples', 1, f'{what} per input.', lower_bound=1)
   flags.DEFINE_integer('seed', 0, 'Random seed; the same seed gives the same samples.')
   flags.DEFINE_integer('batch_size', 16, 'Samples drawn at once.', lower_bound=1)

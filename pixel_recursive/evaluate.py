@@ -81,11 +81,13 @@ def summarise(values):
           'hf_ratio': float(np.median(values['hf_ratio']))}
 
 
-def evaluate(model, config, num_examples, settings, seed=0, batch_size=32, l2_model=None):
+def evaluate(model, config, num_examples, settings, seed=0, batch_size=32, l2_model=None,
+             top_p=1.0):
   """Scores every method on the first `num_examples` eval examples; returns the results dict.
 
   Args:
     settings: [(temperature, guidance)] of the samples.
+    top_p: the nucleus of every setting's samples (1: the whole distribution).
   """
   from pixel_recursive import losses
   from pixel_recursive import sampling
@@ -105,7 +107,7 @@ def evaluate(model, config, num_examples, settings, seed=0, batch_size=32, l2_mo
     seeds = np.array([sampling.derive_seed(seed, count + i) for i in range(len(lowres))])
     for t, w in settings:
       outputs[method_name(t, w)] = model.sample(lowres, temperature=t, seed=seeds,
-                                                guidance=w).numpy()
+                                                guidance=w, top_p=top_p).numpy()
     for name, out in outputs.items():
       for key, v in image_metrics(out, batch).items():
         values[name][key].extend(v[:n].tolist())
@@ -121,6 +123,7 @@ def evaluate(model, config, num_examples, settings, seed=0, batch_size=32, l2_mo
       'methods': {m: summarise(values[m]) for m in methods},
       'settings': [{'temperature': t, 'guidance': w, 'method': method_name(t, w)}
                    for t, w in settings],
+      'top_p': top_p,
       'bits_per_dim': float(losses.bits_per_dim(np.mean(nats['nats']))),
       'bits_per_dim_conditioning': float(losses.bits_per_dim(np.mean(nats['nats_conditioning']))),
       'bits_per_dim_prior': float(losses.bits_per_dim(np.mean(nats['nats_prior']))),
@@ -136,7 +139,8 @@ def markdown(results):
   lines.append(f"{results['num_examples']} eval examples ({results.get('data', '?')}); bits/dim "
                f"A+B {results['bits_per_dim']:.3f}, A alone "
                f"{results['bits_per_dim_conditioning']:.3f}, B alone "
-               f"{results['bits_per_dim_prior']:.3f}")
+               f"{results['bits_per_dim_prior']:.3f}; samples drawn from the top-"
+               f"{results.get('top_p', 1.0):g} nucleus")
   return '\n'.join(lines) + '\n'
 
 
@@ -182,6 +186,7 @@ def main(argv):
   guidances = evaluation.parse_floats(FLAGS.guidances, '--guidances', commands.check_guidance)
   temperatures = evaluation.parse_floats(FLAGS.temperatures, '--temperatures',
                                          commands.check_temperature)
+  evaluation.check_top_p_flag()
   model, config, step = evaluation.load_run(model_lib.build_model, model_lib.SuperResolution,
                                             'super_resolution (use --l2_workdir for the baseline)')
   default_t = commands.sampling_setting(config, 'temperature', None)
@@ -195,7 +200,8 @@ def main(argv):
       raise commands.UsageError(f'--l2_workdir {FLAGS.l2_workdir} is not an l2_regression run')
   num_examples = FLAGS.num_examples or config.get('eval_examples', 1000)
   settings = [(t, w) for w in guidances for t in temperatures]
-  results = evaluate(model, config, num_examples, settings, FLAGS.seed, FLAGS.batch_size, l2_model)
+  results = evaluate(model, config, num_examples, settings, FLAGS.seed, FLAGS.batch_size, l2_model,
+                     evaluation.top_p(config))
   evaluation.finish(results, config, step, markdown, plot, scalars, 'sweep',
                     defaults={'temperature': default_t, 'guidance': default_w},
                     l2_workdir=FLAGS.l2_workdir)

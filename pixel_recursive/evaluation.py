@@ -33,10 +33,24 @@ def define_flags(what):
   flags.DEFINE_integer('seed', 0, 'Sampling seed; example i, sample k is seeded '
                        'sampling.derive_seed(seed, i, k).')
   flags.DEFINE_integer('batch_size', 32, 'Examples sampled at once.', lower_bound=1)
+  flags.DEFINE_float('top_p', None, 'Nucleus of every sampling setting: draw each value from the '
+                     "smallest set of values holding this much probability (default: the model's "
+                     'sampling.top_p, else 1: the whole distribution).')
   config_flags.DEFINE_config_dict(
       'config', ml_collections.ConfigDict({'data': {'source': ''}}),
       "Overrides of the run's config.json: --config.data.source=SOURCE evaluates on another data "
       'source (see WORKSPACE.md), e.g. samples for the photos that ship with the dependencies.')
+
+
+def check_top_p_flag():
+  """Checks --top_p before the slow work (a value outside (0, 1] is a usage error)."""
+  if FLAGS.top_p is not None:
+    commands.check_top_p(FLAGS.top_p)
+
+
+def top_p(config):
+  """--top_p, else the model's `sampling.top_p`, else 1."""
+  return commands.sampling_setting(config, 'top_p', FLAGS.top_p)
 
 
 def run(define_command_flags, main):

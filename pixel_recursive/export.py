@@ -78,10 +78,11 @@ def serving_function(model, config=None, batch_size=serving.DEFAULT_BATCH_SIZE):
 
   Args:
     model: a restored `pixel_recursive.model.SuperResolution`.
-    config: its config (unused: the signature takes the sampling parameters).
+    config: its config: the signature takes temperature, guidance and seed; top-p is the
+      model's `sampling.top_p`, fixed in the export (1 when the config has none).
     batch_size: N, the largest static batch the sampler is compiled for.
   """
-  del config
+  top_p = tf.constant(commands.sampling_setting(config or {}, 'top_p', None), tf.float32)
   # The same two XLA programs `SuperResolution.sample` runs (conditioning network, then the cached
   # sampler with its logits A), so the exported images equal its images bit for bit.
   conditioning = model.conditioning_function()
@@ -97,7 +98,7 @@ def serving_function(model, config=None, batch_size=serving.DEFAULT_BATCH_SIZE):
       lowres, keys = chunk
       a = conditioning(lowres)
       size, height, width = a.shape[:3]
-      values = cached(tf.zeros([size, height, width, 0]), a, temperature, guidance, keys)
+      values = cached(tf.zeros([size, height, width, 0]), a, temperature, guidance, keys, top_p)
       return tf.cast(values, tf.uint8)
 
     images = serving.in_chunks(sample, (lowres, serving.per_example_keys(seed, batch)), batch_size,
@@ -107,10 +108,10 @@ def serving_function(model, config=None, batch_size=serving.DEFAULT_BATCH_SIZE):
   return serve
 
 
-def export(model, path, batch_size=serving.DEFAULT_BATCH_SIZE):
+def export(model, path, batch_size=serving.DEFAULT_BATCH_SIZE, config=None):
   """Writes `model` as a SavedModel with the `serving_default` signature to `path`; returns the
-  traced concrete function."""
-  return serving.save(serving_function(model, None, batch_size), path, batch_size)
+  traced concrete function. `config`: the model's, for its `sampling.top_p` (else 1)."""
+  return serving.save(serving_function(model, config, batch_size), path, batch_size)
 
 
 def verify(path, model, config=None, seed=0):
@@ -119,7 +120,9 @@ def verify(path, model, config=None, seed=0):
   temperature = commands.sampling_setting(config or {}, 'temperature', None)
   guidance = commands.sampling_setting(config or {}, 'guidance', None)
   lowres = np.random.RandomState(seed).randint(0, 256, [1, LOWRES, LOWRES, 3]).astype(np.uint8)
-  want = model.sample(lowres, temperature=temperature, seed=seed, guidance=guidance).numpy()
+  top_p = commands.sampling_setting(config or {}, 'top_p', None)
+  want = model.sample(lowres, temperature=temperature, seed=seed, guidance=guidance,
+                      top_p=top_p).numpy()
   serving.verify(path, {'lowres': lowres, 'temperature': np.float32(temperature),
                         'guidance': np.float32(guidance), 'seed': np.int32(seed)},
                  want, 'samples one image')

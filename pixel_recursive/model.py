@@ -157,7 +157,8 @@ class SuperResolution(keras.Model):
       self._conditioning_fn = tf.function(self.conditioning, jit_compile=True)
     return self._conditioning_fn
 
-  def sample(self, lowres, temperature=1.0, seed=0, method='cached', num_steps=None, guidance=1.0):
+  def sample(self, lowres, temperature=1.0, seed=0, method='cached', num_steps=None, guidance=1.0,
+             top_p=1.0):
     """Draws high-resolution images from softmax((w A + B) / T), sub-pixel by sub-pixel.
 
     Args:
@@ -169,6 +170,8 @@ class SuperResolution(keras.Model):
       seed: int, or one int per example; the same seed gives the same images with either method.
       method: 'cached' (fast, the default) or 'naive' (recomputes the prior for every sub-pixel).
       num_steps: naive only, for benchmarks: stop after this many sub-pixels.
+      top_p: p in (0, 1]: each sub-pixel is drawn from the top-p nucleus of that distribution
+        only (1, the paper's: the whole distribution).
     Returns:
       uint8 [B, 32, 32, 3].
     """
@@ -179,7 +182,8 @@ class SuperResolution(keras.Model):
     a = self.conditioning_function()(lowres)
     batch, height, width = a.shape[:3]
     values = sampler.sample((batch, height, width), extra_logits=a, temperature=temperature,
-                            seed=seed, method=method, num_steps=num_steps, guidance=guidance)
+                            seed=seed, method=method, num_steps=num_steps, guidance=guidance,
+                            top_p=top_p)
     return tf.cast(values, tf.uint8)
 
 

@@ -13,7 +13,8 @@ Two samplers draw the same images for the same seed and temperature:
           all caches are loop variables of nested `tf.while_loop`s compiled by XLA, which updates them
           in place. Conditioning (and the super-resolution logits A) is computed once per call.
 
-Both draw sub-pixel p of example b by the Gumbel-max trick, argmax(logits / T + G), with the Gumbel
+Both draw sub-pixel p of example b by the Gumbel-max trick, argmax(logits / T + G) (over the top-p
+nucleus only when asked: `nucleus`), with the Gumbel
 noise G a counter-based hash of (seed, example, p, value). Unlike `tf.random.stateless_*`, whose one key
 covers the whole batch, this gives every example its own stream, so the images of a batch equal the same
 images sampled one at a time, and eager, `tf.function` and XLA runs draw identical numbers.
@@ -55,10 +56,29 @@ def uniform_noise(keys, position, num_values):
       1.0 / (1 << 24))
 
 
-def draw(logits, temperature, keys, position):
-  """One categorical draw per example from softmax(logits / temperature), [B, K] -> int32 [B]."""
+def nucleus(logits, top_p):
+  """`logits` [B, K] with every value outside the top-p nucleus of softmax(logits) set to -inf.
+
+  The nucleus (Holtzman et al. 2020, "The Curious Case of Neural Text Degeneration") is the smallest
+  set of values, most probable first, whose probability reaches `top_p`; values tied with its least
+  probable member stay in it. `top_p` = 1 keeps every value.
+  """
+  probs = tf.nn.softmax(logits, axis=-1)
+  descending = tf.sort(probs, axis=-1, direction='DESCENDING')
+  before = tf.math.cumsum(descending, axis=-1, exclusive=True)
+  kept = tf.reduce_sum(tf.cast(before < top_p, tf.int32), axis=-1)  # >= 1: before[0] = 0 < top_p.
+  threshold = tf.gather(descending, kept - 1, axis=-1, batch_dims=1)
+  return tf.where(probs >= threshold[:, None], logits, tf.cast(-np.inf, logits.dtype))
+
+
+def draw(logits, temperature, keys, position, top_p=None):
+  """One categorical draw per example from softmax(logits / temperature), [B, K] -> int32 [B],
+  restricted to its top-p nucleus when `top_p` (a scalar tensor in (0, 1]) is below 1."""
+  logits = logits / temperature
+  if top_p is not None:
+    logits = tf.cond(top_p < 1.0, lambda: nucleus(logits, top_p), lambda: logits)
   gumbel = -tf.math.log(-tf.math.log(uniform_noise(keys, position, logits.shape[-1])))
-  return tf.argmax(logits / temperature + gumbel, axis=-1, output_type=tf.int32)
+  return tf.argmax(logits + gumbel, axis=-1, output_type=tf.int32)
 
 
 def _window(x, begin, size):
@@ -107,6 +127,13 @@ def check_temperature(temperature):
   return temperature
 
 
+def check_top_p(top_p):
+  top_p = float(top_p)
+  if not 0 < top_p <= 1:
+    raise ValueError(f'top_p must be in (0, 1], got {top_p}')
+  return top_p
+
+
 def check_guidance(guidance):
   guidance = float(guidance)
   if not guidance >= 0 or not np.isfinite(guidance):
@@ -133,7 +160,7 @@ class Sampler:
     self._fns = {m: tf.function(getattr(self, f'_{m}'), jit_compile=jit_compile) for m in METHODS}
 
   def sample(self, shape, conditioning=None, extra_logits=None, temperature=1.0, seed=0,
-             method='cached', num_steps=None, guidance=1.0):
+             method='cached', num_steps=None, guidance=1.0, top_p=1.0):
     """Draws images of `shape` = (B, H, W) sub-pixel by sub-pixel.
 
     Args:
@@ -147,6 +174,9 @@ class Sampler:
       num_steps: naive only: stop after this many sub-pixels in raster order, the rest left 0
         (benchmarks time a few steps of the slow sampler and extrapolate).
       guidance: w >= 0, the weight of `extra_logits` (1 adds them as they are).
+      top_p: p in (0, 1]: each sub-pixel is drawn from the top-p nucleus of that distribution only
+        (`nucleus`), which cuts the unlikely values whose draws start blotches and speckle; 1 (the
+        default) draws from the whole distribution.
     Returns:
       int32 [B, H, W, C] values in [0, K).
     """
@@ -156,6 +186,7 @@ class Sampler:
     keys = tf.constant(example_keys(seed, batch))
     temperature = tf.constant(check_temperature(temperature), tf.float32)
     guidance = tf.constant(check_guidance(guidance), tf.float32)
+    top_p = tf.constant(check_top_p(top_p), tf.float32)
     if self.pixelcnn.conditional and conditioning is None:
       raise ValueError('this PixelCNN is conditional: pass conditioning=[B, H, W, D]')
     dummy = tf.zeros([batch, height, width, 0])
@@ -167,12 +198,14 @@ class Sampler:
     if method == 'naive':
       total = height * width * self.pixelcnn.num_channels
       steps = tf.constant(total if num_steps is None else min(int(num_steps), total))
-      return self._fns[method](conditioning, extra_logits, temperature, guidance, keys, steps)
-    return self._fns[method](conditioning, extra_logits, temperature, guidance, keys)
+      return self._fns[method](conditioning, extra_logits, temperature, guidance, keys, top_p,
+                               steps)
+    return self._fns[method](conditioning, extra_logits, temperature, guidance, keys, top_p)
 
   def compiled(self, method):
     """The compiled `tf.function` of `method`, taking (conditioning, extra_logits, temperature,
-    guidance, keys[, num_steps]) as tensors: for callers that trace sampling into their own graphs (export)."""
+    guidance, keys, top_p[, num_steps]) as tensors: for callers that trace sampling into their own
+    graphs (export)."""
     return self._fns[method]
 
   def tracing_count(self, method):
@@ -190,7 +223,7 @@ class Sampler:
     return conditioning if self.pixelcnn.conditional else None
 
   # -- naive ------------------------------------------------------------------------------------
-  def _naive(self, conditioning, extra_logits, temperature, guidance, keys, num_steps):
+  def _naive(self, conditioning, extra_logits, temperature, guidance, keys, top_p, num_steps):
     net = self.pixelcnn
     batch, height, width = conditioning.shape[:3]
     channels, values = net.num_channels, net.num_values
@@ -201,7 +234,8 @@ class Sampler:
     def body(p, canvas):
       i, j, c = p // (width * channels), (p // channels) % width, p % channels
       logits = net(layers.scale_values(canvas, values), cond)[:, i, j, c]
-      value = draw(self._logits_at(logits, extra_logits, guidance, i, j, c), temperature, keys, p)
+      value = draw(self._logits_at(logits, extra_logits, guidance, i, j, c), temperature, keys, p,
+                   top_p)
       index = tf.stack([examples, tf.fill([batch], i), tf.fill([batch], j), tf.fill([batch], c)], 1)
       return p + 1, tf.tensor_scatter_nd_update(canvas, index, value)
 
@@ -209,7 +243,7 @@ class Sampler:
     return canvas
 
   # -- cached -----------------------------------------------------------------------------------
-  def _cached(self, conditioning, extra_logits, temperature, guidance, keys):
+  def _cached(self, conditioning, extra_logits, temperature, guidance, keys, top_p):
     net = self.pixelcnn
     blocks = net.blocks
     batch, height, width = conditioning.shape[:3]
@@ -249,7 +283,7 @@ class Sampler:
           # Channels >= c of this pixel are still zero; the channel masks make them irrelevant.
           logits = column.channel_logits(state, bases, layers.scale_values(pixel, values), c)
           value = draw(self._logits_at(logits, extra_logits, guidance, i, j, c), temperature, keys,
-                       (i * width + j) * channels + c)
+                       (i * width + j) * channels + c, top_p)
           pixel = pixel + value[:, None] * tf.one_hot(c, channels, dtype=tf.int32)
         # Slide this pixel's layer inputs, now complete, into the windows.
         inputs = column.layer_inputs(state, layers.scale_values(pixel, values))

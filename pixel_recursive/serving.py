@@ -13,6 +13,7 @@
                  tf.Variables: loading needs no Keras) and checking what it samples;
   export_command the `export` command line of both papers.
 """
+import contextlib
 import os
 import time
 
@@ -125,6 +126,28 @@ def in_chunks(sample, inputs, batch_size, example_spec):
   return tf.ensure_shape(tf.concat([head, tail], 0), [None] + shape)
 
 
+@contextlib.contextmanager
+def _quiet_logging():
+  """WARNING and above only, then the caller's logging exactly as it was.
+
+  The loggers' own levels are restored, not absl's verbosity (restoring that would give absl's
+  logger a level of its own, WARNING before absl's start-up, for good), and so is whether --verbosity
+  counts as set: `tf.saved_model.save` itself sets it to its current value, which would keep the
+  start-up of a later absl command (a notebook, a test) from raising it to INFO."""
+  loggers = (logging.get_absl_logger(), tf.get_logger())
+  levels = [logger.level for logger in loggers]
+  verbosity = flags.FLAGS['verbosity']
+  was_default = verbosity.using_default_value
+  for logger in loggers:
+    logger.setLevel('WARNING')
+  try:
+    yield
+  finally:
+    for logger, level in zip(loggers, levels):
+      logger.setLevel(level)
+    verbosity.using_default_value = was_default
+
+
 def save(serve, path, batch_size):
   """Traces `serve` (a `tf.function` with an input signature that samples in chunks of
   `batch_size`, see `in_chunks`) and writes it as the `serving_default` signature of a SavedModel.
@@ -145,14 +168,8 @@ def save(serve, path, batch_size):
   start = time.time()
   # TensorFlow logs INFO lines while saving (one names every variable the chunk loop captures) that
   # say nothing a user can act on.
-  verbosity, tf_level = logging.get_verbosity(), tf.get_logger().level
-  logging.set_verbosity(logging.WARNING)
-  tf.get_logger().setLevel('WARNING')
-  try:
+  with _quiet_logging():
     tf.saved_model.save(module, path, signatures={SIGNATURE: concrete})
-  finally:
-    logging.set_verbosity(verbosity)
-    tf.get_logger().setLevel(tf_level)
   logging.info('wrote the SavedModel in %.1f s', time.time() - start)
   return concrete
 

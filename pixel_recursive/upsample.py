@@ -1,7 +1,7 @@
 r"""Upsamples images 8x8 -> 32x32 by sampling a trained Pixel Recursive Super Resolution model.
 
   python -m pixel_recursive.upsample --workdir=/tmp/faces_tiny --input=photos/ --output=out/ \
-      --num_samples=4 [--temperature=0.9] [--guidance=2]
+      --num_samples=4 [--temperature=0.9] [--guidance=2] [--top_p=0.95]
 
   python -m pixel_recursive.upsample --faces --input=group_photo.jpg --output=out/
 
@@ -16,8 +16,9 @@ With --faces, every frontal face of each photo is found (scikit-image's detector
 cropped as the training faces were framed (CelebA's), area-resized to 32x32 (NAME_face<j>_crop.png)
 and to 8x8 (NAME_face<j>_input.png), and upsampled (NAME_face<j>_sample<k>.png); grid.png then ends
 each row with the 32x32 crop. A photo without a face is named on stderr in one line.
-Samples are drawn from softmax((w A + B) / T); without --temperature / --guidance, T and w are the
-model's shipped defaults (`sampling` in its config.json; 1 and 1, the paper's, if it has none).
+Samples are drawn from softmax((w A + B) / T), restricted to its top-p nucleus with --top_p < 1;
+without --temperature / --guidance / --top_p, T, w and p are the model's shipped defaults
+(`sampling` in its config.json; 1, 1 and 1, the paper's, if it has none).
 Without --workdir a demo checkpoint shipped with the package is used: --model=faces (the default) or
 --model=bedrooms.
 
@@ -72,8 +73,9 @@ def reference(image, size=32):
 
 
 def upsample_all(model, lowres, num_samples, temperature, seed, batch_size, method='cached',
-                 guidance=1.0):
-  """Samples `num_samples` upsamplings of each uint8 [N, 8, 8, 3] input: uint8 [N, S, 32, 32, 3].
+                 guidance=1.0, top_p=1.0):
+  """Samples `num_samples` upsamplings of each uint8 [N, 8, 8, 3] input: uint8 [N, S, 32, 32, 3],
+  from softmax((guidance A + B) / temperature) restricted to its top-`top_p` nucleus.
 
   Sample k of input i is seeded `sampling.derive_seed(seed, i, k)` whatever the batching.
   """
@@ -81,7 +83,7 @@ def upsample_all(model, lowres, num_samples, temperature, seed, batch_size, meth
 
   def sample(images, seeds):
     return model.sample(images, temperature=temperature, seed=seeds, method=method,
-                        guidance=guidance).numpy()
+                        guidance=guidance, top_p=top_p).numpy()
 
   def write(i, k, image):
     out[i, k] = image
@@ -91,13 +93,13 @@ def upsample_all(model, lowres, num_samples, temperature, seed, batch_size, meth
 
 
 def upsample_faces(model, image, num_samples=1, temperature=1.0, guidance=1.0, seed=0,
-                   batch_size=16):
+                   batch_size=16, top_p=1.0):
   """Finds the faces in a photo and upsamples each: [{'box', 'crop', 'lowres', 'samples'}].
 
   Args:
     model: a `SuperResolution` model.
     image: uint8 RGB [H, W, 3] (or gray [H, W]) of any size.
-    num_samples, temperature, guidance, seed, batch_size: as `upsample_all`.
+    num_samples, temperature, guidance, seed, batch_size, top_p: as `upsample_all`.
   Returns:
     One dict per face, largest first: 'box' (top, left, side) of the CelebA-framed square in the
     photo, 'crop' uint8 [32, 32, 3] (that square area-resized), 'lowres' uint8 [8, 8, 3] (the crop
@@ -112,7 +114,7 @@ def upsample_faces(model, image, num_samples=1, temperature=1.0, guidance=1.0, s
   lowres = np.stack([transforms.to_uint8(transforms.resize(f.crop, LOWRES, 'area')).numpy()
                      for f in found])
   samples = upsample_all(model, lowres, num_samples, temperature, seed, batch_size,
-                         guidance=guidance)
+                         guidance=guidance, top_p=top_p)
   return [{'box': f.box, 'crop': f.crop, 'lowres': small, 'samples': s}
           for f, small, s in zip(found, lowres, samples)]
 
@@ -126,7 +128,8 @@ def main(argv):
   if not FLAGS.input or not FLAGS.output:
     raise commands.UsageError('--input and --output are required')
   for value, check in ((FLAGS.temperature, commands.check_temperature),
-                       (FLAGS.guidance, commands.check_guidance)):
+                       (FLAGS.guidance, commands.check_guidance),
+                       (FLAGS.top_p, commands.check_top_p)):
     if value is not None:
       check(value)
   files = commands.read_inputs(FLAGS.input)
@@ -138,9 +141,10 @@ def main(argv):
                               'model')
   temperature = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
   guidance = commands.sampling_setting(config, 'guidance', FLAGS.guidance)
+  top_p = commands.sampling_setting(config, 'top_p', FLAGS.top_p)
 
   if FLAGS.faces:
-    faces_main(model, files, temperature, guidance, step, workdir)
+    faces_main(model, files, temperature, guidance, top_p, step, workdir)
     return
 
   def read(path):
@@ -153,10 +157,11 @@ def main(argv):
   good, read_items, failures = commands.read_each(files, read)
   lowres = [small for small, _ in read_items]
   if good:
-    logging.info('sampling %d x %d images at temperature %g, guidance %g with the step-%d model '
-                 'from %s', len(good), FLAGS.num_samples, temperature, guidance, step, workdir)
+    logging.info('sampling %d x %d images at temperature %g, guidance %g, top-p %g with the '
+                 'step-%d model from %s', len(good), FLAGS.num_samples, temperature, guidance,
+                 top_p, step, workdir)
     samples = upsample_all(model, np.stack(lowres), FLAGS.num_samples, temperature, FLAGS.seed,
-                           FLAGS.batch_size, FLAGS.method, guidance)
+                           FLAGS.batch_size, FLAGS.method, guidance, top_p)
     rows = []
     blank = np.full((32, 32, 3), 255, np.uint8)
     for path, (small, original), images in zip(good, read_items, samples):
@@ -173,18 +178,19 @@ def main(argv):
   commands.finish(failures, len(files))
 
 
-def faces_main(model, files, temperature, guidance, step, workdir):
+def faces_main(model, files, temperature, guidance, top_p, step, workdir):
   """--faces: every face of every photo, each upsampled; photos without one are named."""
   from data import image_files
   from pixel_recursive import sampling
   from pixel_recursive import visualize
-  logging.info('finding faces in %d photo(s); sampling at temperature %g, guidance %g with the '
-               'step-%d model from %s', len(files), temperature, guidance, step, workdir)
+  logging.info('finding faces in %d photo(s); sampling at temperature %g, guidance %g, top-p %g '
+               'with the step-%d model from %s', len(files), temperature, guidance, top_p, step,
+               workdir)
   good, photos, failures = commands.read_each(files, image_files.read_image)
   rows, faceless, written = [], [], 0
   for n, (path, photo) in enumerate(zip(good, photos)):
     found = upsample_faces(model, photo, FLAGS.num_samples, temperature, guidance,
-                           sampling.derive_seed(FLAGS.seed, n), FLAGS.batch_size)
+                           sampling.derive_seed(FLAGS.seed, n), FLAGS.batch_size, top_p)
     if not found:
       faceless.append(path)
       print(f'no face found in {path} (scikit-image\'s frontal-face detector)', file=sys.stderr,

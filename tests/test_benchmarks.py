@@ -36,5 +36,6 @@ def test_training_benchmark_times_every_part_of_both_tasks():
 
 def test_sampling_benchmark_times_the_cached_sampler():
   (line,) = run_script('sampling.py', '--config=experiments/configs/faces_tiny.py',
-                       '--batch_size=1', '--methods=cached', '--repeats=1')
+                       '--batch_size=1', '--methods=cached,cached_top_p', '--repeats=1')
   assert line['benchmark'] == 'sampling' and line['seconds_per_image']['cached'] > 0
+  assert line['top_p'] == 0.9 and line['nucleus_cost_vs_cached'] > 0

@@ -38,11 +38,12 @@ def test_cached_equals_naive_under_xla(case):
   net, cond, extra = make(**CASES[case])
   sampler = sampling.Sampler(net, jit_compile=True)
   # Guidance weighs the extra logits A; the PixColor cases have none, so it must change nothing.
-  for temperature, seed, guidance in ((1.0, 3, 1.0), (0.7, 11, 2.5), (1.0, 5, 0.0)):
+  for temperature, seed, guidance, top_p in ((1.0, 3, 1.0, 1.0), (0.7, 11, 2.5, 1.0),
+                                             (1.0, 5, 0.0, 1.0), (1.2, 8, 1.0, 0.6)):
     naive = sampler.sample((B, H, W), cond, extra, temperature, seed, 'naive',
-                           guidance=guidance).numpy()
+                           guidance=guidance, top_p=top_p).numpy()
     cached = sampler.sample((B, H, W), cond, extra, temperature, seed, 'cached',
-                            guidance=guidance).numpy()
+                            guidance=guidance, top_p=top_p).numpy()
     np.testing.assert_array_equal(cached, naive)
     assert 0 <= naive.min() and naive.max() < CASES[case]['num_values']
   # Different seeds give different images (the equality above is not between constants).
@@ -59,8 +60,8 @@ def test_cached_logits_equal_full_forward_logits(case, monkeypatch):
   image = np.random.default_rng(0).integers(0, values, [B, H, W, channels])
   seen = {}
 
-  def forced_draw(logits, temperature, keys, position):
-    del temperature, keys
+  def forced_draw(logits, temperature, keys, position, top_p):
+    del temperature, keys, top_p
     p = int(position)
     seen[p] = logits.numpy()
     i, j, c = p // (W * channels), (p // channels) % W, p % channels
@@ -113,24 +114,68 @@ def test_temperature_towards_zero_follows_the_argmax_path(case):
   assert (warm != warm_logits.argmax(-1)).mean() > 0.2
 
 
-def test_draws_follow_softmax_at_the_temperature():
-  """With a zero prior, every sub-pixel is an independent draw from softmax(A / T)."""
+A = np.array([0.0, 1.0, 2.0, -1.0], np.float32)  # The logits of the zero-prior sampler's draws.
+
+
+def zero_prior_draws(batch=64):
+  """A function (temperature, top_p) -> the value frequencies of batch x H x W x 3 draws from a
+  PixelCNN with zero weights plus the logits A at every sub-pixel: independent draws from
+  softmax(A / T), restricted to the top-p nucleus; and the draws themselves."""
   keras.utils.set_random_seed(0)
-  values, batch = 4, 64
+  values = len(A)
   net = layers.PixelCNN(3, values, num_layers=1, filters=4, head_filters=4)
   net(tf.zeros([1, H, W, 3]))
   for v in net.trainable_variables:
     v.assign(tf.zeros_like(v))
-  a = np.array([0.0, 1.0, 2.0, -1.0], np.float32)
-  extra = tf.broadcast_to(a, [batch, H, W, 3, values])
+  extra = tf.broadcast_to(A, [batch, H, W, 3, values])
   sampler = sampling.Sampler(net)
-  n = batch * H * W * 3
+
+  def draws(temperature, top_p=1.0):
+    out = sampler.sample((batch, H, W), None, extra, temperature, 1, 'cached', top_p=top_p)
+    out = out.numpy().reshape(-1)
+    return np.bincount(out, minlength=values) / out.size, out
+
+  return draws
+
+
+def assert_frequencies(freq, expected, n):
+  sigma = np.sqrt(expected * (1 - expected) / n)
+  np.testing.assert_array_less(np.abs(freq - expected), 4 * sigma + 1e-9)
+
+
+def test_draws_follow_softmax_at_the_temperature():
+  """With a zero prior, every sub-pixel is an independent draw from softmax(A / T)."""
+  draws = zero_prior_draws()
   for temperature in (1.0, 0.5):
-    draws = sampler.sample((batch, H, W), None, extra, temperature, 1, 'cached').numpy()
-    freq = np.bincount(draws.reshape(-1), minlength=values) / n
-    expected = np.exp(a / temperature) / np.exp(a / temperature).sum()
-    sigma = np.sqrt(expected * (1 - expected) / n)
-    np.testing.assert_array_less(np.abs(freq - expected), 4 * sigma + 1e-9)
+    freq, out = draws(temperature)
+    expected = np.exp(A / temperature) / np.exp(A / temperature).sum()
+    assert_frequencies(freq, expected, out.size)
+
+
+def test_top_p_draws_from_the_nucleus_renormalised():
+  """softmax([0, 1, 2, -1]) = [.087, .237, .644, .032]: its top-0.8 nucleus is {2, 1} (mass .881),
+  drawn with probabilities [.269, .731]; values 0 and 3 never. p = 1 changes no draw."""
+  draws = zero_prior_draws()
+  freq, out = draws(1.0, 0.8)
+  expected = np.array([0.0, np.exp(1.0), np.exp(2.0), 0.0]) / (np.exp(1.0) + np.exp(2.0))
+  assert_frequencies(freq, expected, out.size)
+  assert freq[0] == 0 and freq[3] == 0
+  whole_freq, whole = draws(1.0)
+  np.testing.assert_array_equal(draws(1.0, 1.0)[1], whole)
+  assert whole_freq[0] > 0 and whole_freq[3] > 0
+  # The nucleus is taken after the temperature: at T = 2, softmax is [.17, .28, .46, .10], and
+  # reaching 0.8 needs three values.
+  hot, _ = draws(2.0, 0.8)
+  assert hot[0] > 0 and hot[3] == 0
+
+
+def test_nucleus_keeps_the_smallest_set_reaching_p_and_ties():
+  logits = tf.math.log(tf.constant([[0.5, 0.3, 0.15, 0.05], [0.25, 0.25, 0.25, 0.25]]))
+  kept = lambda p: np.isfinite(sampling.nucleus(logits, tf.constant(p)).numpy())
+  np.testing.assert_array_equal(kept(0.5), [[1, 0, 0, 0], [1, 1, 1, 1]])
+  np.testing.assert_array_equal(kept(0.79), [[1, 1, 0, 0], [1, 1, 1, 1]])
+  np.testing.assert_array_equal(kept(0.9), [[1, 1, 1, 0], [1, 1, 1, 1]])
+  np.testing.assert_array_equal(kept(1.0), [[1, 1, 1, 1], [1, 1, 1, 1]])
 
 
 def test_uniform_noise_is_uniform_and_per_example():
@@ -151,8 +196,8 @@ def test_uniform_noise_is_uniform_and_per_example():
 def test_no_retracing_between_calls_of_the_same_shape():
   net, cond, extra = make(**CASES['chroma_32_conditional'])
   sampler = sampling.Sampler(net)
-  for seed, temperature in ((0, 1.0), (1, 0.8), ([3, 4], 0.5)):
-    sampler.sample((B, H, W), cond, extra, temperature, seed, 'cached')
+  for seed, temperature, top_p in ((0, 1.0, 1.0), (1, 0.8, 0.9), ([3, 4], 0.5, 0.5)):
+    sampler.sample((B, H, W), cond, extra, temperature, seed, 'cached', top_p=top_p)
   assert sampler.tracing_count('cached') == 1
 
 
@@ -162,6 +207,9 @@ def test_rejects_bad_arguments():
   for bad in (0.0, -1.0, float('nan')):
     with pytest.raises(ValueError, match='temperature'):
       sampler.sample((B, H, W), cond, extra, bad)
+  for bad in (0.0, 1.5, float('nan')):
+    with pytest.raises(ValueError, match='top_p'):
+      sampler.sample((B, H, W), cond, extra, top_p=bad)
   with pytest.raises(ValueError, match='conditional'):
     sampler.sample((B, H, W), None, None)
   with pytest.raises(ValueError, match='seed'):

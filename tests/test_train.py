@@ -216,10 +216,10 @@ def test_command_lines_end_to_end(tmp_path):
   metrics_path = tmp_path / 'metrics.json'
   result = run_in_process('pixel_recursive.evaluate', f'--workdir={workdir}', f'--output={metrics_path}',
                    '--num_examples=7', '--temperatures=1.0,0.8', '--guidances=1,2.5',
-                   '--batch_size=4', '--config.data.source=samples:faces')
+                   '--batch_size=4', '--config.data.source=samples:faces', '--top_p=0.95')
   assert result.returncode == 0, result.stderr[-3000:]
   metrics = json.load(open(metrics_path))
-  assert metrics['num_examples'] == 7 and metrics['step'] == 2
+  assert metrics['num_examples'] == 7 and metrics['step'] == 2 and metrics['top_p'] == 0.95
   assert metrics['data'] == 'samples:faces'
   methods = metrics['methods']
   sweep = {f'samples_T{t}_w{w}' for t in ('1', '0.8') for w in ('1', '2.5')}
@@ -231,7 +231,7 @@ def test_command_lines_end_to_end(tmp_path):
   assert 0 < metrics['bits_per_dim'] < 9
   table = (tmp_path / 'metrics.md').read_text()
   assert table.startswith('| Method |') and all(f'| {m} |' in table for m in sweep)
-  assert 'HF energy ratio' in table and 'Consistency (MSE' in table
+  assert 'HF energy ratio' in table and 'Consistency (MSE' in table and 'top-0.95 nucleus' in table
   assert Image.open(tmp_path / 'metrics.png').size[0] > 600  # The sweep plot.
   tags = {t for _, t, _, _ in event_files.read(os.path.join(workdir, 'evaluate'))}
   assert {'hf_ratio/samples_T1_w2.5', 'bits_per_dim', 'sweep'} <= tags
@@ -251,6 +251,13 @@ def test_command_lines_end_to_end(tmp_path):
                                   '--guidances=1,nan'], '--guidances must be a finite number'),
     ('pixel_recursive.upsample', ['--input=docs', '--output=/tmp/o',
                                   '--temperature=0'], 'temperature'),
+    ('pixel_recursive.upsample', ['--input=docs', '--output=/tmp/o',
+                                  '--top_p=0'], '--top_p must be in (0, 1], got 0.0'),
+    ('pixel_recursive.evaluate', ['--workdir=pixel_recursive/demo/faces', '--output=/tmp/m.json',
+                                  '--top_p=1.5'], '--top_p must be in (0, 1], got 1.5'),
+    ('pixcolor.colorize', ['--input=docs', '--output=/tmp/o', '--top_p=-0.1'],
+     '--top_p must be in (0, 1], got -0.1'),
+    ('pixcolor.evaluate', ['--output=/tmp/m.json', '--top_p=2'], '--top_p must be in (0, 1]'),
 ])
 def test_user_mistakes_exit_2_with_one_line(module, args, message):
   helpers.assert_usage_error(run_in_process(module, *args), message, prog=module)
