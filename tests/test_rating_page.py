@@ -239,7 +239,12 @@ def test_a_rater_in_a_browser(tmp_path, browser):
   answer(1, 'left')
   wait.until(lambda d: element('counter').text == '3 / 4')
 
-  # A reload keeps the answers (localStorage) and the name, and goes on at the third pair.
+  # Both storages hold the answers so far: localStorage (kept when the browser closes) and the tab's
+  # sessionStorage (which a reload keeps when Chromium reopens a file:// page's localStorage empty).
+  for storage in ('localStorage', 'sessionStorage'):
+    kept = browser.execute_script(f'return Object.values(Object.assign({{}}, {storage}))')
+    assert len(kept) == 1 and len(json.loads(kept[0])['answers']) == 2, (storage, kept)
+  # A reload keeps the answers and the name, and goes on at the third pair.
   browser.refresh()
   # The reloaded page's script runs after refresh() returns on a loaded machine: wait for it.
   wait.until(lambda d: element('resume').is_displayed())

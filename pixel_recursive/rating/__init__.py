@@ -22,7 +22,7 @@ sample: 50% means raters cannot tell samples from the truth.
                        embedded, no network needed) showing one pair at a time, left/right order
                        random per pair. Raters click an image or press the left / right arrow key,
                        and at the end click "Download answers" to save a JSON file they send back.
-                       Answers survive a reload (kept in localStorage).
+                       Answers survive a reload (kept in localStorage and the tab's sessionStorage).
                        With --pairs_per_page=N and more than N pairs: page_01.html, page_02.html ...
                        of N pairs each, and index.html links to them.
      study/pairs.json  the ground truth, for scoring: every pair, its files, its page and which side

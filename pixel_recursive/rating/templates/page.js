@@ -15,16 +15,26 @@
         : Math.random().toString(16).slice(2) + Date.now().toString(16);
     return {session_id: id, rater: "", started_at: null, answers: []};
   }
-  function load() {
+  // The answers are kept in localStorage (they survive closing the browser) and in sessionStorage
+  // (the tab's own): Chromium, on a fresh profile, was seen to reopen a file:// page's localStorage
+  // empty after a reload; the tab's copy survives that. A reload resumes from the fuller of the two.
+  function stored(storage) {
     try {
-      var s = JSON.parse(localStorage.getItem(KEY));
+      var s = JSON.parse(storage.getItem(KEY));
       if (s && Array.isArray(s.answers) && s.session_id) return s;
     } catch (e) {}
-    return newSession();
+    return null;
+  }
+  function load() {
+    var kept = [stored(window.localStorage), stored(window.sessionStorage)].filter(Boolean);
+    kept.sort(function (a, b) { return b.answers.length - a.answers.length; });
+    return kept.length ? kept[0] : newSession();
   }
   function save() {
     // Some private modes have no storage: the page still works, a reload just starts over.
-    try { localStorage.setItem(KEY, JSON.stringify(state)); } catch (e) {}
+    var text = JSON.stringify(state);
+    try { localStorage.setItem(KEY, text); } catch (e) {}
+    try { sessionStorage.setItem(KEY, text); } catch (e) {}
   }
   function show(id) {
     ["start", "rate", "done"].forEach(function (s) { $(s).hidden = (s !== id); });
