@@ -196,27 +196,30 @@ def test_usage_errors_are_one_line(tmp_path):
   assert not os.path.exists(tmp_path / 'out')  # Checked before --output is created.
 
 
-def test_an_export_from_python_samples_the_models_nucleus_and_leaves_logging_as_it_was(
-    workdir, model, tmp_path):
-  """top-p is not a serving input: the export fixes the model's `sampling.top_p` (export.py).
-  Saving quiets TensorFlow's INFO lines; afterwards absl's logger has its own level back, and
+
+def test_the_served_function_samples_the_models_nucleus(model):
+  """top-p is not a serving input: the export fixes the model's `sampling.top_p` (export.py)."""
+  serve = export.serving_function(model, {'sampling': {'top_p': 0.5}}, CHUNK)
+  lowres = lowres_batch(2)
+  got = serve(lowres=tf.constant(lowres), temperature=tf.constant(1.0),
+              guidance=tf.constant(1.0), seed=tf.constant(3))['images'].numpy()
+  np.testing.assert_array_equal(got, model.sample(lowres, seed=3, top_p=0.5).numpy())
+  assert not np.array_equal(got, model.sample(lowres, seed=3).numpy())
+
+
+def test_saving_leaves_the_callers_logging_as_it_was(workdir, tmp_path):
+  """Saving quiets TensorFlow's INFO lines; afterwards absl's logger has its own level back, and
   --verbosity is still unset (`tf.saved_model.save` sets it; set, it keeps a later absl command in
   the same process, as the in-process runs of these tests, from logging INFO)."""
   from absl import flags as absl_flags
   from absl import logging as absl_logging
   logger, verbosity = absl_logging.get_absl_logger(), absl_flags.FLAGS['verbosity']
   before = logger.level, verbosity.value, verbosity.using_default_value
-  path = str(tmp_path / 'nucleus')
-  export.export(model, path, CHUNK, config={'sampling': {'top_p': 0.5}})
+  serve = tf.function(lambda x: {'images': x}, input_signature=[tf.TensorSpec([None], tf.uint8)])
+  serving.save(serve, str(tmp_path / 'export'), CHUNK)
   assert (logger.level, verbosity.value, verbosity.using_default_value) == before
-  serve = tf.saved_model.load(path).signatures[serving.SIGNATURE]
-  lowres = lowres_batch(2)
-  got = serve(lowres=tf.constant(lowres), temperature=tf.constant(1.0),
-              guidance=tf.constant(1.0), seed=tf.constant(3))['images'].numpy()
-  np.testing.assert_array_equal(got, model.sample(lowres, seed=3, top_p=0.5).numpy())
-  assert not np.array_equal(got, model.sample(lowres, seed=3).numpy())
   image = tmp_path / 'input.png'
-  tf.io.write_file(str(image), tf.io.encode_png(tf.constant(lowres[0])))
+  tf.io.write_file(str(image), tf.io.encode_png(tf.constant(lowres_batch(1)[0])))
   result = run_in_process('pixel_recursive.upsample', f'--workdir={workdir}', f'--input={image}',
                           f'--output={tmp_path / "out"}')
   assert result.returncode == 0, result.stderr[-3000:]
