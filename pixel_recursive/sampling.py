@@ -71,12 +71,11 @@ def nucleus(logits, top_p):
   return tf.where(probs >= threshold[:, None], logits, tf.cast(-np.inf, logits.dtype))
 
 
-def draw(logits, temperature, keys, position, top_p=None):
+def draw(logits, temperature, keys, position, top_p):
   """One categorical draw per example from softmax(logits / temperature), [B, K] -> int32 [B],
   restricted to its top-p nucleus when `top_p` (a scalar tensor in (0, 1]) is below 1."""
   logits = logits / temperature
-  if top_p is not None:
-    logits = tf.cond(top_p < 1.0, lambda: nucleus(logits, top_p), lambda: logits)
+  logits = tf.cond(top_p < 1.0, lambda: nucleus(logits, top_p), lambda: logits)
   gumbel = -tf.math.log(-tf.math.log(uniform_noise(keys, position, logits.shape[-1])))
   return tf.argmax(logits + gumbel, axis=-1, output_type=tf.int32)
 
