@@ -24,7 +24,9 @@ batch normalization of a pretrained keras.applications backbone always runs in i
 (`trainable = False` on those layers): MobileNetV2 files converted from TFLite have it folded into
 the convolutions, and a few thousand gray photos must not re-estimate ImageNet's statistics.
 """
+import contextlib
 import os
+import warnings
 
 import keras
 import tensorflow as tf
@@ -77,9 +79,10 @@ class ApplicationBackbone(keras.Model):
     if weights and weights != 'imagenet' and not os.path.isfile(weights):
       raise WeightsError(f'model.conditioning_weights: {weights} is not a file')
     try:
-      net = keras.applications.MobileNetV2(
-          input_shape=(self.input_size, self.input_size, 3), alpha=1.0, include_top=False,
-          weights=weights or None)
+      with warnings_unless_it_fails():
+        net = keras.applications.MobileNetV2(
+            input_shape=(self.input_size, self.input_size, 3), alpha=1.0, include_top=False,
+            weights=weights or None)
     except Exception as e:  # pylint: disable=broad-except  (h5py, Keras: many types)
       raise WeightsError(f'model.conditioning_weights {weights} does not fit MobileNetV2 1.0 '
                          f'({_first_line(e)})') from None
@@ -155,9 +158,22 @@ def load_weights(backbone, path):
                                                 input_shape=(None, None, 3))
     return resnet_lib.copy_keras_weights(backbone, app, app_name)
   try:
-    return resnet_lib.load_resnet_weights(backbone, path)
+    with warnings_unless_it_fails():
+      return resnet_lib.load_resnet_weights(backbone, path)
   except ValueError as e:
     raise WeightsError(str(e)) from None
+
+
+@contextlib.contextmanager
+def warnings_unless_it_fails():
+  """Holds the warnings of a weights load and shows them only if it succeeds: a file that does not
+  fit makes Keras warn once per layer it skips (a hundred lines for MobileNetV2) before it raises,
+  and the error's one line says all of that."""
+  with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter('always')
+    yield
+  for w in caught:
+    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
 
 
 def _first_line(error):

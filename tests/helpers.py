@@ -155,6 +155,14 @@ def exit_status(code, stderr):
   return 1
 
 
+# warnings.filters of `python -m` started without -W or PYTHONWARNINGS (CPython 3.11's defaults).
+PYTHON_DEFAULT_WARNING_FILTERS = (('default', DeprecationWarning, '__main__'),
+                                  ('ignore', DeprecationWarning, ''),
+                                  ('ignore', PendingDeprecationWarning, ''),
+                                  ('ignore', ImportWarning, ''),
+                                  ('ignore', ResourceWarning, ''))
+
+
 def run_in_process(module, *args):
   """Runs `python -m module args` inside this process; returns what `run_cli` would: a
   CompletedProcess with the exit status, stdout and stderr (absl's log lines included).
@@ -191,6 +199,12 @@ def run_in_process(module, *args):
   try:
     with flagsaver.flagsaver(), contextlib.redirect_stdout(stdout), \
         contextlib.redirect_stderr(stderr), warnings.catch_warnings():
+      # Warnings reach stderr under a new interpreter's filters, not pytest's (which record them).
+      warnings.resetwarnings()
+      for action, category, module_name in PYTHON_DEFAULT_WARNING_FILTERS:
+        warnings.filterwarnings(action, category=category, module=module_name, append=True)
+      warnings.showwarning = lambda message, category, filename, lineno, file=None, line=None: (
+          sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line)))
       # runpy warns when the module was imported before (by a test); `python -m` imports it anew.
       warnings.filterwarnings('ignore', message='.*found in sys.modules', category=RuntimeWarning)
       os.chdir(ROOT)
