@@ -85,7 +85,7 @@ class ApplicationBackbone(keras.Model):
             weights=weights or None)
     except Exception as e:  # pylint: disable=broad-except  (h5py, Keras: many types)
       raise WeightsError(f'model.conditioning_weights {weights} does not fit MobileNetV2 1.0 '
-                         f'({_first_line(e)})') from None
+                         f'({resnet_lib.first_line(e)})') from None
     self.net = keras.Model(net.input, [net.get_layer(n).output for n in layer_names],
                            name='features')
     self.out_channels = sum(int(t.shape[-1]) for t in self.net.outputs)
@@ -174,8 +174,3 @@ def warnings_unless_it_fails():
     yield
   for w in caught:
     warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
-
-
-def _first_line(error):
-  text = str(error).strip()
-  return text.splitlines()[0][:300] if text else type(error).__name__

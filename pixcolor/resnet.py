@@ -175,7 +175,7 @@ def load_resnet_weights(resnet, path):
       resnet.load_weights(path)
       return 'this network'
     except Exception as e:  # pylint: disable=broad-except
-      errors.append(f'as this conditioning network: {_first_line(e)}')
+      errors.append(f'as this conditioning network: {first_line(e)}')
   app_name = KERAS_RESNETS.get(resnet.blocks) if resnet.width == 64 else None
   if app_name:
     try:
@@ -183,7 +183,7 @@ def load_resnet_weights(resnet, path):
                                                   input_shape=(None, None, 3))
       return copy_keras_weights(resnet, app, app_name)
     except Exception as e:  # pylint: disable=broad-except
-      errors.append(f'as keras.applications.{app_name}: {_first_line(e)}')
+      errors.append(f'as keras.applications.{app_name}: {first_line(e)}')
   else:
     errors.append('no keras.applications ResNet has blocks '
                   f'{resnet.blocks} and width {resnet.width}')
@@ -200,6 +200,11 @@ def copy_keras_weights(resnet, app, app_name):
   return f'keras.applications.{app_name}'
 
 
-def _first_line(error):
-  text = str(error).strip()
-  return text.splitlines()[0] if text else type(error).__name__
+def first_line(error):
+  """The error's first line, and its second where the first ends in ':' (Keras: 'A total of 104
+  objects could not be loaded. Example error message for object <Conv2D ...>:', then the reason)."""
+  lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+  if not lines:
+    return type(error).__name__
+  text = ' '.join(lines[:2]) if lines[0].endswith(':') and len(lines) > 1 else lines[0]
+  return text[:300]

@@ -9,6 +9,7 @@ import tensorflow as tf
 import helpers
 from pixcolor import backbones
 from pixcolor import model as model_lib
+from pixcolor import resnet as resnet_lib
 from pixcolor import task as task_lib
 from pixel_recursive import workdir
 from pixel_recursive.training import loop
@@ -171,3 +172,16 @@ def test_cached_equals_naive_colorization_with_a_pretrained_backbone(weights_fil
   naive = model.sample_chroma(gray, [5, 9], 1.0, method='naive').numpy()
   np.testing.assert_array_equal(cached, naive)
   assert len(np.unique(cached)) > 4
+
+
+def test_a_load_error_is_cut_to_its_line_and_its_reason():
+  keras_error = ValueError('A total of 2 objects could not be loaded. Example error message for '
+                           "object <Conv2D name=Conv1>:\n\nLayer 'Conv1' expected 1 variables, but "
+                           'received 2\n\nList of objects that could not be loaded:\n[...]')
+  assert resnet_lib.first_line(keras_error) == (
+      'A total of 2 objects could not be loaded. Example error message for object <Conv2D '
+      "name=Conv1>: Layer 'Conv1' expected 1 variables, but received 2")
+  assert resnet_lib.first_line(OSError('file signature not found\nmore')) == (
+      'file signature not found')
+  assert resnet_lib.first_line(KeyError()) == 'KeyError'
+  assert len(resnet_lib.first_line(ValueError('x' * 1000))) == 300
