@@ -154,8 +154,8 @@ def markdown(results):
                f"each; the photos' colourfulness {first['colourfulness']['truth']:.1f}; "
                f"bits/dim {results['bits_per_dim']:.3f}; refinement L2 "
                f"{results['refinement_l2']:.5f} (bilinear "
-               f"{results['refinement_l2_bilinear_baseline']:.5f}); samples drawn from the top-"
-               f"{results.get('top_p', 1.0):g} nucleus")
+               f"{results['refinement_l2_bilinear_baseline']:.5f}); "
+               f"{evaluation.sampled_from(results.get('top_p', 1.0))}")
   return '\n'.join(lines) + '\n'
 
 

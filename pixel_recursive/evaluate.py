@@ -139,8 +139,8 @@ def markdown(results):
   lines.append(f"{results['num_examples']} eval examples ({results.get('data', '?')}); bits/dim "
                f"A+B {results['bits_per_dim']:.3f}, A alone "
                f"{results['bits_per_dim_conditioning']:.3f}, B alone "
-               f"{results['bits_per_dim_prior']:.3f}; samples drawn from the top-"
-               f"{results.get('top_p', 1.0):g} nucleus")
+               f"{results['bits_per_dim_prior']:.3f}; "
+               f"{evaluation.sampled_from(results.get('top_p', 1.0))}")
   return '\n'.join(lines) + '\n'
 
 

@@ -53,6 +53,13 @@ def top_p(config):
   return commands.sampling_setting(config, 'top_p', FLAGS.top_p)
 
 
+def sampled_from(top_p):
+  """The tables' note of what the samples were drawn from."""
+  if top_p >= 1.0:
+    return 'samples drawn from the whole distribution (top_p 1)'
+  return f'samples drawn from the top-{top_p:g} nucleus'
+
+
 def run(define_command_flags, main):
   """Defines a paper's evaluate flags and runs its main with the error contract (a data source
   that cannot be read is a usage error too)."""

@@ -120,7 +120,9 @@ def test_train_resume_colorize_evaluate(strategy, tmp_path):
   assert 0 < results['bits_per_dim'] < 8
   figure = evaluate.plot(results, plot)
   assert len(figure.axes) == 3
-  assert '| samples, T = 0.5 |' in evaluate.markdown(results)
+  table = evaluate.markdown(results)
+  assert '| samples, T = 0.5 |' in table
+  assert table.rstrip().endswith('samples drawn from the whole distribution (top_p 1)')
 
 
 def test_both_networks_learn_when_overfitting_one_batch(tmp_path):
