@@ -120,8 +120,9 @@ def make_dataset(data_config, task, split, batch_size, *, training, seed=0, inpu
       left-right with probability 1/2; `random_crop` > 0, colorization only: a random square of
       side [random_crop, 1] x the short side instead of `crop`; `random_zoom` > 0,
       super-resolution only: with probability `random_zoom_probability`, the central square of
-      side [random_zoom, 1] x the cropped image's, a tighter framing). Otherwise one ordered
-      pass, never augmented.
+      side [random_zoom, 1] x the cropped image's, a tighter framing; `random_grayscale` > 0,
+      super-resolution only: with that probability the example's images turned to gray, so the
+      model meets black-and-white photos). Otherwise one ordered pass, never augmented.
     seed: seed of file order, shuffling and augmentation; the same seed gives the same batches.
     input_context: `tf.distribute.InputContext`; the dataset is then this pipeline's shard.
     num_examples: keep only the first N examples of the split (evaluation on a subset), N in all
@@ -177,6 +178,10 @@ def make_dataset(data_config, task, split, batch_size, *, training, seed=0, inpu
     ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True).repeat()
     if data_config.get('random_flip', False):
       ds = _with_seeds(ds, seed + 1).map(lambda ex, s: transforms.random_flip(ex, s),
+                                         num_parallel_calls=tf.data.AUTOTUNE)
+    gray = float(data_config.get('random_grayscale', 0.0) or 0.0)
+    if gray and task == 'super_resolution':
+      ds = _with_seeds(ds, seed + 3).map(lambda ex, s: transforms.random_grayscale(ex, s, gray),
                                          num_parallel_calls=tf.data.AUTOTUNE)
   ds = ds.batch(batch_size, drop_remainder=True)
   return ds.prefetch(tf.data.AUTOTUNE)

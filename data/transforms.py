@@ -93,6 +93,20 @@ def random_flip(images, seed):
   return {k: tf.cond(flip, lambda v=v: tf.reverse(v, [1]), lambda v=v: v) for k, v in images.items()}
 
 
+def random_grayscale(images, seed, probability):
+  """With `probability`, turns every `[H, W, 3]` uint8 image of the dict `images` to gray together:
+  its BT.601 luminance, rounded, in all three channels (a black-and-white photo as a colour file).
+  Stateless, like `random_square_crop`."""
+  gray = tf.random.stateless_uniform([], tf.cast(seed, tf.int64)) < probability
+  images = {k: tf.convert_to_tensor(v) for k, v in images.items()}
+
+  def to_gray(v):
+    y = tf.clip_by_value(tf.round(luminance(tf.cast(v, tf.float32))), 0, 255)
+    return tf.cast(tf.repeat(y, 3, axis=-1), v.dtype)
+
+  return {k: tf.cond(gray, lambda v=v: to_gray(v), lambda v=v: v) for k, v in images.items()}
+
+
 def resize(image, size, method='area'):
   """Resizes a `[H, W, C]` or `[B, H, W, C]` image to `size` (int or (h, w)); returns float32.
 

@@ -1,7 +1,7 @@
 r"""The framing test: a super-resolution model on CelebA faces framed tighter than its training faces.
 
   python experiments/framing.py --faces=../shared/data/faces/celeba_64_008501_010000.npz \
-      --ids=report [--workdir=DIR] [--zooms=0.6,0.7,0.8,0.9,1.0] [--num_examples=1000]
+      --ids=report [--workdir=DIR] [--zooms=0.6,0.7,0.8,0.9,1.0] [--num_examples=1000] [--gray]
 
 A user's faces are framed every which way; the training faces are CelebA's central 178 x 178 of the
 aligned photos. Here each 64 x 64 CelebA face (the same framing) is cropped to its central
@@ -9,7 +9,9 @@ aligned photos. Here each 64 x 64 CelebA face (the same framing) is cropped to i
 area-resized to 32 x 32 as the truth, area-downsampled to 8 x 8 as the input, and upsampled by the
 model at its shipped sampling defaults (or --temperature, --guidance), beside bicubic. `--ids`:
 `choice` is ids 008501-009000 (the validation ids: choose recipes and checkpoints there), `report`
-ids 009001-010000 (report only); train on neither. Prints the table, then one JSON line.
+ids 009001-010000 (report only); train on neither. `--gray` turns every face to gray (its BT.601
+luminance in all three channels) before anything else: black-and-white photos, whose samples should
+be gray too. Prints the table, then one JSON line.
 """
 import json
 import os
@@ -24,19 +26,23 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 
-flags.DEFINE_string('workdir', None, 'Super-resolution workdir (default: the faces demo model).')
-flags.DEFINE_string('model', None, 'A shipped demo model instead of --workdir (faces, bedrooms).')
-flags.DEFINE_string('faces', None, 'npz of CelebA ids 008501-010000 at 64 x 64 (`images`).')
-flags.DEFINE_enum('ids', 'choice', ['choice', 'report'], 'choice: 008501-009000; report: '
-                  '009001-010000.')
-flags.DEFINE_list('zooms', ['0.6', '0.7', '0.8', '0.9', '1.0'], 'Side of the central crop, as a '
-                  'fraction of the frame.')
-flags.DEFINE_integer('num_examples', None, 'Faces per zoom (default: all of the block).')
-flags.DEFINE_float('temperature', None, "Sampling temperature (default: the model's).")
-flags.DEFINE_float('guidance', None, "Guidance weight (default: the model's).")
-flags.DEFINE_integer('batch_size', 100, 'Faces sampled at once.')
-flags.mark_flags_as_required(['faces'])
 FLAGS = flags.FLAGS
+
+
+def define_flags():
+  flags.DEFINE_string('workdir', None, 'Super-resolution workdir (default: the faces demo model).')
+  flags.DEFINE_string('model', None, 'A shipped demo model instead of --workdir (faces, bedrooms).')
+  flags.DEFINE_string('faces', None, 'npz of CelebA ids 008501-010000 at 64 x 64 (`images`).')
+  flags.DEFINE_enum('ids', 'choice', ['choice', 'report'], 'choice: 008501-009000; report: '
+                    '009001-010000.')
+  flags.DEFINE_list('zooms', ['0.6', '0.7', '0.8', '0.9', '1.0'], 'Side of the central crop, as a '
+                    'fraction of the frame.')
+  flags.DEFINE_integer('num_examples', None, 'Faces per zoom (default: all of the block).')
+  flags.DEFINE_float('temperature', None, "Sampling temperature (default: the model's).")
+  flags.DEFINE_float('guidance', None, "Guidance weight (default: the model's).")
+  flags.DEFINE_integer('batch_size', 100, 'Faces sampled at once.')
+  flags.DEFINE_bool('gray', False, 'Turn the faces to gray first (black-and-white photos).')
+  flags.mark_flags_as_required(['faces'])
 
 
 def zoomed(images, zoom, size=32):
@@ -49,15 +55,24 @@ def zoomed(images, zoom, size=32):
   return transforms.to_uint8(transforms.resize(square, size, 'area')).numpy()
 
 
+def faces_block(faces, ids, num_examples=None, gray=False):
+  """The faces of `ids` ('choice': the first 500, 'report': the next 1,000), the first
+  `num_examples` of them, turned to gray if `gray`."""
+  from data import transforms  # pylint: disable=g-import-not-at-top
+  block = faces[:500] if ids == 'choice' else faces[500:1500]
+  block = block[:num_examples] if num_examples else block
+  if gray:
+    block = transforms.random_grayscale({'faces': block}, [0, 0], 1.0)['faces'].numpy()
+  return block
+
+
 def main(argv):
   del argv
   from pixel_recursive import commands  # pylint: disable=g-import-not-at-top
   from pixel_recursive import evaluate  # pylint: disable=g-import-not-at-top
   from pixel_recursive import model as model_lib  # pylint: disable=g-import-not-at-top
   from pixel_recursive import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
-  faces = np.load(FLAGS.faces)['images']
-  block = faces[:500] if FLAGS.ids == 'choice' else faces[500:1500]
-  block = block[:FLAGS.num_examples] if FLAGS.num_examples else block
+  block = faces_block(np.load(FLAGS.faces)['images'], FLAGS.ids, FLAGS.num_examples, FLAGS.gray)
   workdir = workdir_lib.resolve(FLAGS.workdir, model_lib.DEMO_WORKDIRS, FLAGS.model)
   model, config, step = workdir_lib.restore(workdir, model_lib.build_model)
   t = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
@@ -85,8 +100,10 @@ def main(argv):
           f"{r['psnr_minus_bicubic']:+.2f} | {r['samples']['consistency']:.2f} | "
           f"{r['samples']['hf_ratio']:.2f} | {r['bits_per_dim']:.3f} |")
   print(json.dumps({'benchmark': 'framing', 'workdir': workdir, 'step': step, 'ids': FLAGS.ids,
-                    'num_faces': len(block), 'temperature': t, 'guidance': w, 'zooms': rows}))
+                    'gray': FLAGS.gray, 'num_faces': len(block), 'temperature': t,
+                    'guidance': w, 'zooms': rows}))
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

@@ -1,4 +1,5 @@
 """Faces found in any photo and framed as the training faces (data/faces.py), and `upsample --faces`."""
+import json
 import os
 import shutil
 
@@ -76,3 +77,30 @@ def test_upsample_faces_writes_each_face_and_names_a_photo_without_one(tmp_path)
   assert np.asarray(Image.open(out / 'astronaut_face0_input.png')).shape == (8, 8, 3)
   assert 'grid.png' in written
   assert 'Traceback' not in result.stderr
+
+
+def test_the_framing_test_takes_its_block_of_ids_in_colour_or_in_gray():
+  from experiments import framing
+  faces = helpers.smooth_images(1600, size=8, seed=4)
+  np.testing.assert_array_equal(framing.faces_block(faces, 'choice'), faces[:500])
+  np.testing.assert_array_equal(framing.faces_block(faces, 'report', 3), faces[500:503])
+  gray = framing.faces_block(faces, 'choice', 2, gray=True)
+  y = np.round(faces[:2].astype(np.float64) @ [0.299, 0.587, 0.114])
+  assert gray.dtype == np.uint8 and np.all(gray == gray[..., :1])
+  np.testing.assert_allclose(gray[..., 0], y, atol=1)
+
+
+def test_the_framing_test_runs_on_the_shipped_faces_model(tmp_path):
+  """experiments/framing.py end to end, on two synthetic 64 x 64 pictures standing in for the
+  CelebA block (its ids are ../shared's), one zoom."""
+  np.savez(tmp_path / 'faces.npz', images=helpers.smooth_images(2, size=64, seed=4))
+  result = helpers.run_in_process('experiments.framing', f'--faces={tmp_path}/faces.npz',
+                                  '--zooms=0.6', '--num_examples=2', '--batch_size=2', '--gray')
+  assert result.returncode == 0, result.stderr[-3000:]
+  lines = result.stdout.strip().splitlines()
+  assert lines[0].startswith('| zoom | samples pSNR | bicubic pSNR |')
+  report = json.loads(lines[-1])
+  assert report['gray'] is True and report['num_faces'] == 2 and set(report['zooms']) == {'0.6'}
+  assert report['temperature'] == 1.5 and report['guidance'] == 4  # The shipped defaults.
+  row = report['zooms']['0.6']
+  assert row['samples']['consistency'] > 10 and row['bits_per_dim'] > 0

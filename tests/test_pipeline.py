@@ -317,3 +317,28 @@ def test_random_zoom_only_in_training_and_on_both_images():
   eval_plain = all_examples(pipeline.make_dataset(sr_config(), 'super_resolution', 'eval', 8,
                                                   training=False), 1)
   np.testing.assert_array_equal(eval_zoom['highres'], eval_plain['highres'])
+
+
+def test_random_grayscale_only_in_super_resolution_training_and_on_both_images():
+  plain = all_examples(pipeline.make_dataset(sr_config(shuffle_buffer=1), 'super_resolution',
+                                             'train', 8, training=True), 2)
+  config = sr_config(random_grayscale=0.5, shuffle_buffer=1)
+  mixed = all_examples(pipeline.make_dataset(config, 'super_resolution', 'train', 8,
+                                             training=True, seed=5), 2)
+  gray = [bool(np.all(h == h[..., :1]) and np.all(l == l[..., :1]))
+          for h, l in zip(mixed['highres'], mixed['lowres'])]
+  assert 3 <= sum(gray) <= 13, gray  # About half of 16.
+  for is_gray, highres, lowres, original in zip(gray, mixed['highres'], mixed['lowres'],
+                                                plain['highres']):
+    if not is_gray:
+      np.testing.assert_array_equal(highres, original)
+      continue
+    y = np.round(original.astype(np.float64) @ [0.299, 0.587, 0.114])
+    np.testing.assert_allclose(highres[..., 0], y, atol=1)
+    # The gray input is still the gray truth area-downsampled, within rounding.
+    np.testing.assert_allclose(block_means(highres, 4), lowres, atol=1.01)
+  evaluated = all_examples(pipeline.make_dataset(config, 'super_resolution', 'eval', 8,
+                                                 training=False), 1)
+  unchanged = all_examples(pipeline.make_dataset(sr_config(), 'super_resolution', 'eval', 8,
+                                                 training=False), 1)
+  np.testing.assert_array_equal(evaluated['highres'], unchanged['highres'])

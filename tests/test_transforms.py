@@ -69,6 +69,9 @@ CASES = {
                     [random_image([20, 30, 3])]),
     'random_flip': (lambda x: transforms.random_flip({'a': x, 'b': x[..., :1]}, [1, 2]),
                     [random_image([H, W, 3])]),
+    'random_grayscale': (lambda x: transforms.random_grayscale({'a': x, 'b': x[::2, ::2]}, [1, 2],
+                                                               0.5),
+                         [random_image([H, W, 3])]),
 }
 
 
@@ -328,3 +331,19 @@ def test_random_zoom_is_a_central_square_of_the_drawn_side_eagerly_and_in_a_data
   some = [transforms.random_zoom(image, tf.constant([s, 1], tf.int64), 0.5, 0.5).shape[0]
           for s in range(40)]
   assert 8 < sum(s == 30 for s in some) < 32  # About half not zoomed.
+
+
+def test_random_grayscale_turns_every_image_of_an_example_to_its_luminance_together():
+  image = np.array([[[255, 0, 0], [0, 255, 0]], [[0, 0, 255], [200, 200, 200]]], np.uint8)
+  gray = transforms.random_grayscale({'a': image, 'b': image[:1]}, [0, 1], 1.0)
+  # BT.601: 0.299 R + 0.587 G + 0.114 B, rounded, in every channel; uint8 stays uint8.
+  expected = np.array([[76, 150], [29, 200]], np.uint8)[..., None].repeat(3, -1)
+  np.testing.assert_array_equal(gray['a'], expected)
+  np.testing.assert_array_equal(gray['b'], expected[:1])
+  assert gray['a'].dtype == tf.uint8
+  np.testing.assert_array_equal(
+      transforms.random_grayscale({'a': image}, [0, 1], 0.0)['a'], image)
+  turned = [bool(np.all(np.asarray(transforms.random_grayscale(
+      {'a': image}, tf.constant([s, 3], tf.int64), 0.25)['a']) == expected))
+            for s in range(200)]
+  assert 30 <= sum(turned) <= 70  # About a quarter of 200 (binomial: mean 50, sd 6.1).

@@ -54,6 +54,9 @@ def super_resolution():
       # (cropped) image, so that faces framed tighter than the data's are met too (0 = off).
       random_zoom=0.0,
       random_zoom_probability=1.0,
+      # Training only, super-resolution: turn this fraction of the examples to gray (input and
+      # truth), so that black-and-white photos are met too (0 = off).
+      random_grayscale=0.0,
       tfds_data_dir='',
       tfds_manual_dir='',
       tfds_download=True,

@@ -6,7 +6,7 @@ framed every which way; experiments/framing.py measures it).
       --config.data.source=npz:celeba_8500_500.npz --mode=train_and_eval
 
 Starts from the weights of a faces_demo.py run (`init_from`: its 12,000-step model was the shipped
-faces model before this fine-tune; pixel_recursive/demo/faces now holds the fine-tuned one) and
+faces model before this fine-tune) and
 trains on the same CelebA training faces (ids 000001-008500), half of them zoomed: with
 probability 1/2 the central square of side [0.6, 1] x the face's, enlarged back to 32 x 32
 (data.random_zoom), so the model also meets faces that fill more of the frame. RMSProp at the
@@ -14,9 +14,10 @@ demo's final rate (3e-4) after a 200-step warm-up (the optimizer's state starts 
 flips, batch 16. The checkpoint is chosen on the
 framing test's `choice` ids (008501-009000) at every zoom and at CelebA's own framing.
 
-The shipped faces model (pixel_recursive/demo/faces) is this run's step 3,000, sampled at T = 1.5,
-w = 4; the rules that chose both, and the framing table before and after on the `report` ids, are
-in its model card (WORKSPACE.md). On a 2-core Intel Xeon with AMX, shared with two other trainings,
+This run's step 3,000, sampled at T = 1.5, w = 4, was the shipped faces model until the gray
+fine-tune (faces_gray_finetune.py, `--config.train_steps=3000` here to end this run there) started
+from it; the rules that chose both, and the framing table before and after on the `report` ids,
+are in the faces model card (WORKSPACE.md). On a 2-core Intel Xeon with AMX, shared with two other trainings,
 the 4,000 steps and their evaluations took 1 h 19 min (0.8-1.7 steps/s); eval bits/dim on CelebA's
 own framing 3.72 at step 500 (warm-up), then 3.62-3.65 (the 12,000-step model: 3.63).
 """
