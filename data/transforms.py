@@ -85,26 +85,32 @@ def random_zoom(image, seed, min_zoom=1.0, probability=1.0):
   return image[top:top + side, left:left + side]
 
 
+def _together(images, seed, probability, fn):
+  """`fn` applied to every tensor of the dict `images`, all or none, with `probability`
+  (stateless: the same `seed` decides the same way, eagerly and in `tf.data`)."""
+  apply = tf.random.stateless_uniform([], tf.cast(seed, tf.int64)) < probability
+  images = {k: tf.convert_to_tensor(v) for k, v in images.items()}
+  return {k: tf.cond(apply, lambda v=v: fn(v), lambda v=v: v) for k, v in images.items()}
+
+
 def random_flip(images, seed):
   """Flips every `[H, W, C]` tensor of the dict `images` left-right together, with probability 1/2
   (stateless, like `random_square_crop`)."""
-  flip = tf.random.stateless_uniform([], tf.cast(seed, tf.int64)) < 0.5
-  images = {k: tf.convert_to_tensor(v) for k, v in images.items()}
-  return {k: tf.cond(flip, lambda v=v: tf.reverse(v, [1]), lambda v=v: v) for k, v in images.items()}
+  return _together(images, seed, 0.5, lambda v: tf.reverse(v, [1]))
+
+
+def to_gray(rgb):
+  """A `[..., 3]` image as a black-and-white photo stored in colour: its BT.601 luminance, rounded,
+  in all three channels, in the input's dtype."""
+  rgb = tf.convert_to_tensor(rgb)
+  y = tf.clip_by_value(tf.round(luminance(tf.cast(rgb, tf.float32))), 0, 255)
+  return tf.cast(tf.repeat(y, 3, axis=-1), rgb.dtype)
 
 
 def random_grayscale(images, seed, probability):
-  """With `probability`, turns every `[H, W, 3]` uint8 image of the dict `images` to gray together:
-  its BT.601 luminance, rounded, in all three channels (a black-and-white photo as a colour file).
-  Stateless, like `random_square_crop`."""
-  gray = tf.random.stateless_uniform([], tf.cast(seed, tf.int64)) < probability
-  images = {k: tf.convert_to_tensor(v) for k, v in images.items()}
-
-  def to_gray(v):
-    y = tf.clip_by_value(tf.round(luminance(tf.cast(v, tf.float32))), 0, 255)
-    return tf.cast(tf.repeat(y, 3, axis=-1), v.dtype)
-
-  return {k: tf.cond(gray, lambda v=v: to_gray(v), lambda v=v: v) for k, v in images.items()}
+  """With `probability`, turns every `[H, W, 3]` image of the dict `images` to gray together
+  (`to_gray`). Stateless, like `random_square_crop`."""
+  return _together(images, seed, probability, to_gray)
 
 
 def resize(image, size, method='area'):

@@ -62,7 +62,7 @@ def faces_block(faces, ids, num_examples=None, gray=False):
   block = faces[:500] if ids == 'choice' else faces[500:1500]
   block = block[:num_examples] if num_examples else block
   if gray:
-    block = transforms.random_grayscale({'faces': block}, [0, 0], 1.0)['faces'].numpy()
+    block = transforms.to_gray(block).numpy()
   return block
 
 

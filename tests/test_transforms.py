@@ -69,6 +69,7 @@ CASES = {
                     [random_image([20, 30, 3])]),
     'random_flip': (lambda x: transforms.random_flip({'a': x, 'b': x[..., :1]}, [1, 2]),
                     [random_image([H, W, 3])]),
+    'to_gray': (transforms.to_gray, [random_image([H, W, 3])]),
     'random_grayscale': (lambda x: transforms.random_grayscale({'a': x, 'b': x[::2, ::2]}, [1, 2],
                                                                0.5),
                          [random_image([H, W, 3])]),
