@@ -36,6 +36,11 @@ def override(config, overrides):
 SHARED_DATA = os.path.join(os.path.dirname(ROOT), 'shared', 'data')
 
 
+def bt601_luma(rgb):
+  """The tests' own BT.601 luminance of RGB [..., 3] (float64, unrounded), to check the code's."""
+  return np.asarray(rgb, np.float64) @ np.array([0.299, 0.587, 0.114])
+
+
 def smooth_images(n, size=32, seed=0, width=None):
   """uint8 [n, size, width or size, 3]: synthetic pictures with structure a model can learn (a colour
   gradient and three soft coloured blobs each), the same for the same seed."""

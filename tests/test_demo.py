@@ -6,6 +6,7 @@ import numpy as np
 from PIL import Image
 
 from data import samples
+from helpers import bt601_luma
 from helpers import run_in_process
 from pixel_recursive import metrics
 from pixcolor import model as pixcolor_model
@@ -75,7 +76,6 @@ def test_demo_writes_both_grids_and_the_page(tmp_path):
   assert all(c.shape == gray.shape + (3,) for c in colourings)  # At the photo's own size.
   assert not np.array_equal(colourings[0], colourings[1])  # Sampled, not averaged.
   for c in colourings:  # Each keeps the input's luminance (BT.601 Y), up to rounding and clipping.
-    y = c.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
-    assert np.abs(y - gray).mean() < 1.5
+    assert np.abs(bt601_luma(c) - gray).mean() < 1.5
   page = (out / 'index.html').read_text()
   assert 'super_resolution.png' in page and 'colorization.png' in page

@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 from data import transforms
+import helpers
 from pixel_recursive import metrics
 
 # Asymmetric so that a swapped H and W cannot pass.
@@ -113,7 +114,7 @@ def test_colourfulness_is_zero_for_gray_and_follows_hasler_and_suesstrunk():
                              [np.hypot(100, 50) + 0.3 * np.hypot(100, 50)])
   # Washing a photo out towards its gray lowers it in proportion.
   photo = np.random.default_rng(0).integers(0, 256, (1, 16, 16, 3)).astype(np.float64)
-  luma = photo @ np.array([0.299, 0.587, 0.114])
+  luma = helpers.bt601_luma(photo)
   washed = (luma[..., None] + 0.3 * (photo - luma[..., None])).round().astype(np.uint8)
   ratio = metrics.colourfulness(washed) / metrics.colourfulness(photo.astype(np.uint8))
   assert 0.25 < ratio[0] < 0.35

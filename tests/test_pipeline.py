@@ -301,30 +301,36 @@ def test_colorization_drops_grayscale_photos_and_counts_them(tmp_path):
   assert len(sr['highres']) == 9
 
 
+def sr_training_batches(config, seed=0):
+  """The first 16 super-resolution training examples of `config` (two batches of 8)."""
+  return all_examples(pipeline.make_dataset(config, 'super_resolution', 'train', 8, training=True,
+                                            seed=seed), 2)
+
+
+def assert_eval_split_not_augmented(config):
+  """The eval examples of `config` are those of the same source without augmentation."""
+  evaluated, plain = (all_examples(pipeline.make_dataset(c, 'super_resolution', 'eval', 8,
+                                                         training=False), 1)
+                      for c in (config, sr_config()))
+  np.testing.assert_array_equal(evaluated['highres'], plain['highres'])
+
+
 def test_random_zoom_only_in_training_and_on_both_images():
   config = sr_config(random_zoom=0.6, shuffle_buffer=1)
-  plain = all_examples(pipeline.make_dataset(sr_config(shuffle_buffer=1), 'super_resolution',
-                                             'train', 8, training=True), 2)
-  zoomed = all_examples(pipeline.make_dataset(config, 'super_resolution', 'train', 8,
-                                              training=True, seed=5), 2)
+  plain = sr_training_batches(sr_config(shuffle_buffer=1))
+  zoomed = sr_training_batches(config, seed=5)
   changed = [not np.array_equal(a, b) for a, b in zip(plain['highres'], zoomed['highres'])]
   assert sum(changed) >= 12
   # The input is always the zoomed truth area-downsampled: the pair stays consistent.
   for highres, lowres in zip(zoomed['highres'], zoomed['lowres']):
     np.testing.assert_allclose(block_means(highres, 4), lowres, atol=0.51)
-  eval_zoom = all_examples(pipeline.make_dataset(config, 'super_resolution', 'eval', 8,
-                                                 training=False), 1)
-  eval_plain = all_examples(pipeline.make_dataset(sr_config(), 'super_resolution', 'eval', 8,
-                                                  training=False), 1)
-  np.testing.assert_array_equal(eval_zoom['highres'], eval_plain['highres'])
+  assert_eval_split_not_augmented(config)
 
 
 def test_random_grayscale_only_in_super_resolution_training_and_on_both_images():
-  plain = all_examples(pipeline.make_dataset(sr_config(shuffle_buffer=1), 'super_resolution',
-                                             'train', 8, training=True), 2)
+  plain = sr_training_batches(sr_config(shuffle_buffer=1))
   config = sr_config(random_grayscale=0.5, shuffle_buffer=1)
-  mixed = all_examples(pipeline.make_dataset(config, 'super_resolution', 'train', 8,
-                                             training=True, seed=5), 2)
+  mixed = sr_training_batches(config, seed=5)
   gray = [bool(np.all(h == h[..., :1]) and np.all(l == l[..., :1]))
           for h, l in zip(mixed['highres'], mixed['lowres'])]
   assert 3 <= sum(gray) <= 13, gray  # About half of 16.
@@ -333,12 +339,7 @@ def test_random_grayscale_only_in_super_resolution_training_and_on_both_images()
     if not is_gray:
       np.testing.assert_array_equal(highres, original)
       continue
-    y = np.round(original.astype(np.float64) @ [0.299, 0.587, 0.114])
-    np.testing.assert_allclose(highres[..., 0], y, atol=1)
+    np.testing.assert_allclose(highres[..., 0], np.round(helpers.bt601_luma(original)), atol=1)
     # The gray input is still the gray truth area-downsampled, within rounding.
     np.testing.assert_allclose(block_means(highres, 4), lowres, atol=1.01)
-  evaluated = all_examples(pipeline.make_dataset(config, 'super_resolution', 'eval', 8,
-                                                 training=False), 1)
-  unchanged = all_examples(pipeline.make_dataset(sr_config(), 'super_resolution', 'eval', 8,
-                                                 training=False), 1)
-  np.testing.assert_array_equal(evaluated['highres'], unchanged['highres'])
+  assert_eval_split_not_augmented(config)

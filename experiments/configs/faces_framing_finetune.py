@@ -17,9 +17,9 @@ framing test's `choice` ids (008501-009000) at every zoom and at CelebA's own fr
 This run's step 3,000, sampled at T = 1.5, w = 4, was the shipped faces model until the gray
 fine-tune (faces_gray_finetune.py, `--config.train_steps=3000` here to end this run there) started
 from it; the rules that chose both, and the framing table before and after on the `report` ids,
-are in the faces model card (WORKSPACE.md). On a 2-core Intel Xeon with AMX, shared with two other trainings,
-the 4,000 steps and their evaluations took 1 h 19 min (0.8-1.7 steps/s); eval bits/dim on CelebA's
-own framing 3.72 at step 500 (warm-up), then 3.62-3.65 (the 12,000-step model: 3.63).
+are in the faces model card (WORKSPACE.md). On a 2-core Intel Xeon with AMX, shared with two other
+trainings, the 4,000 steps and their evaluations took 1 h 19 min (0.8-1.7 steps/s); eval bits/dim
+on CelebA's own framing 3.72 at step 500 (warm-up), then 3.62-3.65 (the 12,000-step model: 3.63).
 """
 from experiments.configs import faces_demo
 
