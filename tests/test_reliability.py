@@ -12,15 +12,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import event_files
 import helpers
-from training_runs import (ROOT, TRAINERS, assert_monotonic_summaries, checkpoint_steps, env,
-                           train_command, train_in_process, wait_for)
+from training_runs import (ROOT, assert_monotonic_summaries, assert_same_training, checkpoint_steps,
+                           env, train_command, train_in_process, wait_for)
 
 
 # SIGKILL and SIGTERM meet the training loop and the command wrapper both trainers share
-# (pixel_recursive/training/); PixColor's own resume, its two networks and its optimizer state, is
-# test_pixcolor_e2e.py's, and its training across two workers is checked below.
+# (pixel_recursive/training/); PixColor's own resume, its two networks and its optimizer state, and
+# its training over two replicas, are test_pixcolor_e2e.py's.
 @pytest.mark.parametrize('package', ['pixel_recursive'])
 def test_sigkill_at_any_moment_loses_at_most_one_checkpoint_interval(package, tmp_path):
   workdir = str(tmp_path / 'run')
@@ -82,31 +81,23 @@ def free_port():
     return s.getsockname()[1]
 
 
-@pytest.mark.parametrize('package', sorted(TRAINERS))
-def test_two_workers_train_together_like_one_process(package, tmp_path):
+def test_two_workers_train_together_like_one_process(tmp_path):
   """MultiWorkerMirroredStrategy over two processes on 127.0.0.1 versus one process.
 
-  Super-resolution: the training set alternates two faces and is not shuffled, so worker 0 (which
-  reads examples 0, 2, 4, ...) only ever sees face A and worker 1 only face B, while the single
-  process's batches hold both. Only if the workers all-reduce their gradients (each scaled by the
-  global batch) do their weights follow the single process's; a worker training alone on its
-  own face would drift away.
-  PixColor: its conditioning network has per-replica batch norm, whose statistics differ between
-  differing shards, so every training image is the same face; this checks the loop, the
-  chief's checkpoints and the loss scaling under MultiWorkerMirroredStrategy.
+  The training set alternates two faces and is not shuffled, so worker 0 (which reads examples 0,
+  2, 4, ...) only ever sees face A and worker 1 only face B, while the single process's batches
+  hold both. Only if the workers all-reduce their gradients (each scaled by the global batch) do
+  their weights follow the single process's; a worker training alone on its own face would drift
+  away. PixColor's training step shares this loop; its two networks under two replicas and a
+  resume: test_pixcolor_e2e.py (in one process, MirroredStrategy).
   """
   faces = helpers.smooth_images(2, seed=2)
-  pair = faces[:2] if package == 'pixel_recursive' else faces[:1].repeat(2, 0)
-  np.savez(tmp_path / 'data.npz', train_images=np.tile(pair, (8, 1, 1, 1)),
-           eval_images=np.tile(pair, (4, 1, 1, 1)))
+  np.savez(tmp_path / 'data.npz', train_images=np.tile(faces, (8, 1, 1, 1)),
+           eval_images=np.tile(faces, (4, 1, 1, 1)))
   # float32: the tiny configs train in mixed_bfloat16, too coarse for comparing weights at 1e-4.
   args = ['--config.train_steps=6', '--config.checkpoint_every_steps=3',
           '--config.log_every_steps=3', '--config.xla=False', '--config.dtype_policy=float32',
           '--config.data.shuffle_buffer=1', f'--config.data.source=npz:{tmp_path}/data.npz']
-  if package == 'pixcolor':  # Random crops and flips differ between one pipeline and two, and so
-    # does the training's random dequantization of the chroma bins (model.dequantization=uniform).
-    args += ['--config.data.random_crop=0', '--config.data.random_flip=False',
-             '--config.model.dequantization=centre']
   ports = [free_port(), free_port()]
   cluster = {'worker': [f'127.0.0.1:{p}' for p in ports]}
   chief_dir = str(tmp_path / 'multi')
@@ -114,7 +105,7 @@ def test_two_workers_train_together_like_one_process(package, tmp_path):
   for index in range(2):
     tf_config = json.dumps({'cluster': cluster, 'task': {'type': 'worker', 'index': index}})
     procs.append(subprocess.Popen(
-        train_command(chief_dir, '--strategy=multi_worker', *args, package=package),
+        train_command(chief_dir, '--strategy=multi_worker', *args),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env(TF_CONFIG=tf_config)))
   outputs = []
@@ -133,20 +124,9 @@ def test_two_workers_train_together_like_one_process(package, tmp_path):
   assert_monotonic_summaries(chief_dir)
 
   single_dir = str(tmp_path / 'single')
-  single = train_in_process(single_dir, *args, package=package)  # Needs no process of its own.
+  single = train_in_process(single_dir, *args)  # Needs no process of its own.
   assert single.returncode == 0, single.stderr[-3000:]
-  multi = tf.train.load_checkpoint(os.path.join(chief_dir, 'checkpoints', 'ckpt-6'))
-  one = tf.train.load_checkpoint(os.path.join(single_dir, 'checkpoints', 'ckpt-6'))
-  keys = [k for k in one.get_variable_to_shape_map() if k.startswith('weights/')]
-  assert keys
-  # Absolute for weights near 1, relative for large ones (batch-norm moving variances reach 1e3).
-  diffs = {k: (np.abs(multi.get_tensor(k) - one.get_tensor(k)) /
-               np.maximum(1.0, np.abs(one.get_tensor(k)))).max() for k in keys}
-  worst = max(diffs, key=diffs.get)
-  assert diffs[worst] < 1e-4, (worst, diffs[worst])
-  loss_multi = event_files.scalars(os.path.join(chief_dir, 'train'), 'loss')
-  loss_one = event_files.scalars(os.path.join(single_dir, 'train'), 'loss')
-  np.testing.assert_allclose([v for _, v in loss_multi], [v for _, v in loss_one], rtol=1e-4)
+  assert_same_training(chief_dir, single_dir, 6)
 
 
 def start_workers(workdir, args, tmp_path, name):
@@ -172,42 +152,43 @@ def wait_all(procs, logs, timeout):
         f'--- {log}\n' + open(log).read()[-2000:] for log in logs))
 
 
-@pytest.mark.parametrize('signalled', [1, 0])
-def test_sigterm_to_one_of_two_workers_saves_the_same_step_on_both_and_they_resume(
-    signalled, tmp_path):
-  """Worker `signalled` alone gets SIGTERM: both workers save the same step and exit 0 (before, the
-  signalled worker stopped alone and the other blocked in its next all-reduce)."""
+def logged_step(log):
+  """The last training step a worker's log shows (0 before the first)."""
+  return max([int(s) for s in re.findall(r'step (\d+)/2000', open(log).read())], default=0)
+
+
+def test_sigterm_to_either_of_two_workers_saves_the_same_step_on_both_and_they_resume(tmp_path):
+  """One worker alone gets SIGTERM: both workers save the same step and exit 0 (before, the
+  signalled worker stopped alone and the other blocked in its next all-reduce). First worker 1,
+  then, in the run that resumes from the step they saved, the chief (worker 0)."""
   workdir = str(tmp_path / 'run')
   args = ['--config.train_steps=2000', '--config.checkpoint_every_steps=1000',
           '--config.log_every_steps=2', '--config.xla=False', '--config.eval_every_steps=0']
-  procs, logs = start_workers(workdir, args, tmp_path, 'first')
-  try:
-    for proc, log in zip(procs, logs):  # Both are training.
-      assert wait_for(lambda: re.search(r'step ([6-9]|\d\d+)/2000', open(log).read()), 300,
-                      proc), open(log).read()[-3000:]
-    procs[signalled].send_signal(signal.SIGTERM)
-  finally:
-    codes = wait_all(procs, logs, 180)
-  texts = [open(log).read() for log in logs]
-  assert codes == [0, 0], [t[-3000:] for t in texts]
-  assert 'SIGTERM received' in texts[signalled]
-  assert 'SIGTERM received' not in texts[1 - signalled]
-  saved = [re.findall(r'preemption: every worker saved step (\d+); exiting', t) for t in texts]
-  assert len(saved[0]) == 1 and saved[0] == saved[1], saved
-  step = int(saved[0][0])
-  assert 6 <= step < 1000
-  assert checkpoint_steps(workdir) == [step]
-  assert tf.train.load_checkpoint(os.path.join(workdir, 'checkpoints', f'ckpt-{step}')).get_tensor(
-      'step/.ATTRIBUTES/VARIABLE_VALUE') == step
-  assert assert_monotonic_summaries(workdir)[-1] == step
-  if signalled == 0:
-    return
-  # Run again: both resume from the step they saved and finish.
-  args[0] = f'--config.train_steps={step + 2}'
-  procs, logs = start_workers(workdir, args, tmp_path, 'again')
-  codes = wait_all(procs, logs, 300)
-  texts = [open(log).read() for log in logs]
-  assert codes == [0, 0], [t[-3000:] for t in texts]
-  for text in texts:
-    assert f'ckpt-{step} at step {step}' in text
-  assert checkpoint_steps(workdir) == [step, step + 2]
+  resumed_at = 0
+  steps = []
+  for run, signalled in (('first', 1), ('again', 0)):
+    procs, logs = start_workers(workdir, args, tmp_path, run)
+    try:
+      for proc, log in zip(procs, logs):  # Both are training, a few steps past where they began.
+        assert wait_for(lambda: logged_step(log) >= resumed_at + 6, 300, proc), (
+            open(log).read()[-3000:])
+      procs[signalled].send_signal(signal.SIGTERM)
+    finally:
+      codes = wait_all(procs, logs, 180)
+    texts = [open(log).read() for log in logs]
+    assert codes == [0, 0], [t[-3000:] for t in texts]
+    if resumed_at:  # Both resumed from the step saved in the first run.
+      for text in texts:
+        assert f'ckpt-{resumed_at} at step {resumed_at}' in text
+    assert 'SIGTERM received' in texts[signalled]
+    assert 'SIGTERM received' not in texts[1 - signalled]
+    saved = [re.findall(r'preemption: every worker saved step (\d+); exiting', t) for t in texts]
+    assert len(saved[0]) == 1 and saved[0] == saved[1], saved
+    step = int(saved[0][0])
+    assert resumed_at + 6 <= step < 1000
+    steps.append(step)
+    assert checkpoint_steps(workdir) == steps
+    checkpoint = tf.train.load_checkpoint(os.path.join(workdir, 'checkpoints', f'ckpt-{step}'))
+    assert checkpoint.get_tensor('step/.ATTRIBUTES/VARIABLE_VALUE') == step
+    assert assert_monotonic_summaries(workdir)[-1] == step
+    resumed_at = step

@@ -99,7 +99,8 @@ def test_batch_equals_single_samples_with_per_example_seeds(method):
 def test_temperature_towards_zero_follows_the_argmax_path(case):
   """At T -> 0 every drawn sub-pixel is the argmax of its logits given the image drawn so far."""
   net, cond, extra = make(**CASES[case])
-  sample = sampling.Sampler(net).sample((B, H, W), cond, extra, 1e-6, 0, 'cached').numpy()
+  sampler = sampling.Sampler(net)  # Compiled once: the temperature is an argument.
+  sample = sampler.sample((B, H, W), cond, extra, 1e-6, 0, 'cached').numpy()
   logits = net(layers.scale_values(sample, net.num_values), cond).numpy()
   if extra is not None:
     logits = logits + extra.numpy()
@@ -107,7 +108,7 @@ def test_temperature_towards_zero_follows_the_argmax_path(case):
   # Up to the float rounding by which cached and full-forward logits may differ.
   np.testing.assert_array_less(logits.max(-1) - chosen, 1e-4)
   # Not vacuous: at T = 1 many sub-pixels are not the argmax.
-  warm = sampling.Sampler(net).sample((B, H, W), cond, extra, 1.0, 0, 'cached').numpy()
+  warm = sampler.sample((B, H, W), cond, extra, 1.0, 0, 'cached').numpy()
   warm_logits = net(layers.scale_values(warm, net.num_values), cond).numpy()
   if extra is not None:
     warm_logits = warm_logits + extra.numpy()

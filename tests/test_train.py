@@ -19,8 +19,15 @@ from pixel_recursive.training import loop
 
 
 def tiny_config(**overrides):
-  """faces_tiny shrunk to seconds: a 2-layer prior and one ResNet block per resolution."""
+  """faces_tiny shrunk to seconds: a 2-layer prior and one ResNet block per resolution.
+
+  In float32 on every CPU: at this size bfloat16's casts cost more than its maths saves (the suite
+  took 7% more CPU time with them on a CPU with native bfloat16), and the tests' numbers are then
+  the same whatever the CPU. The configs' own 'auto' policy trains in the command-line, resume and
+  preemption tests, and mixed bfloat16 against float32 is test_precision.py's.
+  """
   c = load_config('faces_tiny')
+  c.dtype_policy = 'float32'
   c.data.source = helpers.faces_source()
   c.train_steps = 6
   c.batch_size = 4
@@ -100,16 +107,18 @@ def test_train_checkpoint_resume(strategy, tmp_path):
 def test_loss_falls_when_overfitting_one_batch(tmp_path):
   images = helpers.smooth_images(4, seed=4)
   np.savez(tmp_path / 'four.npz', train_images=images, eval_images=images)
-  # Wide enough to memorise four faces (the 8-filter test model is not).
+  # Wide enough to memorise four faces; the 8-filter test model is not (10.6 -> 8.3: fails below).
   config = tiny_config(**{'train_steps': 150, 'checkpoint_every_steps': 150,
                           'log_every_steps': 10, 'image_every_steps': 0,
                           'histogram_every_steps': 0, 'learning_rate': 3e-3, 'grad_clip_norm': 0.0,
                           'data.source': f'npz:{tmp_path}/four.npz', 'data.shuffle_buffer': 4,
-                          'model.conditioning.filters': 32, 'model.prior.filters': 32,
-                          'model.prior.num_layers': 3, 'model.prior.head_filters': 64})
+                          'model.conditioning.filters': 16, 'model.prior.filters': 16,
+                          'model.prior.num_layers': 3, 'model.prior.head_filters': 32})
   loop.run(task_lib.SuperResolutionTask(config), config, str(tmp_path / 'run'))
   losses = [v for _, v in event_files.scalars(str(tmp_path / 'run' / 'train'), 'loss')]
-  assert losses[-1] < 0.5 * losses[0], losses
+  # From the mean of steps 11-20 on, not of steps 1-10: those include the untrained model's first
+  # losses (several times larger), which any learning at all would halve. Measured: 10.0 -> 5.8.
+  assert losses[-1] < 0.7 * losses[1], losses
 
 
 def test_same_seed_same_first_losses(tmp_path):

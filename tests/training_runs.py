@@ -74,6 +74,24 @@ def assert_monotonic_summaries(workdir):
   return steps
 
 
+def assert_same_training(workdir, reference, step):
+  """Two runs' weights at checkpoint `step` agree to 1e-4 (absolute for weights near 1, relative for
+  large ones such as batch-norm moving variances), and so do their logged losses, step for step."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  read = lambda d: tf.train.load_checkpoint(os.path.join(d, 'checkpoints', f'ckpt-{step}'))
+  run, ref = read(workdir), read(reference)
+  keys = [k for k in ref.get_variable_to_shape_map() if k.startswith('weights/')]
+  assert keys
+  diffs = {k: (np.abs(run.get_tensor(k) - ref.get_tensor(k)) /
+               np.maximum(1.0, np.abs(ref.get_tensor(k)))).max() for k in keys}
+  worst = max(diffs, key=diffs.get)
+  assert diffs[worst] < 1e-4, (worst, diffs[worst])
+  losses = [event_files.scalars(os.path.join(d, 'train'), 'loss') for d in (workdir, reference)]
+  assert [s for s, _ in losses[0]] == [s for s, _ in losses[1]]
+  np.testing.assert_allclose([v for _, v in losses[0]], [v for _, v in losses[1]], rtol=1e-4)
+  return [s for s, _ in losses[0]]
+
 
 def no_traceback(stderr):
   assert 'Traceback' not in stderr, stderr[-3000:]
