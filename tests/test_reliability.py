@@ -17,6 +17,11 @@ from training_runs import (ROOT, assert_monotonic_summaries, assert_same_trainin
                            env, train_command, train_in_process, wait_for)
 
 
+def last_step(text, total):
+  """The last training step a run of `total` steps logged in `text` (0 before the first)."""
+  return max([int(s) for s in re.findall(rf'step (\d+)/{total}', text)], default=0)
+
+
 # SIGKILL and SIGTERM meet the training loop and the command wrapper both trainers share
 # (pixel_recursive/training/); PixColor's own resume, its two networks and its optimizer state, and
 # its training over two replicas, are test_pixcolor_e2e.py's.
@@ -37,7 +42,7 @@ def test_sigkill_at_any_moment_loses_at_most_one_checkpoint_interval(package, tm
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     log.close()
-  reached = max(int(s) for s in re.findall(r'step (\d+)/60', open(tmp_path / 'first.log').read()))
+  reached = last_step(open(tmp_path / 'first.log').read(), 60)
   saved = max(checkpoint_steps(workdir))
   assert 0 <= reached - saved <= 10
 
@@ -69,7 +74,7 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(package, tmp_path):
     log.close()
   text = open(tmp_path / 'log').read()
   assert 'SIGTERM received' in text
-  stopped = max(int(s) for s in re.findall(r'step (\d+)/500', text))
+  stopped = last_step(text, 500)
   # The checkpoint is at the step training stopped, not at the last periodic one (there was none).
   assert checkpoint_steps(workdir) == [stopped]
   assert assert_monotonic_summaries(workdir)[-1] == stopped
@@ -94,7 +99,8 @@ def test_two_workers_train_together_like_one_process(tmp_path):
   faces = helpers.smooth_images(2, seed=2)
   np.savez(tmp_path / 'data.npz', train_images=np.tile(faces, (8, 1, 1, 1)),
            eval_images=np.tile(faces, (4, 1, 1, 1)))
-  # float32: the tiny configs train in mixed_bfloat16, too coarse for comparing weights at 1e-4.
+  # float32: the tiny configs' 'auto' is mixed_bfloat16 on a CPU with native bfloat16, too coarse
+  # for comparing weights at 1e-4.
   args = ['--config.train_steps=6', '--config.checkpoint_every_steps=3',
           '--config.log_every_steps=3', '--config.xla=False', '--config.dtype_policy=float32',
           '--config.data.shuffle_buffer=1', f'--config.data.source=npz:{tmp_path}/data.npz']
@@ -152,11 +158,6 @@ def wait_all(procs, logs, timeout):
         f'--- {log}\n' + open(log).read()[-2000:] for log in logs))
 
 
-def logged_step(log):
-  """The last training step a worker's log shows (0 before the first)."""
-  return max([int(s) for s in re.findall(r'step (\d+)/2000', open(log).read())], default=0)
-
-
 def test_sigterm_to_either_of_two_workers_saves_the_same_step_on_both_and_they_resume(tmp_path):
   """One worker alone gets SIGTERM: both workers save the same step and exit 0 (before, the
   signalled worker stopped alone and the other blocked in its next all-reduce). First worker 1,
@@ -170,8 +171,8 @@ def test_sigterm_to_either_of_two_workers_saves_the_same_step_on_both_and_they_r
     procs, logs = start_workers(workdir, args, tmp_path, run)
     try:
       for proc, log in zip(procs, logs):  # Both are training, a few steps past where they began.
-        assert wait_for(lambda: logged_step(log) >= resumed_at + 6, 300, proc), (
-            open(log).read()[-3000:])
+        past_start = lambda log=log: last_step(open(log).read(), 2000) >= resumed_at + 6
+        assert wait_for(past_start, 300, proc), open(log).read()[-3000:]
       procs[signalled].send_signal(signal.SIGTERM)
     finally:
       codes = wait_all(procs, logs, 180)

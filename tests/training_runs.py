@@ -6,6 +6,9 @@ import re
 import sys
 import time
 
+import numpy as np
+import tensorflow as tf
+
 import event_files
 import helpers
 from helpers import ROOT, run_in_process
@@ -77,8 +80,6 @@ def assert_monotonic_summaries(workdir):
 def assert_same_training(workdir, reference, step):
   """Two runs' weights at checkpoint `step` agree to 1e-4 (absolute for weights near 1, relative for
   large ones such as batch-norm moving variances), and so do their logged losses, step for step."""
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   read = lambda d: tf.train.load_checkpoint(os.path.join(d, 'checkpoints', f'ckpt-{step}'))
   run, ref = read(workdir), read(reference)
   keys = [k for k in ref.get_variable_to_shape_map() if k.startswith('weights/')]

@@ -6,13 +6,12 @@ framed every which way; experiments/framing.py measures it).
       --config.data.source=npz:celeba_8500_500.npz --mode=train_and_eval
 
 Starts from the weights of a faces_demo.py run (`init_from`: its 12,000-step model was the shipped
-faces model before this fine-tune) and
-trains on the same CelebA training faces (ids 000001-008500), half of them zoomed: with
-probability 1/2 the central square of side [0.6, 1] x the face's, enlarged back to 32 x 32
-(data.random_zoom), so the model also meets faces that fill more of the frame. RMSProp at the
-demo's final rate (3e-4) after a 200-step warm-up (the optimizer's state starts afresh), horizontal
-flips, batch 16. The checkpoint is chosen on the
-framing test's `choice` ids (008501-009000) at every zoom and at CelebA's own framing.
+faces model before this fine-tune) and trains on the same CelebA training faces (ids
+000001-008500), half of them zoomed: with probability 1/2 the central square of side [0.6, 1] x the
+face's, enlarged back to 32 x 32 (data.random_zoom), so the model also meets faces that fill more
+of the frame. RMSProp at the demo's final rate (3e-4) after a 200-step warm-up (the optimizer's
+state starts afresh), horizontal flips, batch 16. The checkpoint is chosen on the framing test's
+`choice` ids (008501-009000) at every zoom and at CelebA's own framing.
 
 This run's step 3,000, sampled at T = 1.5, w = 4, was the shipped faces model until the gray
 fine-tune (faces_gray_finetune.py, `--config.train_steps=3000` here to end this run there) started
