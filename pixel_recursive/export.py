@@ -62,6 +62,7 @@ import numpy as np
 import tensorflow as tf
 
 from pixel_recursive import commands
+from pixel_recursive import model as model_lib
 from pixel_recursive import serving
 
 LOWRES, HIGHRES = 8, 32
@@ -79,7 +80,8 @@ def serving_function(model, config=None, batch_size=serving.DEFAULT_BATCH_SIZE):
   Args:
     model: a restored `pixel_recursive.model.SuperResolution`.
     config: its config: the signature takes temperature, guidance and seed; top-p is the
-      model's `sampling.top_p`, fixed in the export (1 when the config has none).
+      model's `sampling.top_p`, fixed in the export (1 when the config has none). A gray input
+      gives a gray image, as in `SuperResolution.sample` by default.
     batch_size: N, the largest static batch the sampler is compiled for.
   """
   top_p = tf.constant(commands.sampling_setting(config or {}, 'top_p', None), tf.float32)
@@ -99,7 +101,7 @@ def serving_function(model, config=None, batch_size=serving.DEFAULT_BATCH_SIZE):
       a = conditioning(lowres)
       size, height, width = a.shape[:3]
       values = cached(tf.zeros([size, height, width, 0]), a, temperature, guidance, keys, top_p)
-      return tf.cast(values, tf.uint8)
+      return model_lib.keep_gray_images(lowres, tf.cast(values, tf.uint8))
 
     images = serving.in_chunks(sample, (lowres, serving.per_example_keys(seed, batch)), batch_size,
                                tf.TensorSpec([HIGHRES, HIGHRES, 3], tf.uint8))

@@ -18,7 +18,9 @@ and to 8x8 (NAME_face<j>_input.png), and upsampled (NAME_face<j>_sample<k>.png);
 each row with the 32x32 crop. A photo without a face is named on stderr in one line.
 Samples are drawn from softmax((w A + B) / T), restricted to its top-p nucleus with --top_p < 1;
 without --temperature / --guidance / --top_p, T, w and p are the model's shipped defaults
-(`sampling` in its config.json; 1, 1 and 1, the paper's, if it has none).
+(`sampling` in its config.json; 1, 1 and 1, the paper's, if it has none). A black-and-white
+input (R = G = B at every pixel of its 8x8) gives black-and-white samples: each sample's luminance
+(`SuperResolution.sample`'s keep_gray).
 Without --workdir a demo checkpoint shipped with the package is used: --model=faces (the default) or
 --model=bedrooms.
 

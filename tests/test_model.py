@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from data import transforms
 from pixel_recursive import workdir as workdir_lib
 from pixel_recursive import model as model_lib
 
@@ -66,6 +67,17 @@ def test_sample_is_uint8_and_cached_equals_naive(model):
   assert cached.dtype == tf.uint8 and cached.shape == (2, 32, 32, 3)
   naive = model.sample(lowres, temperature=0.9, seed=4, method='naive')
   np.testing.assert_array_equal(cached.numpy(), naive.numpy())
+
+
+def test_a_gray_input_is_drawn_gray_and_a_colour_one_as_before(model):
+  lowres = batch()['lowres']
+  lowres[0] = lowres[0, ..., :1]  # A black-and-white photo: R = G = B.
+  np.testing.assert_array_equal(model_lib.gray_examples(lowres).numpy(), [True, False])
+  kept = model.sample(lowres, temperature=0.9, seed=4).numpy()
+  free = model.sample(lowres, temperature=0.9, seed=4, keep_gray=False).numpy()
+  assert (free[0] != free[0, ..., :1]).mean() > 0.5  # As drawn, a gray face gets colours.
+  np.testing.assert_array_equal(kept[0], transforms.to_gray(free[0]).numpy())
+  np.testing.assert_array_equal(kept[1], free[1])
 
 
 def test_low_temperature_varies_less():
