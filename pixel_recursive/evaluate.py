@@ -106,8 +106,8 @@ def evaluate(model, config, num_examples, settings, seed=0, batch_size=32, l2_mo
       outputs['l2_regression'] = l2_model.predict_images(lowres).numpy()
     seeds = np.array([sampling.derive_seed(seed, count + i) for i in range(len(lowres))])
     for t, w in settings:
-      outputs[method_name(t, w)] = model.sample(lowres, temperature=t, seed=seeds,
-                                                guidance=w, top_p=top_p).numpy()
+      outputs[method_name(t, w)] = model.sample(lowres, temperature=t, seed=seeds, guidance=w,
+                                                top_p=top_p, keep_gray=True).numpy()
     for name, out in outputs.items():
       for key, v in image_metrics(out, batch).items():
         values[name][key].extend(v[:n].tolist())

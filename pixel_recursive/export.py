@@ -19,8 +19,9 @@ The `serving_default` signature (a standard `tensorflow/serving/predict` one):
                                              gives it (seed[b], 0); a seed of shape [1] is a scalar
   output  images       uint8   [B, 32, 32, 3]
 
-Its images are exactly those of `SuperResolution.sample(lowres, temperature, seed, guidance=w)`: the same two
-XLA programs (conditioning network, cached sampler) and the same counter-based noise
+Its images are exactly those of `SuperResolution.sample(lowres, temperature, seed, guidance=w,
+keep_gray=True)` (a gray input's samples turned to their luminance, as `upsample` returns them):
+the same two XLA programs (conditioning network, cached sampler) and the same counter-based noise
 (`pixel_recursive.sampling`), so an example's image depends only on its input, its key and T, never
 on the batch it came in. (`upsample --seed=S` seeds input i, sample k with
 `sampling.derive_seed(S, i, k)`; pass those as per-example seeds to reproduce its PNGs.)
@@ -81,7 +82,7 @@ def serving_function(model, config=None, batch_size=serving.DEFAULT_BATCH_SIZE):
     model: a restored `pixel_recursive.model.SuperResolution`.
     config: its config: the signature takes temperature, guidance and seed; top-p is the
       model's `sampling.top_p`, fixed in the export (1 when the config has none). A gray input
-      gives a gray image, as in `SuperResolution.sample` by default.
+      gives a gray image, as `SuperResolution.sample(keep_gray=True)` and `upsample` give.
     batch_size: N, the largest static batch the sampler is compiled for.
   """
   top_p = tf.constant(commands.sampling_setting(config or {}, 'top_p', None), tf.float32)
@@ -124,7 +125,7 @@ def verify(path, model, config=None, seed=0):
   lowres = np.random.RandomState(seed).randint(0, 256, [1, LOWRES, LOWRES, 3]).astype(np.uint8)
   top_p = commands.sampling_setting(config or {}, 'top_p', None)
   want = model.sample(lowres, temperature=temperature, seed=seed, guidance=guidance,
-                      top_p=top_p).numpy()
+                      top_p=top_p, keep_gray=True).numpy()
   serving.verify(path, {'lowres': lowres, 'temperature': np.float32(temperature),
                         'guidance': np.float32(guidance), 'seed': np.int32(seed)},
                  want, 'samples one image')

@@ -159,7 +159,7 @@ class SuperResolution(keras.Model):
     return self._conditioning_fn
 
   def sample(self, lowres, temperature=1.0, seed=0, method='cached', num_steps=None, guidance=1.0,
-             top_p=1.0, keep_gray=True):
+             top_p=1.0, keep_gray=False):
     """Draws high-resolution images from softmax((w A + B) / T), sub-pixel by sub-pixel.
 
     Args:
@@ -173,9 +173,10 @@ class SuperResolution(keras.Model):
       num_steps: naive only, for benchmarks: stop after this many sub-pixels.
       top_p: p in (0, 1]: each sub-pixel is drawn from the top-p nucleus of that distribution
         only (1, the paper's: the whole distribution).
-      keep_gray: a gray input (R = G = B at each of its pixels: a black-and-white photo) gives a
-        gray image: the BT.601 luminance of its sample in all three channels (`keep_gray_images`).
-        False returns the sample as drawn, which gives a gray face a colour speckle.
+      keep_gray: True turns the sample of a gray input (R = G = B at each of its pixels: a
+        black-and-white photo) to its BT.601 luminance in all three channels (`keep_gray_images`),
+        as `upsample`, `evaluate`, the export and the demo do; False (the default) returns every
+        sample as drawn, which gives a gray face a colour speckle.
     Returns:
       uint8 [B, 32, 32, 3].
     """

@@ -20,7 +20,7 @@ Samples are drawn from softmax((w A + B) / T), restricted to its top-p nucleus w
 without --temperature / --guidance / --top_p, T, w and p are the model's shipped defaults
 (`sampling` in its config.json; 1, 1 and 1, the paper's, if it has none). A black-and-white
 input (R = G = B at every pixel of its 8x8) gives black-and-white samples: each sample's luminance
-(`SuperResolution.sample`'s keep_gray).
+(`upsample_all`'s keep_gray).
 Without --workdir a demo checkpoint shipped with the package is used: --model=faces (the default) or
 --model=bedrooms.
 
@@ -75,9 +75,10 @@ def reference(image, size=32):
 
 
 def upsample_all(model, lowres, num_samples, temperature, seed, batch_size, method='cached',
-                 guidance=1.0, top_p=1.0):
+                 guidance=1.0, top_p=1.0, keep_gray=True):
   """Samples `num_samples` upsamplings of each uint8 [N, 8, 8, 3] input: uint8 [N, S, 32, 32, 3],
-  from softmax((guidance A + B) / temperature) restricted to its top-`top_p` nucleus.
+  from softmax((guidance A + B) / temperature) restricted to its top-`top_p` nucleus; with
+  `keep_gray`, a gray input's samples are turned to their luminance (`SuperResolution.sample`).
 
   Sample k of input i is seeded `sampling.derive_seed(seed, i, k)` whatever the batching.
   """
@@ -85,7 +86,7 @@ def upsample_all(model, lowres, num_samples, temperature, seed, batch_size, meth
 
   def sample(images, seeds):
     return model.sample(images, temperature=temperature, seed=seeds, method=method,
-                        guidance=guidance, top_p=top_p).numpy()
+                        guidance=guidance, top_p=top_p, keep_gray=keep_gray).numpy()
 
   def write(i, k, image):
     out[i, k] = image

@@ -125,11 +125,12 @@ def test_serves_without_the_project(exported, model, tmp_path):
 
 def test_per_example_seeds_and_any_batch_size(serve, model):
   lowres = lowres_batch(3)
-  lowres[1] = lowres[1, ..., :1]  # A gray input gives a gray image, as in model.sample.
+  lowres[1] = lowres[1, ..., :1]  # A gray input gives a gray image, as upsample gives.
   seeds = np.array([5, 11, 2], np.int32)
   got = serve(lowres=tf.constant(lowres), temperature=tf.constant(0.8),
               guidance=tf.constant(1.0), seed=tf.constant(seeds))['images'].numpy()
-  np.testing.assert_array_equal(got, model.sample(lowres, temperature=0.8, seed=seeds).numpy())
+  np.testing.assert_array_equal(got, model.sample(lowres, temperature=0.8, seed=seeds,
+                                                 keep_gray=True).numpy())
   assert (got[1] == got[1, ..., :1]).all() and not (got[0] == got[0, ..., :1]).all()
   # Example b's image depends only on its input and key, not on the batch: seed [5] and seed 5 both
   # give a lone example the key (5, 0), as does seeds[0] in the batch above.

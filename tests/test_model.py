@@ -8,6 +8,7 @@ import tensorflow as tf
 from data import transforms
 from pixel_recursive import workdir as workdir_lib
 from pixel_recursive import model as model_lib
+from pixel_recursive import upsample
 
 
 def tiny_config(name='super_resolution'):
@@ -73,11 +74,15 @@ def test_a_gray_input_is_drawn_gray_and_a_colour_one_as_before(model):
   lowres = batch()['lowres']
   lowres[0] = lowres[0, ..., :1]  # A black-and-white photo: R = G = B.
   np.testing.assert_array_equal(model_lib.gray_examples(lowres).numpy(), [True, False])
-  kept = model.sample(lowres, temperature=0.9, seed=4).numpy()
-  free = model.sample(lowres, temperature=0.9, seed=4, keep_gray=False).numpy()
+  kept = model.sample(lowres, temperature=0.9, seed=4, keep_gray=True).numpy()
+  free = model.sample(lowres, temperature=0.9, seed=4).numpy()  # The paper's draw, by default.
   assert (free[0] != free[0, ..., :1]).mean() > 0.5  # As drawn, a gray face gets colours.
   np.testing.assert_array_equal(kept[0], transforms.to_gray(free[0]).numpy())
   np.testing.assert_array_equal(kept[1], free[1])
+  # What upsample returns to a user: gray for the gray input, unless asked for the draw.
+  for keep, gray in ((True, True), (False, False)):
+    out = upsample.upsample_all(model, lowres, 1, 0.9, 4, 2, keep_gray=keep)[0, 0]
+    assert (out == out[..., :1]).all() == gray
 
 
 def test_low_temperature_varies_less():
