@@ -7,7 +7,8 @@ r"""Evaluates a super-resolution run on its eval split, to set beside Dahl et al
 Methods: nearest-neighbour and bicubic upsampling, the L2-regression baseline (with --l2_workdir),
 the expected value of the conditioning logits A alone (E[A], a regression the model gives for free),
 and the model's samples at every temperature x guidance of the sweep (drawn from
-softmax((w A + B) / T); w = 1 is the paper's model). Per method, the mean over images of
+softmax((w A + B) / T); w = 1 is the paper's model; a gray input's samples are scored as `upsample`
+returns them, turned to their luminance). Per method, the mean over images of
   psnr             pSNR to the truth (dB; identical images capped at 100 dB)
   ssim, ms_ssim    SSIM and MS-SSIM to the truth (MS-SSIM on 3 scales for 32 x 32)
   consistency      pSNR between the 8x8 input and the output area-downsampled to 8x8 (dB)
