@@ -70,7 +70,7 @@ def test_sample_is_uint8_and_cached_equals_naive(model):
   np.testing.assert_array_equal(cached.numpy(), naive.numpy())
 
 
-def test_a_gray_input_is_drawn_gray_and_a_colour_one_as_before(model):
+def test_keep_gray_turns_a_gray_inputs_samples_to_their_luminance_and_no_others(model):
   lowres = batch()['lowres']
   lowres[0] = lowres[0, ..., :1]  # A black-and-white photo: R = G = B.
   np.testing.assert_array_equal(model_lib.gray_examples(lowres).numpy(), [True, False])
