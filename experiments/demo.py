@@ -190,7 +190,8 @@ Hopper), cropped as CelebA frames its faces, then the first faces of scikit-imag
 (gray, tightly cropped, 25x25: another framing than the model trained on). Columns: {sr_columns}.
 Samples are drawn sub-pixel by sub-pixel from softmax((w A + B) / T): A the conditioning network's
 logits, B the PixelCNN prior's, w = 1 the paper's model, w &gt; 1 our guidance (README), which makes
-a small model follow its input. Model at step {sr_step}: {sr_about}; model card in WORKSPACE.md.</p>
+a small model follow its input; a gray input's samples are shown as their luminance (gray in,
+gray out). Model at step {sr_step}: {sr_about}; model card in WORKSPACE.md.</p>
 <img src="super_resolution.png" alt="super-resolution grid">
 <h2>Super-resolution of scenes, with the bedrooms model</h2>
 <p>The central squares of the sample photographs, none of them a bedroom, upsampled by the model
