@@ -1,8 +1,6 @@
 """The dtype policy: 'auto' resolves by what the hardware computes natively; explicit values win."""
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -148,10 +146,8 @@ def test_the_noise_floor_criterion_fails_a_precision_that_breaks_learning(monkey
   (6.65 against 6.73): at this size no test can tell those from float32."""
   if os.environ.get('TF_ENABLE_ONEDNN_OPTS') != '0':
     name = 'test_the_noise_floor_criterion_fails_a_precision_that_breaks_learning'
-    result = subprocess.run(
-        [sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', f'{__file__}::{name}'],
-        capture_output=True, text=True, cwd=helpers.ROOT,
-        env=dict(os.environ, TF_ENABLE_ONEDNN_OPTS='0'))
+    result = helpers.run_cli('pytest', '-q', '-p', 'no:cacheprovider', f'{__file__}::{name}',
+                             timeout=1800, env=dict(os.environ, TF_ENABLE_ONEDNN_OPTS='0'))
     assert result.returncode == 0 and '1 passed' in result.stdout, result.stdout[-3000:]
     return
   monkeypatch.setattr(precision, 'DTYPE_POLICIES', precision.DTYPE_POLICIES + ('mixed_float16',))
