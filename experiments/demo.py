@@ -147,6 +147,11 @@ def nucleus_text(top_p):
   return '' if top_p >= 1 else f', top-p {top_p:g}'
 
 
+def typical_text(candidates):
+  """', the most typical of 8 draws' for a model that keeps one of several draws, else ''."""
+  return '' if candidates == 1 else f', the most typical of {candidates} draws'
+
+
 def colorization(out_dir, workdir, n, seed):
   from data import image_files
   from data import transforms
@@ -158,13 +163,15 @@ def colorization(out_dir, workdir, n, seed):
                                             model_lib.build_model)
   temperature = commands.sampling_setting(config, 'temperature', FLAGS.color_temperature)
   top_p = commands.sampling_setting(config, 'top_p', None)
+  candidates = commands.sampling_setting(config, 'candidates', None, default=1)
   rows = []
   for i, (stem, rgb) in enumerate(sample_photos(n, FLAGS.photo_size)):
     gray = transforms.to_uint8(transforms.luminance(rgb)).numpy()[..., 0]
     logging.info('colorizing %s (%dx%d), %d colourings', stem, rgb.shape[1], rgb.shape[0],
                  COLOR_SAMPLES)
     colourings = model.colorize(gray[None], num_samples=COLOR_SAMPLES,
-                                temperature=temperature, seed=seed + i, top_p=top_p).numpy()[:, 0]
+                                temperature=temperature, seed=seed + i, top_p=top_p,
+                                candidates=candidates).numpy()[:, 0]
     image_files.write_png(os.path.join(out_dir, 'colorization', f'{stem}_gray.png'), gray)
     for k, image in enumerate(colourings):
       image_files.write_png(os.path.join(out_dir, 'colorization', f'{stem}_sample{k}.png'), image)
@@ -172,7 +179,8 @@ def colorization(out_dir, workdir, n, seed):
   image_files.write_png(os.path.join(out_dir, 'colorization.png'), visualize.grid(rows, pad=4))
   return {'step': step, 'about': describe(config, workdir or 'pixcolor/demo/photos'),
           'columns': ['grayscale input'] + [
-              f'colouring {k + 1} (T = {temperature:g}{nucleus_text(top_p)})'
+              f'colouring {k + 1} (T = {temperature:g}{nucleus_text(top_p)}'
+              f'{typical_text(candidates)})'
               for k in range(COLOR_SAMPLES)] + [
                   'original']}
 

@@ -45,7 +45,7 @@ flags.DEFINE_string('set', None, 'JSON object of top-level config keys to record
                     'run\'s, e.g. the recipe of a run resumed with overrides: '
                     '\'{"learning_rate": 0.001, "learning_rate_drop_steps": [9100]}\'.')
 flags.DEFINE_list('sampling', [], 'KEY=VALUE sampling defaults to record (temperature, guidance, '
-                  'top_p).')
+                  'top_p, candidates).')
 flags.DEFINE_integer('average_last', 1, 'Ship the average of the weights of the run\'s N newest '
                      'checkpoints (1: the newest alone).')
 flags.mark_flags_as_required(['workdir', 'output'])
@@ -90,11 +90,12 @@ def main(argv):
   if FLAGS.sampling:
     config.sampling = config.get('sampling', ml_collections.ConfigDict())
     checks = {'temperature': commands.check_temperature, 'guidance': commands.check_guidance,
-              'top_p': commands.check_top_p}
+              'top_p': commands.check_top_p, 'candidates': commands.check_candidates}
     for item in FLAGS.sampling:
       key, _, value = item.partition('=')
       if key not in checks:  # A typo would otherwise ship in the demo's config.json unnoticed.
-        raise commands.UsageError(f'--sampling takes temperature=T, guidance=W and top_p=P, got '
+        raise commands.UsageError(f'--sampling takes temperature=T, guidance=W, top_p=P and '
+                                  f'candidates=N, got '
                                   f'{item!r}')
       config.sampling[key] = checks[key](value, f'--sampling {key}')
   if FLAGS.average_last < 1:

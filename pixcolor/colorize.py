@@ -1,7 +1,7 @@
 r"""Colorizes photos by sampling a trained PixColor model: several plausible colourings per input.
 
   python -m pixcolor.colorize --workdir=/tmp/pixcolor_tiny --input=old_photos/ --output=colorized/ \
-      --num_samples=4 [--temperature=T] [--top_p=P] [--seed=0]
+      --num_samples=4 [--temperature=T] [--top_p=P] [--candidates=N] [--seed=0]
 
 Input: an image file or a folder of them (searched recursively), colour or true grayscale, any size.
 Only the BT.601 luminance Y of each is used (a colour input's colours are discarded). Output, per input
@@ -10,9 +10,11 @@ input's (up to rounding), and grid.png (rows: gray input, then the colourings, a
 The model sees Y resized to its image size (224 x 224 in the paper; a non-square input is squeezed to a
 square there and the colour is stretched back); its chroma is resized to the input's size and put on
 the original Y, so the detail of the input is untouched.
-Without --temperature / --top_p, T and the nucleus p are the model's shipped defaults (`sampling` in
-its config.json; 1.0 and 1.0 if it has none: the whole distribution). Without --workdir the demo
-checkpoint shipped with the package (pixcolor/demo/photos) is used.
+Without --temperature / --top_p / --candidates, T, the nucleus p and the number of candidates N are
+the model's shipped defaults (`sampling` in its config.json; 1.0, 1.0 and 1 if it has none: one draw
+from the whole distribution). With N > 1 each colouring is the one of N draws whose chroma lies nearest
+to their mean (`pixel_recursive.candidates`): the shipped demo draws 8 at T = 1.2. Without --workdir
+the demo checkpoint shipped with the package (pixcolor/demo/photos) is used.
 
 Exit status: 0 when every input was colorized, 1 when some files could not be read (each is named
 on stderr; every good output is still written), 2 on a usage error.
@@ -30,7 +32,7 @@ FLAGS = flags.FLAGS
 
 
 def define_flags():
-  commands.define_batch_flags('pixcolor/demo/photos', 'Colourings')
+  commands.define_batch_flags('pixcolor/demo/photos', 'Colourings', candidates=True)
 
 
 def read_luminance(path):
@@ -54,19 +56,21 @@ def thumbnail(image, size=THUMBNAIL):
 
 
 def colorize_all(model, grays, num_samples, temperature, seed, batch_size, method, write,
-                 top_p=1.0):
+                 top_p=1.0, candidates=1):
   """Samples `num_samples` colourings of every uint8 [H_i, W_i] luminance in `grays`.
 
   The inputs are resized to the model's size and sampled `batch_size` colourings at a time;
   `write(i, k, rgb)` receives colouring k of input i at the input's own size as soon as it is made.
   Input i, sample k uses the seed `sampling.derive_seed(seed, i, k)`, whatever the batching; chroma
-  bins are drawn from the top-`top_p` nucleus of softmax(logits / temperature).
+  bins are drawn from the top-`top_p` nucleus of softmax(logits / temperature), and each colouring
+  is the most typical of `candidates` draws (`PixColor.sample_chroma`).
   """
   small = [model.network_gray(g[None])[0].numpy() for g in grays]
 
   def sample(gray, seeds):
     seeds = seeds.tolist()
-    return model.refine(gray, model.sample_chroma(gray, seeds, temperature, method, top_p), seeds)
+    bins = model.sample_chroma(gray, seeds, temperature, method, top_p, candidates)
+    return model.refine(gray, bins, seeds)
 
   def write_chroma(i, k, chroma):
     write(i, k, model.combine(grays[i][None], chroma[None]).numpy()[0])
@@ -97,10 +101,12 @@ def main(argv):
   model, config, step = workdir_lib.restore(workdir, model_lib.build_model)
   temperature = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
   top_p = commands.sampling_setting(config, 'top_p', FLAGS.top_p)
+  candidates = commands.sampling_setting(config, 'candidates', FLAGS.candidates, default=1)
   good, grays, failures = commands.read_each(files, read_luminance)
   if good:
-    logging.info('colorizing %d images x %d samples at temperature %g, top-p %g with the step-%d '
-                 'model from %s', len(good), FLAGS.num_samples, temperature, top_p, step, workdir)
+    logging.info('colorizing %d images x %d samples at temperature %g, top-p %g, the most typical '
+                 'of %d draws each, with the step-%d model from %s', len(good), FLAGS.num_samples,
+                 temperature, top_p, candidates, step, workdir)
     rows = [[thumbnail(g)] for g in grays]
 
     def write(i, k, rgb):
@@ -109,7 +115,7 @@ def main(argv):
       rows[i].append(thumbnail(rgb))
 
     colorize_all(model, grays, FLAGS.num_samples, temperature, FLAGS.seed, FLAGS.batch_size,
-                 FLAGS.method, write, top_p)
+                 FLAGS.method, write, top_p, candidates)
     grid_path = os.path.join(FLAGS.output, 'grid.png')
     image_files.write_png(grid_path, visualize.grid(rows))
     print(f'wrote {len(good) * FLAGS.num_samples} PNGs and {grid_path}', flush=True)

@@ -1,10 +1,11 @@
 r"""Evaluates a PixColor run on its eval split with the measures of Guadarrama et al. 2017, Sec. 5.
 
   python -m pixcolor.evaluate --workdir=DIR --output=metrics.json [--num_examples=N] \
-      [--temperatures=1.0,0.8] [--config.data.source=tfrecord:GLOB]
+      [--temperatures=1.0,0.8] [--candidates=N] [--config.data.source=tfrecord:GLOB]
 
 Two colourings are sampled per eval photo at every temperature of --temperatures (default: the
-model's shipped `sampling.temperature`) and measured by
+model's shipped `sampling.temperature`), each the most typical of --candidates draws (default: the
+model's `sampling.candidates`, else 1: one plain draw), and measured by
   * colour histogram intersection (Fig. 7): the histograms of the Lab a and b channels
     (skimage.color.rgb2lab, --histogram_bins bins over [-128, 128)) of all sampled pixels against
     those of the eval photos themselves; sum_i min(p_i, q_i) of the normalised histograms, 1 = equal;
@@ -44,9 +45,9 @@ def define_flags():
 
 
 def evaluate(model, config, num_examples, temperatures=(1.0,), seed=0, batch_size=32, bins=256,
-             top_p=1.0):
+             top_p=1.0, candidates=1):
   """Samples two colourings of each of `num_examples` eval photos per temperature, each drawn from
-  the top-`top_p` nucleus (1: the whole distribution).
+  the top-`top_p` nucleus (1: the whole distribution), the most typical of `candidates` draws.
 
   Returns:
     (results dict, plot data: the a/b histograms and MS-SSIM values per temperature).
@@ -72,7 +73,7 @@ def evaluate(model, config, num_examples, temperatures=(1.0,), seed=0, batch_siz
       colourings = []
       for k in range(2):
         seeds = [sampling.derive_seed(seed, count + b, k) for b in range(len(gray))]
-        bins_k = model.sample_chroma(gray, seeds, t, top_p=top_p)
+        bins_k = model.sample_chroma(gray, seeds, t, top_p=top_p, candidates=candidates)
         colourings.append(model.combine(gray, model.refine(gray, bins_k, seeds)).numpy()[:n])
         hist[t] += metrics.ab_histograms(colourings[-1], bins)
         values[('psnr', t)].extend(metrics.psnr(colourings[-1], truth[:n]).numpy().tolist())
@@ -121,6 +122,7 @@ def evaluate(model, config, num_examples, temperatures=(1.0,), seed=0, batch_siz
       'samples_per_example': 2,
       'temperatures': per_temperature,
       'top_p': top_p,
+      'candidates': candidates,
       'psnr': {name: metrics.finite_mean(values[name]) for name in REFERENCES},
       'bits_per_dim': float(losses.bits_per_dim(np.mean(values['nats']))),
       'refinement_l2': float(np.mean(values['refinement_mse'])),
@@ -155,7 +157,8 @@ def markdown(results):
                f"bits/dim {results['bits_per_dim']:.3f}; refinement L2 "
                f"{results['refinement_l2']:.5f} (bilinear "
                f"{results['refinement_l2_bilinear_baseline']:.5f}); "
-               f"{evaluation.sampled_from(results.get('top_p', 1.0))}")
+               f"{evaluation.sampled_from(results.get('top_p', 1.0))}"
+               f"{evaluation.typical_of(results.get('candidates', 1))}")
   return '\n'.join(lines) + '\n'
 
 
@@ -199,7 +202,8 @@ def main(argv):
   temperatures = temperatures or [default_t]
   num_examples = FLAGS.num_examples or config.get('eval_examples', 1000)
   results, plot_data = evaluate(model, config, num_examples, temperatures, FLAGS.seed,
-                                FLAGS.batch_size, FLAGS.histogram_bins, evaluation.top_p(config))
+                                FLAGS.batch_size, FLAGS.histogram_bins, evaluation.top_p(config),
+                                evaluation.candidates(config))
   evaluation.finish(results, config, step, markdown, lambda r: plot(r, plot_data), scalars,
                     'histograms', default_temperature=default_t)
 

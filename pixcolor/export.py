@@ -17,10 +17,11 @@ The `serving_default` signature (a standard `tensorflow/serving/predict` one):
   output  images       uint8   [B, H, W, 3]  RGB whose BT.601 luminance is the input's (up to
                                              rounding)
 
-Its images are exactly those of `PixColor.colorize` with one sample:
+Its images are exactly those of `PixColor.colorize` with one sample, at the model's top-p and
+number of candidates (`sampling` in its config.json, fixed in the export):
 
-  serve(gray, T, seed=s)[b]            == model.colorize(gray, 1, T, s)[0, b]
-  serve(gray, T, seed=[s_0..s_B-1])[b] == model.colorize(gray[b:b + 1], 1, T, s_b)[0, 0]
+  serve(gray, T, seed=s)[b]            == model.colorize(gray, 1, T, s, top_p=P, candidates=N)[0, b]
+  serve(gray, T, seed=[s_0..s_B-1])[b] == model.colorize(gray[b:b + 1], 1, T, s_b, ...)[0, 0]
 
 that is, a scalar seed colours the batch as `colorize` does (example b sampled with
 `sampling.derive_seed(s, b, 0)`) and a vector colours each example as `colorize` would colour it
@@ -68,7 +69,9 @@ Exit status: 0 on success, 2 on a usage error (one line on stderr).
 import numpy as np
 import tensorflow as tf
 
+from data import transforms
 from pixcolor import color
+from pixel_recursive import candidates as candidates_lib
 from pixel_recursive import commands
 from pixel_recursive import sampling
 from pixel_recursive import serving
@@ -99,11 +102,14 @@ def serving_function(model, config=None, batch_size=serving.DEFAULT_BATCH_SIZE):
 
   Args:
     model: a restored `pixcolor.model.PixColor`.
-    config: its config: the signature takes temperature and seed; top-p is the model's
-      `sampling.top_p`, fixed in the export (1 when the config has none).
+    config: its config: the signature takes temperature and seed; top-p and the number of
+      candidates are the model's `sampling.top_p` and `sampling.candidates`, fixed in the export
+      (1 and 1 when the config has none).
     batch_size: N, the largest static batch the networks are compiled for.
   """
   top_p = tf.constant(commands.sampling_setting(config or {}, 'top_p', None), tf.float32)
+  candidates = candidates_lib.check_candidates(
+      commands.sampling_setting(config or {}, 'candidates', None, default=1))
   # The very XLA programs `colorize` runs (the model's compiled conditioning and refinement
   # networks, the cached sampler) and its colour plumbing, so the exported images equal its images
   # bit for bit.
@@ -119,8 +125,16 @@ def serving_function(model, config=None, batch_size=serving.DEFAULT_BATCH_SIZE):
 
     def sample(chunk):
       small, keys = chunk
-      # No extra logits, so guidance has nothing to weigh: 1.0.
-      bins = cached(conditioning(small), tf.zeros([0]), temperature, tf.constant(1.0), keys, top_p)
+      features = conditioning(small)
+
+      def draw(j):
+        # Candidate j's keys (`candidates.seeds_of`); no extra logits, so guidance weighs nothing.
+        return cached(features, tf.zeros([0]), temperature, tf.constant(1.0),
+                      candidates_lib.keys_of(keys, j), top_p)
+
+      bins = tf.stack([draw(j) for j in range(candidates)])
+      index = candidates_lib.nearest_to_mean(transforms.dequantize_chroma(bins, model.num_bins))
+      bins = candidates_lib.pick(bins, index)
       return refine(small, model.dequantize(bins, keys))
 
     chroma = serving.in_chunks(
@@ -133,7 +147,8 @@ def serving_function(model, config=None, batch_size=serving.DEFAULT_BATCH_SIZE):
 
 def export(model, path, batch_size=serving.DEFAULT_BATCH_SIZE, config=None):
   """Writes `model` as a SavedModel with the `serving_default` signature to `path`; returns the
-  traced concrete function. `config`: the model's, for its `sampling.top_p` (else 1)."""
+  traced concrete function. `config`: the model's, for its `sampling.top_p` and
+  `sampling.candidates` (else 1)."""
   return serving.save(serving_function(model, config, batch_size), path, batch_size)
 
 
@@ -145,8 +160,9 @@ def verify(path, model, config=None, seed=0):
   gray = np.random.RandomState(seed).randint(0, 256, [1, size + 3, size // 2 + 1, 1])
   gray = gray.astype(np.uint8)
   top_p = commands.sampling_setting(config or {}, 'top_p', None)
+  candidates = commands.sampling_setting(config or {}, 'candidates', None, default=1)
   want = model.colorize(gray, num_samples=1, temperature=temperature, seed=seed,
-                        top_p=top_p).numpy()[0]
+                        top_p=top_p, candidates=candidates).numpy()[0]
   serving.verify(path, {'gray': gray, 'temperature': np.float32(temperature),
                         'seed': np.int32(seed)},
                  want, f'colours one {gray.shape[1]}x{gray.shape[2]} image')

@@ -38,6 +38,7 @@ from data import transforms
 from pixcolor import color
 from pixcolor import refinement as refinement_lib
 from pixcolor import backbones
+from pixel_recursive import candidates as candidates_lib
 from pixel_recursive import layers
 from pixel_recursive import losses
 from pixel_recursive import sampling
@@ -210,7 +211,7 @@ class PixColor(keras.Model):
     """Any-size uint8 Y [B, H, W(, 1)] -> uint8 [B, S, S, 1], the conditioning network's input."""
     return color.resize_gray(color.as_gray_batch(gray), self.image_size)
 
-  def sample_chroma(self, gray, seeds, temperature=1.0, method='cached', top_p=1.0):
+  def sample_chroma(self, gray, seeds, temperature=1.0, method='cached', top_p=1.0, candidates=1):
     """Samples chroma bins for uint8 Y [B, S, S, 1] at network size: int32 [B, c, c, 2].
 
     Args:
@@ -219,11 +220,18 @@ class PixColor(keras.Model):
       temperature: T > 0; bins are drawn from softmax(logits / T).
       method: 'cached' or 'naive'.
       top_p: p in (0, 1]: draw each bin from the top-p nucleus of that distribution (1: all of it).
+      candidates: N >= 1: per example, keep the one of N draws whose chroma (bin centres) lies
+        nearest to their mean (`pixel_recursive.candidates`; 1: one plain draw, the paper's).
     """
     conditioning = self.compiled_network('conditioning')(tf.convert_to_tensor(gray, tf.uint8))
     c = self.chroma_size
-    return self.sampler.sample((conditioning.shape[0], c, c), conditioning=conditioning,
-                               temperature=temperature, seed=seeds, method=method, top_p=top_p)
+
+    def draw(s):
+      return self.sampler.sample((conditioning.shape[0], c, c), conditioning=conditioning,
+                                 temperature=temperature, seed=s, method=method, top_p=top_p)
+
+    return candidates_lib.select(
+        draw, seeds, candidates, lambda bins: transforms.dequantize_chroma(bins, self.num_bins))
 
   def dequantize(self, bins, keys=None, training=False):
     """Chroma bins int [B, c, c, 2] -> Cb, Cr float on 0..255 for the refinement network.
@@ -259,7 +267,8 @@ class PixColor(keras.Model):
     """The original Y [B, H, W(, 1)] with chroma [B, h, w, 2] (0..255) resized to H x W: uint8 RGB."""
     return color.combine(color.as_gray_batch(gray), chroma)
 
-  def colorize(self, gray, num_samples=1, temperature=1.0, seed=0, method='cached', top_p=1.0):
+  def colorize(self, gray, num_samples=1, temperature=1.0, seed=0, method='cached', top_p=1.0,
+               candidates=1):
     """Colourings of gray photos of any size (PixColor, end to end).
 
     Args:
@@ -271,6 +280,8 @@ class PixColor(keras.Model):
       method: the sampler, 'cached' (fast) or 'naive'.
       top_p: p in (0, 1]: each chroma bin is drawn from the top-p nucleus of its distribution
         only, cutting the unlikely colours that start blotches (1: the whole distribution).
+      candidates: N >= 1: each colouring is the most typical of N draws (`sample_chroma`); 1 is
+        one plain draw, the paper's. The demo model ships N = 8 (config.json `sampling`).
     Returns:
       uint8 RGB [num_samples, B, H, W, 3] whose BT.601 luminance is the input's, up to rounding.
     """
@@ -279,8 +290,8 @@ class PixColor(keras.Model):
     small = self.network_gray(gray)
     repeated = tf.tile(small, [num_samples, 1, 1, 1])  # Row k * B + b: sample k of input b.
     seeds = [sampling.derive_seed(seed, b, k) for k in range(num_samples) for b in range(batch)]
-    chroma = self.refine(repeated, self.sample_chroma(repeated, seeds, temperature, method, top_p),
-                         seeds)
+    chroma = self.refine(
+        repeated, self.sample_chroma(repeated, seeds, temperature, method, top_p, candidates), seeds)
     out = self.combine(tf.tile(gray, [num_samples, 1, 1, 1]), chroma)
     return tf.reshape(out, [num_samples, batch] + out.shape[1:].as_list())
 

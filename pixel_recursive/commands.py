@@ -122,6 +122,16 @@ def check_top_p(value, flag='--top_p'):
   return value
 
 
+def check_candidates(value, flag='--candidates'):
+  try:
+    number = int(value)
+  except ValueError:
+    number = None
+  if number is None or str(number) != str(value).strip() or number < 1:
+    raise UsageError(f'{flag} must be an integer >= 1, got {value}')
+  return number
+
+
 def check_guidance(value, flag='--guidance'):
   value = float(value)
   if not value >= 0 or not np.isfinite(value):
@@ -226,9 +236,10 @@ def define_model_flag(names):
                       f'{names[0]}); instead of --workdir.')
 
 
-def define_batch_flags(demo, what, guidance=False, models=()):
+def define_batch_flags(demo, what, guidance=False, models=(), candidates=False):
   """The flags `upsample` and `colorize` share; `demo` names the shipped checkpoint's folder,
-  `models` the shipped models --model picks from (none: no --model flag)."""
+  `models` the shipped models --model picks from (none: no --model flag); `candidates` adds
+  --candidates."""
   flags.DEFINE_string('workdir', None, 'Training workdir to load (config.json + checkpoints/). '
                       f'Default: the demo checkpoint shipped in {demo}.')
   if models:
@@ -246,6 +257,11 @@ def define_batch_flags(demo, what, guidance=False, models=()):
                      'set of values holding this much probability, which cuts unlikely draws. '
                      "Default: the model's sampling.top_p, else 1 (the whole distribution, as "
                      'the papers sample).')
+  if candidates:
+    flags.DEFINE_integer('candidates', None, 'N >= 1: each output is the one of N draws nearest '
+                         'to their mean, the most typical (N times the sampling; 1: one plain draw, '
+                         "as the papers sample). Default: the model's sampling.candidates, else 1.",
+                         lower_bound=1)
   flags.DEFINE_integer('num_samples', 1, f'{what} per input.', lower_bound=1)
   flags.DEFINE_integer('seed', 0, 'Random seed; the same seed gives the same samples.')
   flags.DEFINE_integer('batch_size', 16, 'Samples drawn at once.', lower_bound=1)

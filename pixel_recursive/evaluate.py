@@ -1,13 +1,14 @@
 r"""Evaluates a super-resolution run on its eval split, to set beside Dahl et al. 2017's Table 2.
 
   python -m pixel_recursive.evaluate --workdir=DIR --output=metrics.json [--num_examples=1000] \
-      [--temperatures=1.0,0.9,0.8] [--guidances=1,2,3] [--l2_workdir=L2_DIR] \
+      [--temperatures=1.0,0.9,0.8] [--guidances=1,2,3] [--candidates=N] [--l2_workdir=L2_DIR] \
       [--config.data.source=npz:PATH]
 
 Methods: nearest-neighbour and bicubic upsampling, the L2-regression baseline (with --l2_workdir),
 the expected value of the conditioning logits A alone (E[A], a regression the model gives for free),
 and the model's samples at every temperature x guidance of the sweep (drawn from
-softmax((w A + B) / T); w = 1 is the paper's model; a gray input's samples are scored as `upsample`
+softmax((w A + B) / T); w = 1 is the paper's model; each the most typical of --candidates draws,
+default the model's `sampling.candidates`, else 1; a gray input's samples are scored as `upsample`
 returns them, turned to their luminance). Per method, the mean over images of
   psnr             pSNR to the truth (dB; identical images capped at 100 dB)
   ssim, ms_ssim    SSIM and MS-SSIM to the truth (MS-SSIM on 3 scales for 32 x 32)
@@ -83,12 +84,13 @@ def summarise(values):
 
 
 def evaluate(model, config, num_examples, settings, seed=0, batch_size=32, l2_model=None,
-             top_p=1.0):
+             top_p=1.0, candidates=1):
   """Scores every method on the first `num_examples` eval examples; returns the results dict.
 
   Args:
     settings: [(temperature, guidance)] of the samples.
     top_p: the nucleus of every setting's samples (1: the whole distribution).
+    candidates: each sample is the most typical of this many draws (1: one plain draw).
   """
   from pixel_recursive import losses
   from pixel_recursive import sampling
@@ -108,7 +110,8 @@ def evaluate(model, config, num_examples, settings, seed=0, batch_size=32, l2_mo
     seeds = np.array([sampling.derive_seed(seed, count + i) for i in range(len(lowres))])
     for t, w in settings:
       outputs[method_name(t, w)] = model.sample(lowres, temperature=t, seed=seeds, guidance=w,
-                                                top_p=top_p, keep_gray=True).numpy()
+                                                top_p=top_p, keep_gray=True,
+                                                candidates=candidates).numpy()
     for name, out in outputs.items():
       for key, v in image_metrics(out, batch).items():
         values[name][key].extend(v[:n].tolist())
@@ -125,6 +128,7 @@ def evaluate(model, config, num_examples, settings, seed=0, batch_size=32, l2_mo
       'settings': [{'temperature': t, 'guidance': w, 'method': method_name(t, w)}
                    for t, w in settings],
       'top_p': top_p,
+      'candidates': candidates,
       'bits_per_dim': float(losses.bits_per_dim(np.mean(nats['nats']))),
       'bits_per_dim_conditioning': float(losses.bits_per_dim(np.mean(nats['nats_conditioning']))),
       'bits_per_dim_prior': float(losses.bits_per_dim(np.mean(nats['nats_prior']))),
@@ -141,7 +145,8 @@ def markdown(results):
                f"A+B {results['bits_per_dim']:.3f}, A alone "
                f"{results['bits_per_dim_conditioning']:.3f}, B alone "
                f"{results['bits_per_dim_prior']:.3f}; "
-               f"{evaluation.sampled_from(results.get('top_p', 1.0))}")
+               f"{evaluation.sampled_from(results.get('top_p', 1.0))}"
+               f"{evaluation.typical_of(results.get('candidates', 1))}")
   return '\n'.join(lines) + '\n'
 
 
@@ -202,7 +207,7 @@ def main(argv):
   num_examples = FLAGS.num_examples or config.get('eval_examples', 1000)
   settings = [(t, w) for w in guidances for t in temperatures]
   results = evaluate(model, config, num_examples, settings, FLAGS.seed, FLAGS.batch_size, l2_model,
-                     evaluation.top_p(config))
+                     evaluation.top_p(config), evaluation.candidates(config))
   evaluation.finish(results, config, step, markdown, plot, scalars, 'sweep',
                     defaults={'temperature': default_t, 'guidance': default_w},
                     l2_workdir=FLAGS.l2_workdir)

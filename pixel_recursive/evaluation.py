@@ -36,6 +36,9 @@ def define_flags(what):
   flags.DEFINE_float('top_p', None, 'Nucleus of every sampling setting: draw each value from the '
                      "smallest set of values holding this much probability (default: the model's "
                      'sampling.top_p, else 1: the whole distribution).')
+  flags.DEFINE_integer('candidates', None, 'Draws per sample, of which the one nearest to their '
+                       "mean is kept (default: the model's sampling.candidates, else 1: one plain "
+                       'draw).', lower_bound=1)
   config_flags.DEFINE_config_dict(
       'config', ml_collections.ConfigDict({'data': {'source': ''}}),
       "Overrides of the run's config.json: --config.data.source=SOURCE evaluates on another data "
@@ -51,6 +54,16 @@ def check_top_p_flag():
 def top_p(config):
   """--top_p, else the model's `sampling.top_p`, else 1."""
   return commands.sampling_setting(config, 'top_p', FLAGS.top_p)
+
+
+def candidates(config):
+  """--candidates, else the model's `sampling.candidates`, else 1."""
+  return commands.sampling_setting(config, 'candidates', FLAGS.candidates, default=1)
+
+
+def typical_of(candidates):
+  """The tables' note of the draws per sample ('' for one plain draw)."""
+  return '' if candidates == 1 else f', each the most typical of {candidates} draws'
 
 
 def sampled_from(top_p):

@@ -20,7 +20,9 @@ The `serving_default` signature (a standard `tensorflow/serving/predict` one):
   output  images       uint8   [B, 32, 32, 3]
 
 Its images are exactly those of `SuperResolution.sample(lowres, temperature, seed, guidance=w,
-keep_gray=True)` (a gray input's samples turned to their luminance, as `upsample` returns them):
+keep_gray=True, top_p=P, candidates=N)` with the model's top-p P and number of candidates N
+(`sampling` in its config.json, fixed in the export; a gray input's samples turned to their
+luminance, as `upsample` returns them):
 the same two XLA programs (conditioning network, cached sampler) and the same counter-based noise
 (`pixel_recursive.sampling`), so an example's image depends only on its input, its key and T, never
 on the batch it came in. (`upsample --seed=S` seeds input i, sample k with
@@ -62,6 +64,7 @@ Exit status: 0 on success, 2 on a usage error (one line on stderr).
 import numpy as np
 import tensorflow as tf
 
+from pixel_recursive import candidates as candidates_lib
 from pixel_recursive import commands
 from pixel_recursive import model as model_lib
 from pixel_recursive import serving
@@ -80,12 +83,15 @@ def serving_function(model, config=None, batch_size=serving.DEFAULT_BATCH_SIZE):
 
   Args:
     model: a restored `pixel_recursive.model.SuperResolution`.
-    config: its config: the signature takes temperature, guidance and seed; top-p is the
-      model's `sampling.top_p`, fixed in the export (1 when the config has none). A gray input
+    config: its config: the signature takes temperature, guidance and seed; top-p and the number
+      of candidates are the model's `sampling.top_p` and `sampling.candidates`, fixed in the
+      export (1 and 1 when the config has none). A gray input
       gives a gray image, as `SuperResolution.sample(keep_gray=True)` and `upsample` give.
     batch_size: N, the largest static batch the sampler is compiled for.
   """
   top_p = tf.constant(commands.sampling_setting(config or {}, 'top_p', None), tf.float32)
+  candidates = candidates_lib.check_candidates(
+      commands.sampling_setting(config or {}, 'candidates', None, default=1))
   # The same two XLA programs `SuperResolution.sample` runs (conditioning network, then the cached
   # sampler with its logits A), so the exported images equal its images bit for bit.
   conditioning = model.conditioning_function()
@@ -101,8 +107,17 @@ def serving_function(model, config=None, batch_size=serving.DEFAULT_BATCH_SIZE):
       lowres, keys = chunk
       a = conditioning(lowres)
       size, height, width = a.shape[:3]
-      values = cached(tf.zeros([size, height, width, 0]), a, temperature, guidance, keys, top_p)
-      return model_lib.keep_gray_images(lowres, tf.cast(values, tf.uint8))
+
+      def draw(j):  # Candidate j (`candidates.keys_of`), as `SuperResolution.sample` draws it.
+        values = cached(tf.zeros([size, height, width, 0]), a, temperature, guidance,
+                        candidates_lib.keys_of(keys, j), top_p)
+        return model_lib.keep_gray_images(lowres, tf.cast(values, tf.uint8))
+
+      if candidates == 1:
+        return draw(0)
+      images = tf.stack([draw(j) for j in range(candidates)])
+      return candidates_lib.pick(
+          images, candidates_lib.nearest_to_mean(tf.cast(images, tf.float32)))
 
     images = serving.in_chunks(sample, (lowres, serving.per_example_keys(seed, batch)), batch_size,
                                tf.TensorSpec([HIGHRES, HIGHRES, 3], tf.uint8))
@@ -113,7 +128,8 @@ def serving_function(model, config=None, batch_size=serving.DEFAULT_BATCH_SIZE):
 
 def export(model, path, batch_size=serving.DEFAULT_BATCH_SIZE, config=None):
   """Writes `model` as a SavedModel with the `serving_default` signature to `path`; returns the
-  traced concrete function. `config`: the model's, for its `sampling.top_p` (else 1)."""
+  traced concrete function. `config`: the model's, for its `sampling.top_p` and
+  `sampling.candidates` (else 1)."""
   return serving.save(serving_function(model, config, batch_size), path, batch_size)
 
 
@@ -124,8 +140,9 @@ def verify(path, model, config=None, seed=0):
   guidance = commands.sampling_setting(config or {}, 'guidance', None)
   lowres = np.random.RandomState(seed).randint(0, 256, [1, LOWRES, LOWRES, 3]).astype(np.uint8)
   top_p = commands.sampling_setting(config or {}, 'top_p', None)
+  candidates = commands.sampling_setting(config or {}, 'candidates', None, default=1)
   want = model.sample(lowres, temperature=temperature, seed=seed, guidance=guidance,
-                      top_p=top_p, keep_gray=True).numpy()
+                      top_p=top_p, keep_gray=True, candidates=candidates).numpy()
   serving.verify(path, {'lowres': lowres, 'temperature': np.float32(temperature),
                         'guidance': np.float32(guidance), 'seed': np.int32(seed)},
                  want, 'samples one image')

@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from data import transforms
+from pixel_recursive import candidates as candidates_lib
 from pixel_recursive import layers
 from pixel_recursive import losses
 from pixel_recursive import sampling
@@ -159,7 +160,7 @@ class SuperResolution(keras.Model):
     return self._conditioning_fn
 
   def sample(self, lowres, temperature=1.0, seed=0, method='cached', num_steps=None, guidance=1.0,
-             top_p=1.0, keep_gray=False):
+             top_p=1.0, keep_gray=False, candidates=1):
     """Draws high-resolution images from softmax((w A + B) / T), sub-pixel by sub-pixel.
 
     Args:
@@ -177,6 +178,9 @@ class SuperResolution(keras.Model):
         black-and-white photo) to its BT.601 luminance in all three channels (`keep_gray_images`),
         as `upsample`, `evaluate`, the export and the demo do; False (the default) returns every
         sample as drawn, which gives a gray face a colour speckle.
+      candidates: N >= 1: each image is the one of N draws nearest to their mean, the most typical
+        (`pixel_recursive.candidates`; our choice, N times the sampling); 1 (the default, the
+        paper's) is one plain draw. The bedrooms demo ships N = 4.
     Returns:
       uint8 [B, 32, 32, 3].
     """
@@ -186,11 +190,15 @@ class SuperResolution(keras.Model):
     sampler = self.sampler
     a = self.conditioning_function()(lowres)
     batch, height, width = a.shape[:3]
-    values = sampler.sample((batch, height, width), extra_logits=a, temperature=temperature,
-                            seed=seed, method=method, num_steps=num_steps, guidance=guidance,
-                            top_p=top_p)
-    images = tf.cast(values, tf.uint8)
-    return keep_gray_images(lowres, images) if keep_gray else images
+
+    def draw(s):
+      values = sampler.sample((batch, height, width), extra_logits=a, temperature=temperature,
+                              seed=s, method=method, num_steps=num_steps, guidance=guidance,
+                              top_p=top_p)
+      images = tf.cast(values, tf.uint8)
+      return keep_gray_images(lowres, images) if keep_gray else images
+
+    return candidates_lib.select(draw, seed, candidates, lambda x: tf.cast(x, tf.float32))
 
 
 def gray_examples(lowres):

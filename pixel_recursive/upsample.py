@@ -1,7 +1,7 @@
 r"""Upsamples images 8x8 -> 32x32 by sampling a trained Pixel Recursive Super Resolution model.
 
   python -m pixel_recursive.upsample --workdir=/tmp/faces_tiny --input=photos/ --output=out/ \
-      --num_samples=4 [--temperature=0.9] [--guidance=2] [--top_p=0.95]
+      --num_samples=4 [--temperature=0.9] [--guidance=2] [--top_p=0.95] [--candidates=4]
 
   python -m pixel_recursive.upsample --faces --input=group_photo.jpg --output=out/
 
@@ -17,8 +17,10 @@ cropped as the training faces were framed (CelebA's), area-resized to 32x32 (NAM
 and to 8x8 (NAME_face<j>_input.png), and upsampled (NAME_face<j>_sample<k>.png); grid.png then ends
 each row with the 32x32 crop. A photo without a face is named on stderr in one line.
 Samples are drawn from softmax((w A + B) / T), restricted to its top-p nucleus with --top_p < 1;
-without --temperature / --guidance / --top_p, T, w and p are the model's shipped defaults
-(`sampling` in its config.json; 1, 1 and 1, the paper's, if it has none). A black-and-white
+with --candidates=N > 1 each sample is the one of N draws nearest to their mean, the most typical
+(`pixel_recursive.candidates`). Without --temperature / --guidance / --top_p / --candidates, T, w, p
+and N are the model's shipped defaults (`sampling` in its config.json; 1, 1, 1 and 1, the paper's
+one draw, if it has none; the bedrooms demo ships T = 2, w = 5, N = 4). A black-and-white
 input (R = G = B at every pixel of its 8x8) gives black-and-white samples: each sample's luminance
 (`upsample_all`'s keep_gray).
 Without --workdir a demo checkpoint shipped with the package is used: --model=faces (the default) or
@@ -42,7 +44,8 @@ FLAGS = flags.FLAGS
 
 def define_flags():
   commands.define_batch_flags('pixel_recursive/demo/faces (--model=bedrooms: demo/bedrooms)',
-                              'Samples', guidance=True, models=('faces', 'bedrooms'))
+                              'Samples', guidance=True, models=('faces', 'bedrooms'),
+                              candidates=True)
   flags.DEFINE_bool('faces', False, 'Find the faces in each photo, crop each as the training faces '
                     'were framed and upsample each (a photo without a face is named on stderr).')
 
@@ -75,10 +78,11 @@ def reference(image, size=32):
 
 
 def upsample_all(model, lowres, num_samples, temperature, seed, batch_size, method='cached',
-                 guidance=1.0, top_p=1.0, keep_gray=True):
+                 guidance=1.0, top_p=1.0, keep_gray=True, candidates=1):
   """Samples `num_samples` upsamplings of each uint8 [N, 8, 8, 3] input: uint8 [N, S, 32, 32, 3],
-  from softmax((guidance A + B) / temperature) restricted to its top-`top_p` nucleus; with
-  `keep_gray`, a gray input's samples are turned to their luminance (`SuperResolution.sample`).
+  from softmax((guidance A + B) / temperature) restricted to its top-`top_p` nucleus, each the most
+  typical of `candidates` draws; with `keep_gray`, a gray input's samples are turned to their
+  luminance (`SuperResolution.sample`).
 
   Sample k of input i is seeded `sampling.derive_seed(seed, i, k)` whatever the batching.
   """
@@ -86,7 +90,8 @@ def upsample_all(model, lowres, num_samples, temperature, seed, batch_size, meth
 
   def sample(images, seeds):
     return model.sample(images, temperature=temperature, seed=seeds, method=method,
-                        guidance=guidance, top_p=top_p, keep_gray=keep_gray).numpy()
+                        guidance=guidance, top_p=top_p, keep_gray=keep_gray,
+                        candidates=candidates).numpy()
 
   def write(i, k, image):
     out[i, k] = image
@@ -96,13 +101,13 @@ def upsample_all(model, lowres, num_samples, temperature, seed, batch_size, meth
 
 
 def upsample_faces(model, image, num_samples=1, temperature=1.0, guidance=1.0, seed=0,
-                   batch_size=16, top_p=1.0):
+                   batch_size=16, top_p=1.0, candidates=1):
   """Finds the faces in a photo and upsamples each: [{'box', 'crop', 'lowres', 'samples'}].
 
   Args:
     model: a `SuperResolution` model.
     image: uint8 RGB [H, W, 3] (or gray [H, W]) of any size.
-    num_samples, temperature, guidance, seed, batch_size, top_p: as `upsample_all`.
+    num_samples, temperature, guidance, seed, batch_size, top_p, candidates: as `upsample_all`.
   Returns:
     One dict per face, largest first: 'box' (top, left, side) of the CelebA-framed square in the
     photo, 'crop' uint8 [32, 32, 3] (that square area-resized), 'lowres' uint8 [8, 8, 3] (the crop
@@ -117,7 +122,7 @@ def upsample_faces(model, image, num_samples=1, temperature=1.0, guidance=1.0, s
   lowres = np.stack([transforms.to_uint8(transforms.resize(f.crop, LOWRES, 'area')).numpy()
                      for f in found])
   samples = upsample_all(model, lowres, num_samples, temperature, seed, batch_size,
-                         guidance=guidance, top_p=top_p)
+                         guidance=guidance, top_p=top_p, candidates=candidates)
   return [{'box': f.box, 'crop': f.crop, 'lowres': small, 'samples': s}
           for f, small, s in zip(found, lowres, samples)]
 
@@ -145,9 +150,10 @@ def main(argv):
   temperature = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
   guidance = commands.sampling_setting(config, 'guidance', FLAGS.guidance)
   top_p = commands.sampling_setting(config, 'top_p', FLAGS.top_p)
+  candidates = commands.sampling_setting(config, 'candidates', FLAGS.candidates, default=1)
 
   if FLAGS.faces:
-    faces_main(model, files, temperature, guidance, top_p, step, workdir)
+    faces_main(model, files, temperature, guidance, top_p, step, workdir, candidates)
     return
 
   def read(path):
@@ -160,11 +166,12 @@ def main(argv):
   good, read_items, failures = commands.read_each(files, read)
   lowres = [small for small, _ in read_items]
   if good:
-    logging.info('sampling %d x %d images at temperature %g, guidance %g, top-p %g with the '
-                 'step-%d model from %s', len(good), FLAGS.num_samples, temperature, guidance,
-                 top_p, step, workdir)
+    logging.info('sampling %d x %d images at temperature %g, guidance %g, top-p %g, the most '
+                 'typical of %d draws each, with the step-%d model from %s', len(good),
+                 FLAGS.num_samples, temperature, guidance, top_p, candidates, step, workdir)
     samples = upsample_all(model, np.stack(lowres), FLAGS.num_samples, temperature, FLAGS.seed,
-                           FLAGS.batch_size, FLAGS.method, guidance, top_p)
+                           FLAGS.batch_size, FLAGS.method, guidance, top_p,
+                           candidates=candidates)
     rows = []
     blank = np.full((32, 32, 3), 255, np.uint8)
     for path, (small, original), images in zip(good, read_items, samples):
@@ -181,7 +188,7 @@ def main(argv):
   commands.finish(failures, len(files))
 
 
-def faces_main(model, files, temperature, guidance, top_p, step, workdir):
+def faces_main(model, files, temperature, guidance, top_p, step, workdir, candidates=1):
   """--faces: every face of every photo, each upsampled; photos without one are named."""
   from data import image_files
   from pixel_recursive import sampling
@@ -193,7 +200,8 @@ def faces_main(model, files, temperature, guidance, top_p, step, workdir):
   rows, faceless, written = [], [], 0
   for n, (path, photo) in enumerate(zip(good, photos)):
     found = upsample_faces(model, photo, FLAGS.num_samples, temperature, guidance,
-                           sampling.derive_seed(FLAGS.seed, n), FLAGS.batch_size, top_p)
+                           sampling.derive_seed(FLAGS.seed, n), FLAGS.batch_size, top_p,
+                           candidates)
     if not found:
       faceless.append(path)
       print(f'no face found in {path} (scikit-image\'s frontal-face detector)', file=sys.stderr,

@@ -85,15 +85,16 @@ def test_the_demo_holds_the_runs_weights_and_the_given_defaults_and_keeps_its_te
 
 @pytest.mark.parametrize('args,message', [
     (['--sampling=temprature=1.3'],
-     "--sampling takes temperature=T, guidance=W and top_p=P, got 'temprature"),
+     "--sampling takes temperature=T, guidance=W, top_p=P and candidates=N, got 'temprature"),
     (['--sampling=temperature=-1'], '--sampling temperature'),
     (['--sampling=top_p=1.5'], '--sampling top_p must be in (0, 1], got 1.5'),
+    (['--sampling=candidates=2.5'], '--sampling candidates must be an integer >= 1, got 2.5'),
     (['--set={"learning_rat": 0.1}'], "--set learning_rat: the run's config has no such key"),
     (['--set=learning_rate=0.1'], '--set is not a JSON object'),
     (['--average_last=0'], '--average_last must be >= 1, got 0'),
     (['--average_last=3'], '--average_last=3: '),
-], ids=['sampling key', 'sampling value', 'top_p value', 'set key', 'set json', 'average none',
-        'average too many'])
+], ids=['sampling key', 'sampling value', 'top_p value', 'candidates value', 'set key', 'set json',
+        'average none', 'average too many'])
 def test_a_mistake_ends_with_one_line_and_leaves_the_demo_as_it_was(run, tmp_path, args, message):
   folder = demo_folder(tmp_path)
   result = run_in_process(SCRIPT, f'--workdir={run}', f'--output={folder}', *args)

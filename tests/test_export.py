@@ -210,6 +210,20 @@ def test_the_served_function_samples_the_models_nucleus(model):
   assert not np.array_equal(got, model.sample(lowres, seed=3).numpy())
 
 
+def test_the_served_function_keeps_the_models_number_of_candidates(model):
+  """Each image the most typical of the model's `sampling.candidates` draws, as `sample` makes it,
+  for one seed per batch and per-example seeds, a gray input among them."""
+  serve = export.serving_function(model, {'sampling': {'candidates': 3}}, CHUNK)
+  lowres = lowres_batch(3, seed=2)
+  lowres[2] = lowres[2, ..., :1]
+  for seed in (3, np.array([5, 11, 2], np.int32)):
+    got = serve(lowres=tf.constant(lowres), temperature=tf.constant(1.0),
+                guidance=tf.constant(1.0), seed=tf.constant(seed))['images'].numpy()
+    np.testing.assert_array_equal(
+        got, model.sample(lowres, seed=seed, keep_gray=True, candidates=3).numpy())
+    assert not np.array_equal(got, model.sample(lowres, seed=seed, keep_gray=True).numpy())
+
+
 def test_saving_leaves_the_callers_logging_as_it_was(workdir, tmp_path):
   """Saving quiets TensorFlow's INFO lines; afterwards absl's logger has its own level back, and
   --verbosity is still unset (`tf.saved_model.save` sets it; set, it keeps a later absl command in

@@ -85,6 +85,23 @@ def test_keep_gray_turns_a_gray_inputs_samples_to_their_luminance_and_no_others(
     assert (out == out[..., :1]).all() == gray
 
 
+def test_candidates_keep_per_input_the_draw_nearest_to_the_mean_of_the_draws(model):
+  from pixel_recursive import candidates
+  lowres = batch(n=3, seed=3)['lowres']
+  seeds = [4, 9, 2 ** 31 - 1]
+  draws = np.stack([model.sample(lowres, 1.0, candidates.seeds_of(seeds, j), guidance=2).numpy()
+                    for j in range(3)])
+  values = draws.astype(np.float64)
+  want = ((values - values.mean(0)) ** 2).sum(axis=(2, 3, 4)).argmin(0)
+  assert len(set(want.tolist())) > 1  # These seeds make the test pick different candidates.
+  got = model.sample(lowres, 1.0, seeds, guidance=2, candidates=3).numpy()
+  np.testing.assert_array_equal(got, draws[want, np.arange(3)])
+  # upsample passes them on (its seeds: derive_seed(seed, i, k)).
+  out = upsample.upsample_all(model, lowres, 1, 1.0, 6, 3, guidance=2, candidates=3)[:, 0]
+  own = [model_lib.sampling.derive_seed(6, i, 0) for i in range(3)]
+  np.testing.assert_array_equal(out, model.sample(lowres, 1.0, own, guidance=2, candidates=3))
+
+
 def test_low_temperature_varies_less():
   keras.utils.set_random_seed(2)
   model = model_lib.build_model(tiny_config())

@@ -173,3 +173,19 @@ def test_usage_errors_are_one_line(tmp_path):
   expected = ('not empty and holds no SavedModel' if os.path.isdir(model_lib.DEMO_WORKDIR)
               else 'no demo checkpoint')
   assert_usage_error(result, expected, prog='pixcolor.export')
+
+
+def test_keeps_the_models_number_of_candidates(model):
+  """A model that ships `sampling.candidates` N exports it: each colouring is the most typical of N
+  draws, exactly as `colorize(..., candidates=N)` makes it (traced, not saved: the saved program is
+  this one)."""
+  serve = export.serving_function(model, {'sampling': {'candidates': 3}}, batch_size=CHUNK)
+  gray = gray_batch(3, 13, 21, seed=4)
+  seeds = np.array([5, -11, 2 ** 31 - 1], np.int32)
+  got = call(serve, gray, temperature=1.2, seed=seeds)
+  for b, seed in enumerate(seeds):
+    np.testing.assert_array_equal(got[b:b + 1], model.colorize(
+        gray[b:b + 1], 1, temperature=1.2, seed=int(seed), candidates=3).numpy()[0])
+  plain = np.concatenate([model.colorize(gray[b:b + 1], 1, temperature=1.2, seed=int(s)).numpy()[0]
+                          for b, s in enumerate(seeds)])
+  assert (got != plain).any()  # The candidates were chosen among, not the first draw kept.

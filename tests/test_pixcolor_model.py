@@ -229,6 +229,31 @@ def test_sample_chroma_cached_equals_naive_through_the_model(model, temperature)
   assert (other != cached).mean() > 0.3
 
 
+def test_candidates_keep_per_photo_the_draw_nearest_to_the_mean_of_the_draws(model):
+  """`candidates=N` returns, per example, one of the N plain draws (candidate j seeded
+  `candidates.seeds_of(seeds, j)`): the one whose chroma (bin centres) is nearest to their mean."""
+  from pixel_recursive import candidates
+  gray = random_batch(model, n=4, seed=6)['gray']
+  seeds = [3, 11, 40, 2 ** 31 - 1]
+  draws = np.stack([model.sample_chroma(gray, candidates.seeds_of(seeds, j), 1.2).numpy()
+                    for j in range(3)])
+  values = transforms.dequantize_chroma(draws, model.num_bins).numpy().astype(np.float64)
+  distance = ((values - values.mean(0)) ** 2).sum(axis=(2, 3, 4))
+  want = distance.argmin(0)
+  assert len(set(want.tolist())) > 1  # The seeds make the test pick different candidates.
+  got = model.sample_chroma(gray, seeds, 1.2, candidates=3).numpy()
+  np.testing.assert_array_equal(got, draws[want, np.arange(4)])
+  # One candidate is the plain draw; the first candidate of N is that draw too.
+  np.testing.assert_array_equal(model.sample_chroma(gray, seeds, 1.2, candidates=1), draws[0])
+  # colorize passes them on: its colouring of photo b, seed s, is that of the selected bins.
+  out = model.colorize(gray[:2], num_samples=1, temperature=1.2, seed=5, candidates=3).numpy()[0]
+  own = [model_lib.sampling.derive_seed(5, b, 0) for b in range(2)]
+  bins = model.sample_chroma(gray[:2], own, 1.2, candidates=3)
+  np.testing.assert_array_equal(out, model.combine(gray[:2], model.refine(gray[:2], bins, own)))
+  with pytest.raises(ValueError, match='candidates must be an integer >= 1, got 0'):
+    model.sample_chroma(gray, seeds, candidates=0)
+
+
 # ----------------------------------------------------------------------------------------------
 # The conditioning ResNet.
 # ----------------------------------------------------------------------------------------------

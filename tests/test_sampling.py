@@ -219,6 +219,36 @@ def test_rejects_bad_arguments():
     sampler.sample((B, H, W), cond, None, method='mean')
 
 
+def test_candidates_select_the_draw_nearest_to_their_mean():
+  from pixel_recursive import candidates
+  # Example 0: draws 0, 1, 10 (mean 3.7): draw 1. Example 1: draws 9, 0, 7 (mean 5.3): draw 2.
+  # Example 2: three equal draws: the first.
+  values = np.array([[0, 9, 4], [1, 0, 4], [10, 7, 4]], np.float32)[..., None, None]
+  values = np.tile(values, [1, 1, 2, 3])
+  index = candidates.nearest_to_mean(values).numpy()
+  np.testing.assert_array_equal(index, [1, 2, 0])
+  np.testing.assert_array_equal(candidates.pick(values, index), values[[1, 2, 0], [0, 1, 2]])
+  draws = {}
+
+  def draw(seeds):
+    draws[len(draws)] = seeds
+    return tf.constant(values[len(draws) - 1])
+
+  np.testing.assert_array_equal(candidates.select(draw, [4, 5, 6], 3), values[[1, 2, 0], [0, 1, 2]])
+  # Candidate 0 is the plain draw's seeds; the others are derived per example.
+  assert draws[0] == [4, 5, 6]
+  assert draws[2] == [sampling.derive_seed(s, candidates.STREAM, 2) for s in (4, 5, 6)]
+  assert candidates.seeds_of(4, 1) == sampling.derive_seed(4, candidates.STREAM, 1)
+  # The exports' graph version, on sampler keys: per-example seeds, and one seed for a batch.
+  np.testing.assert_array_equal(candidates.keys_of(sampling.example_keys([4, 5], 2), 2),
+                                sampling.example_keys(candidates.seeds_of([4, 5], 2), 2))
+  np.testing.assert_array_equal(candidates.keys_of(sampling.example_keys(4, 3), 2),
+                                sampling.example_keys(candidates.seeds_of(4, 2), 3))
+  for bad in (0, 1.5, True, -2):
+    with pytest.raises(ValueError, match='candidates must be an integer >= 1'):
+      candidates.check_candidates(bad)
+
+
 def test_a_network_and_its_compiled_samplers_are_freed_together():
   """sampler_of keeps one Sampler per network for every model and command that holds it, and must
   not keep the network (with its compiled programs) alive after the last of them lets go."""

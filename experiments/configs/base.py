@@ -38,8 +38,9 @@ def super_resolution():
   c.sample_temperatures = (1.0, 0.9, 0.8)  # Columns of the TensorBoard sample grid.
   # What `upsample`, `evaluate`, `export`, the demo and the notebook sample with when no flag says
   # otherwise (recorded in config.json): draws from softmax((guidance * A + B) / temperature).
-  # guidance = 1 is the paper's model; > 1 is our extension (README, "Guidance").
-  c.sampling = ml_collections.ConfigDict(dict(temperature=1.0, guidance=1.0))
+  # guidance = 1 is the paper's model; > 1 is our extension (README, "Guidance"). candidates = N > 1
+  # keeps the most typical of N draws per sample (pixel_recursive/candidates.py); 1 is one draw.
+  c.sampling = ml_collections.ConfigDict(dict(temperature=1.0, guidance=1.0, candidates=1))
   # -- data (data/pipeline.py) --
   c.data = ml_collections.ConfigDict(dict(
       source='tfds:celeb_a',

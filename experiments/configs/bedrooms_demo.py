@@ -47,4 +47,7 @@ def get_config():
   # consistency >= 28 dB and an HF ratio in [0.8, 1.25]: softmax((5 A + B) / 2).
   c.sampling.temperature = 2.0
   c.sampling.guidance = 5.0
+  # Then, by a rule fixed on 2026-12-03 before any such draw: each sample the most typical of 4
+  # draws (pixel_recursive/candidates.py): 19.04 dB against one draw's 18.99 at the same targets.
+  c.sampling.candidates = 4
   return c

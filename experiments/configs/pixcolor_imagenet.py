@@ -72,8 +72,9 @@ def get_config():
   c.num_image_samples = 2  # Colourings per example in the image summaries.
   c.sample_temperature = 1.0  # Of the image summaries.
   # What `colorize`, `evaluate`, `export`, the demo and the notebook sample with when no flag says
-  # otherwise (recorded in config.json).
-  c.sampling = ml_collections.ConfigDict(dict(temperature=1.0))
+  # otherwise (recorded in config.json). `candidates` N > 1 keeps the most typical of N draws per
+  # colouring (pixel_recursive/candidates.py; our choice); the paper draws once.
+  c.sampling = ml_collections.ConfigDict(dict(temperature=1.0, candidates=1))
   # 'float32' (the paper's), 'mixed_bfloat16' (float32 weights, bfloat16 maths; logits and losses stay
   # float32) or 'auto' (bfloat16 where the hardware computes it natively; training/precision.py).
   c.dtype_policy = 'float32'
