@@ -113,6 +113,7 @@ def super_resolution(out_dir, workdir, model_name, inputs, seed, what):
   t = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
   w = commands.sampling_setting(config, 'guidance', FLAGS.guidance)
   p = commands.sampling_setting(config, 'top_p', None)
+  c = commands.sampling_setting(config, 'candidates', None, default=1)
   names, lowres, truths = inputs
   n = len(names)
   blank = np.full((32, 32, 3), 255, np.uint8)
@@ -122,6 +123,7 @@ def super_resolution(out_dir, workdir, model_name, inputs, seed, what):
   paper = model.sample(lowres, temperature=1.0, guidance=1.0, keep_gray=True,
                        seed=[sampling.derive_seed(seed, i) for i in range(n)]).numpy()
   samples = [model.sample(lowres, temperature=t, guidance=w, top_p=p, keep_gray=True,
+                          candidates=c,
                           seed=[sampling.derive_seed(seed, i, k) for i in range(n)]).numpy()
              for k in range(SR_SAMPLES)]
   columns = ([visualize.nearest_upsample(lowres, 4), visualize.bicubic_upsample(lowres, 32), paper]
@@ -137,7 +139,7 @@ def super_resolution(out_dir, workdir, model_name, inputs, seed, what):
   return {'step': step,
           'about': describe(config, workdir or f'pixel_recursive/demo/{model_name}'),
           'columns': ['8x8 input', 'bicubic', 'sample as the paper draws it (T = 1, guidance 1)']
-          + [f'sample {k + 1}, T = {t:g}, guidance {w:g}{nucleus_text(p)}'
+          + [f'sample {k + 1}, T = {t:g}, guidance {w:g}{nucleus_text(p)}{typical_text(c)}'
              for k in range(SR_SAMPLES)]
           + ['truth (the 32x32 original, where there is one)'], 'names': names}
 
