@@ -103,6 +103,7 @@ def super_resolution(out_dir, workdir, model_name, inputs, seed, what):
   """Upsamples `inputs` (names, 8x8 inputs, truths or None) with a shipped model (or `workdir`):
   writes `{what}.png` and the single images under `{what}/`; returns what the page says of it."""
   from data import image_files
+  from pixel_recursive import candidates as candidates_lib
   from pixel_recursive import commands
   from pixel_recursive import model as model_lib
   from pixel_recursive import sampling
@@ -139,7 +140,7 @@ def super_resolution(out_dir, workdir, model_name, inputs, seed, what):
   return {'step': step,
           'about': describe(config, workdir or f'pixel_recursive/demo/{model_name}'),
           'columns': ['8x8 input', 'bicubic', 'sample as the paper draws it (T = 1, guidance 1)']
-          + [f'sample {k + 1}, T = {t:g}, guidance {w:g}{nucleus_text(p)}{typical_text(c)}'
+          + [f'sample {k + 1}, T = {t:g}, guidance {w:g}{nucleus_text(p)}{candidates_lib.note(c)}'
              for k in range(SR_SAMPLES)]
           + ['truth (the 32x32 original, where there is one)'], 'names': names}
 
@@ -149,15 +150,11 @@ def nucleus_text(top_p):
   return '' if top_p >= 1 else f', top-p {top_p:g}'
 
 
-def typical_text(candidates):
-  """', the most typical of 8 draws' for a model that keeps one of several draws, else ''."""
-  return '' if candidates == 1 else f', the most typical of {candidates} draws'
-
-
 def colorization(out_dir, workdir, n, seed):
   from data import image_files
   from data import transforms
   from pixcolor import model as model_lib
+  from pixel_recursive import candidates as candidates_lib
   from pixel_recursive import commands
   from pixel_recursive import visualize
   from pixel_recursive import workdir as workdir_lib
@@ -182,7 +179,7 @@ def colorization(out_dir, workdir, n, seed):
   return {'step': step, 'about': describe(config, workdir or 'pixcolor/demo/photos'),
           'columns': ['grayscale input'] + [
               f'colouring {k + 1} (T = {temperature:g}{nucleus_text(top_p)}'
-              f'{typical_text(candidates)})'
+              f'{candidates_lib.note(candidates)})'
               for k in range(COLOR_SAMPLES)] + [
                   'original']}
 

@@ -137,6 +137,7 @@ def evaluate(model, config, num_examples, temperatures=(1.0,), seed=0, batch_siz
 
 def markdown(results):
   """The table: the reference points, then the samples at each temperature."""
+  from pixel_recursive import candidates as candidates_lib
   lines = ['| Method | pSNR (dB) | Hist. intersection a | Hist. intersection b | '
            "Colourfulness / the photos' | MS-SSIM between 2 samples (median) | in [.95, .99] |",
            '|---' * 7 + '|']
@@ -158,7 +159,7 @@ def markdown(results):
                f"{results['refinement_l2']:.5f} (bilinear "
                f"{results['refinement_l2_bilinear_baseline']:.5f}); "
                f"{evaluation.sampled_from(results.get('top_p', 1.0))}"
-               f"{evaluation.typical_of(results.get('candidates', 1))}")
+               f"{candidates_lib.note(results.get('candidates', 1))}")
   return '\n'.join(lines) + '\n'
 
 

@@ -127,14 +127,12 @@ def serving_function(model, config=None, batch_size=serving.DEFAULT_BATCH_SIZE):
       small, keys = chunk
       features = conditioning(small)
 
-      def draw(j):
-        # Candidate j's keys (`candidates.seeds_of`); no extra logits, so guidance weighs nothing.
-        return cached(features, tf.zeros([0]), temperature, tf.constant(1.0),
-                      candidates_lib.keys_of(keys, j), top_p)
+      def draw(keys):  # No extra logits, so guidance has nothing to weigh: 1.0.
+        return cached(features, tf.zeros([0]), temperature, tf.constant(1.0), keys, top_p)
 
-      bins = tf.stack([draw(j) for j in range(candidates)])
-      index = candidates_lib.nearest_to_mean(transforms.dequantize_chroma(bins, model.num_bins))
-      bins = candidates_lib.pick(bins, index)
+      bins = candidates_lib.select(
+          draw, keys, candidates, lambda bins: transforms.dequantize_chroma(bins, model.num_bins),
+          candidates_lib.keys_of)
       return refine(small, model.dequantize(bins, keys))
 
     chroma = serving.in_chunks(

@@ -46,7 +46,7 @@ def keys_of(keys, j):
 def nearest_to_mean(values):
   """float [N, B, ...] (candidate, example, ...) -> int32 [B]: per example, the candidate with the
   least squared distance to the mean of the N (ties: the lowest index)."""
-  values = tf.convert_to_tensor(values, tf.float32)
+  values = tf.cast(values, tf.float32)
   axes = list(range(2, values.shape.rank))
   distance = tf.reduce_sum(tf.square(values - tf.reduce_mean(values, 0, keepdims=True)), axes)
   return tf.argmin(distance, 0, output_type=tf.int32)
@@ -59,11 +59,17 @@ def pick(candidates, index):
   return tf.gather_nd(candidates, tf.stack([index, batch], -1))
 
 
-def select(draw, seeds, candidates, values=lambda x: x):
-  """Draws `candidates` times (`draw(seeds_j)` -> [B, ...]) and keeps, per example, the draw whose
-  `values(draw)` lies nearest to their mean. `candidates=1` is `draw(seeds)` itself."""
+def select(draw, seeds, candidates, values=lambda x: x, derive=seeds_of):
+  """Draws `candidates` times (`draw(derive(seeds, j))` -> [B, ...]) and keeps, per example, the
+  draw whose `values(draw)` lies nearest to their mean. `candidates=1` is `draw(seeds)` itself.
+  `derive`: `seeds_of` for ints, `keys_of` for the sampler keys of a traced graph (the exports)."""
   candidates = check_candidates(candidates)
   if candidates == 1:
     return draw(seeds)
-  draws = tf.stack([draw(seeds_of(seeds, j)) for j in range(candidates)])
+  draws = tf.stack([draw(derive(seeds, j)) for j in range(candidates)])
   return pick(draws, nearest_to_mean(values(draws)))
+
+
+def note(candidates):
+  """The tables' and the demo page's note of the draws per sample ('' for one plain draw)."""
+  return '' if candidates == 1 else f', each the most typical of {candidates} draws'

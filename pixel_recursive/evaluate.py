@@ -136,6 +136,7 @@ def evaluate(model, config, num_examples, settings, seed=0, batch_size=32, l2_mo
 
 
 def markdown(results):
+  from pixel_recursive import candidates as candidates_lib
   lines = ['| Method | ' + ' | '.join(title for _, title, _ in COLUMNS) + ' |',
            '|---' * (len(COLUMNS) + 1) + '|']
   for name, m in results['methods'].items():
@@ -146,7 +147,7 @@ def markdown(results):
                f"{results['bits_per_dim_conditioning']:.3f}, B alone "
                f"{results['bits_per_dim_prior']:.3f}; "
                f"{evaluation.sampled_from(results.get('top_p', 1.0))}"
-               f"{evaluation.typical_of(results.get('candidates', 1))}")
+               f"{candidates_lib.note(results.get('candidates', 1))}")
   return '\n'.join(lines) + '\n'
 
 

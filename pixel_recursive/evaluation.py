@@ -61,11 +61,6 @@ def candidates(config):
   return commands.sampling_setting(config, 'candidates', FLAGS.candidates, default=1)
 
 
-def typical_of(candidates):
-  """The tables' note of the draws per sample ('' for one plain draw)."""
-  return '' if candidates == 1 else f', each the most typical of {candidates} draws'
-
-
 def sampled_from(top_p):
   """The tables' note of what the samples were drawn from."""
   if top_p >= 1.0:

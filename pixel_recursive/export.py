@@ -108,16 +108,11 @@ def serving_function(model, config=None, batch_size=serving.DEFAULT_BATCH_SIZE):
       a = conditioning(lowres)
       size, height, width = a.shape[:3]
 
-      def draw(j):  # Candidate j (`candidates.keys_of`), as `SuperResolution.sample` draws it.
-        values = cached(tf.zeros([size, height, width, 0]), a, temperature, guidance,
-                        candidates_lib.keys_of(keys, j), top_p)
+      def draw(keys):  # As `SuperResolution.sample` draws it.
+        values = cached(tf.zeros([size, height, width, 0]), a, temperature, guidance, keys, top_p)
         return model_lib.keep_gray_images(lowres, tf.cast(values, tf.uint8))
 
-      if candidates == 1:
-        return draw(0)
-      images = tf.stack([draw(j) for j in range(candidates)])
-      return candidates_lib.pick(
-          images, candidates_lib.nearest_to_mean(tf.cast(images, tf.float32)))
+      return candidates_lib.select(draw, keys, candidates, derive=candidates_lib.keys_of)
 
     images = serving.in_chunks(sample, (lowres, serving.per_example_keys(seed, batch)), batch_size,
                                tf.TensorSpec([HIGHRES, HIGHRES, 3], tf.uint8))

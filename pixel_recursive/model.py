@@ -198,7 +198,7 @@ class SuperResolution(keras.Model):
       images = tf.cast(values, tf.uint8)
       return keep_gray_images(lowres, images) if keep_gray else images
 
-    return candidates_lib.select(draw, seed, candidates, lambda x: tf.cast(x, tf.float32))
+    return candidates_lib.select(draw, seed, candidates)
 
 
 def gray_examples(lowres):
