@@ -19,37 +19,71 @@ PixelCNN core and plumbing that PixColor (the `pixcolor` package) shares.
   Super-resolution itself:
     model.py  task.py  train.py  upsample.py  evaluate.py  export.py
 """
+import contextlib as _contextlib
+import importlib.util as _importlib_util
 import os as _os
 import sys as _sys
 
 
-def _import_tensorflow_quietly():
-  """Imports TensorFlow with its C++ start-up chatter silenced.
-
-  TensorFlow's CUDA wheel prints "Could not find cuda drivers" and "failed call to cuInit" to the
-  process's stderr from C++ on every machine without a GPU, before any Python setting can silence
-  it. Our commands promise one line on stderr for a user mistake, so the import and the device scan
-  run with file descriptor 2 pointed at /dev/null (Python errors still surface: they are raised,
-  not printed). TF_CPP_MIN_LOG_LEVEL defaults to 2 (warnings and errors of TF's C++ kept quiet);
-  set it to 0 to see everything.
-  """
-  _os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-  if 'tensorflow' in _sys.modules:
-    return
+@_contextlib.contextmanager
+def _stderr_silenced():
+  """Points file descriptor 2 at /dev/null (C++ writes there directly; Python errors still raise)."""
+  _sys.stderr.flush()
   saved, devnull = _os.dup(2), _os.open(_os.devnull, _os.O_WRONLY)
   try:
-    _sys.stderr.flush()
     _os.dup2(devnull, 2)
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    tf.config.list_physical_devices()
+    yield
   finally:
     _os.dup2(saved, 2)
     _os.close(saved)
     _os.close(devnull)
 
 
+class _QuietTensorFlowImport:
+  """A meta-path finder that makes the process's first `import tensorflow` a quiet one.
+
+  TensorFlow's CUDA wheel prints "Could not find cuda drivers" and "failed call to cuInit" to the
+  process's stderr from C++ on every machine without a GPU, before any Python setting can silence
+  it. Our commands promise one line on stderr for a user mistake, so TensorFlow's import and its
+  device scan run with stderr pointed at /dev/null. The import happens where the command first
+  needs TensorFlow, not up front: a command whose flags parse without it (upsample, colorize, the
+  demo) reports a mistyped flag in a tenth of a second instead of the 3 to 7 s of TensorFlow's
+  import. TF_CPP_MIN_LOG_LEVEL defaults to 2 (warnings and errors of TF's C++ kept quiet); set it
+  to 0 to see everything.
+  """
+
+  @classmethod
+  def find_spec(cls, name, path=None, target=None):  # pylint: disable=unused-argument
+    if name != 'tensorflow':
+      return None
+    _sys.meta_path.remove(cls)  # Once: the real finders locate it, this loader runs it quietly.
+    spec = _importlib_util.find_spec(name)
+    if spec is not None and spec.loader is not None:
+      spec.loader = _QuietLoader(spec.loader)
+    return spec
+
+
+class _QuietLoader:
+  """Runs TensorFlow's own loader, then the device scan, with stderr silenced."""
+
+  def __init__(self, loader):
+    self._loader = loader
+
+  def create_module(self, spec):
+    return self._loader.create_module(spec)
+
+  def exec_module(self, module):
+    with _stderr_silenced():
+      self._loader.exec_module(module)
+      module.config.list_physical_devices()
+
+  def __getattr__(self, name):  # get_resource_reader, is_package, ...: TensorFlow's loader's.
+    return getattr(self._loader, name)
+
+
 # Only for the command lines: while `python -m pixel_recursive.<command>` (or pixcolor.<command>,
 # experiments.<command>) imports its package, runpy holds sys.argv[0] at '-m'. A library user's
 # `import pixel_recursive` (a notebook, a script, a test) keeps TensorFlow's diagnostics.
-if _sys.argv[:1] == ['-m']:
-  _import_tensorflow_quietly()
+if _sys.argv[:1] == ['-m'] and 'tensorflow' not in _sys.modules:
+  _os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  _sys.meta_path.insert(0, _QuietTensorFlowImport)

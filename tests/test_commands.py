@@ -161,3 +161,20 @@ def test_an_unknown_shipped_model_ends_in_one_line(module, tmp_path):
                              "--model must be one of faces, bedrooms, got 'cats'", prog=module)
   both = helpers.run_in_process(module, *args[1:], '--model=faces', f'--workdir={tmp_path}')
   helpers.assert_usage_error(both, 'not both', prog=module)
+
+
+@pytest.mark.parametrize('module', ['pixel_recursive.upsample', 'pixcolor.colorize',
+                                    'experiments.demo'])
+def test_a_mistyped_flag_is_reported_before_tensorflow_is_imported(module):
+  """The quiet TensorFlow import of the command lines (pixel_recursive/__init__.py) waits until the
+  command needs TensorFlow, so a mistyped flag costs a tenth of a second, not TensorFlow's import.
+  Python's own import profile (PYTHONPROFILEIMPORTTIME) lists every module the process imported."""
+  real = helpers.run_cli(module, '--no_such_flag=1', env=dict(os.environ,
+                                                              PYTHONPROFILEIMPORTTIME='1'))
+  lines = real.stderr.splitlines()
+  imported = {line.rsplit('|', 1)[-1].strip() for line in lines if line.startswith('import time:')}
+  assert 'absl.flags' in imported  # The profile is there.
+  assert 'tensorflow' not in imported and 'keras' not in imported
+  others = [line for line in lines if not line.startswith('import time:')]
+  assert real.returncode == 2
+  assert others == [f"{module}: error: Unknown command line flag 'no_such_flag'"]
