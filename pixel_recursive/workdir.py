@@ -1,7 +1,8 @@
 """A run's working directory: its config.json, its checkpoints, and restoring a model from them.
 
   WORKDIR/config.json     the resolved config (`write_config`, `read_config`)
-  WORKDIR/checkpoints/    `tf.train.Checkpoint`s: the step, every weight, the optimizer's state
+  WORKDIR/checkpoints/    `tf.train.Checkpoint`s: the step, every weight, the optimizer's state,
+                          and with `ema_decay` > 0 the weights' averages (`training/averaging.py`)
 
 Checkpoints of Keras 3 models, keyed by each weight's Keras path. Keras 3 keeps sublayers held in
 Python lists (our PixelCNN's gated blocks, the ResNet stages) in its own tracked lists, which
@@ -102,13 +103,32 @@ def make_checkpoint(model, **others):
   return tf.train.Checkpoint(weights=weights_by_path(model), **others)
 
 
+AVERAGES = 'average'  # The checkpoint key of the weights' moving averages (training/averaging.py).
+
+
+def has_averages(path):
+  """Whether the checkpoint at `path` holds moving averages of the weights."""
+  import tensorflow as tf
+  return any(name.startswith(AVERAGES + '/') for name, _ in tf.train.list_variables(path))
+
+
 def restore_weights(path, model, **others):
-  """Restores `model` (and `others`) from the checkpoint at `path`; every weight must be found.
+  """Restores `model` (and `others`) from the checkpoint at `path`, for inference; every weight
+  must be found. A checkpoint with moving averages of the weights (`ema_decay` > 0) gives its
+  averages to the trainable weights, its weights to the others (batch-norm statistics).
 
   Raises:
     AssertionError: a weight of `model` is absent from the checkpoint (a different architecture).
   """
-  status = make_checkpoint(model, **others).restore(path)
+  import tensorflow as tf
+  if has_averages(path):
+    weights = weights_by_path(model)
+    checkpoint = tf.train.Checkpoint(
+        weights={k: v for k, v in weights.items() if not v.trainable},
+        **{AVERAGES: {k: v for k, v in weights.items() if v.trainable}}, **others)
+  else:
+    checkpoint = make_checkpoint(model, **others)
+  status = checkpoint.restore(path)
   status.expect_partial()  # The optimizer's slots may be in the file; inference does not need them.
   status.assert_existing_objects_matched()
   return status

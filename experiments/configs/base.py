@@ -14,6 +14,9 @@ def super_resolution():
   c.optimizer = ml_collections.ConfigDict(
       dict(name='rmsprop', decay=0.95, momentum=0.9, epsilon=1e-8, weight_decay=0.0))
   c.grad_clip_norm = 0.0  # 0 = no clipping.
+  # Exponential moving average of the weights for eval, samples and inference (0 = none, as the
+  # paper; openai/pixel-cnn used 0.9995): pixel_recursive/training/averaging.py.
+  c.ema_decay = 0.0
   c.warmup_steps = 0  # Learning rate ramped up linearly over these first steps (0 = none).
   # A workdir whose newest weights start the model ('' = none), e.g. to fine-tune a shipped model;
   # a resume restores this workdir's own checkpoint over them.

@@ -54,6 +54,9 @@ def get_config():
   c.optimizer = ml_collections.ConfigDict(dict(name='adam', beta1=0.9, beta2=0.999, epsilon=1e-7,
                                                weight_decay=0.0))
   c.grad_clip_norm = 0.0  # 0 = no clipping.
+  # Exponential moving average of the weights for eval, samples and inference (0 = none, as the
+  # paper; openai/pixel-cnn used 0.9995): pixel_recursive/training/averaging.py.
+  c.ema_decay = 0.0
   c.warmup_steps = 0  # Learning rate ramped up linearly over these first steps (0 = none).
   c.learning_rate_drop_steps = ()  # At each of these steps the learning rate is multiplied by
   c.learning_rate_drop_factor = 1.0  # this factor (neither paper states a schedule).

@@ -5,6 +5,7 @@
   steps.py      the compiled train step (`make_train_step`) and evaluation (`Evaluator`)
   preemption.py SIGTERM: save a checkpoint and stop (every worker at one step)
   optim.py      the optimizer and its learning-rate schedule
+  averaging.py  the exponential moving average of the weights (`ema_decay`) used for inference
   precision.py  the dtype policy: 'auto' (bfloat16 where the hardware computes it natively), ...
   summaries.py  TensorBoard summaries committed with checkpoints
   command.py    the train command line of both papers

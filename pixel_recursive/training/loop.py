@@ -25,6 +25,7 @@ import tensorflow as tf
 from pixel_recursive import commands
 from pixel_recursive import distribute
 from pixel_recursive import workdir as workdir_lib
+from pixel_recursive.training import averaging
 from pixel_recursive.training import optim
 from pixel_recursive.training import precision
 from pixel_recursive.training import preemption as preemption_lib
@@ -42,21 +43,25 @@ class NonFiniteError(Exception):
 # Pieces of the loop.
 # ----------------------------------------------------------------------------------------------
 Training = collections.namedtuple(
-    'Training', ['model', 'inference', 'optimizer', 'step', 'checkpoint'])
+    'Training', ['model', 'inference', 'optimizer', 'step', 'checkpoint', 'average'])
 
 
 def build(task, config, strategy):
   """The model (under the config's dtype policy), its float32 inference view, the optimizer, the step
-  counter and the checkpoint holding them all, created under `strategy`'s scope."""
+  counter, the weights' moving average (None unless `ema_decay` > 0) and the checkpoint holding them
+  all, created under `strategy`'s scope."""
   with strategy.scope():
     with precision.dtype_policy(config.get('dtype_policy', 'float32')):
       model = task.build_model(config.model)
-    inference = precision.InferenceModel(task, model, config)
+    decay = config.get('ema_decay', 0.0)
+    average = averaging.WeightAverage(model, decay) if decay else None
+    inference = precision.InferenceModel(task, model, config, average)
     optimizer = optim.make_optimizer(config)
     optimizer.build(model.trainable_variables)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
-    checkpoint = workdir_lib.make_checkpoint(model, step=step, optimizer=optimizer)
-  return Training(model, inference, optimizer, step, checkpoint)
+    others = {workdir_lib.AVERAGES: average.averages} if average else {}
+    checkpoint = workdir_lib.make_checkpoint(model, step=step, optimizer=optimizer, **others)
+  return Training(model, inference, optimizer, step, checkpoint, average)
 
 
 def restore(training, config, ckpt_dir, repair=True):
@@ -71,14 +76,28 @@ def restore(training, config, ckpt_dir, repair=True):
   latest = workdir_lib.newest_readable(ckpt_dir, repair=repair)
   if not latest:
     return None
+  checkpoint = training.checkpoint
+  fresh_average = training.average is not None and not workdir_lib.has_averages(latest)
+  if fresh_average:  # A run trained without an average resumes with one: it starts from here.
+    checkpoint = workdir_lib.make_checkpoint(training.model, step=training.step,
+                                             optimizer=training.optimizer)
   try:
-    training.checkpoint.restore(latest).assert_existing_objects_matched()
+    status = checkpoint.restore(latest)
+    status.assert_existing_objects_matched()
   except (AssertionError, ValueError) as e:
     raise commands.UsageError(
         f'{latest} does not fit this config: the model or the set of trained weights changed '
         f'since it was written ({str(e).splitlines()[0][:200]}). Use a new --workdir, or the '
         'config it was trained with.') from None
   logging.info('resumed from %s at step %d', latest, int(training.step.numpy()))
+  if training.average is None and workdir_lib.has_averages(latest):
+    status.expect_partial()  # Its averages are left unused: this run keeps none (ema_decay 0).
+    logging.info('%s holds averages of the weights; this run (ema_decay 0) neither uses nor keeps '
+                 'them', latest)
+  if fresh_average:
+    training.average.reset()
+    logging.info('%s holds no average of the weights: the average (ema_decay %g) starts from its '
+                 'weights', latest, training.average.decay)
   restored_lr = float(np.asarray(training.optimizer.learning_rate))
   wanted_lr = float(optim.learning_rate_at(config, training.step))
   if not np.isclose(restored_lr, wanted_lr):
@@ -119,6 +138,7 @@ def run(task, config, workdir, mode='train', strategy=None, config_file=None):
     raise commands.UsageError(f'batch_size {config.batch_size} is not divisible by the {replicas} '
                               'replicas of the strategy')
   tf.keras.utils.set_random_seed(config.seed)
+  averaging.check(config.get('ema_decay', 0.0))
   # 'auto' becomes what this machine computes fastest; config.json records the resolved value.
   asked_policy = config.get('dtype_policy', 'float32')
   config.dtype_policy = precision.resolve(asked_policy)

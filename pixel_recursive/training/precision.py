@@ -115,13 +115,15 @@ def dtype_policy(name):
 
 class InferenceModel:
   """The model that samples and evaluates: the trained model itself in float32, or, under a mixed
-  policy, a float32 copy of it whose weights `get()` refreshes (sampling draws from 256-way softmaxes
-  of logits that bfloat16 would round to a few significant digits)."""
+  policy or with a moving average of the weights (`average`, training/averaging.py), a float32 copy
+  of it whose weights `get()` refreshes: the trained weights (sampling draws from 256-way softmaxes
+  of logits that bfloat16 would round to a few significant digits), or their averages."""
 
-  def __init__(self, task, model, config):
+  def __init__(self, task, model, config, average=None):
     self._model = model
+    self._average = average
     self._copy = None
-    if resolve(config.get('dtype_policy', 'float32')) != 'float32':
+    if average is not None or resolve(config.get('dtype_policy', 'float32')) != 'float32':
       with dtype_policy('float32'):
         self._copy = task.build_model(config.model)
       self._pairs = _matching_weights(self._copy, model)
@@ -131,6 +133,8 @@ class InferenceModel:
       return self._model
     for target, source in self._pairs:
       target.assign(source)
+    if self._average is not None:
+      self._average.copy_to(self._copy)
     return self._copy
 
 

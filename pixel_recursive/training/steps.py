@@ -14,11 +14,13 @@ def make_train_step(task, training, config, strategy, use_xla):
 
   Each step: the task's per-example loss summed and divided by the global batch on every replica
   (so the replicas' sum is the mean), the task's gradient scaling, clipping at `grad_clip_norm`, the
-  optimizer's update (which sums the replicas' gradients), and the learning-rate schedule. The sums
+  optimizer's update (which sums the replicas' gradients), the learning-rate schedule, and the
+  weights' moving average (`training.average`, if any). The sums
   of the metrics and of the gradient norm over the steps are returned, with the first step whose
   loss or gradient norm was not finite (-1 if none).
   """
   model, optimizer, step = training.model, training.optimizer, training.step
+  average = training.average
   replicas = strategy.num_replicas_in_sync
   clip = config.get('grad_clip_norm', 0.0)
   schedule = optim.has_schedule(config)
@@ -71,6 +73,8 @@ def make_train_step(task, training, config, strategy, use_xla):
       finite = tf.math.is_finite(sums['loss']) & tf.math.is_finite(sums['grad_norm'])
       first_bad = tf.where((first_bad < 0) & ~finite, step + 1, first_bad)
       step.assign_add(1)
+      if average is not None:  # Cross-replica context: every copy of an average gets one value.
+        average.update(step)
       totals = {k: totals[k] + sums[k] for k in totals}
     return totals, first_bad
 

@@ -1,0 +1,121 @@
+"""The moving average of the weights (`ema_decay`, pixel_recursive/training/averaging.py): its
+recursion, that the loop keeps it under both strategies and across a resume, that checkpoints carry
+it and that inference loads it."""
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from helpers import strategy_named
+from pixel_recursive import commands
+from pixel_recursive import model as model_lib
+from pixel_recursive import task as task_lib
+from pixel_recursive import workdir as workdir_lib
+from pixel_recursive.training import averaging
+from pixel_recursive.training import loop
+from pixel_recursive.training import precision
+import test_train
+
+
+def test_the_average_follows_its_recursion_with_the_warm_up():
+  model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name='dense')])
+  average = averaging.WeightAverage(model, 0.9)
+  assert sorted(average.averages) == sorted(
+      k for k, v in workdir_lib.weights_by_path(model).items() if v.trainable)
+  kernel = model.layers[0].kernel
+  expected = kernel.numpy().copy()  # Starts at the initial weights.
+  rng = np.random.default_rng(0)
+  for t in range(1, 41):
+    kernel.assign(rng.normal(size=(3, 2)).astype(np.float32))
+    average.update(tf.constant(t, tf.int64))
+    d = min(0.9, (1 + t) / (10 + t))
+    expected = d * expected + (1 - d) * kernel.numpy()
+    np.testing.assert_allclose(average.averages['dense/kernel'].numpy(), expected, rtol=1e-5,
+                               atol=1e-6)
+  assert float(averaging.decay_at(0.9, 1)) == pytest.approx(2 / 11)
+  assert float(averaging.decay_at(0.9, 1000)) == pytest.approx(0.9)
+  # The inference copy takes the averages.
+  copy = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name='dense')])
+  average.copy_to(copy)
+  np.testing.assert_array_equal(copy.layers[0].kernel.numpy(), average.averages['dense/kernel'])
+
+
+@pytest.mark.parametrize('decay', [-0.1, 1.0, 1.5])
+def test_a_decay_outside_0_1_is_a_usage_error(decay, tmp_path):
+  config = test_train.tiny_config(ema_decay=decay)
+  with pytest.raises(commands.UsageError, match=r'ema_decay must be in \[0, 1\)'):
+    loop.run(task_lib.SuperResolutionTask(config), config, str(tmp_path))
+  assert not os.listdir(tmp_path)  # Checked before anything is written.
+
+
+def stored(path, prefix, key):
+  """The value the checkpoint at `path` holds for weight `key` under `prefix` (weights, average)."""
+  name = workdir_lib.checkpoint_key(key).replace('weights/', prefix + '/', 1)
+  return tf.train.load_variable(path, name)
+
+
+def run(tmp_path, strategy='default', **overrides):
+  config = test_train.tiny_config(**{'checkpoint_every_steps': 1, 'image_every_steps': 0,
+                                     'histogram_every_steps': 0, 'eval_every_steps': 0,
+                                     **overrides})
+  loop.run(task_lib.SuperResolutionTask(config), config, str(tmp_path), 'train',
+           strategy_named(strategy))
+  return os.path.join(str(tmp_path), 'checkpoints')
+
+
+def test_the_loop_keeps_the_average_across_a_resume_and_inference_loads_it(tmp_path):
+  """On two replicas, where the averages are mirrored variables updated in cross-replica context
+  (the default strategy runs in the next test)."""
+  ckpts = run(tmp_path, 'mirrored', ema_decay=0.9, train_steps=2)
+  run(tmp_path, 'mirrored', ema_decay=0.9, train_steps=3)  # Resumes at step 2.
+  at2, at3 = os.path.join(ckpts, 'ckpt-2'), os.path.join(ckpts, 'ckpt-3')
+  model = model_lib.build_model(test_train.tiny_config().model)
+  keys = sorted(k for k, v in workdir_lib.weights_by_path(model).items() if v.trainable)
+  d = min(0.9, 4 / 13)
+  for key in keys:  # Step 3's update continued step 2's saved average: it was restored, not reset.
+    np.testing.assert_allclose(
+        stored(at3, 'average', key),
+        d * stored(at2, 'average', key) + (1 - d) * stored(at3, 'weights', key), rtol=1e-5,
+        atol=1e-6)
+  assert any(not np.allclose(stored(at3, 'average', k), stored(at3, 'weights', k)) for k in keys)
+  # Inference (upsample, evaluate, export, the demo...) samples with the averages.
+  restored, _, step = workdir_lib.restore(str(tmp_path), model_lib.build_model)
+  assert step == 3
+  weights = workdir_lib.weights_by_path(restored)
+  for key in keys:
+    np.testing.assert_array_equal(weights[key].numpy(), stored(at3, 'average', key))
+
+
+def test_a_run_without_an_average_resumes_with_one_and_back(tmp_path):
+  ckpts = run(tmp_path, train_steps=2)
+  at2 = os.path.join(ckpts, 'ckpt-2')
+  assert not workdir_lib.has_averages(at2)
+  run(tmp_path, ema_decay=0.9, train_steps=3)  # The average starts from step 2's weights.
+  at3 = os.path.join(ckpts, 'ckpt-3')
+  d = min(0.9, 4 / 13)
+  model = model_lib.build_model(test_train.tiny_config().model)
+  for key, weight in workdir_lib.weights_by_path(model).items():
+    if weight.trainable:
+      np.testing.assert_allclose(
+          stored(at3, 'average', key),
+          d * stored(at2, 'weights', key) + (1 - d) * stored(at3, 'weights', key), rtol=1e-5,
+          atol=1e-6)
+  run(tmp_path, train_steps=4)  # And back: ema_decay 0 leaves the averages unused and unsaved.
+  assert not workdir_lib.has_averages(os.path.join(ckpts, 'ckpt-4'))
+
+
+def test_the_inference_model_of_training_takes_the_averages():
+  config = test_train.tiny_config()
+  task = task_lib.SuperResolutionTask(config)
+  model = task.build_model(config.model)
+  average = averaging.WeightAverage(model, 0.5)
+  for weight in model.trainable_weights:  # Move the trained weights away from the averages.
+    weight.assign(weight + 1.0)
+  copy = precision.InferenceModel(task, model, config, average).get()
+  assert copy is not model
+  trained, inferred = workdir_lib.weights_by_path(model), workdir_lib.weights_by_path(copy)
+  for key, average_value in average.averages.items():
+    np.testing.assert_array_equal(inferred[key].numpy(), average_value.numpy())
+    assert not np.array_equal(inferred[key].numpy(), trained[key].numpy())
