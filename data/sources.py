@@ -36,6 +36,7 @@ import numpy as np
 import tensorflow as tf
 
 from data import image_files
+from data.errors import DataSourceError  # Also public here, as sources.DataSourceError.
 from data import samples as samples_lib
 
 SPLITS = ('train', 'eval')
@@ -63,10 +64,6 @@ _TFDS_HELP = {
 }
 _TFDS_DEFAULT_HELP = ('Prepare it with `tfds build {name}` where there is internet and copy the '
                       'result into --config.data.tfds_data_dir ({data_dir}).')
-
-
-class DataSourceError(Exception):
-  """A data source that cannot be used, with a message that says what to do about it."""
 
 
 # ----------------------------------------------------------------------------------------------

@@ -12,6 +12,5 @@ checkpoints (re-running resumes from workdir/checkpoints), SIGTERM, the NaN guar
 (bits/dim, refinement L2, image grids) are the shared loop's.
 """
 if __name__ == '__main__':
-  from pixcolor import task
   from pixel_recursive.training import command
-  command.main(task.PixColorTask, 'pixcolor_tiny.py')
+  command.main('pixcolor.task.PixColorTask', 'pixcolor_tiny.py')

@@ -71,9 +71,9 @@ def sampled_from(top_p):
 def run(define_command_flags, main):
   """Defines a paper's evaluate flags and runs its main with the error contract (a data source
   that cannot be read is a usage error too)."""
-  from data import sources
+  from data import errors
   define_command_flags()
-  commands.run(main, user_errors=(sources.DataSourceError,))
+  commands.run(main, user_errors=(errors.DataSourceError,))
 
 
 def load_run(build_model, model_types, what):

@@ -10,6 +10,5 @@ saves a checkpoint and exits cleanly. The loop is `pixel_recursive.training.loop
 function `pixel_recursive.task.SuperResolutionTask`, the input function `data.pipeline.input_fn`.
 """
 if __name__ == '__main__':
-  from pixel_recursive import task
   from pixel_recursive.training import command
-  command.main(task.SuperResolutionTask, 'faces_tiny.py')
+  command.main('pixel_recursive.task.SuperResolutionTask', 'faces_tiny.py')

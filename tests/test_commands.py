@@ -12,6 +12,7 @@ import os
 import sys
 import textwrap
 
+from absl import app
 from absl import flags
 import pytest
 
@@ -133,6 +134,9 @@ def fake_command(tmp_path, monkeypatch):
     ('nonsense', None, None),
 ])
 def test_run_in_process_reports_what_a_process_would(fake_command, outcome, status, last_line):
+  # The help flags run_in_process defines once per process (as absl does in a new one) are there
+  # before the snapshot, whether or not an earlier test of this worker ran a command in process.
+  app.define_help_flags()
   flag_values = {name: flags.FLAGS[name].value for name in flags.FLAGS}
   argv, cwd = sys.argv, os.getcwd()
   args = [f'--outcome={outcome}'] if outcome != 'nonsense' else ['--no_such_flag=1']
@@ -164,7 +168,8 @@ def test_an_unknown_shipped_model_ends_in_one_line(module, tmp_path):
 
 
 @pytest.mark.parametrize('module', ['pixel_recursive.upsample', 'pixcolor.colorize',
-                                    'experiments.demo'])
+                                    'experiments.demo', 'pixel_recursive.train',
+                                    'pixcolor.evaluate'])
 def test_a_mistyped_flag_is_reported_before_tensorflow_is_imported(module):
   """The quiet TensorFlow import of the command lines (pixel_recursive/__init__.py) waits until the
   command needs TensorFlow, so a mistyped flag costs a tenth of a second, not TensorFlow's import.

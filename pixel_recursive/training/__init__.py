@@ -10,3 +10,8 @@
   summaries.py  TensorBoard summaries committed with checkpoints
   command.py    the train command line of both papers
 """
+
+# What `loop.run` does, the train command's --mode: train; eval, a continuous evaluator of each new
+# checkpoint; or both in one process. Here, not in loop.py, so that the command defines its flags
+# without importing TensorFlow.
+MODES = ('train', 'eval', 'train_and_eval')

@@ -7,6 +7,7 @@ Exit status: 0 when training reached train_steps (or SIGTERM saved a checkpoint)
 on a NaN or Inf, when a checkpoint could not be saved or none in the workdir can be read (one line
 naming what failed and the last good checkpoint), 2 on a usage error.
 """
+import importlib
 import os
 import sys
 
@@ -14,7 +15,7 @@ from absl import flags
 
 from pixel_recursive import commands
 from pixel_recursive import distribute
-from pixel_recursive.training import loop
+from pixel_recursive import training
 
 
 CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -30,7 +31,7 @@ def define_flags(default_config):
       'with --config.KEY=VALUE.', lock_config=True)
   flags.DEFINE_string('workdir', None, 'Folder for config.json, checkpoints/ and TensorBoard logs. '
                       'Re-running with the same workdir resumes.')
-  flags.DEFINE_enum('mode', 'train', loop.MODES, 'train; eval: a continuous evaluator that waits '
+  flags.DEFINE_enum('mode', 'train', training.MODES, 'train; eval: a continuous evaluator that waits '
                     "for each new checkpoint in the workdir; train_and_eval: both in one process.")
   flags.DEFINE_enum('strategy', 'default', distribute.STRATEGIES, 'default: one device; mirrored: '
                     'all local GPUs (or --cpu_replicas logical CPUs); multi_worker: machines in '
@@ -45,16 +46,22 @@ def define_flags(default_config):
 
 
 def main(task_class, default_config):
-  """The train command for `task_class` (a `training.task.Task`), whose --config defaults to
-  experiments/configs/`default_config`."""
-  from data import sources
+  """The train command for `task_class` (a `training.task.Task`, or its 'module.Class' name, imported
+  after the flags parse: a mistyped flag is then reported before TensorFlow is imported), whose
+  --config defaults to experiments/configs/`default_config`."""
+  from data import errors
   define_flags(os.path.join(CONFIGS, default_config))
 
   def train(argv):
     del argv
+    from pixel_recursive.training import loop
     FLAGS = flags.FLAGS
     config = FLAGS.config
-    task = task_class(config)
+    task_type = task_class
+    if isinstance(task_type, str):
+      module, name = task_type.rsplit('.', 1)
+      task_type = getattr(importlib.import_module(module), name)
+    task = task_type(config)
     strategy = distribute.make_strategy(FLAGS.strategy, FLAGS.cpu_replicas)
     try:
       loop.run(task, config, FLAGS.workdir, FLAGS.mode, strategy,
@@ -62,4 +69,4 @@ def main(task_class, default_config):
     except loop.NonFiniteError as e:
       commands.fail(e, status=1)
 
-  commands.run(train, user_errors=(sources.DataSourceError,))
+  commands.run(train, user_errors=(errors.DataSourceError,))

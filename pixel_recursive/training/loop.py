@@ -25,15 +25,13 @@ import tensorflow as tf
 from pixel_recursive import commands
 from pixel_recursive import distribute
 from pixel_recursive import workdir as workdir_lib
+from pixel_recursive.training import MODES
 from pixel_recursive.training import averaging
 from pixel_recursive.training import optim
 from pixel_recursive.training import precision
 from pixel_recursive.training import preemption as preemption_lib
 from pixel_recursive.training import steps as steps_lib
 from pixel_recursive.training import summaries as summaries_lib
-
-MODES = ('train', 'eval', 'train_and_eval')
-
 
 class NonFiniteError(Exception):
   """Training met a NaN or Inf loss or gradient."""
