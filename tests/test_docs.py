@@ -1,6 +1,6 @@
-"""The docs match the code: every command line written in the README, WORKSPACE.md, docs/, the config
-docstrings, the notebooks and the modules' docstrings runs one of our commands, passes only flags
-that command defines, and overrides only config keys that exist.
+"""The docs match the code: every command line written in the README, WORKSPACE.md, docs/, the
+config docstrings, the notebooks and the modules' docstrings runs one of our commands, passes only
+flags that command defines, and overrides only config keys that exist.
 
 A renamed or removed flag, or a config key that moved, fails here instead of in a reader's shell.
 The flags of each command are what its own `--helpfull` lists (run in process, helpers.py).
@@ -46,7 +46,8 @@ def documented_commands():
       glob.glob('experiments/**/*.py', root_dir=helpers.ROOT, recursive=True) +
       glob.glob('experiments/*.ipynb', root_dir=helpers.ROOT) +
       glob.glob('pixel_recursive/**/*.py', root_dir=helpers.ROOT, recursive=True) +
-      glob.glob('pixcolor/*.py', root_dir=helpers.ROOT) + glob.glob('data/*.py', root_dir=helpers.ROOT))
+      glob.glob('pixcolor/*.py', root_dir=helpers.ROOT) +
+      glob.glob('data/*.py', root_dir=helpers.ROOT))
   found = []
   for path in files:
     for span in _text_spans(path):
@@ -82,7 +83,8 @@ def flags_of(module):
 
 @functools.lru_cache(maxsize=None)
 def config_of(path):
-  spec = importlib.util.spec_from_file_location('documented_config', os.path.join(helpers.ROOT, path))
+  spec = importlib.util.spec_from_file_location('documented_config',
+                                                os.path.join(helpers.ROOT, path))
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   return module.get_config()

@@ -1,4 +1,4 @@
-"""An exponential moving average of the trained weights (Polyak averaging) for evaluation and sampling.
+"""An exponential moving average of the trained weights (Polyak averaging), for inference.
 
 openai/pixel-cnn evaluates and samples with an exponential moving average of its weights
 (`polyak_decay` 0.9995), ColTran too (0.999): the average of the last few thousand steps' weights

@@ -45,9 +45,9 @@ Training = collections.namedtuple(
 
 
 def build(task, config, strategy):
-  """The model (under the config's dtype policy), its float32 inference view, the optimizer, the step
-  counter, the weights' moving average (None unless `ema_decay` > 0) and the checkpoint holding them
-  all, created under `strategy`'s scope."""
+  """The model (under the config's dtype policy), its float32 inference view, the optimizer, the
+  step counter, the weights' moving average (None unless `ema_decay` > 0) and the checkpoint holding
+  them all, created under `strategy`'s scope."""
   with strategy.scope():
     with precision.dtype_policy(config.get('dtype_policy', 'float32')):
       model = task.build_model(config.model)
