@@ -32,6 +32,7 @@ def test_training_benchmark_times_every_part_of_both_tasks():
     assert line['breakdown_ms'] and all(v > 0 for v in line['breakdown_ms'].values())
     assert line['input']['examples_per_second'] > 0
   assert set(lines[1]['breakdown_ms']) >= {'conditioning_networks', 'refinement_and_loss'}
+  assert all('weight_average_update' in line['breakdown_ms'] for line in lines)
 
 
 def test_sampling_benchmark_times_the_cached_sampler():

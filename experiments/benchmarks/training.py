@@ -16,8 +16,9 @@ For every config, in one process and on the same batch:
              its own (super-resolution: the conditioning network with its loss, the prior's gated
              layers, its output head with the loss; PixColor: the ResNet and adaptation networks,
              the PixelCNN's layers, its head with the loss, the refinement network with its loss),
-             and the optimizer's update alone. The parts overlap a little (a part's backward needs
-             its own forward), so they need not add up to the step;
+             and the optimizer's update alone; and the update of the weights' moving average
+             that `ema_decay` > 0 adds to each step (not part of `variants`). The parts overlap a
+             little (a part's backward needs its own forward), so they need not add up to the step;
   input      the input pipeline's examples/s (`data.source`, or --data_source where the config's
              data cannot be read here, e.g. TFDS offline), against the examples/s the step consumes.
 A variant that fails (e.g. mixed precision on code that predates it) is reported with its error.
@@ -196,6 +197,11 @@ def breakdown(model, optimizer, batch, xla):
     return tf.constant(0)
 
   parts['optimizer_update'] = update
+  # What `ema_decay` > 0 adds to every step: the loop updates the average in a tf.function, no XLA.
+  from pixel_recursive.training import averaging
+  average = averaging.WeightAverage(model, 0.999)
+  step = tf.Variable(1000, dtype=tf.int64)
+  parts['weight_average_update'] = tf.function(lambda: average.update(step) or tf.constant(0))
   return {name: round(median_ms(fn, FLAGS.steps, FLAGS.repeats), 2) for name, fn in parts.items()}
 
 
