@@ -100,10 +100,12 @@ def test_two_workers_train_together_like_one_process(tmp_path):
   np.savez(tmp_path / 'data.npz', train_images=np.tile(faces, (8, 1, 1, 1)),
            eval_images=np.tile(faces, (4, 1, 1, 1)))
   # float32: the tiny configs' 'auto' is mixed_bfloat16 on a CPU with native bfloat16, too coarse
-  # for comparing weights at 1e-4.
+  # for comparing weights at 1e-4. With a moving average of the weights, which each worker keeps
+  # in cross-replica context: the workers' averages must follow the single process's too.
   args = ['--config.train_steps=6', '--config.checkpoint_every_steps=3',
           '--config.log_every_steps=3', '--config.xla=False', '--config.dtype_policy=float32',
-          '--config.data.shuffle_buffer=1', f'--config.data.source=npz:{tmp_path}/data.npz']
+          '--config.data.shuffle_buffer=1', f'--config.data.source=npz:{tmp_path}/data.npz',
+          '--config.ema_decay=0.9']
   ports = [free_port(), free_port()]
   cluster = {'worker': [f'127.0.0.1:{p}' for p in ports]}
   chief_dir = str(tmp_path / 'multi')

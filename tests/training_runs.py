@@ -78,12 +78,15 @@ def assert_monotonic_summaries(workdir):
 
 
 def assert_same_training(workdir, reference, step):
-  """Two runs' weights at checkpoint `step` agree to 1e-4 (absolute for weights near 1, relative for
-  large ones such as batch-norm moving variances), and so do their logged losses, step for step."""
+  """Two runs' weights at checkpoint `step` (and their moving averages, if the runs keep them) agree
+  to 1e-4 (absolute for weights near 1, relative for large ones such as batch-norm moving
+  variances), and so do their logged losses, step for step."""
   read = lambda d: tf.train.load_checkpoint(os.path.join(d, 'checkpoints', f'ckpt-{step}'))
   run, ref = read(workdir), read(reference)
-  keys = [k for k in ref.get_variable_to_shape_map() if k.startswith('weights/')]
-  assert keys
+  kept = lambda c: sorted(k for k in c.get_variable_to_shape_map()
+                          if k.startswith(('weights/', 'average/')))
+  keys = kept(ref)
+  assert keys and kept(run) == keys
   diffs = {k: (np.abs(run.get_tensor(k) - ref.get_tensor(k)) /
                np.maximum(1.0, np.abs(ref.get_tensor(k)))).max() for k in keys}
   worst = max(diffs, key=diffs.get)
