@@ -33,6 +33,7 @@ from pixel_recursive.training import preemption as preemption_lib
 from pixel_recursive.training import steps as steps_lib
 from pixel_recursive.training import summaries as summaries_lib
 
+
 class NonFiniteError(Exception):
   """Training met a NaN or Inf loss or gradient."""
 
