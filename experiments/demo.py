@@ -114,7 +114,7 @@ def super_resolution(out_dir, workdir, model_name, inputs, seed, what):
   t = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
   w = commands.sampling_setting(config, 'guidance', FLAGS.guidance)
   p = commands.sampling_setting(config, 'top_p', None)
-  c = commands.sampling_setting(config, 'candidates', None, default=1)
+  c = commands.sampling_setting(config, 'candidates', None)
   names, lowres, truths = inputs
   n = len(names)
   blank = np.full((32, 32, 3), 255, np.uint8)
@@ -162,7 +162,7 @@ def colorization(out_dir, workdir, n, seed):
                                             model_lib.build_model)
   temperature = commands.sampling_setting(config, 'temperature', FLAGS.color_temperature)
   top_p = commands.sampling_setting(config, 'top_p', None)
-  candidates = commands.sampling_setting(config, 'candidates', None, default=1)
+  candidates = commands.sampling_setting(config, 'candidates', None)
   rows = []
   for i, (stem, rgb) in enumerate(sample_photos(n, FLAGS.photo_size)):
     gray = transforms.to_uint8(transforms.luminance(rgb)).numpy()[..., 0]

@@ -101,7 +101,7 @@ def main(argv):
   model, config, step = workdir_lib.restore(workdir, model_lib.build_model)
   temperature = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
   top_p = commands.sampling_setting(config, 'top_p', FLAGS.top_p)
-  candidates = commands.sampling_setting(config, 'candidates', FLAGS.candidates, default=1)
+  candidates = commands.sampling_setting(config, 'candidates', FLAGS.candidates)
   good, grays, failures = commands.read_each(files, read_luminance)
   if good:
     logging.info('colorizing %d images x %d samples at temperature %g, top-p %g, the most typical '

@@ -109,7 +109,7 @@ def serving_function(model, config=None, batch_size=serving.DEFAULT_BATCH_SIZE):
   """
   top_p = tf.constant(commands.sampling_setting(config or {}, 'top_p', None), tf.float32)
   candidates = candidates_lib.check_candidates(
-      commands.sampling_setting(config or {}, 'candidates', None, default=1))
+      commands.sampling_setting(config or {}, 'candidates', None))
   # The very XLA programs `colorize` runs (the model's compiled conditioning and refinement
   # networks, the cached sampler) and its colour plumbing, so the exported images equal its images
   # bit for bit.
@@ -158,7 +158,7 @@ def verify(path, model, config=None, seed=0):
   gray = np.random.RandomState(seed).randint(0, 256, [1, size + 3, size // 2 + 1, 1])
   gray = gray.astype(np.uint8)
   top_p = commands.sampling_setting(config or {}, 'top_p', None)
-  candidates = commands.sampling_setting(config or {}, 'candidates', None, default=1)
+  candidates = commands.sampling_setting(config or {}, 'candidates', None)
   want = model.colorize(gray, num_samples=1, temperature=temperature, seed=seed,
                         top_p=top_p, candidates=candidates).numpy()[0]
   serving.verify(path, {'gray': gray, 'temperature': np.float32(temperature),

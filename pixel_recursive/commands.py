@@ -139,12 +139,16 @@ def check_guidance(value, flag='--guidance'):
   return value
 
 
-def sampling_setting(config, key, flag_value, default=1.0):
+# The papers' sampling: one draw from the whole of softmax(A + B) (w = 1: the paper's model).
+PAPER_SAMPLING = {'temperature': 1.0, 'guidance': 1.0, 'top_p': 1.0, 'candidates': 1}
+
+
+def sampling_setting(config, key, flag_value):
   """A sampling parameter: the flag's value if given, else the model's `sampling.<key>` from its
-  config.json (what the model ships with), else `default` (the paper's)."""
+  config.json (what the model ships with), else the papers' (`PAPER_SAMPLING`)."""
   if flag_value is not None:
     return flag_value
-  return config.get('sampling', {}).get(key, default)
+  return config.get('sampling', {}).get(key, PAPER_SAMPLING[key])
 
 
 def log_progress(done, total, what, every=None):

@@ -58,7 +58,7 @@ def top_p(config):
 
 def candidates(config):
   """--candidates, else the model's `sampling.candidates`, else 1."""
-  return commands.sampling_setting(config, 'candidates', FLAGS.candidates, default=1)
+  return commands.sampling_setting(config, 'candidates', FLAGS.candidates)
 
 
 def sampled_from(top_p):

@@ -91,7 +91,7 @@ def serving_function(model, config=None, batch_size=serving.DEFAULT_BATCH_SIZE):
   """
   top_p = tf.constant(commands.sampling_setting(config or {}, 'top_p', None), tf.float32)
   candidates = candidates_lib.check_candidates(
-      commands.sampling_setting(config or {}, 'candidates', None, default=1))
+      commands.sampling_setting(config or {}, 'candidates', None))
   # The same two XLA programs `SuperResolution.sample` runs (conditioning network, then the cached
   # sampler with its logits A), so the exported images equal its images bit for bit.
   conditioning = model.conditioning_function()
@@ -135,7 +135,7 @@ def verify(path, model, config=None, seed=0):
   guidance = commands.sampling_setting(config or {}, 'guidance', None)
   lowres = np.random.RandomState(seed).randint(0, 256, [1, LOWRES, LOWRES, 3]).astype(np.uint8)
   top_p = commands.sampling_setting(config or {}, 'top_p', None)
-  candidates = commands.sampling_setting(config or {}, 'candidates', None, default=1)
+  candidates = commands.sampling_setting(config or {}, 'candidates', None)
   want = model.sample(lowres, temperature=temperature, seed=seed, guidance=guidance,
                       top_p=top_p, keep_gray=True, candidates=candidates).numpy()
   serving.verify(path, {'lowres': lowres, 'temperature': np.float32(temperature),

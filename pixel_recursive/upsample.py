@@ -150,7 +150,7 @@ def main(argv):
   temperature = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
   guidance = commands.sampling_setting(config, 'guidance', FLAGS.guidance)
   top_p = commands.sampling_setting(config, 'top_p', FLAGS.top_p)
-  candidates = commands.sampling_setting(config, 'candidates', FLAGS.candidates, default=1)
+  candidates = commands.sampling_setting(config, 'candidates', FLAGS.candidates)
 
   if FLAGS.faces:
     faces_main(model, files, temperature, guidance, top_p, step, workdir, candidates)
