@@ -69,7 +69,6 @@ Exit status: 0 on success, 2 on a usage error (one line on stderr).
 import numpy as np
 import tensorflow as tf
 
-from data import transforms
 from pixcolor import color
 from pixel_recursive import candidates as candidates_lib
 from pixel_recursive import commands
@@ -130,9 +129,8 @@ def serving_function(model, config=None, batch_size=serving.DEFAULT_BATCH_SIZE):
       def draw(keys):  # No extra logits, so guidance has nothing to weigh: 1.0.
         return cached(features, tf.zeros([0]), temperature, tf.constant(1.0), keys, top_p)
 
-      bins = candidates_lib.select(
-          draw, keys, candidates, lambda bins: transforms.dequantize_chroma(bins, model.num_bins),
-          candidates_lib.keys_of)
+      bins = candidates_lib.select(draw, keys, candidates, model.bin_centres,
+                                   candidates_lib.keys_of)
       return refine(small, model.dequantize(bins, keys))
 
     chroma = serving.in_chunks(

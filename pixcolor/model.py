@@ -230,8 +230,12 @@ class PixColor(keras.Model):
       return self.sampler.sample((conditioning.shape[0], c, c), conditioning=conditioning,
                                  temperature=temperature, seed=s, method=method, top_p=top_p)
 
-    return candidates_lib.select(
-        draw, seeds, candidates, lambda bins: transforms.dequantize_chroma(bins, self.num_bins))
+    return candidates_lib.select(draw, seeds, candidates, self.bin_centres)
+
+  def bin_centres(self, bins):
+    """Chroma bins int [..., 2] -> Cb, Cr float at the bins' centres (0..255): what the candidates
+    of `sample_chroma` (and of the export) are compared on."""
+    return transforms.dequantize_chroma(bins, self.num_bins)
 
   def dequantize(self, bins, keys=None, training=False):
     """Chroma bins int [B, c, c, 2] -> Cb, Cr float on 0..255 for the refinement network.
@@ -243,7 +247,7 @@ class PixColor(keras.Model):
     held-out photos). Per example the numbers come from its sampler key (`keys` [B, 2]), so a
     colouring does not depend on its batch; training draws them at random, evaluation from key 0.
     """
-    centres = transforms.dequantize_chroma(tf.convert_to_tensor(bins, tf.int32), self.num_bins)
+    centres = self.bin_centres(tf.convert_to_tensor(bins, tf.int32))
     if self.dequantization == 'centre':
       return centres
     if keys is None:
@@ -300,7 +304,7 @@ class PixColor(keras.Model):
     [B, c, c, 3] (what the PixelCNN alone produced)."""
     k = self.grid_factor
     y = tf.nn.avg_pool2d(tf.cast(gray, tf.float32), k, k, 'VALID')
-    return color.ycbcr_to_rgb_in_gamut(y, transforms.dequantize_chroma(bins, self.num_bins))
+    return color.ycbcr_to_rgb_in_gamut(y, self.bin_centres(bins))
 
 
 def build_model(config, load_pretrained=False):
