@@ -63,9 +63,3 @@ class WeightAverage(tf.Module):
     d = decay_at(self.decay, step)
     for average, weight in self._pairs:
       average.assign(d * average + (1.0 - d) * tf.cast(weight.value, tf.float32))
-
-  def copy_to(self, model):
-    """Sets `model`'s trainable weights (another instance of the architecture) to the averages."""
-    weights = workdir_lib.weights_by_path(model)
-    for path, average in self.averages.items():
-      weights[path].assign(tf.cast(average, weights[path].dtype))

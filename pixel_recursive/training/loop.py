@@ -76,7 +76,8 @@ def restore(training, config, ckpt_dir, repair=True):
   if not latest:
     return None
   checkpoint = training.checkpoint
-  fresh_average = training.average is not None and not workdir_lib.has_averages(latest)
+  stored_averages = workdir_lib.has_averages(latest)
+  fresh_average = training.average is not None and not stored_averages
   if fresh_average:  # A run trained without an average resumes with one: it starts from here.
     checkpoint = workdir_lib.make_checkpoint(training.model, step=training.step,
                                              optimizer=training.optimizer)
@@ -89,7 +90,7 @@ def restore(training, config, ckpt_dir, repair=True):
         f'since it was written ({str(e).splitlines()[0][:200]}). Use a new --workdir, or the '
         'config it was trained with.') from None
   logging.info('resumed from %s at step %d', latest, int(training.step.numpy()))
-  if training.average is None and workdir_lib.has_averages(latest):
+  if training.average is None and stored_averages:
     status.expect_partial()  # Its averages are left unused: this run keeps none (ema_decay 0).
     logging.info('%s holds averages of the weights; this run (ema_decay 0) neither uses nor keeps '
                  'them', latest)

@@ -121,26 +121,24 @@ class InferenceModel:
 
   def __init__(self, task, model, config, average=None):
     self._model = model
-    self._average = average
     self._copy = None
     if average is not None or resolve(config.get('dtype_policy', 'float32')) != 'float32':
       with dtype_policy('float32'):
         self._copy = task.build_model(config.model)
-      self._pairs = _matching_weights(self._copy, model)
+      self._pairs = _matching_weights(self._copy, model, average.averages if average else {})
 
   def get(self):
     if self._copy is None:
       return self._model
     for target, source in self._pairs:
       target.assign(source)
-    if self._average is not None:
-      self._average.copy_to(self._copy)
     return self._copy
 
 
-def _matching_weights(target, source):
-  """[(target weight, source weight)] of two instances of one architecture, matched by path."""
+def _matching_weights(target, source, averages):
+  """[(target weight, its source)] of two instances of one architecture, matched by path; the
+  source is the weight's moving average where `averages` ({path: variable}) has one."""
   targets, sources = workdir.weights_by_path(target), workdir.weights_by_path(source)
   if set(targets) != set(sources):
     raise ValueError('the float32 copy of the model has other weights than the model')
-  return [(targets[k], sources[k]) for k in sorted(targets)]
+  return [(targets[k], averages.get(k, sources[k])) for k in sorted(targets)]
