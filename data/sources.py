@@ -28,6 +28,7 @@ import difflib
 import glob as glob_lib
 import os
 import re
+import socket
 import zipfile
 import threading
 
@@ -62,6 +63,13 @@ _TFDS_HELP = {
         'on a machine that has it and copy its ~/tensorflow_datasets/lsun folder into '
         '--config.data.tfds_data_dir ({data_dir}).'),
 }
+# Where TFDS downloads each dataset that it fetches itself (ImageNet is a manual download). Before a
+# download starts, the host is tried once: offline, TFDS would retry each file for ~3.5 minutes
+# (10 retries with exponential back-off) before failing.
+_TFDS_DOWNLOAD_HOSTS = {'celeb_a': 'drive.google.com', 'lsun': 'dl.yf.io'}
+_PROXY_VARIABLES = ('https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY', 'all_proxy',
+                    'ALL_PROXY')
+REACHABLE_TIMEOUT_S = 10
 _TFDS_DEFAULT_HELP = ('Prepare it with `tfds build {name}` where there is internet and copy the '
                       'result into --config.data.tfds_data_dir ({data_dir}).')
 
@@ -352,6 +360,8 @@ def _tfds(name, split, data_config, input_context, shuffle_files, seed):
                           'https://www.tensorflow.org/datasets/catalog/overview') from None
   except Exception as e:  # pylint: disable=broad-except
     raise DataSourceError(f'TFDS dataset {name!r}: {_first_line(e)}. {help_text}') from None
+  if download and not _is_prepared(builder):
+    _check_reachable(name, shown_data_dir, help_text)
   try:
     if download:
       # A no-op once prepared; otherwise downloads (or reads manual_dir) and prepares once.
@@ -380,6 +390,22 @@ def _tfds(name, split, data_config, input_context, shuffle_files, seed):
     ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
   ds = ds.map(lambda ex: {'image': ex['image']}, num_parallel_calls=tf.data.AUTOTUNE)
   return ds, count, True
+
+
+def _check_reachable(name, data_dir, help_text):
+  """Raises DataSourceError at once if TFDS is about to download `name` from a host that cannot be
+  reached (no internet): TFDS itself would retry for minutes. Behind a proxy (the usual *_proxy
+  variables, which TFDS's downloads honour) the host is not tried: it may resolve only there."""
+  host = _TFDS_DOWNLOAD_HOSTS.get(name.split('/')[0])
+  if host is None or any(os.environ.get(variable) for variable in _PROXY_VARIABLES):
+    return
+  try:
+    socket.create_connection((host, 443), timeout=REACHABLE_TIMEOUT_S).close()
+  except OSError as e:
+    reason = getattr(e, 'strerror', None) or str(e) or type(e).__name__
+    raise DataSourceError(
+        f'TFDS dataset {name!r} is not prepared in {data_dir} and TFDS downloads it from {host}, '
+        f'which cannot be reached ({reason}). {help_text}') from None
 
 
 def _first_line(error):

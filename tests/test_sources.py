@@ -7,6 +7,8 @@ import hashlib
 import logging
 import os
 import shutil
+import socket
+import time
 
 import ml_collections
 import numpy as np
@@ -157,6 +159,39 @@ def test_absent_celeb_a_offers_the_folder_alternative(tmp_path):
 
 def test_absent_lsun_says_what_to_build(tmp_path):
   assert 'tfds build lsun/bedroom' in absent_tfds_error(tmp_path, 'lsun/bedroom')
+
+
+def unreachable(address, timeout=None):
+  del timeout
+  raise socket.gaierror(-2, f'Name or service not known: {address[0]}')
+
+
+def test_offline_download_fails_at_once_naming_the_host(tmp_path, monkeypatch):
+  # TFDS would retry each file for ~3.5 minutes before failing; the host is tried once first.
+  monkeypatch.setattr(socket, 'create_connection', unreachable)
+  for variable in sources._PROXY_VARIABLES:
+    monkeypatch.delenv(variable, raising=False)
+  config = sr_data_config('tfds:celeb_a', tfds_data_dir=str(tmp_path), tfds_download=True)
+  start = time.monotonic()
+  with pytest.raises(sources.DataSourceError) as info:
+    sources.load('tfds:celeb_a', 'train', config)
+  assert time.monotonic() - start < 5
+  message = str(info.value)
+  assert 'drive.google.com' in message and 'cannot be reached' in message
+  assert str(tmp_path) in message and 'folder:' in message
+  assert '\n' not in message
+
+
+def test_behind_a_proxy_the_download_host_is_not_tried(monkeypatch):
+  monkeypatch.setattr(socket, 'create_connection', unreachable)
+  monkeypatch.setenv('HTTPS_PROXY', 'http://proxy.example:3128')
+  sources._check_reachable('celeb_a', '/data', 'help')  # Left to TFDS and the proxy.
+  monkeypatch.delenv('HTTPS_PROXY')
+  for variable in sources._PROXY_VARIABLES:
+    monkeypatch.delenv(variable, raising=False)
+  with pytest.raises(sources.DataSourceError, match='dl.yf.io'):
+    sources._check_reachable('lsun/bedroom', '/data', 'help')
+  sources._check_reachable('imagenet2012', '/data', 'help')  # A manual download: no host.
 
 
 def test_unknown_tfds_name_suggests_close_names(tmp_path):
