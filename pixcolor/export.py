@@ -66,6 +66,11 @@ example, fails the call with InvalidArgumentError before any sampling.
 
 Exit status: 0 on success, 2 on a usage error (one line on stderr).
 """
+if __name__ == '__main__':  # The command line, which reads its flags before importing TensorFlow.
+  from pixel_recursive import export_command
+  export_command.run(  # Exits.
+      'pixcolor', 'in pixcolor/demo/photos', 'gray, temperature, seed -> images')
+
 import numpy as np
 import tensorflow as tf
 
@@ -162,9 +167,3 @@ def verify(path, model, config=None, seed=0):
   serving.verify(path, {'gray': gray, 'temperature': np.float32(temperature),
                         'seed': np.int32(seed)},
                  want, f'colours one {gray.shape[1]}x{gray.shape[2]} image')
-
-
-if __name__ == '__main__':
-  from pixcolor import model as model_lib
-  serving.export_main('pixcolor', model_lib.DEMO_WORKDIR, model_lib.build_model, serving_function,
-                      verify, 'gray, temperature, seed -> images')

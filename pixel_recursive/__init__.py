@@ -14,6 +14,7 @@ PixelCNN core and plumbing that PixColor (the `pixcolor` package) shares.
     commands.py    the error contract and the batch-command skeleton (upsample, colorize)
     evaluation.py  the evaluate-command skeleton (data, files, TensorBoard)
     serving.py     SavedModel export: chunked batches, checked inputs, save and verify
+    export_command.py  both papers' export command line (flags read before TensorFlow loads)
     visualize.py   image grids
     rating/        the human "% fooled" study
   Super-resolution itself:

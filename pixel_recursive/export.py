@@ -61,6 +61,12 @@ wrong shape, fail the same way. The checks run before any sampling.
 
 Exit status: 0 on success, 2 on a usage error (one line on stderr).
 """
+if __name__ == '__main__':  # The command line, which reads its flags before importing TensorFlow.
+  from pixel_recursive import export_command
+  export_command.run(  # Exits.
+      'super_resolution', 'in pixel_recursive/demo/faces (--model=bedrooms: demo/bedrooms)',
+      'lowres, temperature, guidance, seed -> images', models=('faces', 'bedrooms'))
+
 import numpy as np
 import tensorflow as tf
 
@@ -141,9 +147,3 @@ def verify(path, model, config=None, seed=0):
   serving.verify(path, {'lowres': lowres, 'temperature': np.float32(temperature),
                         'guidance': np.float32(guidance), 'seed': np.int32(seed)},
                  want, 'samples one image')
-
-
-if __name__ == '__main__':
-  from pixel_recursive import model as model_lib
-  serving.export_main('super_resolution', model_lib.DEMO_WORKDIRS, model_lib.build_model, serving_function,
-                      verify, 'lowres, temperature, guidance, seed -> images')

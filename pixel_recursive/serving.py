@@ -10,11 +10,10 @@
                  cannot be a single serving signature.)
   checked_*      assertions on the signature's scalar inputs that run before any sampling;
   save, verify   writing the SavedModel (only the variables the function reads, as plain
-                 tf.Variables: loading needs no Keras) and checking what it samples;
-  export_command the `export` command line of both papers.
+                 tf.Variables: loading needs no Keras) and checking what it samples.
+The `export` command line of both papers is `pixel_recursive.export_command`.
 """
 import contextlib
-import os
 import time
 
 from absl import flags
@@ -22,13 +21,9 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from pixel_recursive import commands
-from pixel_recursive import workdir as workdir_lib
+from pixel_recursive.export_command import DEFAULT_BATCH_SIZE  # pylint: disable=unused-import
 
-DEFAULT_BATCH_SIZE = 8
 SIGNATURE = 'serving_default'
-# What a folder may hold for --output to replace it (what tf.saved_model.save writes).
-_SAVED_MODEL_FILES = {'saved_model.pb', 'fingerprint.pb', 'variables', 'assets'}
 
 
 def chunk_sizes(batch_size):
@@ -192,77 +187,3 @@ def verify(path, inputs, want, what):
     raise RuntimeError(f'the export at {path} does not equal the model: '
                        f'{int((got != want).sum())} of {got.size} sub-pixels differ')
   logging.info('verified: the export %s as the model does', what)
-
-
-def check_export_dir(path):
-  """Creates --output, or raises UsageError if it holds anything but an earlier SavedModel."""
-  if os.path.isdir(path):
-    entries = set(os.listdir(path))
-    if entries and not (entries <= _SAVED_MODEL_FILES and 'saved_model.pb' in entries):
-      raise commands.UsageError(f'--output {path} is not empty and holds no SavedModel: give a new or '
-                           'empty folder (an earlier export there is replaced)')
-  commands.check_output_dir(path)
-
-
-# ----------------------------------------------------------------------------------------------
-# The export command.
-# ----------------------------------------------------------------------------------------------
-def define_flags(demo):
-  shown = ', '.join(demo.values()) if isinstance(demo, dict) else demo
-  flags.DEFINE_string('workdir', None, 'Training workdir to export (config.json + '
-                      f'checkpoints/). Default: the demo checkpoint in {shown}.')
-  if isinstance(demo, dict):
-    commands.define_model_flag(list(demo))
-  flags.DEFINE_string('output', None, 'Folder for the SavedModel (created if missing; must be '
-                      'empty or hold an earlier export, which is replaced).')
-  flags.DEFINE_integer('batch_size', DEFAULT_BATCH_SIZE, 'Largest batch the sampler is compiled '
-                       'for: requests are sampled in chunks of it, the remainder padded to a power '
-                       'of two (see pixel_recursive/serving.py).', lower_bound=1)
-  flags.DEFINE_boolean('verify', True, 'Load the written SavedModel and check that it samples '
-                       'what the model samples (compiles the sampler once more).')
-
-
-def export_main(model_name, demo, build_model, serving_function, verify, signature_text):
-  """Runs a paper's export command: its flags, then `export_command`'s main."""
-  define_flags(demo)
-  commands.run(export_command(model_name, demo, build_model, serving_function, verify,
-                              signature_text))
-
-
-def export_command(model_name, demo, build_model, serving_function, verify, signature_text):
-  """The main() of a paper's export command.
-
-  Args:
-    model_name: the `model.name` the workdir must hold ('super_resolution' or 'pixcolor').
-    demo: the shipped demo workdir, exported when no --workdir is given, or {name: workdir} of
-      several, which --model picks from.
-    build_model: the paper's `build_model(model_config)`.
-    serving_function: function (model, config, batch_size) -> the `tf.function` to serve.
-    verify: function (path, model, config) that raises RuntimeError if the export samples
-      something else than the model.
-    signature_text: the signature's inputs and outputs, for the final line.
-  """
-  others = {'super_resolution': 'pixel_recursive.export', 'pixcolor': 'pixcolor.export'}
-
-  def main(argv):
-    del argv
-    FLAGS = flags.FLAGS
-    if not FLAGS.output:
-      raise commands.UsageError('--output is required')
-    workdir = workdir_lib.resolve(FLAGS.workdir, demo, flags.FLAGS['model'].value
-                                  if 'model' in flags.FLAGS else None)
-    # A missing or foreign workdir is reported before any slow work and before --output is made.
-    name = workdir_lib.read_config(workdir).get('model', {}).get('name', 'super_resolution')
-    if name != model_name:
-      hint = (f'export it with python -m {others[name]}' if name in others
-              else 'only sampling models can be exported')
-      raise commands.UsageError(f'{workdir} holds a {name} model, not a {model_name} one: {hint}')
-    check_export_dir(FLAGS.output)
-    model, config, step = workdir_lib.restore(workdir, build_model)
-    save(serving_function(model, config, FLAGS.batch_size), FLAGS.output, FLAGS.batch_size)
-    if FLAGS.verify:
-      verify(FLAGS.output, model, config)
-    print(f'exported the step-{step} model from {workdir} to {FLAGS.output} '
-          f'(signature {SIGNATURE}: {signature_text})', flush=True)
-
-  return main

@@ -169,7 +169,8 @@ def test_an_unknown_shipped_model_ends_in_one_line(module, tmp_path):
 
 @pytest.mark.parametrize('module', ['pixel_recursive.upsample', 'pixcolor.colorize',
                                     'experiments.demo', 'pixel_recursive.train',
-                                    'pixcolor.evaluate'])
+                                    'pixcolor.evaluate', 'pixel_recursive.export',
+                                    'pixcolor.export'])
 def test_a_mistyped_flag_is_reported_before_tensorflow_is_imported(module):
   """The quiet TensorFlow import of the command lines (pixel_recursive/__init__.py) waits until the
   command needs TensorFlow, so a mistyped flag costs a tenth of a second, not TensorFlow's import.

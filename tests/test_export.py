@@ -12,6 +12,7 @@ import tensorflow as tf
 from pixel_recursive import commands
 from pixel_recursive import workdir as workdir_lib
 from pixel_recursive import export
+from pixel_recursive import export_command
 from pixel_recursive import serving
 from pixel_recursive import model as model_lib
 from pixel_recursive import task as task_lib
@@ -178,12 +179,12 @@ def test_output_and_demo_checks(tmp_path):
   (tmp_path / 'other').mkdir()
   (tmp_path / 'other' / 'notes.txt').write_text('mine')
   with pytest.raises(commands.UsageError, match='not empty and holds no SavedModel'):
-    serving.check_export_dir(str(tmp_path / 'other'))
-  serving.check_export_dir(str(tmp_path / 'new'))  # Created.
+    export_command.check_export_dir(str(tmp_path / 'other'))
+  export_command.check_export_dir(str(tmp_path / 'new'))  # Created.
   assert os.path.isdir(tmp_path / 'new')
   (tmp_path / 'new' / 'saved_model.pb').write_text('')
   (tmp_path / 'new' / 'variables').mkdir()
-  serving.check_export_dir(str(tmp_path / 'new'))  # An earlier export: replaced.
+  export_command.check_export_dir(str(tmp_path / 'new'))  # An earlier export: replaced.
   with pytest.raises(commands.UsageError, match='no --workdir given and no demo checkpoint'):
     workdir_lib.resolve(None, demo=str(tmp_path / 'missing'))
   assert workdir_lib.resolve('given', demo=str(tmp_path / 'missing')) == 'given'

@@ -1,0 +1,91 @@
+"""The export command line of both papers (`python -m pixel_recursive.export`, `python -m
+pixcolor.export`): its flags and main. It imports no TensorFlow until its flags are read, so a
+mistyped flag is reported in a tenth of a second, as by the other commands; the SavedModel itself is
+`pixel_recursive.serving` and each paper's `export.serving_function`.
+"""
+import importlib
+import os
+
+from absl import flags
+
+from pixel_recursive import commands
+
+DEFAULT_BATCH_SIZE = 8
+# What a folder may hold for --output to replace it (what tf.saved_model.save writes).
+_SAVED_MODEL_FILES = {'saved_model.pb', 'fingerprint.pb', 'variables', 'assets'}
+# model.name -> (the paper's export module, its model module, that module's shipped workdir(s)).
+_PAPERS = {
+    'super_resolution': ('pixel_recursive.export', 'pixel_recursive.model', 'DEMO_WORKDIRS'),
+    'pixcolor': ('pixcolor.export', 'pixcolor.model', 'DEMO_WORKDIR'),
+}
+
+
+def check_export_dir(path):
+  """Creates --output, or raises UsageError if it holds anything but an earlier SavedModel."""
+  if os.path.isdir(path):
+    entries = set(os.listdir(path))
+    if entries and not (entries <= _SAVED_MODEL_FILES and 'saved_model.pb' in entries):
+      raise commands.UsageError(f'--output {path} is not empty and holds no SavedModel: give a new '
+                                'or empty folder (an earlier export there is replaced)')
+  commands.check_output_dir(path)
+
+
+def define_flags(demo_text, models=()):
+  """The export flags; `models`: the shipped models' names --model picks from (none: one)."""
+  flags.DEFINE_string('workdir', None, 'Training workdir to export (config.json + '
+                      f'checkpoints/). Default: the demo checkpoint {demo_text}.')
+  if models:
+    commands.define_model_flag(list(models))
+  flags.DEFINE_string('output', None, 'Folder for the SavedModel (created if missing; must be '
+                      'empty or hold an earlier export, which is replaced).')
+  flags.DEFINE_integer('batch_size', DEFAULT_BATCH_SIZE, 'Largest batch the sampler is compiled '
+                       'for: requests are sampled in chunks of it, the remainder padded to a power '
+                       'of two (see pixel_recursive/serving.py).', lower_bound=1)
+  flags.DEFINE_boolean('verify', True, 'Load the written SavedModel and check that it samples '
+                       'what the model samples (compiles the sampler once more).')
+
+
+def run(model_name, demo_text, signature_text, models=()):
+  """Runs a paper's export command: its flags, then `main`.
+
+  Args:
+    model_name: the `model.name` the workdir must hold ('super_resolution' or 'pixcolor').
+    demo_text: where the shipped checkpoint(s) are, for --help.
+    signature_text: the signature's inputs and outputs, for the final line.
+    models: the shipped models' names --model picks from (none: there is one).
+  """
+  define_flags(demo_text, models)
+  commands.run(main_of(model_name, signature_text))
+
+
+def main_of(model_name, signature_text):
+  """The main() of a paper's export command (see `run`)."""
+
+  def main(argv):
+    del argv
+    FLAGS = flags.FLAGS
+    if not FLAGS.output:
+      raise commands.UsageError('--output is required')
+    from pixel_recursive import serving  # TensorFlow from here on.
+    from pixel_recursive import workdir as workdir_lib
+    export_module, model_module, demo_name = _PAPERS[model_name]
+    export_lib = importlib.import_module(export_module)
+    model_lib = importlib.import_module(model_module)
+    workdir = workdir_lib.resolve(FLAGS.workdir, getattr(model_lib, demo_name),
+                                  FLAGS['model'].value if 'model' in FLAGS else None)
+    # A missing or foreign workdir is reported before any slow work and before --output is made.
+    name = workdir_lib.read_config(workdir).get('model', {}).get('name', 'super_resolution')
+    if name != model_name:
+      hint = (f'export it with python -m {_PAPERS[name][0]}' if name in _PAPERS
+              else 'only sampling models can be exported')
+      raise commands.UsageError(f'{workdir} holds a {name} model, not a {model_name} one: {hint}')
+    check_export_dir(FLAGS.output)
+    model, config, step = workdir_lib.restore(workdir, model_lib.build_model)
+    serving.save(export_lib.serving_function(model, config, FLAGS.batch_size), FLAGS.output,
+                 FLAGS.batch_size)
+    if FLAGS.verify:
+      export_lib.verify(FLAGS.output, model, config)
+    print(f'exported the step-{step} model from {workdir} to {FLAGS.output} '
+          f'(signature {serving.SIGNATURE}: {signature_text})', flush=True)
+
+  return main
