@@ -6,6 +6,7 @@ command (`upsample`, `colorize`) that skipped unreadable inputs exits 1 after wr
 output.
 """
 import os
+import re
 import sys
 
 from absl import app
@@ -38,20 +39,37 @@ def fail(message, status=EXIT_USAGE):
   sys.exit(status)
 
 
+# What ml_collections raises on a bad --config.KEY=VALUE: an unknown key as an AttributeError
+# wrapping a KeyError of the key's last component (its text may add 'Did you mean "other"'), a
+# value of the wrong type as ValueError or TypeError.
+CONFIG_OVERRIDE_ERRORS = (KeyError, AttributeError, ValueError, TypeError)
+
+
+def config_override_message(error, argv):
+  """The one line for one of CONFIG_OVERRIDE_ERRORS raised by the overrides in `argv`."""
+  text = str(error.args[0]) if error.args else ''
+  first = re.search(r'[A-Za-z_]\w*', text)  # The key, inside one or two layers of quotes.
+  key = first.group(0) if first else None
+  if isinstance(error, (KeyError, AttributeError)):
+    for arg in argv:
+      path = arg.split('=')[0].removeprefix('--config.').split('.')
+      if arg.startswith('--config.') and key in path:  # The unknown field, at any depth.
+        close = re.search(r'Did you mean \\?"([^"\\]+)', text)
+        hint = ''
+        if close:
+          path[path.index(key)] = close.group(1)
+          hint = f' (did you mean --config.{".".join(path)}?)'
+        return f'unknown config key {arg.split("=")[0]}: the config file has no such field{hint}'
+  return f'bad --config override: {error}'
+
+
 def _parse_flags(argv):
   try:
     return flags.FLAGS(argv)
   except flags.Error as e:
     fail(e)
-  except (KeyError, AttributeError, ValueError, TypeError) as e:
-    # ml_collections reports an unknown --config.KEY as an AttributeError wrapping a KeyError of
-    # the key's last component, and a value of the wrong type as ValueError or TypeError.
-    key = str(e.args[0]).strip('"\'') if e.args else ''
-    given = [a.split('=')[0] for a in argv if a.startswith('--config.') and
-             a.split('=')[0].rsplit('.', 1)[-1] == key]
-    if given and isinstance(e, (KeyError, AttributeError)):
-      fail(f'unknown config key {given[0]}: the config file has no such field')
-    fail(f'bad --config override: {e}')
+  except CONFIG_OVERRIDE_ERRORS as e:
+    fail(config_override_message(e, argv))
   except FileNotFoundError as e:
     fail(f'config file not found: {e.filename or e}')
 

@@ -10,6 +10,7 @@ same numbers to TensorBoard under the workdir's `evaluate` run.
 """
 import json
 import os
+import sys
 
 from absl import flags
 from absl import logging
@@ -39,10 +40,14 @@ def define_flags(what):
   flags.DEFINE_integer('candidates', None, 'Draws per sample, of which the one nearest to their '
                        "mean is kept (default: the model's sampling.candidates, else 1: one plain "
                        'draw).', lower_bound=1)
-  config_flags.DEFINE_config_dict(
-      'config', ml_collections.ConfigDict({'data': {'source': ''}}),
-      "Overrides of the run's config.json: --config.data.source=SOURCE evaluates on another data "
-      'source (see WORKSPACE.md), e.g. samples for the photos that ship with the dependencies.')
+  try:  # A config dict flag reads its overrides from sys.argv here, when it is defined.
+    config_flags.DEFINE_config_dict(
+        'config', ml_collections.ConfigDict({'data': {'source': ''}}),
+        "Overrides of the run's config.json: --config.data.source=SOURCE evaluates on another "
+        'data source (see WORKSPACE.md), e.g. samples for the photos that ship with the '
+        'dependencies.')
+  except commands.CONFIG_OVERRIDE_ERRORS as e:
+    commands.fail(commands.config_override_message(e, sys.argv))
 
 
 def check_top_p_flag():

@@ -157,6 +157,28 @@ def test_run_in_process_reports_what_a_process_would(fake_command, outcome, stat
   assert helpers.run_in_process(fake_command, '--outcome=ok').returncode == 0
 
 
+@pytest.mark.parametrize('module, override, suggestion', [
+    ('pixel_recursive.train', '--config.eval_every=5', '--config.eval_every_steps'),
+    ('pixcolor.train', '--config.modl.prior.num_layers=2', '--config.model.prior.num_layers'),
+    ('pixel_recursive.evaluate', '--config.data.sourc=samples', '--config.data.source'),
+    ('pixcolor.evaluate', '--config.datas.source=samples', '--config.data.source'),
+])
+def test_a_mistyped_config_key_is_named_with_its_likely_spelling(module, override, suggestion,
+                                                                  tmp_path):
+  # Evaluate's config is a dict flag, which reads its overrides when it is defined, before the
+  # flags are parsed; train's is a file, read while they are parsed: one line from both.
+  if module.endswith('train'):
+    config = 'faces_tiny' if module.startswith('pixel_recursive') else 'pixcolor_tiny'
+    args = [f'--config=experiments/configs/{config}.py', f'--workdir={tmp_path}/w']
+  else:
+    args = ['--workdir=pixcolor/demo/photos', f'--output={tmp_path}/m.json']
+  result = helpers.run_in_process(module, *args, override)
+  key = override.split('=')[0]
+  helpers.assert_usage_error(
+      result, f'unknown config key {key}: the config file has no such field (did you mean '
+      f'{suggestion}?)', prog=module)
+
+
 @pytest.mark.parametrize('module', ['pixel_recursive.upsample', 'pixel_recursive.export'])
 def test_an_unknown_shipped_model_ends_in_one_line(module, tmp_path):
   args = ['--model=cats', f'--output={tmp_path}/out'] + (
