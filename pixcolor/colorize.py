@@ -6,7 +6,9 @@ r"""Colorizes photos by sampling a trained PixColor model: several plausible col
 Input: an image file or a folder of them (searched recursively), colour or true grayscale, any size.
 Only the BT.601 luminance Y of each is used (a colour input's colours are discarded). Output, per input
 NAME: NAME_sample<k>.png for k < --num_samples, each at the input's own size, whose luminance is the
-input's (up to rounding), and grid.png (rows: gray input, then the colourings, as thumbnails).
+input's (up to rounding), and grid.png (rows: gray input, then the colourings, as thumbnails);
+NAME as in `pixel_recursive.upsample` (the path under --input, extension kept only where two
+inputs differ by it alone).
 The model sees Y resized to its image size (224 x 224 in the paper; a non-square input is squeezed to a
 square there and the colour is stretched back); its chroma is resized to the input's size and put on
 the original Y, so the detail of the input is untouched.
@@ -108,10 +110,10 @@ def main(argv):
                  'of %d draws each, with the step-%d model from %s', len(good), FLAGS.num_samples,
                  temperature, top_p, candidates, step, workdir)
     rows = [[thumbnail(g)] for g in grays]
+    output_name = commands.output_names(good, FLAGS.input, FLAGS.output)
 
     def write(i, k, rgb):
-      image_files.write_png(commands.output_name(good[i], FLAGS.input, FLAGS.output,
-                                                 f'_sample{k}'), rgb)
+      image_files.write_png(output_name(good[i], f'_sample{k}'), rgb)
       rows[i].append(thumbnail(rgb))
 
     colorize_all(model, grays, FLAGS.num_samples, temperature, FLAGS.seed, FLAGS.batch_size,

@@ -5,6 +5,7 @@ key, unusable data source) ends with one line on stderr and exit status 2, never
 command (`upsample`, `colorize`) that skipped unreadable inputs exits 1 after writing every good
 output.
 """
+import collections
 import os
 import re
 import sys
@@ -191,10 +192,22 @@ def read_inputs(path):
   return files
 
 
-def output_name(path, root, output_dir, suffix):
-  """Output path of `path` (under input `root`) with `suffix`, keeping sub-folders of a folder input."""
-  rel = os.path.relpath(path, root) if os.path.isdir(root) else os.path.basename(path)
-  return os.path.join(output_dir, f'{os.path.splitext(rel)[0]}{suffix}.png')
+def output_names(files, root, output_dir):
+  """A function (path, suffix) -> the output PNG of input `path` (one of `files`, read from
+  --input `root`): its path under `root` (sub-folders kept) without the extension, then `suffix`.
+  Inputs whose names differ only in the extension (photo.jpg, photo.png) keep it
+  (photo.jpg_sample0.png, photo.png_sample0.png), so that no output overwrites another."""
+
+  def relative(path):
+    return os.path.relpath(path, root) if os.path.isdir(root) else os.path.basename(path)
+
+  stems = collections.Counter(os.path.splitext(relative(path))[0] for path in files)
+
+  def name(path, suffix):
+    stem = os.path.splitext(relative(path))[0]
+    return os.path.join(output_dir, f'{relative(path) if stems[stem] > 1 else stem}{suffix}.png')
+
+  return name
 
 
 def read_each(files, read):

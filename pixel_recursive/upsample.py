@@ -10,7 +10,8 @@ to its central square and area-downsampled to 8x8, an input smaller than that is
 each with a notice. Output, per input NAME: NAME_input.png (the 8x8 input), NAME_sample<k>.png for
 k < --num_samples (32x32 samples), and grid.png (rows: input enlarged, bicubic, samples, and the
 input's central square at 32x32 where the input is at least that large: the truth, for an input
-made by downsampling).
+made by downsampling). NAME is the input's path under --input without its extension, or with it
+where two inputs differ only there (photo.jpg and photo.png: photo.jpg_sample0.png, ...).
 
 With --faces, every frontal face of each photo is found (scikit-image's detector, `data.faces`),
 cropped as the training faces were framed (CelebA's), area-resized to 32x32 (NAME_face<j>_crop.png)
@@ -174,11 +175,11 @@ def main(argv):
                            candidates=candidates)
     rows = []
     blank = np.full((32, 32, 3), 255, np.uint8)
+    output_name = commands.output_names(good, FLAGS.input, FLAGS.output)
     for path, (small, original), images in zip(good, read_items, samples):
-      image_files.write_png(commands.output_name(path, FLAGS.input, FLAGS.output, '_input'), small)
+      image_files.write_png(output_name(path, '_input'), small)
       for k, image in enumerate(images):
-        image_files.write_png(commands.output_name(path, FLAGS.input, FLAGS.output, f'_sample{k}'),
-                              image)
+        image_files.write_png(output_name(path, f'_sample{k}'), image)
       rows.append([visualize.nearest_upsample(small, 4),
                    visualize.bicubic_upsample(small[None], 32)[0]] + list(images)
                   + [blank if original is None else original])
@@ -198,6 +199,7 @@ def faces_main(model, files, temperature, guidance, top_p, step, workdir, candid
                workdir)
   good, photos, failures = commands.read_each(files, image_files.read_image)
   rows, faceless, written = [], [], 0
+  output_name = commands.output_names(good, FLAGS.input, FLAGS.output)
   for n, (path, photo) in enumerate(zip(good, photos)):
     found = upsample_faces(model, photo, FLAGS.num_samples, temperature, guidance,
                            sampling.derive_seed(FLAGS.seed, n), FLAGS.batch_size, top_p,
@@ -209,8 +211,7 @@ def faces_main(model, files, temperature, guidance, top_p, step, workdir, candid
       continue
     logging.info('%s: %d face(s)', path, len(found))
     for j, face in enumerate(found):
-      name = lambda suffix, j=j: commands.output_name(path, FLAGS.input, FLAGS.output,
-                                                      f'_face{j}{suffix}')
+      name = lambda suffix, j=j: output_name(path, f'_face{j}{suffix}')
       image_files.write_png(name('_input'), face['lowres'])
       image_files.write_png(name('_crop'), face['crop'])
       for k, image in enumerate(face['samples']):

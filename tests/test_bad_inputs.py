@@ -45,6 +45,7 @@ def make_inputs(folder):
       'gray16.png': Image.fromarray((rng.integers(0, 65535, (40, 40))).astype(np.uint16)),
       'tiny_1x1.png': Image.fromarray(face[:1, :1]),
       'photo.jpg': Image.open(photo),
+      'photo.png': Image.open(photo),  # Differs from photo.jpg by the extension alone.
   }
   for name, image in good.items():
     image.save(os.path.join(folder, name))
@@ -84,8 +85,10 @@ def test_batch_commands_convert_what_they_can_and_name_what_they_cannot(
                      'colorize': ('pixcolor.colorize', pixcolor_workdir)}[command]
   result = run(module, f'--workdir={workdir}', f'--input={tmp_path}/in', f'--output={out}')
   assert result.returncode == 1, result.stderr[-3000:]
+  stems = [os.path.splitext(name)[0] for name in good]
   for name in good:
     stem = os.path.splitext(name)[0]
+    stem = name if stems.count(stem) > 1 else stem  # photo.jpg_sample0.png, photo.png_sample0.png
     assert (out / f'{stem}_sample0.png').exists(), (name, result.stderr[-3000:])
     shape = np.asarray(Image.open(out / f'{stem}_sample0.png')).shape
     if command == 'upsample':

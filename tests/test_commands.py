@@ -17,6 +17,7 @@ from absl import flags
 import pytest
 
 import helpers
+from pixel_recursive import commands
 
 # (module, arguments, what the one line says); {file}, {pixcolor_run}, {sr_run} are filled in.
 CASES = [
@@ -177,6 +178,19 @@ def test_a_mistyped_config_key_is_named_with_its_likely_spelling(module, overrid
   helpers.assert_usage_error(
       result, f'unknown config key {key}: the config file has no such field (did you mean '
       f'{suggestion}?)', prog=module)
+
+
+def test_output_names_never_collide(tmp_path):
+  root = tmp_path / 'in'
+  files = [str(root / name) for name in ('a.jpg', 'a.png', 'b.jpg', 'sub/a.jpg', 'sub/c.tif')]
+  for path in files:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    open(path, 'w').close()
+  name = commands.output_names(files, str(root), 'out')
+  assert [name(path, '_sample0') for path in files] == [
+      'out/a.jpg_sample0.png', 'out/a.png_sample0.png', 'out/b_sample0.png',
+      'out/sub/a_sample0.png', 'out/sub/c_sample0.png']
+  assert commands.output_names(files[:1], files[0], 'out')(files[0], '_x') == 'out/a_x.png'
 
 
 @pytest.mark.parametrize('module', ['pixel_recursive.upsample', 'pixel_recursive.export'])
