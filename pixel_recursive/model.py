@@ -184,7 +184,10 @@ class SuperResolution(keras.Model):
     Returns:
       uint8 [B, 32, 32, 3].
     """
-    lowres = tf.convert_to_tensor(np.asarray(lowres), tf.uint8)
+    lowres = np.asarray(lowres)
+    if lowres.dtype != np.uint8:  # Floats in [0, 1] would quietly become a black image.
+      raise ValueError(f'lowres must be uint8 [B, h, w, 3] (0-255), got {lowres.dtype.name}')
+    lowres = tf.convert_to_tensor(lowres)
     if lowres.shape.rank != 4 or lowres.shape[-1] != 3:
       raise ValueError(f'lowres must be uint8 [B, h, w, 3], got shape {lowres.shape}')
     sampler = self.sampler

@@ -70,6 +70,16 @@ def test_sample_is_uint8_and_cached_equals_naive(model):
   np.testing.assert_array_equal(cached.numpy(), naive.numpy())
 
 
+@pytest.mark.parametrize('lowres, message', [
+    (np.full([1, 8, 8, 3], 0.5, np.float32), 'must be uint8 .* got float32'),  # Not 0-255.
+    (np.zeros([8, 8, 3], np.uint8), r'got shape \(8, 8, 3\)'),
+    (np.zeros([1, 8, 8, 1], np.uint8), r'got shape \(1, 8, 8, 1\)'),
+])
+def test_sample_refuses_what_is_not_a_batch_of_uint8_rgb_images(model, lowres, message):
+  with pytest.raises(ValueError, match=message):
+    model.sample(lowres)
+
+
 def test_keep_gray_turns_a_gray_inputs_samples_to_their_luminance_and_no_others(model):
   lowres = batch()['lowres']
   lowres[0] = lowres[0, ..., :1]  # A black-and-white photo: R = G = B.
