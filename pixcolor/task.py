@@ -52,8 +52,11 @@ class PixColorTask(task_lib.Task):
 
   def check_config(self, config):
     super().check_config(config)
-    if config.model.get('name') != 'pixcolor':
-      raise commands.UsageError(f"model.name must be 'pixcolor', got {config.model.get('name')!r}")
+    name = config.model.get('name')
+    if name != 'pixcolor':
+      hint = (': a super-resolution config trains with python -m pixel_recursive.train'
+              if name in (None, 'super_resolution', 'l2_regression') else '')
+      raise commands.UsageError(f"model.name must be 'pixcolor', got {name!r}{hint}")
     if not (config.get('train_pixelcnn', True) or config.get('train_refinement', True)):
       raise commands.UsageError(
           'train_pixelcnn and train_refinement are both False: nothing to train')

@@ -36,8 +36,11 @@ class SuperResolutionTask(task_lib.Task):
 
   def check_config(self, config):
     super().check_config(config)
-    if config.model.get('name', 'super_resolution') not in model_lib.MODELS:
-      raise commands.UsageError(f'model.name must be one of {sorted(model_lib.MODELS)}')
+    name = config.model.get('name', 'super_resolution')
+    if name not in model_lib.MODELS:
+      hint = ': a PixColor config trains with python -m pixcolor.train' if name == 'pixcolor' else ''
+      raise commands.UsageError(f'model.name must be one of {sorted(model_lib.MODELS)}, got '
+                                f'{name!r}{hint}')
 
   def build_model(self, model_config):
     model = model_lib.build_model(model_config)

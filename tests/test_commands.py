@@ -180,6 +180,17 @@ def test_a_mistyped_config_key_is_named_with_its_likely_spelling(module, overrid
       f'{suggestion}?)', prog=module)
 
 
+@pytest.mark.parametrize('module, config, other', [
+    ('pixel_recursive.train', 'pixcolor_tiny', 'pixcolor.train'),
+    ('pixcolor.train', 'faces_tiny', 'pixel_recursive.train'),
+])
+def test_a_config_of_the_other_paper_names_its_command(module, config, other, tmp_path):
+  result = helpers.run_in_process(module, f'--config=experiments/configs/{config}.py',
+                                  f'--workdir={tmp_path}/run')
+  helpers.assert_usage_error(result, f'trains with python -m {other}', prog=module)
+  assert not os.path.exists(tmp_path / 'run')  # Nothing written for the wrong command.
+
+
 def test_output_names_never_collide(tmp_path):
   root = tmp_path / 'in'
   files = [str(root / name) for name in ('a.jpg', 'a.png', 'b.jpg', 'sub/a.jpg', 'sub/c.tif')]
