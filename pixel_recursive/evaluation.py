@@ -101,13 +101,18 @@ def batches(config, data_task, num_examples, batch_size):
   from data import pipeline
   ds = pipeline.make_dataset(config.data, data_task, 'eval', 1, training=False,
                              num_examples=num_examples).unbatch().batch(batch_size)
+  total = 0
   for batch in ds:
     batch = {k: v.numpy() for k, v in batch.items()}
     n = len(next(iter(batch.values())))
+    total += n
     if n < batch_size:
       batch = {k: np.concatenate([v, np.repeat(v[-1:], batch_size - n, axis=0)])
                for k, v in batch.items()}
     yield batch, n
+  if num_examples and total < num_examples:
+    logging.warning('%d eval examples were asked for, but the eval split of %s holds %d: the '
+                    'tables score those %d', num_examples, config.data.source, total, total)
 
 
 def finish(results, config, step, markdown, plot, scalars, image_tag, **extra):

@@ -1,7 +1,8 @@
 """The training loop end to end: strategies, checkpoints, resume, summaries, NaN guard, CLIs."""
 import json
-import re
+import logging
 import os
+import re
 
 import numpy as np
 from PIL import Image
@@ -305,6 +306,20 @@ def test_evaluate_compares_with_the_l2_baseline(tmp_path):
   for values in results['methods'].values():
     assert 0 < values['ssim'] <= 1 and values['psnr'] > 5
   assert '| l2_regression |' in evaluate.markdown(results)
+
+
+def test_evaluate_says_when_the_eval_split_holds_fewer_examples_than_asked(caplog):
+  from pixel_recursive import evaluation
+  config = tiny_config()  # 40 eval faces.
+  with caplog.at_level(logging.WARNING):
+    counts = [n for _, n in evaluation.batches(config, 'super_resolution', 1000, 16)]
+  assert counts == [16, 16, 8]
+  assert any('1000 eval examples were asked for' in r.getMessage() and 'holds 40' in r.getMessage()
+             for r in caplog.records)
+  caplog.clear()
+  with caplog.at_level(logging.WARNING):
+    assert [n for _, n in evaluation.batches(config, 'super_resolution', 40, 16)] == [16, 16, 8]
+  assert not [r for r in caplog.records if 'asked for' in r.getMessage()]
 
 
 def test_init_from_starts_a_run_from_another_runs_weights(tmp_path):
