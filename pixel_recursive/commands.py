@@ -119,6 +119,8 @@ def run(main, user_errors=(), positional=False):
 # ----------------------------------------------------------------------------------------------
 def check_output_dir(path):
   """Creates the output folder, or raises UsageError if it cannot be created or written."""
+  if os.path.exists(path) and not os.path.isdir(path):
+    raise UsageError(f'output folder {path} is a file, not a folder')
   try:
     os.makedirs(path, exist_ok=True)
   except OSError as e:

@@ -37,6 +37,8 @@ def write_config(config, workdir, config_file=None):
   resolved = json.loads(config.to_json_best_effort())
   if config_file:
     resolved['config_file'] = config_file
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise commands.UsageError(f'--workdir {workdir} is a file, not a folder')
   try:
     os.makedirs(workdir, exist_ok=True)
     with open(tmp, 'w') as f:
@@ -50,6 +52,8 @@ def write_config(config, workdir, config_file=None):
 def read_config(workdir):
   """The resolved config a training run left in `workdir`, as a ConfigDict."""
   path = os.path.join(workdir, CONFIG_FILE)
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise commands.UsageError(f'workdir {workdir} is a file, not a folder')
   if not os.path.isdir(workdir):
     raise commands.UsageError(f'workdir {workdir} does not exist')
   if not os.path.isfile(path):

@@ -108,6 +108,8 @@ def test_batch_commands_convert_what_they_can_and_name_what_they_cannot(
     (['--temperature=-0.5'], 'temperature'),
     (['--num_samples=0'], 'num_samples'),
     (['--output=OUTPUT_IS_A_FILE'], 'cannot create output folder'),
+    (['--output=FILE'], 'output folder FILE is a file, not a folder'),
+    (['--workdir=FILE'], 'workdir FILE is a file, not a folder'),
 ])
 def test_upsample_user_mistakes_exit_2(sr_workdir, tmp_path, args, message):
   (tmp_path / 'in').mkdir()
@@ -118,9 +120,10 @@ def test_upsample_user_mistakes_exit_2(sr_workdir, tmp_path, args, message):
               '--output': str(tmp_path / 'out')}
   for a in args:
     key, value = a.split('=', 1)
-    defaults[key] = str(blocker / 'sub') if value == 'OUTPUT_IS_A_FILE' else value
+    defaults[key] = {'OUTPUT_IS_A_FILE': str(blocker / 'sub'), 'FILE': str(blocker)}.get(value,
+                                                                                        value)
   result = run('pixel_recursive.upsample', *[f'{k}={v}' for k, v in defaults.items()])
-  assert_usage_error(result, message, prog='pixel_recursive.upsample')
+  assert_usage_error(result, message.replace('FILE', str(blocker)), prog='pixel_recursive.upsample')
 
 
 def test_upsample_with_a_workdir_that_is_not_a_run(tmp_path):
