@@ -193,7 +193,8 @@ def test_a_config_of_the_other_paper_names_its_command(module, config, other, tm
 
 def test_a_workdir_that_is_a_file_is_named_as_such(tmp_path):
   (tmp_path / 'run').write_text('')
-  result = helpers.run_in_process('pixel_recursive.train', '--config=experiments/configs/faces_tiny.py',
+  result = helpers.run_in_process('pixel_recursive.train',
+                                  '--config=experiments/configs/faces_tiny.py',
                                   f'--workdir={tmp_path}/run')
   helpers.assert_usage_error(result, f'--workdir {tmp_path}/run is a file, not a folder',
                              prog='pixel_recursive.train')
