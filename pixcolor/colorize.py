@@ -85,6 +85,7 @@ def main(argv):
   del argv
   from data import image_files
   from pixcolor import model as model_lib
+  from pixel_recursive import candidates as candidates_lib
   from pixel_recursive import visualize
   from pixel_recursive import workdir as workdir_lib
   if not FLAGS.input or not FLAGS.output:
@@ -106,9 +107,9 @@ def main(argv):
   candidates = commands.sampling_setting(config, 'candidates', FLAGS.candidates)
   good, grays, failures = commands.read_each(files, read_luminance)
   if good:
-    logging.info('colorizing %d images x %d samples at temperature %g, top-p %g, the most typical '
-                 'of %d draws each, with the step-%d model from %s', len(good), FLAGS.num_samples,
-                 temperature, top_p, candidates, step, workdir)
+    logging.info('colorizing %d images x %d samples at temperature %g, top-p %g%s, with the '
+                 'step-%d model from %s', len(good), FLAGS.num_samples, temperature, top_p,
+                 candidates_lib.note(candidates), step, workdir)
     rows = [[thumbnail(g)] for g in grays]
     output_name = commands.output_names(good, FLAGS.input, FLAGS.output)
 

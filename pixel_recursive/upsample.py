@@ -131,6 +131,7 @@ def upsample_faces(model, image, num_samples=1, temperature=1.0, guidance=1.0, s
 def main(argv):
   del argv
   from data import image_files
+  from pixel_recursive import candidates as candidates_lib
   from pixel_recursive import model as model_lib
   from pixel_recursive import visualize
   from pixel_recursive import workdir as workdir_lib
@@ -167,9 +168,9 @@ def main(argv):
   good, read_items, failures = commands.read_each(files, read)
   lowres = [small for small, _ in read_items]
   if good:
-    logging.info('sampling %d x %d images at temperature %g, guidance %g, top-p %g, the most '
-                 'typical of %d draws each, with the step-%d model from %s', len(good),
-                 FLAGS.num_samples, temperature, guidance, top_p, candidates, step, workdir)
+    logging.info('sampling %d x %d images at temperature %g, guidance %g, top-p %g%s, with the '
+                 'step-%d model from %s', len(good), FLAGS.num_samples, temperature, guidance,
+                 top_p, candidates_lib.note(candidates), step, workdir)
     samples = upsample_all(model, np.stack(lowres), FLAGS.num_samples, temperature, FLAGS.seed,
                            FLAGS.batch_size, FLAGS.method, guidance, top_p,
                            candidates=candidates)
