@@ -22,7 +22,7 @@ of a run of 6,000 steps resumed to 12,000 under this recipe).
 
 Expect (an Intel Xeon with AVX512_BF16 and AMX, 2 cores, mixed bfloat16): about 3.3 steps/s, 1 h;
 eval bits/dim of A+B on the 500 validation bedrooms 4.17 at step 500, 4.03 at 2,500, 3.98 at 6,000,
-3.94 at 9,000, 3.93 at 11,000 and 11,500, 3.96 at 12,000 (it levels off from about 10,000). The
+3.94 at 9,000, 3.932 at 11,000, 3.937 at 11,500, 3.956 at 12,000 (it levels off from about 10,000). The
 shipped model's numbers, wall time and the choice of its checkpoint and sampling defaults are in its
 model card (WORKSPACE.md, "Demo checkpoints").
 """
@@ -43,7 +43,7 @@ def get_config():
   c.data.random_zoom = 0.0
   # Chosen on the 500 validation bedrooms by the rule fixed beforehand (model card): no setting of
   # T in {1, 1.2, 1.4, 1.7, 2} x w in {1, 2, 3, 4, 5, 6, 8} reached bicubic's pSNR there (19.74 dB;
-  # the best, w = 8, 19.16 with too little detail), so the highest pSNR among the settings with
+  # the best, w = 8, 19.27 with too little detail), so the highest pSNR among the settings with
   # consistency >= 28 dB and an HF ratio in [0.8, 1.25]: softmax((5 A + B) / 2).
   c.sampling.temperature = 2.0
   c.sampling.guidance = 5.0
