@@ -121,7 +121,7 @@ def main(argv):
                  FLAGS.method, write, top_p, candidates)
     grid_path = os.path.join(FLAGS.output, 'grid.png')
     image_files.write_png(grid_path, visualize.grid(rows))
-    print(f'wrote {len(good) * FLAGS.num_samples} PNGs and {grid_path}', flush=True)
+    commands.report_written(len(good) * FLAGS.num_samples, grid_path)
   commands.finish(failures, len(files))
 
 

@@ -260,6 +260,11 @@ def sample_in_batches(items, num_samples, seed, batch_size, sample, write, what=
     log_progress(start + len(chunk), len(jobs), what)
 
 
+def report_written(count, grid_path, what=''):
+  """A batch command's last line on stdout: how many PNGs (of `what`) it wrote, and its grid."""
+  print(f'wrote {count} PNG{"" if count == 1 else "s"}{what} and {grid_path}', flush=True)
+
+
 def finish(failures, total):
   """Ends a batch command: exit status 1, with a count on stderr, if some inputs were skipped."""
   if failures:

@@ -186,7 +186,7 @@ def main(argv):
                   + [blank if original is None else original])
     grid_path = os.path.join(FLAGS.output, 'grid.png')
     image_files.write_png(grid_path, visualize.nearest_upsample(visualize.grid(rows), 2))
-    print(f'wrote {len(good) * (FLAGS.num_samples + 1)} PNGs and {grid_path}', flush=True)
+    commands.report_written(len(good) * (FLAGS.num_samples + 1), grid_path)
   commands.finish(failures, len(files))
 
 
@@ -224,7 +224,7 @@ def faces_main(model, files, temperature, guidance, top_p, step, workdir, candid
   if rows:
     grid_path = os.path.join(FLAGS.output, 'grid.png')
     image_files.write_png(grid_path, visualize.nearest_upsample(visualize.grid(rows), 2))
-    print(f'wrote {written} PNGs of {len(rows)} face(s) and {grid_path}', flush=True)
+    commands.report_written(written, grid_path, f' of {len(rows)} face{"" if len(rows) == 1 else "s"}')
   commands.finish(failures, len(files))
   if faceless:
     sys.exit(commands.EXIT_PARTIAL)

@@ -213,6 +213,13 @@ def test_output_names_never_collide(tmp_path):
   assert commands.output_names(files[:1], files[0], 'out')(files[0], '_x') == 'out/a_x.png'
 
 
+def test_the_last_line_counts_what_was_written_in_good_english(capsys):
+  commands.report_written(1, 'out/grid.png')
+  commands.report_written(3, 'out/grid.png', ' of 1 face')
+  assert capsys.readouterr().out.splitlines() == [
+      'wrote 1 PNG and out/grid.png', 'wrote 3 PNGs of 1 face and out/grid.png']
+
+
 @pytest.mark.parametrize('module', ['pixel_recursive.upsample', 'pixel_recursive.export'])
 def test_an_unknown_shipped_model_ends_in_one_line(module, tmp_path):
   args = ['--model=cats', f'--output={tmp_path}/out'] + (

@@ -76,6 +76,7 @@ def test_upsample_faces_writes_each_face_and_names_a_photo_without_one(tmp_path)
   assert np.asarray(Image.open(out / 'astronaut_face0_sample1.png')).shape == (32, 32, 3)
   assert np.asarray(Image.open(out / 'astronaut_face0_input.png')).shape == (8, 8, 3)
   assert 'grid.png' in written
+  assert result.stdout.strip().splitlines()[-1] == f'wrote 8 PNGs of 2 faces and {out}/grid.png'
   assert 'Traceback' not in result.stderr
 
 
