@@ -24,6 +24,7 @@ pixel_recursive/demo/bedrooms and pixcolor/demo/photos (model cards in WORKSPACE
 """
 import html
 import os
+import re
 import sys
 import time
 
@@ -109,8 +110,8 @@ def super_resolution(out_dir, workdir, model_name, inputs, seed, what):
   from pixel_recursive import sampling
   from pixel_recursive import visualize
   from pixel_recursive import workdir as workdir_lib
-  model, config, step = workdir_lib.restore(
-      workdir or model_lib.demo_workdir(model_name), model_lib.build_model)
+  folder = workdir or model_lib.demo_workdir(model_name)
+  model, config, step = workdir_lib.restore(folder, model_lib.build_model)
   t = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
   w = commands.sampling_setting(config, 'guidance', FLAGS.guidance)
   p = commands.sampling_setting(config, 'top_p', None)
@@ -138,7 +139,7 @@ def super_resolution(out_dir, workdir, model_name, inputs, seed, what):
   grid = visualize.nearest_upsample(visualize.grid([[c[i] for c in columns] for i in range(n)]), 3)
   image_files.write_png(os.path.join(out_dir, f'{what}.png'), grid)
   return {'step': step,
-          'about': describe(config, workdir or f'pixel_recursive/demo/{model_name}'),
+          'about': describe(config, workdir or f'pixel_recursive/demo/{model_name}', folder),
           'columns': ['8x8 input', 'bicubic', 'sample as the paper draws it (T = 1, guidance 1)']
           + [f'sample {k + 1}, T = {t:g}, guidance {w:g}{nucleus_text(p)}{candidates_lib.note(c)}'
              for k in range(SR_SAMPLES)]
@@ -158,8 +159,8 @@ def colorization(out_dir, workdir, n, seed):
   from pixel_recursive import commands
   from pixel_recursive import visualize
   from pixel_recursive import workdir as workdir_lib
-  model, config, step = workdir_lib.restore(workdir_lib.resolve(workdir, model_lib.DEMO_WORKDIR),
-                                            model_lib.build_model)
+  folder = workdir_lib.resolve(workdir, model_lib.DEMO_WORKDIR)
+  model, config, step = workdir_lib.restore(folder, model_lib.build_model)
   temperature = commands.sampling_setting(config, 'temperature', FLAGS.color_temperature)
   top_p = commands.sampling_setting(config, 'top_p', None)
   candidates = commands.sampling_setting(config, 'candidates', None)
@@ -176,7 +177,7 @@ def colorization(out_dir, workdir, n, seed):
       image_files.write_png(os.path.join(out_dir, 'colorization', f'{stem}_sample{k}.png'), image)
     rows.append([gray] + list(colourings) + [rgb])
   image_files.write_png(os.path.join(out_dir, 'colorization.png'), visualize.grid(rows, pad=4))
-  return {'step': step, 'about': describe(config, workdir or 'pixcolor/demo/photos'),
+  return {'step': step, 'about': describe(config, workdir or 'pixcolor/demo/photos', folder),
           'columns': ['grayscale input'] + [
               f'colouring {k + 1} (T = {temperature:g}{nucleus_text(top_p)}'
               f'{candidates_lib.note(candidates)})'
@@ -215,8 +216,20 @@ Model at step {pc_step}: {pc_about}. {pc_note}</p>
 """
 
 
-def describe(config, workdir):
-  """One line about a run's model and data, from its config.json."""
+def trained_on(folder):
+  """The datasets a demo checkpoint's TERMS.md names in bold (['CelebA']), [] without one.
+
+  A shipped demo's config.json records `samples` as its data source (make_demo_checkpoint.py
+  --data_source: what runs from a fresh clone), not the staged copies it was trained on."""
+  path = os.path.join(folder, 'TERMS.md')
+  if not os.path.isfile(path):
+    return []
+  with open(path) as f:
+    return re.findall(r'\*\*(.+?)\*\*', f.read())
+
+
+def describe(config, workdir, folder):
+  """One line about a run's model and data, from its config.json (and TERMS.md) in `folder`."""
   m = config.model
   if m.get('name') == 'pixcolor':
     net = (f"{m.image_size}x{m.image_size} photos, {m.chroma_size}x{m.chroma_size} chroma, "
@@ -224,7 +237,10 @@ def describe(config, workdir):
   else:
     net = f"a prior of {m.prior.num_layers} gated layers of {m.prior.filters} filters"
   source = f"{config.config_file}: " if config.get('config_file') else ''
-  return f"{source}{net}, data {config.data.source}, batch {config.batch_size} ({workdir})"
+  names = trained_on(folder)
+  data = (f"trained on {' then '.join(names)} (terms: its TERMS.md)" if names
+          else f"data {config.data.source}")
+  return f"{source}{net}, {data}, batch {config.batch_size} ({workdir})"
 
 
 def main(argv):

@@ -66,6 +66,10 @@ def test_demo_writes_both_grids_and_the_page(tmp_path):
   assert not np.array_equal(samples[0], samples[2])  # Three samples, not one mean.
   page = (out / 'index.html').read_text()
   assert 'guidance' in page
+  # What each shipped model was trained on (its TERMS.md), not the `samples` its config.json
+  # records so that it runs from a fresh clone.
+  assert 'trained on CelebA (terms' in page and 'trained on Tiny ImageNet then Places365' in page
+  assert 'data samples' not in page
 
   photos = sorted(os.listdir(out / 'colorization'))
   assert len(photos) == 2 * 4  # gray + three colourings each
