@@ -24,7 +24,6 @@ pixel_recursive/demo/bedrooms and pixcolor/demo/photos (model cards in WORKSPACE
 """
 import html
 import os
-import re
 import sys
 import time
 
@@ -216,18 +215,6 @@ Model at step {pc_step}: {pc_about}. {pc_note}</p>
 """
 
 
-def trained_on(folder):
-  """The datasets a demo checkpoint's TERMS.md names in bold (['CelebA']), [] without one.
-
-  A shipped demo's config.json records `samples` as its data source (make_demo_checkpoint.py
-  --data_source: what runs from a fresh clone), not the staged copies it was trained on."""
-  path = os.path.join(folder, 'TERMS.md')
-  if not os.path.isfile(path):
-    return []
-  with open(path) as f:
-    return re.findall(r'\*\*(.+?)\*\*', f.read())
-
-
 def describe(config, workdir, folder):
   """One line about a run's model and data, from its config.json (and TERMS.md) in `folder`."""
   m = config.model
@@ -237,7 +224,8 @@ def describe(config, workdir, folder):
   else:
     net = f"a prior of {m.prior.num_layers} gated layers of {m.prior.filters} filters"
   source = f"{config.config_file}: " if config.get('config_file') else ''
-  names = trained_on(folder)
+  from pixel_recursive import workdir as workdir_lib
+  names = workdir_lib.trained_on(folder)
   data = (f"trained on {' then '.join(names)} (terms: its TERMS.md)" if names
           else f"data {config.data.source}")
   return f"{source}{net}, {data}, batch {config.batch_size} ({workdir})"

@@ -63,6 +63,18 @@ def read_config(workdir):
     return ml_collections.ConfigDict(json.load(f))
 
 
+def trained_on(workdir):
+  """The datasets a workdir's TERMS.md names in bold (a shipped demo's: ['CelebA']), [] without one.
+
+  A shipped demo's config.json records `samples` as its data source (make_demo_checkpoint.py
+  --data_source: what runs from a fresh clone), not the staged copies it was trained on."""
+  path = os.path.join(workdir, 'TERMS.md')
+  if not os.path.isfile(path):
+    return []
+  with open(path) as f:
+    return re.findall(r'\*\*(.+?)\*\*', f.read())
+
+
 def resolve(workdir, demo, model=None):
   """--workdir, or the demo checkpoint's folder when none is given (UsageError if it is missing).
 

@@ -16,6 +16,9 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KERNEL = 'pixel-recursive-notebook-test'
 NOTEBOOKS = ['super_resolution_demo.ipynb', 'pixcolor_demo.ipynb']
+# What each notebook's demo model was trained on (its TERMS.md), not its config.json's `samples`.
+TRAINED_ON = {'super_resolution_demo.ipynb': 'trained on CelebA, batch',
+              'pixcolor_demo.ipynb': 'trained on Tiny ImageNet, batch'}
 
 
 @pytest.fixture
@@ -64,3 +67,4 @@ def test_notebook_runs_and_draws(name, kernel):
                  for out in cell.outputs if out.get('output_type') == 'stream')
   assert 'smoke test: True' in text  # The first cell saw NOTEBOOK_SMOKE_TEST.
   assert 'demo checkpoint:' in text
+  assert TRAINED_ON[name] in text
