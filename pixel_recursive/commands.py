@@ -6,6 +6,7 @@ command (`upsample`, `colorize`) that skipped unreadable inputs exits 1 after wr
 output.
 """
 import collections
+import contextlib
 import os
 import re
 import sys
@@ -272,12 +273,25 @@ def finish(failures, total):
     sys.exit(EXIT_PARTIAL)
 
 
+@contextlib.contextmanager
+def command_flags():
+  """Flags defined inside it (a `with` block, or a function it decorates) are listed by the
+  running command's --help, not only by --helpfull: absl's --help shows the main module's own flags
+  and its key flags, and the shared modules define most of a command's flags (absl names the main
+  module by sys.argv[0])."""
+  before = set(flags.FLAGS)
+  yield
+  for name in sorted(set(flags.FLAGS) - before):
+    flags.FLAGS.register_key_flag_for_module(sys.argv[0], flags.FLAGS[name])
+
+
 def define_model_flag(names):
   """--model: which shipped demo model to use without --workdir."""
   flags.DEFINE_string('model', None, f'A shipped demo model: {" or ".join(names)} (default '
                       f'{names[0]}); instead of --workdir.')
 
 
+@command_flags()
 def define_batch_flags(demo, what, guidance=False, models=(), candidates=False):
   """The flags `upsample` and `colorize` share; `demo` names the shipped checkpoint's folder,
   `models` the shipped models --model picks from (none: no --model flag); `candidates` adds

@@ -22,6 +22,7 @@ from pixel_recursive import workdir as workdir_lib
 FLAGS = flags.FLAGS
 
 
+@commands.command_flags()
 def define_flags(what):
   """The flags every evaluate command has; `what` names the run kind in the help."""
   import ml_collections

@@ -30,6 +30,7 @@ def check_export_dir(path):
   commands.check_output_dir(path)
 
 
+@commands.command_flags()
 def define_flags(demo_text, models=()):
   """The export flags; `models`: the shipped models' names --model picks from (none: one)."""
   flags.DEFINE_string('workdir', None, 'Training workdir to export (config.json + '

@@ -3,7 +3,8 @@ config docstrings, the notebooks and the modules' docstrings runs one of our com
 flags that command defines, and overrides only config keys that exist.
 
 A renamed or removed flag, or a config key that moved, fails here instead of in a reader's shell.
-The flags of each command are what its own `--helpfull` lists (run in process, helpers.py).
+The flags of each command are what its own `--help` lists (run in process, helpers.py): a flag
+the docs give must be one a user finds there, not only under `--helpfull`.
 """
 import functools
 import glob
@@ -74,10 +75,10 @@ COMMANDS = documented_commands()
 
 @functools.lru_cache(maxsize=None)
 def flags_of(module):
-  """The flag names `python -m module --helpfull` lists (absl prints them, then exits 1)."""
-  out = helpers.run_in_process(module, '--helpfull')
+  """The flag names `python -m module --help` lists (absl prints them, then exits 1)."""
+  out = helpers.run_in_process(module, '--help')
   names = set(re.findall(r'^\s+--(?:\[no\])?([\w.]+)', out.stdout + out.stderr, re.M))
-  assert names, f'{module} --helpfull listed no flags:\n{out.stderr[-2000:]}'
+  assert names, f'{module} --help listed no flags:\n{out.stderr[-2000:]}'
   return frozenset(names)
 
 
@@ -118,7 +119,7 @@ def test_every_documented_flag_is_one_the_command_defines(module):
   defined = flags_of(module)
   unknown = sorted({f'{path}: --{flag}' for path, m, flags, _, _ in COMMANDS if m == module
                     for flag in flags if flag not in defined})
-  assert not unknown, f'{module} defines no such flag:\n' + '\n'.join(unknown)
+  assert not unknown, f'{module} --help lists no such flag:\n' + '\n'.join(unknown)
 
 
 def test_every_documented_config_override_names_a_key_of_its_config():

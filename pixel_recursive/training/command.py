@@ -9,7 +9,6 @@ naming what failed and the last good checkpoint), 2 on a usage error.
 """
 import importlib
 import os
-import sys
 
 from absl import flags
 
@@ -20,9 +19,9 @@ from pixel_recursive import training
 
 CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                        'experiments', 'configs')
-FLAG_NAMES = ('config', 'workdir', 'mode', 'strategy', 'cpu_replicas')
 
 
+@commands.command_flags()
 def define_flags(default_config):
   """The flags of a train command whose --config defaults to `default_config` (a path)."""
   from ml_collections import config_flags
@@ -39,10 +38,6 @@ def define_flags(default_config):
   flags.DEFINE_integer('cpu_replicas', 0, 'Split the CPU into this many logical devices (to try '
                        '--strategy=mirrored or multi_worker without GPUs).', lower_bound=0)
   flags.mark_flags_as_required(['workdir'])
-  # Key flags of the command the user ran, so that its --helpshort lists them (absl names the main
-  # module by sys.argv[0]).
-  for name in FLAG_NAMES:
-    flags.FLAGS.register_key_flag_for_module(sys.argv[0], flags.FLAGS[name])
 
 
 def main(task_class, default_config):
