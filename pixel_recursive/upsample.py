@@ -102,13 +102,14 @@ def upsample_all(model, lowres, num_samples, temperature, seed, batch_size, meth
 
 
 def upsample_faces(model, image, num_samples=1, temperature=1.0, guidance=1.0, seed=0,
-                   batch_size=16, top_p=1.0, candidates=1):
+                   batch_size=16, top_p=1.0, candidates=1, method='cached'):
   """Finds the faces in a photo and upsamples each: [{'box', 'crop', 'lowres', 'samples'}].
 
   Args:
     model: a `SuperResolution` model.
     image: uint8 RGB [H, W, 3] (or gray [H, W]) of any size.
-    num_samples, temperature, guidance, seed, batch_size, top_p, candidates: as `upsample_all`.
+    num_samples, temperature, guidance, seed, batch_size, top_p, candidates, method: as
+      `upsample_all`.
   Returns:
     One dict per face, largest first: 'box' (top, left, side) of the CelebA-framed square in the
     photo, 'crop' uint8 [32, 32, 3] (that square area-resized), 'lowres' uint8 [8, 8, 3] (the crop
@@ -122,7 +123,7 @@ def upsample_faces(model, image, num_samples=1, temperature=1.0, guidance=1.0, s
     return []
   lowres = np.stack([transforms.to_uint8(transforms.resize(f.crop, LOWRES, 'area')).numpy()
                      for f in found])
-  samples = upsample_all(model, lowres, num_samples, temperature, seed, batch_size,
+  samples = upsample_all(model, lowres, num_samples, temperature, seed, batch_size, method,
                          guidance=guidance, top_p=top_p, candidates=candidates)
   return [{'box': f.box, 'crop': f.crop, 'lowres': small, 'samples': s}
           for f, small, s in zip(found, lowres, samples)]
@@ -193,18 +194,19 @@ def main(argv):
 def faces_main(model, files, temperature, guidance, top_p, step, workdir, candidates=1):
   """--faces: every face of every photo, each upsampled; photos without one are named."""
   from data import image_files
+  from pixel_recursive import candidates as candidates_lib
   from pixel_recursive import sampling
   from pixel_recursive import visualize
-  logging.info('finding faces in %d photo(s); sampling at temperature %g, guidance %g, top-p %g '
-               'with the step-%d model from %s', len(files), temperature, guidance, top_p, step,
-               workdir)
+  logging.info('finding faces in %d photo(s); sampling at temperature %g, guidance %g, top-p %g%s, '
+               'with the step-%d model from %s', len(files), temperature, guidance, top_p,
+               candidates_lib.note(candidates), step, workdir)
   good, photos, failures = commands.read_each(files, image_files.read_image)
   rows, faceless, written = [], [], 0
   output_name = commands.output_names(good, FLAGS.input, FLAGS.output)
   for n, (path, photo) in enumerate(zip(good, photos)):
     found = upsample_faces(model, photo, FLAGS.num_samples, temperature, guidance,
                            sampling.derive_seed(FLAGS.seed, n), FLAGS.batch_size, top_p,
-                           candidates)
+                           candidates, FLAGS.method)
     if not found:
       faceless.append(path)
       print(f'no face found in {path} (scikit-image\'s frontal-face detector)', file=sys.stderr,

@@ -80,6 +80,21 @@ def test_upsample_faces_writes_each_face_and_names_a_photo_without_one(tmp_path)
   assert 'Traceback' not in result.stderr
 
 
+def test_upsample_faces_samples_with_the_sampler_it_is_given(monkeypatch):
+  """--method reaches the faces' sampling (it was dropped there: every face was drawn cached)."""
+  from pixel_recursive import upsample
+  seen = []
+
+  def upsample_all(model, lowres, num_samples, temperature, seed, batch_size, method='cached',
+                   **unused):
+    seen.append(method)
+    return np.zeros([len(lowres), num_samples, 32, 32, 3], np.uint8)
+
+  monkeypatch.setattr(upsample, 'upsample_all', upsample_all)
+  found = upsample.upsample_faces(None, samples.photo('astronaut'), method='naive')
+  assert seen == ['naive'] and len(found) == 1
+
+
 def test_the_framing_test_takes_its_block_of_ids_in_colour_or_in_gray():
   from experiments import framing
   faces = helpers.smooth_images(1600, size=8, seed=4)
