@@ -7,7 +7,8 @@ A user's faces are framed every which way; the training faces are CelebA's centr
 aligned photos. Here each 64 x 64 CelebA face (the same framing) is cropped to its central
 `zoom` x 64 square (zoom 1: CelebA's own framing; 0.6: the face fills the frame, as LFW's do),
 area-resized to 32 x 32 as the truth, area-downsampled to 8 x 8 as the input, and upsampled by the
-model at its shipped sampling defaults (or --temperature, --guidance), beside bicubic. `--ids`:
+model at its shipped sampling defaults (temperature, guidance, nucleus and draws per sample; or
+--temperature, --guidance), beside bicubic. `--ids`:
 `choice` is ids 008501-009000 (the validation ids: choose recipes and checkpoints there), `report`
 ids 009001-010000 (report only); train on neither. `--gray` turns every face to gray (its BT.601
 luminance in all three channels) before anything else: black-and-white photos, whose samples should
@@ -77,6 +78,8 @@ def main(argv):
   model, config, step = workdir_lib.restore(workdir, model_lib.build_model)
   t = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
   w = commands.sampling_setting(config, 'guidance', FLAGS.guidance)
+  p = commands.sampling_setting(config, 'top_p', None)
+  c = commands.sampling_setting(config, 'candidates', None)
   rows = {}
   with tempfile.TemporaryDirectory() as tmp:
     for zoom in (float(z) for z in FLAGS.zooms):
@@ -85,7 +88,8 @@ def main(argv):
       np.savez(path, train_images=images[:1], eval_images=images)
       config.data.source = f'npz:{path}'
       config.data.crop = 'none'
-      results = evaluate.evaluate(model, config, len(images), [(t, w)], batch_size=FLAGS.batch_size)
+      results = evaluate.evaluate(model, config, len(images), [(t, w)], batch_size=FLAGS.batch_size,
+                                  top_p=p, candidates=c)
       methods = results['methods']
       samples = methods[evaluate.method_name(t, w)]
       rows[f'{zoom:g}'] = {
@@ -101,7 +105,7 @@ def main(argv):
           f"{r['samples']['hf_ratio']:.2f} | {r['bits_per_dim']:.3f} |")
   print(json.dumps({'benchmark': 'framing', 'workdir': workdir, 'step': step, 'ids': FLAGS.ids,
                     'gray': FLAGS.gray, 'num_faces': len(block), 'temperature': t,
-                    'guidance': w, 'zooms': rows}))
+                    'guidance': w, 'top_p': p, 'candidates': c, 'zooms': rows}))
 
 
 if __name__ == '__main__':

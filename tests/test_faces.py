@@ -117,5 +117,6 @@ def test_the_framing_test_runs_on_the_shipped_faces_model(tmp_path):
   report = json.loads(lines[-1])
   assert report['gray'] is True and report['num_faces'] == 2 and set(report['zooms']) == {'0.6'}
   assert report['temperature'] == 1.5 and report['guidance'] == 4  # The shipped defaults.
+  assert report['top_p'] == 1 and report['candidates'] == 1
   row = report['zooms']['0.6']
   assert row['samples']['consistency'] > 10 and row['bits_per_dim'] > 0
