@@ -103,6 +103,7 @@ def score(model, config, head):
   eval_config.data = data
   temperature = commands.sampling_setting(config, 'temperature', None)
   candidates = commands.sampling_setting(config, 'candidates', None)
+  top_p = commands.sampling_setting(config, 'top_p', None)
   refine = model.compiled_network('refine')
   values = {k: [] for k in ('gray_input', 'regression', 'one_colouring_at_defaults',
                             'mean_of_colourings_t1', 'refined_true_chroma')}
@@ -114,7 +115,7 @@ def score(model, config, head):
                'regression': model.combine(gray, refine(gray, chroma)),
                'refined_true_chroma': model.combine(gray, model.refine(gray, batch['chroma']))}
     seeds = [sampling.derive_seed(0, count + b, 0) for b in range(len(gray))]
-    bins = model.sample_chroma(gray, seeds, temperature, candidates=candidates)
+    bins = model.sample_chroma(gray, seeds, temperature, top_p=top_p, candidates=candidates)
     outputs['one_colouring_at_defaults'] = model.combine(gray, model.refine(gray, bins, seeds))
     total = np.zeros(truth.shape, np.float64)
     for k in range(FLAGS.colourings):
@@ -126,7 +127,8 @@ def score(model, config, head):
       values[name].extend(metrics.psnr(out, truth).numpy()[:n].tolist())
     count += n
     commands.log_progress(count, FLAGS.num_examples, 'scored')
-  return {name: metrics.finite_mean(v) for name, v in values.items()}, count, temperature, candidates
+  defaults = {'temperature': temperature, 'top_p': top_p, 'candidates': candidates}
+  return {name: metrics.finite_mean(v) for name, v in values.items()}, count, defaults
 
 
 def main(argv):
@@ -137,12 +139,12 @@ def main(argv):
   model, config, step = workdir_lib.restore(workdir, model_lib.build_model)
   head = make_head()
   final_l2 = train_head(model, config, head)
-  psnr, count, temperature, candidates = score(model, config, head)
+  psnr, count, defaults = score(model, config, head)
   results = {'workdir': workdir, 'step': step, 'train': FLAGS.train, 'eval': FLAGS.eval,
              'num_examples': count, 'head_steps': FLAGS.steps, 'batch_size': FLAGS.batch_size,
              'learning_rate': FLAGS.learning_rate, 'head_train_l2_last_250': final_l2,
              'colourings_in_mean': FLAGS.colourings,
-             'defaults': {'temperature': temperature, 'candidates': candidates}, 'psnr': psnr}
+             'defaults': defaults, 'psnr': psnr}
   print('| colouring | pSNR (dB) | minus the gray input\'s |\n|---|---|---|')
   for name, value in psnr.items():
     print(f'| {name} | {value:.2f} | {value - psnr["gray_input"]:+.2f} |')

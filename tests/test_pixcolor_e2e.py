@@ -149,6 +149,29 @@ def test_two_replicas_with_a_resume_train_as_one_uninterrupted_process_does(tmp_
   assert training_runs.assert_same_training(two, one, 6) == [2, 4, 6]
 
 
+def test_the_colour_regression_bound_runs_end_to_end(tmp_path):
+  """experiments/colour_regression_bound.py (issue 18's diagnostic) on a 2-step tiny model: the
+  head trains on the model's frozen features and every row is scored on the eval photos, the
+  colourings at the model's sampling defaults."""
+  workdir = str(tmp_path / 'run')
+  config = tiny_config(train_steps=2, image_every_steps=0, eval_every_steps=0)
+  loop.run(task_lib.PixColorTask(config), config, workdir, 'train')
+  source, out = helpers.photo_crops_source(), tmp_path / 'bound.json'
+  result = run_in_process('experiments.colour_regression_bound', f'--workdir={workdir}',
+                          f'--train={source}', f'--eval={source}', '--num_examples=4',
+                          '--steps=3', '--batch_size=4', '--colourings=2', f'--output={out}')
+  assert result.returncode == 0, result.stderr[-3000:]
+  report = json.load(open(out))
+  assert report['num_examples'] == 4 and report['head_steps'] == 3 and report['step'] == 2
+  assert report['defaults'] == {'temperature': 1.0, 'top_p': 1.0, 'candidates': 1}
+  psnr = report['psnr']
+  assert set(psnr) == {'gray_input', 'regression', 'one_colouring_at_defaults',
+                       'mean_of_colourings_t1', 'refined_true_chroma'}
+  # A 2-step model colours barely (all rows within 0.1 dB of gray): mechanics, not quality.
+  assert all(10 < v < 60 for v in psnr.values()), psnr
+  assert json.loads(result.stdout.strip().splitlines()[-1]) == report
+
+
 def test_both_networks_learn_when_overfitting_one_batch(tmp_path):
   image_dir = tmp_path / 'four' / 'train'
   image_dir.mkdir(parents=True)
