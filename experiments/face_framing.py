@@ -9,7 +9,8 @@ detection. `--fit` (ids 000001-000500, training ids) gives `data.faces.FRAMING`:
 frame's side over the box's side and of the frame centre's offset from the box centre, in box
 sides. `--check` (the first `--check_count` of ids 008501-010000: the validation ids 008501-009000)
 reports how often a face is found, how often more than one, and how far the crop made with
-`FRAMING` is from the true frame: IoU, centre error and side ratio. The photos that ship with the
+the framing (the one `--fit` just measured, else `FRAMING`) is from the true frame: IoU, centre
+error and side ratio. The photos that ship with the
 dependencies (`data.samples`) are scanned too, for the faces found in each.
 """
 import json

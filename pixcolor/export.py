@@ -64,7 +64,8 @@ S x S, and resizing to and from it runs as ordinary TensorFlow ops.
 A temperature that is not a positive finite number, or a seed that is neither a scalar nor one per
 example, fails the call with InvalidArgumentError before any sampling.
 
-Exit status: 0 on success, 2 on a usage error (one line on stderr).
+Exit status: 0 on success, 2 on a usage error, 1 when no checkpoint of the workdir can be read
+(one line on stderr each).
 """
 if __name__ == '__main__':  # The command line, which reads its flags before importing TensorFlow.
   from pixel_recursive import export_command

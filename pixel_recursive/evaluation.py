@@ -31,7 +31,7 @@ def define_flags(what):
   flags.DEFINE_string('output', None, 'Path of the metrics JSON file; the table (.md) and the plot '
                       '(.png) are written beside it.')
   flags.DEFINE_integer('num_examples', None, 'Eval examples to score, all of them, the last batch '
-                       "included (default: the config's eval_examples).", lower_bound=1)
+                       "included (default: the config's eval_examples, else 1000).", lower_bound=1)
   flags.DEFINE_integer('seed', 0, 'Sampling seed; example i, sample k is seeded '
                        'sampling.derive_seed(seed, i, k).')
   flags.DEFINE_integer('batch_size', 32, 'Examples sampled at once.', lower_bound=1)

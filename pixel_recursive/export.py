@@ -59,7 +59,8 @@ ValueError: T -> 0 approaches the argmax but T = 0 divides by zero, and quietly 
 sample something other than what was asked. A negative or non-finite guidance, and a seed of the
 wrong shape, fail the same way. The checks run before any sampling.
 
-Exit status: 0 on success, 2 on a usage error (one line on stderr).
+Exit status: 0 on success, 2 on a usage error, 1 when no checkpoint of the workdir can be read
+(one line on stderr each).
 """
 if __name__ == '__main__':  # The command line, which reads its flags before importing TensorFlow.
   from pixel_recursive import export_command

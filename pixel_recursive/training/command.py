@@ -30,8 +30,9 @@ def define_flags(default_config):
       'with --config.KEY=VALUE.', lock_config=True)
   flags.DEFINE_string('workdir', None, 'Folder for config.json, checkpoints/ and TensorBoard logs. '
                       'Re-running with the same workdir resumes.')
-  flags.DEFINE_enum('mode', 'train', training.MODES, 'train; eval: a continuous evaluator that waits '
-                    "for each new checkpoint in the workdir; train_and_eval: both in one process.")
+  flags.DEFINE_enum('mode', 'train', training.MODES, 'train: train only; eval: a continuous '
+                    'evaluator that waits for each new checkpoint in the workdir; train_and_eval: '
+                    'both in one process.')
   flags.DEFINE_enum('strategy', 'default', distribute.STRATEGIES, 'default: one device; mirrored: '
                     'all local GPUs (or --cpu_replicas logical CPUs); multi_worker: machines in '
                     'TF_CONFIG.')
