@@ -39,7 +39,6 @@ if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 from experiments import configs  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments.benchmarks import common  # pylint: disable=g-import-not-at-top,wrong-import-position
-from pixel_recursive.training import precision  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 flags.DEFINE_list('configs', ['faces_tiny', 'celeba_8x32', 'pixcolor_tiny', 'pixcolor_imagenet'],
                   'Config names under experiments/configs.')
@@ -221,6 +220,8 @@ def pipeline_rate(task, config, batch_size, source):
 
 
 def benchmark(name):
+  # Here, not at the top: it imports Keras (and TensorFlow), which --help need not wait for.
+  from pixel_recursive.training import precision  # pylint: disable=g-import-not-at-top
   config = configs.load(name)
   task = make_task(config)
   batch_size = FLAGS.batch_size or config.batch_size
