@@ -19,8 +19,9 @@ and the median of
                    detail as a real face, bicubic ~0.02 and regressions ~0.2 (blur), above ~1.3
                    speckle (../shared/notes/fidelity_metrics.md)
 plus the model's bits/dim of A+B, A alone and B alone. Exactly --num_examples eval examples are
-scored, the last batch included (fewer, with a warning, if the eval split is smaller). Without --temperatures / --guidances: the model's shipped defaults (its config's `sampling`),
-and guidance 1 (the paper) beside them. Writes metrics.json, metrics.md (the table), metrics.png (pSNR
+scored, the last batch included (fewer, with a warning, if the eval split is smaller). Without
+--temperatures / --guidances: the model's shipped defaults (its config's `sampling`), and guidance
+1 (the paper) beside them. Writes metrics.json, metrics.md (the table), metrics.png (pSNR
 and consistency against the HF ratio, one point per setting, the baselines marked) and TensorBoard
 scalars under the workdir's `evaluate` run.
 """

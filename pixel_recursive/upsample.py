@@ -226,7 +226,8 @@ def faces_main(model, files, temperature, guidance, top_p, step, workdir, candid
   if rows:
     grid_path = os.path.join(FLAGS.output, 'grid.png')
     image_files.write_png(grid_path, visualize.nearest_upsample(visualize.grid(rows), 2))
-    commands.report_written(written, grid_path, f' of {len(rows)} face{"" if len(rows) == 1 else "s"}')
+    faces = f'{len(rows)} face{"" if len(rows) == 1 else "s"}'
+    commands.report_written(written, grid_path, f' of {faces}')
   commands.finish(failures, len(files))
   if faceless:
     sys.exit(commands.EXIT_PARTIAL)

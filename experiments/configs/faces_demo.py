@@ -9,14 +9,15 @@ network: conditioning ResNet of 64 filters and 3 blocks per resolution (the pape
 experiments/benchmarks/training.py (no XLA, mixed bfloat16), batch 16, RMSProp as the paper, gradient
 clipping at 5, horizontal flips, 1e-3 after a 500-step warm-up, 3e-4 from step 9,100, 12,000 steps.
 The shipped faces model is this run's 12,000 steps followed by faces_framing_finetune.py and then
-faces_gray_finetune.py; its data,
-wall time and scores are in its model card (WORKSPACE.md, "Demo checkpoints"). `data.source` defaults
+faces_gray_finetune.py; its data, wall time and scores are in its model card (WORKSPACE.md, "Demo
+checkpoints"). `data.source` defaults
 to faces_tiny's `samples:faces` so that the command runs from a fresh clone (about 90 faces,
 memorised within a few hundred steps: train on CelebA as above).
 
 Expect (2 cores of an AMD EPYC with AVX512_BF16, shared): about 1.7 steps/s (3 hours with
-evaluations); eval bits/dim of A+B 3.63 at 12,000 steps on the 500 validation faces (training on 8,500). Samples at guidance 1 follow the prior more than the input; the sampling
-defaults below were chosen on 500 validation faces (README, "Guidance").
+evaluations); eval bits/dim of A+B 3.63 at 12,000 steps on the 500 validation faces (training on
+8,500). Samples at guidance 1 follow the prior more than the input; the sampling defaults below
+were chosen on 500 validation faces (README, "Guidance").
 """
 from experiments.configs import faces_tiny
 
