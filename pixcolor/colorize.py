@@ -95,12 +95,9 @@ def main(argv):
   if FLAGS.top_p is not None:
     commands.check_top_p(FLAGS.top_p)
   files = commands.read_inputs(FLAGS.input)
-  commands.check_output_dir(FLAGS.output)
   workdir = workdir_lib.resolve(FLAGS.workdir, model_lib.DEMO_WORKDIR)
-  config = workdir_lib.read_config(workdir)
-  if config.get('model', {}).get('name') != 'pixcolor':
-    raise commands.UsageError(f'{workdir} is not a PixColor run (model.name is '
-                              f"{config.get('model', {}).get('name')!r})")
+  workdir_lib.check_model_name(workdir, 'pixcolor')
+  commands.check_output_dir(FLAGS.output)  # After the workdir's checks: a mistake leaves no folder.
   model, config, step = workdir_lib.restore(workdir, model_lib.build_model)
   temperature = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
   top_p = commands.sampling_setting(config, 'top_p', FLAGS.top_p)

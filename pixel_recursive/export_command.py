@@ -74,12 +74,9 @@ def main_of(model_name, signature_text):
     model_lib = importlib.import_module(model_module)
     workdir = workdir_lib.resolve(FLAGS.workdir, getattr(model_lib, demo_name),
                                   FLAGS['model'].value if 'model' in FLAGS else None)
-    # A missing or foreign workdir is reported before any slow work and before --output is made.
-    name = workdir_lib.read_config(workdir).get('model', {}).get('name', 'super_resolution')
-    if name != model_name:
-      hint = (f'export it with python -m {_PAPERS[name][0]}' if name in _PAPERS
-              else 'only sampling models can be exported')
-      raise commands.UsageError(f'{workdir} holds a {name} model, not a {model_name} one: {hint}')
+    workdir_lib.check_model_name(
+        workdir, model_name, lambda name: f'export it with python -m {_PAPERS[name][0]}'
+        if name in _PAPERS else 'only sampling models can be exported')
     check_export_dir(FLAGS.output)
     model, config, step = workdir_lib.restore(workdir, model_lib.build_model)
     serving.save(export_lib.serving_function(model, config, FLAGS.batch_size), FLAGS.output,

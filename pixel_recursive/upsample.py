@@ -144,12 +144,10 @@ def main(argv):
     if value is not None:
       check(value)
   files = commands.read_inputs(FLAGS.input)
-  commands.check_output_dir(FLAGS.output)
   workdir = workdir_lib.resolve(FLAGS.workdir, model_lib.DEMO_WORKDIRS, FLAGS.model)
+  workdir_lib.check_model_name(workdir, 'super_resolution')
+  commands.check_output_dir(FLAGS.output)  # After the workdir's checks: a mistake leaves no folder.
   model, config, step = workdir_lib.restore(workdir, model_lib.build_model)
-  if not isinstance(model, model_lib.SuperResolution):
-    raise commands.UsageError(f'{workdir} holds a {type(model).__name__}, not a SuperResolution '
-                              'model')
   temperature = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
   guidance = commands.sampling_setting(config, 'guidance', FLAGS.guidance)
   top_p = commands.sampling_setting(config, 'top_p', FLAGS.top_p)

@@ -63,6 +63,18 @@ def read_config(workdir):
     return ml_collections.ConfigDict(json.load(f))
 
 
+def check_model_name(workdir, expected, hint=None):
+  """The workdir's config (read_config) if its model.name is `expected`; else a UsageError naming
+  what it holds, and `hint` (a function of that name) after it. Cheap: commands call it before any
+  slow work and before they make their output, so that a wrong workdir leaves nothing behind."""
+  config = read_config(workdir)
+  name = config.get('model', {}).get('name', 'super_resolution')
+  if name != expected:
+    raise commands.UsageError(f'{workdir} holds a {name} model, not a {expected} one'
+                              + (f': {hint(name)}' if hint else ''))
+  return config
+
+
 def trained_on(workdir):
   """The datasets a workdir's TERMS.md names in bold (a shipped demo's: ['CelebA']), [] without one.
 

@@ -126,6 +126,21 @@ def test_upsample_user_mistakes_exit_2(sr_workdir, tmp_path, args, message):
   assert_usage_error(result, message.replace('FILE', str(blocker)), prog='pixel_recursive.upsample')
 
 
+@pytest.mark.parametrize('command,holds,wanted', [
+    ('pixel_recursive.upsample', 'pixcolor', 'super_resolution'),
+    ('pixel_recursive.upsample', 'l2_regression', 'super_resolution'),
+    ('pixcolor.colorize', 'super_resolution', 'pixcolor'),
+])
+def test_a_workdir_of_another_model_is_named_and_leaves_no_output_folder(command, holds, wanted,
+                                                                          tmp_path):
+  run_dir = tmp_path / 'run'
+  run_dir.mkdir()
+  (run_dir / 'config.json').write_text(f'{{"model": {{"name": "{holds}"}}}}')
+  result = run(command, f'--workdir={run_dir}', '--input=docs', f'--output={tmp_path}/out')
+  assert_usage_error(result, f'{run_dir} holds a {holds} model, not a {wanted} one', prog=command)
+  assert not (tmp_path / 'out').exists()
+
+
 def test_upsample_with_a_workdir_that_is_not_a_run(tmp_path):
   result = run('pixel_recursive.upsample', f'--workdir={tmp_path}', '--input=docs',
                f'--output={tmp_path}/out')
