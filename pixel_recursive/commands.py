@@ -261,9 +261,14 @@ def sample_in_batches(items, num_samples, seed, batch_size, sample, write, what=
     log_progress(start + len(chunk), len(jobs), what)
 
 
+def counted(count, noun):
+  """'1 PNG', '3 PNGs'."""
+  return f'{count} {noun}{"" if count == 1 else "s"}'
+
+
 def report_written(count, grid_path, what=''):
   """A batch command's last line on stdout: how many PNGs (of `what`) it wrote, and its grid."""
-  print(f'wrote {count} PNG{"" if count == 1 else "s"}{what} and {grid_path}', flush=True)
+  print(f'wrote {counted(count, "PNG")}{what} and {grid_path}', flush=True)
 
 
 def finish(failures, total):

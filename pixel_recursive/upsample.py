@@ -224,8 +224,7 @@ def faces_main(model, files, temperature, guidance, top_p, step, workdir, candid
   if rows:
     grid_path = os.path.join(FLAGS.output, 'grid.png')
     image_files.write_png(grid_path, visualize.nearest_upsample(visualize.grid(rows), 2))
-    faces = f'{len(rows)} face{"" if len(rows) == 1 else "s"}'
-    commands.report_written(written, grid_path, f' of {faces}')
+    commands.report_written(written, grid_path, f' of {commands.counted(len(rows), "face")}')
   commands.finish(failures, len(files))
   if faceless:
     sys.exit(commands.EXIT_PARTIAL)

@@ -64,15 +64,14 @@ def read_config(workdir):
 
 
 def check_model_name(workdir, expected, hint=None):
-  """The workdir's config (read_config) if its model.name is `expected`; else a UsageError naming
-  what it holds, and `hint` (a function of that name) after it. Cheap: commands call it before any
-  slow work and before they make their output, so that a wrong workdir leaves nothing behind."""
+  """Raises a UsageError unless the workdir's config.json (read_config) names model `expected`:
+  the line names what it holds, and `hint` (a function of that name) after it. Cheap: commands call
+  it before any slow work and before they make their output, so a wrong workdir leaves nothing."""
   config = read_config(workdir)
   name = config.get('model', {}).get('name', 'super_resolution')
   if name != expected:
     raise commands.UsageError(f'{workdir} holds a {name} model, not a {expected} one'
                               + (f': {hint(name)}' if hint else ''))
-  return config
 
 
 def trained_on(workdir):

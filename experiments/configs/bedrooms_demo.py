@@ -23,8 +23,8 @@ of a run of 6,000 steps resumed to 12,000 under this recipe).
 Expect (an Intel Xeon with AVX512_BF16 and AMX, 2 cores, mixed bfloat16): about 3.3 steps/s, 1 h;
 eval bits/dim of A+B on the 500 validation bedrooms 4.17 at step 500, 4.03 at 2,500, 3.98 at 6,000,
 3.94 at 9,000, 3.932 at 11,000, 3.937 at 11,500, 3.956 at 12,000 (it levels off from about
-10,000). The shipped model's numbers, wall time and the choice of its checkpoint and sampling defaults are in its
-model card (WORKSPACE.md, "Demo checkpoints").
+10,000). The shipped model's numbers, wall time and the choice of its checkpoint and sampling
+defaults are in its model card (WORKSPACE.md, "Demo checkpoints").
 """
 from experiments.configs import bedrooms_pretrain
 
