@@ -292,6 +292,10 @@ def test_conditioning_weights_that_do_not_fit_are_a_clear_error(tmp_path):
       load_pretrained=True)
   for a, b in zip(net.backbone.weights, loaded.backbone.weights):
     np.testing.assert_array_equal(a.numpy(), b.numpy())
+  unasked = model_lib.build_model(
+      tiny_model_config(conditioning_weights=str(tmp_path / 'same.weights.h5')))
+  assert not all(np.array_equal(a.numpy(), b.numpy())
+                 for a, b in zip(net.backbone.weights, unasked.backbone.weights))
 
 
 def test_image_size_must_match_the_output_stride():

@@ -37,7 +37,6 @@ def make(num_channels, num_values, conditional, first_layer='gated', seed=0):
 def test_cached_equals_naive_under_xla(case):
   net, cond, extra = make(**CASES[case])
   sampler = sampling.Sampler(net, jit_compile=True)
-  # Guidance weighs the extra logits A; the PixColor cases have none, so it must change nothing.
   for temperature, seed, guidance, top_p in ((1.0, 3, 1.0, 1.0), (0.7, 11, 2.5, 1.0),
                                              (1.0, 5, 0.0, 1.0), (1.2, 8, 1.0, 0.6)):
     naive = sampler.sample((B, H, W), cond, extra, temperature, seed, 'naive',
@@ -49,6 +48,9 @@ def test_cached_equals_naive_under_xla(case):
   # Different seeds give different images (the equality above is not between constants).
   other = sampler.sample((B, H, W), cond, extra, 1.0, 4, 'cached').numpy()
   assert (other != cached).mean() > 0.5
+  # Guidance weighs A alone: without A (PixColor) it changes nothing; with A it changes the draws.
+  weighed = sampler.sample((B, H, W), cond, extra, 1.0, 4, 'cached', guidance=3.0).numpy()
+  assert np.array_equal(weighed, other) == (extra is None)
 
 
 @pytest.mark.parametrize('case', sorted(CASES))

@@ -25,6 +25,7 @@ A variant that fails (e.g. mixed precision on code that predates it) is reported
 Timings are the median of --repeats runs of --steps steps after two warm-up steps. The weights are
 random: a step costs the same whatever they are.
 """
+import functools
 import json
 import os
 import sys
@@ -144,13 +145,15 @@ def breakdown(model, optimizer, batch, xla):
   batch = {k: tf.constant(v) for k, v in batch.items()}
   parts = {}
 
+  def forward_backward(net_vars, loss_fn):
+    with tf.GradientTape() as tape:
+      loss = loss_fn()
+    return tape.gradient(loss, net_vars)
+
   def fb(net_vars, loss_fn):
-    @tf.function(jit_compile=xla)
-    def run():
-      with tf.GradientTape() as tape:
-        loss = loss_fn()
-      return tape.gradient(loss, net_vars)
-    return run
+    # A partial, not a closure: TensorFlow counts traces per code object, and five closures of one
+    # function would draw its 'excessive retracing' warning although each traces once.
+    return tf.function(functools.partial(forward_backward, net_vars, loss_fn), jit_compile=xla)
 
   def square(x):
     return tf.reduce_mean(tf.square(tf.cast(x, tf.float32)))
