@@ -145,9 +145,37 @@ def test_training_only_one_network():
     net.set_trained(pixelcnn=False, refinement=False)
 
 
+def assert_chroma_pixelcnn_is_causal(model, cond, rng, num_bases=3):
+  """The perturbation probe (as tests/test_layers.py) of `model`'s chroma PixelCNN at the grid of
+  `cond` (1, h, w, C), around `num_bases` random chroma images, with random biases (no connection
+  hides behind a zero): sub-pixel k changes no logit at or before k around any of them, and some
+  logit after it around at least one (around one alone the last sub-pixels, whose only later
+  logits are one pixel's, can meet ReLUs that are all off there). Returns the first image."""
+  for i, v in enumerate(model.pixelcnn.trainable_variables):  # Stateless: the same in any order.
+    if v.path.endswith('bias'):
+      v.assign(0.5 * tf.random.stateless_normal(v.shape, seed=[1, i]))
+  _, h, w, _ = cond.shape
+  n = h * w * 2
+  bases = rng.integers(0, 32, [num_bases, 1, h, w, 2])
+  reach = np.zeros([n, n])
+  for base in bases:
+    batch = np.repeat(base, n + 1, axis=0)
+    for k in range(n):
+      i, rest = divmod(k, w * 2)
+      j, c = divmod(rest, 2)
+      batch[k + 1, i, j, c] = (base[0, i, j, c] + 16) % 32
+    logits = model.pixelcnn(model_lib.layers.scale_values(batch, 32), tf.repeat(cond, n + 1, 0))
+    change = np.abs(logits[1:].numpy() - logits[:1].numpy()).max(-1).reshape(n, n)
+    for k in range(n):
+      assert change[k, :k + 1].max() < 1e-6, f'chroma sub-pixel {k} leaks into earlier logits'
+    reach = np.maximum(reach, change)
+  for k in range(n - 1):
+    assert reach[k, k + 1:].max() > 1e-5, f'chroma sub-pixel {k} reaches no later logit'
+  return bases[0]
+
+
 def test_chroma_pixelcnn_is_causal_with_conditioning_present():
-  """Perturbation probe (as tests/test_layers.py) through the model's own conditioning path, on a
-  non-square image: sub-pixel k changes no logit at or before k and some logit after it."""
+  """The probe through the model's own conditioning path, on a non-square image."""
   keras.utils.set_random_seed(1)
   model = model_lib.build_model(tiny_model_config())
   h, w = 3, 5
@@ -155,22 +183,7 @@ def test_chroma_pixelcnn_is_causal_with_conditioning_present():
   gray = rng.integers(0, 256, [1, 4 * h, 4 * w, 1]).astype(np.uint8)
   cond = model.conditioning(gray)
   assert cond.shape == (1, h, w, 8)
-  for v in model.pixelcnn.trainable_variables:  # Random biases: no connection hides behind a zero.
-    if v.path.endswith('bias'):
-      v.assign(tf.random.normal(v.shape, stddev=0.5, seed=1))
-  n = h * w * 2
-  base = rng.integers(0, 32, [1, h, w, 2])
-  batch = np.repeat(base, n + 1, axis=0)
-  for k in range(n):
-    i, rest = divmod(k, w * 2)
-    j, c = divmod(rest, 2)
-    batch[k + 1, i, j, c] = (base[0, i, j, c] + 16) % 32
-  logits = model.pixelcnn(model_lib.layers.scale_values(batch, 32), tf.repeat(cond, n + 1, 0))
-  change = np.abs(logits[1:].numpy() - logits[:1].numpy()).max(-1).reshape(n, n)
-  for k in range(n):
-    assert change[k, :k + 1].max() < 1e-6, f'chroma sub-pixel {k} leaks into earlier logits'
-    if k + 1 < n:
-      assert change[k, k + 1:].max() > 1e-5, f'chroma sub-pixel {k} reaches no later logit'
+  base = assert_chroma_pixelcnn_is_causal(model, cond, rng)
   # The conditioning reaches the very first logits (Cb of the top-left pixel), which see no chroma.
   moved = model.conditioning(np.clip(gray.astype(int) + 60, 0, 255).astype(np.uint8))
   first = model.pixelcnn(model_lib.layers.scale_values(base, 32), cond)[0, 0, 0, 0]
