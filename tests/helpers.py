@@ -36,6 +36,22 @@ def override(config, overrides):
 SHARED_DATA = os.path.join(os.path.dirname(ROOT), 'shared', 'data')
 
 
+def subpixel_changes(logits_of, base, move):
+  """The causality probe's matrix for an image `base` [1, H, W, C]: entry [k, l] is the largest
+  change of sub-pixel l's logits (raster, then channel order) when sub-pixel k alone is set to
+  move(its value). One batch holds the base and its n perturbations, so every row goes through the
+  same kernels. `logits_of`: batch [n + 1, H, W, C] -> logits [n + 1, H, W, C, K]."""
+  _, h, w, channels = base.shape
+  n = h * w * channels
+  batch = np.repeat(base, n + 1, axis=0)
+  for k in range(n):
+    i, rest = divmod(k, w * channels)
+    j, c = divmod(rest, channels)
+    batch[k + 1, i, j, c] = move(base[0, i, j, c])
+  logits = np.asarray(logits_of(batch))
+  return np.abs(logits[1:] - logits[:1]).max(-1).reshape(n, n)
+
+
 def bt601_luma(rgb):
   """The tests' own BT.601 luminance of RGB [..., 3] (float64, unrounded), to check the code's."""
   return np.asarray(rgb, np.float64) @ np.array([0.299, 0.587, 0.114])

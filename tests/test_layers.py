@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import helpers
 from pixel_recursive import layers
 
 # Asymmetric so that a swapped H and W cannot pass.
@@ -48,18 +49,10 @@ def test_perturbing_a_subpixel_changes_only_later_logits(case):
   n = H * W * channels
   rng = np.random.default_rng(0)
   base = rng.uniform(-1, 1, [1, H, W, channels]).astype(np.float32)
-  # One batch: example k is the base image with sub-pixel k moved by a large step.
-  batch = np.repeat(base, n, axis=0)
-  for k in range(n):
-    i, rest = divmod(k, W * channels)
-    j, c = divmod(rest, channels)
-    batch[k, i, j, c] = -base[0, i, j, c] + np.sign(base[0, i, j, c] + 1e-3) * 0.5
-  # The unperturbed image rides in the same batch, so every row goes through the same kernels.
-  batch = np.concatenate([base, batch])
   conds = None if cond is None else tf.repeat(cond, n + 1, axis=0)
-  logits = model(batch, conds).numpy()
-  # Change of every sub-pixel's logits, in raster then channel order: [n perturbed, n logits].
-  change = np.abs(logits[1:] - logits[:1]).max(-1).reshape(n, n)
+  # Each sub-pixel moved by a large step.
+  change = helpers.subpixel_changes(lambda batch: model(batch, conds), base,
+                                    lambda v: -v + np.sign(v + 1e-3) * 0.5)
   for k in range(n):
     assert change[k, :k + 1].max() < 1e-6, (
         f'sub-pixel {k} leaks into logits at or before it: {np.argmax(change[k, :k + 1])}')

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import helpers
 from data import pipeline
 from data import transforms
 from pixcolor import color
@@ -159,13 +160,10 @@ def assert_chroma_pixelcnn_is_causal(model, cond, rng, num_bases=3):
   bases = rng.integers(0, 32, [num_bases, 1, h, w, 2])
   reach = np.zeros([n, n])
   for base in bases:
-    batch = np.repeat(base, n + 1, axis=0)
-    for k in range(n):
-      i, rest = divmod(k, w * 2)
-      j, c = divmod(rest, 2)
-      batch[k + 1, i, j, c] = (base[0, i, j, c] + 16) % 32
-    logits = model.pixelcnn(model_lib.layers.scale_values(batch, 32), tf.repeat(cond, n + 1, 0))
-    change = np.abs(logits[1:].numpy() - logits[:1].numpy()).max(-1).reshape(n, n)
+    change = helpers.subpixel_changes(
+        lambda batch: model.pixelcnn(model_lib.layers.scale_values(batch, 32),
+                                     tf.repeat(cond, n + 1, 0)),
+        base, lambda v: (v + 16) % 32)
     for k in range(n):
       assert change[k, :k + 1].max() < 1e-6, f'chroma sub-pixel {k} leaks into earlier logits'
     reach = np.maximum(reach, change)

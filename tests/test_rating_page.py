@@ -199,9 +199,9 @@ def browser(tmp_path):
   options.add_experimental_option('prefs', {'download.default_directory': str(downloads),
                                             'download.prompt_for_download': False})
   options.set_capability('goog:loggingPrefs', {'browser': 'ALL'})
-  # Chromium's own temporary files where they always were (conftest.py gives the tests a folder of
-  # their own): its socket path must stay under 108 characters.
-  env = dict(os.environ, TMPDIR=os.environ.get('PYTEST_DEBUG_TEMPROOT', tempfile.gettempdir()))
+  # Chromium's own temporary files where they always were (conftest.py, which sets this variable,
+  # gives the tests a folder of their own): its socket path must stay under 108 characters.
+  env = dict(os.environ, TMPDIR=os.environ['PYTEST_DEBUG_TEMPROOT'])
   driver = webdriver.Chrome(options=options, service=Service(driver_path, env=env))
   driver.downloads = downloads
   yield driver
