@@ -1,5 +1,7 @@
 """Test setup: quiet TensorFlow, a temporary directory of the session's own, and two logical CPUs so
 MirroredStrategy has two replicas."""
+import atexit
+import logging
 import os
 import shutil
 import sys
@@ -21,12 +23,50 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 
-import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
-# Before any op runs: afterwards the device configuration is frozen.
-_cpu = tf.config.list_physical_devices('CPU')[0]
-tf.config.set_logical_device_configuration(
-    _cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+# The test files taking 13 s or more in all, longest first (measured 2026-12-04: from 120 s for
+# test_pixcolor_e2e.py down to 13 s), the others after them in their usual order. With
+# `-n 2 --dist loadfile --no-loadscope-reorder` (README's command) pytest-xdist hands whole files
+# out in this order as its two workers ask for more: the workers end on short files, 4 s apart (in
+# alphabetical order, handed out test by test, 3 to 29 s apart), and a file's module-scoped
+# fixtures are built once.
+RUN_FIRST = ('test_pixcolor_e2e.py', 'test_train.py', 'test_reliability.py', 'test_sampling.py',
+             'test_pixcolor_export.py', 'test_export.py', 'test_notebooks.py', 'test_precision.py',
+             'test_benchmarks.py', 'test_backbones.py', 'test_commands.py', 'test_demo.py',
+             'test_faces.py', 'test_checkpoint_damage.py', 'test_pixcolor_model.py',
+             'test_averaging.py', 'test_model.py', 'test_bad_inputs.py')
+
+
+def pytest_collection_modifyitems(items):
+  rank = {name: i for i, name in enumerate(RUN_FIRST)}
+  items.sort(key=lambda item: rank.get(item.path.name, len(RUN_FIRST)))  # Stable: the rest as is.
+
+
+def _end_the_worker_now():
+  """An xdist worker's last exit handler: ends the process once every other handler has run
+  (TensorFlow's, absl's, matplotlib's; registered later, so run earlier), without the interpreter's
+  teardown of the hundreds of models and functions its tests left, which took 7 s after the last
+  test while the controller waited. Its results were sent to the controller before."""
+  logging.shutdown()
+  sys.stdout.flush()
+  sys.stderr.flush()
+  os._exit(0)  # pylint: disable=protected-access
+
+
+if os.environ.get('PYTEST_XDIST_WORKER'):
+  atexit.register(_end_the_worker_now)
+
+
+def pytest_sessionstart(session):
+  """Two logical CPUs before any op runs (afterwards the device configuration is frozen), in each
+  process that runs tests: not in pytest-xdist's controller, which runs none (TensorFlow's import
+  there cost each `-n 2` run 3 s before the workers started)."""
+  if session.config.pluginmanager.hasplugin('dsession'):
+    return
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  cpu = tf.config.list_physical_devices('CPU')[0]
+  tf.config.set_logical_device_configuration(
+      cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
 
 
 def pytest_sessionfinish(session, exitstatus):
