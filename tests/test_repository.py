@@ -36,3 +36,17 @@ def test_every_demo_checkpoint_states_its_terms():
     terms = os.path.join(ROOT, demo, 'TERMS.md')
     assert os.path.isfile(terms), demo
     assert 'non-commercial' in open(terms).read(), demo
+
+
+def test_the_readme_and_ci_run_the_same_tests_in_the_order_conftest_gives():
+  """README's test command is .ci/run's last line, and conftest.RUN_FIRST (the order in which that
+  command hands whole files to the two workers) names test files that exist: a renamed file would
+  otherwise drop silently to the end of the order."""
+  import conftest  # pylint: disable=g-import-not-at-top
+  ci_command = open(os.path.join(ROOT, '.ci', 'run')).read().strip().splitlines()[-1]
+  assert ci_command.endswith('--dist loadfile --no-loadscope-reorder tests'), ci_command
+  assert f'\n{ci_command}\n' in open(os.path.join(ROOT, 'README.md')).read()
+  tests = os.path.join(ROOT, 'tests')
+  missing = [name for name in conftest.RUN_FIRST if not os.path.isfile(os.path.join(tests, name))]
+  assert not missing, missing
+  assert len(set(conftest.RUN_FIRST)) == len(conftest.RUN_FIRST)
