@@ -1,5 +1,5 @@
-"""Test setup: quiet TensorFlow, a temporary directory of the session's own, and two logical CPUs so
-MirroredStrategy has two replicas."""
+"""Test setup: quiet TensorFlow, a temporary directory of the session's own, two logical CPUs so
+MirroredStrategy has two replicas, and for pytest-xdist the files' order and a quick worker exit."""
 import atexit
 import logging
 import os
@@ -50,11 +50,14 @@ def _end_the_worker_now():
   logging.shutdown()
   sys.stdout.flush()
   sys.stderr.flush()
-  os._exit(0)  # pylint: disable=protected-access
+  os._exit(0)
 
 
-if os.environ.get('PYTEST_XDIST_WORKER'):
-  atexit.register(_end_the_worker_now)
+def pytest_configure(config):
+  # `workerinput` marks an xdist worker itself, not a pytest a test starts from one (which inherits
+  # PYTEST_XDIST_WORKER, and whose exit status must stay its own).
+  if hasattr(config, 'workerinput'):
+    atexit.register(_end_the_worker_now)
 
 
 def pytest_sessionstart(session):
