@@ -108,6 +108,10 @@ def test_colourfulness_is_zero_for_gray_and_follows_hasler_and_suesstrunk():
   red = np.zeros((1, 8, 10, 3), np.uint8)
   red[..., 0] = 200  # rg = 200, yb = 100 everywhere: no spread, M = 0.3 * sqrt(200^2 + 100^2).
   np.testing.assert_allclose(metrics.colourfulness(red), [0.3 * np.hypot(200, 100)])
+  # Green and blue play different parts: green: rg = -200, yb = 100; blue: rg = 0, yb = -200.
+  green, blue = np.roll(red, 1, axis=-1), np.roll(red, 2, axis=-1)
+  np.testing.assert_allclose(metrics.colourfulness(green), [0.3 * np.hypot(200, 100)])
+  np.testing.assert_allclose(metrics.colourfulness(blue), [0.3 * 200])
   half = red.copy()
   half[:, :, :5] = 0  # rg and yb each 0 or their value, half and half: sd = value / 2.
   np.testing.assert_allclose(metrics.colourfulness(half),

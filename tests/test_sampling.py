@@ -53,11 +53,15 @@ def test_cached_equals_naive_under_xla(case):
   assert np.array_equal(weighed, other) == (extra is None)
 
 
+@pytest.mark.parametrize('method', sampling.METHODS)
 @pytest.mark.parametrize('case', sorted(CASES))
-def test_cached_logits_equal_full_forward_logits(case, monkeypatch):
-  """Teacher-force a random image through the cached loop and compare every sub-pixel's logits."""
+def test_drawn_logits_equal_full_forward_b_plus_guided_a(case, method, monkeypatch):
+  """Teacher-force a random image through the sampler and compare the logits of every sub-pixel it
+  draws with the full forward pass's B + w * A (`draw` then divides by T: tested below). Pins the
+  guidance formula itself, which cached == naive cannot: both share it."""
   spec = CASES[case]
-  net, cond, _ = make(**spec)
+  net, cond, extra = make(**spec)
+  guidance = 2.5
   channels, values = spec['num_channels'], spec['num_values']
   image = np.random.default_rng(0).integers(0, values, [B, H, W, channels])
   seen = {}
@@ -72,11 +76,14 @@ def test_cached_logits_equal_full_forward_logits(case, monkeypatch):
   monkeypatch.setattr(sampling, 'draw', forced_draw)
   tf.config.run_functions_eagerly(True)
   try:
-    out = sampling.Sampler(net, jit_compile=False).sample((B, H, W), cond, None, method='cached')
+    out = sampling.Sampler(net, jit_compile=False).sample((B, H, W), cond, extra, method=method,
+                                                          guidance=guidance)
   finally:
     tf.config.run_functions_eagerly(False)
   np.testing.assert_array_equal(out.numpy(), image)
   full = net(layers.scale_values(image, values), cond).numpy()
+  if extra is not None:
+    full = full + guidance * extra.numpy()
   assert len(seen) == H * W * channels
   for p, logits in seen.items():
     i, j, c = p // (W * channels), (p // channels) % W, p % channels
