@@ -19,6 +19,8 @@ from pixcolor import evaluate
 from pixcolor import model as model_lib
 from pixcolor import task as task_lib
 from pixel_recursive import commands
+from pixel_recursive import evaluation
+from pixel_recursive import metrics
 from pixel_recursive import workdir as workdir_lib
 from pixel_recursive.training import loop
 
@@ -109,6 +111,16 @@ def test_train_resume_colorize_evaluate(tmp_path):
       assert 0 < r['histogram_intersection'][channel] <= 1
     assert 0 < r['ms_ssim_between_samples']['median'] <= 1
     assert sum(r['ms_ssim_between_samples']['histogram']['counts']) == 4
+  # The wiring, not only the ranges: a model this young colours nearly gray (its refinement network
+  # has not learnt to follow the sampled chroma yet), unlike the photos, whose histograms and
+  # colourfulness are the photos' own; the ratio is samples / truth.
+  photos = np.concatenate([b['image'][:n] for b, n in evaluation.batches(
+      workdir_lib.read_config(workdir), 'colorization', 4, 4)])
+  at_1 = results['temperatures']['1']
+  assert max(at_1['histogram_intersection'].values()) < 0.9
+  colourfulness = at_1['colourfulness']
+  assert colourfulness['truth'] == pytest.approx(metrics.colourfulness(photos).mean())
+  assert colourfulness['ratio'] == pytest.approx(colourfulness['samples'] / colourfulness['truth'])
   assert results['psnr']['refined_true_chroma'] > results['psnr']['gray_input'] > 10
   assert 0 < results['bits_per_dim'] < 8
   figure = evaluate.plot(results, plot)
