@@ -6,7 +6,8 @@ minimum-Bayes-risk choice under squared error; Kumar and Byrne 2004 made it a de
 translation). It stays one real draw, of the model's own detail, but the most typical of the N: the
 rare draws far from the others (a colouring's blotch) are passed over. It is a choice of ours, not
 the papers' (they draw once: N = 1); it is not the mean, and with N = 1 it is exactly the plain
-sampler. N draws cost N times the sampling.
+sampler. N draws cost N times the sampling. N = 2 is refused: the mean of two draws lies halfway
+between them, so neither is nearer and the first would always be kept.
 
 Candidate 0 of an output seeded s is the plain draw seeded s; candidate j > 0 is seeded
 `derive_seed(s, STREAM, j)` (per example, so a selection does not depend on the batch either).
@@ -14,15 +15,18 @@ Candidate 0 of an output seeded s is the plain draw seeded s; candidate j > 0 is
 import numpy as np
 import tensorflow as tf
 
+from pixel_recursive import commands
 from pixel_recursive import sampling
 
 STREAM = 7  # The `index` argument of `sampling.derive_seed` for candidates j > 0.
 
 
 def check_candidates(candidates):
-  """The number of candidates, an int >= 1 (raises ValueError otherwise)."""
+  """The number of candidates, an int >= 1 other than 2 (raises ValueError otherwise)."""
   if isinstance(candidates, (bool, np.bool_)) or int(candidates) != candidates or candidates < 1:
     raise ValueError(f'candidates must be an integer >= 1, got {candidates!r}')
+  if candidates == 2:
+    raise ValueError(f'candidates=2 cannot choose: {commands.TWO_CANDIDATES}')
   return int(candidates)
 
 

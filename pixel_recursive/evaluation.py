@@ -41,6 +41,7 @@ def define_flags(what):
   flags.DEFINE_integer('candidates', None, 'Draws per sample, of which the one nearest to their '
                        "mean is kept (default: the model's sampling.candidates, else 1: one plain "
                        'draw).', lower_bound=1)
+  commands.register_two_candidates_check()
   try:  # A config dict flag reads its overrides from sys.argv here, when it is defined.
     config_flags.DEFINE_config_dict(
         'config', ml_collections.ConfigDict({'data': {'source': ''}}),

@@ -311,7 +311,7 @@ def test_command_lines_end_to_end(tmp_path):
   (inputs / 'broken.jpg').write_text('not a jpeg')
   out = tmp_path / 'out'
   result = run_in_process('pixcolor.colorize', f'--workdir={workdir}', f'--input={inputs}',
-                   f'--output={out}', '--num_samples=2', '--temperature=0.9', '--candidates=2')
+                   f'--output={out}', '--num_samples=2', '--temperature=0.9', '--candidates=3')
   assert result.returncode == 1, result.stderr[-3000:]
   assert 'broken.jpg' in result.stderr and 'not an image' in result.stderr
   assert 'colorized 4/4' in result.stderr
@@ -324,11 +324,11 @@ def test_command_lines_end_to_end(tmp_path):
 
   metrics_path = tmp_path / 'metrics.json'
   result = run_in_process('pixcolor.evaluate', f'--workdir={workdir}', f'--output={metrics_path}',
-                   '--num_examples=3', '--batch_size=2', '--candidates=2')
+                   '--num_examples=3', '--batch_size=2', '--candidates=3')
   assert result.returncode == 0, result.stderr[-3000:]
   metrics = json.load(open(metrics_path))
   assert metrics['num_examples'] == 3 and metrics['step'] == 2  # 2 + 1: none dropped by batching.
-  assert metrics['candidates'] == 2 and 'the most typical of 2 draws' in result.stdout
+  assert metrics['candidates'] == 3 and 'the most typical of 3 draws' in result.stdout
   assert set(metrics['temperatures']['1']['histogram_intersection']) == {'a', 'b'}
   assert (tmp_path / 'metrics.png').exists() and (tmp_path / 'metrics.md').exists()
   tags = {t for _, t, _, _ in event_files.read(os.path.join(workdir, 'evaluate'))}
@@ -339,6 +339,10 @@ def test_command_lines_end_to_end(tmp_path):
     ('pixcolor.colorize', ['--workdir=/no/such/run', '--input=docs',
                            '--output=/tmp/o'], '/no/such/run'),
     ('pixcolor.colorize', ['--input=docs', '--output=/tmp/o', '--candidates=0'], 'candidates'),
+    ('pixcolor.colorize', ['--input=docs', '--output=/tmp/o', '--candidates=2'],
+     '--candidates=2: 2 cannot choose: two draws lie equally far from their mean'),
+    ('pixcolor.evaluate', ['--workdir=/tmp', '--output=/tmp/m.json', '--candidates=2'],
+     '--candidates=2: 2 cannot choose'),
     ('pixcolor.evaluate', ['--workdir=/no/such/run', '--output=/tmp/m.json'], '/no/such/run'),
     ('pixcolor.train', ['--config=experiments/configs/pixcolor_tiny.py', '--workdir=/tmp/x',
                         '--config.model.chroma_size=5'], 'chroma_size'),

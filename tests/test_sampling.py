@@ -256,6 +256,13 @@ def test_candidates_select_the_draw_nearest_to_their_mean():
   for bad in (0, 1.5, True, -2):
     with pytest.raises(ValueError, match='candidates must be an integer >= 1'):
       candidates.check_candidates(bad)
+  # Two draws are equally far from their mean: the first would always be kept, so 2 is refused.
+  pair = tf.constant([[[3.0, 10.0]], [[7.0, 0.0]]])  # [N = 2, B = 1, 2]
+  assert candidates.nearest_to_mean(pair).numpy().tolist() == [0]
+  assert candidates.nearest_to_mean(pair[::-1]).numpy().tolist() == [0]
+  with pytest.raises(ValueError, match='candidates=2 cannot choose'):
+    candidates.check_candidates(2)
+  assert candidates.check_candidates(3) == 3
 
 
 def test_a_network_and_its_compiled_samplers_are_freed_together():

@@ -268,6 +268,10 @@ def test_command_lines_end_to_end(tmp_path):
     ('pixcolor.colorize', ['--input=docs', '--output=/tmp/o', '--top_p=-0.1'],
      '--top_p must be in (0, 1], got -0.1'),
     ('pixcolor.evaluate', ['--output=/tmp/m.json', '--top_p=2'], '--top_p must be in (0, 1]'),
+    ('pixel_recursive.upsample', ['--input=docs', '--output=/tmp/o', '--candidates=2'],
+     '--candidates=2: 2 cannot choose: two draws lie equally far from their mean'),
+    ('pixel_recursive.evaluate', ['--workdir=pixel_recursive/demo/faces', '--output=/tmp/m.json',
+                                  '--candidates=2'], '--candidates=2: 2 cannot choose'),
 ])
 def test_user_mistakes_exit_2_with_one_line(module, args, message):
   helpers.assert_usage_error(run_in_process(module, *args), message, prog=module)
