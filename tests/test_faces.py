@@ -29,6 +29,37 @@ def test_crop_resizes_and_repeats_the_edge_outside_the_photo():
   assert gray.shape == (4, 4, 3)
 
 
+def test_crop_is_the_area_mean_of_its_box_the_right_way_up():
+  """Each output pixel is the mean of the box's pixels under it, rows and columns in order."""
+  rows, cols = np.meshgrid(np.arange(40), np.arange(60), indexing='ij')
+  image = np.stack([rows * 4, cols * 4, np.full_like(rows, 7)], -1).astype(np.uint8)
+  out = faces.crop(image, (8, 12, 16), size=4).astype(np.float64)  # 4 x 4 blocks of the box.
+  centres = np.arange(4) * 4 + 1.5  # Mean index of each block within the box.
+  np.testing.assert_allclose(out[..., 0], np.repeat(4 * (8 + centres)[:, None], 4, 1), atol=0.51)
+  np.testing.assert_allclose(out[..., 1], np.repeat(4 * (12 + centres)[None, :], 4, 0), atol=0.51)
+  assert (out[..., 2] == 7).all()
+
+
+class _FakeCascade:
+  """Stands in for scikit-image's cascade: returns fixed raw detections (r, c, height, width)."""
+
+  def __init__(self, boxes):
+    self.boxes = boxes
+
+  def detect_multi_scale(self, **unused):
+    return [dict(r=r, c=c, height=h, width=w) for r, c, h, w in self.boxes]
+
+
+def test_detections_of_one_face_at_two_scales_and_small_background_ones_are_thinned(monkeypatch):
+  image = np.zeros((200, 300, 3), np.uint8)  # Small enough to be searched at its own size.
+  boxes = [(20, 20, 60, 60),     # A face.
+           (30, 30, 40, 40),     # The same face at another scale: inside the first.
+           (100, 200, 50, 50),   # A second face, elsewhere, 5/6 of the first's side.
+           (150, 20, 25, 25)]    # Under half the largest side: a pattern in the background.
+  monkeypatch.setattr(faces, '_detector', lambda: _FakeCascade(boxes))
+  assert faces.detect(image) == [(20, 20, 60, 60), (100, 200, 50, 50)]
+
+
 def test_the_portraits_faces_are_found_where_they_are():
   (collins,) = faces.find(samples.photo('astronaut'))
   top, left, side = collins.box

@@ -75,6 +75,15 @@ def test_quantized_chroma_reconstructs_a_photo_to_half_a_bin():
   np.testing.assert_allclose(back, rgb, atol=1e-3)
 
 
+def test_chroma_units_put_gray_at_zero_and_invert():
+  """The refinement network's units: Cb, Cr 0 -> -1, 128 (gray) -> 0, 256 -> 1, and back exactly
+  (a scale that does not invert tints every colouring the refinement returns)."""
+  np.testing.assert_allclose(color.scale_chroma([0.0, 128.0, 256.0]).numpy(), [-1, 0, 1])
+  cbcr = np.random.default_rng(0).uniform(0, 255, [50, 2]).astype(np.float32)
+  np.testing.assert_allclose(color.unscale_chroma(color.scale_chroma(cbcr)).numpy(), cbcr,
+                             atol=1e-4)
+
+
 @pytest.mark.parametrize('in_dataset', [False, True])
 def test_in_gamut_conversion_keeps_luminance_and_plain_colours(in_dataset):
   rng = np.random.default_rng(1)

@@ -186,6 +186,12 @@ def test_nucleus_keeps_the_smallest_set_reaching_p_and_ties():
   np.testing.assert_array_equal(kept(0.79), [[1, 1, 0, 0], [1, 1, 1, 1]])
   np.testing.assert_array_equal(kept(0.9), [[1, 1, 1, 0], [1, 1, 1, 1]])
   np.testing.assert_array_equal(kept(1.0), [[1, 1, 1, 1], [1, 1, 1, 1]])
+  # Probabilities exact in binary, so the running sums hit p exactly: a set that reaches p is
+  # complete (the next value is not let in by an equality).
+  exact = tf.math.log(tf.constant([[0.125, 0.5, 0.125, 0.25]]))
+  for p, expected in ((0.5, [0, 1, 0, 0]), (0.75, [0, 1, 0, 1]), (0.875, [1, 1, 1, 1])):
+    np.testing.assert_array_equal(np.isfinite(sampling.nucleus(exact, tf.constant(p)).numpy()),
+                                  [expected])
 
 
 def test_uniform_noise_is_uniform_and_per_example():
