@@ -216,6 +216,29 @@ def test_output_names_never_collide(tmp_path):
   assert commands.output_names(files[:1], files[0], 'out')(files[0], '_x') == 'out/a_x.png'
 
 
+@pytest.mark.parametrize('batch_size', [1, 4, 10])
+def test_each_output_is_seeded_by_its_input_and_sample_whatever_the_batch(batch_size):
+  """`upsample` and `colorize` sample output k of input i with derive_seed(seed, i, k): each output
+  once, the samples of one input with different seeds, the last batch's padding never written."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from pixel_recursive import sampling  # pylint: disable=g-import-not-at-top
+  items = [np.full([2], i) for i in range(3)]
+  written, sizes = {}, []
+
+  def sample(stacked, seeds):
+    sizes.append(len(stacked))
+    return [(int(item[0]), int(s)) for item, s in zip(stacked, seeds)]
+
+  def write(i, k, output):
+    assert (i, k) not in written and output[0] == i
+    written[i, k] = output[1]
+
+  commands.sample_in_batches(items, 2, 7, batch_size, sample, write)
+  assert written == {(i, k): sampling.derive_seed(7, i, k) for i in range(3) for k in range(2)}
+  assert len(set(written.values())) == 6
+  assert set(sizes) == {min(batch_size, 6)}  # One shape for the compiled sampler.
+
+
 def test_the_last_line_counts_what_was_written_in_good_english(capsys):
   commands.report_written(1, 'out/grid.png')
   commands.report_written(3, 'out/grid.png', ' of 1 face')

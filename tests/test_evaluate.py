@@ -1,7 +1,9 @@
 """`pixel_recursive.evaluate`'s own pieces on values whose answers are known: E[A] is the expected
 value of softmax(A), every method is scored against the truth (pSNR, SSIM, HF ratio) and against the
 input (consistency), and the table holds means (pSNR capped at 100 dB) and the HF ratio's median.
-The whole command runs end to end in tests/test_train.py."""
+Both evaluate commands seed each sample by its photo's place in the eval set and score only real
+photos, never the padding of the last batch. The whole commands run end to end in
+tests/test_train.py and tests/test_pixcolor_e2e.py."""
 import numpy as np
 import pytest
 
@@ -65,3 +67,99 @@ def test_the_table_holds_capped_means_and_the_median_hf_ratio():
   got = evaluate.summarise(values)
   assert got == pytest.approx({'psnr': 60.0, 'ssim': 0.6, 'ms_ssim': 0.9, 'consistency': 70.0,
                                'consistency_mse': 0.001, 'hf_ratio': 0.2})
+
+
+def fake_batches(batches):
+  """Stands in for `evaluation.batches`: the given batches, padded to the first one's size by
+  repeating their last example, as the real one pads."""
+  size = len(next(iter(batches[0].values())))
+
+  def fake(config, data_task, num_examples, batch_size):
+    del config, data_task, num_examples, batch_size
+    for batch in batches:
+      n = len(next(iter(batch.values())))
+      yield {k: np.concatenate([v, np.repeat(v[-1:], size - n, 0)]) for k, v in batch.items()}, n
+  return fake
+
+
+def test_samples_are_seeded_by_their_place_in_the_eval_set_across_batches(monkeypatch):
+  """Example i of the eval set is sampled with derive_seed(seed, i), whichever batch holds it (a
+  batch seeded from 0 again would give every batch the same noise)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from pixel_recursive import evaluation  # pylint: disable=g-import-not-at-top
+  from pixel_recursive import sampling  # pylint: disable=g-import-not-at-top
+
+  class SamplingModel(FakeModel):
+    def __init__(self):
+      super().__init__(None)
+      self.seeds = []
+
+    def conditioning_function(self):
+      return lambda lowres: tf.zeros([len(lowres), 32, 32, 3, 256])
+
+    def sample(self, lowres, seed, **unused):
+      self.seeds.append(np.asarray(seed).tolist())
+      return tf.zeros([len(lowres), 32, 32, 3], tf.uint8)
+
+    def __call__(self, batch):
+      nats = tf.constant(np.arange(len(batch['lowres']), dtype=np.float32))
+      return None, {'nats': nats, 'nats_conditioning': nats, 'nats_prior': nats}
+
+  rng = np.random.default_rng(3)
+  highres = rng.integers(0, 256, [3, 32, 32, 3]).astype(np.uint8)
+  lowres = transforms.to_uint8(transforms.resize(highres, (8, 8), 'area')).numpy()
+  monkeypatch.setattr(evaluation, 'batches', fake_batches(
+      [{'highres': highres[:2], 'lowres': lowres[:2]}, {'highres': highres[2:], 'lowres': lowres[2:]}]))
+  model = SamplingModel()
+  results = evaluate.evaluate(model, None, 3, [(1.0, 1.0)], seed=5, batch_size=2)
+  assert results['num_examples'] == 3
+  assert model.seeds == [[sampling.derive_seed(5, 0), sampling.derive_seed(5, 1)],
+                         [sampling.derive_seed(5, 2), sampling.derive_seed(5, 3)]]  # 3: padding.
+
+
+def test_pixcolor_scores_two_differently_seeded_colourings_and_only_real_photos(monkeypatch):
+  """`pixcolor.evaluate`: colouring k of photo i is seeded derive_seed(seed, i, k), so the two
+  colourings whose MS-SSIM measures diversity are two draws, not one twice; the padding that fills
+  the last batch is never scored."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from pixcolor import evaluate as pixcolor_evaluate  # pylint: disable=g-import-not-at-top
+  from pixel_recursive import evaluation  # pylint: disable=g-import-not-at-top
+  from pixel_recursive import metrics  # pylint: disable=g-import-not-at-top
+  from pixel_recursive import sampling  # pylint: disable=g-import-not-at-top
+
+  class ColouringModel:
+    num_bins = 32
+
+    def __init__(self):
+      self.seeds = []
+
+    def sample_chroma(self, gray, seeds, temperature, **unused):
+      self.seeds.append(list(seeds))
+      return tf.fill([len(gray), 4, 4, 2], 16)
+
+    def refine(self, gray, bins, seeds=None):
+      return tf.fill([len(gray), 8, 8, 2], 150.0)
+
+    def combine(self, gray, chroma):
+      from pixcolor import color  # pylint: disable=g-import-not-at-top
+      return color.combine(gray, chroma)
+
+    def __call__(self, batch, training=False):
+      zeros = tf.zeros([len(batch['gray'])])
+      return None, {'nats': zeros, 'refinement_mse': zeros}
+
+  rng = np.random.default_rng(4)
+  image = rng.integers(0, 256, [3, 8, 8, 3]).astype(np.uint8)
+  image[2] //= 4  # A darker photo, whose gray input scores apart from the others.
+  gray = transforms.to_uint8(transforms.luminance(image)).numpy()
+  chroma = transforms.quantize_chroma(transforms.rgb_to_ycbcr(image)[..., 1:], 32).numpy()[:, ::2, ::2]
+  monkeypatch.setattr(evaluation, 'batches', fake_batches(
+      [{'gray': gray[:2], 'image': image[:2], 'chroma': chroma[:2]},
+       {'gray': gray[2:], 'image': image[2:], 'chroma': chroma[2:]}]))
+  model = ColouringModel()
+  results, _ = pixcolor_evaluate.evaluate(model, None, 3, (1.0,), seed=9, batch_size=2)
+  assert results['num_examples'] == 3
+  assert model.seeds[:2] == [[sampling.derive_seed(9, b, k) for b in (0, 1)] for k in (0, 1)]
+  assert model.seeds[2:] == [[sampling.derive_seed(9, b, k) for b in (2, 3)] for k in (0, 1)]
+  gray_psnr = metrics.psnr(np.repeat(gray, 3, -1), image).numpy()
+  assert results['psnr']['gray_input'] == pytest.approx(gray_psnr.mean(), rel=1e-6)

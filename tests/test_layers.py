@@ -86,6 +86,28 @@ def test_conditioning_reaches_the_logits_at_its_own_position():
   assert change[:3].max() < 1e-6 and change[3, :4].max() < 1e-6  # Earlier positions: untouched.
 
 
+def test_the_gate_is_tanh_of_the_first_half_times_sigmoid_of_the_second():
+  """van den Oord et al. 2016, eq. 2: tanh(W_f * x) . sigmoid(W_g * x)."""
+  x = tf.constant([[0.5, 2.0, -1.0, 0.0]])  # a = [0.5, 2], b = [-1, 0].
+  np.testing.assert_allclose(layers.gate(x).numpy(), [[np.tanh(0.5) / (1 + np.e), np.tanh(2) / 2]],
+                             rtol=1e-6)
+
+
+@pytest.mark.parametrize('first', [False, True])
+def test_the_horizontal_stack_adds_its_input_back_except_in_the_first_layer(first):
+  """h_out = h + Out_1x1(g) (van den Oord et al. 2016, Fig. 2); the first layer, whose h is the
+  image, has no residual. With Out_1x1 zeroed, what is left is the residual alone."""
+  keras.utils.set_random_seed(0)
+  block = layers.GatedBlock(4, 3, num_groups=1, first=first)
+  v = tf.random.normal([2, H, W, 4], seed=1)
+  h = tf.random.normal([2, H, W, 4], seed=2)
+  block.build(h.shape)
+  for weight in block.h_out.weights:
+    weight.assign(tf.zeros_like(weight))
+  _, h_out, _ = block(v, h)
+  np.testing.assert_allclose(h_out.numpy(), np.zeros_like(h) if first else h.numpy(), atol=1e-6)
+
+
 def test_channel_groups_and_masks():
   np.testing.assert_array_equal(layers.channel_groups(3, 3), [0, 1, 2])
   np.testing.assert_array_equal(layers.channel_groups(6, 3), [0, 0, 1, 1, 2, 2])
