@@ -80,6 +80,14 @@ def test_sample_refuses_what_is_not_a_batch_of_uint8_rgb_images(model, lowres, m
     model.sample(lowres)
 
 
+def test_an_input_is_gray_only_when_all_three_channels_agree_everywhere():
+  lowres = np.full([4, 8, 8, 3], 90, np.uint8)
+  lowres[1, ..., 2] = 91  # R = G everywhere, B apart.
+  lowres[2, ..., 0] = 91  # G = B everywhere, R apart.
+  lowres[3, 5, 6] = [90, 90, 92]  # One pixel of colour.
+  np.testing.assert_array_equal(model_lib.gray_examples(lowres).numpy(), [True, False, False, False])
+
+
 def test_keep_gray_turns_a_gray_inputs_samples_to_their_luminance_and_no_others(model):
   lowres = batch()['lowres']
   lowres[0] = lowres[0, ..., :1]  # A black-and-white photo: R = G = B.

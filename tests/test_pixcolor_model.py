@@ -12,6 +12,7 @@ from pixcolor import color
 from pixcolor import model as model_lib
 from pixcolor import refinement as refinement_lib
 from pixcolor import resnet as resnet_lib
+from pixel_recursive import sampling
 
 
 def tiny_model_config(**overrides):
@@ -122,6 +123,22 @@ def test_shapes_and_loss_terms(model):
   upsampled = tf.image.resize(color.scale_chroma(
       transforms.dequantize_chroma(batch['chroma'], 32)), [16, 16], 'bilinear')
   np.testing.assert_allclose(aux['refined'], upsampled, atol=1e-6)
+
+
+def test_dequantized_chroma_fills_each_bin_from_its_key_or_at_random_in_training():
+  """Uniform dequantization: each value lies anywhere in its bin (all of it, not a part around the
+  centre); from the examples' keys when colouring, fresh noise at every training step."""
+  model = model_lib.PixColor(tiny_model_config(dequantization='uniform'))
+  c = model.chroma_size
+  bins = tf.constant(np.random.default_rng(0).integers(0, model.num_bins, [64, c, c, 2]), tf.int32)
+  keys = tf.constant(sampling.example_keys(list(range(64)), 64))
+  width = 256.0 / model.num_bins
+  offset = (model.dequantize(bins, keys) - model.bin_centres(bins)).numpy() / width
+  assert offset.min() >= -0.5 and offset.max() < 0.5
+  assert offset.min() < -0.49 and offset.max() > 0.49  # The whole bin.
+  np.testing.assert_array_equal(model.dequantize(bins, keys), model.dequantize(bins, keys))
+  assert not np.array_equal(model.dequantize(bins, training=True), model.dequantize(bins, training=True))
+  np.testing.assert_array_equal(model.dequantize(bins), model.dequantize(bins, tf.zeros([64, 2], tf.int32)))
 
 
 def test_no_gradient_flows_between_the_two_networks(model):
