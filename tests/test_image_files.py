@@ -1,4 +1,5 @@
-"""read_image accepts every image a user may hand us and names what is wrong with the rest."""
+"""read_image accepts every image a user may hand us and names what is wrong with the rest; and what
+the commands make of a photo: `colorize` its luminance, `upsample` its 8 x 8 input."""
 import os
 import struct
 import zlib
@@ -244,3 +245,29 @@ def test_write_png_round_trip_creates_folders(tmp_path, shape):
     np.testing.assert_array_equal(image_files.read_image(path), image)
   else:
     np.testing.assert_array_equal(image_files.read_image(path, mode='L'), image.reshape(H, W))
+
+
+def test_colorize_reads_a_photo_as_its_bt601_luminance(tmp_path):
+  """What `colorize` feeds the model: Y = 0.299 R + 0.587 G + 0.114 B, rounded (the training
+  photos' luminance), not the channels' mean."""
+  from pixcolor import colorize  # pylint: disable=g-import-not-at-top
+  pixels = np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255], [200, 100, 50]]], np.uint8)
+  Image.fromarray(pixels).save(tmp_path / 'colours.png')
+  np.testing.assert_array_equal(colorize.read_luminance(str(tmp_path / 'colours.png')),
+                                [[76, 150, 29, 124]])
+
+
+def test_upsample_makes_the_8x8_input_as_the_training_inputs_are_made():
+  """A larger photo: its central square, each input pixel the mean of the block it covers (area,
+  as training inputs are made from their 32 x 32 truth); the 8 x 8 itself as it is; a smaller
+  photo resized up, with a notice."""
+  from pixel_recursive import upsample  # pylint: disable=g-import-not-at-top
+  photo = random_rgb(40, 56, seed=3)  # The central square: columns 8-47, blocks of 5 x 5.
+  lowres, notice = upsample.to_lowres(photo)
+  blocks = photo[:, 8:48].astype(np.float64).reshape(8, 5, 8, 5, 3).mean(axis=(1, 3))
+  np.testing.assert_allclose(lowres, blocks, atol=0.51)
+  assert notice == 'is 56x40: cropped to the central 40x40 and area-downsampled to 8x8'
+  small = random_rgb(8, 8)
+  assert upsample.to_lowres(small)[0] is small and upsample.to_lowres(small)[1] is None
+  up, notice = upsample.to_lowres(random_rgb(6, 6))
+  assert up.shape == (8, 8, 3) and notice.startswith('is only 6x6: resized up to 8x8')
