@@ -152,3 +152,15 @@ def test_a_pixcolor_demo_names_its_weights_file_by_name_only_and_restores_withou
   assert step == 2
   trained, _, _ = workdir_lib.restore(run, pixcolor_model.build_model)
   assert_same_weights(trained, demo)
+
+
+def test_the_shipped_demos_name_the_datasets_they_were_trained_on_in_order(tmp_path):
+  """The demo page, the notebooks and `demo` say 'trained on X then Y' from TERMS.md's bold names."""
+  import pixcolor.model as pixcolor_model  # pylint: disable=g-import-not-at-top
+  demos = model_lib.DEMO_WORKDIRS
+  assert workdir_lib.trained_on(demos['faces']) == ['CelebA']
+  assert workdir_lib.trained_on(demos['bedrooms']) == ['Tiny ImageNet', 'Places365']
+  assert workdir_lib.trained_on(pixcolor_model.DEMO_WORKDIR) == ['Tiny ImageNet']
+  (tmp_path / 'TERMS.md').write_text('Trained on **A** (terms a), then on **B**.\n')
+  assert workdir_lib.trained_on(str(tmp_path)) == ['A', 'B']
+  assert workdir_lib.trained_on(str(tmp_path / 'none')) == []
