@@ -1,0 +1,42 @@
+"""The pictures every table and grid is made of (pixel_recursive/visualize.py): the nearest and
+bicubic baselines of the super-resolution tables and the grid PNGs of the commands and TensorBoard."""
+import numpy as np
+
+from pixel_recursive import visualize
+
+
+def test_nearest_repeats_each_pixel_as_a_factor_by_factor_block():
+  images = np.arange(2 * 2 * 3 * 3, dtype=np.uint8).reshape(2, 2, 3, 3)  # [B, H, W, C], H != W.
+  out = visualize.nearest_upsample(images, 4)
+  assert out.shape == (2, 8, 12, 3)
+  for i in range(2):
+    for j in range(3):
+      assert (out[:, 4 * i:4 * i + 4, 4 * j:4 * j + 4] == images[:, i:i + 1, j:j + 1]).all()
+
+
+def test_bicubic_is_cubic_interpolation_with_its_overshoot():
+  """A cubic kernel (Pillow's: Keys, a = -0.5) keeps a flat image flat and a ramp a ramp, and
+  overshoots a step edge (which bilinear, area and nearest never do)."""
+  flat = np.full([1, 8, 8, 3], 77, np.uint8)
+  assert (visualize.bicubic_upsample(flat, 32) == 77).all()
+  step = np.full([1, 8, 8, 3], 60, np.uint8)
+  step[:, :, 4:] = 190
+  out = visualize.bicubic_upsample(step, 32).astype(int)
+  assert out.shape == (1, 32, 32, 3)
+  assert out.min() < 60 and out.max() > 190  # Ringing on both sides of the edge.
+  assert (out[:, :, :8] == 60).all() and (out[:, :, 24:] == 190).all()  # Far from it: unchanged.
+
+
+def test_grid_places_each_image_top_left_in_cells_as_large_as_their_row_and_column():
+  a = np.full([2, 3], 10, np.uint8)  # Gray: shown in three equal channels.
+  b = np.full([4, 6, 3], 20, np.uint8)
+  c = np.full([5, 2, 1], 30, np.uint8)
+  d = np.full([1, 4, 3], 40, np.uint8)
+  out = visualize.grid([[a, b], [c, d]], pad=1, background=255)
+  # Columns 3 and 6 wide, rows 4 and 5 high (the largest of each), 1 pixel of padding around each.
+  assert out.shape == (1 + 4 + 1 + 5 + 1, 1 + 3 + 1 + 6 + 1, 3)
+  assert (out[1:3, 1:4] == 10).all() and (out[3:5, 1:4] == 255).all()
+  assert (out[1:5, 5:11] == 20).all()
+  assert (out[6:11, 1:3] == 30).all() and (out[6:11, 3:5] == 255).all()
+  assert (out[6:7, 5:9] == 40).all() and (out[7:11, 5:11] == 255).all() and (out[6, 9:] == 255).all()
+  assert (out[0] == 255).all() and (out[:, 0] == 255).all() and (out[5] == 255).all()
