@@ -277,6 +277,32 @@ def test_user_mistakes_exit_2_with_one_line(module, args, message):
   helpers.assert_usage_error(run_in_process(module, *args), message, prog=module)
 
 
+@pytest.mark.parametrize('strategy', ['default', 'mirrored'])
+def test_the_evaluator_reports_the_mean_over_the_eval_examples(strategy):
+  """The eval numbers of TensorBoard and the log are per-example values summed over batches and
+  replicas, then divided by the examples: the mean over `eval_examples` (not a mean of batch means
+  divided again, nor a sum)."""
+  from data import pipeline  # pylint: disable=g-import-not-at-top
+  from pixel_recursive.training import steps  # pylint: disable=g-import-not-at-top
+  config = tiny_config(eval_examples=8, eval_batch_size=4)
+  task = task_lib.SuperResolutionTask(config)
+  distribution = strategy_named(strategy)
+  with distribution.scope():
+    model = task.build_model(config.model)
+  means, count = steps.Evaluator(task, config, distribution)(model)
+  assert count == 8
+  _, aux = model(pipeline.first_batch(config.data, 'super_resolution', 'eval', 8), training=False)
+  for key in ('nats', 'nats_conditioning', 'nats_prior'):
+    np.testing.assert_allclose(means[key], aux[key].numpy().mean(), rtol=1e-4)
+
+
+def test_the_l2_baselines_psnr_is_on_the_0_255_scale():
+  """Its MSE is on [-1, 1] (a difference of 2 spans 255 levels): 0.01 there is 162.6 on 0..255."""
+  scalars = task_lib.SuperResolutionTask(tiny_config()).scalars({'loss': 0.01, 'mse': 0.01})
+  assert scalars['psnr'] == pytest.approx(10 * np.log10(255 ** 2 / (0.01 * 127.5 ** 2)))
+  assert scalars['psnr'] == pytest.approx(26.02, abs=0.01)
+
+
 def test_continuous_evaluator_evaluates_each_checkpoint_once(tmp_path):
   workdir = str(tmp_path)
   config = tiny_config(image_every_steps=0, histogram_every_steps=0)
