@@ -68,6 +68,27 @@ def test_the_backbones_input_is_the_gray_photo_replicated_and_scaled_for_mobilen
   np.testing.assert_allclose(model.backbone(gray), expected, rtol=1e-5, atol=1e-5)
 
 
+def test_a_backbone_that_sees_the_photo_larger_sees_it_resized_bilinearly(monkeypatch):
+  """The shipped PixColor's MobileNetV2 sees its 64 x 64 photos at 128 x 128: here 32 x 32 at
+  64 x 64, bilinearly (not by repeating pixels), then scaled to [-1, 1]. What the network is fed
+  is checked itself: a random MobileNetV2's deep features hardly depend on their input."""
+  config = mobilenet_config()
+  config.conditioning.input_size = 64
+  model = model_lib.build_model(config)
+  fed = []
+
+  def net(x, training=False):
+    fed.append(x)
+    return tf.zeros([x.shape[0], 4, 4, 8])
+
+  monkeypatch.setattr(model.backbone, 'net', net)
+  gray = random_batch(model)['gray']
+  model.backbone(gray)
+  x = tf.image.resize(np.repeat(gray.astype(np.float32), 3, axis=-1), (64, 64), 'bilinear')
+  np.testing.assert_allclose(fed[0], keras.applications.mobilenet_v2.preprocess_input(x.numpy()),
+                             atol=1e-5)
+
+
 def test_a_weights_file_sets_the_backbone_and_is_read_only_when_asked(weights_file):
   path, saved = weights_file
   loaded = model_lib.build_model(mobilenet_config(conditioning_weights=path), load_pretrained=True)

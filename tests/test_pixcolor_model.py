@@ -85,6 +85,13 @@ def test_chroma_units_put_gray_at_zero_and_invert():
                              atol=1e-4)
 
 
+def test_the_refinements_chroma_psnr_is_on_the_0_255_scale():
+  """TensorBoard's refinement pSNR: an MSE of 0.01 in [-1, 1] chroma units (1 unit = 128 levels)
+  is 163.8 squared levels."""
+  from pixcolor import task as pixcolor_task  # pylint: disable=g-import-not-at-top
+  assert pixcolor_task.chroma_psnr(0.01) == pytest.approx(10 * np.log10(255 ** 2 / 163.84))
+
+
 @pytest.mark.parametrize('in_dataset', [False, True])
 def test_in_gamut_conversion_keeps_luminance_and_plain_colours(in_dataset):
   rng = np.random.default_rng(1)
