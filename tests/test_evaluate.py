@@ -69,25 +69,13 @@ def test_the_table_holds_capped_means_and_the_median_hf_ratio():
                                'consistency_mse': 0.001, 'hf_ratio': 0.2})
 
 
-def fake_batches(batches):
-  """Stands in for `evaluation.batches`: the given batches, padded to the first one's size by
-  repeating their last example, as the real one pads."""
-  size = len(next(iter(batches[0].values())))
-
-  def fake(config, data_task, num_examples, batch_size):
-    del config, data_task, num_examples, batch_size
-    for batch in batches:
-      n = len(next(iter(batch.values())))
-      yield {k: np.concatenate([v, np.repeat(v[-1:], size - n, 0)]) for k, v in batch.items()}, n
-  return fake
-
-
-def test_samples_are_seeded_by_their_place_in_the_eval_set_across_batches(monkeypatch):
+def test_samples_are_seeded_by_their_place_in_the_eval_set_across_batches():
   """Example i of the eval set is sampled with derive_seed(seed, i), whichever batch holds it (a
-  batch seeded from 0 again would give every batch the same noise)."""
+  batch seeded from 0 again would give every batch the same noise); the real eval batches of the
+  tests' faces, 3 in batches of 2, so the last one is padded."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from pixel_recursive import evaluation  # pylint: disable=g-import-not-at-top
   from pixel_recursive import sampling  # pylint: disable=g-import-not-at-top
+  import test_train  # pylint: disable=g-import-not-at-top
 
   class SamplingModel(FakeModel):
     def __init__(self):
@@ -105,27 +93,25 @@ def test_samples_are_seeded_by_their_place_in_the_eval_set_across_batches(monkey
       nats = tf.constant(np.arange(len(batch['lowres']), dtype=np.float32))
       return None, {'nats': nats, 'nats_conditioning': nats, 'nats_prior': nats}
 
-  rng = np.random.default_rng(3)
-  highres = rng.integers(0, 256, [3, 32, 32, 3]).astype(np.uint8)
-  lowres = transforms.to_uint8(transforms.resize(highres, (8, 8), 'area')).numpy()
-  monkeypatch.setattr(evaluation, 'batches', fake_batches(
-      [{'highres': highres[:2], 'lowres': lowres[:2]}, {'highres': highres[2:], 'lowres': lowres[2:]}]))
   model = SamplingModel()
-  results = evaluate.evaluate(model, None, 3, [(1.0, 1.0)], seed=5, batch_size=2)
+  results = evaluate.evaluate(model, test_train.tiny_config(), 3, [(1.0, 1.0)], seed=5,
+                              batch_size=2)
   assert results['num_examples'] == 3
   assert model.seeds == [[sampling.derive_seed(5, 0), sampling.derive_seed(5, 1)],
                          [sampling.derive_seed(5, 2), sampling.derive_seed(5, 3)]]  # 3: padding.
 
 
-def test_pixcolor_scores_two_differently_seeded_colourings_and_only_real_photos(monkeypatch):
+def test_pixcolor_scores_two_differently_seeded_colourings_and_only_real_photos():
   """`pixcolor.evaluate`: colouring k of photo i is seeded derive_seed(seed, i, k), so the two
   colourings whose MS-SSIM measures diversity are two draws, not one twice; the padding that fills
-  the last batch is never scored."""
+  the last batch (3 photos of the tests' crops in batches of 2) is never scored."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from pixcolor import color  # pylint: disable=g-import-not-at-top
   from pixcolor import evaluate as pixcolor_evaluate  # pylint: disable=g-import-not-at-top
   from pixel_recursive import evaluation  # pylint: disable=g-import-not-at-top
   from pixel_recursive import metrics  # pylint: disable=g-import-not-at-top
   from pixel_recursive import sampling  # pylint: disable=g-import-not-at-top
+  import test_pixcolor_e2e  # pylint: disable=g-import-not-at-top
 
   class ColouringModel:
     num_bins = 32
@@ -141,25 +127,20 @@ def test_pixcolor_scores_two_differently_seeded_colourings_and_only_real_photos(
       return tf.fill([len(gray), 8, 8, 2], 150.0)
 
     def combine(self, gray, chroma):
-      from pixcolor import color  # pylint: disable=g-import-not-at-top
       return color.combine(gray, chroma)
 
     def __call__(self, batch, training=False):
       zeros = tf.zeros([len(batch['gray'])])
       return None, {'nats': zeros, 'refinement_mse': zeros}
 
-  rng = np.random.default_rng(4)
-  image = rng.integers(0, 256, [3, 8, 8, 3]).astype(np.uint8)
-  image[2] //= 4  # A darker photo, whose gray input scores apart from the others.
-  gray = transforms.to_uint8(transforms.luminance(image)).numpy()
-  chroma = transforms.quantize_chroma(transforms.rgb_to_ycbcr(image)[..., 1:], 32).numpy()[:, ::2, ::2]
-  monkeypatch.setattr(evaluation, 'batches', fake_batches(
-      [{'gray': gray[:2], 'image': image[:2], 'chroma': chroma[:2]},
-       {'gray': gray[2:], 'image': image[2:], 'chroma': chroma[2:]}]))
+  config = test_pixcolor_e2e.tiny_config()
   model = ColouringModel()
-  results, _ = pixcolor_evaluate.evaluate(model, None, 3, (1.0,), seed=9, batch_size=2)
+  results, _ = pixcolor_evaluate.evaluate(model, config, 3, (1.0,), seed=9, batch_size=2)
   assert results['num_examples'] == 3
   assert model.seeds[:2] == [[sampling.derive_seed(9, b, k) for b in (0, 1)] for k in (0, 1)]
   assert model.seeds[2:] == [[sampling.derive_seed(9, b, k) for b in (2, 3)] for k in (0, 1)]
-  gray_psnr = metrics.psnr(np.repeat(gray, 3, -1), image).numpy()
+  real = [(b['gray'][:n], b['image'][:n]) for b, n in evaluation.batches(config, 'colorization', 3, 2)]
+  gray, photos = (np.concatenate(x) for x in zip(*real))
+  gray_psnr = metrics.psnr(np.repeat(gray, 3, -1), photos).numpy()
+  assert np.ptp(gray_psnr) > 0.1  # The padding, a copy of the last photo, would move the mean.
   assert results['psnr']['gray_input'] == pytest.approx(gray_psnr.mean(), rel=1e-6)
