@@ -232,6 +232,68 @@ def test_refinement_shapes_for_non_square_inputs(model, shape):
   assert model.combine(gray, color.unscale_chroma(out)).shape == (2,) + shape + (3,)
 
 
+def test_the_unets_decoder_reads_the_encoder_features_of_its_own_size():
+  """The skips (the demo's refinement is a U-Net): with everything below the top level cut (those
+  convolutions zeroed, so the deep path carries nothing), the gray photo still reaches the output,
+  pixel for pixel, through the full-size encoder features the decoder concatenates; and the
+  correction is added to the bilinearly upsampled input chroma. Shapes alone cannot tell: a
+  decoder without skips, or reading another level's features resized, builds and runs as well."""
+  keras.utils.set_random_seed(1)
+  net = refinement_lib.UNetRefinement(filters=(4, 8, 8), bottom_layers=1)
+  rng = np.random.default_rng(0)
+  gray = rng.integers(0, 256, [1, 12, 12, 1]).astype(np.uint8)
+  chroma = rng.uniform(0, 255, [1, 3, 3, 2]).astype(np.float32)
+  net(gray, chroma)
+  for conv in net.down + net.bottom:
+    conv.kernel.assign(tf.zeros_like(conv.kernel))
+    conv.bias.assign(tf.zeros_like(conv.bias))
+  for conv in net.up:  # Positive weights keep the ReLUs open.
+    conv.kernel.assign(tf.random.uniform(conv.kernel.shape, 0.01, 0.1))
+  net.out.kernel.assign(tf.random.uniform(net.out.kernel.shape, 0.01, 0.1))
+  upsampled = tf.image.resize(color.scale_chroma(chroma), [12, 12], 'bilinear').numpy()
+  flat = np.full_like(gray, 100)
+  moved = flat.copy()
+  moved[0, 6, 6, 0] = 250
+  base = net(flat, chroma).numpy()
+  out = net(moved, chroma).numpy()
+  change = np.abs(out - base).max(axis=-1)[0]
+  # Through the stem (3x3), its skip and the top decoder convolution and the output (3x3 each):
+  # the pixel's 7x7 neighbourhood and nothing beyond it.
+  assert change[3:10, 3:10].min() > 0
+  assert change.max() > 1e-3
+  outside = np.ones_like(change, bool)
+  outside[3:10, 3:10] = False
+  np.testing.assert_array_equal(change[outside], 0)
+  # The correction is added to the upsampled chroma: with the output layer at its initial zeros,
+  # the network is plain bilinear upsampling.
+  net.out.kernel.assign(tf.zeros_like(net.out.kernel))
+  np.testing.assert_allclose(net(moved, chroma).numpy(), upsampled, atol=1e-6)
+
+
+@pytest.mark.parametrize('residual', [False, True])
+def test_the_encoder_decoder_is_its_layer_table_applied_in_order(residual):
+  """The paper's kind of refinement (the tests' and pixcolor_imagenet's) computed by hand from its
+  own layers: Y and the bilinearly upsampled chroma in, each 'conv' a ReLU convolution at its
+  stride, each 'up<f>' a bilinear enlargement by f, the 1x1 output, plus the upsampled chroma only
+  when `residual`. The last resize to Y's size would hide a wrong factor, a dropped input or a
+  dropped residual from a shape check; this table reaches Y's size only with the factor it names."""
+  keras.utils.set_random_seed(2)
+  net = refinement_lib.EncoderDecoderRefinement(('conv3x3-4-s4', 'up4', 'conv3x3-3'), residual)
+  rng = np.random.default_rng(1)
+  gray = rng.integers(0, 256, [2, 16, 16, 1]).astype(np.uint8)
+  chroma = rng.uniform(0, 255, [2, 4, 4, 2]).astype(np.float32)
+  net(gray, chroma)
+  net.out.kernel.assign(tf.random.normal(net.out.kernel.shape))
+  upsampled = tf.image.resize(color.scale_chroma(chroma), [16, 16], 'bilinear')
+  x = tf.concat([model_lib.layers.scale_values(gray, 256), upsampled], axis=-1)
+  x = tf.nn.relu(net.convs[0](x))
+  assert x.shape[1:3] == (4, 4)
+  x = tf.nn.relu(net.convs[1](tf.image.resize(x, [16, 16], 'bilinear')))
+  want = net.out(x) + (upsampled if residual else 0)
+  np.testing.assert_allclose(net(gray, chroma).numpy(), want.numpy(), atol=1e-5)
+  assert np.abs(want.numpy()).max() > 1e-2
+
+
 def test_colorize_keeps_the_luminance_of_an_odd_non_square_input(model):
   rng = np.random.default_rng(2)
   gray = rng.integers(0, 256, [2, 37, 23]).astype(np.uint8)
