@@ -354,6 +354,14 @@ def test_score_errors_name_the_problem(tmp_path):
     rating.load_answers(write_json(tmp_path / 'twice.json', twice))
   with pytest.raises(commands.UsageError, match='is not a pairs.json'):
     rating.load_pairs(good)
+  # A pair of the study, but of another page than the one the answers file says it answers.
+  two_pages = fake_study(['left', 'right'])
+  two_pages['pages'] = [{'page_id': 'abc-1', 'file': 'page1.html', 'pair_ids': ['p0']},
+                        {'page_id': 'abc-2', 'file': 'page2.html', 'pair_ids': ['p1']}]
+  two_pages['pairs'][1]['page_id'] = 'abc-2'
+  stray = answers_file(tmp_path / 'stray.json', {'p0': 'left', 'p1': 'left'}, session='x')
+  with pytest.raises(commands.UsageError, match='pair p1 is not on page abc-1'):
+    rating.score([stray], two_pages)
   broken = dict(study, pairs=[{'pair_id': 'p0', 'page_id': 'abc-1'}])
   with pytest.raises(commands.UsageError, match='is damaged'):
     rating.load_pairs(write_json(tmp_path / 'broken.json', broken))

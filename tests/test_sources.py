@@ -14,6 +14,7 @@ import ml_collections
 import numpy as np
 from PIL import Image
 import pytest
+import skimage.data
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
@@ -226,6 +227,10 @@ def test_sample_faces_are_the_photos_faces_then_lfw():
   assert len(others) == 7 and not any(faces_lib.detect(image) for image in others)
   assert all(f.shape == (32, 32, 3) for _, f in faces[:2])
   assert all(f.shape == (25, 25, 3) and (f[..., 0] == f[..., 2]).all() for _, f in faces[2:])
+  # scikit-image's LFW faces are floats on [0, 1]: on 0..255 here, rounded, not truncated.
+  lfw = skimage.data.lfw_subset()[:100]
+  np.testing.assert_array_equal(np.stack([f[..., 1] for _, f in faces[2:]]),
+                                np.round(lfw * 255).astype(np.uint8))
   train, n_train = sources.load('samples:faces', 'train')
   evals, n_eval = sources.load('samples:faces', 'eval')
   assert (n_train, n_eval) == (92, 10)
