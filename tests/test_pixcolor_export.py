@@ -189,3 +189,12 @@ def test_keeps_the_models_number_of_candidates(model):
   plain = np.concatenate([model.colorize(gray[b:b + 1], 1, temperature=1.2, seed=int(s)).numpy()[0]
                           for b, s in enumerate(seeds)])
   assert (got != plain).any()  # The candidates were chosen among, not the first draw kept.
+
+
+def test_keeps_the_models_nucleus(model):
+  """top-p is not a serving input either: the export fixes the model's `sampling.top_p`."""
+  serve = export.serving_function(model, {'sampling': {'top_p': 0.5}}, batch_size=CHUNK)
+  gray = gray_batch(2, 13, 21, seed=6)
+  got = call(serve, gray, temperature=1.0, seed=3)
+  np.testing.assert_array_equal(got, model.colorize(gray, 1, 1.0, 3, top_p=0.5).numpy()[0])
+  assert not np.array_equal(got, model.colorize(gray, 1, 1.0, 3).numpy()[0])
