@@ -85,6 +85,21 @@ def test_chroma_units_put_gray_at_zero_and_invert():
                              atol=1e-4)
 
 
+def test_combine_enlarges_the_chroma_bilinearly_onto_the_original_luminance():
+  """`combine` puts a small chroma grid on a larger Y (every colouring's last step): the colours
+  of its output are the grid bilinearly enlarged (up to uint8 rounding), not blocks; its
+  luminance is Y's."""
+  rng = np.random.default_rng(3)
+  gray = rng.integers(100, 156, [1, 8, 12, 1]).astype(np.uint8)  # Mid-gray: room for any chroma.
+  chroma = rng.uniform(108, 148, [1, 2, 3, 2]).astype(np.float32)
+  rgb = color.combine(gray, chroma)
+  assert rgb.dtype == tf.uint8 and rgb.shape == (1, 8, 12, 3)
+  ycbcr = transforms.rgb_to_ycbcr(tf.cast(rgb, tf.float32)).numpy()
+  np.testing.assert_allclose(ycbcr[..., :1], gray, atol=0.51)
+  want = tf.image.resize(chroma, [8, 12], 'bilinear').numpy()
+  np.testing.assert_allclose(ycbcr[..., 1:], want, atol=1.0)
+
+
 def test_the_refinements_chroma_psnr_is_on_the_0_255_scale():
   """TensorBoard's refinement pSNR: an MSE of 0.01 in [-1, 1] chroma units (1 unit = 128 levels)
   is 163.8 squared levels."""
