@@ -64,6 +64,28 @@ def tiny_config(**overrides):
 
 
 
+def test_tensorboards_colourings_are_different_draws_for_each_sample_column():
+  """The images TensorBoard shows: gray | (preview, colouring) per sample | truth, each sample
+  column its own draw. Seen in the previews of the sampled chroma: a model this young draws
+  near-uniform bins, so two draws always differ there, while its refinement (output layer still at
+  zero, not residual) colours every draw gray."""
+  config = tiny_config()
+  task = task_lib.PixColorTask(config)
+  model = task.build_model(config.model)
+  batch = next(iter(task.input_fn(config, 'eval', 2, training=False)(tf.distribute.InputContext())))
+  grid = task.images(model, batch, config)['colorizations']
+  # 16 x 16 cells 2 pixels apart (`visualize.grid`), shown twice as large; columns: gray,
+  # 2 x (preview, colouring), truth.
+  assert grid.shape[:2] == (2 * (2 + 2 * 18), 2 * (2 + 6 * 18))
+
+  def cell(row, column):
+    y, x = 2 * (2 + row * 18), 2 * (2 + column * 18)
+    return grid[y:y + 32, x:x + 32]
+
+  for row in range(2):
+    assert not np.array_equal(cell(row, 1), cell(row, 3))  # The previews of samples 0 and 1.
+
+
 def test_train_resume_colorize_evaluate(tmp_path):
   """Under the default strategy; under MirroredStrategy, the next test."""
   workdir = str(tmp_path / 'run')

@@ -147,6 +147,59 @@ def test_shapes_and_loss_terms(model):
   np.testing.assert_allclose(aux['refined'], upsampled, atol=1e-6)
 
 
+def test_the_loss_weighs_each_networks_term_by_its_config_weight():
+  """loss = pixelcnn_loss_weight * nats + refinement_loss_weight * refinement_mse (the tests' and
+  the demo's weights are both 1, where a swap cannot show)."""
+  keras.utils.set_random_seed(0)
+  net = model_lib.build_model(tiny_model_config(pixelcnn_loss_weight=2.0,
+                                                refinement_loss_weight=0.25))
+  batch = random_batch(net)
+  batch['chroma'] = np.zeros_like(batch['chroma'])  # Far from the true chroma: a visible L2 term.
+  _, aux = net(batch)
+  assert float(np.min(aux['refinement_mse'])) > 0.01
+  np.testing.assert_allclose(aux['loss'], 2.0 * aux['nats'] + 0.25 * aux['refinement_mse'],
+                             rtol=1e-6)
+
+
+def test_the_refinement_learns_the_photos_full_size_cb_and_cr(model):
+  """The refinement's L2 target is the photo's own Cb and Cr at full size (BT.601 full range,
+  written out here), in [-1, 1] units: not Y, not the quantized chroma."""
+  batch = random_batch(model, seed=5)
+  _, aux = model(batch)
+  rgb = batch['image'].astype(np.float64)
+  cb = 128 - 0.168736 * rgb[..., 0] - 0.331264 * rgb[..., 1] + 0.5 * rgb[..., 2]
+  cr = 128 + 0.5 * rgb[..., 0] - 0.418688 * rgb[..., 1] - 0.081312 * rgb[..., 2]
+  target = (np.stack([cb, cr], -1) - 128) / 128
+  want = np.mean((aux['refined'].numpy() - target) ** 2, axis=(1, 2, 3))
+  np.testing.assert_allclose(aux['refinement_mse'], want, rtol=1e-4)
+
+
+def test_the_conditioning_is_the_adaptation_of_the_features_beside_area_downsampled_y(model):
+  """The PixelCNN's conditioning, computed by hand from the model's own layers: the backbone's
+  features beside Y area-averaged to the chroma grid, through the adaptation's 3x3 convolutions
+  with ReLUs between them and a linear last one."""
+  gray = np.random.default_rng(4).integers(0, 256, [2, 16, 16, 1]).astype(np.uint8)
+  features = model.backbone(gray, training=False)
+  block_means = gray.reshape(2, 4, 4, 4, 4, 1).astype(np.float64).mean(axis=(2, 4))
+  x = tf.concat([features, model_lib.layers.scale_values(block_means, 256)], axis=-1)
+  convs = model.adaptation.convs
+  for conv in convs[:-1]:
+    x = tf.nn.relu(conv(x))
+  want = convs[-1](x).numpy()
+  got = model.conditioning(gray).numpy()
+  np.testing.assert_allclose(got, want, atol=1e-5)
+  assert (got < 0).any()  # A last ReLU would clip these.
+
+
+def test_the_lowres_preview_puts_the_sampled_chroma_on_area_downsampled_y(model):
+  """TensorBoard's preview of the sampled chroma: at gray bins it is Y's 4 x 4 block means."""
+  gray = np.random.default_rng(6).integers(0, 256, [2, 16, 16, 1]).astype(np.uint8)
+  bins = np.full([2, 4, 4, 2], 16, np.int32)  # Bin 16 decodes to 128: gray.
+  preview = model.lowres_preview(gray, bins).numpy()
+  block_means = gray.reshape(2, 4, 4, 4, 4, 1).astype(np.float64).mean(axis=(2, 4))
+  np.testing.assert_array_equal(preview, np.repeat(np.round(block_means), 3, axis=-1))
+
+
 def test_dequantized_chroma_fills_each_bin_from_its_key_or_at_random_in_training():
   """Uniform dequantization: each value lies anywhere in its bin (all of it, not a part around the
   centre); from the examples' keys when colouring, fresh noise at every training step."""
