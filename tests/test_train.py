@@ -152,6 +152,78 @@ def test_learning_rate_warms_up_and_drops_at_its_steps_also_after_a_resume(tmp_p
   np.testing.assert_allclose([rates[5], rates[6]], [5e-4, 5e-4], rtol=1e-5)
 
 
+def test_the_optimizer_is_the_one_its_config_names_with_the_papers_defaults():
+  """RMSProp as Dahl et al. (decay 0.95, momentum 0.9, epsilon 1e-8) when the config names no
+  values; the config's values, weight decay included, when it does; Adam likewise. Every shipped
+  config spells its values out, so only this test sees a default or a dropped setting."""
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  from pixel_recursive.training import optim  # pylint: disable=g-import-not-at-top
+
+  def make(**optimizer):
+    return optim.make_optimizer(ml_collections.ConfigDict(
+        {'learning_rate': 1e-3, 'optimizer': optimizer}))
+
+  paper = make(name='rmsprop')
+  assert (paper.rho, paper.momentum, paper.epsilon, paper.weight_decay) == (0.95, 0.9, 1e-8, None)
+  custom = make(name='rmsprop', decay=0.8, momentum=0.5, epsilon=1e-6, weight_decay=1e-4)
+  assert (custom.rho, custom.momentum, custom.epsilon, custom.weight_decay) == (0.8, 0.5, 1e-6, 1e-4)
+  adam = make(name='adam', weight_decay=0.01)
+  assert (adam.beta_1, adam.beta_2, adam.epsilon, adam.weight_decay) == (0.9, 0.999, 1e-7, 0.01)
+  assert float(adam.learning_rate) == pytest.approx(1e-3)
+  with pytest.raises(commands.UsageError, match="'rmsprop' or 'adam'"):
+    make(name='sgd')
+
+
+@pytest.mark.parametrize('strategy_name', ['default', 'mirrored'])
+@pytest.mark.parametrize('clip', [0.0, 1e-3])
+def test_clipping_bounds_the_update_and_grad_norm_measures_the_gradient(strategy_name, clip):
+  """One train step with plain SGD at rate 1, so that the weights move by exactly the gradient
+  the optimizer was handed (RMSProp and Adam would hide a missing clip: they divide its scale
+  out). Clipped, the move is `grad_clip_norm` long and TensorBoard's grad_norm is the global
+  gradient's, before clipping. Unclipped, one replica reports the norm of the move itself; two
+  report each one's share scaled to the whole batch, which by the triangle inequality is never
+  below the norm of their sum."""
+  import keras  # pylint: disable=g-import-not-at-top
+  from pixel_recursive.training import steps as steps_lib  # pylint: disable=g-import-not-at-top
+  strategy = strategy_named(strategy_name)
+  config = tiny_config(grad_clip_norm=clip, xla=False, learning_rate=1.0, warmup_steps=0,
+                       learning_rate_drop_steps=(), ema_decay=0.0)
+  task = task_lib.SuperResolutionTask(config)
+  training = loop.build(task, config, strategy)
+  variables = training.model.trainable_variables
+  with strategy.scope():
+    sgd = keras.optimizers.SGD(1.0)
+    sgd.build(variables)
+  train_steps = steps_lib.make_train_step(task, training._replace(optimizer=sgd), config,
+                                          strategy, use_xla=False)
+  iterator = iter(strategy.distribute_datasets_from_function(
+      task.input_fn(config, 'train', config.batch_size, training=True)))
+  before = [v.numpy() for v in variables]
+  totals, first_bad = train_steps(iterator, tf.constant(1))
+  assert int(first_bad) == -1
+  moved = np.sqrt(sum(np.sum((v.numpy() - b) ** 2) for v, b in zip(variables, before)))
+  reported = float(totals['grad_norm'])
+  if clip:
+    assert moved == pytest.approx(clip, rel=1e-3)
+    assert reported > 10 * clip
+  elif strategy_name == 'default':
+    assert moved == pytest.approx(reported, rel=1e-4)
+  else:
+    assert reported >= moved * (1 - 1e-4)
+
+
+def test_an_eval_batch_that_does_not_split_over_the_replicas_is_rounded_down_to_one_that_does():
+  """eval_batch_size 5 on two replicas: batches of 4 (2 each), all 8 eval examples counted."""
+  from pixel_recursive.training import steps as steps_lib  # pylint: disable=g-import-not-at-top
+  strategy = strategy_named('mirrored')
+  config = tiny_config(eval_batch_size=5, eval_examples=8)
+  task = task_lib.SuperResolutionTask(config)
+  evaluator = steps_lib.Evaluator(task, config, strategy)
+  assert evaluator.batch == 4
+  means, count = evaluator(loop.build(task, config, strategy).model)
+  assert count == 8 and np.isfinite(means['loss'])
+
+
 @pytest.mark.parametrize('key,value,message', [
     ('learning_rate_drop_steps', (5, 3), 'increasing positive steps'),
     ('learning_rate_drop_factor', 1.5, 'learning_rate_drop_factor must be in (0, 1]'),
