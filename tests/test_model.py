@@ -148,6 +148,39 @@ def test_l2_baseline():
                              ((prediction.numpy() - target) ** 2).mean(axis=(1, 2, 3)), rtol=1e-5)
 
 
+def test_the_l2_baselines_images_are_its_predictions_rounded_onto_0_255():
+  """predict_images: a prediction p in [-1, 1] is the value round((p + 1) * 127.5), clipped."""
+  l2 = model_lib.build_model(tiny_config('l2_regression'))
+  out = l2.conditioning.out
+  out.kernel.assign(tf.zeros_like(out.kernel))  # Every pixel predicts the output layer's bias.
+  for bias, want in (([-0.5, 0.3, 0.5], [64, 166, 191]), ([-1.2, 0.0, 1.2], [0, 128, 255])):
+    out.bias.assign(bias)
+    images = l2.predict_images(batch()['lowres']).numpy()
+    np.testing.assert_array_equal(images, np.broadcast_to(want, images.shape))
+
+
+def test_the_conditioning_network_is_its_layers_applied_as_the_paper_draws_them():
+  """Dahl et al.'s Fig. 2, computed by hand from the network's own layers: the stem, pre-activation
+  residual blocks (x + conv(relu(conv(relu(x))))), ReLU after each stride-2 transposed
+  convolution, ReLU before the 1x1 output, one value per sub-pixel and intensity. The blocks' last
+  convolutions start at zero (each block the identity), so random weights are put in first: with
+  them at zero a block without its skip or its inner ReLU would compute the same."""
+  keras.utils.set_random_seed(3)
+  net = model_lib.ConditioningNetwork(filters=4, blocks=(1, 1, 1), out_channels=3, out_values=5)
+  lowres = np.random.default_rng(0).integers(0, 256, [2, 8, 8, 3]).astype(np.uint8)
+  net(lowres)
+  for v in net.weights:
+    v.assign(tf.random.normal(v.shape, stddev=0.4))
+  x = net.stem(model_lib.layers.scale_values(lowres, 256))
+  for stage in net.stages:
+    block, *up = stage
+    x = x + block.conv2(tf.nn.relu(block.conv1(tf.nn.relu(x))))
+    if up:
+      x = tf.nn.relu(up[0](x))
+  want = tf.reshape(net.out(tf.nn.relu(x)), [2, 32, 32, 3, 5]).numpy()
+  np.testing.assert_allclose(net(lowres).numpy(), want, atol=1e-4)
+
+
 def test_checkpoint_holds_every_weight_and_restores_them(model, tmp_path):
   path = workdir_lib.make_checkpoint(model).save(str(tmp_path / 'ckpt'))
   saved = [k for k in tf.train.load_checkpoint(path).get_variable_to_shape_map()

@@ -224,6 +224,35 @@ def test_an_eval_batch_that_does_not_split_over_the_replicas_is_rounded_down_to_
   assert count == 8 and np.isfinite(means['loss'])
 
 
+def test_each_bits_per_dim_scalar_comes_from_its_own_term():
+  """TensorBoard's bits/dim of A + B, of A alone and of B alone: nats per sub-pixel / ln 2."""
+  means = {'loss': 9.0, 'nats': 2 * np.log(2), 'nats_conditioning': 3 * np.log(2),
+           'nats_prior': 4 * np.log(2)}
+  scalars = task_lib.SuperResolutionTask(tiny_config()).scalars(means)
+  assert scalars['loss'] == 9.0
+  np.testing.assert_allclose([scalars['bits_per_dim'], scalars['bits_per_dim_conditioning'],
+                              scalars['bits_per_dim_prior']], [2, 3, 4], rtol=1e-6)
+
+
+def test_tensorboards_samples_are_drawn_at_each_configured_temperature_and_the_guidance():
+  """The images summary: 8x8 input | bicubic | one sample per `sample_temperatures`, each at the
+  config's `sampling.guidance` and seed | truth (a fake model records what it was asked)."""
+  config = tiny_config(sample_temperatures=(1.0, 0.7), seed=5)
+  config.sampling = {'guidance': 3.0}
+  calls = []
+
+  class Fake:
+    def sample(self, lowres, temperature, seed, guidance):
+      calls.append((temperature, guidance, seed))
+      return tf.zeros([len(lowres), 32, 32, 3], tf.uint8)
+
+  lowres = np.zeros([2, 8, 8, 3], np.uint8)
+  grid = task_lib.SuperResolutionTask(config).images(
+      Fake(), {'lowres': lowres, 'highres': np.zeros([2, 32, 32, 3], np.uint8)}, config)['samples']
+  assert calls == [(1.0, 3.0, 5), (0.7, 3.0, 5)]
+  assert grid.shape[:2] == (2 * (2 + 2 * 34), 2 * (2 + 5 * 34))  # 2 rows, 5 columns, x2.
+
+
 @pytest.mark.parametrize('key,value,message', [
     ('learning_rate_drop_steps', (5, 3), 'increasing positive steps'),
     ('learning_rate_drop_factor', 1.5, 'learning_rate_drop_factor must be in (0, 1]'),
