@@ -57,6 +57,15 @@ def bt601_luma(rgb):
   return np.asarray(rgb, np.float64) @ np.array([0.299, 0.587, 0.114])
 
 
+def block_means(images, factor):
+  """The tests' own area downsampling: float64 means of `factor` x `factor` blocks of [..., H, W, C]
+  (H and W multiples of `factor`)."""
+  images = np.asarray(images, np.float64)
+  *lead, h, w, c = images.shape
+  blocks = images.reshape(*lead, h // factor, factor, w // factor, factor, c)
+  return blocks.mean(axis=(len(lead) + 1, len(lead) + 3))
+
+
 def smooth_images(n, size=32, seed=0, width=None):
   """uint8 [n, size, width or size, 3]: synthetic pictures with structure a model can learn (a colour
   gradient and three soft coloured blobs each), the same for the same seed."""

@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 import pytest
 
+import helpers
 from data import image_files
 
 # Asymmetric so that a swapped H and W cannot pass.
@@ -264,8 +265,7 @@ def test_upsample_makes_the_8x8_input_as_the_training_inputs_are_made():
   from pixel_recursive import upsample  # pylint: disable=g-import-not-at-top
   photo = random_rgb(40, 56, seed=3)  # The central square: columns 8-47, blocks of 5 x 5.
   lowres, notice = upsample.to_lowres(photo)
-  blocks = photo[:, 8:48].astype(np.float64).reshape(8, 5, 8, 5, 3).mean(axis=(1, 3))
-  np.testing.assert_allclose(lowres, blocks, atol=0.51)
+  np.testing.assert_allclose(lowres, helpers.block_means(photo[:, 8:48], 5), atol=0.51)
   assert notice == 'is 56x40: cropped to the central 40x40 and area-downsampled to 8x8'
   small = random_rgb(8, 8)
   assert upsample.to_lowres(small)[0] is small and upsample.to_lowres(small)[1] is None

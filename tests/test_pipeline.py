@@ -41,11 +41,6 @@ def both_ways(fn, image):
   return eager
 
 
-def block_means(image, factor):
-  h, w, c = image.shape
-  return image.astype(np.float64).reshape(h // factor, factor, w // factor, factor, c).mean((1, 3))
-
-
 def sr_config(**overrides):
   c = ml_collections.ConfigDict(dict(
       source=FACES, crop='none', highres_size=32, lowres_size=8, resize_method='area',
@@ -79,7 +74,7 @@ def test_lowres_is_the_rounded_mean_of_each_4x4_block_of_highres():
   image = random_image([32, 32, 3])
   ex = both_ways(lambda x: pipeline.super_resolution_example(x, crop_how='none'), image)
   np.testing.assert_array_equal(ex['highres'], image)  # Already 32 x 32: area resize is identity.
-  np.testing.assert_array_equal(ex['lowres'], np.round(block_means(ex['highres'], 4)))
+  np.testing.assert_array_equal(ex['lowres'], np.round(helpers.block_means(ex['highres'], 4)))
 
 
 def test_celeba_example_uses_the_central_138_square():
@@ -93,7 +88,7 @@ def test_other_sizes():
   ex = both_ways(lambda x: pipeline.super_resolution_example(x, 64, 16, 'center', 'bicubic'),
                  random_image([80, 120, 3]))
   assert ex['highres'].shape == (64, 64, 3) and ex['lowres'].shape == (16, 16, 3)
-  np.testing.assert_array_equal(ex['lowres'], np.round(block_means(ex['highres'], 4)))
+  np.testing.assert_array_equal(ex['lowres'], np.round(helpers.block_means(ex['highres'], 4)))
 
 
 def test_bad_crop():
@@ -121,7 +116,7 @@ def test_colorization_example_values():
   ycbcr = transforms.rgb_to_ycbcr(ex['image']).numpy()
   np.testing.assert_array_equal(ex['gray'], np.round(ycbcr[..., :1]))
   # Bins of 8 levels centred on 0, 8, ..., 128, ...: bin k holds [8k - 4, 8k + 4).
-  shifted = (block_means(ycbcr[..., 1:], 2) + 4) / 8
+  shifted = (helpers.block_means(ycbcr[..., 1:], 2) + 4) / 8
   inside = np.abs(shifted - np.round(shifted)) > 1e-3  # Away from edges, where rounding may flip.
   assert inside.mean() > 0.99
   np.testing.assert_array_equal(ex['chroma'][inside], np.clip(np.floor(shifted), 0, 31)[inside])
@@ -323,7 +318,7 @@ def test_random_zoom_only_in_training_and_on_both_images():
   assert sum(changed) >= 12
   # The input is always the zoomed truth area-downsampled: the pair stays consistent.
   for highres, lowres in zip(zoomed['highres'], zoomed['lowres']):
-    np.testing.assert_allclose(block_means(highres, 4), lowres, atol=0.51)
+    np.testing.assert_allclose(helpers.block_means(highres, 4), lowres, atol=0.51)
   assert_eval_split_not_augmented(config)
 
 
@@ -341,5 +336,5 @@ def test_random_grayscale_only_in_super_resolution_training_and_on_both_images()
       continue
     np.testing.assert_allclose(highres[..., 0], np.round(helpers.bt601_luma(original)), atol=1)
     # The gray input is still the gray truth area-downsampled, within rounding.
-    np.testing.assert_allclose(block_means(highres, 4), lowres, atol=1.01)
+    np.testing.assert_allclose(helpers.block_means(highres, 4), lowres, atol=1.01)
   assert_eval_split_not_augmented(config)

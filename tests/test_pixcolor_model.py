@@ -180,8 +180,8 @@ def test_the_conditioning_is_the_adaptation_of_the_features_beside_area_downsamp
   with ReLUs between them and a linear last one."""
   gray = np.random.default_rng(4).integers(0, 256, [2, 16, 16, 1]).astype(np.uint8)
   features = model.backbone(gray, training=False)
-  block_means = gray.reshape(2, 4, 4, 4, 4, 1).astype(np.float64).mean(axis=(2, 4))
-  x = tf.concat([features, model_lib.layers.scale_values(block_means, 256)], axis=-1)
+  x = tf.concat([features, model_lib.layers.scale_values(helpers.block_means(gray, 4), 256)],
+                axis=-1)
   convs = model.adaptation.convs
   for conv in convs[:-1]:
     x = tf.nn.relu(conv(x))
@@ -196,8 +196,8 @@ def test_the_lowres_preview_puts_the_sampled_chroma_on_area_downsampled_y(model)
   gray = np.random.default_rng(6).integers(0, 256, [2, 16, 16, 1]).astype(np.uint8)
   bins = np.full([2, 4, 4, 2], 16, np.int32)  # Bin 16 decodes to 128: gray.
   preview = model.lowres_preview(gray, bins).numpy()
-  block_means = gray.reshape(2, 4, 4, 4, 4, 1).astype(np.float64).mean(axis=(2, 4))
-  np.testing.assert_array_equal(preview, np.repeat(np.round(block_means), 3, axis=-1))
+  np.testing.assert_array_equal(preview,
+                                np.repeat(np.round(helpers.block_means(gray, 4)), 3, axis=-1))
 
 
 def test_dequantized_chroma_fills_each_bin_from_its_key_or_at_random_in_training():

@@ -4,6 +4,8 @@ import logging
 import os
 import re
 
+import keras
+import ml_collections
 import numpy as np
 from PIL import Image
 import pytest
@@ -12,11 +14,14 @@ import tensorflow as tf
 import event_files
 import helpers
 from helpers import load_config, run_in_process, strategy_named
+from data import pipeline
 from pixel_recursive import commands
 from pixel_recursive import model as model_lib
 from pixel_recursive import task as task_lib
 from pixel_recursive import workdir as workdir_lib
 from pixel_recursive.training import loop
+from pixel_recursive.training import optim
+from pixel_recursive.training import steps as steps_lib
 
 
 def tiny_config(**overrides):
@@ -156,9 +161,6 @@ def test_the_optimizer_is_the_one_its_config_names_with_the_papers_defaults():
   """RMSProp as Dahl et al. (decay 0.95, momentum 0.9, epsilon 1e-8) when the config names no
   values; the config's values, weight decay included, when it does; Adam likewise. Every shipped
   config spells its values out, so only this test sees a default or a dropped setting."""
-  import ml_collections  # pylint: disable=g-import-not-at-top
-  from pixel_recursive.training import optim  # pylint: disable=g-import-not-at-top
-
   def make(**optimizer):
     return optim.make_optimizer(ml_collections.ConfigDict(
         {'learning_rate': 1e-3, 'optimizer': optimizer}))
@@ -183,8 +185,6 @@ def test_clipping_bounds_the_update_and_grad_norm_measures_the_gradient(strategy
   gradient's, before clipping. Unclipped, one replica reports the norm of the move itself; two
   report each one's share scaled to the whole batch, which by the triangle inequality is never
   below the norm of their sum."""
-  import keras  # pylint: disable=g-import-not-at-top
-  from pixel_recursive.training import steps as steps_lib  # pylint: disable=g-import-not-at-top
   strategy = strategy_named(strategy_name)
   config = tiny_config(grad_clip_norm=clip, xla=False, learning_rate=1.0, warmup_steps=0,
                        learning_rate_drop_steps=(), ema_decay=0.0)
@@ -214,13 +214,14 @@ def test_clipping_bounds_the_update_and_grad_norm_measures_the_gradient(strategy
 
 def test_an_eval_batch_that_does_not_split_over_the_replicas_is_rounded_down_to_one_that_does():
   """eval_batch_size 5 on two replicas: batches of 4 (2 each), all 8 eval examples counted."""
-  from pixel_recursive.training import steps as steps_lib  # pylint: disable=g-import-not-at-top
   strategy = strategy_named('mirrored')
   config = tiny_config(eval_batch_size=5, eval_examples=8)
   task = task_lib.SuperResolutionTask(config)
   evaluator = steps_lib.Evaluator(task, config, strategy)
   assert evaluator.batch == 4
-  means, count = evaluator(loop.build(task, config, strategy).model)
+  with strategy.scope():
+    model = task.build_model(config.model)
+  means, count = evaluator(model)
   assert count == 8 and np.isfinite(means['loss'])
 
 
@@ -383,14 +384,12 @@ def test_the_evaluator_reports_the_mean_over_the_eval_examples(strategy):
   """The eval numbers of TensorBoard and the log are per-example values summed over batches and
   replicas, then divided by the examples: the mean over `eval_examples` (not a mean of batch means
   divided again, nor a sum)."""
-  from data import pipeline  # pylint: disable=g-import-not-at-top
-  from pixel_recursive.training import steps  # pylint: disable=g-import-not-at-top
   config = tiny_config(eval_examples=8, eval_batch_size=4)
   task = task_lib.SuperResolutionTask(config)
   distribution = strategy_named(strategy)
   with distribution.scope():
     model = task.build_model(config.model)
-  means, count = steps.Evaluator(task, config, distribution)(model)
+  means, count = steps_lib.Evaluator(task, config, distribution)(model)
   assert count == 8
   _, aux = model(pipeline.first_batch(config.data, 'super_resolution', 'eval', 8), training=False)
   for key in ('nats', 'nats_conditioning', 'nats_prior'):
