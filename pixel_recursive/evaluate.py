@@ -50,6 +50,17 @@ def method_name(temperature, guidance):
   return f'samples_T{temperature:g}_w{guidance:g}'
 
 
+def sweep(config, temperatures=None, guidances=None):
+  """(the settings [(T, w)] to score, the model's defaults {'temperature', 'guidance'}): every
+  temperature x guidance of the flags, each flag not given being the model's `sampling` value
+  (config.json), with the paper's guidance 1 beside the model's."""
+  defaults = {key: commands.sampling_setting(config, key, None)
+              for key in ('temperature', 'guidance')}
+  temperatures = temperatures or [defaults['temperature']]
+  guidances = guidances or sorted({1.0, defaults['guidance']})
+  return [(t, w) for w in guidances for t in temperatures], defaults
+
+
 def image_metrics(outputs, batch):
   """Per-image metrics of uint8 outputs [B, 32, 32, 3] against a batch's truth and input."""
   from pixel_recursive import metrics
@@ -197,21 +208,17 @@ def main(argv):
   evaluation.check_top_p_flag()
   model, config, step = evaluation.load_run(model_lib.build_model, model_lib.SuperResolution,
                                             'super_resolution (use --l2_workdir for the baseline)')
-  default_t = commands.sampling_setting(config, 'temperature', None)
-  default_w = commands.sampling_setting(config, 'guidance', None)
-  temperatures = temperatures or [default_t]
-  guidances = guidances or sorted({1.0, default_w})
+  settings, defaults = sweep(config, temperatures, guidances)
   l2_model = None
   if FLAGS.l2_workdir:
     l2_model, _, _ = workdir_lib.restore(FLAGS.l2_workdir, model_lib.build_model)
     if not isinstance(l2_model, model_lib.L2Regression):
       raise commands.UsageError(f'--l2_workdir {FLAGS.l2_workdir} is not an l2_regression run')
   num_examples = FLAGS.num_examples or config.get('eval_examples', 1000)
-  settings = [(t, w) for w in guidances for t in temperatures]
   results = evaluate(model, config, num_examples, settings, FLAGS.seed, FLAGS.batch_size, l2_model,
                      evaluation.top_p(config), evaluation.candidates(config))
   evaluation.finish(results, config, step, markdown, plot, scalars, 'sweep',
-                    defaults={'temperature': default_t, 'guidance': default_w},
+                    defaults=defaults,
                     l2_workdir=FLAGS.l2_workdir)
 
 

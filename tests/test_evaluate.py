@@ -1,8 +1,10 @@
 """`pixel_recursive.evaluate`'s own pieces on values whose answers are known: E[A] is the expected
 value of softmax(A), every method is scored against the truth (pSNR, SSIM, HF ratio) and against the
-input (consistency), and the table holds means (pSNR capped at 100 dB) and the HF ratio's median.
+input (consistency), the table holds means (pSNR capped at 100 dB) and the HF ratio's median, each
+in its column, and without flags the sweep is the model's defaults beside the paper's guidance.
 Both evaluate commands seed each sample by its photo's place in the eval set and score only real
-photos, never the padding of the last batch. The whole commands run end to end in
+photos, never the padding of the last batch; with fake models whose outputs are known, every number
+of `pixcolor.evaluate` is checked against its own values. The whole commands run end to end in
 tests/test_train.py and tests/test_pixcolor_e2e.py."""
 import numpy as np
 import pytest
@@ -69,30 +71,70 @@ def test_the_table_holds_capped_means_and_the_median_hf_ratio():
                                'consistency_mse': 0.001, 'hf_ratio': 0.2})
 
 
+class SamplingModel(FakeModel):
+  """What `evaluate` uses of a model, with known outputs: E[A] 128 everywhere, samples the input's
+  pixels repeated, and per-example nats made from the input (so that the padding of a last batch,
+  a copy of its last example, would move their means), each term its own multiple."""
+
+  def __init__(self):
+    super().__init__(None)
+    self.seeds = []
+
+  def conditioning_function(self):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    return lambda lowres: tf.zeros([len(lowres), 32, 32, 3, 256])
+
+  def sample(self, lowres, seed, **unused):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    from pixel_recursive import visualize  # pylint: disable=g-import-not-at-top
+    self.seeds.append(np.asarray(seed).tolist())
+    return tf.constant(visualize.nearest_upsample(lowres, 4))
+
+  def __call__(self, batch):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    nats = tf.constant(np.asarray(batch['lowres'], np.float32).mean(axis=(1, 2, 3)) / 100)
+    return None, {'nats': nats, 'nats_conditioning': 2 * nats, 'nats_prior': 3 * nats}
+
+
+def real_examples(config, task, keys, num_examples, batch_size):
+  """The fields `keys` of the first `num_examples` eval examples, without the padding."""
+  from pixel_recursive import evaluation  # pylint: disable=g-import-not-at-top
+  real = [[b[k][:n] for k in keys]
+          for b, n in evaluation.batches(config, task, num_examples, batch_size)]
+  return [np.concatenate(x) for x in zip(*real)]
+
+
+def test_the_markdown_table_puts_each_metric_in_its_column():
+  results = {'methods': {'bicubic': {'psnr': 19.4, 'ssim': 0.543, 'ms_ssim': 0.845,
+                                     'consistency': 32.06, 'consistency_mse': 0.00072,
+                                     'hf_ratio': 0.02}},
+             'num_examples': 5, 'data': 'samples:faces', 'bits_per_dim': 3.6154,
+             'bits_per_dim_conditioning': 5.94, 'bits_per_dim_prior': 3.73}
+  lines = evaluate.markdown(results).splitlines()
+  assert lines[0] == ('| Method | pSNR (dB) | SSIM | MS-SSIM | Consistency (dB) | '
+                      'Consistency (MSE, [0,1]) | HF energy ratio (median) |')
+  assert lines[2] == '| bicubic | 19.40 | 0.543 | 0.845 | 32.06 | 0.00072 | 0.02 |'
+  assert lines[4].startswith('5 eval examples (samples:faces); bits/dim A+B 3.615, A alone 5.940, '
+                             'B alone 3.730; samples drawn from the whole distribution')
+
+
+def test_without_flags_the_sweep_is_the_models_defaults_beside_the_papers_guidance():
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  config = ml_collections.ConfigDict({'sampling': {'temperature': 1.5, 'guidance': 4.0}})
+  defaults = {'temperature': 1.5, 'guidance': 4.0}
+  assert evaluate.sweep(config) == ([(1.5, 1.0), (1.5, 4.0)], defaults)
+  assert evaluate.sweep(config, [1.0, 0.8], [2.0]) == ([(1.0, 2.0), (0.8, 2.0)], defaults)
+  assert evaluate.sweep(config, None, [2.0, 3.0]) == ([(1.5, 2.0), (1.5, 3.0)], defaults)
+  # A config without `sampling` (a run of the paper's configs): the paper's T = 1, w = 1, once.
+  assert evaluate.sweep(ml_collections.ConfigDict({'model': {}}))[0] == [(1.0, 1.0)]
+
+
 def test_samples_are_seeded_by_their_place_in_the_eval_set_across_batches():
   """Example i of the eval set is sampled with derive_seed(seed, i), whichever batch holds it (a
   batch seeded from 0 again would give every batch the same noise); the real eval batches of the
   tests' faces, 3 in batches of 2, so the last one is padded."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from pixel_recursive import sampling  # pylint: disable=g-import-not-at-top
   import test_train  # pylint: disable=g-import-not-at-top
-
-  class SamplingModel(FakeModel):
-    def __init__(self):
-      super().__init__(None)
-      self.seeds = []
-
-    def conditioning_function(self):
-      return lambda lowres: tf.zeros([len(lowres), 32, 32, 3, 256])
-
-    def sample(self, lowres, seed, **unused):
-      self.seeds.append(np.asarray(seed).tolist())
-      return tf.zeros([len(lowres), 32, 32, 3], tf.uint8)
-
-    def __call__(self, batch):
-      nats = tf.constant(np.arange(len(batch['lowres']), dtype=np.float32))
-      return None, {'nats': nats, 'nats_conditioning': nats, 'nats_prior': nats}
-
   model = SamplingModel()
   results = evaluate.evaluate(model, test_train.tiny_config(), 3, [(1.0, 1.0)], seed=5,
                               batch_size=2)
@@ -101,46 +143,135 @@ def test_samples_are_seeded_by_their_place_in_the_eval_set_across_batches():
                          [sampling.derive_seed(5, 2), sampling.derive_seed(5, 3)]]  # 3: padding.
 
 
+def test_scores_and_bits_per_dim_count_the_real_examples_each_from_its_own_term():
+  """Every method's means and the three bits/dim are over the 3 real faces (not the padding of the
+  last batch of 2), the bits/dim of A and of B each from its own nats."""
+  from pixel_recursive import losses  # pylint: disable=g-import-not-at-top
+  from pixel_recursive import metrics  # pylint: disable=g-import-not-at-top
+  from pixel_recursive import visualize  # pylint: disable=g-import-not-at-top
+  import test_train  # pylint: disable=g-import-not-at-top
+  config = test_train.tiny_config()
+  results = evaluate.evaluate(SamplingModel(), config, 3, [(1.0, 1.0)], batch_size=2)
+  truth, lowres = real_examples(config, 'super_resolution', ('highres', 'lowres'), 3, 2)
+  psnr = metrics.psnr(visualize.nearest_upsample(lowres, 4), truth).numpy()
+  assert np.ptp(psnr) > 0.1  # The padding, a copy of the last face, would move the mean.
+  for method in ('nearest', 'samples_T1_w1'):
+    assert results['methods'][method]['psnr'] == pytest.approx(psnr.mean(), rel=1e-6)
+  nats = lowres.astype(np.float32).mean(axis=(1, 2, 3)) / 100
+  assert np.ptp(nats) > 0.01
+  for key, scale in (('bits_per_dim', 1), ('bits_per_dim_conditioning', 2),
+                     ('bits_per_dim_prior', 3)):
+    assert results[key] == pytest.approx(losses.bits_per_dim(scale * nats.mean()), rel=1e-5), key
+
+
+class ColouringModel:
+  """What `pixcolor.evaluate` uses of a model, with known outputs: colouring k of a photo is its
+  gray with a chroma of the colouring's seed on the left half, gray on the right (so the two
+  colourings differ, by a different amount for each photo), the true chroma refines to a flat
+  chroma of its own, and the nats and refinement errors are made from the photo (so that padding
+  would move their means)."""
+  num_bins = 32
+
+  def __init__(self):
+    self.seeds = []
+
+  @staticmethod
+  def chroma_of(seeds):
+    """The refined chroma [B, 8, 8, 2] of the colourings seeded `seeds` [B]."""
+    chroma = np.full([len(seeds), 8, 8, 2], 128.0, np.float32)
+    chroma[:, :, :4] = (60.0 + 13.0 * (np.asarray(seeds, np.int64) % 11))[:, None, None, None]
+    return chroma
+
+  def sample_chroma(self, gray, seeds, temperature, **unused):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    self.seeds.append(list(seeds))
+    return tf.fill([len(gray), 4, 4, 2], 16)
+
+  def refine(self, gray, bins, seeds=None):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    if seeds is None:  # The true chroma.
+      return tf.fill([len(gray), 8, 8, 2], 150.0)
+    return tf.constant(self.chroma_of(seeds))
+
+  def combine(self, gray, chroma):
+    from pixcolor import color  # pylint: disable=g-import-not-at-top
+    return color.combine(gray, chroma)
+
+  def __call__(self, batch, training=False):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    nats = tf.constant(np.asarray(batch['gray'], np.float32).mean(axis=(1, 2, 3)) / 100)
+    return None, {'nats': nats, 'refinement_mse': nats / 7}
+
+
 def test_pixcolor_scores_two_differently_seeded_colourings_and_only_real_photos():
   """`pixcolor.evaluate`: colouring k of photo i is seeded derive_seed(seed, i, k), so the two
-  colourings whose MS-SSIM measures diversity are two draws, not one twice; the padding that fills
-  the last batch (3 photos of the tests' crops in batches of 2) is never scored."""
+  colourings whose MS-SSIM measures diversity are two draws, not one twice; every number is over
+  the real photos (3 of the tests' crops in batches of 2: the last batch is padded), each from its
+  own values, and goes to its own place in the table and in TensorBoard."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from pixcolor import color  # pylint: disable=g-import-not-at-top
   from pixcolor import evaluate as pixcolor_evaluate  # pylint: disable=g-import-not-at-top
-  from pixel_recursive import evaluation  # pylint: disable=g-import-not-at-top
+  from pixel_recursive import losses  # pylint: disable=g-import-not-at-top
   from pixel_recursive import metrics  # pylint: disable=g-import-not-at-top
   from pixel_recursive import sampling  # pylint: disable=g-import-not-at-top
   import test_pixcolor_e2e  # pylint: disable=g-import-not-at-top
 
-  class ColouringModel:
-    num_bins = 32
-
-    def __init__(self):
-      self.seeds = []
-
-    def sample_chroma(self, gray, seeds, temperature, **unused):
-      self.seeds.append(list(seeds))
-      return tf.fill([len(gray), 4, 4, 2], 16)
-
-    def refine(self, gray, bins, seeds=None):
-      return tf.fill([len(gray), 8, 8, 2], 150.0)
-
-    def combine(self, gray, chroma):
-      return color.combine(gray, chroma)
-
-    def __call__(self, batch, training=False):
-      zeros = tf.zeros([len(batch['gray'])])
-      return None, {'nats': zeros, 'refinement_mse': zeros}
-
   config = test_pixcolor_e2e.tiny_config()
   model = ColouringModel()
-  results, _ = pixcolor_evaluate.evaluate(model, config, 3, (1.0,), seed=9, batch_size=2)
+  results, plot = pixcolor_evaluate.evaluate(model, config, 3, (1.0,), seed=9, batch_size=2)
   assert results['num_examples'] == 3
   assert model.seeds[:2] == [[sampling.derive_seed(9, b, k) for b in (0, 1)] for k in (0, 1)]
   assert model.seeds[2:] == [[sampling.derive_seed(9, b, k) for b in (2, 3)] for k in (0, 1)]
-  real = [(b['gray'][:n], b['image'][:n]) for b, n in evaluation.batches(config, 'colorization', 3, 2)]
-  gray, photos = (np.concatenate(x) for x in zip(*real))
+  gray, photos = real_examples(config, 'colorization', ('gray', 'image'), 3, 2)
+
+  colourings = [color.combine(gray, model.chroma_of([sampling.derive_seed(9, i, k)
+                                                      for i in range(3)])).numpy() for k in (0, 1)]
   gray_psnr = metrics.psnr(np.repeat(gray, 3, -1), photos).numpy()
-  assert np.ptp(gray_psnr) > 0.1  # The padding, a copy of the last photo, would move the mean.
+  assert np.ptp(gray_psnr) > 0.1  # The padding, a copy of the last photo, would move the means.
   assert results['psnr']['gray_input'] == pytest.approx(gray_psnr.mean(), rel=1e-6)
+  assert results['psnr']['refined_true_chroma'] == pytest.approx(
+      metrics.psnr(color.combine(gray, np.full([3, 8, 8, 2], 150.0, np.float32)),
+                   photos).numpy().mean(), rel=1e-6)
+  at_1 = results['temperatures']['1']
+  assert at_1['psnr'] == pytest.approx(
+      np.mean([metrics.psnr(c, photos).numpy() for c in colourings]), rel=1e-6)
+  truth_colour = metrics.colourfulness(photos).mean()
+  assert at_1['colourfulness']['truth'] == pytest.approx(truth_colour)
+  assert at_1['colourfulness']['samples'] == pytest.approx(
+      np.mean([metrics.colourfulness(c) for c in colourings]))
+  # Histograms: the photos' own, the colourings' own, a with a and b with b.
+  np.testing.assert_array_equal(plot['hist_truth'], metrics.ab_histograms(photos))
+  np.testing.assert_array_equal(plot['hist'][1.0],
+                                sum(metrics.ab_histograms(c) for c in colourings))
+  for k, channel in enumerate('ab'):
+    assert at_1['histogram_intersection'][channel] == pytest.approx(
+        metrics.intersection(plot['hist_truth'][k], plot['hist'][1.0][k]))
+  assert at_1['histogram_intersection']['a'] != pytest.approx(at_1['histogram_intersection']['b'])
+  # Diversity: MS-SSIM between the two colourings of each photo, its median, its fractions.
+  ms_ssim = metrics.ms_ssim(*colourings).numpy()
+  np.testing.assert_allclose(plot['ms_ssim'][1.0], ms_ssim, rtol=1e-6)
+  diversity = at_1['ms_ssim_between_samples']
+  assert diversity['median'] == pytest.approx(np.median(ms_ssim))
+  assert diversity['median'] != pytest.approx(diversity['mean'])
+  assert diversity['fraction_between_0.95_and_0.99'] == pytest.approx(
+      np.mean((ms_ssim >= 0.95) & (ms_ssim <= 0.99)))
+  assert diversity['fraction_above_0.99'] == pytest.approx(np.mean(ms_ssim > 0.99))
+  assert 0 < diversity['fraction_between_0.95_and_0.99'] + diversity['fraction_above_0.99'] < 1
+  # The model's own numbers: bits/dim and refinement L2 over the real photos; the bilinear baseline
+  # refines the photos' Cb and Cr far better than gray chroma (0) would.
+  nats = gray.astype(np.float32).mean(axis=(1, 2, 3)) / 100
+  assert results['bits_per_dim'] == pytest.approx(losses.bits_per_dim(nats.mean()), rel=1e-5)
+  assert results['refinement_l2'] == pytest.approx(nats.mean() / 7, rel=1e-5)
+  from data import transforms  # pylint: disable=g-import-not-at-top
+  gray_l2 = np.mean(np.square(color.scale_chroma(transforms.rgb_to_ycbcr(photos)[..., 1:])))
+  assert 0 < results['refinement_l2_bilinear_baseline'] < gray_l2 / 4
+  # The table's row and TensorBoard.
+  table = pixcolor_evaluate.markdown(results)
+  row = (f"| samples, T = 1 | {at_1['psnr']:.2f} | {at_1['histogram_intersection']['a']:.3f} | "
+         f"{at_1['histogram_intersection']['b']:.3f} | {at_1['colourfulness']['ratio']:.2f} | "
+         f"{diversity['median']:.3f} | {100 * diversity['fraction_between_0.95_and_0.99']:.0f}% |")
+  assert row in table.splitlines()
+  scalars = pixcolor_evaluate.scalars(results)
+  assert scalars['ms_ssim_between_samples/T1'] == diversity['median']
+  assert scalars['psnr/samples_T1'] == at_1['psnr']
+  assert scalars['histogram_intersection_b/T1'] == at_1['histogram_intersection']['b']

@@ -328,10 +328,12 @@ def test_command_lines_end_to_end(tmp_path):
   metrics_path = tmp_path / 'metrics.json'
   result = run_in_process('pixel_recursive.evaluate', f'--workdir={workdir}', f'--output={metrics_path}',
                    '--num_examples=7', '--temperatures=1.0,0.8', '--guidances=1,2.5',
-                   '--batch_size=4', '--config.data.source=samples:faces', '--top_p=0.95')
+                   '--batch_size=4', '--config.data.source=samples:faces', '--top_p=0.95',
+                   '--seed=3')
   assert result.returncode == 0, result.stderr[-3000:]
   metrics = json.load(open(metrics_path))
   assert metrics['num_examples'] == 7 and metrics['step'] == 2 and metrics['top_p'] == 0.95
+  assert metrics['seed'] == 3
   assert metrics['data'] == 'samples:faces'
   methods = metrics['methods']
   sweep = {f'samples_T{t}_w{w}' for t in ('1', '0.8') for w in ('1', '2.5')}
@@ -345,8 +347,9 @@ def test_command_lines_end_to_end(tmp_path):
   assert table.startswith('| Method |') and all(f'| {m} |' in table for m in sweep)
   assert 'HF energy ratio' in table and 'Consistency (MSE' in table and 'top-0.95 nucleus' in table
   assert Image.open(tmp_path / 'metrics.png').size[0] > 600  # The sweep plot.
-  tags = {t for _, t, _, _ in event_files.read(os.path.join(workdir, 'evaluate'))}
-  assert {'hf_ratio/samples_T1_w2.5', 'bits_per_dim', 'sweep'} <= tags
+  events = event_files.read(os.path.join(workdir, 'evaluate'))
+  assert {'hf_ratio/samples_T1_w2.5', 'bits_per_dim', 'sweep'} <= {t for _, t, _, _ in events}
+  assert {s for s, _, _, _ in events} == {2}  # At the checkpoint's step, beside its training.
 
 
 @pytest.mark.parametrize('module,args,message', [
@@ -374,6 +377,8 @@ def test_command_lines_end_to_end(tmp_path):
      '--candidates=2: 2 cannot choose: two draws lie equally far from their mean'),
     ('pixel_recursive.evaluate', ['--workdir=pixel_recursive/demo/faces', '--output=/tmp/m.json',
                                   '--candidates=2'], '--candidates=2: 2 cannot choose'),
+    ('pixel_recursive.evaluate', ['--workdir=pixel_recursive/demo/faces', '--output=/tmp/m.json',
+                                  '--temperatures='], '--temperatures is empty'),
 ])
 def test_user_mistakes_exit_2_with_one_line(module, args, message):
   helpers.assert_usage_error(run_in_process(module, *args), message, prog=module)
