@@ -115,3 +115,29 @@ def test_the_inference_model_of_training_takes_the_averages():
   for key, average_value in average.averages.items():
     np.testing.assert_array_equal(inferred[key].numpy(), average_value.numpy())
     assert not np.array_equal(inferred[key].numpy(), trained[key].numpy())
+
+
+def test_a_checkpoint_with_averages_gives_them_to_trainable_weights_and_the_rest_its_weights(
+    tmp_path):
+  """Batch norm's moving statistics have no average: inference takes them as stored, beside the
+  averages of the trainable weights (a model of the tests' configs has no such weight)."""
+
+  def build():
+    return keras.Sequential([keras.Input([3]), keras.layers.Dense(4, name='dense'),
+                             keras.layers.BatchNormalization(name='norm')])
+
+  model = build()
+  weights = workdir_lib.weights_by_path(model)
+  for i, weight in enumerate(weights.values()):
+    weight.assign(np.full(weight.shape, i + 1.0))
+  averages = {key: tf.Variable(np.full(weight.shape, -10.0 - i, np.float32))
+              for i, (key, weight) in enumerate(weights.items()) if weight.trainable}
+  path = workdir_lib.make_checkpoint(model, **{workdir_lib.AVERAGES: averages}).save(
+      str(tmp_path / 'ckpt'))
+  fresh = build()
+  assert list(workdir_lib.weights_by_path(fresh)) == list(weights)  # Matched by path.
+  assert {w.trainable for w in weights.values()} == {True, False}
+  workdir_lib.restore_weights(path, fresh)
+  for i, (key, weight) in enumerate(workdir_lib.weights_by_path(fresh).items()):
+    want = -10.0 - i if weight.trainable else i + 1.0
+    np.testing.assert_array_equal(weight.numpy(), np.full(weight.shape, want), err_msg=key)

@@ -45,7 +45,8 @@ def snapshot(folder):
 
 def test_the_newest_readable_checkpoint_is_found_past_any_damage(tmp_path):
   """In-process: a flipped byte (checksum), a missing .index, a missing state file, no readable
-  checkpoint at all; without `repair` nothing is written, with it the damaged ones are moved."""
+  checkpoint at all; without `repair` nothing is written, with it the damaged ones are moved (beside,
+  never over, what an earlier run moved) and a missing state file is written again."""
   from pixel_recursive import commands
   from pixel_recursive import workdir as workdir_lib
   ckpt_dir = str(tmp_path / 'checkpoints')
@@ -60,6 +61,7 @@ def test_the_newest_readable_checkpoint_is_found_past_any_damage(tmp_path):
   open(data, 'wb').write(bytes(raw))
   os.remove(os.path.join(ckpt_dir, 'ckpt-3.index'))
   os.makedirs(os.path.join(ckpt_dir, 'ckpt-5_temp'))
+  os.makedirs(os.path.join(ckpt_dir, 'damaged', 'ckpt-4'))  # An earlier run's damaged ckpt-4.
 
   before = snapshot(ckpt_dir)
   assert workdir_lib.newest_readable(ckpt_dir).endswith('ckpt-2')
@@ -70,12 +72,15 @@ def test_the_newest_readable_checkpoint_is_found_past_any_damage(tmp_path):
   assert [os.path.basename(p) for p in
           tf.train.get_checkpoint_state(ckpt_dir).all_model_checkpoint_paths] == ['ckpt-1', 'ckpt-2']
   damaged = os.path.join(ckpt_dir, 'damaged')
-  assert sorted(os.listdir(damaged)) == ['ckpt-3', 'ckpt-4']
-  assert open(os.path.join(damaged, 'ckpt-4', 'ckpt-4.data-00000-of-00001'), 'rb').read() == raw
+  assert sorted(os.listdir(damaged)) == ['ckpt-3', 'ckpt-4', 'ckpt-4.1']  # The earlier one kept.
+  assert open(os.path.join(damaged, 'ckpt-4.1', 'ckpt-4.data-00000-of-00001'), 'rb').read() == raw
   assert not os.path.exists(os.path.join(ckpt_dir, 'ckpt-5_temp'))
 
   os.remove(os.path.join(ckpt_dir, 'checkpoint'))  # Without a state file: the files there, by step.
   assert workdir_lib.newest_readable(ckpt_dir).endswith('ckpt-2')
+  assert not os.path.exists(os.path.join(ckpt_dir, 'checkpoint'))
+  assert workdir_lib.newest_readable(ckpt_dir, repair=True).endswith('ckpt-2')  # Written again.
+  assert tf.train.latest_checkpoint(ckpt_dir).endswith('ckpt-2')
   for n in (1, 2):
     with open(os.path.join(ckpt_dir, f'ckpt-{n}.data-00000-of-00001'), 'r+b') as f:
       f.truncate(100)
@@ -187,3 +192,35 @@ def test_a_failing_save_ends_in_one_line_and_the_next_run_resumes_from_the_last_
   assert 'ckpt-20 at step 20' in again.stderr
   assert checkpoint_steps(workdir) == [10, 20, 30]
   assert assert_monotonic_summaries(workdir)[-1] == 30
+
+
+def test_a_save_that_fails_after_writing_its_files_removes_them_and_names_the_last_good_one(
+    tmp_path):
+  """A save can fail after its files are in place (the state file left unwritten, say): those files
+  go too, so the next run does not take them for a checkpoint, and the one line names the last good
+  checkpoint. (A real full disk fails earlier, in the `_temp` folder: the test above.)"""
+  from pixel_recursive import commands
+  from pixel_recursive import workdir as workdir_lib
+
+  class FailingManager:  # What `save_checkpoint` uses of a tf.train.CheckpointManager.
+    directory = str(tmp_path)
+    checkpoints = [str(tmp_path / 'ckpt-10')]
+
+    def save(self, checkpoint_number):
+      for ext in ('index', 'data-00000-of-00001'):
+        (tmp_path / f'ckpt-{checkpoint_number}.{ext}').write_text('written')
+      raise OSError(28, 'No space left on device')
+
+  (tmp_path / 'ckpt-10.index').write_text('the last good one')
+  with pytest.raises(commands.Failure) as failure:
+    workdir_lib.save_checkpoint(FailingManager(), 30, str(tmp_path / 'ckpt-10'))
+  assert str(failure.value).startswith(f'saving the checkpoint of step 30 to {tmp_path} failed '
+                                       '(OSError: [Errno 28] No space left on device); the last '
+                                       f'good checkpoint is {tmp_path}/ckpt-10.')
+  assert os.listdir(tmp_path) == ['ckpt-10.index']
+
+
+def test_a_checkpoints_step_is_the_number_its_path_ends_with():
+  from pixel_recursive import workdir as workdir_lib
+  assert workdir_lib.step_of('/runs/run-3/checkpoints/ckpt-1200') == 1200
+  assert workdir_lib.step_of('/runs/run-3/checkpoints/ckpt') == -1

@@ -39,6 +39,13 @@ CASES = [
      'holds a super_resolution model'),
     ('experiments.demo', ['--output={file}/sub'], 'cannot create output folder'),
 ]
+# More mistakes, in this process only (the cases above hold each command's real process).
+MORE_CASES = [
+    ('pixcolor.evaluate', ['--workdir={tmp}', '--output={tmp}/m.json', 'stray'],
+     'unexpected arguments: stray'),
+    ('pixcolor.colorize', ['--input={pixcolor_run}', '--output={tmp}/o'],
+     'holds no image files (jpg, png'),
+]
 
 
 @pytest.fixture
@@ -87,6 +94,12 @@ def test_a_user_mistake_exits_2_with_one_line_in_a_real_process_and_in_process(
   outputs = [a.split('=', 1)[1] for a in args if a.startswith('--output=')]
   assert outputs or module.endswith(('.train', '.rating'))
   assert not any(os.path.exists(out) for out in outputs), outputs
+
+
+@pytest.mark.parametrize('module,args,message', MORE_CASES, ids=[m for m, _, _ in MORE_CASES])
+def test_more_user_mistakes_exit_2_with_one_line(paths, module, args, message):
+  result = helpers.run_in_process(module, *[a.format(**paths) for a in args])
+  helpers.assert_usage_error(result, message, prog=module)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -201,6 +214,41 @@ def test_a_workdir_that_is_a_file_is_named_as_such(tmp_path):
                                   f'--workdir={tmp_path}/run')
   helpers.assert_usage_error(result, f'--workdir {tmp_path}/run is a file, not a folder',
                              prog='pixel_recursive.train')
+
+
+def test_a_workdir_without_config_json_is_named_as_not_a_training_run(tmp_path):
+  (tmp_path / 'photos').mkdir()
+  result = helpers.run_in_process('pixel_recursive.upsample', f'--workdir={tmp_path}/photos',
+                                  '--input=docs', f'--output={tmp_path}/o')
+  helpers.assert_usage_error(
+      result, f'{tmp_path}/photos has no config.json: is it the --workdir of a training run?',
+      prog='pixel_recursive.upsample')
+
+
+def test_a_message_of_several_lines_is_reported_as_one(capsys):
+  with pytest.raises(SystemExit) as exit_:
+    commands.fail('first line\n  second   line\n', status=2)
+  assert exit_.value.code == 2
+  err = capsys.readouterr().err
+  assert err.endswith(': error: first line second line\n') and err.count('\n') == 1
+
+
+@pytest.mark.parametrize('bad', ['0', '-1', '1.5', 'x', ''])
+def test_a_number_of_candidates_is_an_integer_of_at_least_1_and_not_2(bad):
+  with pytest.raises(commands.UsageError, match=f'--candidates must be an integer >= 1, got {bad}'):
+    commands.check_candidates(bad)
+  with pytest.raises(commands.UsageError, match='--candidates=2 cannot choose'):
+    commands.check_candidates('2')
+  assert commands.check_candidates(' 3') == commands.check_candidates(3) == 3
+  assert commands.check_candidates('1') == 1
+
+
+def test_a_sampling_flag_given_wins_over_the_model_even_when_it_is_zero():
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  config = ml_collections.ConfigDict({'sampling': {'guidance': 4.0}})
+  assert commands.sampling_setting(config, 'guidance', 0.0) == 0.0  # w = 0: the prior alone.
+  assert commands.sampling_setting(config, 'guidance', None) == 4.0
+  assert commands.sampling_setting(config, 'temperature', None) == 1.0  # The papers'.
 
 
 def test_output_names_never_collide(tmp_path):

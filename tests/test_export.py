@@ -162,11 +162,21 @@ def test_rejects_a_guidance_that_is_negative_or_not_finite(serve, guidance):
           guidance=tf.constant(guidance), seed=tf.constant(0))
 
 
-@pytest.mark.parametrize('seed', [[1, 2], [[1], [2], [3]]])
+@pytest.mark.parametrize('seed', [[1, 2], [1, 2, 3, 4], [[1], [2], [3]]])
 def test_rejects_seeds_of_the_wrong_shape(serve, seed):
   with pytest.raises(tf.errors.InvalidArgumentError, match='seed must be a scalar'):
     serve(lowres=tf.constant(lowres_batch(3)), temperature=tf.constant(1.0),
           guidance=tf.constant(1.0), seed=tf.constant(seed, tf.int32))
+
+
+def test_verify_refuses_an_export_that_differs_from_the_model(exported, serve):
+  inputs = {'lowres': lowres_batch(1), 'temperature': np.float32(1.0), 'guidance': np.float32(1.0),
+            'seed': np.int32(0)}
+  want = serve(**{k: tf.constant(v) for k, v in inputs.items()})['images'].numpy()
+  serving.verify(exported, inputs, want, 'samples one image')
+  want[0, 5, 7, 1] ^= 1
+  with pytest.raises(RuntimeError, match=f'does not equal the model: 1 of {want.size} sub-pixels'):
+    serving.verify(exported, inputs, want, 'samples one image')
 
 
 def test_chunk_sizes():

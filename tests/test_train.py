@@ -304,6 +304,9 @@ def test_command_lines_end_to_end(tmp_path):
                    f'--config.data.source={helpers.faces_source()}')
   assert result.returncode == 0, result.stderr[-3000:]
   assert 'step 2/2' in result.stderr
+  saved = json.load(open(os.path.join(workdir, 'config.json')))  # Resolved, and where it came from.
+  assert saved['config_file'] == 'experiments/configs/faces_tiny.py'
+  assert saved['train_steps'] == 2 and saved['model']['prior']['num_layers'] == 2
 
   faces = helpers.smooth_images(2, seed=9)
   inputs = tmp_path / 'inputs'
