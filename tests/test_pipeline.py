@@ -77,6 +77,15 @@ def test_lowres_is_the_rounded_mean_of_each_4x4_block_of_highres():
   np.testing.assert_array_equal(ex['lowres'], np.round(helpers.block_means(ex['highres'], 4)))
 
 
+def test_a_larger_image_is_resized_to_the_target_by_the_configured_method():
+  image = random_image([64, 64, 3])
+  area = both_ways(lambda x: pipeline.super_resolution_example(x, crop_how='none'), image)
+  np.testing.assert_array_equal(area['highres'], np.round(helpers.block_means(image, 2)))
+  bicubic = pipeline.super_resolution_example(tf.constant(image), crop_how='none',
+                                              method='bicubic')['highres'].numpy()
+  assert np.abs(bicubic.astype(int) - area['highres']).max() > 10
+
+
 def test_celeba_example_uses_the_central_138_square():
   image = random_image([218, 178, 3])
   image[40:178, 20:158] = 200  # Everything outside the crop is noise, everything inside flat.
@@ -122,6 +131,12 @@ def test_colorization_example_values():
   np.testing.assert_array_equal(ex['chroma'][inside], np.clip(np.floor(shifted), 0, 31)[inside])
 
 
+def test_a_larger_photo_is_area_resized_to_the_image_size():
+  image = random_image([112, 112, 3])
+  ex = both_ways(lambda x: pipeline.colorization_example(x, image_size=56), image)
+  np.testing.assert_array_equal(ex['image'], np.round(helpers.block_means(image, 2)))
+
+
 def test_gray_photo_has_neutral_chroma_and_its_own_luminance():
   gray = np.repeat(random_image([64, 64, 1]), 3, axis=-1)
   ex = both_ways(lambda x: pipeline.colorization_example(x, image_size=64, num_bins=32), gray)
@@ -149,6 +164,17 @@ def test_eval_is_one_pass_in_source_order():
   first = next(iter(ds))['highres'].numpy()
   faces = [ex['image'].numpy() for ex in sources.load(FACES, 'eval')[0].take(10)]
   np.testing.assert_array_equal(first, np.stack(faces))
+
+
+def test_the_first_batch_is_the_splits_first_examples_in_order_and_never_augmented():
+  """What TensorBoard's grids show at every step: the same examples, as they are."""
+  config = sr_config(random_flip=True, random_zoom=0.6)
+  for split, source_split in (('train', 'train'), ('eval', 'eval')):
+    got = pipeline.first_batch(config, 'super_resolution', split, 5)['highres']
+    faces = [ex['image'].numpy() for ex in sources.load(FACES, source_split)[0].take(5)]
+    np.testing.assert_array_equal(got, np.stack(faces), err_msg=split)
+  with pytest.raises(sources.DataSourceError, match=f'the eval split has fewer than {N_EVAL + 1}'):
+    pipeline.first_batch(config, 'super_resolution', 'eval', N_EVAL + 1)
 
 
 def first_batches(config, task, seed, n=3, batch_size=8):

@@ -322,6 +322,14 @@ def test_colourfulness_tells_gray_photos_from_colour_ones():
   colour = gray.copy()
   colour[..., 0] = np.clip(colour[..., 0].astype(int) + 20, 0, 255)
   assert float(transforms.colourfulness(colour)) > 10 * transforms.GRAY_COLOURFULNESS
+  # A scanned black-and-white photo: gray, with a level of colour noise in each channel. Measured
+  # at 64 x 64, where each pixel averages 4 x 4 of this one, the noise is gone; at full size it
+  # would count as colour (mean |R - G| + |G - B| about 1.8).
+  noise = np.random.default_rng(1).integers(-1, 2, [256, 256, 3])
+  scanned = (np.repeat(random_image([256, 256, 1]) // 2 + 64, 3, axis=-1) + noise).astype(np.uint8)
+  full_size = np.mean(np.abs(np.diff(scanned.astype(int), axis=-1)).sum(-1))
+  assert full_size > 1.5 * transforms.GRAY_COLOURFULNESS
+  assert float(transforms.colourfulness(scanned)) < transforms.GRAY_COLOURFULNESS
 
 
 def test_random_zoom_is_a_central_square_of_the_drawn_side_eagerly_and_in_a_dataset():
