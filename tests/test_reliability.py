@@ -7,12 +7,14 @@ import re
 import signal
 import socket
 import subprocess
+import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import helpers
+from pixel_recursive.training import preemption as preemption_lib
 from training_runs import (ROOT, assert_monotonic_summaries, assert_same_training, checkpoint_steps,
                            env, train_command, train_in_process, wait_for)
 
@@ -195,3 +197,29 @@ def test_sigterm_to_either_of_two_workers_saves_the_same_step_on_both_and_they_r
     assert checkpoint.get_tensor('step/.ATTRIBUTES/VARIABLE_VALUE') == step
     assert assert_monotonic_summaries(workdir)[-1] == step
     resumed_at = step
+
+
+def test_sigterm_in_this_process_asks_for_a_stop_and_the_callers_handler_comes_back():
+  """In-process (a notebook, a test runner): inside the loop's `Preemption` a SIGTERM only sets the
+  flag the loop saves and stops on; after it, whatever handled SIGTERM before handles it again."""
+  received = []
+  previous = signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+  try:
+    callers = signal.getsignal(signal.SIGTERM)
+    with preemption_lib.Preemption(tf.distribute.get_strategy(), save=None) as preemption:
+      assert not preemption.stop
+      os.kill(os.getpid(), signal.SIGTERM)
+      for _ in range(100):  # Python runs the handler between two bytecodes of the main thread.
+        if preemption.stop:
+          break
+        time.sleep(0.01)
+      assert preemption.stop and not received
+    assert signal.getsignal(signal.SIGTERM) is callers
+    os.kill(os.getpid(), signal.SIGTERM)
+    for _ in range(100):
+      if received:
+        break
+      time.sleep(0.01)
+    assert received == [signal.SIGTERM]
+  finally:
+    signal.signal(signal.SIGTERM, previous)
