@@ -93,6 +93,7 @@ def test_upsample_faces_writes_each_face_and_names_a_photo_without_one(tmp_path)
   shutil.copy(cbook.get_sample_data('grace_hopper.jpg', asfileobj=False), inputs / 'grace_hopper.jpg')
   Image.fromarray(samples.photo('astronaut')).save(inputs / 'astronaut.png')
   Image.fromarray(samples.photo('coffee')).save(inputs / 'coffee.png')
+  Image.fromarray(samples.photo('astronaut')).save(inputs / 'twin.png')  # Sorted last.
   out = tmp_path / 'out'
   result = helpers.run_in_process('pixel_recursive.upsample', '--faces', f'--input={inputs}',
                                   f'--output={out}', '--num_samples=2', '--batch_size=2')
@@ -101,13 +102,17 @@ def test_upsample_faces_writes_each_face_and_names_a_photo_without_one(tmp_path)
   assert about_coffee == [f'no face found in {inputs}/coffee.png (scikit-image\'s frontal-face '
                           'detector)'], result.stderr[-3000:]
   written = sorted(os.listdir(out))
-  for photo in ('astronaut', 'grace_hopper'):  # One face each: crop, input, two samples.
+  for photo in ('astronaut', 'grace_hopper', 'twin'):  # One face each: crop, input, two samples.
     assert [f for f in written if f.startswith(photo)] == [
         f'{photo}_face0_{k}.png' for k in ('crop', 'input', 'sample0', 'sample1')], written
   assert np.asarray(Image.open(out / 'astronaut_face0_sample1.png')).shape == (32, 32, 3)
   assert np.asarray(Image.open(out / 'astronaut_face0_input.png')).shape == (8, 8, 3)
   assert 'grid.png' in written
-  assert result.stdout.strip().splitlines()[-1] == f'wrote 8 PNGs of 2 faces and {out}/grid.png'
+  assert result.stdout.strip().splitlines()[-1] == f'wrote 12 PNGs of 3 faces and {out}/grid.png'
+  # Each photo's faces are seeded by the photo's place: the same face in two photos, two draws.
+  read = lambda name: np.asarray(Image.open(out / name))
+  np.testing.assert_array_equal(read('twin_face0_input.png'), read('astronaut_face0_input.png'))
+  assert not np.array_equal(read('twin_face0_sample0.png'), read('astronaut_face0_sample0.png'))
   assert 'Traceback' not in result.stderr
 
 
@@ -124,6 +129,9 @@ def test_upsample_faces_samples_with_the_sampler_it_is_given(monkeypatch):
   monkeypatch.setattr(upsample, 'upsample_all', upsample_all)
   found = upsample.upsample_faces(None, samples.photo('astronaut'), method='naive')
   assert seen == ['naive'] and len(found) == 1
+  # The face's 8 x 8 input is made from its 32 x 32 crop as training inputs are: 4 x 4 block means.
+  np.testing.assert_array_equal(found[0]['lowres'],
+                                np.round(helpers.block_means(found[0]['crop'], 4)))
 
 
 def test_the_framing_test_takes_its_block_of_ids_in_colour_or_in_gray():

@@ -258,6 +258,13 @@ def test_colorize_reads_a_photo_as_its_bt601_luminance(tmp_path):
                                 [[76, 150, 29, 124]])
 
 
+def test_colorizes_grid_thumbnails_keep_the_aspect_with_the_longest_side_128():
+  from pixcolor import colorize  # pylint: disable=g-import-not-at-top
+  assert colorize.thumbnail(np.zeros([45, 31, 3], np.uint8)).shape == (128, 88, 3)
+  assert colorize.thumbnail(np.zeros([300, 600], np.uint8)).shape == (64, 128)
+  assert colorize.thumbnail(np.zeros([1, 1, 1], np.uint8)).shape == (128, 128)
+
+
 def test_upsample_makes_the_8x8_input_as_the_training_inputs_are_made():
   """A larger photo: its central square, each input pixel the mean of the block it covers (area,
   as training inputs are made from their 32 x 32 truth); the 8 x 8 itself as it is; a smaller
@@ -271,3 +278,19 @@ def test_upsample_makes_the_8x8_input_as_the_training_inputs_are_made():
   assert upsample.to_lowres(small)[0] is small and upsample.to_lowres(small)[1] is None
   up, notice = upsample.to_lowres(random_rgb(6, 6))
   assert up.shape == (8, 8, 3) and notice.startswith('is only 6x6: resized up to 8x8')
+  tiny = random_rgb(4, 4, seed=5)  # Resized up smoothly (bicubic), not by repeating pixels.
+  up = upsample.to_lowres(tiny)[0].astype(int)
+  assert np.abs(up - np.repeat(np.repeat(tiny, 2, 0), 2, 1)).max() > 20
+
+
+def test_upsample_shows_as_the_truth_what_the_input_was_made_from_where_it_can():
+  """The grid's last column: the photo's central square area-resized to 32 x 32 (what its 8 x 8
+  is the area mean of), none for a photo smaller than that."""
+  from pixel_recursive import upsample  # pylint: disable=g-import-not-at-top
+  photo = random_rgb(64, 80, seed=4)
+  np.testing.assert_array_equal(upsample.reference(photo),
+                                np.round(helpers.block_means(photo[:, 8:72], 2)))
+  same = random_rgb(32, 32)
+  np.testing.assert_array_equal(upsample.reference(same), same)
+  assert upsample.reference(random_rgb(16, 16)) is None
+  assert upsample.reference(random_rgb(31, 90)) is None

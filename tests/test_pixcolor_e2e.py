@@ -333,9 +333,11 @@ def test_command_lines_end_to_end(tmp_path):
   (inputs / 'broken.jpg').write_text('not a jpeg')
   out = tmp_path / 'out'
   result = run_in_process('pixcolor.colorize', f'--workdir={workdir}', f'--input={inputs}',
-                   f'--output={out}', '--num_samples=2', '--temperature=0.9', '--candidates=3')
+                   f'--output={out}', '--num_samples=2', '--temperature=0.9', '--candidates=3',
+                   '--top_p=0.95')
   assert result.returncode == 1, result.stderr[-3000:]
   assert 'broken.jpg' in result.stderr and 'not an image' in result.stderr
+  assert 'at temperature 0.9, top-p 0.95, each the most typical of 3 draws' in result.stderr
   assert 'colorized 4/4' in result.stderr
   for name in ('old_sample0', 'old_sample1', 'sub/colour_sample1', 'grid'):
     assert (out / f'{name}.png').exists(), name
@@ -371,3 +373,32 @@ def test_command_lines_end_to_end(tmp_path):
 ])
 def test_user_mistakes_exit_2_with_one_line(module, args, message):
   helpers.assert_usage_error(run_in_process(module, *args), message, prog=module)
+
+
+def test_colorize_all_samples_every_colouring_as_asked():
+  """`colorize` (and the notebook) pass their temperature, sampler, nucleus and candidates to the
+  chroma sampling of every batch; a fake model records them."""
+
+  class Recording:
+    def __init__(self):
+      self.calls = []
+
+    def network_gray(self, gray):
+      return tf.zeros([1, 4, 4, 1], tf.uint8)
+
+    def sample_chroma(self, gray, seeds, temperature, method, top_p, candidates):
+      self.calls.append((len(seeds), temperature, method, top_p, candidates))
+      return tf.zeros([len(gray), 2, 2, 2], tf.int32)
+
+    def refine(self, gray, bins, seeds):
+      return tf.fill([len(gray), 4, 4, 2], 128.0)
+
+    def combine(self, gray, chroma):
+      return tf.zeros(list(gray.shape) + [3], tf.uint8)
+
+  model, written = Recording(), {}
+  colorize.colorize_all(model, [np.zeros([5, 7], np.uint8)] * 3, 2, 0.7, 0, 4, 'naive',
+                        lambda i, k, rgb: written.__setitem__((i, k), rgb.shape), top_p=0.9,
+                        candidates=5)
+  assert model.calls == [(4, 0.7, 'naive', 0.9, 5)] * 2  # 6 colourings in batches of 4 (padded).
+  assert written == {(i, k): (5, 7, 3) for i in range(3) for k in range(2)}

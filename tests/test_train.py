@@ -18,6 +18,7 @@ from data import pipeline
 from pixel_recursive import commands
 from pixel_recursive import model as model_lib
 from pixel_recursive import task as task_lib
+from pixel_recursive import visualize
 from pixel_recursive import workdir as workdir_lib
 from pixel_recursive.training import loop
 from pixel_recursive.training import optim
@@ -317,14 +318,21 @@ def test_command_lines_end_to_end(tmp_path):
   (inputs / 'broken.jpg').write_text('not a jpeg')
   out = tmp_path / 'out'
   result = run_in_process('pixel_recursive.upsample', f'--workdir={workdir}', f'--input={inputs}',
-                   f'--output={out}', '--num_samples=2', '--temperature=0.9')
+                   f'--output={out}', '--num_samples=2', '--temperature=0.9', '--guidance=2.5')
   assert result.returncode == 1, result.stderr[-3000:]
+  assert 'at temperature 0.9, guidance 2.5, top-p 1' in result.stderr  # The flags, not the model's.
   assert 'broken.jpg' in result.stderr and 'not an image' in result.stderr
   assert 'area-downsampled to 8x8' in result.stderr  # The notice for the 96x96 input.
   for name in ('face_input', 'face_sample0', 'face_sample1', 'sub/big_sample1', 'grid'):
     assert (out / f'{name}.png').exists(), name
-  sample = tf.io.decode_png(tf.io.read_file(str(out / 'face_sample0.png'))).numpy()
-  assert sample.shape == (32, 32, 3)
+  read = lambda name: tf.io.decode_png(tf.io.read_file(str(out / f'{name}.png'))).numpy()
+  assert read('face_sample0').shape == (32, 32, 3)
+  # The grid's rows: the input enlarged, bicubic, the samples, the truth (both inputs are >= 32).
+  rows = [[visualize.nearest_upsample(read(f'{name}_input'), 4),
+           visualize.bicubic_upsample(read(f'{name}_input')[None], 32)[0],
+           read(f'{name}_sample0'), read(f'{name}_sample1'), truth]
+          for name, truth in (('face', faces[0]), ('sub/big', faces[1]))]
+  np.testing.assert_array_equal(read('grid'), visualize.nearest_upsample(visualize.grid(rows), 2))
 
   # Exactly 7 examples though the batches hold 4; a sweep of 2 temperatures x 2 guidances; on
   # another data source than the run's (what a model card's numbers are re-run with).
