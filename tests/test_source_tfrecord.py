@@ -122,6 +122,12 @@ def test_tfrecord_errors_name_the_glob_or_the_file(tmp_path):
   distinct_shards(str(tmp_path / 'only'), ['train-0'])
   with pytest.raises(sources.DataSourceError, match="none for 'eval'"):
     sources.load(f'tfrecord:{tmp_path}/only/*', 'eval')
+  # One file not named by split: train and eval cannot be different files, in either split.
+  (tmp_path / 'one').mkdir()
+  distinct_shards(str(tmp_path / 'one'), ['photos.tfrecord'])
+  for split in ('train', 'eval'):
+    with pytest.raises(sources.DataSourceError, match=r'photos.tfrecord\' is one file: name the'):
+      sources.load(f'tfrecord:{tmp_path}/one/photos.tfrecord', split)
 
 
 def test_undecodable_records_are_skipped_named_and_counted(tmp_path, caplog):

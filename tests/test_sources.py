@@ -397,6 +397,23 @@ def test_npz_images_are_split_90_10(tmp_path):
   np.testing.assert_array_equal(np.stack(images_of(evals)), images[18:])
 
 
+@pytest.mark.parametrize('n,n_eval', [(2, 1), (4, 1), (14, 1), (15, 2), (1, 0)])
+def test_a_small_source_keeps_at_least_one_image_for_eval_unless_it_has_one_image(
+    tmp_path, n, n_eval):
+  images = distinct_images(n)
+  np.savez(tmp_path / 'a.npz', images=images)
+  train, n_train = sources.load(f'npz:{tmp_path / "a.npz"}', 'train')
+  assert n_train == n - n_eval
+  np.testing.assert_array_equal(np.stack(images_of(train)), images[:n - n_eval])
+  if n_eval:
+    evals, got = sources.load(f'npz:{tmp_path / "a.npz"}', 'eval')
+    assert got == n_eval
+    np.testing.assert_array_equal(np.stack(images_of(evals)), images[n - n_eval:])
+  else:
+    with pytest.raises(sources.DataSourceError, match="has no images for split 'eval'"):
+      sources.load(f'npz:{tmp_path / "a.npz"}', 'eval')
+
+
 def test_npz_train_and_eval_arrays(tmp_path):
   train, evals = distinct_images(5), distinct_images(3, 7, 9)
   np.savez_compressed(tmp_path / 'b.npz', train_images=train, eval_images=evals)
