@@ -40,6 +40,17 @@ def test_crop_is_the_area_mean_of_its_box_the_right_way_up():
   assert (out[..., 2] == 7).all()
 
 
+def test_a_box_past_the_photos_edge_repeats_the_edge_pixels():
+  """A face at the border keeps its frame: the part of the box outside the photo is the photo's
+  edge pixels repeated (not the opposite edge, not black)."""
+  image = np.random.default_rng(0).integers(0, 256, [10, 12, 3]).astype(np.uint8)
+  for box in ((-3, -4, 8), (5, 7, 8)):  # Past the top-left corner; past the bottom-right one.
+    top, left, side = box
+    padded = np.pad(image, ((8, 8), (8, 8), (0, 0)), mode='edge')
+    want = padded[top + 8:top + 8 + side, left + 8:left + 8 + side]
+    np.testing.assert_array_equal(faces.crop(image, box, size=side), want, err_msg=str(box))
+
+
 class _FakeCascade:
   """Stands in for scikit-image's cascade: returns fixed raw detections (r, c, height, width)."""
 
