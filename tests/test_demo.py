@@ -83,3 +83,45 @@ def test_demo_writes_both_grids_and_the_page(tmp_path):
     assert np.abs(bt601_luma(c) - gray).mean() < 1.5
   page = (out / 'index.html').read_text()
   assert 'super_resolution.png' in page and 'colorization.png' in page
+
+  # Each column is what the model's own API gives for the same inputs and seeds: the inputs made
+  # from their truths by area, the scenes' truths the photos' central squares, the paper's
+  # sampling (T 1, w 1) and the shipped defaults (their nucleus and candidates) of each model.
+  from experiments import demo  # pylint: disable=g-import-not-at-top
+  from data import transforms  # pylint: disable=g-import-not-at-top
+  from pixel_recursive import sampling  # pylint: disable=g-import-not-at-top
+  from pixel_recursive import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
+  from data import samples as samples_lib  # pylint: disable=g-import-not-at-top
+  import helpers  # pylint: disable=g-import-not-at-top
+  read = lambda *path: np.asarray(Image.open(out.joinpath(*path)))
+  photos = dict(samples_lib.photos())
+  for what, model_name, (names, lowres, truths) in (
+      ('super_resolution', 'faces', demo.sample_faces(2)),
+      ('bedrooms', 'bedrooms', demo.sample_scenes(2))):
+    np.testing.assert_array_equal(np.stack([read(what, f'{n}_input.png') for n in names]),
+                                  lowres.repeat(4, 1).repeat(4, 2))  # Written enlarged.
+    for name, low, truth in zip(names, lowres, truths):
+      np.testing.assert_allclose(low, helpers.block_means(truth, 4), atol=0.51, err_msg=name)
+      if what == 'bedrooms':
+        square = np.asarray(transforms.center_square_crop(photos[name]))
+        np.testing.assert_allclose(truth, helpers.block_means(square, len(square) // 32),
+                                   atol=0.51, err_msg=name)
+    model, config, _ = workdir_lib.restore(sr_model.demo_workdir(model_name), sr_model.build_model)
+    s = config.sampling
+    paper = model.sample(lowres, temperature=1.0, guidance=1.0, keep_gray=True,
+                         seed=[sampling.derive_seed(0, i) for i in range(2)]).numpy()
+    np.testing.assert_array_equal(
+        np.stack([read(what, f'{n}_sample_paper_w1.png') for n in names]), paper)
+    shipped = model.sample(lowres, temperature=s.temperature, guidance=s.guidance,
+                           top_p=s.get('top_p', 1.0), candidates=s.get('candidates', 1),
+                           keep_gray=True,
+                           seed=[sampling.derive_seed(0, i, 1) for i in range(2)]).numpy()
+    np.testing.assert_array_equal(np.stack([read(what, f'{n}_sample1.png') for n in names]),
+                                  shipped)
+  model, config, _ = workdir_lib.restore(pixcolor_model.DEMO_WORKDIR, pixcolor_model.build_model)
+  s = config.sampling
+  assert s.candidates > 1  # So that dropping them would show.
+  assert stem == 'astronaut'  # The first photo: seed 0.
+  want = model.colorize(gray[None], num_samples=3, temperature=s.temperature, seed=0,
+                        top_p=s.get('top_p', 1.0), candidates=s.candidates).numpy()[:, 0]
+  np.testing.assert_array_equal(np.stack(colourings), want)
