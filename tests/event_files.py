@@ -5,10 +5,11 @@ import os
 import tensorflow as tf
 
 
-def read(logdir):
+def read(logdir, every_image=False):
   """[(step, tag, kind, value)] of every summary under `logdir`, files in the order TB reads them.
 
-  kind is 'scalars' (value: float), 'images' (value: PNG bytes) or 'histograms' (value: array).
+  kind is 'scalars' (value: float), 'images' (value: PNG bytes, of the first image; with
+  `every_image`, [PNG bytes] of each image the summary holds) or 'histograms' (value: array).
   """
   out = []
   for path in sorted(glob.glob(os.path.join(logdir, 'events.out.tfevents.*'))):
@@ -16,7 +17,12 @@ def read(logdir):
       for v in event.summary.value:
         kind = v.metadata.plugin_data.plugin_name
         tensor = tf.make_ndarray(v.tensor)
-        value = float(tensor) if kind == 'scalars' else tensor[2] if kind == 'images' else tensor
+        if kind == 'scalars':
+          value = float(tensor)
+        elif kind == 'images':  # Width, height, then one PNG per image.
+          value = list(tensor[2:]) if every_image else tensor[2]
+        else:
+          value = tensor
         out.append((event.step, v.tag, kind, value))
   return out
 

@@ -6,9 +6,13 @@ import numpy as np
 from PIL import Image
 
 from data import samples
+from data import transforms
+from helpers import block_means
 from helpers import bt601_luma
 from helpers import run_in_process
 from pixel_recursive import metrics
+from pixel_recursive import sampling
+from pixel_recursive import workdir as workdir_lib
 from pixcolor import model as pixcolor_model
 from pixel_recursive import model as sr_model
 
@@ -60,10 +64,10 @@ def test_demo_writes_both_grids_and_the_page(tmp_path):
   scenes = sorted(os.listdir(out / 'bedrooms'))  # The bedrooms model on the photos' centres.
   assert len(scenes) == 2 * 7 and 'astronaut_truth.png' in scenes
   assert np.asarray(Image.open(out / 'bedrooms.png')).ndim == 3
-  samples = [np.asarray(Image.open(out / 'super_resolution' / f'astronaut_face0_sample{k}.png'))
-             for k in range(3)]
-  assert all(s.shape == (32, 32, 3) for s in samples)
-  assert not np.array_equal(samples[0], samples[2])  # Three samples, not one mean.
+  drawn = [np.asarray(Image.open(out / 'super_resolution' / f'astronaut_face0_sample{k}.png'))
+           for k in range(3)]
+  assert all(s.shape == (32, 32, 3) for s in drawn)
+  assert not np.array_equal(drawn[0], drawn[2])  # Three samples, not one mean.
   page = (out / 'index.html').read_text()
   assert 'guidance' in page
   # What each shipped model was trained on (its TERMS.md), not the `samples` its config.json
@@ -88,23 +92,18 @@ def test_demo_writes_both_grids_and_the_page(tmp_path):
   # from their truths by area, the scenes' truths the photos' central squares, the paper's
   # sampling (T 1, w 1) and the shipped defaults (their nucleus and candidates) of each model.
   # (experiments.demo is not imported here: its flags would stay defined in this process.)
-  from data import samples as samples_lib  # pylint: disable=g-import-not-at-top
-  from data import transforms  # pylint: disable=g-import-not-at-top
-  from pixel_recursive import sampling  # pylint: disable=g-import-not-at-top
-  from pixel_recursive import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
-  import helpers  # pylint: disable=g-import-not-at-top
   read = lambda *path: np.asarray(Image.open(out.joinpath(*path)))
-  photos = samples_lib.photos()[:2]
+  photos = samples.photos()[:2]
   for what, model_name, names in (
-      ('super_resolution', 'faces', [name for name, _ in samples_lib.faces()[:2]]),
+      ('super_resolution', 'faces', [name for name, _ in samples.faces()[:2]]),
       ('bedrooms', 'bedrooms', [name for name, _ in photos])):
     lowres = np.stack([read(what, f'{n}_input.png')[::4, ::4] for n in names])  # Written x4.
     for name, low in zip(names, lowres):
       truth = read(what, f'{name}_truth.png')
-      np.testing.assert_allclose(low, helpers.block_means(truth, 4), atol=0.51, err_msg=name)
+      np.testing.assert_allclose(low, block_means(truth, 4), atol=0.51, err_msg=name)
       if what == 'bedrooms':
         square = np.asarray(transforms.center_square_crop(dict(photos)[name]))
-        np.testing.assert_allclose(truth, helpers.block_means(square, len(square) // 32),
+        np.testing.assert_allclose(truth, block_means(square, len(square) // 32),
                                    atol=0.51, err_msg=name)
     model, config, _ = workdir_lib.restore(sr_model.demo_workdir(model_name), sr_model.build_model)
     s = config.sampling

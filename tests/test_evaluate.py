@@ -262,7 +262,6 @@ def test_pixcolor_scores_two_differently_seeded_colourings_and_only_real_photos(
   nats = gray.astype(np.float32).mean(axis=(1, 2, 3)) / 100
   assert results['bits_per_dim'] == pytest.approx(losses.bits_per_dim(nats.mean()), rel=1e-5)
   assert results['refinement_l2'] == pytest.approx(nats.mean() / 7, rel=1e-5)
-  from data import transforms  # pylint: disable=g-import-not-at-top
   gray_l2 = np.mean(np.square(color.scale_chroma(transforms.rgb_to_ycbcr(photos)[..., 1:])))
   assert 0 < results['refinement_l2_bilinear_baseline'] < gray_l2 / 4
   # The table's row and TensorBoard.

@@ -7,7 +7,6 @@ import re
 import signal
 import socket
 import subprocess
-import time
 
 import numpy as np
 import pytest
@@ -209,17 +208,10 @@ def test_sigterm_in_this_process_asks_for_a_stop_and_the_callers_handler_comes_b
     with preemption_lib.Preemption(tf.distribute.get_strategy(), save=None) as preemption:
       assert not preemption.stop
       os.kill(os.getpid(), signal.SIGTERM)
-      for _ in range(100):  # Python runs the handler between two bytecodes of the main thread.
-        if preemption.stop:
-          break
-        time.sleep(0.01)
-      assert preemption.stop and not received
+      # Python runs the handler between two bytecodes of the main thread.
+      assert wait_for(lambda: preemption.stop, 1) and not received
     assert signal.getsignal(signal.SIGTERM) is callers
     os.kill(os.getpid(), signal.SIGTERM)
-    for _ in range(100):
-      if received:
-        break
-      time.sleep(0.01)
-    assert received == [signal.SIGTERM]
+    assert wait_for(lambda: received, 1) and received == [signal.SIGTERM]
   finally:
     signal.signal(signal.SIGTERM, previous)

@@ -1,7 +1,6 @@
 """TensorBoard summaries that wait for the next checkpoint (pixel_recursive/training/summaries.py):
 nothing reaches the event files before `commit`, everything once after it, an image or a batch of
 images, and nothing at all from a process that is not the chief."""
-import glob
 import os
 
 import numpy as np
@@ -28,13 +27,8 @@ def test_summaries_are_written_at_commit_once_with_their_steps(tmp_path):
   assert {t: (s, k) for s, t, k, _ in events} == {
       'loss': (6, 'scalars'), 'grid': (3, 'images'), 'batch': (3, 'images'),
       'weights': (3, 'histograms')}
-  # An image summary holds width, height, then one PNG per image: one grid, a batch of two.
-  pngs = {}
-  for path in glob.glob(os.path.join(logdir, 'events.out.tfevents.*')):
-    for event in tf.compat.v1.train.summary_iterator(path):
-      for v in event.summary.value:
-        if v.tag in ('grid', 'batch'):
-          pngs[v.tag] = tf.make_ndarray(v.tensor)[2:]
+  # One image for the grid, two for the batch.
+  pngs = {t: v for _, t, k, v in event_files.read(logdir, every_image=True) if k == 'images'}
   assert {tag: len(p) for tag, p in pngs.items()} == {'grid': 1, 'batch': 2}
   assert tf.io.decode_png(pngs['grid'][0]).shape == (6, 10, 3)
 
