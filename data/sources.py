@@ -23,25 +23,22 @@ Source strings (the `data.source` key of every config):
                      several globs separated by commas
 Splits are `train` and `eval`.
 """
-import collections
 import difflib
-import glob as glob_lib
 import os
-import re
 import socket
 import zipfile
-import threading
 
-from absl import logging
 import numpy as np
 import tensorflow as tf
 
 from data import image_files
+from data import readers
 from data.errors import DataSourceError  # Also public here, as sources.DataSourceError.
 from data import samples as samples_lib
+# Public here too: the files skipped as unreadable, and the TFRecord files of a split.
+from data.readers import skipped_files, tfrecord_files  # pylint: disable=unused-import
 
 SPLITS = ('train', 'eval')
-EVAL_FRACTION = 0.1
 # Subfolder names a folder source accepts for each split, in order of preference.
 SPLIT_FOLDERS = {'train': ('train',), 'eval': ('eval', 'val', 'validation')}
 
@@ -75,91 +72,8 @@ _TFDS_DEFAULT_HELP = ('Prepare it with `tfds build {name}` where there is intern
 
 
 # ----------------------------------------------------------------------------------------------
-# Skipped files: a corrupt file in a folder never stops an epoch; it is named once and counted.
-# ----------------------------------------------------------------------------------------------
-_skipped = collections.Counter()
-_skipped_lock = threading.Lock()
-
-
-def skipped_files():
-  """{path: times skipped} for every unreadable file met by folder sources in this process."""
-  with _skipped_lock:
-    return dict(_skipped)
-
-
-def _skip(name, error):
-  with _skipped_lock:
-    first = name not in _skipped
-    _skipped[name] += 1
-    total = len(_skipped)
-  if first:
-    logging.warning('skipping unreadable image %s (%d skipped so far)', error, total)
-  return np.zeros((1, 1, 3), np.uint8), False
-
-
-def _read_or_skip(path):
-  path = path.decode() if isinstance(path, bytes) else str(path)
-  try:
-    return image_files.read_image(path), True
-  except image_files.ImageReadError as e:
-    return _skip(path, e)
-
-
-def _decode_or_skip(file, index, data):
-  """A TFRecord's image, or a placeholder and False (named once, counted) if it does not decode."""
-  name = f'{file.decode()} record {int(index)}'
-  try:
-    return image_files.decode_image(data, name), True
-  except image_files.ImageReadError as e:
-    return _skip(name, e)
-
-
-def _readable(example, ok):
-  del example
-  return ok
-
-
-def _without_flag(example, ok):
-  del ok
-  return example
-
-
-def _drop_unreadable(ds):
-  """(example, ok) pairs -> the examples whose ok is true."""
-  return ds.filter(_readable).map(_without_flag)
-
-
-def _files_dataset(files, input_context=None, shuffle_files=False, seed=0):
-  """Decodes files in parallel with Pillow; unreadable ones are dropped (see `_read_or_skip`).
-
-  Sharding and file shuffling act on the file names, so a pipeline decodes only its own files.
-  """
-
-  def decode(path):
-    image, ok = tf.numpy_function(_read_or_skip, [path], (tf.uint8, tf.bool), stateful=False)
-    image.set_shape([None, None, 3])
-    ok.set_shape([])
-    return {'image': image}, ok
-
-  ds = tf.data.Dataset.from_tensor_slices(tf.constant(files, tf.string))
-  if input_context is not None and input_context.num_input_pipelines > 1:
-    ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-  if shuffle_files:
-    # File names are cheap: shuffle all of them, so that a large folder stored in some order
-    # (by class, by identity) is not fed in that order through a smaller example shuffle buffer.
-    ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-
-  return _drop_unreadable(ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE))
-
-
-# ----------------------------------------------------------------------------------------------
 # Sources
 # ----------------------------------------------------------------------------------------------
-def _split_list(items, split):
-  n_eval = max(1, int(round(len(items) * EVAL_FRACTION))) if len(items) > 1 else 0
-  return items[:len(items) - n_eval] if split == 'train' else items[len(items) - n_eval:]
-
-
 def _split_folders(path):
   """{split: subfolder} if `path` has a folder for every split, else None."""
   found = {}
@@ -177,10 +91,10 @@ def _folder(path, split, input_context=None, shuffle_files=False, seed=0):
   if split_dirs:
     files = image_files.list_images(split_dirs[split])
   else:
-    files = _split_list(image_files.list_images(path), split)
+    files = readers.split_list(image_files.list_images(path), split)
   if not files:
     raise DataSourceError(f'no image files (jpg, png, ...) for split {split!r} under {path}')
-  return _files_dataset(files, input_context, shuffle_files, seed), len(files)
+  return readers.files_dataset(files, input_context, shuffle_files, seed), len(files)
 
 
 def _npz(path, split):
@@ -194,7 +108,7 @@ def _npz(path, split):
       if f'{split}_images' in arrays.files:
         images = arrays[f'{split}_images']
       elif 'images' in arrays.files:
-        images = _split_list(arrays['images'], split)
+        images = readers.split_list(arrays['images'], split)
       else:
         raise DataSourceError(
             f'{path} has neither `images` nor `{split}_images` (it has {sorted(arrays.files)})')
@@ -225,7 +139,7 @@ def _samples(name, split):
     raise DataSourceError(f'unknown sample set {name!r}; choose from '
                           f'{", ".join(samples_lib.SETS)}') from None
   except (ImportError, OSError) as e:  # scikit-image or matplotlib missing or damaged.
-    raise DataSourceError(f'the sample photos cannot be read ({_first_line(e)}): install '
+    raise DataSourceError(f'the sample photos cannot be read ({readers.first_line(e)}): install '
                           'scikit-image and matplotlib') from None
 
   def generate():
@@ -235,110 +149,6 @@ def _samples(name, split):
   ds = tf.data.Dataset.from_generator(
       generate, output_signature={'image': tf.TensorSpec([None, None, 3], tf.uint8)})
   return ds.apply(tf.data.experimental.assert_cardinality(len(images))), len(images)
-
-
-# Shard-name prefixes of each split (the ImageNet-TFRecord convention: train-00000-of-01024).
-TFRECORD_SPLIT_NAMES = {'train': ('train',), 'eval': ('eval', 'validation', 'val')}
-TFRECORD_KEY = 'image/encoded'
-
-
-def _split_of(path):
-  base = os.path.basename(path).lower()
-  for split, names in TFRECORD_SPLIT_NAMES.items():
-    if any(re.match(rf'{n}([-_.]|$)', base) for n in names):
-      return split
-  return None
-
-
-def tfrecord_files(pattern, split):
-  """The sorted TFRecord files of `split` that `pattern` names (see the module docstring); several
-  globs may be given, separated by commas."""
-  if ',' in pattern:
-    files = []
-    for part in pattern.split(','):
-      try:
-        files += tfrecord_files(part, split)
-      except DataSourceError:
-        if not any(glob_lib.glob(os.path.expanduser(part.replace('{split}', '*')))):
-          raise  # A glob that matches nothing at all is a mistake; one without this split is not.
-    if not files:
-      raise DataSourceError(f'tfrecord source {pattern!r} has no file for split {split!r}')
-    return sorted(set(files))
-  pattern = os.path.expanduser(pattern)
-  if '{split}' in pattern:
-    for name in TFRECORD_SPLIT_NAMES[split]:
-      files = sorted(glob_lib.glob(pattern.replace('{split}', name)))
-      if files:
-        return files
-    raise DataSourceError(f'tfrecord source {pattern!r}: no file matches it for split {split!r} '
-                          f'({{split}} = {" or ".join(TFRECORD_SPLIT_NAMES[split])})')
-  files = sorted(f for f in glob_lib.glob(pattern) if os.path.isfile(f))
-  if not files:
-    raise DataSourceError(f'tfrecord source {pattern!r} matches no file')
-  by_name = [f for f in files if _split_of(f) == split]
-  if any(_split_of(f) for f in files):
-    if not by_name:
-      raise DataSourceError(
-          f'tfrecord source {pattern!r}: its files are named by split, but none for {split!r} '
-          f'({"/".join(TFRECORD_SPLIT_NAMES[split])}-*)')
-    return by_name
-  if len(files) < 2:
-    raise DataSourceError(
-        f'tfrecord source {pattern!r} is one file: name the shards train-* and validation-*, or '
-        'put {split} in the glob, so that train and eval are different files')
-  return _split_list(files, split)
-
-
-def _check_first_record(path):
-  """DataSourceError naming `path` unless its first record is an Example with `image/encoded`."""
-  try:
-    first = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
-  except tf.errors.OpError as e:
-    raise DataSourceError(f'{path} is not a readable TFRecord file ({_first_line(e.message)})') from None
-  if first is None:
-    return  # An empty shard is allowed.
-  try:
-    example = tf.train.Example.FromString(first.numpy())
-  except Exception:  # pylint: disable=broad-except  (protobuf's DecodeError)
-    raise DataSourceError(f'{path}: its records are not tf.train.Example protos') from None
-  if TFRECORD_KEY not in example.features.feature:
-    keys = sorted(example.features.feature)
-    raise DataSourceError(f'{path}: its records have no {TFRECORD_KEY!r} (they have {keys})')
-
-
-def _tfrecord(pattern, split, input_context=None, shuffle_files=False, seed=0):
-  """`tf.train.Example`s with JPEG/PNG bytes under `image/encoded`; undecodable images are skipped
-  and counted as a folder's unreadable files are."""
-  files = tfrecord_files(pattern, split)
-  _check_first_record(files[0])
-  shard_records = input_context is not None and input_context.num_input_pipelines > 1
-  ds = tf.data.Dataset.from_tensor_slices(tf.constant(files, tf.string))
-  if shard_records and len(files) >= input_context.num_input_pipelines:
-    ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-    shard_records = False
-  if shuffle_files:
-    ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-
-  def records(file):
-    def with_file(index, record):
-      return file, index, record
-    return tf.data.TFRecordDataset(file).enumerate().map(with_file)
-
-  ds = ds.interleave(records, cycle_length=min(len(files), 8), block_length=16,
-                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  if shard_records:  # Fewer files than pipelines: each pipeline keeps every n-th record.
-    ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-
-  def decode(file, index, record):
-    data = tf.io.parse_single_example(
-        record, {TFRECORD_KEY: tf.io.FixedLenFeature([], tf.string, default_value='')})
-    image, ok = tf.numpy_function(_decode_or_skip, [file, index, data[TFRECORD_KEY]],
-                                  (tf.uint8, tf.bool), stateful=False)
-    image.set_shape([None, None, 3])
-    ok.set_shape([])
-    return {'image': image}, ok
-
-  return _drop_unreadable(ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)), None
 
 
 def _tfds(name, split, data_config, input_context, shuffle_files, seed):
@@ -359,7 +169,7 @@ def _tfds(name, split, data_config, input_context, shuffle_files, seed):
     raise DataSourceError(f'there is no TFDS dataset named {name!r}{hint}; see '
                           'https://www.tensorflow.org/datasets/catalog/overview') from None
   except Exception as e:  # pylint: disable=broad-except
-    raise DataSourceError(f'TFDS dataset {name!r}: {_first_line(e)}. {help_text}') from None
+    raise DataSourceError(f'TFDS dataset {name!r}: {readers.first_line(e)}. {help_text}') from None
   if download and not _is_prepared(builder):
     _check_reachable(name, shown_data_dir, help_text)
   try:
@@ -385,7 +195,7 @@ def _tfds(name, split, data_config, input_context, shuffle_files, seed):
           f'TFDS dataset {name!r} is not prepared in {shown_data_dir} and data.tfds_download is '
           f'False. {help_text}') from None
     raise DataSourceError(f'TFDS dataset {name!r} (split {tfds_split!r}) is not available: '
-                          f'{_first_line(e)}. {help_text}') from None
+                          f'{readers.first_line(e)}. {help_text}') from None
   if shard_here:
     ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
   ds = ds.map(lambda ex: {'image': ex['image']}, num_parallel_calls=tf.data.AUTOTUNE)
@@ -406,12 +216,6 @@ def _check_reachable(name, data_dir, help_text):
     raise DataSourceError(
         f'TFDS dataset {name!r} is not prepared in {data_dir} and TFDS downloads it from {host}, '
         f'which cannot be reached ({reason}). {help_text}') from None
-
-
-def _first_line(error):
-  """An exception's first line (TFDS appends pages of advice), without its final '.'."""
-  text = str(error).strip()
-  return text.splitlines()[0].rstrip('.') if text else type(error).__name__
 
 
 def _is_prepared(builder):
@@ -447,7 +251,7 @@ def load(source, split, data_config=None, task='super_resolution', input_context
   if kind == 'samples':
     ds, count = _samples(arg or ('faces' if task == 'super_resolution' else 'photos'), split)
   elif kind == 'tfrecord' and arg:
-    ds, count = _tfrecord(arg, split, input_context, shuffle_files, seed)
+    ds, count = readers.tfrecord(arg, split, input_context, shuffle_files, seed)
     sharded = True
   elif kind == 'folder' and arg:
     ds, count = _folder(os.path.expanduser(arg), split, input_context, shuffle_files, seed)
