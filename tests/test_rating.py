@@ -116,6 +116,8 @@ def test_match_files_pairs_by_relative_name_and_reports_the_rest(tmp_path):
   assert 'sample only_sample.png has no true image' in text
   assert 'sample c.png has no true image' in text
   assert 'twice.jpg and twice.png' in text  # Ambiguous, so neither is paired.
+  # Each file is named once: the sample twice.png is not also 'unmatched' for the ambiguous truth.
+  assert 'twice.png has no' not in text and len(problems) == 4
 
 
 def test_sample_suffix_matches_the_files_upsample_writes(tmp_path):
@@ -219,6 +221,61 @@ def test_pairs_per_page_splits_the_study(tmp_path):
   index = (out / 'index.html').read_text()
   assert all(f'href="{p["file"]}"' in index for p in study['pages'])
   assert len(page_data(out / 'page_03.html')['pairs']) == 1
+  # A pair's position is its place on its own page; its embedded size is (width, height).
+  pages = {p['page_id']: p for p in study['pages']}
+  for pair in study['pairs']:
+    assert pages[pair['page_id']]['pair_ids'][pair['position']] == pair['pair_id']
+    assert pair['embedded_size'] == [W, H]
+  assert '<title>Which image is real? (2/3)</title>' in (out / 'page_02.html').read_text()
+
+
+def test_the_order_shown_and_the_ids_say_nothing_about_the_sides():
+  order, sides, ids = rating.assign_sides(400, seed=2 ** 100 + 5)
+  assert sorted(order) == list(range(400)) and order != sorted(order)  # Not in the files' order.
+  left = np.array([side == 'left' for side in sides])
+  assert 0.4 < left.mean() < 0.6
+  # No hex digit of the ids shown on the page predicts the side (each is an independent hash).
+  for digit in range(len(ids[0])):
+    parity = np.array([int(i[digit], 16) & 1 for i in ids])
+    assert 0.4 < np.mean(parity == left) < 0.6, digit
+
+
+def test_the_study_id_follows_the_images_and_a_replaced_study_is_named(tmp_path):
+  truth, samples = make_folders(tmp_path, ['a', 'b'])
+  out, seed = str(tmp_path / 'study'), 2 ** 100
+  first, _ = rating.build(truth, samples, out, seed=seed, log=QUIET)
+  lines = []
+  again, _ = rating.build(truth, samples, out, seed=seed, log=lines.append)
+  assert again['study_id'] == first['study_id'] and not any('replacing' in l for l in lines)
+  write_image(os.path.join(samples, 'b.png'), 77)  # Same names, other pixels: another study.
+  changed, _ = rating.build(truth, samples, out, seed=seed, log=lines.append)
+  assert changed['study_id'] != first['study_id']
+  assert any(f'replacing study {first["study_id"]}' in l for l in lines)
+
+
+def test_the_larger_image_is_centre_cropped_to_the_pairs_shape_and_resized_by_lanczos():
+  rng = np.random.default_rng(0)
+  small = rng.integers(0, 256, [6, 10, 3], dtype=np.uint8)
+  wide = rng.integers(0, 256, [6, 20, 3], dtype=np.uint8)
+  tall = rng.integers(0, 256, [30, 10, 3], dtype=np.uint8)
+  for image, crop in ((wide, wide[:, 5:15]), (tall, tall[12:18])):
+    entry, _, note = rating.encode_pair(image, small, max_side=512)
+    np.testing.assert_array_equal(decode_data_uri(entry['src']), crop)
+    assert note
+  big = rng.integers(0, 256, [64, 64, 3], dtype=np.uint8)
+  entry, _, note = rating.encode_pair(big, big, max_side=32)
+  lanczos = np.asarray(Image.fromarray(big).resize((32, 32), Image.LANCZOS))
+  np.testing.assert_array_equal(decode_data_uri(entry['src']), lanczos)
+  assert note is None
+
+
+def test_a_title_cannot_end_the_pages_script(tmp_path):
+  truth, samples = make_folders(tmp_path, ['a'])
+  title = 'Faces </script><!-- & more'
+  rating.build(truth, samples, str(tmp_path / 'study'), title=title, log=QUIET)
+  page = (tmp_path / 'study' / 'index.html').read_text()
+  assert page.count('</script>') == page.count('<script') and '<!--' not in page
+  assert page_data(tmp_path / 'study' / 'index.html')['title'] == title
 
 
 def test_build_skips_unreadable_files_and_exits_1(tmp_path):
