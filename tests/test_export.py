@@ -208,6 +208,10 @@ def test_output_and_demo_checks(tmp_path):
   (tmp_path / 'other' / 'notes.txt').write_text('mine')
   with pytest.raises(commands.UsageError, match='not empty and holds no SavedModel'):
     export_command.check_export_dir(str(tmp_path / 'other'))
+  (tmp_path / 'half').mkdir()
+  (tmp_path / 'half' / 'variables').mkdir()  # What an export holds, but no saved_model.pb: not one.
+  with pytest.raises(commands.UsageError, match='not empty and holds no SavedModel'):
+    export_command.check_export_dir(str(tmp_path / 'half'))
   export_command.check_export_dir(str(tmp_path / 'new'))  # Created.
   assert os.path.isdir(tmp_path / 'new')
   (tmp_path / 'new' / 'saved_model.pb').write_text('')

@@ -2,6 +2,7 @@
 import json
 import os
 
+import keras
 import pytest
 
 import helpers
@@ -36,12 +37,26 @@ def test_auto_follows_the_cpu_flags(flags, expected):
     ([('Tesla T4', (7, 5))], 0, 'float32'),
     ([('NVIDIA A100', (8, 0))], 0, 'mixed_bfloat16'),
     ([('NVIDIA A100', (8, 0)), ('Tesla V100', (7, 0))], 0, 'float32'),  # Every GPU must have it.
+    ([('GPU:0', None)], 0, 'float32'),  # No compute capability reported: not assumed native.
     ([], 8, 'mixed_bfloat16'),
 ])
 def test_auto_follows_the_accelerators_whatever_the_cpu(gpus, tpus, expected):
-  # The CPU flags would say bfloat16: the GPUs decide, since training runs on them.
-  assert precision.resolve('auto', flags=frozenset({'avx512_bf16'}), gpus=gpus,
-                           tpus=tpus) == expected
+  # Whether or not the CPU computes bfloat16: the accelerators decide, since training runs on them.
+  for flags in (frozenset({'avx512_bf16'}), frozenset({'avx2'})):
+    assert precision.resolve('auto', flags=flags, gpus=gpus, tpus=tpus) == expected
+
+
+def test_building_under_a_policy_leaves_the_global_policy_as_it_was():
+  before = keras.config.dtype_policy().name
+  try:
+    keras.config.set_dtype_policy('float32')
+    with precision.dtype_policy('mixed_bfloat16'):
+      assert keras.config.dtype_policy().name == 'mixed_bfloat16'
+      inside = keras.layers.Dense(2)
+    assert keras.config.dtype_policy().name == 'float32'
+    assert inside.dtype_policy.name == 'mixed_bfloat16' and keras.layers.Dense(2).dtype == 'float32'
+  finally:
+    keras.config.set_dtype_policy(before)
 
 
 @pytest.mark.parametrize('policy', ['float32', 'mixed_bfloat16'])

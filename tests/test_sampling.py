@@ -254,6 +254,9 @@ def test_candidates_select_the_draw_nearest_to_their_mean():
   assert draws[0] == [4, 5, 6]
   assert draws[2] == [sampling.derive_seed(s, candidates.STREAM, 2) for s in (4, 5, 6)]
   assert candidates.seeds_of(4, 1) == sampling.derive_seed(4, candidates.STREAM, 1)
+  draws.clear()
+  candidates.select(draw, 4, 3)  # One seed for the batch: candidate 0 is still the plain draw.
+  assert draws[0] == 4 and draws[1] == candidates.seeds_of(4, 1) != 4
   # The exports' graph version, on sampler keys: per-example seeds, and one seed for a batch.
   np.testing.assert_array_equal(candidates.keys_of(sampling.example_keys([4, 5], 2), 2),
                                 sampling.example_keys(candidates.seeds_of([4, 5], 2), 2))

@@ -3,6 +3,7 @@ import json
 import logging
 import os
 import re
+import types
 
 import keras
 import ml_collections
@@ -13,6 +14,7 @@ import tensorflow as tf
 
 import event_files
 import helpers
+import training_runs
 from helpers import load_config, run_in_process, strategy_named
 from data import pipeline
 from pixel_recursive import commands
@@ -72,6 +74,30 @@ def test_mirrored_strategy_is_made_once_per_process():
 
     summed = strategy.experimental_local_results(all_reduce()[0])
     assert len(summed) == 2 and all(s.numpy().tolist() == [2.0] * size for s in summed)
+
+
+def test_the_chief_is_the_chief_task_or_else_worker_0():
+  """The one process that keeps checkpoints and writes summaries, as TensorFlow's convention says."""
+  from pixel_recursive import distribute
+
+  def chief(task_type, task_id, jobs):
+    spec = tf.train.ClusterSpec({job: [f'localhost:{20000 + k}' for k in range(n)]
+                                 for job, n in jobs.items()})
+    resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(spec, task_type=task_type,
+                                                                    task_id=task_id)
+    return distribute.is_chief(types.SimpleNamespace(cluster_resolver=resolver))
+
+  assert chief('worker', 0, {'worker': 2}) and not chief('worker', 1, {'worker': 2})
+  assert chief('chief', 0, {'chief': 1, 'worker': 2})
+  assert not chief('worker', 0, {'chief': 1, 'worker': 2})
+  assert distribute.is_chief(tf.distribute.get_strategy())  # No cluster: one process, the chief.
+
+
+def test_a_tf_config_that_is_not_json_is_a_usage_error(monkeypatch):
+  from pixel_recursive import distribute
+  monkeypatch.setenv('TF_CONFIG', '{"cluster": {"worker": ["localhost:1"]}')
+  with pytest.raises(commands.UsageError, match='TF_CONFIG is not valid JSON'):
+    distribute.make_strategy('multi_worker')
 
 
 @pytest.mark.parametrize('strategy', ['default', 'mirrored'])
@@ -486,3 +512,77 @@ def test_init_from_starts_a_run_from_another_runs_weights(tmp_path):
   with pytest.raises(commands.UsageError, match='no checkpoint'):
     bad = tiny_config(init_from=str(tmp_path))
     task_lib.SuperResolutionTask(bad).build_model(bad.model)
+
+
+def test_a_resumed_run_shuffles_its_data_with_another_seed_than_the_run_before(tmp_path):
+  """Resuming must not replay the batches the first steps trained on: the data's seed includes the
+  step the run starts from."""
+  seeds = []
+
+  class Recording(task_lib.SuperResolutionTask):
+    def input_fn(self, config, split, global_batch_size, training, seed=None, num_examples=None):
+      if training:
+        seeds.append(seed)
+      return super().input_fn(config, split, global_batch_size, training, seed, num_examples)
+
+  config = tiny_config(train_steps=3, image_every_steps=0, histogram_every_steps=0,
+                       eval_every_steps=0)
+  workdir = str(tmp_path / 'run')
+  loop.run(Recording(config), config, workdir)
+  config.train_steps = 6
+  loop.run(Recording(config), config, workdir)
+  assert len(seeds) == 2 and seeds[0] == config.seed and seeds[1] != seeds[0], seeds
+
+
+def test_the_speed_scalars_count_every_step_since_the_last_log_line(tmp_path, monkeypatch):
+  """Checkpoints every 2 steps, log lines every 4: each steps_per_second covers 4 steps. The loop's
+  clock advances one second per reading, so the rate is the number of steps counted."""
+  readings = iter(range(1000))
+  monkeypatch.setattr(loop, 'time', types.SimpleNamespace(time=lambda: float(next(readings))))
+  config = tiny_config(train_steps=8, checkpoint_every_steps=2, log_every_steps=4,
+                       image_every_steps=0, histogram_every_steps=0, eval_every_steps=0)
+  workdir = str(tmp_path / 'run')
+  loop.run(task_lib.SuperResolutionTask(config), config, workdir)
+  train = os.path.join(workdir, 'train')
+  assert event_files.scalars(train, 'steps_per_second') == [(4, 4.0), (8, 4.0)]
+  assert event_files.scalars(train, 'examples_per_second') == [(4, 16.0), (8, 16.0)]
+
+
+def test_keep_checkpoints_is_the_number_kept(tmp_path):
+  config = tiny_config(train_steps=6, checkpoint_every_steps=1, keep_checkpoints=2,
+                       image_every_steps=0, histogram_every_steps=0, eval_every_steps=0)
+  workdir = str(tmp_path / 'run')
+  loop.run(task_lib.SuperResolutionTask(config), config, workdir)
+  assert training_runs.checkpoint_steps(workdir) == [5, 6]
+
+
+class NaNGradientFromCall(task_lib.SuperResolutionTask):
+  """A finite loss whose gradient is NaN from the `bad_call`-th training step on."""
+
+  def __init__(self, config, bad_call):
+    super().__init__(config)
+    self.calls = tf.Variable(0)
+    self.bad_call = bad_call
+
+  def scale_gradients(self, model, grads, step):
+    self.calls.assign_add(1)
+    poison = tf.where(self.calls >= self.bad_call, float('nan'), 1.0)
+    return [g * poison for g in super().scale_gradients(model, grads, step)]
+
+
+def test_a_non_finite_gradient_with_a_finite_loss_also_stops_training(tmp_path):
+  config = tiny_config(train_steps=12, image_every_steps=0, histogram_every_steps=0)
+  with pytest.raises(loop.NonFiniteError, match='at step 5;'):
+    loop.run(NaNGradientFromCall(config, bad_call=5), config, str(tmp_path))
+
+
+def test_trainable_weights_the_loss_never_reaches_are_named_before_training(tmp_path):
+  class ConditioningLossOnly(task_lib.SuperResolutionTask):
+    """A task bug: the loss leaves out the prior, whose weights then get no gradient."""
+    def metrics(self, model, batch, training):
+      metrics = super().metrics(model, batch, training)
+      return dict(metrics, loss=metrics['nats_conditioning'])
+
+  config = tiny_config(train_steps=3, image_every_steps=0, histogram_every_steps=0)
+  with pytest.raises(ValueError, match='the loss does not depend on these trainable weights: .*prior'):
+    loop.run(ConditioningLossOnly(config), config, str(tmp_path))
