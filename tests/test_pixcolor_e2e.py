@@ -1,8 +1,10 @@
 """PixColor end to end: train -> resume -> colorize -> evaluate under both strategies, overfitting one
 batch, and the command lines' exit codes."""
 import json
+import logging
 import os
 
+import ml_collections
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -84,6 +86,12 @@ def test_tensorboards_colourings_are_different_draws_for_each_sample_column():
 
   for row in range(2):
     assert not np.array_equal(cell(row, 1), cell(row, 3))  # The previews of samples 0 and 1.
+
+  # Drawn at the config's `sample_temperature`.
+  temperatures, sample_chroma = [], model.sample_chroma
+  model.sample_chroma = lambda gray, seeds, t: temperatures.append(t) or sample_chroma(gray, seeds, t)
+  task.images(model, batch, helpers.override(config, {'sample_temperature': 0.7}))
+  assert temperatures == [0.7, 0.7]
 
 
 def test_train_resume_colorize_evaluate(tmp_path):
@@ -307,6 +315,38 @@ def test_gradient_multiplier_scales_only_the_conditioning_gradients():
     for g, v in zip(scaled, model.trainable_variables):
       want = factor if id(v) in resnet else 1.0
       assert np.all(g.numpy() == want), (step, v.path)
+  # A multiplier from the first step (the paper's fine-tuning without a frozen start).
+  config = tiny_config(**{'model.conditioning.gradient_start_step': 0,
+                          'model.conditioning.gradient_multiplier': 0.5})
+  task = task_lib.PixColorTask(config)
+  model = task.build_model(config.model)  # The multiplier is the model's config's.
+  grads = [tf.ones_like(v) for v in model.trainable_variables]
+  resnet = {id(v) for v in model.backbone.trainable_variables}
+  scaled = task.scale_gradients(model, grads, tf.constant(0, tf.int64))
+  for g, v in zip(scaled, model.trainable_variables):
+    assert np.all(g.numpy() == (0.5 if id(v) in resnet else 1.0)), v.path
+
+
+@pytest.mark.parametrize('key,value,message', [
+    ('image_size', 32, r'data.image_size \(32\) differs from model.image_size \(16\)'),
+    ('num_bins', 8, r'data.num_bins \(8\) differs from model.num_bins'),
+])
+def test_a_config_whose_data_and_model_disagree_is_a_usage_error(key, value, message):
+  # The configs link data's sizes to the model's; a config read back from JSON has no links.
+  config = ml_collections.ConfigDict(tiny_config().to_dict())
+  config.data[key] = value
+  with pytest.raises(commands.UsageError, match=message):
+    task_lib.PixColorTask(config)
+  with pytest.raises(commands.UsageError, match='nothing to train'):
+    task_lib.PixColorTask(tiny_config(train_pixelcnn=False, train_refinement=False))
+
+
+def test_a_frozen_start_without_pretrained_weights_is_warned_about(caplog):
+  config = tiny_config(**{'model.conditioning.gradient_start_step': 100,
+                          'model.conditioning_weights': ''})
+  with caplog.at_level(logging.WARNING):
+    task_lib.PixColorTask(config)
+  assert 'randomly initialised conditioning network is frozen until that step' in caplog.text
 
 
 def test_command_lines_end_to_end(tmp_path):

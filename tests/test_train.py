@@ -260,6 +260,8 @@ def test_each_bits_per_dim_scalar_comes_from_its_own_term():
   assert scalars['loss'] == 9.0
   np.testing.assert_allclose([scalars['bits_per_dim'], scalars['bits_per_dim_conditioning'],
                               scalars['bits_per_dim_prior']], [2, 3, 4], rtol=1e-6)
+  progress = task_lib.SuperResolutionTask(tiny_config()).progress(means)
+  assert progress == 'bits/dim 2.000 (A 3.000, B 4.000)', progress  # The log line names them too.
 
 
 def test_tensorboards_samples_are_drawn_at_each_configured_temperature_and_the_guidance():
@@ -511,6 +513,12 @@ def test_init_from_starts_a_run_from_another_runs_weights(tmp_path):
              for k, v in workdir_lib.weights_by_path(fresh).items())
   with pytest.raises(commands.UsageError, match='no checkpoint'):
     bad = tiny_config(init_from=str(tmp_path))
+    task_lib.SuperResolutionTask(bad).build_model(bad.model)
+  # A checkpoint of something else (another model, a typo'd workdir of another project).
+  tf.train.Checkpoint(unrelated=tf.Variable([1.0, 2.0])).save(
+      str(tmp_path / 'other' / 'checkpoints' / 'ckpt'))
+  with pytest.raises(commands.UsageError, match="holds none of this model's weights"):
+    bad = tiny_config(init_from=str(tmp_path / 'other'))
     task_lib.SuperResolutionTask(bad).build_model(bad.model)
 
 
