@@ -85,6 +85,18 @@ def test_tfrecord_globs_separated_by_commas(tmp_path):
     sources.load(f'tfrecord:{tmp_path}/train-*,{tmp_path}/nothing-*', 'train')
 
 
+def test_a_shard_belongs_to_a_split_only_when_its_name_is_the_split_and_a_separator(tmp_path):
+  """train-*, validation_*, val.*: yes; `values-0` or `trainer-0` are not shards of a split (they are
+  left out, as every file without a split's name is when the others have one)."""
+  names = ['train-00000-of-00002', 'train_00001', 'validation-00000', 'val.tfrecord', 'values-0',
+           'trainer-0', 'eval']
+  for name in names:
+    (tmp_path / name).write_bytes(b'')
+  files = lambda split: [os.path.basename(f) for f in sources.tfrecord_files(f'{tmp_path}/*', split)]
+  assert files('train') == ['train-00000-of-00002', 'train_00001']
+  assert files('eval') == ['eval', 'val.tfrecord', 'validation-00000']
+
+
 def test_tfrecord_shards_by_file_and_by_record(tmp_path):
   written = distinct_shards(str(tmp_path), ['train-0', 'train-1', 'eval-0'])
   full = written['train-0'] + written['train-1']
