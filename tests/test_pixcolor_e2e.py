@@ -303,28 +303,22 @@ def test_gradient_multiplier_freezes_the_conditioning_network_until_its_step(tmp
 
 
 def test_gradient_multiplier_scales_only_the_conditioning_gradients():
-  config = tiny_config(**{'model.conditioning.gradient_start_step': 10,
-                          'model.conditioning.gradient_multiplier': 0.25})
-  task = task_lib.PixColorTask(config)
-  model = task.build_model(config.model)
-  grads = [tf.ones_like(v) for v in model.trainable_variables]
-  resnet = {id(v) for v in model.backbone.trainable_variables}
-  assert resnet and len(resnet) < len(grads)
-  for step, factor in ((0, 0.0), (9, 0.0), (10, 0.25), (11, 0.25)):
-    scaled = task.scale_gradients(model, grads, tf.constant(step, tf.int64))
-    for g, v in zip(scaled, model.trainable_variables):
-      want = factor if id(v) in resnet else 1.0
-      assert np.all(g.numpy() == want), (step, v.path)
-  # A multiplier from the first step (the paper's fine-tuning without a frozen start).
-  config = tiny_config(**{'model.conditioning.gradient_start_step': 0,
-                          'model.conditioning.gradient_multiplier': 0.5})
-  task = task_lib.PixColorTask(config)
-  model = task.build_model(config.model)  # The multiplier is the model's config's.
-  grads = [tf.ones_like(v) for v in model.trainable_variables]
-  resnet = {id(v) for v in model.backbone.trainable_variables}
-  scaled = task.scale_gradients(model, grads, tf.constant(0, tf.int64))
-  for g, v in zip(scaled, model.trainable_variables):
-    assert np.all(g.numpy() == (0.5 if id(v) in resnet else 1.0)), v.path
+  # (start step, multiplier) -> the backbone's factor at some steps; the second starts at once (the
+  # paper's fine-tuning without a frozen start).
+  for start, multiplier, factors in ((10, 0.25, ((0, 0.0), (9, 0.0), (10, 0.25), (11, 0.25))),
+                                     (0, 0.5, ((0, 0.5),))):
+    config = tiny_config(**{'model.conditioning.gradient_start_step': start,
+                            'model.conditioning.gradient_multiplier': multiplier})
+    task = task_lib.PixColorTask(config)
+    model = task.build_model(config.model)  # The multiplier is the model's config's.
+    grads = [tf.ones_like(v) for v in model.trainable_variables]
+    resnet = {id(v) for v in model.backbone.trainable_variables}
+    assert resnet and len(resnet) < len(grads)
+    for step, factor in factors:
+      scaled = task.scale_gradients(model, grads, tf.constant(step, tf.int64))
+      for g, v in zip(scaled, model.trainable_variables):
+        want = factor if id(v) in resnet else 1.0
+        assert np.all(g.numpy() == want), (start, step, v.path)
 
 
 @pytest.mark.parametrize('key,value,message', [
@@ -337,6 +331,9 @@ def test_a_config_whose_data_and_model_disagree_is_a_usage_error(key, value, mes
   config.data[key] = value
   with pytest.raises(commands.UsageError, match=message):
     task_lib.PixColorTask(config)
+
+
+def test_a_config_that_trains_no_network_is_a_usage_error():
   with pytest.raises(commands.UsageError, match='nothing to train'):
     task_lib.PixColorTask(tiny_config(train_pixelcnn=False, train_refinement=False))
 

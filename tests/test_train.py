@@ -293,20 +293,31 @@ def test_a_schedule_that_cannot_be_meant_is_a_usage_error(key, value, message):
 
 
 class NaNFromCall(task_lib.SuperResolutionTask):
-  """Injects a NaN into the training loss from the `bad_call`-th training step on."""
+  """Injects a NaN into the training loss (`into='loss'`) or into the gradients of a finite loss
+  (`into='gradients'`) from the `bad_call`-th training step on."""
 
-  def __init__(self, config, bad_call):
+  def __init__(self, config, bad_call, into='loss'):
     super().__init__(config)
     self.calls = tf.Variable(0)
     self.bad_call = bad_call
+    self.into = into
+
+  def _poison(self):
+    self.calls.assign_add(1)
+    return tf.where(self.calls >= self.bad_call, float('nan'), 1.0)
 
   def metrics(self, model, batch, training):
     metrics = super().metrics(model, batch, training)
-    if training:
-      self.calls.assign_add(1)
-      poison = tf.where(self.calls >= self.bad_call, float('nan'), 1.0)
-      metrics['loss'] = metrics['loss'] * poison
+    if training and self.into == 'loss':
+      metrics['loss'] = metrics['loss'] * self._poison()
     return metrics
+
+  def scale_gradients(self, model, grads, step):
+    grads = super().scale_gradients(model, grads, step)
+    if self.into == 'gradients':
+      poison = self._poison()
+      grads = [g * poison for g in grads]
+    return grads
 
 
 def test_non_finite_loss_stops_with_step_and_last_good_checkpoint(tmp_path):
@@ -564,24 +575,10 @@ def test_keep_checkpoints_is_the_number_kept(tmp_path):
   assert training_runs.checkpoint_steps(workdir) == [5, 6]
 
 
-class NaNGradientFromCall(task_lib.SuperResolutionTask):
-  """A finite loss whose gradient is NaN from the `bad_call`-th training step on."""
-
-  def __init__(self, config, bad_call):
-    super().__init__(config)
-    self.calls = tf.Variable(0)
-    self.bad_call = bad_call
-
-  def scale_gradients(self, model, grads, step):
-    self.calls.assign_add(1)
-    poison = tf.where(self.calls >= self.bad_call, float('nan'), 1.0)
-    return [g * poison for g in super().scale_gradients(model, grads, step)]
-
-
 def test_a_non_finite_gradient_with_a_finite_loss_also_stops_training(tmp_path):
   config = tiny_config(train_steps=12, image_every_steps=0, histogram_every_steps=0)
   with pytest.raises(loop.NonFiniteError, match='at step 5;'):
-    loop.run(NaNGradientFromCall(config, bad_call=5), config, str(tmp_path))
+    loop.run(NaNFromCall(config, bad_call=5, into='gradients'), config, str(tmp_path))
 
 
 def test_trainable_weights_the_loss_never_reaches_are_named_before_training(tmp_path):
