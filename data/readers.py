@@ -83,6 +83,14 @@ def _without_flag(example, ok):
   return example
 
 
+def _decoded(read_or_skip, args):
+  """({'image': uint8 [H, W, 3]}, ok) from `read_or_skip(*args)` run in Python (Pillow)."""
+  image, ok = tf.numpy_function(read_or_skip, args, (tf.uint8, tf.bool), stateful=False)
+  image.set_shape([None, None, 3])
+  ok.set_shape([])
+  return {'image': image}, ok
+
+
 def _drop_unreadable(ds):
   """(example, ok) pairs -> the examples whose ok is true."""
   return ds.filter(_readable).map(_without_flag)
@@ -95,10 +103,7 @@ def files_dataset(files, input_context=None, shuffle_files=False, seed=0):
   """
 
   def decode(path):
-    image, ok = tf.numpy_function(_read_or_skip, [path], (tf.uint8, tf.bool), stateful=False)
-    image.set_shape([None, None, 3])
-    ok.set_shape([])
-    return {'image': image}, ok
+    return _decoded(_read_or_skip, [path])
 
   ds = tf.data.Dataset.from_tensor_slices(tf.constant(files, tf.string))
   if input_context is not None and input_context.num_input_pipelines > 1:
@@ -209,10 +214,6 @@ def tfrecord(pattern, split, input_context=None, shuffle_files=False, seed=0):
   def decode(file, index, record):
     data = tf.io.parse_single_example(
         record, {TFRECORD_KEY: tf.io.FixedLenFeature([], tf.string, default_value='')})
-    image, ok = tf.numpy_function(_decode_or_skip, [file, index, data[TFRECORD_KEY]],
-                                  (tf.uint8, tf.bool), stateful=False)
-    image.set_shape([None, None, 3])
-    ok.set_shape([])
-    return {'image': image}, ok
+    return _decoded(_decode_or_skip, [file, index, data[TFRECORD_KEY]])
 
   return _drop_unreadable(ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)), None
