@@ -13,6 +13,7 @@ from pixel_recursive import workdir as workdir_lib
 from pixel_recursive.training import loop
 from helpers import assert_usage_error
 from helpers import run_in_process
+from helpers import stderr_lines
 from test_train import tiny_config
 
 SCRIPT = 'experiments.make_demo_checkpoint'
@@ -129,6 +130,24 @@ def test_average_last_ships_the_mean_of_the_newest_checkpoints_weights(run, tmp_
   assert differing  # Steps 2 and 4 differ, so the mean is neither of them.
 
 
+def test_a_damaged_older_checkpoint_ends_the_average_with_one_line_before_anything_is_written(
+    run, tmp_path):
+  """Every checkpoint to be averaged is read through first, not only the newest (which restoring
+  the model checks): a damaged older one must not leave a half-averaged demo behind."""
+  import shutil  # pylint: disable=g-import-not-at-top
+  copy = tmp_path / 'run'
+  shutil.copytree(run, copy)
+  data = next((copy / 'checkpoints').glob('ckpt-2.data-*'))
+  data.write_bytes(b'\0' * data.stat().st_size)
+  folder = demo_folder(tmp_path)
+  result = run_in_process(SCRIPT, f'--workdir={copy}', f'--output={folder}', '--average_last=2')
+  assert result.returncode == 1 and 'Traceback' not in result.stderr, result.stderr[-3000:]
+  assert stderr_lines(result)[-1].startswith(
+      f'{SCRIPT}: error: cannot average {copy}/checkpoints/ckpt-2: '), result.stderr[-3000:]
+  assert os.listdir(folder / 'checkpoints') == ['ckpt-99.index']
+  assert not (folder / 'config.json').exists()
+
+
 def test_a_pixcolor_demo_names_its_weights_file_by_name_only_and_restores_without_it(tmp_path):
   """PixColor's run records the pretrained backbone's file by the path of the machine it trained on;
   the demo records the file's name (where it came from), and restoring the demo reads no file."""
@@ -141,6 +160,7 @@ def test_a_pixcolor_demo_names_its_weights_file_by_name_only_and_restores_withou
   with open(os.path.join(run, 'config.json')) as f:
     recorded = json.load(f)
   recorded['model']['conditioning_weights'] = '/home/someone/weights/mobilenet_v2_notop.h5'
+  recorded['train_refinement'] = False  # The run's second stage trains one network of the two.
   with open(os.path.join(run, 'config.json'), 'w') as f:
     json.dump(recorded, f)
   folder = tmp_path / 'demo'
@@ -148,6 +168,8 @@ def test_a_pixcolor_demo_names_its_weights_file_by_name_only_and_restores_withou
   assert result.returncode == 0, result.stderr[-3000:]
   config = workdir_lib.read_config(str(folder))
   assert config.model.conditioning_weights == 'mobilenet_v2_notop.h5'
+  # The demo is a whole model: fine-tuned from, it trains both networks unless told otherwise.
+  assert config.train_pixelcnn and config.train_refinement
   demo, _, step = workdir_lib.restore(str(folder), pixcolor_model.build_model)
   assert step == 2
   trained, _, _ = workdir_lib.restore(run, pixcolor_model.build_model)
