@@ -9,6 +9,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+from experiments import configs
+from experiments.benchmarks import common
+from experiments.benchmarks import sampling
+from experiments.benchmarks import training
 from helpers import ROOT
 
 
@@ -24,11 +30,21 @@ def test_training_benchmark_times_every_part_of_both_tasks():
                      '--variants=recipe', '--batch_size=2',
                      '--steps=1', '--repeats=1', '--pipeline_batches=2')
   assert [l['config'] for l in lines] == ['faces_tiny.py', 'pixcolor_tiny.py']
+  from pixel_recursive.training import precision  # pylint: disable=g-import-not-at-top
   for line in lines:
     assert line['benchmark'] == 'training' and line['batch_size'] == 2
+    # The recipe is the config's own: 'auto' resolved as on this machine, its xla setting.
+    config = configs.load(line['config'][:-3])
+    resolved = precision.resolve(config.dtype_policy)
+    assert line['dtype_policy']['config'] == config.dtype_policy == 'auto'
+    assert line['dtype_policy']['resolved'] == resolved
+    assert line['recipe'] == training.recipe_name(config, resolved) == f'noxla_{resolved}'
+    assert list(line['variants']) == [line['recipe']]
     for name, variant in line['variants'].items():
       assert 'error' not in variant, (name, variant)
-      assert variant['ms_per_step'] > 0 and variant['examples_per_second'] > 0
+      assert variant['ms_per_step'] > 0
+      assert variant['examples_per_second'] == pytest.approx(2000 / variant['ms_per_step'], 0.01)
+    assert line['best_variant'] == line['recipe'] and line['recipe_fraction_of_best'] == 1
     assert line['breakdown_ms'] and all(v > 0 for v in line['breakdown_ms'].values())
     assert line['input']['examples_per_second'] > 0
   assert set(lines[1]['breakdown_ms']) >= {'conditioning_networks', 'refinement_and_loss'}
@@ -39,4 +55,82 @@ def test_sampling_benchmark_times_the_cached_sampler():
   (line,) = run_script('sampling.py', '--config=experiments/configs/faces_tiny.py',
                        '--batch_size=1', '--methods=cached,cached_top_p', '--repeats=1')
   assert line['benchmark'] == 'sampling' and line['seconds_per_image']['cached'] > 0
-  assert line['top_p'] == 0.9 and line['nucleus_cost_vs_cached'] > 0
+  assert line['top_p'] == 0.9
+  seconds = line['seconds_per_image']
+  assert line['nucleus_cost_vs_cached'] == pytest.approx(seconds['cached_top_p'] / seconds['cached'])
+
+
+# The arithmetic of the JSON lines, on timings given rather than measured.
+
+def test_the_recipe_is_compared_with_the_fastest_variant_that_ran():
+  # faces_tiny's ms per step at batch 16 on an Intel Xeon with AMX (2026-12-05).
+  ms = {'xla_float32': 430.64, 'noxla_float32': 301.54, 'xla_mixed_bfloat16': 423.02,
+        'noxla_mixed_bfloat16': 227.50}
+  variants = {v: training.speeds(m, 16) for v, m in ms.items()}
+  assert variants['noxla_float32'] == {'ms_per_step': 301.54, 'steps_per_second': 3.316,
+                                       'examples_per_second': 53.06}
+  assert training.compare(variants, 'noxla_mixed_bfloat16') == {
+      'best_variant': 'noxla_mixed_bfloat16', 'recipe_fraction_of_best': 1.0,
+      'speedup_recipe_vs_xla_float32': 1.893}
+  assert training.compare(variants, 'noxla_float32') == {
+      'best_variant': 'noxla_mixed_bfloat16', 'recipe_fraction_of_best': 0.754,  # 53.06 / 70.33
+      'speedup_recipe_vs_xla_float32': 1.428}  # 53.06 / 37.15
+  variants['noxla_mixed_bfloat16'] = {'error': 'InternalError: no kernel'}  # Failed: not compared.
+  assert training.compare(variants, 'noxla_float32')['best_variant'] == 'noxla_float32'
+  del variants['xla_float32']
+  assert training.compare(variants, 'noxla_float32') == {
+      'best_variant': 'noxla_float32', 'recipe_fraction_of_best': 1.0}
+  assert training.compare(variants, 'noxla_mixed_bfloat16') == {}  # The recipe itself failed.
+
+
+def test_a_recipe_is_the_configs_xla_and_its_resolved_policy():
+  config = configs.load('faces_tiny')
+  assert training.recipe_name(config, 'mixed_bfloat16') == 'noxla_mixed_bfloat16'
+  config.xla = True
+  assert training.recipe_name(config, 'float32') == 'xla_float32'
+  del config['xla']
+  assert training.recipe_name(config, 'float32') == 'xla_float32'  # Keras' default: XLA on.
+
+
+def test_a_step_time_is_the_median_repeat_per_step_after_the_warm_up(monkeypatch):
+  clock = [0.0]
+  costs = iter([100, 100,  # Two warm-up calls, not counted.
+                0.010, 0.010, 0.030, 0.030, 0.020, 0.020])  # 3 repeats of 2 steps: 10, 30, 20 ms.
+
+  def step():
+    clock[0] += next(costs)
+    return 0
+
+  monkeypatch.setattr(training.time, 'perf_counter', lambda: clock[0])
+  assert training.median_ms(step, steps=2, repeats=3) == pytest.approx(20)
+
+
+def test_the_input_pipeline_rate_counts_every_example_of_the_timed_batches(monkeypatch):
+  config = configs.load('faces_tiny')
+  task = training.make_task(config)
+  ticks = iter(range(100))
+  monkeypatch.setattr(training.time, 'perf_counter', lambda: float(next(ticks)))  # 1 s a reading.
+  assert training.pipeline_rate(task, config, 2, 'samples:faces', batches=3) == 6  # 3 x 2 in 1 s.
+
+
+def test_sampling_times_are_per_image_and_extrapolated_to_every_sub_pixel():
+  assert sampling.per_image(2.0, 4) == 0.5
+  # 6 of 24 sub-pixel steps took 3 s for a batch of 2: 12 s a batch, 6 s an image.
+  assert sampling.per_image(3.0, 2, steps=6, subpixels=24) == 6
+  assert sampling.ratios({'cached': 0.1, 'cached_top_p': 0.15, 'naive': 50.0,
+                          'predict_loop': 200.0}) == pytest.approx({
+                              'nucleus_cost_vs_cached': 1.5, 'speedup_cached_vs_naive': 500,
+                              'speedup_cached_vs_predict_loop': 2000})
+  assert sampling.ratios({'naive': 50.0, 'cached_top_p': 0.15}) == {}  # Nothing to compare with.
+
+
+def test_the_cpu_is_named_by_its_model_name_line(tmp_path):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  if tf.config.list_physical_devices('GPU'):
+    pytest.skip('a GPU is named instead of the CPU')
+  cpuinfo = tmp_path / 'cpuinfo'
+  cpuinfo.write_text('processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\n'
+                     'model\t\t: 143\nmodel name\t: Intel(R) Xeon(R) Platinum 8481C CPU @ 2.70GHz\n'
+                     'flags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16\n')
+  assert common.device_name(str(cpuinfo)) == (
+      f'CPU: {os.cpu_count()} cores, Intel(R) Xeon(R) Platinum 8481C CPU @ 2.70GHz')

@@ -3,8 +3,8 @@ import os
 import platform
 
 
-def device_name():
-  """'N x GPU name' when TensorFlow sees GPUs, else 'CPU: N cores, model name'."""
+def device_name(cpuinfo='/proc/cpuinfo'):
+  """'N x GPU name' when TensorFlow sees GPUs, else 'CPU: N cores, model name' (from `cpuinfo`)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   gpus = tf.config.list_physical_devices('GPU')
   if gpus:
@@ -12,7 +12,7 @@ def device_name():
     return f"{len(gpus)} x {details.get('device_name', 'GPU')}"
   model = platform.processor() or 'CPU'
   try:
-    with open('/proc/cpuinfo') as f:
+    with open(cpuinfo) as f:
       model = next(l.split(':', 1)[1].strip() for l in f if l.startswith('model name'))
   except (OSError, StopIteration):
     pass

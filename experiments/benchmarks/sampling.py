@@ -31,16 +31,20 @@ from experiments.benchmarks import common  # pylint: disable=g-import-not-at-top
 
 from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
 
-config_flags.DEFINE_config_file('config', os.path.join(ROOT, 'experiments', 'configs',
-                                                       'celeba_8x32.py'), 'Model config.')
-flags.DEFINE_integer('batch_size', 16, 'Images sampled at once.', lower_bound=1)
-flags.DEFINE_list('methods', ['cached', 'naive', 'predict_loop'],
-                  'Methods to time: cached, cached_top_p, naive, predict_loop.')
-flags.DEFINE_float('top_p', 0.9, 'The nucleus of cached_top_p.')
-flags.DEFINE_integer('naive_steps', 32, 'Sub-pixels the naive sampler is timed over.')
-flags.DEFINE_integer('predict_steps', 12, 'Sub-pixels the predict loop is timed over.')
-flags.DEFINE_integer('repeats', 2, 'Timed calls of the cached sampler (the fastest is kept).')
-flags.DEFINE_float('temperature', 1.0, 'Sampling temperature.')
+def define_flags():
+  """The command's flags (defined here, not on import, so that tests can import the module)."""
+  config_flags.DEFINE_config_file('config', os.path.join(ROOT, 'experiments', 'configs',
+                                                         'celeba_8x32.py'), 'Model config.')
+  flags.DEFINE_integer('batch_size', 16, 'Images sampled at once.', lower_bound=1)
+  flags.DEFINE_list('methods', ['cached', 'naive', 'predict_loop'],
+                    'Methods to time: cached, cached_top_p, naive, predict_loop.')
+  flags.DEFINE_float('top_p', 0.9, 'The nucleus of cached_top_p.')
+  flags.DEFINE_integer('naive_steps', 32, 'Sub-pixels the naive sampler is timed over.')
+  flags.DEFINE_integer('predict_steps', 12, 'Sub-pixels the predict loop is timed over.')
+  flags.DEFINE_integer('repeats', 2, 'Timed calls of the cached sampler (the fastest is kept).')
+  flags.DEFINE_float('temperature', 1.0, 'Sampling temperature.')
+
+
 FLAGS = flags.FLAGS
 
 
@@ -116,6 +120,28 @@ def time_predict_loop(target, steps):
   return time.perf_counter() - start
 
 
+def per_image(seconds, batch, steps=None, subpixels=None):
+  """Seconds per image of a call that took `seconds` for a batch of `batch` images; a call timed
+  over `steps` of an image's `subpixels` sub-pixel steps is extrapolated linearly to all of them."""
+  if steps:
+    seconds = seconds / steps * subpixels
+  return seconds / batch
+
+
+def ratios(per_image_seconds):
+  """nucleus_cost_vs_cached and speedup_cached_vs_{naive, predict_loop}: ratios of seconds per
+  image of the methods timed (a speedup > 1: the cached sampler is faster)."""
+  t = per_image_seconds
+  result = {}
+  if 'cached' in t:
+    if 'cached_top_p' in t:
+      result['nucleus_cost_vs_cached'] = t['cached_top_p'] / t['cached']
+    for other in ('naive', 'predict_loop'):
+      if other in t:
+        result[f'speedup_cached_vs_{other}'] = t[other] / t['cached']
+  return result
+
+
 def main(argv):
   del argv
   config = FLAGS.config
@@ -131,43 +157,40 @@ def main(argv):
   for arg in sys.argv:
     if arg.startswith('--config='):
       result['config'] = os.path.basename(arg.split('=', 1)[1])
-  per_image = result['seconds_per_image']
+  seconds = result['seconds_per_image']
   for name, top_p in (('cached', 1.0), ('cached_top_p', FLAGS.top_p)):
     if name not in FLAGS.methods:
       continue
     # Both share one compiled program (top-p is an input); the first call of either compiles it.
     first = timed(lambda: target.sample('cached', top_p=top_p))
     runs = [timed(lambda: target.sample('cached', top_p=top_p)) for _ in range(FLAGS.repeats)]
-    per_image[name] = min(runs) / batch
+    seconds[name] = per_image(min(runs), batch)
     result['compile_seconds'].setdefault('cached', max(first - min(runs), 0.0))
     print(f'{name}: {min(runs):.3f} s per batch of {batch}', file=sys.stderr, flush=True)
-  if 'cached_top_p' in per_image:
+  if 'cached_top_p' in seconds:
     result['top_p'] = FLAGS.top_p
-    if 'cached' in per_image:
-      result['nucleus_cost_vs_cached'] = per_image['cached_top_p'] / per_image['cached']
   if 'naive' in FLAGS.methods:
     steps = min(FLAGS.naive_steps, subpixels)
     first = timed(lambda: target.sample('naive', num_steps=1))
     run = timed(lambda: target.sample('naive', num_steps=steps))
     per_step = run / steps
-    per_image['naive'] = per_step * subpixels / batch
+    seconds['naive'] = per_image(run, batch, steps, subpixels)
     result['compile_seconds']['naive'] = max(first - per_step, 0.0)
     result['naive_extrapolated_from_steps'] = steps
     print(f'naive: {per_step * 1e3:.1f} ms per sub-pixel step', file=sys.stderr, flush=True)
   if 'predict_loop' in FLAGS.methods:
     steps = min(FLAGS.predict_steps, subpixels)
-    per_step = time_predict_loop(target, steps) / steps
-    per_image['predict_loop'] = per_step * subpixels / batch
+    run = time_predict_loop(target, steps)
+    per_step = run / steps
+    seconds['predict_loop'] = per_image(run, batch, steps, subpixels)
     result['predict_loop_extrapolated_from_steps'] = steps
     print(f'predict loop: {per_step * 1e3:.1f} ms per sub-pixel step', file=sys.stderr,
           flush=True)
-  if 'cached' in per_image:
-    for other in ('naive', 'predict_loop'):
-      if other in per_image:
-        result[f'speedup_cached_vs_{other}'] = per_image[other] / per_image['cached']
+  result.update(ratios(seconds))
   result['peak_memory_bytes'], result['peak_memory_kind'] = peak_memory()
   print(json.dumps(result), flush=True)
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

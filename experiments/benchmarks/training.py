@@ -41,18 +41,23 @@ if ROOT not in sys.path:
 from experiments import configs  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments.benchmarks import common  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-flags.DEFINE_list('configs', ['faces_tiny', 'celeba_8x32', 'pixcolor_tiny', 'pixcolor_imagenet'],
-                  'Config names under experiments/configs.')
-flags.DEFINE_list('variants', ['xla_float32', 'noxla_float32', 'xla_mixed_bfloat16',
-                               'noxla_mixed_bfloat16'], "Variants to time; 'recipe' is the config's "
-                  "own (its xla and its dtype_policy, 'auto' resolved on this machine).")
-flags.DEFINE_integer('batch_size', 0, 'Batch size (0: the config\'s own).', lower_bound=0)
-flags.DEFINE_integer('steps', 10, 'Timed steps per repeat.', lower_bound=1)
-flags.DEFINE_integer('repeats', 3, 'Repeats; the median is reported.', lower_bound=1)
-flags.DEFINE_string('data_source', 'samples', 'Source of the input-pipeline timing and the batch '
-                    'when the config\'s own source cannot be read here.')
-flags.DEFINE_integer('pipeline_batches', 30, 'Batches the input pipeline is timed over.')
-flags.DEFINE_bool('breakdown', True, 'Time the parts of the step.')
+def define_flags():
+  """The command's flags (defined here, not on import, so that tests can import the module)."""
+  flags.DEFINE_list('configs', ['faces_tiny', 'celeba_8x32', 'pixcolor_tiny', 'pixcolor_imagenet'],
+                    'Config names under experiments/configs.')
+  flags.DEFINE_list('variants', ['xla_float32', 'noxla_float32', 'xla_mixed_bfloat16',
+                                 'noxla_mixed_bfloat16'],
+                    "Variants to time; 'recipe' is the config's own (its xla and its dtype_policy, "
+                    "'auto' resolved on this machine).")
+  flags.DEFINE_integer('batch_size', 0, 'Batch size (0: the config\'s own).', lower_bound=0)
+  flags.DEFINE_integer('steps', 10, 'Timed steps per repeat.', lower_bound=1)
+  flags.DEFINE_integer('repeats', 3, 'Repeats; the median is reported.', lower_bound=1)
+  flags.DEFINE_string('data_source', 'samples', 'Source of the input-pipeline timing and the batch '
+                      'when the config\'s own source cannot be read here.')
+  flags.DEFINE_integer('pipeline_batches', 30, 'Batches the input pipeline is timed over.')
+  flags.DEFINE_bool('breakdown', True, 'Time the parts of the step.')
+
+
 FLAGS = flags.FLAGS
 
 
@@ -207,8 +212,8 @@ def breakdown(model, optimizer, batch, xla):
   return {name: round(median_ms(fn, FLAGS.steps, FLAGS.repeats), 2) for name, fn in parts.items()}
 
 
-def pipeline_rate(task, config, batch_size, source):
-  """Examples per second the input pipeline delivers (after its first batch)."""
+def pipeline_rate(task, config, batch_size, source, batches):
+  """Examples per second the input pipeline delivers over `batches` batches after its first."""
   from data import pipeline
   data = config.data.copy_and_resolve_references()
   data.source = source
@@ -217,9 +222,34 @@ def pipeline_rate(task, config, batch_size, source):
   ds = iter(pipeline.make_dataset(data, task.data_task, 'train', batch_size, training=True))
   next(ds)
   start = time.perf_counter()
-  for _ in range(FLAGS.pipeline_batches):
+  for _ in range(batches):
     next(ds)
-  return FLAGS.pipeline_batches * batch_size / (time.perf_counter() - start)
+  return batches * batch_size / (time.perf_counter() - start)
+
+
+def recipe_name(config, policy):
+  """The variant a config asks for: its `xla` (default True), and `policy`, its resolved
+  dtype_policy."""
+  return f"{'xla' if config.get('xla', True) else 'noxla'}_{policy}"
+
+
+def speeds(ms, batch_size):
+  """A variant's entry: ms per step, steps/s and examples/s."""
+  return {'ms_per_step': round(ms, 2), 'steps_per_second': round(1000 / ms, 3),
+          'examples_per_second': round(1000 * batch_size / ms, 2)}
+
+
+def compare(variants, recipe):
+  """best_variant (the most examples/s), recipe_fraction_of_best and speedup_recipe_vs_xla_float32,
+  from the entries of `variants` that ran (a failed variant's entry holds only its error)."""
+  rates = {v: r['examples_per_second'] for v, r in variants.items() if 'examples_per_second' in r}
+  if recipe not in rates:
+    return {}
+  best = max(rates, key=rates.get)
+  result = {'best_variant': best, 'recipe_fraction_of_best': round(rates[recipe] / rates[best], 3)}
+  if 'xla_float32' in rates:
+    result['speedup_recipe_vs_xla_float32'] = round(rates[recipe] / rates['xla_float32'], 3)
+  return result
 
 
 def benchmark(name):
@@ -231,7 +261,7 @@ def benchmark(name):
   batch, source = first_batch(task, config, batch_size)
   asked = config.get('dtype_policy', 'float32')
   policy = precision.resolve(asked)
-  recipe = f"{'xla' if config.get('xla', True) else 'noxla'}_{policy}"
+  recipe = recipe_name(config, policy)
   result = {'benchmark': 'training', 'device': common.device_name(),
             'cpu_flags': {f: f in precision.cpu_flags() for f in precision.REPORTED_CPU_FLAGS},
             'config': f'{name}.py', 'batch_size': batch_size, 'recipe': recipe,
@@ -247,24 +277,16 @@ def benchmark(name):
       first = str(e).strip().splitlines()
       result['variants'][variant] = {'error': f'{type(e).__name__}: {first[0][:200] if first else ""}'}
       continue
-    result['variants'][variant] = {'ms_per_step': round(ms, 2),
-                                   'steps_per_second': round(1000 / ms, 3),
-                                   'examples_per_second': round(1000 * batch_size / ms, 2)}
+    result['variants'][variant] = speeds(ms, batch_size)
     if variant == recipe:
       kept = (model, optimizer, xla == 'xla')
-  rate = lambda v: result['variants'].get(v, {}).get('examples_per_second')
-  rates = {v: rate(v) for v in result['variants'] if rate(v)}
-  if rate(recipe) and rates:
-    best = max(rates, key=rates.get)
-    result['best_variant'] = best
-    result['recipe_fraction_of_best'] = round(rate(recipe) / rates[best], 3)
-  if rate(recipe) and rate('xla_float32'):
-    result['speedup_recipe_vs_xla_float32'] = round(rate(recipe) / rate('xla_float32'), 3)
+  result.update(compare(result['variants'], recipe))
   if FLAGS.breakdown and kept:
     result['breakdown_ms'] = breakdown(kept[0], kept[1], batch, kept[2])
-  result['input'] = {'source': source,
-                     'examples_per_second': round(pipeline_rate(task, config, batch_size, source), 1),
-                     'step_consumes_examples_per_second': rate(recipe)}
+  rate = pipeline_rate(task, config, batch_size, source, FLAGS.pipeline_batches)
+  result['input'] = {'source': source, 'examples_per_second': round(rate, 1),
+                     'step_consumes_examples_per_second':
+                         result['variants'].get(recipe, {}).get('examples_per_second')}
   return result
 
 
@@ -276,4 +298,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)
