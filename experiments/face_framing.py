@@ -27,10 +27,14 @@ if ROOT not in sys.path:
 from data import faces  # pylint: disable=g-import-not-at-top,wrong-import-position
 from data import samples  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-flags.DEFINE_string('fit', None, 'npz of CelebA-framed faces (`images`) to fit the framing on.')
-flags.DEFINE_string('check', None, 'npz of other CelebA-framed faces to measure the framing on.')
-flags.DEFINE_integer('fit_count', 500, 'Faces of --fit used.')
-flags.DEFINE_integer('check_count', 500, 'Faces of --check used (the first ones).')
+def define_flags():
+  """The command's flags (defined here, not on import, so that tests can import the module)."""
+  flags.DEFINE_string('fit', None, 'npz of CelebA-framed faces (`images`) to fit the framing on.')
+  flags.DEFINE_string('check', None, 'npz of other CelebA-framed faces to measure the framing on.')
+  flags.DEFINE_integer('fit_count', 500, 'Faces of --fit used.')
+  flags.DEFINE_integer('check_count', 500, 'Faces of --check used (the first ones).')
+
+
 FLAGS = flags.FLAGS
 
 
@@ -102,4 +106,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

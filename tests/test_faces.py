@@ -155,6 +155,88 @@ def test_the_framing_test_takes_its_block_of_ids_in_colour_or_in_gray():
   np.testing.assert_allclose(gray[..., 0], np.round(helpers.bt601_luma(faces[:2])), atol=1)
 
 
+def fake_detector(monkeypatch, detections):
+  """faces.detect answering detections[k] for an image whose first value is k."""
+  monkeypatch.setattr(faces, 'detect', lambda image, *a, **k: detections[int(image[0, 0, 0])])
+  images = np.zeros((len(detections), 64, 64, 3), np.uint8)
+  images[:, 0, 0, 0] = np.arange(len(detections))
+  return images
+
+
+def test_the_fitted_framing_is_the_median_frame_around_the_detections(monkeypatch):
+  from experiments import face_framing
+  images = fake_detector(monkeypatch, [
+      [(16, 20, 32, 32)],  # Side 32, centre (32, 36): scale 2, dy 0, dx -0.125.
+      [(10, 12, 40, 40)],  # Side 40, centre (30, 32): scale 1.6, dy 0.05, dx 0.
+      [],  # No face: not counted.
+      [(20, 16, 20, 24)]])  # Side 22, centre (30, 28): scale 2.909, dy 0.091, dx 0.182.
+  framing, used = face_framing.fit(images)
+  assert used == 3
+  assert framing == {'scale': 2.0, 'dy': 0.05, 'dx': 0.0}  # The medians (the means: 2.17, ...).
+
+
+def test_the_framing_check_measures_the_crops_against_the_true_frame(monkeypatch):
+  from experiments import face_framing
+  images = fake_detector(monkeypatch, [
+      [(16, 16, 32, 32)],  # The frame exactly: IoU 1.
+      [(16, 32, 32, 32), (0, 0, 10, 10)],  # Two faces; the largest framed 16 px right: IoU 0.6.
+      [],
+      [(24, 24, 16, 16)]])  # Framed at half the side, centred: IoU 0.25.
+  result = face_framing.check(images, {'scale': 2.0, 'dy': 0.0, 'dx': 0.0})
+  assert result == {  # Rounded to 3 decimals, as the JSON line shows them.
+      'faces': 4, 'found': 3, 'found_fraction': 0.75, 'more_than_one_fraction': 0.25,
+      'iou_median': 0.6, 'iou_p10': 0.32, 'centre_error_median_of_frame': 0.0,
+      'side_ratio_median': 1.0, 'side_ratio_p10_p90': [0.6, 1.0]}
+  assert face_framing.iou((0, 0, 64), 64) == 1 and face_framing.iou((64, 0, 64), 64) == 0
+
+
+def test_the_framing_test_crops_each_zoom_and_reports_the_models_settings(tmp_path, monkeypatch):
+  """experiments/framing.py's plumbing, with `evaluate` replaced: the faces it is given at each
+  zoom (the central square, area-resized), the model's own sampling settings, the rows."""
+  import shutil  # pylint: disable=g-import-not-at-top
+  from pixel_recursive import evaluate  # pylint: disable=g-import-not-at-top
+  from pixel_recursive import model as model_lib  # pylint: disable=g-import-not-at-top
+  workdir = tmp_path / 'model'
+  shutil.copytree(model_lib.DEMO_WORKDIRS['faces'], workdir)
+  config = json.loads((workdir / 'config.json').read_text())
+  config['sampling'].update(top_p=0.9, candidates=4)
+  (workdir / 'config.json').write_text(json.dumps(config))
+  faces64 = helpers.smooth_images(3, size=64, seed=5)
+  np.savez(tmp_path / 'faces.npz', images=faces64)
+  calls = []
+
+  def fake_evaluate(model, config, num_examples, settings, batch_size, top_p, candidates):
+    del model
+    calls.append((np.load(config.data.source[len('npz:'):])['eval_images'], num_examples,
+                  settings, top_p, candidates, config.data.crop))
+    (t, w), = settings
+    psnr = [21.25, 19.9][len(calls) - 1]
+    return {'methods': {evaluate.method_name(t, w): {'psnr': psnr, 'consistency': 31.0,
+                                                       'hf_ratio': 0.9},
+                        'bicubic': {'psnr': 20.5, 'consistency': 33.0}},
+            'bits_per_dim': 3.6, 'bits_per_dim_conditioning': 6.0, 'bits_per_dim_prior': 3.7}
+
+  monkeypatch.setattr(evaluate, 'evaluate', fake_evaluate)
+  result = helpers.run_in_process('experiments.framing', f'--faces={tmp_path}/faces.npz',
+                                  f'--workdir={workdir}', '--zooms=0.5,1', '--num_examples=3')
+  assert result.returncode == 0, result.stderr[-3000:]
+  (half, _, *settings), (whole, *rest) = calls
+  # Zoom 0.5: the central 32 x 32 of the 64 x 64 face as it is; zoom 1: the whole face, 2 x 2 means.
+  np.testing.assert_array_equal(half, faces64[:, 16:48, 16:48])
+  np.testing.assert_allclose(whole, helpers.block_means(faces64, 2), atol=0.51)
+  assert settings == [[(1.5, 4.0)], 0.9, 4, 'none'] and rest[1:] == settings
+  report = json.loads(result.stdout.strip().splitlines()[-1])
+  assert (report['top_p'], report['candidates']) == (0.9, 4)
+  assert report['zooms'] == {
+      '0.5': {'samples': {'psnr': 21.25, 'consistency': 31.0, 'hf_ratio': 0.9},
+              'bicubic': {'psnr': 20.5, 'consistency': 33.0}, 'psnr_minus_bicubic': 0.75,
+              'bits_per_dim': 3.6},
+      '1': {'samples': {'psnr': 19.9, 'consistency': 31.0, 'hf_ratio': 0.9},
+            'bicubic': {'psnr': 20.5, 'consistency': 33.0}, 'psnr_minus_bicubic': -0.6,
+            'bits_per_dim': 3.6}}
+  assert '| 1 | 19.90 | 20.50 | -0.60 | 31.00 | 0.90 | 3.600 |' in result.stdout
+
+
 def test_the_framing_test_runs_on_the_shipped_faces_model(tmp_path):
   """experiments/framing.py end to end, on two synthetic 64 x 64 pictures standing in for the
   CelebA block (its ids are ../shared's), one zoom."""
