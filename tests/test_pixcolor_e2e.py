@@ -192,26 +192,55 @@ def test_two_replicas_with_a_resume_train_as_one_uninterrupted_process_does(tmp_
 
 
 def test_the_colour_regression_bound_runs_end_to_end(tmp_path):
-  """experiments/colour_regression_bound.py (issue 18's diagnostic) on a 2-step tiny model: the
-  head trains on the model's frozen features and every row is scored on the eval photos, the
-  colourings at the model's sampling defaults."""
+  """experiments/colour_regression_bound.py (issue 18's diagnostic) on a 2-step tiny model with
+  sampling defaults of its own: the head trains on the model's frozen features in chroma units,
+  and every row is the pSNR of what it names, checked against the public API: the references
+  against `pixcolor.evaluate`'s, the colourings against `PixColor.colorize`'s (one at the
+  defaults, seed 0; the per-pixel mean of two at T = 1, seed 1), over the 4 eval photos only."""
   workdir = str(tmp_path / 'run')
-  config = tiny_config(train_steps=2, image_every_steps=0, eval_every_steps=0)
+  # A residual refinement passes the chroma it is given through (a 2-step one would ignore it).
+  config = tiny_config(train_steps=2, image_every_steps=0, eval_every_steps=0,
+                       **{'model.refinement.residual': True})
   loop.run(task_lib.PixColorTask(config), config, workdir, 'train')
+  recorded = json.loads(open(os.path.join(workdir, 'config.json')).read())
+  recorded['sampling'] = {'temperature': 0.6, 'candidates': 4}
+  with open(os.path.join(workdir, 'config.json'), 'w') as f:
+    json.dump(recorded, f)
   source, out = helpers.photo_crops_source(), tmp_path / 'bound.json'
   result = run_in_process('experiments.colour_regression_bound', f'--workdir={workdir}',
                           f'--train={source}', f'--eval={source}', '--num_examples=4',
                           '--steps=3', '--batch_size=4', '--colourings=2', f'--output={out}')
   assert result.returncode == 0, result.stderr[-3000:]
   report = json.load(open(out))
+  assert json.loads(result.stdout.strip().splitlines()[-1]) == report
   assert report['num_examples'] == 4 and report['head_steps'] == 3 and report['step'] == 2
-  assert report['defaults'] == {'temperature': 1.0, 'top_p': 1.0, 'candidates': 1}
+  assert report['defaults'] == {'temperature': 0.6, 'top_p': 1.0, 'candidates': 4}
+  assert report['head_train_l2_last_250'] < 1  # Chroma units in [-1, 1], not 0..255 levels.
   psnr = report['psnr']
   assert set(psnr) == {'gray_input', 'regression', 'one_colouring_at_defaults',
                        'mean_of_colourings_t1', 'refined_true_chroma'}
-  # A 2-step model colours barely (all rows within 0.1 dB of gray): mechanics, not quality.
-  assert all(10 < v < 60 for v in psnr.values()), psnr
-  assert json.loads(result.stdout.strip().splitlines()[-1]) == report
+
+  model, config, _ = workdir_lib.restore(workdir, model_lib.build_model)
+  config.data.source = source
+  references, _ = evaluate.evaluate(model, config, 4, batch_size=100)
+  for name in ('gray_input', 'refined_true_chroma'):
+    assert psnr[name] == pytest.approx(references['psnr'][name], abs=1e-4), name
+  (batch, n), = evaluation.batches(config, 'colorization', 4, 100)  # As the script batches them.
+  gray, truth = batch['gray'], batch['image'][:n]
+  at_defaults = model.colorize(gray, 1, 0.6, seed=0, candidates=4)[0].numpy()[:n]
+  two = model.colorize(gray, 2, 1.0, seed=1).numpy()[:, :n].astype(np.float64)
+  assert not np.array_equal(two[0], two[1])  # Two draws: their mean is neither.
+  for name, colouring in (('one_colouring_at_defaults', at_defaults),
+                          ('mean_of_colourings_t1', tf.constant(two.mean(0), tf.float32))):
+    assert psnr[name] == pytest.approx(np.mean(metrics.psnr(colouring, truth)), abs=1e-3), name
+  # The neutral chroma (128 levels) refines to about the gray input; a head trained by L2 on these
+  # very photos lies near or above that (3 steps here: 22.0 dB against gray's 16.5), while its
+  # chroma left in [-1, 1] units and read as levels is a cast far below (8.9 dB).
+  c = model.chroma_size
+  neutral = model.combine(gray, model.compiled_network('refine')(
+      tf.constant(gray), tf.fill([len(gray), c, c, 2], 128.0))).numpy()[:n]
+  assert np.mean(metrics.psnr(neutral, truth)) == pytest.approx(psnr['gray_input'], abs=0.5)
+  assert psnr['regression'] > psnr['gray_input'] - 3, psnr
 
 
 def test_both_networks_learn_when_overfitting_one_batch(tmp_path):
