@@ -47,9 +47,17 @@ def fail(message, status=EXIT_USAGE):
 CONFIG_OVERRIDE_ERRORS = (KeyError, AttributeError, ValueError, TypeError)
 
 
+def _config_path(argv):
+  """The --config file `argv` names (the last one given), or None."""
+  paths = [a.split('=', 1)[1] for a in argv if a.startswith('--config=')]
+  return paths[-1] if paths else None
+
+
 def config_override_message(error, argv):
   """The one line for one of CONFIG_OVERRIDE_ERRORS raised by the overrides in `argv`."""
   text = str(error.args[0]) if error.args else ''
+  if isinstance(error, AttributeError) and "has no attribute 'get_config'" in text:
+    return f'--config {_config_path(argv)} defines no get_config()'
   first = re.search(r'[A-Za-z_]\w*', text)  # The key, inside one or two layers of quotes.
   key = first.group(0) if first else None
   if isinstance(error, (KeyError, AttributeError)):
@@ -69,7 +77,13 @@ def _parse_flags(argv):
   try:
     return flags.FLAGS(argv)
   except flags.Error as e:
+    text = str(e)
+    if 'Error whilst parsing config file' in text:  # get_config() raised: ml_collections quotes
+      last = [line.strip() for line in text.splitlines() if line.strip()][-1]  # the traceback.
+      fail(f'--config {_config_path(argv)} raised {last}')
     fail(e)
+  except SyntaxError as e:  # The --config file is not Python.
+    fail(f'--config {_config_path(argv)} is not valid Python: {e.msg} (line {e.lineno})')
   except CONFIG_OVERRIDE_ERRORS as e:
     fail(config_override_message(e, argv))
   except FileNotFoundError as e:
@@ -84,7 +98,8 @@ def _load_config_flags():
     except (IOError, OSError) as e:
       first = str(e).strip().splitlines()
       path = flags.FLAGS['config'].serialize().split('=', 1)[-1]
-      fail(f'cannot load --config {path}: ' + (first[-1].strip() if first else str(e)))
+      reason = getattr(e.__cause__, 'strerror', None)  # 'Is a directory', without the wrapping.
+      fail(f'cannot load --config {path}: ' + (reason or (first[-1].strip() if first else str(e))))
     except AttributeError:
       pass  # A config dict of overrides only (evaluate's --config.data.source): nothing to load.
     except Exception as e:  # The config file itself raised: the user's file has a bug.

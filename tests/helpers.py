@@ -238,6 +238,10 @@ def run_in_process(module, *args):
       # runpy warns when the module was imported before (by a test); `python -m` imports it anew.
       warnings.filterwarnings('ignore', message='.*found in sys.modules', category=RuntimeWarning)
       os.chdir(ROOT)
+      # ml_collections loads a --config file as the module `config_config`, into the one already
+      # in sys.modules if there is one (a name a removed get_config() would keep): a new process
+      # has none.
+      sys.modules.pop('config_config', None)
       sys.argv = [module, *args]  # runpy replaces [0] with the module's path, as `python -m` does.
       handler.stream = stderr
       app._run_init.done = False  # pylint: disable=protected-access

@@ -45,12 +45,27 @@ MORE_CASES = [
      'unexpected arguments: stray'),
     ('pixcolor.colorize', ['--input={pixcolor_run}', '--output={tmp}/o'],
      'holds no image files (jpg, png'),
+    # A config file of the user's that cannot be used: named, with the reason, in one line.
+    ('pixel_recursive.train', ['--config={tmp}/no_such_config.py', '--workdir={tmp}/x'],
+     "cannot load --config {tmp}/no_such_config.py: [Errno 2] No such file or directory"),
+    ('pixel_recursive.train', ['--config={tmp}', '--workdir={tmp}/x'],
+     'cannot load --config {tmp}: Is a directory'),
+    ('pixel_recursive.train', ['--config={tmp}/raises.py', '--workdir={tmp}/x'],
+     '--config {tmp}/raises.py raised ValueError: learning_rate must be positive'),
+    ('pixcolor.train', ['--config={tmp}/not_python.py', '--workdir={tmp}/x'],
+     '--config {tmp}/not_python.py is not valid Python: invalid syntax (line 1)'),
+    ('pixcolor.train', ['--config={tmp}/no_get_config.py', '--workdir={tmp}/x'],
+     '--config {tmp}/no_get_config.py defines no get_config()'),
 ]
 
 
 @pytest.fixture
 def paths(tmp_path):
   (tmp_path / 'file').write_text('')
+  (tmp_path / 'raises.py').write_text(
+      'def get_config():\n  raise ValueError("learning_rate must be positive")\n')
+  (tmp_path / 'not_python.py').write_text('def get_config(:\n')
+  (tmp_path / 'no_get_config.py').write_text('LEARNING_RATE = 1e-3\n')
   for name, model in (('pixcolor_run', 'pixcolor'), ('sr_run', 'super_resolution')):
     (tmp_path / name).mkdir()
     (tmp_path / name / 'config.json').write_text(f'{{"model": {{"name": "{model}"}}}}')
@@ -99,7 +114,7 @@ def test_a_user_mistake_exits_2_with_one_line_in_a_real_process_and_in_process(
 @pytest.mark.parametrize('module,args,message', MORE_CASES, ids=[m for m, _, _ in MORE_CASES])
 def test_more_user_mistakes_exit_2_with_one_line(paths, module, args, message):
   result = helpers.run_in_process(module, *[a.format(**paths) for a in args])
-  helpers.assert_usage_error(result, message, prog=module)
+  helpers.assert_usage_error(result, message.format(**paths), prog=module)
 
 
 # ----------------------------------------------------------------------------------------------
