@@ -110,6 +110,23 @@ def test_32_bit_integer_image_is_scaled_to_8_bits(tmp_path):
   np.testing.assert_allclose(out[..., 1], gray / 257.0, atol=1)
 
 
+def test_an_integer_image_holding_8_bit_values_keeps_them(tmp_path):
+  # Mode 'I' (32-bit) files written from 8-bit data: values up to 255 are read as they are, not
+  # divided by 257 into a black picture.
+  gray = np.linspace(0, 255, H * W).reshape(H, W).round().astype(np.int32)
+  Image.fromarray(gray, 'I').save(tmp_path / 'i8.tif')
+  np.testing.assert_array_equal(image_files.read_image(str(tmp_path / 'i8.tif'))[..., 0], gray)
+
+
+@pytest.mark.parametrize('peak', [1.0, 255.0])
+def test_a_float_image_is_read_on_its_own_range(tmp_path, peak):
+  # Float TIFFs (mode 'F') hold [0, 1] (scientific and HDR tools) or [0, 255]: both become 0..255.
+  levels = np.linspace(0, 255, H * W).reshape(H, W).round()
+  Image.fromarray((levels * peak / 255).astype(np.float32), 'F').save(tmp_path / 'f.tif')
+  np.testing.assert_allclose(image_files.read_image(str(tmp_path / 'f.tif'))[..., 0], levels,
+                             atol=1)
+
+
 def test_8_bit_grayscale_becomes_three_equal_channels(tmp_path):
   gray = random_rgb()[..., 0]
   Image.fromarray(gray).save(tmp_path / 'g.png')
@@ -184,7 +201,7 @@ def test_text_file_with_an_image_extension(tmp_path):
 def test_truncated_jpeg(tmp_path):
   data = real_jpeg_bytes()
   (tmp_path / 'half.jpg').write_bytes(data[:len(data) // 2])
-  assert_read_error(tmp_path / 'half.jpg', 'truncated')
+  assert_read_error(tmp_path / 'half.jpg', 'truncated or corrupt image data (')
 
 
 @pytest.mark.parametrize('error', [EOFError(), SyntaxError('broken chunk'), IndexError('bad')])
@@ -246,6 +263,7 @@ def test_write_png_round_trip_creates_folders(tmp_path, shape):
     np.testing.assert_array_equal(image_files.read_image(path), image)
   else:
     np.testing.assert_array_equal(image_files.read_image(path, mode='L'), image.reshape(H, W))
+    assert Image.open(path).mode == 'L'  # A gray image is written as a gray file.
 
 
 def test_colorize_reads_a_photo_as_its_bt601_luminance(tmp_path):
