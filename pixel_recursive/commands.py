@@ -48,9 +48,11 @@ CONFIG_OVERRIDE_ERRORS = (KeyError, AttributeError, ValueError, TypeError)
 
 
 def _config_path(argv):
-  """The --config file `argv` names (the last one given), or None."""
-  paths = [a.split('=', 1)[1] for a in argv if a.startswith('--config=')]
-  return paths[-1] if paths else None
+  """The --config file `argv` names (`--config=PATH` or `--config PATH`; absl keeps the last)."""
+  paths = [a.split('=', 1)[1] if a.startswith('--config=') else argv[i + 1]
+           for i, a in enumerate(argv)
+           if a.startswith('--config=') or (a == '--config' and i + 1 < len(argv))]
+  return paths[-1] if paths else 'file'
 
 
 def config_override_message(error, argv):

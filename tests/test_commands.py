@@ -52,7 +52,7 @@ MORE_CASES = [
      'cannot load --config {tmp}: Is a directory'),
     ('pixel_recursive.train', ['--config={tmp}/raises.py', '--workdir={tmp}/x'],
      '--config {tmp}/raises.py raised ValueError: learning_rate must be positive'),
-    ('pixcolor.train', ['--config={tmp}/not_python.py', '--workdir={tmp}/x'],
+    ('pixcolor.train', ['--config', '{tmp}/not_python.py', '--workdir={tmp}/x'],
      '--config {tmp}/not_python.py is not valid Python: invalid syntax (line 1)'),
     ('pixcolor.train', ['--config={tmp}/no_get_config.py', '--workdir={tmp}/x'],
      '--config {tmp}/no_get_config.py defines no get_config()'),
