@@ -14,6 +14,7 @@ from pixel_recursive.training import loop
 from helpers import assert_usage_error
 from helpers import run_in_process
 from helpers import stderr_lines
+from test_checkpoint_damage import copy_run
 from test_train import tiny_config
 
 SCRIPT = 'experiments.make_demo_checkpoint'
@@ -134,11 +135,7 @@ def test_a_damaged_older_checkpoint_ends_the_average_with_one_line_before_anythi
     run, tmp_path):
   """Every checkpoint to be averaged is read through first, not only the newest (which restoring
   the model checks): a damaged older one must not leave a half-averaged demo behind."""
-  import shutil  # pylint: disable=g-import-not-at-top
-  copy = tmp_path / 'run'
-  shutil.copytree(run, copy)
-  data = next((copy / 'checkpoints').glob('ckpt-2.data-*'))
-  data.write_bytes(b'\0' * data.stat().st_size)
+  copy = copy_run(run, tmp_path, damage=(2,))
   folder = demo_folder(tmp_path)
   result = run_in_process(SCRIPT, f'--workdir={copy}', f'--output={folder}', '--average_last=2')
   assert result.returncode == 1 and 'Traceback' not in result.stderr, result.stderr[-3000:]
