@@ -448,6 +448,39 @@ def test_keras_applications_resnet_weights_load_by_name(tmp_path):
   np.testing.assert_allclose(ours(gray), expected, rtol=1e-4, atol=1e-3)
 
 
+def test_resnet_stages_strides_and_channels():
+  """One stage has no stride to trade for dilation (dilating it would only widen its view); the
+  channels it says it gives are the ones it gives; a stage without blocks is refused at once."""
+  single = resnet_lib.ResNetFeatures(blocks=(2,), width=4)
+  assert [(b.stride, b.dilation) for b in single.res_blocks] == [(1, 1), (1, 1)]
+  features = single(tf.zeros([1, 16, 16, 1], tf.uint8))
+  assert features.shape == (1, 4, 4, single.out_channels) and single.output_stride == 4
+  two = resnet_lib.ResNetFeatures(blocks=(1, 2), width=4, max_pool=False)
+  assert [(b.stride, b.dilation) for b in two.res_blocks] == [(1, 1), (1, 2), (1, 2)]
+  assert two(tf.zeros([1, 16, 16, 1], tf.uint8)).shape == (1, 8, 8, two.out_channels)
+  for bad in [(), (2, 0)]:
+    with pytest.raises(ValueError, match='at least one stage of >= 1 block'):
+      resnet_lib.ResNetFeatures(blocks=bad)
+
+
+def test_resnet_batch_norm_learns_its_statistics_only_in_training():
+  """From scratch, every batch norm of the conditioning ResNet (the stem's and each block's)
+  updates its moving statistics in a training call and leaves them alone otherwise."""
+  keras.utils.set_random_seed(0)
+  net = resnet_lib.ResNetFeatures(blocks=(1, 2), width=4, max_pool=False, bn_momentum=0.5)
+  gray = tf.constant(np.random.default_rng(0).integers(0, 256, [2, 16, 16, 1]), tf.uint8)
+  inference = net(gray).numpy()
+  bns = [l for l in net.named_layers().values() if isinstance(l, keras.layers.BatchNormalization)]
+  assert len(bns) == 1 + 4 + 4 + 3  # The stem; per block 3, and 1 more for a projection.
+  before = [bn.moving_mean.numpy() for bn in bns]
+  np.testing.assert_array_equal(net(gray).numpy(), inference)
+  assert all(np.array_equal(bn.moving_mean.numpy(), b) for bn, b in zip(bns, before))
+  training = net(gray, training=True).numpy()
+  unmoved = [bn.name for bn, b in zip(bns, before) if np.allclose(bn.moving_mean.numpy(), b)]
+  assert not unmoved
+  assert not np.allclose(training, inference)
+
+
 def test_conditioning_weights_that_do_not_fit_are_a_clear_error(tmp_path):
   other = resnet_lib.ResNetFeatures(blocks=(1, 1), width=4, max_pool=False)
   other(tf.zeros([1, 16, 16, 1], tf.uint8))
@@ -458,6 +491,13 @@ def test_conditioning_weights_that_do_not_fit_are_a_clear_error(tmp_path):
   with pytest.raises(ValueError, match='is not a file'):
     model_lib.build_model(tiny_model_config(conditioning_weights=str(tmp_path / 'missing.h5')),
                           load_pretrained=True)
+  with pytest.raises(ValueError, match='is not a file'):
+    resnet_lib.load_resnet_weights(other, str(tmp_path))  # A folder.
+  # Keras' ResNet50 has these blocks, but not this width: said so, without building a ResNet50.
+  narrow = resnet_lib.ResNetFeatures(blocks=(3, 4, 6), width=8)
+  with pytest.raises(ValueError, match=r'no keras.applications ResNet has blocks \(3, 4, 6\) and '
+                     'width 8'):
+    resnet_lib.load_resnet_weights(narrow, path)
   # A file saved from the same network loads, and is ignored unless asked for.
   net = model_lib.build_model(tiny_model_config())
   net.backbone.save_weights(str(tmp_path / 'same.weights.h5'))

@@ -93,6 +93,14 @@ def test_the_chief_is_the_chief_task_or_else_worker_0():
   assert distribute.is_chief(tf.distribute.get_strategy())  # No cluster: one process, the chief.
 
 
+def test_xla_training_is_refused_only_on_several_logical_cpus():
+  """XLA training cannot compile across logical CPU devices (the environment notes), so the loop
+  turns it off there, and only there: one device keeps the config's choice."""
+  from pixel_recursive import distribute
+  assert not distribute.uses_logical_cpus(tf.distribute.get_strategy())
+  assert distribute.uses_logical_cpus(strategy_named('mirrored'))  # conftest's two logical CPUs.
+
+
 def test_a_tf_config_that_is_not_json_is_a_usage_error(monkeypatch):
   from pixel_recursive import distribute
   monkeypatch.setenv('TF_CONFIG', '{"cluster": {"worker": ["localhost:1"]}')
