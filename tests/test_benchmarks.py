@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from experiments import configs
@@ -58,6 +59,29 @@ def test_sampling_benchmark_times_the_cached_sampler():
   assert line['top_p'] == 0.9
   seconds = line['seconds_per_image']
   assert line['nucleus_cost_vs_cached'] == pytest.approx(seconds['cached_top_p'] / seconds['cached'])
+
+
+def test_sampling_benchmark_samples_pixcolors_chroma_and_times_the_predict_loop():
+  """PixColor's target (pixcolor/benchmark_target.py: the chroma PixelCNN with its conditioning,
+  which README's pixcolor_imagenet.py line times) and the keras.io-style predict loop."""
+  (line,) = run_script('sampling.py', '--config=experiments/configs/pixcolor_tiny.py',
+                       '--batch_size=1', '--methods=cached,predict_loop', '--repeats=1',
+                       '--predict_steps=2')
+  chroma = configs.load('pixcolor_tiny').model.chroma_size
+  assert line['config'] == 'pixcolor_tiny.py' and line['image_shape'] == [chroma, chroma, 2]
+  assert line['predict_loop_extrapolated_from_steps'] == 2
+  seconds = line['seconds_per_image']
+  assert seconds['cached'] > 0 and seconds['predict_loop'] > 0
+  assert line['speedup_cached_vs_predict_loop'] == pytest.approx(
+      seconds['predict_loop'] / seconds['cached'])
+
+
+def test_pixcolors_benchmark_target_samples_at_the_temperature_it_is_given():
+  from pixcolor import benchmark_target
+  target = benchmark_target.make(configs.load('pixcolor_tiny'), 2, temperature=0.25)
+  want = target.model.sampler.sample(target.shape, conditioning=target.conditioning,
+                                     temperature=0.25, seed=0, method='cached')
+  np.testing.assert_array_equal(target.sample('cached'), want)
 
 
 # The arithmetic of the JSON lines, on timings given rather than measured.

@@ -45,6 +45,7 @@ MORE_CASES = [
      'unexpected arguments: stray'),
     ('pixcolor.colorize', ['--input={pixcolor_run}', '--output={tmp}/o'],
      'holds no image files (jpg, png'),
+    ('pixcolor.export', ['--workdir={pixcolor_run}'], '--output is required'),
     # A config file of the user's that cannot be used: named, with the reason, in one line.
     ('pixel_recursive.train', ['--config={tmp}/no_such_config.py', '--workdir={tmp}/x'],
      "cannot load --config {tmp}/no_such_config.py: [Errno 2] No such file or directory"),

@@ -54,6 +54,7 @@ def exported(workdir, tmp_path_factory):
                           f'--batch_size={CHUNK}')
   assert result.returncode == 0, result.stderr[-3000:]
   assert 'verified: the export samples one image as the model does' in result.stderr
+  assert f'tracing the sampler for chunk sizes 1, {CHUNK} ' in result.stderr  # --batch_size's.
   assert f'to {path}' in result.stdout
   assert os.path.isfile(os.path.join(path, 'saved_model.pb'))
   return path
@@ -213,6 +214,8 @@ def test_output_and_demo_checks(tmp_path):
   with pytest.raises(commands.UsageError, match='not empty and holds no SavedModel'):
     export_command.check_export_dir(str(tmp_path / 'half'))
   export_command.check_export_dir(str(tmp_path / 'new'))  # Created.
+  (tmp_path / 'empty').mkdir()
+  export_command.check_export_dir(str(tmp_path / 'empty'))  # An empty folder of the user's.
   assert os.path.isdir(tmp_path / 'new')
   (tmp_path / 'new' / 'saved_model.pb').write_text('')
   (tmp_path / 'new' / 'variables').mkdir()

@@ -313,6 +313,7 @@ def test_build_errors_name_the_problem(tmp_path):
     (['build', '--truth=T', '--samples=S', '--output=O', '--pairs=x.json'], 'not a flag of'),
     (['build', '--truth=T', '--samples=S', '--output=O', '--preset=faces'], 'should be one of'),
     (['frobnicate'], 'say `build`'),
+    (['build', 'stray', '--truth=T', '--samples=S', '--output=O'], 'unexpected arguments: stray'),
 ])
 def test_build_usage_errors_exit_2(tmp_path, args, message):
   truth, samples = make_folders(tmp_path, ['a'])
