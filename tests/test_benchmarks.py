@@ -54,34 +54,34 @@ def test_training_benchmark_times_every_part_of_both_tasks():
 
 def test_sampling_benchmark_times_the_cached_sampler():
   (line,) = run_script('sampling.py', '--config=experiments/configs/faces_tiny.py',
-                       '--batch_size=1', '--methods=cached,cached_top_p', '--repeats=1')
+                       '--batch_size=1', '--methods=cached,cached_top_p,predict_loop',
+                       '--repeats=1', '--predict_steps=2')
   assert line['benchmark'] == 'sampling' and line['seconds_per_image']['cached'] > 0
   assert line['top_p'] == 0.9
   seconds = line['seconds_per_image']
   assert line['nucleus_cost_vs_cached'] == pytest.approx(seconds['cached_top_p'] / seconds['cached'])
-
-
-def test_sampling_benchmark_samples_pixcolors_chroma_and_times_the_predict_loop():
-  """PixColor's target (pixcolor/benchmark_target.py: the chroma PixelCNN with its conditioning,
-  which README's pixcolor_imagenet.py line times) and the keras.io-style predict loop."""
-  (line,) = run_script('sampling.py', '--config=experiments/configs/pixcolor_tiny.py',
-                       '--batch_size=1', '--methods=cached,predict_loop', '--repeats=1',
-                       '--predict_steps=2')
-  chroma = configs.load('pixcolor_tiny').model.chroma_size
-  assert line['config'] == 'pixcolor_tiny.py' and line['image_shape'] == [chroma, chroma, 2]
-  assert line['predict_loop_extrapolated_from_steps'] == 2
-  seconds = line['seconds_per_image']
-  assert seconds['cached'] > 0 and seconds['predict_loop'] > 0
+  # The keras.io-style loop, timed over 2 sub-pixels and extrapolated to all of them.
+  assert line['predict_loop_extrapolated_from_steps'] == 2 and seconds['predict_loop'] > 0
   assert line['speedup_cached_vs_predict_loop'] == pytest.approx(
       seconds['predict_loop'] / seconds['cached'])
 
 
-def test_pixcolors_benchmark_target_samples_at_the_temperature_it_is_given():
+def test_pixcolors_benchmark_target_samples_its_chroma_at_the_temperature_it_is_given():
+  """PixColor's target (pixcolor/benchmark_target.py, behind README's pixcolor_imagenet.py line):
+  the chroma PixelCNN with its conditioning, for the cached sampler and for the predict loop."""
   from pixcolor import benchmark_target
-  target = benchmark_target.make(configs.load('pixcolor_tiny'), 2, temperature=0.25)
+  config = configs.load('pixcolor_tiny')
+  target = benchmark_target.make(config, 2, temperature=0.25)
+  c = config.model.chroma_size
+  assert target.shape == (2, c, c) and target.extra is None
   want = target.model.sampler.sample(target.shape, conditioning=target.conditioning,
                                      temperature=0.25, seed=0, method='cached')
   np.testing.assert_array_equal(target.sample('cached'), want)
+  canvas = np.random.default_rng(0).uniform(-1, 1, [2, c, c, 2]).astype(np.float32)
+  logits = target.predict_logits(canvas)
+  assert logits.shape == (2, c, c, 2, config.model.num_bins)
+  np.testing.assert_allclose(logits, target.prior(canvas, target.conditioning), rtol=1e-4,
+                             atol=1e-4)
 
 
 # The arithmetic of the JSON lines, on timings given rather than measured.
