@@ -1,6 +1,8 @@
 """PixColor's conditioning backbones (pixcolor/backbones.py): built at tiny size with random weights,
 loaded from a weights file, frozen batch norm, and the PixelCNN's causality and cached == naive
 sampling with each."""
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -109,6 +111,7 @@ def test_a_missing_or_mismatched_weights_file_ends_in_one_line(tmp_path):
                               input_shape=(32, 32, 3)).save_weights(resnet_file)
   (tmp_path / 'text.h5').write_text('not weights')
   for path, message in ((str(tmp_path / 'missing.h5'), 'is not a file'),
+                        (str(tmp_path), 'is not a file'),  # A folder.
                         (resnet_file, 'does not fit MobileNetV2'),
                         (str(tmp_path / 'text.h5'), 'does not fit MobileNetV2')):
     with pytest.raises(backbones.WeightsError, match=message):
@@ -126,6 +129,43 @@ def test_an_unknown_backbone_is_a_clear_error():
     model_lib.build_model(mobilenet_config(**{'conditioning.backbone': 'vgg16'}))
   with pytest.raises(ValueError, match="output strides"):
     model_lib.build_model(mobilenet_config(**{'conditioning.input_size': 48}))
+  with pytest.raises(ValueError, match="output strides"):  # 33 // 4 is a stride; 33 / 4 is not.
+    model_lib.build_model(mobilenet_config(**{'conditioning.input_size': 33}))
+
+
+def test_multi_depth_features_are_each_resized_bilinearly_to_the_grid():
+  config = mobilenet_config(**{'conditioning.features': 'multi'})
+  model = model_lib.build_model(config)
+  gray = random_batch(model)['gray']
+  x = np.repeat(gray.astype(np.float32), 3, axis=-1) / 127.5 - 1
+  depths = model.backbone.net(x)
+  assert [d.shape[1] for d in depths] == [4, 2, 1]  # Output strides 8, 16, 32 of 32 x 32.
+  want = tf.concat([tf.image.resize(d, (4, 4), 'bilinear') for d in depths], -1)
+  # Relative only: a random MobileNetV2's deep features are tiny (about 1e-8 at stride 16).
+  np.testing.assert_allclose(model.backbone(gray), want, rtol=1e-4, atol=0)
+
+
+def test_a_weights_files_home_folder_is_expanded(weights_file, monkeypatch):
+  path, saved = weights_file
+  folder, name = path.rsplit('/', 1)
+  monkeypatch.setenv('HOME', folder)
+  loaded = model_lib.build_model(mobilenet_config(conditioning_weights=f'~/{name}'),
+                                 load_pretrained=True)
+  np.testing.assert_array_equal(loaded.backbone.net.get_layer('Conv1').kernel.numpy(),
+                                saved['Conv1'][0])
+
+
+def test_a_loads_warnings_are_shown_if_it_succeeds_and_dropped_if_it_fails():
+  with pytest.warns(UserWarning, match='skipped a layer'):
+    with backbones.warnings_unless_it_fails():
+      warnings.warn('skipped a layer')
+  with warnings.catch_warnings(record=True) as shown:
+    warnings.simplefilter('always')
+    with pytest.raises(ValueError):
+      with backbones.warnings_unless_it_fails():
+        warnings.warn('skipped a layer')
+        raise ValueError('does not fit')
+  assert not shown
 
 
 @pytest.mark.parametrize('frozen', [False, True])

@@ -513,8 +513,9 @@ def test_conditioning_weights_that_do_not_fit_are_a_clear_error(tmp_path):
 
 
 def test_image_size_must_match_the_output_stride():
-  with pytest.raises(ValueError, match='output stride'):
-    model_lib.PixColor(tiny_model_config(chroma_size=8))
+  for chroma_size in (8, 2):  # 16 / 4 = 4: too many chroma pixels, or too few.
+    with pytest.raises(ValueError, match='output stride'):
+      model_lib.PixColor(tiny_model_config(chroma_size=chroma_size))
 
 
 # ----------------------------------------------------------------------------------------------
