@@ -11,6 +11,7 @@ import tensorflow as tf
 
 import helpers
 from data import pipeline
+from data import readers
 from data import samples
 from data import sources
 from test_sources import H, W, assert_disjoint_halves, color_data_config, fingerprint, images_of
@@ -95,6 +96,28 @@ def test_a_shard_belongs_to_a_split_only_when_its_name_is_the_split_and_a_separa
   files = lambda split: [os.path.basename(f) for f in sources.tfrecord_files(f'{tmp_path}/*', split)]
   assert files('train') == ['train-00000-of-00002', 'train_00001']
   assert files('eval') == ['eval', 'val.tfrecord', 'validation-00000']
+
+
+def test_tfrecord_globs_given_twice_a_folder_an_empty_shard_and_the_home_folder(tmp_path,
+                                                                                monkeypatch):
+  """Two globs naming the same shards read each once; a folder the glob matches is no shard; an
+  empty first shard is allowed (the others are read); `~` is the home folder."""
+  written = distinct_shards(str(tmp_path), ['train-1', 'validation-0'])
+  write_tfrecord(tmp_path / 'train-0', [])
+  (tmp_path / 'train-folder').mkdir()
+  monkeypatch.setenv('HOME', str(tmp_path))
+  files = sources.tfrecord_files('~/train-*,~/train-*', 'train')
+  assert [os.path.basename(f) for f in files] == ['train-0', 'train-1']
+  images = images_of(sources.load('tfrecord:~/train-*,~/train-*', 'train')[0])
+  assert sorted(map(fingerprint, images)) == sorted(fingerprint(im) for im in written['train-1'])
+  images = images_of(sources.load('tfrecord:~/train-*', 'train')[0])
+  assert len(images) == len(written['train-1'])
+
+
+def test_a_reading_errors_first_line_drops_the_advice_after_it_and_its_full_stop():
+  assert readers.first_line(ValueError('No such dataset.\nSee the catalog at ...')) == (
+      'No such dataset')
+  assert readers.first_line(ValueError()) == 'ValueError'
 
 
 def test_tfrecord_shards_by_file_and_by_record(tmp_path):
