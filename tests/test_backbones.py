@@ -137,8 +137,8 @@ def test_multi_depth_features_are_each_resized_bilinearly_to_the_grid():
   config = mobilenet_config(**{'conditioning.features': 'multi'})
   model = model_lib.build_model(config)
   gray = random_batch(model)['gray']
-  x = np.repeat(gray.astype(np.float32), 3, axis=-1) / 127.5 - 1
-  depths = model.backbone.net(x)
+  x = np.repeat(gray.astype(np.float32), 3, axis=-1)
+  depths = model.backbone.net(keras.applications.mobilenet_v2.preprocess_input(x))
   assert [d.shape[1] for d in depths] == [4, 2, 1]  # Output strides 8, 16, 32 of 32 x 32.
   want = tf.concat([tf.image.resize(d, (4, 4), 'bilinear') for d in depths], -1)
   # Relative only: a random MobileNetV2's deep features are tiny (about 1e-8 at stride 16).
