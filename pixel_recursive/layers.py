@@ -329,16 +329,6 @@ class OutputHead(keras.layers.Layer):
     x = self.logits(tf.nn.relu(self.hidden(tf.nn.relu(skip))))
     return tf.reshape(x, tf.concat([tf.shape(x)[:-1], [self.num_channels, self.num_values]], 0))
 
-  def channel_logits(self, skip, channel):
-    """The K logits of one channel only: [B, S] -> [B, K] (the cached sampler's per-sub-pixel head).
-
-    Computes the same numbers as `call(skip)[..., channel, :]` with 1/C of the last layer's work.
-    """
-    hidden = tf.nn.relu(self.hidden(tf.nn.relu(skip)))
-    k = self.num_values
-    kernel = self.logits.masked_kernel()[0, 0, :, channel * k:(channel + 1) * k]
-    return tf.matmul(hidden, kernel) + self.logits.bias[channel * k:(channel + 1) * k]
-
   def get_config(self):
     config = super().get_config()
     config.update(num_channels=self.num_channels, num_values=self.num_values,
