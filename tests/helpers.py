@@ -7,6 +7,7 @@ import tempfile
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from experiments import configs
 from pixel_recursive import distribute
@@ -50,6 +51,14 @@ def subpixel_changes(logits_of, base, move):
     batch[k + 1, i, j, c] = move(base[0, i, j, c])
   logits = np.asarray(logits_of(batch))
   return np.abs(logits[1:] - logits[:1]).max(-1).reshape(n, n)
+
+
+def randomize_biases(model, seed=0):
+  """Random (not zero, as Keras starts them) biases, as a trained model has: so that no connection
+  hides behind a zero or a dead ReLU, and a computation that drops a bias shows."""
+  for v in model.trainable_variables:
+    if v.path.endswith('bias'):
+      v.assign(tf.random.normal(v.shape, stddev=0.5, seed=seed))
 
 
 def bt601_luma(rgb):

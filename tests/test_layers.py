@@ -30,10 +30,7 @@ def make_model(num_channels, num_values, conditional, num_layers=6, filters=12, 
                           first_layer=first_layer)
   cond = tf.random.normal([1, H, W, 5], seed=seed) if conditional else None
   model(tf.zeros([1, H, W, num_channels]), cond)
-  # Random (not zero) biases, so that no connection hides behind a zero or a dead ReLU.
-  for v in model.trainable_variables:
-    if v.path.endswith('bias'):
-      v.assign(tf.random.normal(v.shape, stddev=0.5, seed=seed))
+  helpers.randomize_biases(model, seed)
   return model, cond
 
 
@@ -84,6 +81,8 @@ def test_conditioning_reaches_the_logits_at_its_own_position():
   change = np.abs(model(x, moved).numpy() - model(x, cond).numpy()).max(-1)[0]
   assert change[3, 4].max() > 1e-3
   assert change[:3].max() < 1e-6 and change[3, :4].max() < 1e-6  # Earlier positions: untouched.
+  # It enters the vertical stack too (van den Oord et al. 2016, eq. 4), the only way to rows below.
+  assert change[4, 4].max() > 1e-3
 
 
 def test_the_gate_is_tanh_of_the_first_half_times_sigmoid_of_the_second():
@@ -118,6 +117,16 @@ def test_channel_groups_and_masks():
   np.testing.assert_array_equal(mask_a[0, 1], [[0, 1, 1], [0, 0, 1], [0, 0, 0]])
   mask_b = layers.causal_mask((1, 1), np.array([0, 1, 2]), np.array([0, 1, 2]), 'B')
   np.testing.assert_array_equal(mask_b[0, 0], [[1, 1, 1], [0, 1, 1], [0, 0, 1]])
+  with pytest.raises(ValueError, match="mask_type must be None, 'A' or 'B', got 'a'"):
+    layers.causal_mask((1, 1), np.array([0]), np.array([0]), 'a')
+
+
+@pytest.mark.parametrize('num_values', [256, 32])
+def test_values_are_scaled_onto_minus_one_to_one(num_values):
+  """0 and K - 1 (intensity 255, chroma bin 31) at the ends of [-1, 1], evenly spaced: the shipped
+  models were trained on this scaling."""
+  scaled = layers.scale_values(tf.range(num_values), num_values).numpy()
+  np.testing.assert_allclose(scaled, np.linspace(-1, 1, num_values), atol=1e-6)
 
 
 def test_the_kernel_variable_is_never_masked_in_place():

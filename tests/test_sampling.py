@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import helpers
 from pixel_recursive import layers
 from pixel_recursive import sampling
 
@@ -30,6 +31,7 @@ def make(num_channels, num_values, conditional, first_layer='gated', seed=0):
   extra = None if conditional else 2.0 * tf.random.normal([B, H, W, num_channels, num_values],
                                                           seed=seed)
   net(tf.zeros([B, H, W, num_channels]), cond)
+  helpers.randomize_biases(net, seed)
   return net, cond, extra
 
 
