@@ -1,5 +1,6 @@
 """What several test files share: configs by name, config overrides, strategies, command lines."""
 import functools
+import json
 import os
 import subprocess
 import sys
@@ -29,6 +30,25 @@ def override(config, overrides):
       target = target[p]
     target[last] = value
   return config
+
+
+def edit_recorded_config(workdir, overrides):
+  """Sets dotted keys in the config.json a training run left in `workdir` (as `override` does),
+  e.g. to make it look like a run of another machine or give it other sampling defaults."""
+  path = os.path.join(workdir, 'config.json')
+  with open(path) as f:
+    recorded = json.load(f)
+  with open(path, 'w') as f:
+    json.dump(override(recorded, overrides), f)
+
+
+def fake_run(workdir, model_name):
+  """A folder that holds only a config.json naming `model_name`: enough for the commands' check of
+  which model a --workdir holds."""
+  os.makedirs(workdir, exist_ok=True)
+  with open(os.path.join(workdir, 'config.json'), 'w') as f:
+    json.dump({'model': {'name': model_name}}, f)
+  return str(workdir)
 
 
 # ----------------------------------------------------------------------------------------------

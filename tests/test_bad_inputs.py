@@ -133,9 +133,7 @@ def test_upsample_user_mistakes_exit_2(sr_workdir, tmp_path, args, message):
 ])
 def test_a_workdir_of_another_model_is_named_and_leaves_no_output_folder(command, holds, wanted,
                                                                           tmp_path):
-  run_dir = tmp_path / 'run'
-  run_dir.mkdir()
-  (run_dir / 'config.json').write_text(f'{{"model": {{"name": "{holds}"}}}}')
+  run_dir = helpers.fake_run(tmp_path / 'run', holds)
   result = run(command, f'--workdir={run_dir}', '--input=docs', f'--output={tmp_path}/out')
   assert_usage_error(result, f'{run_dir} holds a {holds} model, not a {wanted} one', prog=command)
   assert not (tmp_path / 'out').exists()

@@ -68,8 +68,7 @@ def paths(tmp_path):
   (tmp_path / 'not_python.py').write_text('def get_config(:\n')
   (tmp_path / 'no_get_config.py').write_text('LEARNING_RATE = 1e-3\n')
   for name, model in (('pixcolor_run', 'pixcolor'), ('sr_run', 'super_resolution')):
-    (tmp_path / name).mkdir()
-    (tmp_path / name / 'config.json').write_text(f'{{"model": {{"name": "{model}"}}}}')
+    helpers.fake_run(tmp_path / name, model)
   return {'tmp': str(tmp_path), 'file': str(tmp_path / 'file'),
           'pixcolor_run': str(tmp_path / 'pixcolor_run'), 'sr_run': str(tmp_path / 'sr_run')}
 

@@ -1,6 +1,5 @@
 """experiments/make_demo_checkpoint.py, the script that turns a training run into a shipped demo
 folder: what it records, what it drops, what it keeps, and its one-line answer to a mistake."""
-import json
 import os
 
 import numpy as np
@@ -12,6 +11,7 @@ from pixel_recursive import task as task_lib
 from pixel_recursive import workdir as workdir_lib
 from pixel_recursive.training import loop
 from helpers import assert_usage_error
+from helpers import edit_recorded_config
 from helpers import run_in_process
 from helpers import stderr_lines
 from test_checkpoint_damage import copy_run
@@ -29,12 +29,8 @@ def run(tmp_path_factory):
   config = tiny_config(train_steps=4, checkpoint_every_steps=2, log_every_steps=2,
                        image_every_steps=100, histogram_every_steps=100, eval_every_steps=100)
   loop.run(task_lib.SuperResolutionTask(config), config, path, 'train')
-  with open(os.path.join(path, 'config.json')) as f:
-    recorded = json.load(f)
-  recorded['init_from'] = '/home/someone/runs/pretrain'
-  recorded['data']['source'] = 'npz:/home/someone/faces.npz'
-  with open(os.path.join(path, 'config.json'), 'w') as f:
-    json.dump(recorded, f)
+  edit_recorded_config(path, {'init_from': '/home/someone/runs/pretrain',
+                              'data.source': 'npz:/home/someone/faces.npz'})
   return path
 
 
@@ -154,12 +150,9 @@ def test_a_pixcolor_demo_names_its_weights_file_by_name_only_and_restores_withou
   run = str(tmp_path / 'run')
   config = pixcolor_tiny_config(train_steps=2, image_every_steps=0, eval_every_steps=0)
   loop.run(pixcolor_task.PixColorTask(config), config, run, 'train')
-  with open(os.path.join(run, 'config.json')) as f:
-    recorded = json.load(f)
-  recorded['model']['conditioning_weights'] = '/home/someone/weights/mobilenet_v2_notop.h5'
-  recorded['train_refinement'] = False  # The run's second stage trains one network of the two.
-  with open(os.path.join(run, 'config.json'), 'w') as f:
-    json.dump(recorded, f)
+  edit_recorded_config(run, {
+      'model.conditioning_weights': '/home/someone/weights/mobilenet_v2_notop.h5',
+      'train_refinement': False})  # The run's second stage trains one network of the two.
   folder = tmp_path / 'demo'
   result = run_in_process(SCRIPT, f'--workdir={run}', f'--output={folder}', '--task=pixcolor')
   assert result.returncode == 0, result.stderr[-3000:]

@@ -208,7 +208,6 @@ def test_pixcolor_scores_two_differently_seeded_colourings_and_only_real_photos(
   colourings whose MS-SSIM measures diversity are two draws, not one twice; every number is over
   the real photos (3 of the tests' crops in batches of 2: the last batch is padded), each from its
   own values, and goes to its own place in the table and in TensorBoard."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from pixcolor import color  # pylint: disable=g-import-not-at-top
   from pixcolor import evaluate as pixcolor_evaluate  # pylint: disable=g-import-not-at-top
   from pixel_recursive import losses  # pylint: disable=g-import-not-at-top

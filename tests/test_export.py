@@ -18,6 +18,7 @@ from pixel_recursive import model as model_lib
 from pixel_recursive import task as task_lib
 from pixel_recursive.training import loop
 from helpers import assert_usage_error
+from helpers import fake_run
 from helpers import run_in_process
 from test_train import tiny_config
 
@@ -226,9 +227,7 @@ def test_output_and_demo_checks(tmp_path):
 
 
 def test_usage_errors_are_one_line(tmp_path):
-  (tmp_path / 'pixcolor_run').mkdir()
-  config = {'model': {'name': 'pixcolor'}}
-  (tmp_path / 'pixcolor_run' / 'config.json').write_text(json.dumps(config))
+  fake_run(tmp_path / 'pixcolor_run', 'pixcolor')
   result = run_in_process('pixel_recursive.export', f'--workdir={tmp_path / "pixcolor_run"}',
                           f'--output={tmp_path / "out"}')
   assert_usage_error(result, 'holds a pixcolor model', prog='pixel_recursive.export')

@@ -198,9 +198,7 @@ def test_the_framing_test_crops_each_zoom_and_reports_the_models_settings(tmp_pa
   from pixel_recursive import model as model_lib  # pylint: disable=g-import-not-at-top
   workdir = tmp_path / 'model'
   shutil.copytree(model_lib.DEMO_WORKDIRS['faces'], workdir)
-  config = json.loads((workdir / 'config.json').read_text())
-  config['sampling'].update(top_p=0.9, candidates=4)
-  (workdir / 'config.json').write_text(json.dumps(config))
+  helpers.edit_recorded_config(workdir, {'sampling.top_p': 0.9, 'sampling.candidates': 4})
   faces64 = helpers.smooth_images(3, size=64, seed=5)
   np.savez(tmp_path / 'faces.npz', images=faces64)
   calls = []

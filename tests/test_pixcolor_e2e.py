@@ -202,10 +202,7 @@ def test_the_colour_regression_bound_runs_end_to_end(tmp_path):
   config = tiny_config(train_steps=2, image_every_steps=0, eval_every_steps=0,
                        **{'model.refinement.residual': True})
   loop.run(task_lib.PixColorTask(config), config, workdir, 'train')
-  recorded = json.loads(open(os.path.join(workdir, 'config.json')).read())
-  recorded['sampling'] = {'temperature': 0.6, 'candidates': 4}
-  with open(os.path.join(workdir, 'config.json'), 'w') as f:
-    json.dump(recorded, f)
+  helpers.edit_recorded_config(workdir, {'sampling': {'temperature': 0.6, 'candidates': 4}})
   source, out = helpers.photo_crops_source(), tmp_path / 'bound.json'
   result = run_in_process('experiments.colour_regression_bound', f'--workdir={workdir}',
                           f'--train={source}', f'--eval={source}', '--num_examples=4',

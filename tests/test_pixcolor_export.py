@@ -19,6 +19,7 @@ from pixel_recursive.training import loop
 from test_export import NO_PROJECT as SR_NO_PROJECT
 from test_export import run_python
 from helpers import assert_usage_error
+from helpers import fake_run
 from helpers import run_in_process
 from test_pixcolor_e2e import tiny_config
 
@@ -160,9 +161,7 @@ def test_graph_pieces_equal_the_model_steps():
 
 
 def test_usage_errors_are_one_line(tmp_path):
-  (tmp_path / 'sr_run').mkdir()
-  (tmp_path / 'sr_run' / 'config.json').write_text(
-      json.dumps({'model': {'name': 'super_resolution'}}))
+  fake_run(tmp_path / 'sr_run', 'super_resolution')
   result = run_in_process('pixcolor.export', f'--workdir={tmp_path / "sr_run"}',
                           f'--output={tmp_path / "out"}')
   assert_usage_error(result, 'holds a super_resolution model', prog='pixcolor.export')
