@@ -21,7 +21,6 @@ import json
 import os
 import sys
 
-from absl import app
 from absl import flags
 import numpy as np
 

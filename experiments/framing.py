@@ -97,8 +97,8 @@ def main(argv):
           'bicubic': {k: round(methods['bicubic'][k], 4) for k in ('psnr', 'consistency')},
           'psnr_minus_bicubic': round(samples['psnr'] - methods['bicubic']['psnr'], 3),
           'bits_per_dim': round(results['bits_per_dim'], 4)}
-  print(f'| zoom | samples pSNR | bicubic pSNR | difference | consistency (dB) | HF ratio | '
-        f'bits/dim |\n|---|---|---|---|---|---|---|')
+  print('| zoom | samples pSNR | bicubic pSNR | difference | consistency (dB) | HF ratio | '
+        'bits/dim |\n|---|---|---|---|---|---|---|')
   for zoom, r in rows.items():
     print(f"| {zoom} | {r['samples']['psnr']:.2f} | {r['bicubic']['psnr']:.2f} | "
           f"{r['psnr_minus_bicubic']:+.2f} | {r['samples']['consistency']:.2f} | "
