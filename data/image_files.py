@@ -52,10 +52,10 @@ def list_images(path):
 def _to_8bit(im):
   """16-bit and 32-bit integer / float modes -> 8-bit 'L' by scaling to the mode's full range."""
   arr = np.asarray(im)
-  if arr.dtype == np.uint16 or im.mode.startswith('I;16'):
-    return Image.fromarray((arr.astype(np.uint32) >> 8).astype(np.uint8))
-  if im.mode == 'I':
-    # Pillow opens 16-bit grayscale PNGs as mode 'I' with values up to 65535.
+  if arr.dtype == np.uint16 or im.mode.startswith('I;16') or im.mode == 'I':
+    # 16-bit files (Pillow opens 16-bit grayscale PNGs as 'I;16', older versions as 'I') and 32-bit
+    # integer ones span 0..65535; one whose values are all <= 255 was written from 8-bit data, and
+    # keeps them rather than being divided by 257 into a black picture.
     scale = 257.0 if arr.max(initial=0) > 255 else 1.0
     return Image.fromarray(np.clip(arr / scale, 0, 255).round().astype(np.uint8))
   if im.mode == 'F':

@@ -110,12 +110,14 @@ def test_32_bit_integer_image_is_scaled_to_8_bits(tmp_path):
   np.testing.assert_allclose(out[..., 1], gray / 257.0, atol=1)
 
 
-def test_an_integer_image_holding_8_bit_values_keeps_them(tmp_path):
-  # Mode 'I' (32-bit) files written from 8-bit data: values up to 255 are read as they are, not
-  # divided by 257 into a black picture.
-  gray = np.linspace(0, 255, H * W).reshape(H, W).round().astype(np.int32)
-  Image.fromarray(gray, 'I').save(tmp_path / 'i8.tif')
-  np.testing.assert_array_equal(image_files.read_image(str(tmp_path / 'i8.tif'))[..., 0], gray)
+@pytest.mark.parametrize('name, dtype, mode', [('i8.tif', np.int32, 'I'),
+                                                ('g8.png', np.uint16, None)])
+def test_an_integer_image_holding_8_bit_values_keeps_them(tmp_path, name, dtype, mode):
+  # 32-bit ('I') and 16-bit files written from 8-bit data: values up to 255 are read as they are,
+  # not divided by 257 into a black picture, whichever mode Pillow opens the 16-bit PNG in.
+  gray = np.linspace(0, 255, H * W).reshape(H, W).round().astype(dtype)
+  Image.fromarray(gray, mode).save(tmp_path / name)
+  np.testing.assert_array_equal(image_files.read_image(str(tmp_path / name))[..., 0], gray)
 
 
 @pytest.mark.parametrize('peak', [1.0, 255.0])
