@@ -59,12 +59,12 @@ def to_lowres(image, size=LOWRES):
     return image, None
   square = transforms.center_square_crop(image)
   side = min(h, w)
+  crop = f'cropped to the central {side}x{side} and ' if h != w else ''
   if side >= size:
     out = transforms.to_uint8(transforms.resize(square, size, 'area')).numpy()
-    crop = f'cropped to the central {side}x{side} and ' if h != w else ''
     return out, f'is {w}x{h}: {crop}area-downsampled to {size}x{size}'
   out = transforms.to_uint8(transforms.resize(square, size, 'bicubic')).numpy()
-  return out, f'is only {w}x{h}: resized up to {size}x{size} (there is little to upsample)'
+  return out, f'is only {w}x{h}: {crop}resized up to {size}x{size} (there is little to upsample)'
 
 
 def reference(image, size=32):

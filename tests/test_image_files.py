@@ -298,6 +298,10 @@ def test_upsample_makes_the_8x8_input_as_the_training_inputs_are_made():
   assert upsample.to_lowres(small)[0] is small and upsample.to_lowres(small)[1] is None
   up, notice = upsample.to_lowres(random_rgb(6, 6))
   assert up.shape == (8, 8, 3) and notice.startswith('is only 6x6: resized up to 8x8')
+  strip = random_rgb(3, 20, seed=4)  # Its central 3 x 3 (columns 8-10), resized up.
+  up, notice = upsample.to_lowres(strip)
+  assert notice.startswith('is only 20x3: cropped to the central 3x3 and resized up to 8x8')
+  np.testing.assert_array_equal(up, upsample.to_lowres(strip[:, 8:11])[0])
   tiny = random_rgb(4, 4, seed=5)  # Resized up smoothly (bicubic), not by repeating pixels.
   up = upsample.to_lowres(tiny)[0].astype(int)
   assert np.abs(up - np.repeat(np.repeat(tiny, 2, 0), 2, 1)).max() > 20
