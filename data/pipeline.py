@@ -214,6 +214,8 @@ def first_batch(data_config, task, split, batch_size):
   ds = make_dataset(data_config, task, split, batch_size, training=False)
   try:
     return {k: v.numpy() for k, v in next(iter(ds)).items()}
-  except StopIteration:
+  except StopIteration:  # Fewer than one batch, so a small split: counting it is quick.
+    count = sum(1 for _ in make_dataset(data_config, task, split, 1, training=False))
     raise sources.DataSourceError(
-        f'the {split} split has fewer than {batch_size} examples') from None
+        f'the {split} split of {data_config.source} holds {count} example'
+        f'{"" if count == 1 else "s"}, fewer than the {batch_size} asked for') from None

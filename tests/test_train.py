@@ -442,6 +442,20 @@ def test_user_mistakes_exit_2_with_one_line(module, args, message):
   helpers.assert_usage_error(run_in_process(module, *args), message, prog=module)
 
 
+def test_an_eval_split_smaller_than_tensorboards_image_grid_names_the_key_to_set(tmp_path):
+  """A small source (a folder of 9 photos has an eval split of 1) ends in one line before any
+  training, with the count and the key to lower: the grid's `num_image_examples`."""
+  source = helpers.write_npz(tmp_path / 'few.npz', n_train=8, n_eval=3)
+  result = run_in_process('pixel_recursive.train', '--config=experiments/configs/faces_tiny.py',
+                          f'--workdir={tmp_path / "run"}', f'--config.data.source={source}',
+                          '--config.num_image_examples=4')
+  helpers.assert_usage_error(
+      result, f'the eval split of {source} holds 3 examples, fewer than the 4 asked for: '
+      "TensorBoard's images show the first --config.num_image_examples=4 of them",
+      prog='pixel_recursive.train')
+  assert not os.path.exists(tmp_path / 'run' / 'checkpoints')
+
+
 @pytest.mark.parametrize('strategy', ['default', 'mirrored'])
 def test_the_evaluator_reports_the_mean_over_the_eval_examples(strategy):
   """The eval numbers of TensorBoard and the log are per-example values summed over batches and

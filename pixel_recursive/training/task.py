@@ -4,6 +4,7 @@ A task binds a model to its input function (`data.pipeline`), its per-example me
 and progress line shown for them, and its TensorBoard images, like an Estimator's model function.
 `pixel_recursive.task.SuperResolutionTask` and `pixcolor.task.PixColorTask` subclass `Task`.
 """
+from data import errors
 from data import pipeline
 from pixel_recursive import commands
 from pixel_recursive.training import optim
@@ -73,8 +74,12 @@ class Task:
 
   def image_batch(self, config):
     """A fixed batch of eval examples for image summaries (numpy dict)."""
-    return pipeline.first_batch(config.data, self.data_task, 'eval',
-                                config.get('num_image_examples', 8))
+    count = config.get('num_image_examples', 8)
+    try:
+      return pipeline.first_batch(config.data, self.data_task, 'eval', count)
+    except errors.DataSourceError as e:
+      raise errors.DataSourceError(f'{e}: TensorBoard\'s images show the first '
+                                   f'--config.num_image_examples={count} of them') from None
 
   def images(self, model, batch, config):
     """{name: uint8 image} of TensorBoard grids made from `batch`."""
