@@ -217,5 +217,5 @@ def first_batch(data_config, task, split, batch_size):
   except StopIteration:  # Fewer than one batch, so a small split: counting it is quick.
     count = sum(1 for _ in make_dataset(data_config, task, split, 1, training=False))
     raise sources.DataSourceError(
-        f'the {split} split of {data_config.source} holds {count} example'
-        f'{"" if count == 1 else "s"}, fewer than the {batch_size} asked for') from None
+        f'the {split} split of {data_config.source} has only {count} of the {batch_size} '
+        'examples asked for') from None

@@ -173,8 +173,8 @@ def test_the_first_batch_is_the_splits_first_examples_in_order_and_never_augment
     got = pipeline.first_batch(config, 'super_resolution', split, 5)['highres']
     faces = [ex['image'].numpy() for ex in sources.load(FACES, source_split)[0].take(5)]
     np.testing.assert_array_equal(got, np.stack(faces), err_msg=split)
-  with pytest.raises(sources.DataSourceError, match=f'^the eval split of {config.source} holds '
-                     f'{N_EVAL} examples, fewer than the {N_EVAL + 1} asked for$'):
+  with pytest.raises(sources.DataSourceError, match=f'^the eval split of {config.source} has only '
+                     f'{N_EVAL} of the {N_EVAL + 1} examples asked for$'):
     pipeline.first_batch(config, 'super_resolution', 'eval', N_EVAL + 1)
 
 

@@ -450,7 +450,7 @@ def test_an_eval_split_smaller_than_tensorboards_image_grid_names_the_key_to_set
                           f'--workdir={tmp_path / "run"}', f'--config.data.source={source}',
                           '--config.num_image_examples=4')
   helpers.assert_usage_error(
-      result, f'the eval split of {source} holds 3 examples, fewer than the 4 asked for: '
+      result, f'the eval split of {source} has only 3 of the 4 examples asked for: '
       "TensorBoard's images show the first --config.num_image_examples=4 of them",
       prog='pixel_recursive.train')
   assert not os.path.exists(tmp_path / 'run' / 'checkpoints')
