@@ -135,8 +135,15 @@ def run(main, user_errors=(), positional=False):
 # ----------------------------------------------------------------------------------------------
 # Checks of flag values.
 # ----------------------------------------------------------------------------------------------
-def check_output_dir(path):
-  """Creates the output folder, or raises UsageError if it cannot be created or written."""
+def check_output_dir(path, input_path=None):
+  """Creates the output folder, or raises UsageError if it cannot be created or written, or if it
+  is the folder `input_path` (a batch command's --input) or inside it: the next run would read the
+  outputs as inputs (folders are searched recursively), colouring its own colourings."""
+  if input_path and os.path.isdir(input_path):
+    source = os.path.realpath(input_path)
+    if os.path.commonpath([source, os.path.realpath(path)]) == source:
+      raise UsageError(f'--output {path} is inside --input {input_path}: a later run would read '
+                       'the outputs as inputs; choose another folder')
   if os.path.exists(path) and not os.path.isdir(path):
     raise UsageError(f'output folder {path} is a file, not a folder')
   try:

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from pixcolor import task as pixcolor_task
+from pixel_recursive import commands
 from pixel_recursive import task as task_lib
 from pixel_recursive.training import loop
 import helpers
@@ -137,6 +138,28 @@ def test_a_workdir_of_another_model_is_named_and_leaves_no_output_folder(command
   result = run(command, f'--workdir={run_dir}', '--input=docs', f'--output={tmp_path}/out')
   assert_usage_error(result, f'{run_dir} holds a {holds} model, not a {wanted} one', prog=command)
   assert not (tmp_path / 'out').exists()
+
+
+@pytest.mark.parametrize('command', ['pixel_recursive.upsample', 'pixcolor.colorize'])
+@pytest.mark.parametrize('output', ['in', 'in/out', 'in/../in/out'])
+def test_an_output_folder_inside_the_input_folder_is_refused(command, output, tmp_path):
+  """The next run would read the outputs as inputs (a folder is searched recursively); an --output
+  beside the --input, or an --input that is one file, is fine."""
+  (tmp_path / 'in').mkdir()
+  Image.new('RGB', (8, 8)).save(tmp_path / 'in' / 'x.png')
+  result = run(command, f'--input={tmp_path / "in"}', f'--output={tmp_path / output}')
+  assert_usage_error(result, f'--output {tmp_path / output} is inside --input {tmp_path / "in"}: '
+                     'a later run would read the outputs as inputs', prog=command)
+  assert sorted(os.listdir(tmp_path / 'in')) == ['x.png']
+
+
+def test_an_output_folder_beside_the_input_or_by_an_input_file_is_fine(tmp_path):
+  (tmp_path / 'in').mkdir()
+  photo = tmp_path / 'in' / 'x.png'
+  Image.new('RGB', (8, 8)).save(photo)
+  commands.check_output_dir(str(tmp_path / 'in_out'), str(tmp_path / 'in'))  # A name's prefix.
+  commands.check_output_dir(str(tmp_path / 'in' / 'out'), str(photo))  # --input is one file.
+  assert (tmp_path / 'in_out').is_dir() and (tmp_path / 'in' / 'out').is_dir()
 
 
 def test_upsample_with_a_workdir_that_is_not_a_run(tmp_path):
