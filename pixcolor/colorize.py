@@ -94,7 +94,7 @@ def main(argv):
     commands.check_temperature(FLAGS.temperature)
   if FLAGS.top_p is not None:
     commands.check_top_p(FLAGS.top_p)
-  files = commands.read_inputs(FLAGS.input)
+  files = commands.read_inputs(FLAGS.input, FLAGS.output)
   workdir = workdir_lib.resolve(FLAGS.workdir, model_lib.DEMO_WORKDIR)
   workdir_lib.check_model_name(workdir, 'pixcolor')
   # After the workdir's checks: a mistake leaves no folder.

@@ -137,13 +137,11 @@ def run(main, user_errors=(), positional=False):
 # ----------------------------------------------------------------------------------------------
 def check_output_dir(path, input_path=None):
   """Creates the output folder, or raises UsageError if it cannot be created or written, or if it
-  is the folder `input_path` (a batch command's --input) or inside it: the next run would read the
-  outputs as inputs (folders are searched recursively), colouring its own colourings."""
-  if input_path and os.path.isdir(input_path):
-    source = os.path.realpath(input_path)
-    if os.path.commonpath([source, os.path.realpath(path)]) == source:
-      raise UsageError(f'--output {path} is inside --input {input_path}: a later run would read '
-                       'the outputs as inputs; choose another folder')
+  is the folder `input_path` (a batch command's --input): the next run would read the outputs as
+  inputs. (An output folder inside the input folder is fine: `read_inputs` leaves it out.)"""
+  if input_path and os.path.realpath(path) == os.path.realpath(input_path):
+    raise UsageError(f'--output {path} is the --input folder: a later run would read the outputs '
+                     'as inputs; choose another folder (a sub-folder will do)')
   if os.path.exists(path) and not os.path.isdir(path):
     raise UsageError(f'output folder {path} is a file, not a folder')
   try:
@@ -221,13 +219,18 @@ def log_progress(done, total, what, every=None):
 # The batch-command skeleton (upsample, colorize): read every input, skipping and naming the
 # unreadable ones; sample in padded batches with one seed per (input, sample); write as results come.
 # ----------------------------------------------------------------------------------------------
-def read_inputs(path):
-  """The image files under `path` (a file or a folder), or UsageError if there are none."""
+def read_inputs(path, output=None):
+  """The image files under `path` (a file or a folder, searched with its sub-folders), or
+  UsageError if there are none. Those under the folder `output` are left out: where the command
+  writes inside its input folder, a second run does not read the first one's outputs."""
   from data import image_files
   try:
     files = image_files.list_images(path)
   except FileNotFoundError:
     raise UsageError(f'--input {path} does not exist') from None
+  out = os.path.realpath(output) if output else None
+  if out and out != os.path.realpath(path):  # The --input folder itself: check_output_dir refuses.
+    files = [f for f in files if os.path.commonpath([out, os.path.realpath(f)]) != out]
   if not files:
     raise UsageError(f'--input {path} holds no image files (jpg, png, bmp, gif, webp, tif)')
   return files

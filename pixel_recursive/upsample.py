@@ -143,7 +143,7 @@ def main(argv):
                        (FLAGS.top_p, commands.check_top_p)):
     if value is not None:
       check(value)
-  files = commands.read_inputs(FLAGS.input)
+  files = commands.read_inputs(FLAGS.input, FLAGS.output)
   workdir = workdir_lib.resolve(FLAGS.workdir, model_lib.DEMO_WORKDIRS, FLAGS.model)
   workdir_lib.check_model_name(workdir, 'super_resolution')
   # After the workdir's checks: a mistake leaves no folder.
