@@ -97,8 +97,7 @@ def main(argv):
   files = commands.read_inputs(FLAGS.input, FLAGS.output)
   workdir = workdir_lib.resolve(FLAGS.workdir, model_lib.DEMO_WORKDIR)
   workdir_lib.check_model_name(workdir, 'pixcolor')
-  # After the workdir's checks: a mistake leaves no folder.
-  commands.check_output_dir(FLAGS.output, FLAGS.input)
+  commands.check_output_dir(FLAGS.output)  # After the workdir's checks: a mistake leaves no folder.
   model, config, step = workdir_lib.restore(workdir, model_lib.build_model)
   temperature = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
   top_p = commands.sampling_setting(config, 'top_p', FLAGS.top_p)

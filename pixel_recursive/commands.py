@@ -135,13 +135,8 @@ def run(main, user_errors=(), positional=False):
 # ----------------------------------------------------------------------------------------------
 # Checks of flag values.
 # ----------------------------------------------------------------------------------------------
-def check_output_dir(path, input_path=None):
-  """Creates the output folder, or raises UsageError if it cannot be created or written, or if it
-  is the folder `input_path` (a batch command's --input): the next run would read the outputs as
-  inputs. (An output folder inside the input folder is fine: `read_inputs` leaves it out.)"""
-  if input_path and os.path.realpath(path) == os.path.realpath(input_path):
-    raise UsageError(f'--output {path} is the --input folder: a later run would read the outputs '
-                     'as inputs; choose another folder (a sub-folder will do)')
+def check_output_dir(path):
+  """Creates the output folder, or raises UsageError if it cannot be created or written."""
   if os.path.exists(path) and not os.path.isdir(path):
     raise UsageError(f'output folder {path} is a file, not a folder')
   try:
@@ -221,16 +216,21 @@ def log_progress(done, total, what, every=None):
 # ----------------------------------------------------------------------------------------------
 def read_inputs(path, output=None):
   """The image files under `path` (a file or a folder, searched with its sub-folders), or
-  UsageError if there are none. Those under the folder `output` are left out: where the command
-  writes inside its input folder, a second run does not read the first one's outputs."""
+  UsageError if there are none. Those under the command's `output` folder are left out, so that a
+  second run does not read the first one's outputs; `output` = `path` is a UsageError, as there
+  the outputs could not be told from the inputs."""
   from data import image_files
   try:
     files = image_files.list_images(path)
   except FileNotFoundError:
     raise UsageError(f'--input {path} does not exist') from None
-  out = os.path.realpath(output) if output else None
-  if out and out != os.path.realpath(path):  # The --input folder itself: check_output_dir refuses.
-    files = [f for f in files if os.path.commonpath([out, os.path.realpath(f)]) != out]
+  if output:
+    out = os.path.realpath(output)
+    if out == os.path.realpath(path) and os.path.isdir(path):
+      raise UsageError(f'--output {output} is the --input folder: a later run would read the '
+                       'outputs as inputs; choose another folder (a sub-folder will do)')
+    if not os.path.isfile(out):  # A file is refused as --output later (check_output_dir).
+      files = [f for f in files if os.path.commonpath([out, os.path.realpath(f)]) != out]
   if not files:
     raise UsageError(f'--input {path} holds no image files (jpg, png, bmp, gif, webp, tif)')
   return files

@@ -156,6 +156,11 @@ def test_outputs_are_never_read_back_as_inputs(command, tmp_path):
   assert_usage_error(result, f'--output {tmp_path / "in"}/ is the --input folder: a later run '
                      'would read the outputs as inputs', prog=command)
   assert sorted(os.listdir(tmp_path / 'in')) == ['out', 'x.png']
+  (tmp_path / 'solo').mkdir()  # Its one photo as --output: named as a file, not left out.
+  photo = tmp_path / 'solo' / 'x.png'
+  Image.new('RGB', (8, 8)).save(photo)
+  assert_usage_error(run(command, f'--input={tmp_path / "solo"}', f'--output={photo}'),
+                     f'output folder {photo} is a file, not a folder', prog=command)
 
 
 def test_upsample_with_a_workdir_that_is_not_a_run(tmp_path):
