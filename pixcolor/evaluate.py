@@ -154,7 +154,8 @@ def markdown(results):
   lines.append('| paper (ImageNet) | - | 0.93 | 0.93 | - | - | most |')
   lines.append('')
   first = next(iter(results['temperatures'].values()))
-  lines.append(f"{results['num_examples']} eval photos ({results.get('data', '?')}), 2 colourings "
+  lines.append(f"{commands.counted(results['num_examples'], 'eval photo')} "
+               f"({results.get('data', '?')}), 2 colourings "
                f"each; the photos' colourfulness {first['colourfulness']['truth']:.1f}; "
                f"bits/dim {results['bits_per_dim']:.3f}; refinement L2 "
                f"{results['refinement_l2']:.5f} (bilinear "

@@ -154,7 +154,8 @@ def markdown(results):
   for name, m in results['methods'].items():
     lines.append(f'| {name} | ' + ' | '.join(fmt.format(m[k]) for k, _, fmt in COLUMNS) + ' |')
   lines.append('')
-  lines.append(f"{results['num_examples']} eval examples ({results.get('data', '?')}); bits/dim "
+  lines.append(f"{commands.counted(results['num_examples'], 'eval example')} "
+               f"({results.get('data', '?')}); bits/dim "
                f"A+B {results['bits_per_dim']:.3f}, A alone "
                f"{results['bits_per_dim_conditioning']:.3f}, B alone "
                f"{results['bits_per_dim_prior']:.3f}; "

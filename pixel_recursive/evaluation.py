@@ -114,7 +114,8 @@ def batches(config, data_task, num_examples, batch_size):
     yield batch, n
   if num_examples and total < num_examples:
     logging.warning('%d eval examples were asked for, but the eval split of %s holds %d: the '
-                    'tables score those %d', num_examples, config.data.source, total, total)
+                    'tables score %s', num_examples, config.data.source, total,
+                    'that one' if total == 1 else f'those {total}')
 
 
 def finish(results, config, step, markdown, plot, scalars, image_tag, **extra):

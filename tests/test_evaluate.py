@@ -116,6 +116,8 @@ def test_the_markdown_table_puts_each_metric_in_its_column():
   assert lines[2] == '| bicubic | 19.40 | 0.543 | 0.845 | 32.06 | 0.00072 | 0.02 |'
   assert lines[4].startswith('5 eval examples (samples:faces); bits/dim A+B 3.615, A alone 5.940, '
                              'B alone 3.730; samples drawn from the whole distribution')
+  results['num_examples'] = 1
+  assert evaluate.markdown(results).splitlines()[4].startswith('1 eval example (samples:faces);')
 
 
 def test_without_flags_the_sweep_is_the_models_defaults_beside_the_papers_guidance():
