@@ -50,7 +50,8 @@ def list_images(path):
 
 
 def _to_8bit(im):
-  """16-bit and 32-bit integer / float modes -> 8-bit 'L' by scaling to the mode's full range."""
+  """16-bit and 32-bit integer / float modes -> 8-bit 'L': integers by 0..65535 (or as they are
+  when all are <= 255), floats by [0, 1] (or [0, 255] when any is above 1)."""
   arr = np.asarray(im)
   if arr.dtype == np.uint16 or im.mode.startswith('I;16') or im.mode == 'I':
     # 16-bit files (Pillow opens 16-bit grayscale PNGs as 'I;16', older versions as 'I') and 32-bit
