@@ -48,6 +48,10 @@ def as_gray_batch(gray):
     raise ValueError(f'gray must be uint8 luminance, got {gray.dtype.name}')
   if gray.shape.rank == 3:
     gray = gray[..., None]
+  if gray.shape.rank == 4 and gray.shape[-1] == 3:
+    raise ValueError(f'gray must be [B, H, W] or [B, H, W, 1], got shape {gray.shape}: for RGB '
+                     'photos pass their luminance, data.transforms.to_uint8('
+                     'data.transforms.luminance(rgb))[..., 0]')
   if gray.shape.rank != 4 or gray.shape[-1] != 1:
     raise ValueError(f'gray must be [B, H, W] or [B, H, W, 1], got shape {gray.shape}')
   return gray

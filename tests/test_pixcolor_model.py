@@ -384,6 +384,12 @@ def test_colorize_keeps_the_luminance_of_an_odd_non_square_input(model):
   np.testing.assert_array_equal(again[3], out[0, 1])
   with pytest.raises(ValueError, match='uint8'):
     model.colorize(gray.astype(np.float32))
+  # An RGB photo is refused with the conversion to pass instead, and that conversion works.
+  rgb = np.repeat(gray[..., None], 3, axis=-1)
+  with pytest.raises(ValueError, match=r'luminance, data\.transforms\.to_uint8'):
+    model.colorize(rgb)
+  hinted = transforms.to_uint8(transforms.luminance(rgb))[..., 0]
+  np.testing.assert_array_equal(model.colorize(hinted, seed=3).numpy()[0], out[0])
 
 
 @pytest.mark.parametrize('temperature', [1.0, 0.7])
