@@ -33,6 +33,25 @@ def test_ssim_and_ms_ssim_are_one_for_identical_images_and_lower_otherwise():
   assert np.all(metrics.ms_ssim(faces, random_images(2, 32, 32, seed=5)).numpy() < 0.5)
 
 
+def noisy(images, amount, seed=7):
+  noise = np.random.default_rng(seed).integers(-amount, amount + 1, images.shape)
+  return np.clip(images.astype(int) + noise, 0, 255).astype(np.uint8)
+
+
+def test_ms_ssim_renormalises_the_weights_of_the_scales_it_uses():
+  # Where one scale fits (16 < 2 x 11), MS-SSIM is that scale's SSIM to the power 1, not 0.0448.
+  small = random_images(2, 16, 16)
+  np.testing.assert_allclose(metrics.ms_ssim(small, noisy(small, 30), filter_size=11).numpy(),
+                             metrics.ssim(small, noisy(small, 30), filter_size=11).numpy(),
+                             rtol=1e-5)
+  # 32 x 32 faces are compared with the 7-pixel filter the module's docstring states.
+  faces = random_images(2, 32, 32)
+  np.testing.assert_array_equal(metrics.ms_ssim(faces, noisy(faces, 40)).numpy(),
+                                metrics.ms_ssim(faces, noisy(faces, 40), filter_size=7).numpy())
+  assert not np.allclose(metrics.ms_ssim(faces, noisy(faces, 40), filter_size=5).numpy(),
+                         metrics.ms_ssim(faces, noisy(faces, 40)).numpy(), rtol=1e-4)
+
+
 def test_ms_ssim_uses_the_scales_that_fit():
   assert metrics.ms_ssim_scales(32, 32, 7) == 3  # 32, 16, 8 (4 < 7).
   assert metrics.ms_ssim_scales(176, 176, 11) == 5
@@ -80,6 +99,11 @@ def test_hf_energy_ratio_is_one_for_the_truth_and_low_for_blur():
   # Per image: the ratio of each image to its own reference.
   ratios = metrics.hf_energy_ratio(np.concatenate([truth[:1], blurred[1:2]]), truth[:2]).numpy()
   assert ratios[0] == pytest.approx(1.0) and ratios[1] < 0.2
+  # A nearly flat reference (a smooth wall: one interior pixel 1 level off) is still matched by
+  # itself: the guard against a zero energy is far below any real image's.
+  wall = np.full([1, H, W, 3], 120, np.uint8)
+  wall[0, 5, 7, 1] = 121
+  assert float(metrics.hf_energy_ratio(wall, wall)[0]) == pytest.approx(1.0)
 
 
 def test_metrics_work_in_a_tf_function():
@@ -100,6 +124,15 @@ def test_lab_histograms_and_their_intersection():
   assert metrics.intersection(hist[0], hist[0]) == pytest.approx(1.0)
   assert metrics.intersection(hist[0], metrics.ab_histograms(red)[0]) == 0.0
   assert metrics.intersection([1, 1, 0, 0], [0, 1, 1, 0]) == pytest.approx(0.5)
+  # Each histogram is normalised by its own count: 4 pixels against 2 compare as distributions.
+  assert metrics.intersection([2, 2, 0, 0], [0, 1, 1, 0]) == pytest.approx(0.5)
+  assert metrics.intersection([3, 1], [1, 3]) == pytest.approx(0.5)
+  assert metrics.intersection([30, 10], [1, 3]) == pytest.approx(0.5)
+  # Row 0 counts a, row 1 counts b: pure blue is a = +79.2, b = -107.9 (256 bins of width 1).
+  blue = np.roll(red, 2, axis=-1)
+  np.testing.assert_allclose(metrics.lab_ab(blue)[0, 0, 0], [79.19, -107.86], atol=0.01)
+  hist_blue = metrics.ab_histograms(blue)
+  assert hist_blue[0, 128 + 79] == 16 and hist_blue[1, 128 - 108] == 16
 
 
 def test_colourfulness_is_zero_for_gray_and_follows_hasler_and_suesstrunk():
