@@ -79,15 +79,17 @@ class SamplingModel(FakeModel):
   def __init__(self):
     super().__init__(None)
     self.seeds = []
+    self.settings = []
 
   def conditioning_function(self):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     return lambda lowres: tf.zeros([len(lowres), 32, 32, 3, 256])
 
-  def sample(self, lowres, seed, **unused):
+  def sample(self, lowres, seed, **settings):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     from pixel_recursive import visualize  # pylint: disable=g-import-not-at-top
     self.seeds.append(np.asarray(seed).tolist())
+    self.settings.append(settings)
     return tf.constant(visualize.nearest_upsample(lowres, 4))
 
   def __call__(self, batch):
@@ -134,15 +136,18 @@ def test_without_flags_the_sweep_is_the_models_defaults_beside_the_papers_guidan
 def test_samples_are_seeded_by_their_place_in_the_eval_set_across_batches():
   """Example i of the eval set is sampled with derive_seed(seed, i), whichever batch holds it (a
   batch seeded from 0 again would give every batch the same noise); the real eval batches of the
-  tests' faces, 3 in batches of 2, so the last one is padded."""
+  tests' faces, 3 in batches of 2, so the last one is padded. Each setting reaches the sampler
+  with the nucleus and the candidates asked for, and black-and-white inputs kept so."""
   from pixel_recursive import sampling  # pylint: disable=g-import-not-at-top
   import test_train  # pylint: disable=g-import-not-at-top
   model = SamplingModel()
-  results = evaluate.evaluate(model, test_train.tiny_config(), 3, [(1.0, 1.0)], seed=5,
-                              batch_size=2)
+  results = evaluate.evaluate(model, test_train.tiny_config(), 3, [(0.8, 2.0)], seed=5,
+                              batch_size=2, top_p=0.9, candidates=3)
   assert results['num_examples'] == 3
   assert model.seeds == [[sampling.derive_seed(5, 0), sampling.derive_seed(5, 1)],
                          [sampling.derive_seed(5, 2), sampling.derive_seed(5, 3)]]  # 3: padding.
+  assert model.settings == 2 * [{'temperature': 0.8, 'guidance': 2.0, 'top_p': 0.9,
+                                 'keep_gray': True, 'candidates': 3}]
 
 
 def test_scores_and_bits_per_dim_count_the_real_examples_each_from_its_own_term():
@@ -176,6 +181,7 @@ class ColouringModel:
 
   def __init__(self):
     self.seeds = []
+    self.settings = []
 
   @staticmethod
   def chroma_of(seeds):
@@ -184,9 +190,10 @@ class ColouringModel:
     chroma[:, :, :4] = (60.0 + 13.0 * (np.asarray(seeds, np.int64) % 11))[:, None, None, None]
     return chroma
 
-  def sample_chroma(self, gray, seeds, temperature, **unused):
+  def sample_chroma(self, gray, seeds, temperature, **settings):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     self.seeds.append(list(seeds))
+    self.settings.append(dict(settings, temperature=temperature))
     return tf.fill([len(gray), 4, 4, 2], 16)
 
   def refine(self, gray, bins, seeds=None):
@@ -219,8 +226,10 @@ def test_pixcolor_scores_two_differently_seeded_colourings_and_only_real_photos(
 
   config = test_pixcolor_e2e.tiny_config()
   model = ColouringModel()
-  results, plot = pixcolor_evaluate.evaluate(model, config, 3, (1.0,), seed=9, batch_size=2)
+  results, plot = pixcolor_evaluate.evaluate(model, config, 3, (1.0,), seed=9, batch_size=2,
+                                             top_p=0.9, candidates=3)
   assert results['num_examples'] == 3
+  assert model.settings == 4 * [{'temperature': 1.0, 'top_p': 0.9, 'candidates': 3}]
   assert model.seeds[:2] == [[sampling.derive_seed(9, b, k) for b in (0, 1)] for k in (0, 1)]
   assert model.seeds[2:] == [[sampling.derive_seed(9, b, k) for b in (2, 3)] for k in (0, 1)]
   gray, photos = real_examples(config, 'colorization', ('gray', 'image'), 3, 2)
@@ -240,6 +249,9 @@ def test_pixcolor_scores_two_differently_seeded_colourings_and_only_real_photos(
   assert at_1['colourfulness']['truth'] == pytest.approx(truth_colour)
   assert at_1['colourfulness']['samples'] == pytest.approx(
       np.mean([metrics.colourfulness(c) for c in colourings]))
+  assert at_1['colourfulness']['ratio'] == pytest.approx(
+      at_1['colourfulness']['samples'] / truth_colour)
+  assert at_1['colourfulness']['ratio'] != pytest.approx(1.0, abs=0.05)
   # Histograms: the photos' own, the colourings' own, a with a and b with b.
   np.testing.assert_array_equal(plot['hist_truth'], metrics.ab_histograms(photos))
   np.testing.assert_array_equal(plot['hist'][1.0],
