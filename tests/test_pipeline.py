@@ -193,6 +193,12 @@ def test_training_shuffles_by_seed_and_repeats():
   assert not np.array_equal(a[0]['highres'], next(iter(ordered))['highres'])
   ds = pipeline.make_dataset(config, 'super_resolution', 'train', 8, training=True)
   assert ds.cardinality() == tf.data.INFINITE_CARDINALITY  # Repeats forever.
+  # Every epoch is the whole split in a new order (one batch is one epoch here).
+  epochs = iter(pipeline.make_dataset(config, 'super_resolution', 'train', N_TRAIN, training=True))
+  first, second = (next(epochs)['highres'].numpy() for _ in range(2))
+  assert sorted(x.tobytes() for x in first) == sorted(x.tobytes() for x in second)
+  assert len({x.tobytes() for x in first}) == N_TRAIN
+  assert not np.array_equal(first, second)
 
 
 def test_colorization_training_batches_from_the_sample_photos():
@@ -347,6 +353,14 @@ def test_random_zoom_only_in_training_and_on_both_images():
   for highres, lowres in zip(zoomed['highres'], zoomed['lowres']):
     np.testing.assert_allclose(helpers.block_means(highres, 4), lowres, atol=0.51)
   assert_eval_split_not_augmented(config)
+  # The zooms follow the run's seed (a resumed run, seeded anew, zooms anew) ...
+  other = sr_training_batches(config, seed=6)
+  assert not np.array_equal(other['highres'], zoomed['highres'])
+  # ... and with random_zoom_probability only that share of the examples is zoomed.
+  some = sr_training_batches(sr_config(random_zoom=0.6, random_zoom_probability=0.5,
+                                       shuffle_buffer=1), seed=5)
+  changed = [not np.array_equal(a, b) for a, b in zip(plain['highres'], some['highres'])]
+  assert 3 <= sum(changed) <= 13, changed  # About half of 16.
 
 
 def test_random_grayscale_only_in_super_resolution_training_and_on_both_images():
