@@ -300,7 +300,8 @@ def test_random_square_crop_is_a_square_of_the_image_fixed_by_its_seed():
     seen.add((side, hits[0]))
     again = transforms.random_square_crop(tf.constant(image), [seed, 7], 0.5).numpy()
     np.testing.assert_array_equal(again, out)
-  assert len(seen) > 20  # Sizes and positions vary with the seed.
+  assert len(seen) > 20  # Sizes and positions vary with the seed,
+  assert len({side for side, _ in seen}) >= 5  # the sides over [min_scale, 1] of the short side.
 
 
 def test_random_flip_flips_every_field_together_about_half_the_time():
@@ -322,6 +323,9 @@ def test_colourfulness_tells_gray_photos_from_colour_ones():
   colour = gray.copy()
   colour[..., 0] = np.clip(colour[..., 0].astype(int) + 20, 0, 255)
   assert float(transforms.colourfulness(colour)) > 10 * transforms.GRAY_COLOURFULNESS
+  # The measure (and bound) the staged ImageNet sample was filtered with: |R - G| + |G - B|.
+  flat = np.tile(np.array([10, 20, 40], np.uint8), [8, 8, 1])
+  assert float(transforms.colourfulness(flat)) == pytest.approx(10 + 20)
   # A scanned black-and-white photo: gray, with a level of colour noise in each channel. Measured
   # at 64 x 64, where each pixel averages 4 x 4 of this one, the noise is gone; at full size it
   # would count as colour (mean |R - G| + |G - B| about 1.8).
@@ -362,6 +366,9 @@ def test_random_grayscale_turns_every_image_of_an_example_to_its_luminance_toget
   np.testing.assert_array_equal(gray['a'], expected)
   np.testing.assert_array_equal(gray['b'], expected[:1])
   assert gray['a'].dtype == tf.uint8
+  as_float = transforms.to_gray(image.astype(np.float32))  # And a float image stays float.
+  assert as_float.dtype == tf.float32
+  np.testing.assert_array_equal(as_float, expected.astype(np.float32))
   np.testing.assert_array_equal(
       transforms.random_grayscale({'a': image}, [0, 1], 0.0)['a'], image)
   turned = [bool(np.all(np.asarray(transforms.random_grayscale(
