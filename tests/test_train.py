@@ -211,19 +211,15 @@ def test_the_optimizer_is_the_one_its_config_names_with_the_papers_defaults():
     make(name='sgd')
 
 
-@pytest.mark.parametrize('strategy_name', ['default', 'mirrored'])
-@pytest.mark.parametrize('clip', [0.0, 1e-3])
-def test_clipping_bounds_the_update_and_grad_norm_measures_the_gradient(strategy_name, clip):
+def one_sgd_step(strategy_name, clip):
   """One train step with plain SGD at rate 1, so that the weights move by exactly the gradient
-  the optimizer was handed (RMSProp and Adam would hide a missing clip: they divide its scale
-  out). Clipped, the move is `grad_clip_norm` long and TensorBoard's grad_norm is the global
-  gradient's, before clipping. Unclipped, one replica reports the norm of the move itself; two
-  report each one's share scaled to the whole batch, which by the triangle inequality is never
-  below the norm of their sum."""
+  the optimizer was handed (RMSProp and Adam would hide a missing clip or a gradient off by a
+  factor: they divide its scale out). Returns (how each weight moved, TensorBoard's grad_norm)."""
   strategy = strategy_named(strategy_name)
   config = tiny_config(grad_clip_norm=clip, xla=False, learning_rate=1.0, warmup_steps=0,
                        learning_rate_drop_steps=(), ema_decay=0.0)
   task = task_lib.SuperResolutionTask(config)
+  keras.utils.set_random_seed(config.seed)  # As loop.run: the same weights on either strategy.
   training = loop.build(task, config, strategy)
   variables = training.model.trainable_variables
   with strategy.scope():
@@ -236,15 +232,37 @@ def test_clipping_bounds_the_update_and_grad_norm_measures_the_gradient(strategy
   before = [v.numpy() for v in variables]
   totals, first_bad = train_steps(iterator, tf.constant(1))
   assert int(first_bad) == -1
-  moved = np.sqrt(sum(np.sum((v.numpy() - b) ** 2) for v, b in zip(variables, before)))
-  reported = float(totals['grad_norm'])
+  return [v.numpy() - b for v, b in zip(variables, before)], float(totals['grad_norm'])
+
+
+def norm(arrays):
+  return np.sqrt(sum(np.sum(np.square(a)) for a in arrays))
+
+
+@pytest.mark.parametrize('clip', [0.0, 1e-3])
+def test_clipping_bounds_the_update_and_grad_norm_measures_the_gradient(clip):
+  """Clipped, the move is `grad_clip_norm` long and TensorBoard's grad_norm is the global
+  gradient's, before clipping. Unclipped, one replica reports the norm of the move itself; two
+  report each one's share scaled to the whole batch, which by the triangle inequality is never
+  below the norm of their sum, and near it (the halves' gradients point much the same way). Two
+  replicas make the same move as one on the same global batch (the loss is summed over each
+  replica's examples and divided by the global batch, so the replicas' sum is the mean)."""
+  moves, reports = {}, {}
+  for strategy_name in ('default', 'mirrored'):
+    delta, reported = one_sgd_step(strategy_name, clip)
+    moves[strategy_name], reports[strategy_name] = delta, reported
+    moved = norm(delta)
+    if clip:
+      assert moved == pytest.approx(clip, rel=1e-3)
+      assert reported > 10 * clip
+    elif strategy_name == 'default':
+      assert moved == pytest.approx(reported, rel=1e-4)
+    else:
+      assert moved * (1 - 1e-4) <= reported < 1.5 * moved
+  for one, two in zip(moves['default'], moves['mirrored']):
+    np.testing.assert_allclose(two, one, rtol=1e-3, atol=1e-3 * np.abs(one).max() + 1e-9)
   if clip:
-    assert moved == pytest.approx(clip, rel=1e-3)
-    assert reported > 10 * clip
-  elif strategy_name == 'default':
-    assert moved == pytest.approx(reported, rel=1e-4)
-  else:
-    assert reported >= moved * (1 - 1e-4)
+    assert reports['mirrored'] == pytest.approx(reports['default'], rel=1e-3)
 
 
 def test_an_eval_batch_that_does_not_split_over_the_replicas_is_rounded_down_to_one_that_does():
