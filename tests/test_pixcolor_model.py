@@ -214,6 +214,14 @@ def test_dequantized_chroma_fills_each_bin_from_its_key_or_at_random_in_training
   np.testing.assert_array_equal(model.dequantize(bins, keys), model.dequantize(bins, keys))
   assert not np.array_equal(model.dequantize(bins, training=True), model.dequantize(bins, training=True))
   np.testing.assert_array_equal(model.dequantize(bins), model.dequantize(bins, tf.zeros([64, 2], tf.int32)))
+  # `refine` dequantizes each example from its own seed's key: other seeds, other values; the same
+  # seed in another batch, the same values.
+  built = model_lib.build_model(tiny_model_config(dequantization='uniform'))
+  gray = tf.constant(np.random.default_rng(1).integers(0, 256, [2, 16, 16, 1]), tf.uint8)
+  refined = built.refine(gray, bins[:2], [5, 6]).numpy()
+  assert not np.allclose(refined, built.refine(gray, bins[:2], [7, 8]).numpy(), atol=1e-3)
+  np.testing.assert_allclose(built.refine(gray[1:], bins[1:2], [6]).numpy()[0], refined[1],
+                             atol=1e-4)
 
 
 def test_no_gradient_flows_between_the_two_networks(model):
@@ -390,6 +398,26 @@ def test_colorize_keeps_the_luminance_of_an_odd_non_square_input(model):
     model.colorize(rgb)
   hinted = transforms.to_uint8(transforms.luminance(rgb))[..., 0]
   np.testing.assert_array_equal(model.colorize(hinted, seed=3).numpy()[0], out[0])
+
+
+def test_colorize_pairs_sample_k_of_input_b_with_that_input_and_its_seed(model, monkeypatch):
+  """Row k * B + b of the batch colorize samples and refines is input b's gray with seed
+  derive_seed(seed, b, k), the seed its output [k, b] is documented to have."""
+  gray = np.stack([np.zeros([9, 13], np.uint8), np.full([9, 13], 255, np.uint8)])
+  seen = {}
+  refine = model.refine
+
+  def recording_refine(small, bins, seeds=0):
+    seen['gray'], seen['seeds'] = np.asarray(small), list(seeds)
+    return refine(small, bins, seeds)
+
+  monkeypatch.setattr(model, 'refine', recording_refine)
+  model.colorize(gray, num_samples=3, seed=4)
+  small = model.network_gray(gray).numpy()
+  for k in range(3):
+    for b in range(2):
+      np.testing.assert_array_equal(seen['gray'][2 * k + b], small[b])
+      assert seen['seeds'][2 * k + b] == model_lib.sampling.derive_seed(4, b, k)
 
 
 @pytest.mark.parametrize('temperature', [1.0, 0.7])
