@@ -64,11 +64,12 @@ class _FakeCascade:
 def test_detections_of_one_face_at_two_scales_and_small_background_ones_are_thinned(monkeypatch):
   image = np.zeros((200, 300, 3), np.uint8)  # Small enough to be searched at its own size.
   boxes = [(20, 20, 60, 60),     # A face.
-           (30, 30, 40, 40),     # The same face at another scale: inside the first.
-           (100, 200, 50, 50),   # A second face, elsewhere, 5/6 of the first's side.
+           (25, 25, 33, 33),     # The same face at another scale: inside the first (a third of
+                                 # its area, all of its own).
+           (100, 200, 50, 46),   # A second face, elsewhere, 5/6 of the first's height.
            (150, 20, 25, 25)]    # Under half the largest side: a pattern in the background.
   monkeypatch.setattr(faces, '_detector', lambda: _FakeCascade(boxes))
-  assert faces.detect(image) == [(20, 20, 60, 60), (100, 200, 50, 50)]
+  assert faces.detect(image) == [(20, 20, 60, 60), (100, 200, 50, 46)]
 
 
 def test_the_portraits_faces_are_found_where_they_are():
