@@ -41,17 +41,19 @@ def ycbcr_to_rgb_in_gamut(y, cbcr):
   return transforms.to_uint8(y + s * delta)
 
 
+RGB_HINT = ('for RGB photos [B, H, W, 3] pass their luminance, '
+            'data.transforms.to_uint8(data.transforms.luminance(rgb))[..., 0]')
+
+
 def as_gray_batch(gray):
   """uint8 [B, H, W] or [B, H, W, 1] -> uint8 tensor [B, H, W, 1]."""
   gray = tf.convert_to_tensor(np.asarray(gray) if not tf.is_tensor(gray) else gray)
   if gray.dtype != tf.uint8:
     raise ValueError(f'gray must be uint8 luminance, got {gray.dtype.name}')
+  if gray.shape.rank == 4 and gray.shape[-1] == 3:
+    raise ValueError(f'gray must be [B, H, W] or [B, H, W, 1], got shape {gray.shape}: {RGB_HINT}')
   if gray.shape.rank == 3:
     gray = gray[..., None]
-  if gray.shape.rank == 4 and gray.shape[-1] == 3:
-    raise ValueError(f'gray must be [B, H, W] or [B, H, W, 1], got shape {gray.shape}: for RGB '
-                     'photos pass their luminance, data.transforms.to_uint8('
-                     'data.transforms.luminance(rgb))[..., 0]')
   if gray.shape.rank != 4 or gray.shape[-1] != 1:
     raise ValueError(f'gray must be [B, H, W] or [B, H, W, 1], got shape {gray.shape}')
   return gray

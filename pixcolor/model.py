@@ -32,6 +32,7 @@ import os
 from absl import logging
 import keras
 import ml_collections
+import numpy as np
 import tensorflow as tf
 
 from data import transforms
@@ -289,6 +290,9 @@ class PixColor(keras.Model):
     Returns:
       uint8 RGB [num_samples, B, H, W, 3] whose BT.601 luminance is the input's, up to rounding.
     """
+    if np.ndim(gray) == 3 and np.shape(gray)[-1] == 3:  # Not gray photos 3 pixels wide.
+      raise ValueError(f'gray must be [B, H, W] or [B, H, W, 1], got the shape of one RGB photo, '
+                       f'{tuple(np.shape(gray))}: {color.RGB_HINT}')
     gray = color.as_gray_batch(gray)
     batch = gray.shape[0]
     small = self.network_gray(gray)

@@ -394,8 +394,9 @@ def test_colorize_keeps_the_luminance_of_an_odd_non_square_input(model):
     model.colorize(gray.astype(np.float32))
   # An RGB photo is refused with the conversion to pass instead, and that conversion works.
   rgb = np.repeat(gray[..., None], 3, axis=-1)
-  with pytest.raises(ValueError, match=r'luminance, data\.transforms\.to_uint8'):
-    model.colorize(rgb)
+  for photos in (rgb, rgb[0]):  # A batch of RGB photos, or one.
+    with pytest.raises(ValueError, match=r'luminance, data\.transforms\.to_uint8'):
+      model.colorize(photos)
   hinted = transforms.to_uint8(transforms.luminance(rgb))[..., 0]
   np.testing.assert_array_equal(model.colorize(hinted, seed=3).numpy()[0], out[0])
 
