@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import time
+import types
 
 import ml_collections
 import numpy as np
@@ -126,6 +127,58 @@ def test_tfds_sharding_gives_disjoint_halves(tmp_path, name):
     assert_disjoint_halves(
         lambda ctx: images_of(sources.load('tfds:' + name, 'train', config, input_context=ctx)[0]),
         full)
+
+
+class PreparedBuilder:
+  """A TFDS builder whose dataset is prepared (split 'test', `num_shards` files, `images`); records
+  what `sources` asks of it."""
+
+  def __init__(self, num_shards, images):
+    self.images = images
+    self.calls = []
+    self.info = types.SimpleNamespace(splits={'test': types.SimpleNamespace(
+        num_shards=num_shards, num_examples=len(images))})
+
+  def is_prepared(self):
+    return True
+
+  def download_and_prepare(self, download_config=None):
+    del download_config
+    self.calls.append('download_and_prepare')
+
+  def as_dataset(self, split, shuffle_files, read_config):
+    self.calls.append((split, shuffle_files, read_config))
+    return tf.data.Dataset.from_tensor_slices(
+        {'image': self.images, 'label': np.arange(len(self.images))})
+
+
+@pytest.mark.parametrize('num_shards', [1, 4])
+def test_a_prepared_tfds_dataset_is_read_offline_as_configured(monkeypatch, num_shards):
+  """No host is tried for a prepared dataset (this one cannot be reached) and tfds_download, on by
+  default, only lets TFDS see it is prepared; the split named by tfds_eval_split is read with its
+  files shuffled by the seed; with a file per pipeline, each pipeline reads only its own files (the
+  builder shards), else each reads all and keeps its shard."""
+  monkeypatch.setattr(socket, 'create_connection', unreachable)
+  for variable in sources._PROXY_VARIABLES:
+    monkeypatch.delenv(variable, raising=False)
+  builder = PreparedBuilder(num_shards, np.stack([np.full([H, W, 3], i, np.uint8) for i in range(6)]))
+  monkeypatch.setattr(tfds, 'builder', lambda name, data_dir=None: builder)
+  config = ml_collections.ConfigDict(
+      {k: v for k, v in sr_data_config('tfds:celeb_a', tfds_eval_split='test').items()
+       if k != 'tfds_download'})
+  context = contexts(2)[1]
+  ds, count = sources.load('tfds:celeb_a', 'eval', config, input_context=context,
+                           shuffle_files=True, seed=7)
+  values = [int(image[0, 0, 0]) for image in images_of(ds)]
+  assert count == 6 and builder.calls[0] == 'download_and_prepare'
+  [(split, shuffle_files, read_config)] = builder.calls[1:]
+  assert split == 'test' and shuffle_files and read_config.shuffle_seed == 7
+  if num_shards > 1:
+    assert read_config.input_context is context
+    assert values == list(range(6))  # All this builder gives: it was told to shard.
+  else:
+    assert read_config.input_context is None
+    assert values == [1, 3, 5]
 
 
 def absent_tfds_error(tmp_path, name):
@@ -274,6 +327,19 @@ def test_folder_train_and_eval_subfolders_are_the_splits(tmp_path, eval_name):
   np.testing.assert_array_equal(
       np.stack(images_of(sources.load(f'folder:{tmp_path}', 'eval')[0])),
       [evals[p] for p in sorted(evals)])
+
+
+def test_with_several_eval_subfolders_eval_is_preferred_then_val(tmp_path):
+  write_distinct_pngs(str(tmp_path), ['train/a.png'])
+  names = ['validation', 'val', 'eval']
+  for i, name in enumerate(names):
+    image = np.full([H, W, 3], 50 * (i + 1), np.uint8)
+    os.makedirs(tmp_path / name)
+    Image.fromarray(image).save(tmp_path / name / 'x.png')
+  for i in reversed(range(1, len(names))):  # eval/ while it exists, then val/.
+    [got] = images_of(sources.load(f'folder:{tmp_path}', 'eval')[0])
+    assert got[0, 0, 0] == 50 * (i + 1), names[i]
+    shutil.rmtree(tmp_path / names[i])
 
 
 def test_folder_with_only_train_subfolder_does_not_evaluate_on_training_images(tmp_path):
