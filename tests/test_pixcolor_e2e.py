@@ -23,6 +23,7 @@ from pixcolor import task as task_lib
 from pixel_recursive import commands
 from pixel_recursive import evaluation
 from pixel_recursive import metrics
+from pixel_recursive import sampling
 from pixel_recursive import workdir as workdir_lib
 from pixel_recursive.training import loop
 
@@ -357,6 +358,67 @@ def test_a_config_whose_data_and_model_disagree_is_a_usage_error(key, value, mes
   config.data[key] = value
   with pytest.raises(commands.UsageError, match=message):
     task_lib.PixColorTask(config)
+
+
+def test_an_image_size_that_is_no_multiple_of_the_chroma_size_is_a_usage_error():
+  with pytest.raises(commands.UsageError, match='image_size 16 is not a multiple of '
+                     'model.chroma_size 5'):
+    task_lib.PixColorTask(tiny_config(**{'model.chroma_size': 5}))
+
+
+def test_the_scalars_are_bits_per_dim_and_the_refinements_l2_and_its_chroma_psnr():
+  task = task_lib.PixColorTask(tiny_config())
+  means = {'loss': 9.0, 'nats': 2 * np.log(2), 'refinement_mse': 0.01}
+  assert task.scalars(means) == pytest.approx({
+      'loss': 9.0, 'bits_per_dim': 2.0, 'refinement_l2': 0.01,
+      'refinement_psnr': 10 * np.log10(255 ** 2 / 163.84)})  # 0.01 units = 163.84 levels squared.
+  assert task.progress(means) == 'bits/dim 2.000  refinement L2 0.01000 (chroma pSNR 25.99 dB)'
+
+
+@pytest.mark.parametrize('size,enlarged', [(16, 2), (128, 1)])
+def test_tensorboards_colorizations_show_gray_then_each_samples_preview_and_colouring_then_truth(
+    size, enlarged):
+  """The images summary, from a fake model whose outputs are flat images naming what made them:
+  gray | per sample (k = 0, 1) the low-resolution preview enlarged to the gray's size and the
+  refined colouring | truth; doubled in size below 128 x 128 only."""
+  config = tiny_config(num_image_samples=2, sample_temperature=0.8, seed=3)
+  calls, refined_with = [], []
+
+  class Fake:
+    chroma_size = size // 4
+
+    def sample_chroma(self, gray, seeds, temperature):
+      calls.append((seeds, temperature))
+      return tf.fill([len(gray), self.chroma_size, self.chroma_size, 2], 10 * len(calls))
+
+    def lowres_preview(self, gray, bins):
+      return tf.cast(tf.fill([len(gray), self.chroma_size, self.chroma_size, 3], bins[0, 0, 0, 0]),
+                     tf.uint8)
+
+    def refine(self, gray, bins, seeds):
+      refined_with.append(seeds)
+      return tf.cast(tf.fill([len(gray), size, size, 2], bins[0, 0, 0, 0] + 1), tf.float32)
+
+    def combine(self, gray, chroma):
+      return tf.cast(tf.fill([len(gray), size, size, 3], chroma[0, 0, 0, 0]), tf.uint8)
+
+  rng = np.random.default_rng(0)
+  gray = rng.integers(0, 256, [2, size, size, 1], np.uint8)
+  truth = rng.integers(0, 256, [2, size, size, 3], np.uint8)
+  grid = task_lib.PixColorTask(config).images(Fake(), {'gray': gray, 'image': truth},
+                                               config)['colorizations']
+  pitch = size + 2
+  assert grid.shape == (enlarged * (2 + 2 * pitch), enlarged * (2 + 6 * pitch), 3)
+  grid = grid[::enlarged, ::enlarged]
+  derive = sampling.derive_seed
+  seeds = [[derive(3, 0, k), derive(3, 1, k)] for k in range(2)]
+  assert calls == [(seeds[0], 0.8), (seeds[1], 0.8)] and refined_with == seeds
+  for row in range(2):
+    cell = lambda column: grid[2 + pitch * row:pitch * (row + 1), 2 + pitch * column:pitch * (column + 1)]
+    np.testing.assert_array_equal(cell(0), np.repeat(gray[row], 3, -1))
+    for column, value in zip(range(1, 5), (10, 11, 20, 21)):
+      assert np.all(cell(column) == value), (row, column)
+    np.testing.assert_array_equal(cell(5), truth[row])
 
 
 def test_a_config_that_trains_no_network_is_a_usage_error():

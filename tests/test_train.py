@@ -291,8 +291,9 @@ def test_each_bits_per_dim_scalar_comes_from_its_own_term():
 
 
 def test_tensorboards_samples_are_drawn_at_each_configured_temperature_and_the_guidance():
-  """The images summary: 8x8 input | bicubic | one sample per `sample_temperatures`, each at the
-  config's `sampling.guidance` and seed | truth (a fake model records what it was asked)."""
+  """The images summary: 8x8 input (nearest) | bicubic | one sample per `sample_temperatures`,
+  each at the config's `sampling.guidance` and seed | truth (a fake model records what it was
+  asked and answers a flat image of 100 x the temperature)."""
   config = tiny_config(sample_temperatures=(1.0, 0.7), seed=5)
   config.sampling = {'guidance': 3.0}
   calls = []
@@ -300,13 +301,35 @@ def test_tensorboards_samples_are_drawn_at_each_configured_temperature_and_the_g
   class Fake:
     def sample(self, lowres, temperature, seed, guidance):
       calls.append((temperature, guidance, seed))
-      return tf.zeros([len(lowres), 32, 32, 3], tf.uint8)
+      return tf.fill([len(lowres), 32, 32, 3], tf.constant(round(100 * temperature), tf.uint8))
 
-  lowres = np.zeros([2, 8, 8, 3], np.uint8)
+  rng = np.random.default_rng(0)
+  lowres = rng.integers(0, 256, [2, 8, 8, 3], np.uint8)
+  highres = rng.integers(0, 256, [2, 32, 32, 3], np.uint8)
   grid = task_lib.SuperResolutionTask(config).images(
-      Fake(), {'lowres': lowres, 'highres': np.zeros([2, 32, 32, 3], np.uint8)}, config)['samples']
+      Fake(), {'lowres': lowres, 'highres': highres}, config)['samples']
   assert calls == [(1.0, 3.0, 5), (0.7, 3.0, 5)]
   assert grid.shape[:2] == (2 * (2 + 2 * 34), 2 * (2 + 5 * 34))  # 2 rows, 5 columns, x2.
+  cells = grid[::2, ::2]
+  for row in range(2):
+    cell = lambda column: cells[2 + 34 * row:34 + 34 * row, 2 + 34 * column:34 + 34 * column]
+    np.testing.assert_array_equal(cell(0), visualize.nearest_upsample(lowres[row], 4))
+    np.testing.assert_array_equal(cell(1), visualize.bicubic_upsample(lowres, 32)[row])
+    assert np.all(cell(2) == 100) and np.all(cell(3) == 70)
+    np.testing.assert_array_equal(cell(4), highres[row])
+
+
+def test_the_l2_baselines_images_show_its_prediction_between_bicubic_and_the_truth():
+  config = tiny_config(**{'model.name': 'l2_regression'})
+  l2 = model_lib.build_model(config.model)
+  rng = np.random.default_rng(1)
+  lowres = rng.integers(0, 256, [2, 8, 8, 3], np.uint8)
+  highres = rng.integers(0, 256, [2, 32, 32, 3], np.uint8)
+  grid = task_lib.SuperResolutionTask(config).images(
+      l2, {'lowres': lowres, 'highres': highres}, config)['samples'][::2, ::2]
+  assert grid.shape[:2] == (2 + 2 * 34, 2 + 4 * 34)  # nearest | bicubic | prediction | truth.
+  np.testing.assert_array_equal(grid[2:34, 2 + 2 * 34:34 + 2 * 34],
+                                l2.predict_images(lowres).numpy()[0])
 
 
 @pytest.mark.parametrize('key,value,message', [
