@@ -172,3 +172,25 @@ def test_upsample_with_a_workdir_that_is_not_a_run(tmp_path):
                f'--output={tmp_path}/out')
   assert result.returncode == 2
   assert 'config.json' in result.stderr and 'Traceback' not in result.stderr
+
+
+def test_a_workdir_or_one_shipped_model_is_resolved_and_a_mix_up_named(tmp_path):
+  """workdir.resolve, under every command: --workdir wins; without it the first shipped model, or
+  the one --model names; both flags, an unknown name, --model where one model ships, or a shipped
+  folder that is missing, are usage errors."""
+  from pixel_recursive import commands
+  from pixel_recursive import workdir as workdir_lib
+  faces, bedrooms = str(tmp_path / 'faces'), str(tmp_path / 'bedrooms')
+  os.makedirs(faces)
+  os.makedirs(bedrooms)
+  shipped = {'faces': faces, 'bedrooms': bedrooms}
+  assert workdir_lib.resolve('runs/mine', shipped) == 'runs/mine'
+  assert workdir_lib.resolve(None, shipped) == faces
+  assert workdir_lib.resolve('', shipped, 'bedrooms') == bedrooms
+  assert workdir_lib.resolve(None, faces) == faces
+  for args, message in [(('runs/mine', shipped, 'faces'), 'not both'),
+                        ((None, shipped, 'cats'), "--model must be one of faces, bedrooms, got 'cats'"),
+                        ((None, faces, 'faces'), '--model: only one model ships for this command'),
+                        ((None, str(tmp_path / 'absent')), 'no demo checkpoint is installed at')]:
+    with pytest.raises(commands.UsageError, match=message):
+      workdir_lib.resolve(*args)

@@ -90,6 +90,57 @@ def test_the_newest_readable_checkpoint_is_found_past_any_damage(tmp_path):
   assert snapshot(ckpt_dir) == before  # Nothing readable: nothing is moved either.
 
 
+def test_a_rewritten_state_file_lists_the_older_checkpoints_still_there_by_relative_name(tmp_path):
+  """After a damaged newest checkpoint is moved aside, the state file lists the older checkpoints
+  whose files are still there (not one a user deleted), with their timestamps and the manager's
+  last preserved time, by names relative to their folder (as CheckpointManager writes them), so the
+  workdir can still be moved."""
+  from pixel_recursive import workdir as workdir_lib
+  ckpt_dir = str(tmp_path / 'run' / 'checkpoints')
+  value = tf.Variable(tf.zeros([10]))
+  manager = tf.train.CheckpointManager(tf.train.Checkpoint(v=value), ckpt_dir, max_to_keep=5)
+  for n in (1, 2, 3, 4):
+    manager.save(checkpoint_number=n)
+  before = tf.train.get_checkpoint_state(ckpt_dir)
+  times = dict(zip([os.path.basename(p) for p in before.all_model_checkpoint_paths],
+                   before.all_model_checkpoint_timestamps))
+  with open(os.path.join(ckpt_dir, 'ckpt-4.index'), 'r+b') as f:
+    f.truncate(10)
+  for name in os.listdir(ckpt_dir):
+    if name.startswith('ckpt-1.'):
+      os.remove(os.path.join(ckpt_dir, name))
+  assert workdir_lib.newest_readable(ckpt_dir, repair=True).endswith('ckpt-3')
+  lines = open(os.path.join(ckpt_dir, 'checkpoint')).read().splitlines()
+  assert [line for line in lines if 'path' in line] == [
+      'model_checkpoint_path: "ckpt-3"', 'all_model_checkpoint_paths: "ckpt-2"',
+      'all_model_checkpoint_paths: "ckpt-3"']
+  after = tf.train.get_checkpoint_state(ckpt_dir)
+  assert list(after.all_model_checkpoint_timestamps) == [times['ckpt-2'], times['ckpt-3']]
+  assert after.last_preserved_timestamp == before.last_preserved_timestamp > 0
+  os.rename(tmp_path / 'run', tmp_path / 'moved')
+  assert tf.train.latest_checkpoint(str(tmp_path / 'moved' / 'checkpoints')) == str(
+      tmp_path / 'moved' / 'checkpoints' / 'ckpt-3')
+
+
+def test_a_checkpoint_of_another_architecture_is_named_not_restored_with_random_weights(
+    trained_to_20, tmp_path):
+  import json
+  from pixel_recursive import commands
+  from pixel_recursive import model as model_lib
+  from pixel_recursive import workdir as workdir_lib
+  workdir = copy_run(trained_to_20, tmp_path)
+  assert workdir_lib.restore(workdir, model_lib.build_model)[2] == 20
+  path = os.path.join(workdir, 'config.json')
+  with open(path) as f:
+    config = json.load(f)
+  config['model']['prior']['num_layers'] += 1  # One more layer than the checkpoint holds.
+  with open(path, 'w') as f:
+    json.dump(config, f)
+  with pytest.raises(commands.UsageError,
+                     match=r'ckpt-20 does not match the model in .*/config\.json: '):
+    workdir_lib.restore(workdir, model_lib.build_model)
+
+
 def test_training_moves_a_damaged_newest_checkpoint_aside_and_resumes_from_the_one_before(
     trained_to_20, tmp_path):
   workdir = copy_run(trained_to_20, tmp_path, damage=[20])
