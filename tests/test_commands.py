@@ -336,3 +336,49 @@ def test_a_mistyped_flag_is_reported_before_tensorflow_is_imported(module):
   others = [line for line in lines if not line.startswith('import time:')]
   assert real.returncode == 2
   assert others == [f"{module}: error: Unknown command line flag 'no_such_flag'"]
+
+
+@pytest.mark.parametrize('check,good,bad,message', [
+    (commands.check_temperature, ['0.5', 2], [0, -1, 'inf', 'nan'],
+     '--temperature must be a positive number'),
+    (commands.check_guidance, [0, '5'], [-1, 'inf', 'nan'], '--guidance must be a finite number >= 0'),
+    (commands.check_top_p, ['0.9', 1], [0, -0.1, 1.5, 'nan'], r'--top_p must be in \(0, 1\]'),
+])
+def test_a_sampling_setting_that_cannot_be_meant_is_a_usage_error(check, good, bad, message):
+  assert [check(value) for value in good] == [float(value) for value in good]
+  for value in bad:
+    with pytest.raises(commands.UsageError, match=message):
+      check(value)
+
+
+def test_an_output_folder_that_cannot_be_written_is_a_usage_error(tmp_path, monkeypatch):
+  # Permissions cannot deny root (CI may run as root): os.access is made to answer as for a user.
+  monkeypatch.setattr(commands.os, 'access', lambda path, mode: False)
+  with pytest.raises(commands.UsageError, match=f'output folder {tmp_path}/out is not writable'):
+    commands.check_output_dir(str(tmp_path / 'out'))
+
+
+def test_the_config_named_in_a_message_is_the_last_one_given_as_absl_uses_it():
+  assert commands._config_path(['prog', '--config=a.py', '--config', 'b.py']) == 'b.py'
+  assert commands._config_path(['prog', '--config', 'a.py', '--config=b.py']) == 'b.py'
+  assert commands._config_path(['prog', '--workdir=w']) == 'file'
+
+
+def test_inputs_are_read_beside_the_output_folder_but_not_inside_it(tmp_path):
+  """The output folder's own files are left out; a sibling whose name starts like it is not."""
+  for name in ('a.png', 'out/sample.png', 'out_old/b.png', 'out/deep/c.png'):
+    os.makedirs(os.path.dirname(tmp_path / 'in' / name), exist_ok=True)
+    (tmp_path / 'in' / name).write_bytes(b'')  # Listed by extension; not read here.
+  files = commands.read_inputs(str(tmp_path / 'in'), str(tmp_path / 'in' / 'out'))
+  assert [os.path.relpath(f, tmp_path / 'in') for f in files] == ['a.png', 'out_old/b.png']
+
+
+def test_reading_and_sampling_show_their_progress_ending_at_the_total(caplog):
+  with caplog.at_level('INFO'):
+    good, items, failures = commands.read_each(['x', 'y', 'z'], lambda path: path.upper())
+    for done in range(1, 8):
+      commands.log_progress(done, 7, 'sampled', every=3)
+  assert (good, items, failures) == (['x', 'y', 'z'], ['X', 'Y', 'Z'], [])
+  assert [r.getMessage() for r in caplog.records] == [
+      'read 1/3 (33%)', 'read 2/3 (66%)', 'read 3/3 (100%)',
+      'sampled 3/7 (42%)', 'sampled 6/7 (85%)', 'sampled 7/7 (100%)']
