@@ -119,6 +119,9 @@ def test_upsample_faces_writes_each_face_and_names_a_photo_without_one(tmp_path)
         f'{photo}_face0_{k}.png' for k in ('crop', 'input', 'sample0', 'sample1')], written
   assert np.asarray(Image.open(out / 'astronaut_face0_sample1.png')).shape == (32, 32, 3)
   assert np.asarray(Image.open(out / 'astronaut_face0_input.png')).shape == (8, 8, 3)
+  crop = np.asarray(Image.open(out / 'astronaut_face0_crop.png'))  # The face as framed, whose
+  np.testing.assert_array_equal(  # 4 x 4 block means are the model's input.
+      np.asarray(Image.open(out / 'astronaut_face0_input.png')), np.round(helpers.block_means(crop, 4)))
   assert 'grid.png' in written
   assert result.stdout.strip().splitlines()[-1] == f'wrote 12 PNGs of 3 faces and {out}/grid.png'
   # Each photo's faces are seeded by the photo's place: the same face in two photos, two draws.

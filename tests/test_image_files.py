@@ -283,6 +283,43 @@ def test_colorizes_grid_thumbnails_keep_the_aspect_with_the_longest_side_128():
   assert colorize.thumbnail(np.zeros([45, 31, 3], np.uint8)).shape == (128, 88, 3)
   assert colorize.thumbnail(np.zeros([300, 600], np.uint8)).shape == (64, 128)
   assert colorize.thumbnail(np.zeros([1, 1, 1], np.uint8)).shape == (128, 128)
+  assert colorize.thumbnail(np.zeros([2, 600], np.uint8)).shape == (1, 128)  # Never 0 rows.
+
+
+def test_colorize_samples_each_input_from_its_own_gray(monkeypatch):
+  """colorize_all, with a fake model whose colourings are their input's gray level: colouring k of
+  input i is made from input i's gray at network size, refined with its own seed and put on input
+  i's full-size gray."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from pixcolor import colorize  # pylint: disable=g-import-not-at-top
+  from pixel_recursive import sampling  # pylint: disable=g-import-not-at-top
+  refined_with = []
+
+  class Fake:
+    def network_gray(self, gray):
+      return tf.cast(tf.fill([len(gray), 4, 4, 1], gray[0, 0, 0]), tf.uint8)
+
+    def sample_chroma(self, gray, seeds, temperature, method, top_p, candidates):
+      return tf.cast(gray[..., :1], tf.int32)
+
+    def refine(self, gray, bins, seeds):
+      refined_with.append(list(seeds))
+      return tf.cast(tf.concat([bins, bins], -1), tf.float32)
+
+    def combine(self, gray, chroma):
+      chroma = tf.image.resize(chroma, tf.shape(gray)[1:3], 'nearest')
+      return tf.concat([tf.cast(gray, tf.uint8)[..., None], tf.cast(chroma, tf.uint8)], -1)
+
+  grays = [np.full([6, 5], 10, np.uint8), np.full([9, 7], 20, np.uint8), np.full([3, 3], 30, np.uint8)]
+  written = {}
+  colorize.colorize_all(Fake(), grays, 2, 1.0, 5, 4, 'cached',
+                        lambda i, k, rgb: written.__setitem__((i, k), np.asarray(rgb)))
+  for (i, k), rgb in written.items():
+    assert rgb.shape == grays[i].shape + (3,) and np.all(rgb == 10 * (i + 1)), (i, k)
+  assert sorted(written) == [(i, k) for i in range(3) for k in range(2)]
+  jobs = [(i, k) for i in range(3) for k in range(2)]
+  assert [s for batch in refined_with for s in batch][:6] == [
+      sampling.derive_seed(5, i, k) for i, k in jobs]
 
 
 def test_upsample_makes_the_8x8_input_as_the_training_inputs_are_made():

@@ -24,6 +24,7 @@ from pixel_recursive import commands
 from pixel_recursive import evaluation
 from pixel_recursive import metrics
 from pixel_recursive import sampling
+from pixel_recursive import visualize
 from pixel_recursive import workdir as workdir_lib
 from pixel_recursive.training import loop
 
@@ -470,6 +471,11 @@ def test_command_lines_end_to_end(tmp_path):
   assert sample.shape == (45, 31, 3)
   assert np.abs(transforms.luminance(sample).numpy()[..., 0] - gray).max() <= 0.5 + 1e-3
   assert image_files.read_image(str(out / 'sub' / 'colour_sample0.png')).shape == photo.shape
+  assert result.stdout.strip().splitlines()[-1] == f'wrote 4 PNGs and {out}/grid.png'
+  rows = [[colorize.thumbnail(colorize.read_luminance(str(inputs / f'{name}.png')))]
+          + [colorize.thumbnail(image_files.read_image(str(out / f'{name}_sample{k}.png')))
+             for k in range(2)] for name in ('old', 'sub/colour')]  # Gray, then each colouring.
+  np.testing.assert_array_equal(image_files.read_image(str(out / 'grid.png')), visualize.grid(rows))
 
   metrics_path = tmp_path / 'metrics.json'
   result = run_in_process('pixcolor.evaluate', f'--workdir={workdir}', f'--output={metrics_path}',

@@ -411,6 +411,7 @@ def test_command_lines_end_to_end(tmp_path):
   assert 'at temperature 0.9, guidance 2.5, top-p 1' in result.stderr  # The flags, not the model's.
   assert 'broken.jpg' in result.stderr and 'not an image' in result.stderr
   assert 'area-downsampled to 8x8' in result.stderr  # The notice for the 96x96 input.
+  assert result.stdout.strip().splitlines()[-1] == f'wrote 6 PNGs and {out}/grid.png'  # 2 x (1 + 2).
   for name in ('face_input', 'face_sample0', 'face_sample1', 'sub/big_sample1', 'grid'):
     assert (out / f'{name}.png').exists(), name
   read = lambda name: tf.io.decode_png(tf.io.read_file(str(out / f'{name}.png'))).numpy()
