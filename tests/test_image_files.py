@@ -316,8 +316,8 @@ def test_colorize_samples_each_input_from_its_own_gray(monkeypatch):
                         lambda i, k, rgb: written.__setitem__((i, k), np.asarray(rgb)))
   for (i, k), rgb in written.items():
     assert rgb.shape == grays[i].shape + (3,) and np.all(rgb == 10 * (i + 1)), (i, k)
-  assert sorted(written) == [(i, k) for i in range(3) for k in range(2)]
   jobs = [(i, k) for i in range(3) for k in range(2)]
+  assert sorted(written) == jobs
   assert [s for batch in refined_with for s in batch][:6] == [
       sampling.derive_seed(5, i, k) for i, k in jobs]
 

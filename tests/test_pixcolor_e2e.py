@@ -82,12 +82,8 @@ def test_tensorboards_colourings_are_different_draws_for_each_sample_column():
   # 2 x (preview, colouring), truth.
   assert grid.shape[:2] == (2 * (2 + 2 * 18), 2 * (2 + 6 * 18))
 
-  def cell(row, column):
-    y, x = 2 * (2 + row * 18), 2 * (2 + column * 18)
-    return grid[y:y + 32, x:x + 32]
-
-  for row in range(2):
-    assert not np.array_equal(cell(row, 1), cell(row, 3))  # The previews of samples 0 and 1.
+  for row in range(2):  # The previews of samples 0 and 1.
+    assert not np.array_equal(*(helpers.grid_cell(grid, row, c, 16, scale=2) for c in (1, 3)))
 
   # Drawn at the config's `sample_temperature`.
   temperatures, sample_chroma = [], model.sample_chroma
@@ -415,7 +411,7 @@ def test_tensorboards_colorizations_show_gray_then_each_samples_preview_and_colo
   seeds = [[derive(3, 0, k), derive(3, 1, k)] for k in range(2)]
   assert calls == [(seeds[0], 0.8), (seeds[1], 0.8)] and refined_with == seeds
   for row in range(2):
-    cell = lambda column: grid[2 + pitch * row:pitch * (row + 1), 2 + pitch * column:pitch * (column + 1)]
+    cell = lambda column: helpers.grid_cell(grid, row, column, size)
     np.testing.assert_array_equal(cell(0), np.repeat(gray[row], 3, -1))
     for column, value in zip(range(1, 5), (10, 11, 20, 21)):
       assert np.all(cell(column) == value), (row, column)

@@ -312,7 +312,7 @@ def test_tensorboards_samples_are_drawn_at_each_configured_temperature_and_the_g
   assert grid.shape[:2] == (2 * (2 + 2 * 34), 2 * (2 + 5 * 34))  # 2 rows, 5 columns, x2.
   cells = grid[::2, ::2]
   for row in range(2):
-    cell = lambda column: cells[2 + 34 * row:34 + 34 * row, 2 + 34 * column:34 + 34 * column]
+    cell = lambda column: helpers.grid_cell(cells, row, column, 32)
     np.testing.assert_array_equal(cell(0), visualize.nearest_upsample(lowres[row], 4))
     np.testing.assert_array_equal(cell(1), visualize.bicubic_upsample(lowres, 32)[row])
     assert np.all(cell(2) == 100) and np.all(cell(3) == 70)
@@ -328,7 +328,7 @@ def test_the_l2_baselines_images_show_its_prediction_between_bicubic_and_the_tru
   grid = task_lib.SuperResolutionTask(config).images(
       l2, {'lowres': lowres, 'highres': highres}, config)['samples'][::2, ::2]
   assert grid.shape[:2] == (2 + 2 * 34, 2 + 4 * 34)  # nearest | bicubic | prediction | truth.
-  np.testing.assert_array_equal(grid[2:34, 2 + 2 * 34:34 + 2 * 34],
+  np.testing.assert_array_equal(helpers.grid_cell(grid, 0, 2, 32),
                                 l2.predict_images(lowres).numpy()[0])
 
 
