@@ -370,6 +370,23 @@ def test_the_encoder_decoder_is_its_layer_table_applied_in_order(residual):
   assert np.abs(want.numpy()).max() > 1e-2
 
 
+def test_make_refinement_builds_what_the_config_describes():
+  """Every key of `model.refinement` reaches the network: the encoder-decoder's `residual` (a
+  config of one workdir dropped to False would silently predict chroma outright), the U-Net's
+  `bottom_layers`, and a table of layers without a `name` (workdirs written before names existed
+  named none; only a U-Net's has no `layers`)."""
+  make = refinement_lib.make_refinement
+  net = make(ml_collections.ConfigDict(dict(layers=('conv3x3-4', 'up2'), residual=True)))
+  assert isinstance(net, refinement_lib.EncoderDecoderRefinement)
+  assert net.residual and net.table == (('conv', 3, 4, 1), ('up', 2))
+  assert not make(ml_collections.ConfigDict(dict(name='encoder_decoder', layers=()))).residual
+  unet = make(ml_collections.ConfigDict(dict(filters=(4, 8), bottom_layers=3)))
+  assert isinstance(unet, refinement_lib.UNetRefinement)
+  assert len(unet.bottom) == 3 and len(unet.down) == 1
+  with pytest.raises(ValueError, match="must be one of .*'unet'.*got 'resnet'"):
+    make(ml_collections.ConfigDict(dict(name='resnet')))
+
+
 def test_colorize_keeps_the_luminance_of_an_odd_non_square_input(model):
   rng = np.random.default_rng(2)
   gray = rng.integers(0, 256, [2, 37, 23]).astype(np.uint8)
