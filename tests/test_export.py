@@ -276,3 +276,25 @@ def test_saving_leaves_the_callers_logging_as_it_was(workdir, tmp_path):
                           f'--output={tmp_path / "out"}')
   assert result.returncode == 0, result.stderr[-3000:]
   assert 'sampling 1 x 1 images at temperature' in result.stderr  # An INFO line.
+
+
+def test_verify_checks_the_export_at_the_models_own_sampling_defaults(monkeypatch):
+  """The load-and-compare check samples at the model's `sampling` settings (what users of the
+  export get by default), not at the papers' T = 1, w = 1: a model and a serving check that agree
+  only at other settings would pass it."""
+  class Model:
+    def sample(self, lowres, **kwargs):
+      self.kwargs = kwargs
+      return tf.zeros([len(lowres), 32, 32, 3], tf.uint8)
+
+  checked = {}
+  monkeypatch.setattr(serving, 'verify',
+                      lambda path, inputs, want, what: checked.update(inputs=inputs, want=want))
+  model = Model()
+  config = {'sampling': {'temperature': 0.8, 'guidance': 3.0, 'top_p': 0.9, 'candidates': 2}}
+  export.verify('unused', model, config, seed=7)
+  assert model.kwargs == dict(temperature=0.8, guidance=3.0, top_p=0.9, candidates=2, seed=7,
+                              keep_gray=True)
+  inputs = checked['inputs']
+  assert (inputs['temperature'], inputs['guidance'], inputs['seed']) == (0.8, 3.0, 7)
+  assert inputs['lowres'].shape == (1, 8, 8, 3) and checked['want'].shape == (1, 32, 32, 3)

@@ -199,3 +199,29 @@ def test_keeps_the_models_nucleus(model):
   got = call(serve, gray, temperature=1.0, seed=3)
   np.testing.assert_array_equal(got, model.colorize(gray, 1, 1.0, 3, top_p=0.5).numpy()[0])
   assert not np.array_equal(got, model.colorize(gray, 1, 1.0, 3).numpy()[0])
+
+
+def test_verify_colours_an_odd_non_square_image_at_the_models_own_sampling_defaults(monkeypatch):
+  """The load-and-compare check colours an image that is neither the network's size nor square
+  (so the export's resizing to S x S and back is checked, not only the networks), at the model's
+  `sampling` settings rather than the papers' defaults."""
+  class Model:
+    image_size = SIZE
+
+    def colorize(self, gray, **kwargs):
+      self.gray, self.kwargs = gray, kwargs
+      return tf.zeros([1, len(gray), gray.shape[1], gray.shape[2], 3], tf.uint8)
+
+  checked = {}
+  monkeypatch.setattr(serving, 'verify',
+                      lambda path, inputs, want, what: checked.update(inputs=inputs, want=want))
+  model = Model()
+  export.verify('unused', model, {'sampling': {'temperature': 1.2, 'top_p': 0.9, 'candidates': 8}},
+                seed=5)
+  assert model.kwargs == dict(num_samples=1, temperature=1.2, seed=5, top_p=0.9, candidates=8)
+  _, height, width, channels = model.gray.shape
+  assert channels == 1 and height != width and SIZE not in (height, width)
+  assert height % 2 and width % 2  # Odd: resizing to and from S x S cannot be exact halvings.
+  np.testing.assert_array_equal(checked['inputs']['gray'], model.gray)
+  assert (checked['inputs']['temperature'], checked['inputs']['seed']) == (1.2, 5)
+  assert checked['want'].shape == (1, height, width, 3)

@@ -271,6 +271,17 @@ def test_sample_photos_are_the_colour_photographs_of_the_installed_wheels():
   assert by_name['grace_hopper'].shape == (600, 512, 3)
 
 
+def test_a_sample_photo_with_an_alpha_channel_loads_as_rgb(monkeypatch):
+  """The installed wheels' photos are RGB today; a PNG with alpha (as a newer wheel may ship) loads
+  as its three colour channels, not as a 4-channel image the pipelines would reject."""
+  rgba = np.arange(5 * 6 * 4, dtype=np.uint8).reshape(5, 6, 4)
+  photo = samples.Photo('rgba_for_the_test', lambda: rgba, 'a test', 'none')
+  monkeypatch.setattr(samples, 'PHOTOS', samples.PHOTOS + (photo,))
+  got = samples.photo('rgba_for_the_test')
+  np.testing.assert_array_equal(got, rgba[..., :3])
+  assert got.flags['C_CONTIGUOUS']
+
+
 def test_sample_faces_are_the_photos_faces_then_lfw():
   faces = samples.faces()
   names = [n for n, _ in faces]
