@@ -287,3 +287,13 @@ def test_pixcolor_scores_two_differently_seeded_colourings_and_only_real_photos(
   assert scalars['ms_ssim_between_samples/T1'] == diversity['median']
   assert scalars['psnr/samples_T1'] == at_1['psnr']
   assert scalars['histogram_intersection_b/T1'] == at_1['histogram_intersection']['b']
+
+
+def test_every_plot_names_how_many_examples_and_which_step_it_scores():
+  from pixel_recursive import evaluation  # pylint: disable=g-import-not-at-top
+  fig, axes = evaluation.figure(2)
+  assert len(axes) == 2
+  evaluation.titled(fig, 'eval faces', {'num_examples': 12, 'step': 3000})
+  assert fig._suptitle.get_text() == '12 eval faces, step 3000'  # pylint: disable=protected-access
+  evaluation.titled(fig, 'eval photos', {'num_examples': 1})  # A plot of results without a step.
+  assert fig._suptitle.get_text() == '1 eval photos, step ?'  # pylint: disable=protected-access

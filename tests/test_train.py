@@ -560,11 +560,18 @@ def test_evaluate_compares_with_the_l2_baseline(tmp_path):
 def test_evaluate_says_when_the_eval_split_holds_fewer_examples_than_asked(caplog):
   from pixel_recursive import evaluation
   config = tiny_config()  # 40 eval faces.
-  with caplog.at_level(logging.WARNING):
-    counts = [n for _, n in evaluation.batches(config, 'super_resolution', 1000, 16)]
-  assert counts == [16, 16, 8]
-  assert any('1000 eval examples were asked for' in r.getMessage() and 'holds 40' in r.getMessage()
+  with caplog.at_level(logging.WARNING):  # One more than it holds.
+    batches = list(evaluation.batches(config, 'super_resolution', 41, 16))
+  assert [n for _, n in batches] == [16, 16, 8]
+  assert any('41 eval examples were asked for' in r.getMessage() and 'holds 40' in r.getMessage()
              for r in caplog.records)
+  # The last batch is filled up to 16 with its last example (a photo, not a blank: what samplers
+  # and metrics see is always real data), and callers keep only its first 8 rows.
+  last = batches[-1][0]
+  for key, value in last.items():
+    assert len(value) == 16
+    np.testing.assert_array_equal(value[8:], np.repeat(value[7:8], 8, axis=0), err_msg=key)
+  assert last['highres'][7].std() > 0
   caplog.clear()
   with caplog.at_level(logging.WARNING):
     assert [n for _, n in evaluation.batches(config, 'super_resolution', 40, 16)] == [16, 16, 8]

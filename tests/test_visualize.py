@@ -40,3 +40,11 @@ def test_grid_places_each_image_top_left_in_cells_as_large_as_their_row_and_colu
   assert (out[6:11, 1:3] == 30).all() and (out[6:11, 3:5] == 255).all()
   assert (out[6:7, 5:9] == 40).all() and (out[7:11, 5:11] == 255).all() and (out[6, 9:] == 255).all()
   assert (out[0] == 255).all() and (out[:, 0] == 255).all() and (out[5] == 255).all()
+
+
+def test_grids_are_padded_in_white_and_by_two_pixels_unless_told():
+  """The defaults every grid PNG and TensorBoard grid uses (the README's figures show white gaps)."""
+  out = visualize.grid([[np.zeros([3, 3, 3], np.uint8)]])
+  assert out.shape == (2 + 3 + 2, 2 + 3 + 2, 3)
+  assert (out[2:5, 2:5] == 0).all() and (out[:2] == 255).all() and (out[5:] == 255).all()
+  assert (out[:, :2] == 255).all() and (out[:, 5:] == 255).all()
