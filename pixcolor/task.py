@@ -36,6 +36,11 @@ class PixColorTask(task_lib.Task):
       loop trains (both by default), `init_from` names a workdir whose newest weights start the
       model (e.g. to train the refinement network in a new workdir after the PixelCNN).
 
+  `load_pretrained` (True): whether `build_model` reads `model.conditioning_weights` (a file, or
+  Keras' download for 'imagenet'). Set it to False where the weights' values do not matter (the
+  training benchmark): the backbone then starts random but is treated as pretrained all the same
+  (batch norm in inference mode, the gradient multiplier and start step as configured).
+
   The trained networks must stay the same for the life of a workdir: the optimizer's slots are
   checkpointed per trainable weight, so a resume that trains another set cannot restore them. Train
   the other network in a new workdir with `init_from` instead.
@@ -49,6 +54,7 @@ class PixColorTask(task_lib.Task):
     self.train_pixelcnn = bool(config.get('train_pixelcnn', True))
     self.train_refinement = bool(config.get('train_refinement', True))
     self.init_from = config.get('init_from', '')
+    self.load_pretrained = True
 
   def check_config(self, config):
     super().check_config(config)
@@ -77,7 +83,7 @@ class PixColorTask(task_lib.Task):
 
   def build_model(self, model_config):
     try:
-      model = model_lib.build_model(model_config, load_pretrained=True)
+      model = model_lib.build_model(model_config, load_pretrained=self.load_pretrained)
     except ValueError as e:  # backbones.WeightsError included: one line naming the file.
       raise commands.UsageError(str(e)) from None
     if self.init_from:

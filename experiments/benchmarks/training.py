@@ -23,7 +23,9 @@ For every config, in one process and on the same batch:
              data cannot be read here, e.g. TFDS offline), against the examples/s the step consumes.
 A variant that fails (e.g. mixed precision on code that predates it) is reported with its error.
 Timings are the median of --repeats runs of --steps steps after two warm-up steps. The weights are
-random: a step costs the same whatever they are.
+random: a step costs the same whatever they are (a pretrained backbone, e.g. pixcolor_imagenet's
+ResNet-101, is built and trained as the config says, but its weights file is neither read nor
+downloaded, so every config runs offline).
 """
 import functools
 import json
@@ -62,9 +64,13 @@ FLAGS = flags.FLAGS
 
 
 def make_task(config):
+  """The config's task, building its models with random weights (a pretrained backbone's file is
+  neither read nor downloaded)."""
   if config.model.get('name') == 'pixcolor':
     from pixcolor import task
-    return task.PixColorTask(config)
+    pixcolor = task.PixColorTask(config)
+    pixcolor.load_pretrained = False
+    return pixcolor
   from pixel_recursive import task
   return task.SuperResolutionTask(config)
 
