@@ -36,11 +36,6 @@ class PixColorTask(task_lib.Task):
       loop trains (both by default), `init_from` names a workdir whose newest weights start the
       model (e.g. to train the refinement network in a new workdir after the PixelCNN).
 
-  `load_pretrained` (True): whether `build_model` reads `model.conditioning_weights` (a file, or
-  Keras' download for 'imagenet'). Set it to False where the weights' values do not matter (the
-  training benchmark): the backbone then starts random but is treated as pretrained all the same
-  (batch norm in inference mode, the gradient multiplier and start step as configured).
-
   The trained networks must stay the same for the life of a workdir: the optimizer's slots are
   checkpointed per trainable weight, so a resume that trains another set cannot restore them. Train
   the other network in a new workdir with `init_from` instead.
@@ -54,7 +49,6 @@ class PixColorTask(task_lib.Task):
     self.train_pixelcnn = bool(config.get('train_pixelcnn', True))
     self.train_refinement = bool(config.get('train_refinement', True))
     self.init_from = config.get('init_from', '')
-    self.load_pretrained = True
 
   def check_config(self, config):
     super().check_config(config)
@@ -81,12 +75,14 @@ class PixColorTask(task_lib.Task):
       raise commands.UsageError(f'model.image_size {m.image_size} is not a multiple of '
                                 f'model.chroma_size {m.chroma_size}')
 
-  def build_model(self, model_config):
+  def build_model(self, model_config, initial_weights=True):
     try:
-      model = model_lib.build_model(model_config, load_pretrained=self.load_pretrained)
+      # Without initial_weights a pretrained backbone starts random, still built and trained as
+      # the pretrained one (batch norm in inference mode).
+      model = model_lib.build_model(model_config, load_pretrained=initial_weights)
     except ValueError as e:  # backbones.WeightsError included: one line naming the file.
       raise commands.UsageError(str(e)) from None
-    if self.init_from:
+    if self.init_from and initial_weights:
       self._init_from(model)
     model.set_trained(pixelcnn=self.train_pixelcnn, refinement=self.train_refinement)
     return model

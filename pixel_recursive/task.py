@@ -42,10 +42,10 @@ class SuperResolutionTask(task_lib.Task):
       raise commands.UsageError(f'model.name must be one of {sorted(model_lib.MODELS)}, got '
                                 f'{name!r}{hint}')
 
-  def build_model(self, model_config):
+  def build_model(self, model_config, initial_weights=True):
     model = model_lib.build_model(model_config)
     init_from = self.config_init_from
-    if init_from:
+    if init_from and initial_weights:
       path = workdir.latest_checkpoint(os.path.expanduser(init_from))
       missing = workdir.restore_matching_weights(path, model)
       if len(missing) == len(workdir.weights_by_path(model)):

@@ -121,6 +121,31 @@ def test_the_inference_model_of_training_takes_the_averages():
     assert not np.array_equal(inferred[key].numpy(), trained[key].numpy())
 
 
+def test_the_inference_copy_reads_no_starting_weights(tmp_path, monkeypatch):
+  """The float32 copy's weights are the model's (or their averages) as soon as `get()` is called:
+  building it must not read `init_from`'s checkpoint (or a pretrained backbone's file) a second
+  time. Continuous evaluation's model, which restores each checkpoint, reads none either."""
+  first = test_train.tiny_config(train_steps=1, checkpoint_every_steps=1, image_every_steps=0,
+                                 histogram_every_steps=0, eval_every_steps=0)
+  loop.run(task_lib.SuperResolutionTask(first), first, str(tmp_path / 'a'))
+  config = test_train.tiny_config(init_from=str(tmp_path / 'a'), train_steps=1,
+                                  image_every_steps=0, histogram_every_steps=0,
+                                  eval_timeout_seconds=5)
+  task = task_lib.SuperResolutionTask(config)
+  reads = []
+  restore = workdir_lib.restore_matching_weights
+  monkeypatch.setattr(workdir_lib, 'restore_matching_weights',
+                      lambda *args: reads.append(args[0]) or restore(*args))
+  model = task.build_model(config.model)
+  assert len(reads) == 1  # The run's own start.
+  copy = precision.InferenceModel(task, model, config, averaging.WeightAverage(model, 0.5)).get()
+  assert copy is not model and len(reads) == 1
+  task.build_model(config.model, initial_weights=False)
+  assert len(reads) == 1
+  assert loop.run(task, config, str(tmp_path / 'a'), 'eval') == 1  # Evaluates step 1 and stops.
+  assert len(reads) == 1
+
+
 def test_a_checkpoint_with_averages_gives_them_to_trainable_weights_and_the_rest_its_weights(
     tmp_path):
   """Batch norm's moving statistics have no average: inference takes them as stored, beside the

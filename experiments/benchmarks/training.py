@@ -64,13 +64,9 @@ FLAGS = flags.FLAGS
 
 
 def make_task(config):
-  """The config's task, building its models with random weights (a pretrained backbone's file is
-  neither read nor downloaded)."""
   if config.model.get('name') == 'pixcolor':
     from pixcolor import task
-    pixcolor = task.PixColorTask(config)
-    pixcolor.load_pretrained = False
-    return pixcolor
+    return task.PixColorTask(config)
   from pixel_recursive import task
   return task.SuperResolutionTask(config)
 
@@ -119,7 +115,7 @@ def build(task, config, policy):
   keras.config.set_dtype_policy(policy)
   try:
     keras.utils.set_random_seed(0)
-    model = task.build_model(config.model)
+    model = task.build_model(config.model, initial_weights=False)
   finally:
     keras.config.set_dtype_policy(previous)
   optimizer = optim.make_optimizer(config)

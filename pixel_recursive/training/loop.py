@@ -269,7 +269,7 @@ def continuous_eval(task, config, workdir, strategy):
   """Evaluates every new checkpoint in workdir/checkpoints until the one at train_steps."""
   ckpt_dir = os.path.join(workdir, workdir_lib.CHECKPOINTS)
   with strategy.scope():
-    model = task.build_model(config.model)
+    model = task.build_model(config.model, initial_weights=False)  # Each checkpoint's are restored.
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
   summaries = summaries_lib.PendingSummaries(os.path.join(workdir, 'eval'))
   evaluator = steps_lib.Evaluator(task, config, strategy)

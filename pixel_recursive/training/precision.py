@@ -124,7 +124,7 @@ class InferenceModel:
     self._copy = None
     if average is not None or resolve(config.get('dtype_policy', 'float32')) != 'float32':
       with dtype_policy('float32'):
-        self._copy = task.build_model(config.model)
+        self._copy = task.build_model(config.model, initial_weights=False)
       self._pairs = _matching_weights(self._copy, model, average.averages if average else {})
 
   def get(self):

@@ -40,8 +40,15 @@ class Task:
     optim.check_schedule(config)
     precision.check(config.get('dtype_policy', 'float32'))
 
-  def build_model(self, model_config):
-    """A built Keras model from the config's `model` field."""
+  def build_model(self, model_config, initial_weights=True):
+    """A built Keras model from the config's `model` field.
+
+    Args:
+      initial_weights: read the weights a run starts from (`init_from`'s checkpoint, a pretrained
+        backbone's file); False where they would be overwritten at once (the float32 inference
+        copy, continuous evaluation restoring each checkpoint) or do not matter (the training
+        benchmark): the model is then built as configured with random weights, and nothing is read.
+    """
     raise NotImplementedError
 
   def input_fn(self, config, split, global_batch_size, training, seed=None, num_examples=None):
