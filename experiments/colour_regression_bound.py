@@ -107,7 +107,8 @@ def score(model, config, head):
   values = {k: [] for k in ('gray_input', 'regression', 'one_colouring_at_defaults',
                             'mean_of_colourings_t1', 'refined_true_chroma')}
   count = 0
-  for batch, n in evaluation.batches(eval_config, 'colorization', FLAGS.num_examples, 100):
+  for batch, n in evaluation.batches(eval_config, 'colorization', FLAGS.num_examples, 100,
+                                        what='scored'):
     gray, truth = batch['gray'], batch['image']
     chroma = color.unscale_chroma(head(model.compiled_network('conditioning')(gray)))
     outputs = {'gray_input': np.repeat(gray, 3, axis=-1),
@@ -125,7 +126,6 @@ def score(model, config, head):
     for name, out in outputs.items():
       values[name].extend(metrics.psnr(out, truth).numpy()[:n].tolist())
     count += n
-    commands.log_progress(count, FLAGS.num_examples, 'scored')
   defaults = {'temperature': temperature, 'top_p': top_p, 'candidates': candidates}
   return {name: metrics.finite_mean(v) for name, v in values.items()}, count, defaults
 

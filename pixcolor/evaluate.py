@@ -95,7 +95,6 @@ def evaluate(model, config, num_examples, temperatures=(1.0,), seed=0, batch_siz
     values['nats'].extend(aux['nats'].numpy()[:n].tolist())
     values['refinement_mse'].extend(aux['refinement_mse'].numpy()[:n].tolist())
     count += n
-    commands.log_progress(count, num_examples, 'evaluated')
   if not count:
     raise commands.UsageError('the eval split is empty')
   per_temperature = {}

@@ -131,7 +131,6 @@ def evaluate(model, config, num_examples, settings, seed=0, batch_size=32, l2_mo
     for key in nats:
       nats[key].extend(aux[key].numpy()[:n].tolist())
     count += n
-    commands.log_progress(count, num_examples, 'evaluated')
   if not count:
     raise commands.UsageError('the eval split is empty')
   return {

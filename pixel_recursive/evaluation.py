@@ -96,11 +96,17 @@ def load_run(build_model, model_types, what):
   return model, config, step
 
 
-def batches(config, data_task, num_examples, batch_size):
+def batches(config, data_task, num_examples, batch_size, what='evaluated'):
   """Yields (numpy batch of exactly `batch_size`, number of real examples in it) over the first
   `num_examples` eval examples, every one of them: the last batch is padded by repeating its last
-  example, so compiled samplers see one batch size, and callers keep only the first n rows."""
+  example, so compiled samplers see one batch size, and callers keep only the first n rows.
+
+  Logs `what done/total` once the caller is through with each batch; the total is what the split
+  can give where its size is known (a 100-photo split asked for 1,000 counts to 100)."""
   from data import pipeline
+  from data import sources
+  _, size = sources.load(config.data.source, 'eval', config.data, task=data_task)
+  expected = min(num_examples, size) if num_examples and size else num_examples or size
   ds = pipeline.make_dataset(config.data, data_task, 'eval', 1, training=False,
                              num_examples=num_examples).unbatch().batch(batch_size)
   total = 0
@@ -112,6 +118,7 @@ def batches(config, data_task, num_examples, batch_size):
       batch = {k: np.concatenate([v, np.repeat(v[-1:], batch_size - n, axis=0)])
                for k, v in batch.items()}
     yield batch, n
+    commands.log_progress(total, expected, what)
   if num_examples and total < num_examples:
     logging.warning('%d eval examples were asked for, but the eval split of %s holds %d: the '
                     'tables score %s', num_examples, config.data.source, total,

@@ -560,11 +560,14 @@ def test_evaluate_compares_with_the_l2_baseline(tmp_path):
 def test_evaluate_says_when_the_eval_split_holds_fewer_examples_than_asked(caplog):
   from pixel_recursive import evaluation
   config = tiny_config()  # 40 eval faces.
-  with caplog.at_level(logging.WARNING):  # One more than it holds.
+  with caplog.at_level(logging.INFO):  # One more than it holds.
     batches = list(evaluation.batches(config, 'super_resolution', 41, 16))
   assert [n for _, n in batches] == [16, 16, 8]
   assert any('41 eval examples were asked for' in r.getMessage() and 'holds 40' in r.getMessage()
              for r in caplog.records)
+  # Progress counts to what the split holds, not to what was asked for.
+  assert [r.getMessage() for r in caplog.records if r.getMessage().startswith('evaluated')] == [
+      'evaluated 16/40 (40%)', 'evaluated 32/40 (80%)', 'evaluated 40/40 (100%)']
   # The last batch is filled up to 16 with its last example (a photo, not a blank: what samplers
   # and metrics see is always real data), and callers keep only its first 8 rows.
   last = batches[-1][0]
