@@ -50,10 +50,23 @@ def uniform_noise(keys, position, num_values):
   h = _combine(h, keys[:, 1], 0x85EBCA6B)
   h = _combine(h, position, 0xC2B2AE35)
   values = tf.cast(tf.range(num_values), tf.uint32)
-  bits = _combine(h[:, None], values[None, :], 0x27D4EB2F)
-  # 24 high bits -> (0, 1), never exactly 0 or 1 so the Gumbel transform stays finite.
-  return (tf.cast(tf.bitwise.right_shift(bits, tf.constant(8, tf.uint32)), tf.float32) + 0.5) * (
-      1.0 / (1 << 24))
+  return unit_interval(_combine(h[:, None], values[None, :], 0x27D4EB2F))
+
+
+# The largest float32 below 1, 1 - 2^-24.
+_BELOW_ONE = float(np.nextafter(np.float32(1), np.float32(0)))
+
+
+def unit_interval(bits):
+  """uint32 hashes -> float32 in (0, 1): the 24 high bits k as (k + 1/2) / 2^24, so that no hash
+  gives exactly 0 or 1 and the Gumbel transform -log(-log(u)) stays finite. float32 cannot hold
+  (2^24 - 1/2) / 2^24 and rounded it to 1, a Gumbel number of +inf: once in 2^24 numbers (one
+  super-resolution draw in about 20 holds one), that value was drawn however unlikely it was. The
+  top hash is now held at the largest float32 below 1 (a Gumbel number of 16.6, still drawn unless
+  its value is very unlikely) and every other number is unchanged: of 64 draws of the bedrooms demo
+  at its defaults, one changed (77 sub-pixels, from the speckle on)."""
+  k = tf.cast(tf.bitwise.right_shift(bits, tf.constant(8, tf.uint32)), tf.float32)
+  return tf.minimum((k + 0.5) * (1.0 / (1 << 24)), _BELOW_ONE)
 
 
 def nucleus(logits, top_p):

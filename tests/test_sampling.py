@@ -209,6 +209,27 @@ def test_uniform_noise_is_uniform_and_per_example():
   other = sampling.uniform_noise(keys, 4, 64).numpy()
   assert abs(np.corrcoef(u.reshape(-1), other.reshape(-1))[0, 1]) < 0.02
   assert abs(np.corrcoef(u[:-1].reshape(-1), u[1:].reshape(-1))[0, 1]) < 0.02
+  # The extreme hashes stay inside (0, 1), half a step from either end, so every Gumbel number
+  # is finite (a hash of 0 mapped to exactly 0 would draw -inf once in 2^24 numbers).
+  # (float32 cannot hold (2^24 - 1/2) / 2^24: the top hash is the largest float32 below 1.)
+  ends = sampling.unit_interval(tf.constant([0, 255, 256, 2 ** 32 - 1], tf.uint32)).numpy()
+  np.testing.assert_array_equal(ends, [0.5 / 2 ** 24, 0.5 / 2 ** 24, 1.5 / 2 ** 24,
+                                       np.nextafter(np.float32(1), np.float32(0))])
+  assert np.isfinite(-np.log(-np.log(ends))).all()
+
+
+def test_a_value_of_negligible_probability_is_not_drawn_where_the_hash_is_at_its_top():
+  """Example 414 of seed 0 hashes value 255 at position 17 to the top 24-bit number: its Gumbel
+  number must stay finite (it once was +inf, which drew value 255 whatever its logit)."""
+  keys = tf.constant(sampling.example_keys(0, 1000))
+  u = sampling.uniform_noise(keys, 17, 256).numpy()
+  assert u[414, 255] == u.max() > 1 - 2 ** -23  # The case this test is about.
+  logits = tf.constant(np.where(np.arange(256) == 255, -1e3, 0.0), tf.float32)[None]
+  drawn = sampling.draw(tf.tile(logits, [1000, 1]), 1.0, keys, 17, tf.constant(1.0)).numpy()
+  assert not (drawn == 255).any()
+  # Outside the nucleus too: a value set to -inf is never drawn (-inf + inf would be nan).
+  top = sampling.draw(tf.tile(logits, [1000, 1]), 1.0, keys, 17, tf.constant(0.5)).numpy()
+  assert not (top == 255).any()
 
 
 def test_no_retracing_between_calls_of_the_same_shape():
@@ -234,6 +255,29 @@ def test_rejects_bad_arguments():
     sampler.sample((B, H, W), cond, None, 1.0, [1, 2, 3])
   with pytest.raises(ValueError, match='method'):
     sampler.sample((B, H, W), cond, None, method='mean')
+  for bad in (-1.0, float('inf'), float('nan')):
+    with pytest.raises(ValueError, match='guidance'):
+      sampler.sample((B, H, W), cond, None, guidance=bad)
+  with pytest.raises(ValueError, match='num_steps'):
+    sampler.sample((B, H, W), cond, None, method='cached', num_steps=3)
+
+
+def test_naive_num_steps_draws_the_first_sub_pixels_and_leaves_the_rest_zero():
+  """The benchmarks time a few naive steps and extrapolate: those steps draw what a whole naive run
+  draws there, the rest stays 0, and more steps than sub-pixels draw the whole image."""
+  net, cond, extra = make(**CASES['chroma_32_conditional'])
+  sampler = sampling.Sampler(net)
+  full = sampler.sample((B, H, W), cond, extra, 1.0, 3, 'naive').numpy()
+  assert (full != 0).mean() > 0.5
+  steps = 4 * W + 3  # Two rows (2 W sub-pixels each), a pixel and a half of the third.
+  part = sampler.sample((B, H, W), cond, extra, 1.0, 3, 'naive', num_steps=steps).numpy()
+  drawn = np.arange(H * W * 2).reshape(H, W, 2) < steps
+  np.testing.assert_array_equal(part[:, drawn], full[:, drawn])
+  assert not part[:, ~drawn].any()
+  # Without XLA too, whose scatter and gather would fail past the canvas (XLA's drop and clamp).
+  plain = sampling.Sampler(net, jit_compile=False)
+  more = plain.sample((B, H, W), cond, extra, 1.0, 3, 'naive', num_steps=H * W * 2 + 5).numpy()
+  np.testing.assert_array_equal(more, full)
 
 
 def test_candidates_select_the_draw_nearest_to_their_mean():
