@@ -137,6 +137,19 @@ def test_low_temperature_varies_less():
   assert spread(0.3) < 0.8 * spread(1.0)
 
 
+def test_residual_blocks_start_as_the_identity_and_unknown_models_are_refused():
+  """The blocks' last convolution starts at zero, so a deep conditioning network starts as its
+  stem, upsamplings and output (trainable without normalisation layers)."""
+  keras.utils.set_random_seed(0)
+  block = model_lib.ResidualBlock(6)
+  x = tf.random.normal([2, 8, 8, 6])
+  block.build(x.shape)
+  np.testing.assert_array_equal(block(x).numpy(), x.numpy())
+  assert np.abs(block.conv1.kernel.numpy()).max() > 0  # Only the last convolution is zero.
+  with pytest.raises(ValueError, match='model.name must be one of'):
+    model_lib.build_model(ml_collections.ConfigDict({**tiny_config().to_dict(), 'name': 'srgan'}))
+
+
 def test_l2_baseline():
   l2 = model_lib.build_model(tiny_config('l2_regression'))
   prediction, aux = l2(batch())

@@ -568,6 +568,11 @@ def test_image_size_must_match_the_output_stride():
   for chroma_size in (8, 2):  # 16 / 4 = 4: too many chroma pixels, or too few.
     with pytest.raises(ValueError, match='output stride'):
       model_lib.PixColor(tiny_model_config(chroma_size=chroma_size))
+  # The chroma grid must divide the image: Y is area-downsampled to it by a whole factor.
+  with pytest.raises(ValueError, match='image_size 18 is not a multiple of chroma_size 4'):
+    model_lib.PixColor(tiny_model_config(image_size=18))
+  with pytest.raises(ValueError, match="model.name must be 'pixcolor'"):
+    model_lib.build_model(tiny_model_config(name='coltran'))
 
 
 # ----------------------------------------------------------------------------------------------
