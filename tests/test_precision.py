@@ -20,6 +20,7 @@ def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
                      'avx512_bf16\n\nprocessor\t: 1\nflags\t\t: fpu\n')
   assert precision.cpu_flags(str(cpuinfo)) == {'fpu', 'sse2', 'avx2', 'avx512f', 'avx512_bf16'}
   assert precision.cpu_flags(str(tmp_path / 'missing')) == frozenset()
+  assert precision.cpu_flags(str(tmp_path)) == frozenset()  # Unreadable (a folder): none.
 
 
 @pytest.mark.parametrize('flags,expected', [

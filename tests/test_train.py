@@ -522,14 +522,26 @@ def test_the_l2_baselines_psnr_is_on_the_0_255_scale():
   assert scalars['psnr'] == pytest.approx(26.02, abs=0.01)
 
 
-def test_continuous_evaluator_evaluates_each_checkpoint_once(tmp_path):
+def test_continuous_evaluator_evaluates_each_checkpoint_once(tmp_path, monkeypatch):
   workdir = str(tmp_path)
   config = tiny_config(image_every_steps=0, histogram_every_steps=0)
   task = task_lib.SuperResolutionTask(config)
   loop.run(task, config, workdir)  # Checkpoints at steps 3 and 6.
   config.eval_timeout_seconds = 5
-  # The evaluator finds the newest checkpoint (6 = train_steps), evaluates it and stops.
+  # The evaluator finds the newest checkpoint (6 = train_steps), evaluates it and stops, without
+  # waiting out its timeout for another.
+  asked = []
+  real_iterator = tf.train.checkpoints_iterator
+
+  def recording_iterator(*args, **kwargs):
+    for path in real_iterator(*args, **kwargs):
+      asked.append(os.path.basename(path))
+      yield path
+    asked.append('timed out')
+
+  monkeypatch.setattr(tf.train, 'checkpoints_iterator', recording_iterator)
   assert loop.run(task, config, workdir, 'eval') == 6
+  assert asked == ['ckpt-6']
   evals = event_files.scalars(os.path.join(workdir, 'eval'), 'bits_per_dim')
   assert [s for s, _ in evals] == [6] and 0 < evals[0][1] < 9
   assert any(t == 'samples' for _, t, _, _ in event_files.read(os.path.join(workdir, 'eval')))
@@ -579,6 +591,48 @@ def test_evaluate_says_when_the_eval_split_holds_fewer_examples_than_asked(caplo
   with caplog.at_level(logging.WARNING):
     assert [n for _, n in evaluation.batches(config, 'super_resolution', 40, 16)] == [16, 16, 8]
   assert not [r for r in caplog.records if 'asked for' in r.getMessage()]
+
+
+def test_a_run_ends_on_a_checkpoint_and_its_scalars_are_means_per_step_and_example(
+    tmp_path, monkeypatch, caplog):
+  """train_steps 5 with checkpoints every 4: the last step is saved too. TensorBoard's scalars
+  are the compiled steps' totals over the steps since the last boundary, per example, and the
+  gradient norm per step. The log's last progress line is the last step's."""
+  recorded = []
+  make_train_step = steps_lib.make_train_step
+
+  def recording(*args, **kwargs):
+    train_steps = make_train_step(*args, **kwargs)
+
+    def run_steps(*step_args):
+      totals, first_bad = train_steps(*step_args)
+      recorded.append({k: float(v) for k, v in totals.items()})
+      return totals, first_bad
+    return run_steps
+
+  monkeypatch.setattr(loop.steps_lib, 'make_train_step', recording)
+  config = tiny_config(train_steps=5, checkpoint_every_steps=4, log_every_steps=2,
+                       image_every_steps=0, histogram_every_steps=0, eval_every_steps=0)
+  with caplog.at_level(logging.INFO):
+    assert loop.run(task_lib.SuperResolutionTask(config), config, str(tmp_path)) == 5
+  assert tf.train.latest_checkpoint(str(tmp_path / 'checkpoints')).endswith('ckpt-5')
+  steps = (2, 2, 1)  # Boundaries at steps 2, 4 (log and checkpoint) and 5 (the end).
+  for tag, per in (('grad_norm', 1), ('loss', config.batch_size)):
+    values = event_files.scalars(str(tmp_path / 'train'), tag)
+    assert [s for s, _ in values] == [2, 4, 5], tag
+    want = [totals[tag] / (n * per) for totals, n in zip(recorded, steps)]
+    np.testing.assert_allclose([v for _, v in values], want, rtol=1e-5, err_msg=tag)
+  progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith('step ')]
+  assert [m.split()[1] for m in progress] == ['2/5', '4/5', '5/5']
+  assert (loop._format_duration(125), loop._format_duration(3725)) == ('2m05s', '1h02m')
+
+
+def test_a_batch_the_replicas_cannot_share_evenly_is_a_usage_error(tmp_path):
+  config = tiny_config(batch_size=3)
+  with pytest.raises(commands.UsageError, match='batch_size 3 is not divisible by the 2 replicas'):
+    loop.run(task_lib.SuperResolutionTask(config), config, str(tmp_path),
+             strategy=strategy_named('mirrored'))
+  assert not os.listdir(tmp_path)  # Refused before anything is written.
 
 
 def test_init_from_starts_a_run_from_another_runs_weights(tmp_path):
