@@ -108,7 +108,15 @@ def _with_seeds(ds, seed):
 
 def make_dataset(data_config, task, split, batch_size, *, training, seed=0, input_context=None,
                  num_examples=None):
-  """A batched dataset of `task` examples for one input pipeline.
+  """A batched dataset of `task` examples for one input pipeline (`make_dataset_and_size`'s
+  dataset: the arguments are its)."""
+  return make_dataset_and_size(data_config, task, split, batch_size, training=training, seed=seed,
+                               input_context=input_context, num_examples=num_examples)[0]
+
+
+def make_dataset_and_size(data_config, task, split, batch_size, *, training, seed=0,
+                          input_context=None, num_examples=None):
+  """A batched dataset of `task` examples for one input pipeline, and the size of the split.
 
   Args:
     data_config: a config's `data` field (`source`, `crop`, sizes, `shuffle_buffer`, `cache`,
@@ -128,7 +136,9 @@ def make_dataset(data_config, task, split, batch_size, *, training, seed=0, inpu
     num_examples: keep only the first N examples of the split (evaluation on a subset), N in all
       over the input pipelines.
   Returns:
-    `tf.data.Dataset` of dicts of batched tensors with static shapes.
+    (`tf.data.Dataset` of dicts of batched tensors with static shapes, the number of examples the
+    source's split holds before sharding and before grayscale photos are dropped, or None where
+    the source does not say).
 
   Colorization pipelines drop grayscale photos in every split and source (`_is_colour`), before
   `num_examples` is counted; `grayscale_dropped()` says how many.
@@ -184,7 +194,7 @@ def make_dataset(data_config, task, split, batch_size, *, training, seed=0, inpu
       ds = _with_seeds(ds, seed + 3).map(lambda ex, s: transforms.random_grayscale(ex, s, gray),
                                          num_parallel_calls=tf.data.AUTOTUNE)
   ds = ds.batch(batch_size, drop_remainder=True)
-  return ds.prefetch(tf.data.AUTOTUNE)
+  return ds.prefetch(tf.data.AUTOTUNE), count
 
 
 def input_fn(data_config, task, split, global_batch_size, *, training, seed=0, num_examples=None):

@@ -104,11 +104,10 @@ def batches(config, data_task, num_examples, batch_size, what='evaluated'):
   Logs `what done/total` once the caller is through with each batch; the total is what the split
   can give where its size is known (a 100-photo split asked for 1,000 counts to 100)."""
   from data import pipeline
-  from data import sources
-  _, size = sources.load(config.data.source, 'eval', config.data, task=data_task)
+  ds, size = pipeline.make_dataset_and_size(config.data, data_task, 'eval', 1, training=False,
+                                            num_examples=num_examples)
+  ds = ds.unbatch().batch(batch_size)
   expected = min(num_examples, size) if num_examples and size else num_examples or size
-  ds = pipeline.make_dataset(config.data, data_task, 'eval', 1, training=False,
-                             num_examples=num_examples).unbatch().batch(batch_size)
   total = 0
   for batch in ds:
     batch = {k: v.numpy() for k, v in batch.items()}
