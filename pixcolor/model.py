@@ -205,7 +205,7 @@ class PixColor(keras.Model):
     if name not in self._compiled:
       fns = {'conditioning': lambda gray: self.conditioning(gray, training=False),
              'refine': lambda gray, chroma: color.unscale_chroma(self.refinement(gray, chroma))}
-      self._compiled[name] = tf.function(fns[name], jit_compile=True)
+      self._compiled[name] = tf.function(fns[name], jit_compile=True, autograph=False)
     return self._compiled[name]
 
   def network_gray(self, gray):

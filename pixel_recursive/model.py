@@ -156,7 +156,8 @@ class SuperResolution(keras.Model):
   def conditioning_function(self):
     """The conditioning network compiled with XLA, made once per model: uint8 lowres -> A."""
     if self._conditioning_fn is None:
-      self._conditioning_fn = tf.function(self.conditioning, jit_compile=True)
+      self._conditioning_fn = tf.function(self.conditioning, jit_compile=True,
+                                          autograph=False)
     return self._conditioning_fn
 
   def sample(self, lowres, temperature=1.0, seed=0, method='cached', num_steps=None, guidance=1.0,

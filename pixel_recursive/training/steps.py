@@ -26,7 +26,7 @@ def make_train_step(task, training, config, strategy, use_xla):
   schedule = optim.has_schedule(config)
   metric_names = task.metric_names()
 
-  @tf.function(jit_compile=use_xla)
+  @tf.function(jit_compile=use_xla, autograph=False)  # No data-dependent Python control flow.
   def compute_gradients(batch):
     with tf.GradientTape() as tape:
       metrics = task.metrics(model, batch, training=True)
@@ -100,7 +100,7 @@ class Evaluator:
     if id(model) not in self._steps:
       strategy, task = self.strategy, self.task
 
-      @tf.function
+      @tf.function(autograph=False)
       def eval_step(batch):
         metrics = strategy.run(lambda b: task.metrics(model, b, training=False), (batch,))
         return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=0)
