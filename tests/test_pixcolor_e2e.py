@@ -64,10 +64,6 @@ def tiny_config(**overrides):
   return helpers.override(c, overrides)
 
 
-
-
-
-
 def test_tensorboards_colourings_are_different_draws_for_each_sample_column():
   """The images TensorBoard shows: gray | (preview, colouring) per sample | truth, each sample
   column its own draw. Seen in the previews of the sampled chroma: a model this young draws
