@@ -57,6 +57,15 @@ MORE_CASES = [
      '--config {tmp}/not_python.py is not valid Python: invalid syntax (line 1)'),
     ('pixcolor.train', ['--config={tmp}/no_get_config.py', '--workdir={tmp}/x'],
      '--config {tmp}/no_get_config.py defines no get_config()'),
+    # Values the loop cannot train with (training.task.Task.check_config), named before it starts
+    # (a one-step run otherwise: a bug here fails fast).
+    *[('pixel_recursive.train', ['--config=experiments/configs/faces_tiny.py',
+                                 '--config.train_steps=1', f'--config.{key}=0', '--workdir={tmp}/x'],
+       'train_steps, batch_size and checkpoint_every_steps must be positive')
+      for key in ('train_steps', 'batch_size', 'checkpoint_every_steps')],
+    ('pixcolor.train', ['--config=experiments/configs/pixcolor_tiny.py',
+                        '--config.train_steps=1', '--config.learning_rate=0', '--workdir={tmp}/x'],
+     'learning_rate must be positive, got 0'),
 ]
 
 

@@ -113,6 +113,12 @@ def test_in_gamut_conversion_keeps_luminance_and_plain_colours(in_dataset):
   y = rng.uniform(0, 255, [500, 1]).astype(np.float32)
   y[:10] = [[0.0], [255.0], [254.6], [0.3], [128.0], [250.0], [5.0], [1.0], [253.0], [2.0]]
   cbcr = rng.uniform(0, 255, [500, 2]).astype(np.float32)
+  # Faint colours on near-white and near-black pixels, a level or two from the gamut's edge: a
+  # channel's small offset counts there too (ignoring offsets under 2 levels moved Y by 1.03).
+  edge_y = np.concatenate([rng.uniform(250, 255, [500, 1]), rng.uniform(0, 5, [500, 1])])
+  edge_cbcr = 128 + rng.uniform(-1.5, 1.5, [1000, 2])
+  y = np.concatenate([y, edge_y]).astype(np.float32)
+  cbcr = np.concatenate([cbcr, edge_cbcr]).astype(np.float32)
   if in_dataset:
     ds = tf.data.Dataset.from_tensor_slices((y, cbcr)).map(color.ycbcr_to_rgb_in_gamut)
     rgb = np.stack(list(ds.as_numpy_iterator()))

@@ -18,7 +18,9 @@ def test_summaries_are_written_at_commit_once_with_their_steps(tmp_path):
   summaries.image('batch', np.zeros([2, 6, 10, 3], np.uint8), 3)
   summaries.histogram('weights', np.arange(5.0), 3)
   assert not os.path.exists(logdir)  # Pending: nothing written before the checkpoint.
+  assert len(summaries) == 4
   summaries.commit()
+  assert len(summaries) == 0
   summaries.scalar('loss', 1.5, 6)
   summaries.commit()
   summaries.commit()  # Nothing pending: nothing written twice.
@@ -38,5 +40,7 @@ def test_a_process_that_is_not_the_chief_writes_nothing(tmp_path):
   summaries = summaries_lib.PendingSummaries(logdir, enabled=False)
   summaries.scalar('loss', 2.5, 3)
   summaries.image('grid', np.zeros([6, 10, 3], np.uint8), 3)
+  assert len(summaries) == 2
   summaries.commit()
   assert not os.path.exists(logdir)
+  assert not summaries  # Dropped all the same: a worker's buffer must not grow run-long.

@@ -17,6 +17,10 @@ class PendingSummaries:
     self._writer = None
     self._pending = []
 
+  def __len__(self):
+    """The number of summaries waiting for the next `commit` (none after it, chief or not)."""
+    return len(self._pending)
+
   def scalar(self, name, value, step):
     self._pending.append(('scalar', name, float(value), int(step)))
 
