@@ -171,10 +171,11 @@ class Sampler:
     # One trace per image shape: the loops need static shapes, which XLA compiles once. No
     # AutoGraph: the loops are explicit `tf.while_loop`s and every Python `if`/`for` here and in the
     # layers is on static values, so converting the ~130 functions a trace calls only cost time
-    # (the first faces sample 5.5 -> 3.8 s on an AMD EPYC; a tensor used as a Python bool would
-    # now fail the trace loudly instead of becoming a graph conditional).
-    self._fns = {m: tf.function(getattr(self, f'_{m}'), jit_compile=jit_compile,
-                                   autograph=False) for m in METHODS}
+    # (the sampling benchmark's compile_seconds 0.67x: WORKSPACE.md, "Tests without native
+    # bfloat16"); a tensor used as a Python bool now fails the trace loudly instead of becoming a
+    # graph conditional.
+    self._fns = {m: tf.function(getattr(self, f'_{m}'), jit_compile=jit_compile, autograph=False)
+                 for m in METHODS}
 
   def sample(self, shape, conditioning=None, extra_logits=None, temperature=1.0, seed=0,
              method='cached', num_steps=None, guidance=1.0, top_p=1.0):
