@@ -108,7 +108,7 @@ def score(model, config, head):
                             'mean_of_colourings_t1', 'refined_true_chroma')}
   count = 0
   for batch, n in evaluation.batches(eval_config, 'colorization', FLAGS.num_examples, 100,
-                                        what='scored'):
+                                     what='scored'):
     gray, truth = batch['gray'], batch['image']
     chroma = color.unscale_chroma(head(model.compiled_network('conditioning')(gray)))
     outputs = {'gray_input': np.repeat(gray, 3, axis=-1),

@@ -121,7 +121,7 @@ def test_upsample_user_mistakes_exit_2(sr_workdir, tmp_path, args, message):
   for a in args:
     key, value = a.split('=', 1)
     defaults[key] = {'OUTPUT_IS_A_FILE': str(blocker / 'sub'), 'FILE': str(blocker)}.get(value,
-                                                                                        value)
+                                                                                         value)
   result = run('pixel_recursive.upsample', *[f'{k}={v}' for k, v in defaults.items()])
   assert_usage_error(result, message.replace('FILE', str(blocker)), prog='pixel_recursive.upsample')
 
@@ -132,7 +132,7 @@ def test_upsample_user_mistakes_exit_2(sr_workdir, tmp_path, args, message):
     ('pixcolor.colorize', 'super_resolution', 'pixcolor'),
 ])
 def test_a_workdir_of_another_model_is_named_and_leaves_no_output_folder(command, holds, wanted,
-                                                                          tmp_path):
+                                                                         tmp_path):
   run_dir = helpers.fake_run(tmp_path / 'run', holds)
   result = run(command, f'--workdir={run_dir}', '--input=docs', f'--output={tmp_path}/out')
   assert_usage_error(result, f'{run_dir} holds a {holds} model, not a {wanted} one', prog=command)

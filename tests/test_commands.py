@@ -205,7 +205,7 @@ def test_run_in_process_reports_what_a_process_would(fake_command, outcome, stat
     ('pixcolor.evaluate', '--config.datas.source=samples', '--config.data.source'),
 ])
 def test_a_mistyped_config_key_is_named_with_its_likely_spelling(module, override, suggestion,
-                                                                  tmp_path):
+                                                                 tmp_path):
   # Evaluate's config is a dict flag, which reads its overrides when it is defined, before the
   # flags are parsed; train's is a file, read while they are parsed: one line from both.
   if module.endswith('train'):

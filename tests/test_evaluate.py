@@ -235,7 +235,7 @@ def test_pixcolor_scores_two_differently_seeded_colourings_and_only_real_photos(
   gray, photos = real_examples(config, 'colorization', ('gray', 'image'), 3, 2)
 
   colourings = [color.combine(gray, model.chroma_of([sampling.derive_seed(9, i, k)
-                                                      for i in range(3)])).numpy() for k in (0, 1)]
+                                                     for i in range(3)])).numpy() for k in (0, 1)]
   gray_psnr = metrics.psnr(np.repeat(gray, 3, -1), photos).numpy()
   assert np.ptp(gray_psnr) > 0.1  # The padding, a copy of the last photo, would move the means.
   assert results['psnr']['gray_input'] == pytest.approx(gray_psnr.mean(), rel=1e-6)

@@ -133,7 +133,7 @@ def test_per_example_seeds_and_any_batch_size(serve, model):
   got = serve(lowres=tf.constant(lowres), temperature=tf.constant(0.8),
               guidance=tf.constant(1.0), seed=tf.constant(seeds))['images'].numpy()
   np.testing.assert_array_equal(got, model.sample(lowres, temperature=0.8, seed=seeds,
-                                                 keep_gray=True).numpy())
+                                                  keep_gray=True).numpy())
   assert (got[1] == got[1, ..., :1]).all() and not (got[0] == got[0, ..., :1]).all()
   # Example b's image depends only on its input and key, not on the batch: seed [5] and seed 5 both
   # give a lone example the key (5, 0), as does seeds[0] in the batch above.

@@ -214,7 +214,7 @@ def test_the_framing_test_crops_each_zoom_and_reports_the_models_settings(tmp_pa
     (t, w), = settings
     psnr = [21.25, 19.9][len(calls) - 1]
     return {'methods': {evaluate.method_name(t, w): {'psnr': psnr, 'consistency': 31.0,
-                                                       'hf_ratio': 0.9},
+                                                     'hf_ratio': 0.9},
                         'bicubic': {'psnr': 20.5, 'consistency': 33.0}},
             'bits_per_dim': 3.6, 'bits_per_dim_conditioning': 6.0, 'bits_per_dim_prior': 3.7}
 

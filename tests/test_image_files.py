@@ -111,7 +111,7 @@ def test_32_bit_integer_image_is_scaled_to_8_bits(tmp_path):
 
 
 @pytest.mark.parametrize('name, dtype, mode', [('i8.tif', np.int32, 'I'),
-                                                ('g8.png', np.uint16, None)])
+                                               ('g8.png', np.uint16, None)])
 def test_an_integer_image_holding_8_bit_values_keeps_them(tmp_path, name, dtype, mode):
   # 32-bit ('I') and 16-bit files written from 8-bit data: values up to 255 are read as they are,
   # not divided by 257 into a black picture, whichever mode Pillow opens the 16-bit PNG in.

@@ -172,10 +172,10 @@ def test_two_replicas_with_a_resume_train_as_one_uninterrupted_process_does(tmp_
   two = str(tmp_path / 'two')
   config = tiny_config(**same)
   assert loop.run(task_lib.PixColorTask(config), config, two, 'train_and_eval',
-                   strategy_named('mirrored')) == 4
+                  strategy_named('mirrored')) == 4
   config = tiny_config(train_steps=6, **same)
   assert loop.run(task_lib.PixColorTask(config), config, two, 'train',
-                   strategy_named('mirrored')) == 6
+                  strategy_named('mirrored')) == 6
   evals = event_files.scalars(os.path.join(two, 'eval'), 'bits_per_dim')
   assert [s for s, _ in evals] == [4] and 0 < evals[0][1] < 8
   one = str(tmp_path / 'one')
@@ -399,7 +399,7 @@ def test_tensorboards_colorizations_show_gray_then_each_samples_preview_and_colo
   gray = rng.integers(0, 256, [2, size, size, 1], np.uint8)
   truth = rng.integers(0, 256, [2, size, size, 3], np.uint8)
   grid = task_lib.PixColorTask(config).images(Fake(), {'gray': gray, 'image': truth},
-                                               config)['colorizations']
+                                              config)['colorizations']
   pitch = size + 2
   assert grid.shape == (enlarged * (2 + 2 * pitch), enlarged * (2 + 6 * pitch), 3)
   grid = grid[::enlarged, ::enlarged]
@@ -432,13 +432,14 @@ def test_command_lines_end_to_end(tmp_path):
   the command lines (run in this process; test_commands.py runs each in a real one)."""
   workdir = str(tmp_path / 'run')
   result = run_in_process('pixcolor.train', '--config=experiments/configs/pixcolor_tiny.py',
-                   f'--workdir={workdir}', '--config.train_steps=2',
-                   '--config.checkpoint_every_steps=2', '--config.image_every_steps=0',
-                   '--config.histogram_every_steps=0', '--config.batch_size=4',
-                   '--config.xla=False',
-                   '--config.model.image_size=16', '--config.model.chroma_size=4',
-                   '--config.model.pixelcnn.num_layers=2', '--config.model.pixelcnn.filters=8',
-                   f'--config.data.source={helpers.photo_crops_source()}')
+                          f'--workdir={workdir}', '--config.train_steps=2',
+                          '--config.checkpoint_every_steps=2', '--config.image_every_steps=0',
+                          '--config.histogram_every_steps=0', '--config.batch_size=4',
+                          '--config.xla=False',
+                          '--config.model.image_size=16', '--config.model.chroma_size=4',
+                          '--config.model.pixelcnn.num_layers=2',
+                          '--config.model.pixelcnn.filters=8',
+                          f'--config.data.source={helpers.photo_crops_source()}')
   assert result.returncode == 0, result.stderr[-3000:]
   assert 'step 2/2' in result.stderr
 
@@ -451,8 +452,8 @@ def test_command_lines_end_to_end(tmp_path):
   (inputs / 'broken.jpg').write_text('not a jpeg')
   out = tmp_path / 'out'
   result = run_in_process('pixcolor.colorize', f'--workdir={workdir}', f'--input={inputs}',
-                   f'--output={out}', '--num_samples=2', '--temperature=0.9', '--candidates=3',
-                   '--top_p=0.95')
+                          f'--output={out}', '--num_samples=2', '--temperature=0.9',
+                          '--candidates=3', '--top_p=0.95')
   assert result.returncode == 1, result.stderr[-3000:]
   assert 'broken.jpg' in result.stderr and 'not an image' in result.stderr
   assert 'at temperature 0.9, top-p 0.95, each the most typical of 3 draws' in result.stderr
@@ -471,7 +472,7 @@ def test_command_lines_end_to_end(tmp_path):
 
   metrics_path = tmp_path / 'metrics.json'
   result = run_in_process('pixcolor.evaluate', f'--workdir={workdir}', f'--output={metrics_path}',
-                   '--num_examples=3', '--batch_size=2', '--candidates=3')
+                          '--num_examples=3', '--batch_size=2', '--candidates=3')
   assert result.returncode == 0, result.stderr[-3000:]
   metrics = json.load(open(metrics_path))
   assert metrics['num_examples'] == 3 and metrics['step'] == 2  # 2 + 1: none dropped by batching.

@@ -125,7 +125,7 @@ def test_train_checkpoint_resume(strategy, tmp_path):
   config = tiny_config(train_steps=9, learning_rate=2e-4,
                        **({} if images else {'image_every_steps': 0, 'histogram_every_steps': 0}))
   assert loop.run(task_lib.SuperResolutionTask(config), config, workdir, 'train',
-                   strategy_named(strategy)) == 9
+                  strategy_named(strategy)) == 9
   rates = event_files.scalars(os.path.join(workdir, 'train'), 'learning_rate')
   assert rates[-1][0] == 9 and abs(rates[-1][1] - 2e-4) < 1e-9 and abs(rates[0][1] - 1e-3) < 1e-9
   steps = [s for s, _ in event_files.scalars(os.path.join(workdir, 'train'), 'bits_per_dim')]
@@ -386,11 +386,11 @@ def test_command_lines_end_to_end(tmp_path):
   process; test_commands.py runs each in a real one)."""
   workdir = str(tmp_path / 'run')
   result = run_in_process('pixel_recursive.train', '--config=experiments/configs/faces_tiny.py',
-                   f'--workdir={workdir}', '--config.train_steps=2',
-                   '--config.checkpoint_every_steps=2', '--config.image_every_steps=0',
-                   '--config.model.prior.num_layers=2', '--config.model.prior.filters=8',
-                   '--config.model.conditioning.blocks=(1, 1, 1)', '--config.batch_size=4',
-                   f'--config.data.source={helpers.faces_source()}')
+                          f'--workdir={workdir}', '--config.train_steps=2',
+                          '--config.checkpoint_every_steps=2', '--config.image_every_steps=0',
+                          '--config.model.prior.num_layers=2', '--config.model.prior.filters=8',
+                          '--config.model.conditioning.blocks=(1, 1, 1)', '--config.batch_size=4',
+                          f'--config.data.source={helpers.faces_source()}')
   assert result.returncode == 0, result.stderr[-3000:]
   assert 'step 2/2' in result.stderr
   saved = json.load(open(os.path.join(workdir, 'config.json')))  # Resolved, and where it came from.
@@ -406,7 +406,8 @@ def test_command_lines_end_to_end(tmp_path):
   (inputs / 'broken.jpg').write_text('not a jpeg')
   out = tmp_path / 'out'
   result = run_in_process('pixel_recursive.upsample', f'--workdir={workdir}', f'--input={inputs}',
-                   f'--output={out}', '--num_samples=2', '--temperature=0.9', '--guidance=2.5')
+                          f'--output={out}', '--num_samples=2', '--temperature=0.9',
+                          '--guidance=2.5')
   assert result.returncode == 1, result.stderr[-3000:]
   assert 'at temperature 0.9, guidance 2.5, top-p 1' in result.stderr  # The flags, not the model's.
   assert 'broken.jpg' in result.stderr and 'not an image' in result.stderr
@@ -426,10 +427,10 @@ def test_command_lines_end_to_end(tmp_path):
   # Exactly 7 examples though the batches hold 4; a sweep of 2 temperatures x 2 guidances; on
   # another data source than the run's (what a model card's numbers are re-run with).
   metrics_path = tmp_path / 'metrics.json'
-  result = run_in_process('pixel_recursive.evaluate', f'--workdir={workdir}', f'--output={metrics_path}',
-                   '--num_examples=7', '--temperatures=1.0,0.8', '--guidances=1,2.5',
-                   '--batch_size=4', '--config.data.source=samples:faces', '--top_p=0.95',
-                   '--seed=3')
+  result = run_in_process('pixel_recursive.evaluate', f'--workdir={workdir}',
+                          f'--output={metrics_path}', '--num_examples=7',
+                          '--temperatures=1.0,0.8', '--guidances=1,2.5', '--batch_size=4',
+                          '--config.data.source=samples:faces', '--top_p=0.95', '--seed=3')
   assert result.returncode == 0, result.stderr[-3000:]
   metrics = json.load(open(metrics_path))
   assert metrics['num_examples'] == 7 and metrics['step'] == 2 and metrics['top_p'] == 0.95

@@ -54,8 +54,8 @@ def _check_flags(command):
   wrong = [f'--{name}' for name in sorted(set(n for v in _FLAGS_OF.values() for n in v))
            if FLAGS[name].present and name not in _FLAGS_OF[command]]
   if wrong:
-    raise commands.UsageError(f'{", ".join(wrong)} {"is" if len(wrong) == 1 else "are"} not a flag of '
-                         f'`rating {command}`')
+    raise commands.UsageError(f'{", ".join(wrong)} {"is" if len(wrong) == 1 else "are"} not a '
+                              f'flag of `rating {command}`')
 
 
 def _build(rest):
@@ -80,10 +80,10 @@ def _build(rest):
 def _score(rest):
   if not rest:
     raise commands.UsageError('score needs the answers files: rating score ANSWERS.json [...] '
-                         '--pairs=pairs.json')
+                              '--pairs=pairs.json')
   if not FLAGS.pairs:
     raise commands.UsageError('score needs --pairs=PATH, the pairs.json `rating build` wrote: the '
-                         'answers do not say which side was real')
+                              'answers do not say which side was real')
   result = rating.score(rest, rating.load_pairs(FLAGS.pairs))
   print(rating.format_table(result), flush=True)
   if FLAGS.output:
@@ -94,7 +94,7 @@ def _score(rest):
 def main(argv):
   if len(argv) < 2 or argv[1] not in _FLAGS_OF:
     raise commands.UsageError('say `build` (make the rating page) or `score ANSWERS.json ... '
-                         '--pairs=pairs.json` (score the answers); see --help')
+                              '--pairs=pairs.json` (score the answers); see --help')
   command, rest = argv[1], argv[2:]
   _check_flags(command)
   if command == 'build':

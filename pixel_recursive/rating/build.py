@@ -230,7 +230,7 @@ def render_index(study):
 
 def page_file_names(num_pages):
   return ['index.html'] if num_pages == 1 else [f'page_{k:02d}.html' for k in
-                                                 range(1, num_pages + 1)]
+                                                range(1, num_pages + 1)]
 
 
 def _write_text(path, text):
@@ -299,7 +299,7 @@ def build(truth_dir, samples_dir, output, sample_suffix='', pairs_per_page=0, se
   if not matched:
     suffix = f' (ending in {sample_suffix})' if sample_suffix else ''
     raise commands.UsageError(f'no image of {truth_dir} has a sample of the same name{suffix} in '
-                         f'{samples_dir} ({len(problems)} unmatched, ambiguous or ignored)')
+                              f'{samples_dir} ({len(problems)} unmatched, ambiguous or ignored)')
   for line in problems:
     log(line)
   commands.check_output_dir(output)

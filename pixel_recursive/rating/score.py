@@ -46,8 +46,8 @@ def load_pairs(path):
   if not isinstance(study, dict) or study.get('format') != PAIRS_FORMAT:
     raise commands.UsageError(f'{path} is not a pairs.json written by `rating build`')
   if study.get('version') not in VERSIONS:
-    raise commands.UsageError(f'{path} is pairs.json version {study.get("version")}; this scorer reads '
-                         f'versions {", ".join(map(str, VERSIONS))}')
+    raise commands.UsageError(f'{path} is pairs.json version {study.get("version")}; this scorer '
+                              f'reads versions {", ".join(map(str, VERSIONS))}')
   pages, pairs = study.get('pages'), study.get('pairs')
   if (not isinstance(study.get('study_id'), str) or not isinstance(pages, list)
       or not isinstance(pairs, list)
@@ -57,7 +57,7 @@ def load_pairs(path):
     if (not isinstance(pair, dict) or not _is_pair_id(pair.get('pair_id'))
         or pair.get('truth_side') not in SIDES or not isinstance(pair.get('page_id'), str)):
       raise commands.UsageError(f'{path} is damaged: pair {k} needs a pair_id, a page_id and a '
-                           'truth_side of left or right')
+                                'truth_side of left or right')
   return study
 
 
@@ -77,7 +77,7 @@ def load_answers(path):
     if (not isinstance(a, dict) or not _is_pair_id(a.get('pair_id'))
         or a.get('chosen_side') not in SIDES):
       raise commands.UsageError(f'{path}: answer {k} needs a pair_id and a chosen_side of left or '
-                           'right')
+                                'right')
     if a['pair_id'] in seen:
       raise commands.UsageError(f'{path}: pair {a["pair_id"]} is answered twice')
     seen.add(a['pair_id'])
@@ -106,12 +106,13 @@ def score(answer_files, pairs):
   anonymous = 0
   for path, data in sessions:
     if data['study_id'] != pairs['study_id'] or data['page_id'] not in pages:
-      raise commands.UsageError(f'{path} answers page {data["page_id"]}, which is not a page of the '
-                           f'--pairs study {pairs["study_id"]}')
+      raise commands.UsageError(f'{path} answers page {data["page_id"]}, which is not a page of '
+                                f'the --pairs study {pairs["study_id"]}')
     session = data.get('session_id')
     if session:
       if session in seen_sessions:
-        raise commands.UsageError(f'{path} and {seen_sessions[session]} hold the same rating session')
+        raise commands.UsageError(
+            f'{path} and {seen_sessions[session]} hold the same rating session')
       seen_sessions[session] = path
     rater = str(data.get('rater') or '').strip()
     if not rater:
