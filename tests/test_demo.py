@@ -7,6 +7,7 @@ from PIL import Image
 
 from data import samples
 from data import transforms
+from experiments.benchmarks import common
 from helpers import block_means
 from helpers import bt601_luma
 from helpers import run_in_process
@@ -70,6 +71,7 @@ def test_demo_writes_both_grids_and_the_page(tmp_path):
   assert not np.array_equal(drawn[0], drawn[2])  # Three samples, not one mean.
   page = (out / 'index.html').read_text()
   assert 'guidance' in page
+  assert f'on {common.device_name()}.' in page  # Its seconds, with the machine they were made on.
   # What each shipped model was trained on (its TERMS.md), not the `samples` its config.json
   # records so that it runs from a fresh clone.
   assert 'trained on CelebA (terms' in page and 'trained on Tiny ImageNet then Places365' in page

@@ -107,6 +107,9 @@ def test_match_files_pairs_by_relative_name_and_reports_the_rest(tmp_path):
     write_image(os.path.join(truth, name), 0)
   for name in ('a.png', 'b.png', 'sub/c.png', 'c.png', 'only_sample.png', 'twice.png'):
     write_image(os.path.join(samples, name), 1)
+  write_image(os.path.join(truth, 'dup.png'), 0)  # Ambiguous on the samples' side this time.
+  for name in ('dup.png', 'dup.jpg'):
+    write_image(os.path.join(samples, name), 1)
   matched, problems = rating.match_files(truth, samples)
   # The extension does not count: truth b.jpg pairs with sample b.png; sub/c is not c.
   assert matched == [('a', 'a.png', 'a.png'), ('b', 'b.jpg', 'b.png'),
@@ -116,8 +119,10 @@ def test_match_files_pairs_by_relative_name_and_reports_the_rest(tmp_path):
   assert 'sample only_sample.png has no true image' in text
   assert 'sample c.png has no true image' in text
   assert 'twice.jpg and twice.png' in text  # Ambiguous, so neither is paired.
-  # Each file is named once: the sample twice.png is not also 'unmatched' for the ambiguous truth.
-  assert 'twice.png has no' not in text and len(problems) == 4
+  assert 'samples has dup.jpg and dup.png' in text
+  # Each file is named once: the sample twice.png is not also 'unmatched' for the ambiguous truth,
+  # nor the truth dup.png for the ambiguous samples.
+  assert 'twice.png has no' not in text and 'dup.png has no' not in text and len(problems) == 5
 
 
 def test_sample_suffix_matches_the_files_upsample_writes(tmp_path):
@@ -227,6 +232,9 @@ def test_pairs_per_page_splits_the_study(tmp_path):
     assert pages[pair['page_id']]['pair_ids'][pair['position']] == pair['pair_id']
     assert pair['embedded_size'] == [W, H]
   assert '<title>Which image is real? (2/3)</title>' in (out / 'page_02.html').read_text()
+  # Two pages have their index too.
+  study, _ = rating.build(truth, samples, str(tmp_path / 'two'), pairs_per_page=3, log=QUIET)
+  assert len(study['pages']) == 2 and (tmp_path / 'two' / 'index.html').is_file()
 
 
 def test_the_order_shown_and_the_ids_say_nothing_about_the_sides():
@@ -305,6 +313,8 @@ def test_build_errors_name_the_problem(tmp_path):
       rating.build(*args, log=QUIET)
   with pytest.raises(commands.UsageError, match='--preset must be one of'):
     rating.build(truth, samples, out, preset='faces', log=QUIET)
+  with pytest.raises(commands.UsageError, match='--seed must be >= 0'):
+    rating.build(truth, samples, out, seed=-1, log=QUIET)
 
 
 # One line on stderr and exit status 2 (the cases above go through the same commands.run).
@@ -371,6 +381,11 @@ def test_score_one_rater_has_no_across_rater_error_and_anonymous_sessions_count_
   assert rating.score([one], study)['stderr_across_raters'] is None
   two = answers_file(tmp_path / 'b.json', {'p0': 'left'}, session='2')
   assert rating.score([one, two], study)['n_raters'] == 2
+  # A name of blanks is no name; a name is read without its surrounding blanks.
+  blank = answers_file(tmp_path / 'c.json', {'p0': 'left'}, rater='  ', session='3')
+  ann = answers_file(tmp_path / 'd.json', {'p0': 'left'}, rater=' ann ', session='4')
+  assert [r['rater'] for r in rating.score([blank, ann], study)['raters']] == [
+      '(anonymous 1)', 'ann']
 
 
 def test_score_cli_writes_json(tmp_path):
@@ -402,6 +417,11 @@ def test_score_errors_name_the_problem(tmp_path):
       'needs a pair_id and a chosen_side': [
           answers_file(tmp_path / 'middle.json', {'p0': 'middle'}, session='m')],
       'same rating session': [good, good],
+      'hold no answers': [answers_file(tmp_path / 'none.json', {}, session='n')],
+      'answers page abc-9, which is not a page': [
+          answers_file(tmp_path / 'page9.json', {'p0': 'left'}, session='9', page='abc-9')],
+      'answer 0 needs a pair_id': [answers_file(tmp_path / 'bool.json', {True: 'left'},
+                                                session='b')],
   }
   for message, paths in cases.items():
     with pytest.raises(commands.UsageError, match=message):
@@ -423,6 +443,13 @@ def test_score_errors_name_the_problem(tmp_path):
   broken = dict(study, pairs=[{'pair_id': 'p0', 'page_id': 'abc-1'}])
   with pytest.raises(commands.UsageError, match='is damaged'):
     rating.load_pairs(write_json(tmp_path / 'broken.json', broken))
+  boolean = dict(study, pairs=[dict(study['pairs'][0], pair_id=True)])
+  with pytest.raises(commands.UsageError, match='pair 0 needs a pair_id'):
+    rating.load_pairs(write_json(tmp_path / 'boolean.json', boolean))
+  with pytest.raises(commands.UsageError, match='version 3; this scorer reads versions 1, 2'):
+    rating.load_pairs(write_json(tmp_path / 'v3.json', dict(study, version=3)))
+  with pytest.raises(commands.UsageError, match='folder of --output .* does not exist'):
+    rating.write_scores({}, str(tmp_path / 'no_such_folder' / 'scores.json'))
 
 
 @pytest.mark.parametrize('args, message', [
