@@ -66,6 +66,14 @@ MORE_CASES = [
     ('pixcolor.train', ['--config=experiments/configs/pixcolor_tiny.py',
                         '--config.train_steps=1', '--config.learning_rate=0', '--workdir={tmp}/x'],
      'learning_rate must be positive, got 0'),
+    ('pixcolor.train', ['--config=experiments/configs/pixcolor_tiny.py'],
+     'Flag --workdir must have a value other than None'),
+    ('pixel_recursive.train', ['--config=experiments/configs/faces_tiny.py', '--cpu_replicas=-1',
+                               '--workdir={tmp}/x'], '--cpu_replicas=-1: -1 is not a non-negative'),
+    # The data source's own errors (data.errors.DataSourceError) are the user's too.
+    ('pixel_recursive.train', ['--config=experiments/configs/faces_tiny.py',
+                               '--config.train_steps=1', '--config.data.source=folder:{tmp}/none',
+                               '--workdir={tmp}/x'], "folder source '{tmp}/none' is not a directory"),
 ]
 
 
@@ -124,6 +132,17 @@ def test_a_user_mistake_exits_2_with_one_line_in_a_real_process_and_in_process(
 def test_more_user_mistakes_exit_2_with_one_line(paths, module, args, message):
   result = helpers.run_in_process(module, *[a.format(**paths) for a in args])
   helpers.assert_usage_error(result, message.format(**paths), prog=module)
+
+
+def test_training_that_diverges_exits_1_with_one_line(tmp_path):
+  # Adam's first step moves every weight by about the learning rate: the next loss overflows.
+  result = helpers.run_in_process(
+      'pixel_recursive.train', '--config=experiments/configs/faces_tiny.py',
+      '--config.learning_rate=1e30', '--config.train_steps=3', f'--workdir={tmp_path}/x')
+  assert result.returncode == 1, result.stderr[-2000:]
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith('pixel_recursive.train: error: non-finite loss or gradient at step '), last
+  assert 'Last good checkpoint: none' in last and 'starts from the beginning' in last, last
 
 
 # ----------------------------------------------------------------------------------------------

@@ -50,18 +50,23 @@ def test_the_bedrooms_model_restores_and_upsamples_at_its_shipped_defaults(tmp_p
 def test_demo_writes_both_grids_and_the_page(tmp_path):
   out = tmp_path / 'demo'
   # In this process (test_commands.py runs the command in a real one).
-  result = run_in_process('experiments.demo', f'--output={out}', '--num_faces=2', '--num_photos=2',
+  result = run_in_process('experiments.demo', f'--output={out}', '--num_faces=3', '--num_photos=2',
                           '--num_scenes=2')
   assert result.returncode == 0, result.stderr[-3000:]
   assert f'Results in {out}' in result.stdout
 
   # The faces found in the two portraits x (input, bicubic, the paper's guidance, 3 samples at the
-  # defaults, the 32x32 crop as truth), enlarged.
+  # defaults, the 32x32 crop as truth), then LFW's first (25 x 25: no truth, a blank cell), enlarged.
   sr = np.asarray(Image.open(out / 'super_resolution.png'))
   assert sr.ndim == 3 and sr.shape[0] < sr.shape[1]
   faces = sorted(os.listdir(out / 'super_resolution'))
-  assert len(faces) == 2 * 7 and 'astronaut_face0_sample_paper_w1.png' in faces
-  assert 'grace_hopper_face0_truth.png' in faces
+  assert len(faces) == 2 * 7 + 6 and 'astronaut_face0_sample_paper_w1.png' in faces
+  assert 'grace_hopper_face0_truth.png' in faces and 'lfw_000_sample2.png' in faces
+  assert 'lfw_000_truth.png' not in faces
+  cells = sr[::3, ::3]  # The grid before its x3 enlargement: cells of 32 with 2 between them.
+  assert cells.shape == (2 + 3 * 34, 2 + 7 * 34, 3)
+  assert (cells[2 + 2 * 34:, 2 + 6 * 34:] == 255).all()  # LFW's truth: blank.
+  assert not (cells[2 + 1 * 34:2 + 2 * 34, 2 + 6 * 34:] == 255).all()  # Grace Hopper's is not.
   scenes = sorted(os.listdir(out / 'bedrooms'))  # The bedrooms model on the photos' centres.
   assert len(scenes) == 2 * 7 and 'astronaut_truth.png' in scenes
   assert np.asarray(Image.open(out / 'bedrooms.png')).ndim == 3
@@ -72,6 +77,8 @@ def test_demo_writes_both_grids_and_the_page(tmp_path):
   page = (out / 'index.html').read_text()
   assert 'guidance' in page
   assert f'on {common.device_name()}.' in page  # Its seconds, with the machine they were made on.
+  # The faces model samples all of its distribution (top-p 1): the page does not call it a nucleus.
+  assert 'top-p 1,' not in page and 'top-p 1)' not in page and 'top-p 1 ' not in page
   # What each shipped model was trained on (its TERMS.md), not the `samples` its config.json
   # records so that it runs from a fresh clone.
   assert 'trained on CelebA (terms' in page and 'trained on Tiny ImageNet then Places365' in page

@@ -223,7 +223,8 @@ def run(task, config, workdir, mode='train', strategy=None, config_file=None):
         raise NonFiniteError(
             f'non-finite loss or gradient at step {int(first_bad)}; training stopped without '
             f'saving. Last good checkpoint: {last_saved or "none (no checkpoint was saved yet)"}. '
-            'Lower the learning rate or set grad_clip_norm, then re-run to resume from it.')
+            'Lower the learning rate or set grad_clip_norm, then re-run '
+            f'{"to resume from it" if last_saved else "(it starts from the beginning)"}.')
       means = {k: float(v) / (num * (config.batch_size if k != 'grad_norm' else 1))
                for k, v in totals.items()}
       for name, value in task.scalars(means).items():
