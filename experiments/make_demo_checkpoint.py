@@ -94,9 +94,8 @@ def main(argv):
     for item in FLAGS.sampling:
       key, _, value = item.partition('=')
       if key not in checks:  # A typo would otherwise ship in the demo's config.json unnoticed.
-        raise commands.UsageError(f'--sampling takes temperature=T, guidance=W, top_p=P and '
-                                  f'candidates=N, got '
-                                  f'{item!r}')
+        raise commands.UsageError('--sampling takes temperature=T, guidance=W, top_p=P and '
+                                  f'candidates=N, got {item!r}')
       config.sampling[key] = checks[key](value, f'--sampling {key}')
   if FLAGS.average_last < 1:
     raise commands.UsageError(f'--average_last must be >= 1, got {FLAGS.average_last}')

@@ -90,10 +90,11 @@ def test_the_demo_holds_the_runs_weights_and_the_given_defaults_and_keeps_its_te
     (['--sampling=candidates=2'], '--sampling candidates=2 cannot choose: two draws lie equally'),
     (['--set={"learning_rat": 0.1}'], "--set learning_rat: the run's config has no such key"),
     (['--set=learning_rate=0.1'], '--set is not a JSON object'),
+    (['--set=[0.1]'], "--set must be a JSON object, got '[0.1]'"),
     (['--average_last=0'], '--average_last must be >= 1, got 0'),
     (['--average_last=3'], '--average_last=3: '),
 ], ids=['sampling key', 'sampling value', 'top_p value', 'candidates value', 'two candidates',
-        'set key', 'set json',
+        'set key', 'set json', 'set list',
         'average none', 'average too many'])
 def test_a_mistake_ends_with_one_line_and_leaves_the_demo_as_it_was(run, tmp_path, args, message):
   folder = demo_folder(tmp_path)
