@@ -6,6 +6,7 @@ PixColor's chroma helpers moved).
 """
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -20,10 +21,13 @@ import helpers
 from helpers import ROOT
 
 
-def run_script(name, *args):
+def run_script(name, *args, stderr=None):
+  """The JSON lines a benchmark script prints; its stderr is appended to the list `stderr`."""
   result = subprocess.run([sys.executable, os.path.join(ROOT, 'experiments', 'benchmarks', name),
                            *args], capture_output=True, text=True, timeout=600, cwd=ROOT)
   assert result.returncode == 0, result.stderr[-3000:]
+  if stderr is not None:
+    stderr.append(result.stderr)
   return [json.loads(line) for line in result.stdout.splitlines() if line.startswith('{')]
 
 
@@ -54,15 +58,23 @@ def test_training_benchmark_times_every_part_of_both_tasks():
 
 
 def test_sampling_benchmark_times_the_cached_sampler():
+  stderr = []
   (line,) = run_script('sampling.py', '--config=experiments/configs/faces_tiny.py',
-                       '--batch_size=1', '--methods=cached,cached_top_p,predict_loop',
-                       '--repeats=1', '--predict_steps=2')
+                       '--batch_size=2', '--methods=cached,cached_top_p,predict_loop',
+                       '--repeats=2', '--predict_steps=2', stderr=stderr)
   assert line['benchmark'] == 'sampling' and line['seconds_per_image']['cached'] > 0
+  # Per image: the batch's time (its fastest of 2 runs, on stderr to the millisecond) over its 2
+  # images.
+  batch_seconds = float(re.search(r'^cached: ([\d.]+) s per batch of 2$', stderr[0], re.M).group(1))
+  assert line['seconds_per_image']['cached'] == pytest.approx(batch_seconds / 2, abs=3e-4)
   assert line['top_p'] == 0.9
   seconds = line['seconds_per_image']
   assert line['nucleus_cost_vs_cached'] == pytest.approx(seconds['cached_top_p'] / seconds['cached'])
-  # The keras.io-style loop, timed over 2 sub-pixels and extrapolated to all of them.
+  # The keras.io-style loop, timed over 2 sub-pixels and extrapolated to all 32 x 32 x 3 of them.
   assert line['predict_loop_extrapolated_from_steps'] == 2 and seconds['predict_loop'] > 0
+  ms_per_step = float(re.search(r'^predict loop: ([\d.]+) ms per sub-pixel step$', stderr[0],
+                                re.M).group(1))
+  assert seconds['predict_loop'] == pytest.approx(ms_per_step / 1e3 * 32 * 32 * 3 / 2, rel=0.01)
   assert line['speedup_cached_vs_predict_loop'] == pytest.approx(
       seconds['predict_loop'] / seconds['cached'])
 
