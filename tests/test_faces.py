@@ -157,6 +157,10 @@ def test_the_framing_test_takes_its_block_of_ids_in_colour_or_in_gray():
   gray = framing.faces_block(faces, 'choice', 2, gray=True)
   assert gray.dtype == np.uint8 and np.all(gray == gray[..., :1])
   np.testing.assert_allclose(gray[..., 0], np.round(helpers.bt601_luma(faces[:2])), atol=1)
+  # A zoom's square side is rounded, not truncated: 0.7 x 64 = 44.8 -> 45, from row and column 9.
+  images = helpers.smooth_images(2, size=64, seed=1)
+  np.testing.assert_allclose(framing.zoomed(images, 0.7, size=15),
+                             helpers.block_means(images[:, 9:54, 9:54], 3), atol=0.51)
 
 
 def fake_detector(monkeypatch, detections):
@@ -202,7 +206,9 @@ def test_the_framing_test_crops_each_zoom_and_reports_the_models_settings(tmp_pa
   from pixel_recursive import model as model_lib  # pylint: disable=g-import-not-at-top
   workdir = tmp_path / 'model'
   shutil.copytree(model_lib.DEMO_WORKDIRS['faces'], workdir)
-  helpers.edit_recorded_config(workdir, {'sampling.top_p': 0.9, 'sampling.candidates': 4})
+  # A model trained on CelebA's own crop: the framing test's faces are framed already.
+  helpers.edit_recorded_config(workdir, {'sampling.top_p': 0.9, 'sampling.candidates': 4,
+                                         'data.crop': 'celeba'})
   faces64 = helpers.smooth_images(3, size=64, seed=5)
   np.savez(tmp_path / 'faces.npz', images=faces64)
   calls = []
