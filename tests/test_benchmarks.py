@@ -65,7 +65,8 @@ def test_sampling_benchmark_times_the_cached_sampler():
   assert line['benchmark'] == 'sampling' and line['seconds_per_image']['cached'] > 0
   # Per image: the batch's time (its fastest of 2 runs, on stderr to the millisecond) over its 2
   # images.
-  batch_seconds = float(re.search(r'^cached: ([\d.]+) s per batch of 2$', stderr[0], re.M).group(1))
+  batch_seconds = float(re.search(r'^cached: ([\d.]+) s per batch of 2$', stderr[0],
+                                  re.M).group(1))
   assert line['seconds_per_image']['cached'] == pytest.approx(batch_seconds / 2, abs=3e-4)
   assert line['top_p'] == 0.9
   seconds = line['seconds_per_image']

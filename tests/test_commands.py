@@ -140,7 +140,7 @@ def test_training_that_diverges_exits_1_with_one_line(tmp_path):
       'pixel_recursive.train', '--config=experiments/configs/faces_tiny.py',
       '--config.learning_rate=1e30', '--config.train_steps=3', f'--workdir={tmp_path}/x')
   assert result.returncode == 1, result.stderr[-2000:]
-  last = result.stderr.strip().splitlines()[-1]
+  last = helpers.stderr_lines(result)[-1]
   assert last.startswith('pixel_recursive.train: error: non-finite loss or gradient at step '), last
   assert 'Last good checkpoint: none' in last and 'starts from the beginning' in last, last
 
