@@ -27,6 +27,7 @@ if ROOT not in sys.path:
 from data import faces  # pylint: disable=g-import-not-at-top,wrong-import-position
 from data import samples  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+
 def define_flags():
   """The command's flags (defined here, not on import, so that tests can import the module)."""
   flags.DEFINE_string('fit', None, 'npz of CelebA-framed faces (`images`) to fit the framing on.')

@@ -174,7 +174,7 @@ def fake_detector(monkeypatch, detections):
 def test_the_fitted_framing_is_the_median_frame_around_the_detections(monkeypatch):
   from experiments import face_framing
   images = fake_detector(monkeypatch, [
-      [(16, 20, 32, 32)],  # Side 32, centre (32, 36): scale 2, dy 0, dx -0.125.
+      [(16, 20, 30, 34)],  # Side 32 (30, 34's mean), centre (31, 37): scale 2, dy .031, dx -.156.
       [(10, 12, 40, 40)],  # Side 40, centre (30, 32): scale 1.6, dy 0.05, dx 0.
       [],  # No face: not counted.
       [(20, 16, 20, 24)]])  # Side 22, centre (30, 28): scale 2.909, dy 0.091, dx 0.182.
@@ -196,6 +196,40 @@ def test_the_framing_check_measures_the_crops_against_the_true_frame(monkeypatch
       'iou_median': 0.6, 'iou_p10': 0.32, 'centre_error_median_of_frame': 0.0,
       'side_ratio_median': 1.0, 'side_ratio_p10_p90': [0.6, 1.0]}
   assert face_framing.iou((0, 0, 64), 64) == 1 and face_framing.iou((64, 0, 64), 64) == 0
+  # A crop past the top-left corner: its 32 x 32 inside the frame over the union's 7 x 32 x 32.
+  assert face_framing.iou((-32, -32, 64), 64) == pytest.approx(1 / 7)
+
+
+def test_the_framing_command_fits_on_its_first_faces_and_checks_with_what_it_fitted(
+    tmp_path, monkeypatch):
+  """experiments/face_framing.py's JSON line: the framing fitted on the first --fit_count faces of
+  --fit, the check of the first --check_count of --check made with that framing (not FRAMING), and
+  the faces the detector finds in each sample photo."""
+  from experiments import face_framing
+  detections = [[(16, 20, 30, 34)], [(10, 12, 40, 40)], [(20, 16, 20, 24)], [(0, 0, 8, 8)]]
+
+  def detect(image, *unused_args, **unused_kwargs):
+    if image.shape == (64, 64, 3) and image[0, 0, 1] == 255:  # The test's faces: by their index.
+      return detections[int(image[0, 0, 0])]
+    return [(0, 0, 8, 8)] * (image.shape[1] % 3)  # A sample photo: 0 to 2 faces.
+  monkeypatch.setattr(faces, 'detect', detect)
+  images = np.zeros((4, 64, 64, 3), np.uint8)
+  images[:, 0, 0] = [(k, 255, 0) for k in range(4)]
+  np.savez(tmp_path / 'fit.npz', images=images)
+  np.savez(tmp_path / 'check.npz', images=images[::-1])
+  result = helpers.run_in_process('experiments.face_framing', f'--fit={tmp_path}/fit.npz',
+                                  f'--check={tmp_path}/check.npz', '--fit_count=3',
+                                  '--check_count=2')
+  assert result.returncode == 0, result.stderr[-3000:]
+  report = json.loads(result.stdout.strip().splitlines()[-1])
+  fitted, used = face_framing.fit(images[:3])
+  assert used == 3 and fitted != face_framing.fit(images)[0]  # The 4th face would move it.
+  assert report['fitted_framing'] == fitted and report['fitted_on'] == 3
+  assert report['check'] == face_framing.check(images[::-1][:2], fitted)
+  assert report['check'] != face_framing.check(images[::-1][:2], faces.FRAMING)
+  assert report['framing_in_code'] == faces.FRAMING
+  photos = {name: len(detect(image)) for name, image in samples.photos()}
+  assert report['sample_photos'] == photos and len(set(photos.values())) == 3
 
 
 def test_the_framing_test_crops_each_zoom_and_reports_the_models_settings(tmp_path, monkeypatch):
