@@ -55,7 +55,8 @@ def make_head():
 
 
 def train_head(model, config, head):
-  """Fits `head` (conditioning -> chroma in [-1, 1] units) on the training photos by L2."""
+  """Fits `head` (conditioning -> chroma in [-1, 1] units) on the training photos by L2; returns
+  the mean L2 of its last 250 steps and the number of steps taken."""
   import keras  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from absl import logging  # pylint: disable=g-import-not-at-top
@@ -80,12 +81,12 @@ def train_head(model, config, head):
 
   losses = []
   for n, batch in enumerate(ds.take(FLAGS.steps)):
-    _, cbcr = transforms.split_luma_chroma(batch['image'], size, 'area')
+    _, cbcr = transforms.split_luma_chroma(batch['image'], size)  # As the pipeline's 'chroma'.
     losses.append(float(step(conditioning(batch['gray']), color.scale_chroma(cbcr))))
     if (n + 1) % 250 == 0:
       logging.info('step %d: L2 %.5f (mean of the last 250)', n + 1, np.mean(losses[-250:]))
       commands.log_progress(n + 1, FLAGS.steps, 'trained')
-  return float(np.mean(losses[-250:]))
+  return float(np.mean(losses[-250:])), len(losses)
 
 
 def score(model, config, head):
@@ -137,10 +138,10 @@ def main(argv):
   workdir = workdir_lib.resolve(FLAGS.workdir, model_lib.DEMO_WORKDIR)
   model, config, step = workdir_lib.restore(workdir, model_lib.build_model)
   head = make_head()
-  final_l2 = train_head(model, config, head)
+  final_l2, head_steps = train_head(model, config, head)
   psnr, count, defaults = score(model, config, head)
   results = {'workdir': workdir, 'step': step, 'train': FLAGS.train, 'eval': FLAGS.eval,
-             'num_examples': count, 'head_steps': FLAGS.steps, 'batch_size': FLAGS.batch_size,
+             'num_examples': count, 'head_steps': head_steps, 'batch_size': FLAGS.batch_size,
              'learning_rate': FLAGS.learning_rate, 'head_train_l2_last_250': final_l2,
              'colourings_in_mean': FLAGS.colourings,
              'defaults': defaults, 'psnr': psnr}
