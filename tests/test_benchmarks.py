@@ -188,3 +188,16 @@ def test_the_training_benchmark_builds_a_pretrained_backbone_without_reading_its
   assert model.pretrained and model.backbone.count_params() > 0
   with pytest.raises(commands.UsageError, match='/no/such/mobilenet_v2.h5 is not a file'):
     task.build_model(config.model)  # Training reads it.
+
+
+def test_each_variant_is_built_in_its_own_precision_and_keras_policy_is_left_as_it_was():
+  import keras  # pylint: disable=g-import-not-at-top
+  config = configs.load('faces_tiny')
+  task = training.make_task(config)
+  before = keras.config.dtype_policy().name
+  for policy in ('mixed_bfloat16', 'float32'):
+    model, optimizer = training.build(task, config, policy)
+    assert keras.config.dtype_policy().name == before == 'float32'
+    layers = model._flatten_layers()  # pylint: disable=protected-access
+    assert {layer.dtype_policy.name for layer in layers} == {policy}
+    assert optimizer.built and {v.dtype for v in model.trainable_variables} == {'float32'}

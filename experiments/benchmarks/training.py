@@ -4,8 +4,10 @@ r"""Times the train step of each config on this machine and prints one JSON line
   python experiments/benchmarks/training.py --configs=celeba_8x32,pixcolor_imagenet --batch_size=8
 
 For every config, in one process and on the same batch:
-  variants   the train step (forward, backward, gradient clipping as the config says, the optimizer)
-             with XLA on and off, in float32 and in mixed_bfloat16: ms per step, steps/s, examples/s.
+  variants   the training loop's own compiled train step (`steps.make_train_step`: forward,
+             backward, the task's gradient scaling, clipping as the config says, the optimizer)
+             with XLA on and off, in float32 and in mixed_bfloat16: ms per step, steps/s and
+             examples/s.
              `recipe` is the variant the config itself asks for (its `xla` and its `dtype_policy`,
              'auto' resolved on this machine: `dtype_policy` says to what and why, beside the
              CPU's relevant `cpu_flags`), `recipe_fraction_of_best` its examples/s over those of
@@ -42,6 +44,7 @@ if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 from experiments import configs  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments.benchmarks import common  # pylint: disable=g-import-not-at-top,wrong-import-position
+
 
 def define_flags():
   """The command's flags (defined here, not on import, so that tests can import the module)."""
@@ -109,39 +112,35 @@ def median_ms(fn, steps, repeats):
 
 
 def build(task, config, policy):
+  """The model under `policy` (as the loop builds it) and its built optimizer."""
   import keras
   from pixel_recursive.training import optim
-  previous = keras.config.dtype_policy()
-  keras.config.set_dtype_policy(policy)
-  try:
+  from pixel_recursive.training import precision
+  with precision.dtype_policy(policy):
     keras.utils.set_random_seed(0)
     model = task.build_model(config.model, initial_weights=False)
-  finally:
-    keras.config.set_dtype_policy(previous)
   optimizer = optim.make_optimizer(config)
   optimizer.build(model.trainable_variables)
   return model, optimizer
 
 
 def time_step(task, config, batch, xla, policy):
-  """ms per train step: the loop's forward, backward, clipping and update, without bookkeeping."""
+  """ms per train step: the training loop's own compiled step (`steps.make_train_step`: forward,
+  backward, the task's gradient scaling, clipping, the update and the learning-rate schedule, with
+  XLA where the loop puts it), one step per call on `batch` repeated, without the loop's
+  bookkeeping and without a moving average of the weights (timed apart in the breakdown)."""
   import tensorflow as tf
+  from pixel_recursive.training import loop
+  from pixel_recursive.training import steps
   model, optimizer = build(task, config, policy)
-  clip = config.get('grad_clip_norm', 0.0)
-  batch = {k: tf.constant(v) for k, v in batch.items()}
-
-  @tf.function(jit_compile=xla)
-  def step():
-    with tf.GradientTape() as tape:
-      metrics = task.metrics(model, batch, training=True)
-      loss = tf.reduce_sum(metrics['loss']) / len(batch[next(iter(batch))])
-    grads = tape.gradient(loss, model.trainable_variables)
-    if clip:
-      grads, _ = tf.clip_by_global_norm(grads, clip)
-    optimizer.apply_gradients(zip(grads, model.trainable_variables))
-    return loss
-
-  return median_ms(step, FLAGS.steps, FLAGS.repeats), model, optimizer
+  config = config.copy_and_resolve_references()
+  config.batch_size = len(next(iter(batch.values())))  # The loss is divided by the global batch.
+  training = loop.Training(model, inference=None, optimizer=optimizer,
+                           step=tf.Variable(0, dtype=tf.int64, trainable=False), checkpoint=None,
+                           average=None)
+  train_steps = steps.make_train_step(task, training, config, tf.distribute.get_strategy(), xla)
+  iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
+  return median_ms(lambda: train_steps(iterator, 1), FLAGS.steps, FLAGS.repeats), model, optimizer
 
 
 def breakdown(model, optimizer, batch, xla):
