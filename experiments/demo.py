@@ -233,8 +233,8 @@ def describe(config, workdir, folder):
 def main(argv):
   del argv
   start = time.time()
-  from experiments.benchmarks import common
   from pixel_recursive import commands
+  from pixel_recursive.training import precision
   out_dir = os.path.abspath(FLAGS.output)
   commands.check_output_dir(out_dir)
   sr = super_resolution(out_dir, FLAGS.sr_workdir, 'faces', sample_faces(FLAGS.num_faces),
@@ -242,7 +242,7 @@ def main(argv):
   beds = super_resolution(out_dir, FLAGS.bedrooms_workdir, 'bedrooms',
                           sample_scenes(FLAGS.num_scenes), FLAGS.seed, 'bedrooms')
   pc = colorization(out_dir, FLAGS.pixcolor_workdir, FLAGS.num_photos, FLAGS.seed)
-  device = common.device_name()  # 'CPU: 2 cores, AMD EPYC': seconds mean little without it.
+  device = precision.device_name()  # 'CPU: 2 cores, AMD EPYC': seconds mean little without it.
   page = PAGE.format(
       seconds=time.time() - start, device=device,
       sr_columns=html.escape(', '.join(sr['columns'])), sr_step=sr['step'],

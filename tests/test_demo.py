@@ -7,7 +7,6 @@ from PIL import Image
 
 from data import samples
 from data import transforms
-from experiments.benchmarks import common
 from helpers import block_means
 from helpers import bt601_luma
 from helpers import grid_cell
@@ -15,6 +14,7 @@ from helpers import run_in_process
 from pixel_recursive import metrics
 from pixel_recursive import sampling
 from pixel_recursive import workdir as workdir_lib
+from pixel_recursive.training import precision
 from pixcolor import model as pixcolor_model
 from pixel_recursive import model as sr_model
 
@@ -76,7 +76,7 @@ def test_demo_writes_both_grids_and_the_page(tmp_path):
   assert not np.array_equal(drawn[0], drawn[2])  # Three samples, not one mean.
   page = (out / 'index.html').read_text()
   assert 'guidance' in page
-  assert f'on {common.device_name()}.' in page  # Its seconds, with the machine they were made on.
+  assert f'on {precision.device_name()}.' in page  # Its seconds, with the machine they ran on.
   # The faces model samples all of its distribution (top-p 1): the page does not call it a nucleus.
   assert 'top-p 1' not in page  # (A nucleus is below 1: 'top-p 0.9'.)
   # What each shipped model was trained on (its TERMS.md), not the `samples` its config.json

@@ -14,6 +14,8 @@ in float32, while on an AMD EPYC with AVX512_BF16 mixed bfloat16 was the fastest
 'auto' at start, logs the choice and records the resolved value in config.json.
 """
 import contextlib
+import os
+import platform
 
 from absl import logging
 import keras
@@ -27,26 +29,47 @@ BFLOAT16_CPU_FLAGS = ('avx512_bf16', 'amx_bf16')
 REPORTED_CPU_FLAGS = ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16')
 
 
-def cpu_flags(path='/proc/cpuinfo'):
-  """The CPU's feature flags (the first `flags` line of /proc/cpuinfo); empty where there is none."""
+def _cpuinfo(field, path):
+  """The value of the first line of /proc/cpuinfo (at `path`) starting with `field`, or None."""
   try:
     with open(path) as f:
       for line in f:
-        if line.startswith('flags'):
-          return frozenset(line.split(':', 1)[1].split())
+        if line.startswith(field):
+          return line.split(':', 1)[1].strip()
   except OSError:
     pass
-  return frozenset()
+  return None
 
 
-def _accelerators():
-  """([(name, compute capability or None)] of the GPUs, number of TPUs) TensorFlow sees."""
+def cpu_flags(path='/proc/cpuinfo'):
+  """The CPU's feature flags (the first `flags` line of /proc/cpuinfo); empty where there is none."""
+  return frozenset((_cpuinfo('flags', path) or '').split())
+
+
+def _gpus():
+  """[(name, compute capability or None)] of the GPUs TensorFlow sees."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   gpus = []
   for gpu in tf.config.list_physical_devices('GPU'):
     details = tf.config.experimental.get_device_details(gpu)
     gpus.append((details.get('device_name', gpu.name), details.get('compute_capability')))
-  return gpus, len(tf.config.list_logical_devices('TPU'))
+  return gpus
+
+
+def _accelerators():
+  """([(name, compute capability or None)] of the GPUs, number of TPUs) TensorFlow sees."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return _gpus(), len(tf.config.list_logical_devices('TPU'))
+
+
+def device_name(cpuinfo='/proc/cpuinfo'):
+  """'N x GPU name' when TensorFlow sees GPUs, else 'CPU: N cores, model name' (from `cpuinfo`):
+  what a timing was measured on (the benchmarks' JSON lines, the quick-start demo's page)."""
+  gpus = _gpus()
+  if gpus:
+    return f'{len(gpus)} x {gpus[0][0]}'
+  model = _cpuinfo('model name', cpuinfo) or platform.processor() or 'CPU'
+  return f'CPU: {os.cpu_count()} cores, {model}'
 
 
 def native_bfloat16(flags=None, gpus=None, tpus=None):
