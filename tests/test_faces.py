@@ -206,15 +206,15 @@ def test_the_framing_command_fits_on_its_first_faces_and_checks_with_what_it_fit
   --fit, the check of the first --check_count of --check made with that framing (not FRAMING), and
   the faces the detector finds in each sample photo."""
   from experiments import face_framing
-  detections = [[(16, 20, 30, 34)], [(10, 12, 40, 40)], [(20, 16, 20, 24)], [(0, 0, 8, 8)]]
+  images = fake_detector(monkeypatch, [
+      [(16, 20, 30, 34)], [(10, 12, 40, 40)], [(20, 16, 20, 24)], [(0, 0, 8, 8)]])
+  on_faces = faces.detect
 
-  def detect(image, *unused_args, **unused_kwargs):
-    if image.shape == (64, 64, 3) and image[0, 0, 1] == 255:  # The test's faces: by their index.
-      return detections[int(image[0, 0, 0])]
+  def detect(image, *args, **kwargs):  # The test's 64 x 64 faces as above; no sample photo is.
+    if image.shape == (64, 64, 3):
+      return on_faces(image, *args, **kwargs)
     return [(0, 0, 8, 8)] * (image.shape[1] % 3)  # A sample photo: 0 to 2 faces.
   monkeypatch.setattr(faces, 'detect', detect)
-  images = np.zeros((4, 64, 64, 3), np.uint8)
-  images[:, 0, 0] = [(k, 255, 0) for k in range(4)]
   np.savez(tmp_path / 'fit.npz', images=images)
   np.savez(tmp_path / 'check.npz', images=images[::-1])
   result = helpers.run_in_process('experiments.face_framing', f'--fit={tmp_path}/fit.npz',
