@@ -234,9 +234,9 @@ def main(argv):
   del argv
   start = time.time()
   from pixel_recursive import commands
-  from pixel_recursive.training import precision
   out_dir = os.path.abspath(FLAGS.output)
-  commands.check_output_dir(out_dir)
+  commands.check_output_dir(out_dir)  # Before TensorFlow loads: a wrong --output is named at once.
+  from pixel_recursive.training import precision
   sr = super_resolution(out_dir, FLAGS.sr_workdir, 'faces', sample_faces(FLAGS.num_faces),
                         FLAGS.seed, 'super_resolution')
   beds = super_resolution(out_dir, FLAGS.bedrooms_workdir, 'bedrooms',

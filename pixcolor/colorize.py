@@ -83,10 +83,6 @@ def colorize_all(model, grays, num_samples, temperature, seed, batch_size, metho
 
 def main(argv):
   del argv
-  from data import image_files
-  from pixcolor import model as model_lib
-  from pixel_recursive import candidates as candidates_lib
-  from pixel_recursive import visualize
   from pixel_recursive import workdir as workdir_lib
   if not FLAGS.input or not FLAGS.output:
     raise commands.UsageError('--input and --output are required')
@@ -95,9 +91,14 @@ def main(argv):
   if FLAGS.top_p is not None:
     commands.check_top_p(FLAGS.top_p)
   files = commands.read_inputs(FLAGS.input, FLAGS.output)
-  workdir = workdir_lib.resolve(FLAGS.workdir, model_lib.DEMO_WORKDIR)
+  workdir = workdir_lib.resolve(FLAGS.workdir, workdir_lib.PIXCOLOR_DEMO_WORKDIR)
   workdir_lib.check_model_name(workdir, 'pixcolor')
   commands.check_output_dir(FLAGS.output)  # After the workdir's checks: a mistake leaves no folder.
+  # TensorFlow from here on: the mistakes above are named before it loads (as by `upsample`).
+  from data import image_files
+  from pixcolor import model as model_lib
+  from pixel_recursive import candidates as candidates_lib
+  from pixel_recursive import visualize
   model, config, step = workdir_lib.restore(workdir, model_lib.build_model)
   temperature = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
   top_p = commands.sampling_setting(config, 'top_p', FLAGS.top_p)

@@ -195,10 +195,11 @@ def plot(results, plot_data):
 
 def main(argv):
   del argv
-  from pixcolor import model as model_lib
   temperatures = evaluation.parse_floats(FLAGS.temperatures, '--temperatures',
                                          commands.check_temperature)
   evaluation.check_top_p_flag()
+  evaluation.check_run()
+  from pixcolor import model as model_lib  # TensorFlow from here on.
   model, config, step = evaluation.load_run(model_lib.build_model, model_lib.PixColor, 'pixcolor')
   default_t = commands.sampling_setting(config, 'temperature', None)
   temperatures = temperatures or [default_t]

@@ -43,6 +43,7 @@ from pixel_recursive import candidates as candidates_lib
 from pixel_recursive import layers
 from pixel_recursive import losses
 from pixel_recursive import sampling
+from pixel_recursive import workdir as workdir_lib
 
 DEQUANTIZATIONS = ('uniform', 'centre')
 # Sampler position of the dequantization noise: after every sub-pixel position, so that its numbers
@@ -51,7 +52,7 @@ _DEQUANTIZATION_POSITION = 2 ** 31
 
 # The demo checkpoint shipped with the package (a workdir: config.json + checkpoints/), used by
 # `colorize` and `export` when no --workdir is given.
-DEMO_WORKDIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'demo', 'photos')
+DEMO_WORKDIR = workdir_lib.PIXCOLOR_DEMO_WORKDIR
 
 
 class Adaptation(keras.Model):

@@ -47,8 +47,9 @@ class _QuietTensorFlowImport:
   process's stderr from C++ on every machine without a GPU, before any Python setting can silence
   it. Our commands promise one line on stderr for a user mistake, so TensorFlow's import and its
   device scan run with stderr pointed at /dev/null. The import happens where the command first
-  needs TensorFlow, not up front: a command whose flags parse without it (all but the exports)
-  reports a mistyped flag in a tenth of a second instead of the 3 to 7 s of TensorFlow's import.
+  needs TensorFlow, not up front: every command reads its flags, its --input and --output and
+  its --workdir's config.json without it, so that a mistyped flag or path is reported in a tenth
+  of a second instead of after the 3 to 7 s of TensorFlow's import (tests/test_commands.py).
   TF_CPP_MIN_LOG_LEVEL defaults to 2 (warnings and errors of TF's C++ kept quiet); set it
   to 0 to see everything.
   """

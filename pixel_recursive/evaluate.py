@@ -199,13 +199,14 @@ def plot(results):
 
 def main(argv):
   del argv
-  from pixel_recursive import model as model_lib
-  from pixel_recursive import workdir as workdir_lib
   # Flag values are checked before the slow work; unset ones become the model's defaults after.
   guidances = evaluation.parse_floats(FLAGS.guidances, '--guidances', commands.check_guidance)
   temperatures = evaluation.parse_floats(FLAGS.temperatures, '--temperatures',
                                          commands.check_temperature)
   evaluation.check_top_p_flag()
+  evaluation.check_run()
+  from pixel_recursive import model as model_lib  # TensorFlow from here on.
+  from pixel_recursive import workdir as workdir_lib
   model, config, step = evaluation.load_run(model_lib.build_model, model_lib.SuperResolution,
                                             'super_resolution (use --l2_workdir for the baseline)')
   settings, defaults = sweep(config, temperatures, guidances)

@@ -83,11 +83,19 @@ def run(define_command_flags, main):
   commands.run(main, user_errors=(errors.DataSourceError,))
 
 
-def load_run(build_model, model_types, what):
-  """Restores the run --workdir names, with --config overrides applied: (model, config, step)."""
+def check_run():
+  """The checks of --workdir and --output that need no TensorFlow: a command calls it before it
+  imports its model (and TensorFlow with it), so that these mistakes are named in a fraction of a
+  second; a wrong --workdir leaves no folder behind."""
   if not FLAGS.workdir or not FLAGS.output:
     raise commands.UsageError('--workdir and --output are required')
+  workdir_lib.read_config(FLAGS.workdir)  # Missing, a file, or without a config.json.
   commands.check_output_dir(os.path.dirname(os.path.abspath(FLAGS.output)))
+
+
+def load_run(build_model, model_types, what):
+  """Restores the run --workdir names (checked by `check_run` before), with --config overrides
+  applied: (model, config, step)."""
   model, config, step = workdir_lib.restore(FLAGS.workdir, build_model)
   if not isinstance(model, model_types):
     raise commands.UsageError(f'{FLAGS.workdir} is not a {what} run')

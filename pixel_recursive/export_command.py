@@ -13,10 +13,11 @@ from pixel_recursive import commands
 DEFAULT_BATCH_SIZE = 8
 # What a folder may hold for --output to replace it (what tf.saved_model.save writes).
 _SAVED_MODEL_FILES = {'saved_model.pb', 'fingerprint.pb', 'variables', 'assets'}
-# model.name -> (the paper's export module, its model module, that module's shipped workdir(s)).
+# model.name -> (the paper's export module, its model module, its shipped workdir(s) in
+# `pixel_recursive.workdir`).
 _PAPERS = {
-    'super_resolution': ('pixel_recursive.export', 'pixel_recursive.model', 'DEMO_WORKDIRS'),
-    'pixcolor': ('pixcolor.export', 'pixcolor.model', 'DEMO_WORKDIR'),
+    'super_resolution': ('pixel_recursive.export', 'pixel_recursive.model', 'SR_DEMO_WORKDIRS'),
+    'pixcolor': ('pixcolor.export', 'pixcolor.model', 'PIXCOLOR_DEMO_WORKDIR'),
 }
 
 
@@ -67,17 +68,17 @@ def main_of(model_name, signature_text):
     FLAGS = flags.FLAGS
     if not FLAGS.output:
       raise commands.UsageError('--output is required')
-    from pixel_recursive import serving  # TensorFlow from here on.
     from pixel_recursive import workdir as workdir_lib
     export_module, model_module, demo_name = _PAPERS[model_name]
-    export_lib = importlib.import_module(export_module)
-    model_lib = importlib.import_module(model_module)
-    workdir = workdir_lib.resolve(FLAGS.workdir, getattr(model_lib, demo_name),
+    workdir = workdir_lib.resolve(FLAGS.workdir, getattr(workdir_lib, demo_name),
                                   FLAGS['model'].value if 'model' in FLAGS else None)
     workdir_lib.check_model_name(
         workdir, model_name, lambda name: f'export it with python -m {_PAPERS[name][0]}'
         if name in _PAPERS else 'only sampling models can be exported')
     check_export_dir(FLAGS.output)
+    from pixel_recursive import serving  # TensorFlow from here on: the mistakes above came first.
+    export_lib = importlib.import_module(export_module)
+    model_lib = importlib.import_module(model_module)
     model, config, step = workdir_lib.restore(workdir, model_lib.build_model)
     serving.save(export_lib.serving_function(model, config, FLAGS.batch_size), FLAGS.output,
                  FLAGS.batch_size)

@@ -8,8 +8,6 @@
 The second term trains A alone to predict the target, which keeps the model from explaining the
 image with the prior and ignoring the low-resolution input.
 """
-import os
-
 import keras
 import ml_collections
 import numpy as np
@@ -20,19 +18,18 @@ from pixel_recursive import candidates as candidates_lib
 from pixel_recursive import layers
 from pixel_recursive import losses
 from pixel_recursive import sampling
+from pixel_recursive import workdir as workdir_lib
 
 _PACKAGE = 'pixel_recursive'
 # The demo checkpoints shipped with the package (workdirs: config.json + checkpoints/), used by
 # `upsample` and `export` when no --workdir is given; --model picks one, faces by default.
-DEMO_WORKDIRS = {name: os.path.join(os.path.dirname(os.path.abspath(__file__)), 'demo', name)
-                 for name in ('faces', 'bedrooms')}
+DEMO_WORKDIRS = workdir_lib.SR_DEMO_WORKDIRS
 DEMO_WORKDIR = DEMO_WORKDIRS['faces']
 
 
 def demo_workdir(name='faces'):
   """The folder of the shipped demo model `name` ('faces' or 'bedrooms'), for `workdir.restore`."""
-  from pixel_recursive import workdir  # pylint: disable=g-import-not-at-top
-  return workdir.resolve(None, DEMO_WORKDIRS, name)
+  return workdir_lib.resolve(None, DEMO_WORKDIRS, name)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

@@ -131,10 +131,6 @@ def upsample_faces(model, image, num_samples=1, temperature=1.0, guidance=1.0, s
 
 def main(argv):
   del argv
-  from data import image_files
-  from pixel_recursive import candidates as candidates_lib
-  from pixel_recursive import model as model_lib
-  from pixel_recursive import visualize
   from pixel_recursive import workdir as workdir_lib
   if not FLAGS.input or not FLAGS.output:
     raise commands.UsageError('--input and --output are required')
@@ -144,9 +140,15 @@ def main(argv):
     if value is not None:
       check(value)
   files = commands.read_inputs(FLAGS.input, FLAGS.output)
-  workdir = workdir_lib.resolve(FLAGS.workdir, model_lib.DEMO_WORKDIRS, FLAGS.model)
+  workdir = workdir_lib.resolve(FLAGS.workdir, workdir_lib.SR_DEMO_WORKDIRS, FLAGS.model)
   workdir_lib.check_model_name(workdir, 'super_resolution')
   commands.check_output_dir(FLAGS.output)  # After the workdir's checks: a mistake leaves no folder.
+  # TensorFlow from here on: the mistakes above are named before it loads (in a fraction of a
+  # second instead of five).
+  from data import image_files
+  from pixel_recursive import candidates as candidates_lib
+  from pixel_recursive import model as model_lib
+  from pixel_recursive import visualize
   model, config, step = workdir_lib.restore(workdir, model_lib.build_model)
   temperature = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
   guidance = commands.sampling_setting(config, 'guidance', FLAGS.guidance)

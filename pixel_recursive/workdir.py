@@ -22,6 +22,15 @@ import ml_collections
 from pixel_recursive import commands
 
 CONFIG_FILE = 'config.json'
+# The demo checkpoints shipped with the packages (workdirs: config.json + checkpoints/), used when
+# no --workdir is given (`resolve`; --model picks one of the super-resolution models, faces by
+# default). Named here, not only in the model modules (`pixel_recursive.model.DEMO_WORKDIRS` and
+# `pixcolor.model.DEMO_WORKDIR` are these), so that a command checks its --workdir or --model
+# before it imports TensorFlow: a mistake is reported in a fraction of a second, not in five.
+_PACKAGES = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SR_DEMO_WORKDIRS = {name: os.path.join(_PACKAGES, 'pixel_recursive', 'demo', name)
+                    for name in ('faces', 'bedrooms')}
+PIXCOLOR_DEMO_WORKDIR = os.path.join(_PACKAGES, 'pixcolor', 'demo', 'photos')
 CHECKPOINTS = 'checkpoints'
 DAMAGED = 'damaged'  # checkpoints/damaged/: where training moves checkpoints it cannot read
 

@@ -199,16 +199,17 @@ def strategy_named(name):
 # Running a command line: in a subprocess (what a user runs), or inside this process (seconds
 # faster: no Python start-up and TensorFlow import), reproducing what the subprocess would show.
 # ----------------------------------------------------------------------------------------------
-def run_cli(module, *args, timeout=300, env=None):
-  """`python -m module args` in a subprocess from the repository root: a CompletedProcess.
+def run_cli(module, *args, timeout=300, env=None, python_args=()):
+  """`python [python_args] -m module args` in a subprocess from the repository root: a
+  CompletedProcess.
 
   The environment is the user's, without TF_CPP_MIN_LOG_LEVEL (which this test process sets): the
   command itself must keep TensorFlow's C++ start-up chatter off stderr.
   """
   env = dict(os.environ if env is None else env, PYTHONPATH=ROOT)
   env.pop('TF_CPP_MIN_LOG_LEVEL', None)
-  return subprocess.run([sys.executable, '-m', module, *args], capture_output=True, text=True,
-                        timeout=timeout, cwd=ROOT, env=env)
+  return subprocess.run([sys.executable, *python_args, '-m', module, *args], capture_output=True,
+                        text=True, timeout=timeout, cwd=ROOT, env=env)
 
 
 def exit_status(code, stderr):

@@ -3,9 +3,11 @@ use (helpers.run_in_process) reproduces what that process shows.
 
 One subprocess per command: a user mistake ends with exit status 2 and exactly one line on stderr,
 `prog: error: ...`, without a traceback and without TensorFlow's C++ start-up chatter (the
-environment has no TF_CPP_MIN_LOG_LEVEL: the command must silence it itself). Every other command
-line of the suite runs in process; the exit statuses 0 and 1 of the trainer in a real process are
-held by test_reliability.py (SIGTERM) and test_checkpoint_damage.py (a failing save).
+environment has no TF_CPP_MIN_LOG_LEVEL: the command must silence it itself), and before
+TensorFlow is imported where the mistake is one of flags or paths (Python's import log says).
+Every other command line of the suite runs in process; the exit statuses 0 and 1 of the trainer in
+a real process are held by test_reliability.py (SIGTERM) and test_checkpoint_damage.py (a failing
+save).
 """
 import glob
 import os
@@ -112,11 +114,23 @@ def test_every_command_is_covered():
   assert set(modules) == commands | {'experiments.demo'}
 
 
+# The cases whose mistake only the model's own code finds, after TensorFlow has loaded (PixColor's
+# sizes, checked by its task). Every other mistake is named before: in a fraction of a second.
+AFTER_TENSORFLOW = {'pixcolor.train'}
+
+
 @pytest.mark.parametrize('module,args,message', CASES, ids=[m for m, _, _ in CASES])
 def test_a_user_mistake_exits_2_with_one_line_in_a_real_process_and_in_process(
     paths, module, args, message):
   args = [a.format(**paths) for a in args]
-  real = helpers.run_cli(module, *args)
+  real = helpers.run_cli(module, *args, python_args=('-X', 'importtime'))
+  # Python's import log (on stderr, one line per module: 'import time: ... |   name') set apart.
+  log = [line for line in real.stderr.splitlines() if line.startswith('import time:')]
+  imported = {line.rsplit('|', 1)[1].strip() for line in log}
+  real.stderr = ''.join(line for line in real.stderr.splitlines(keepends=True)
+                        if not line.startswith('import time:'))
+  assert 'absl' in imported  # The log is there,
+  assert ('tensorflow' in imported) == (module in AFTER_TENSORFLOW), module  # and what it shows.
   helpers.assert_usage_error(real, message, prog=module)
   inside = helpers.run_in_process(module, *args)
   assert inside.returncode == real.returncode
