@@ -9,15 +9,16 @@ import os
 from absl import flags
 
 from pixel_recursive import commands
+from pixel_recursive import workdir as workdir_lib
 
 DEFAULT_BATCH_SIZE = 8
 # What a folder may hold for --output to replace it (what tf.saved_model.save writes).
 _SAVED_MODEL_FILES = {'saved_model.pb', 'fingerprint.pb', 'variables', 'assets'}
-# model.name -> (the paper's export module, its model module, its shipped workdir(s) in
-# `pixel_recursive.workdir`).
+# model.name -> (the paper's export module, its model module, its shipped workdir(s)).
 _PAPERS = {
-    'super_resolution': ('pixel_recursive.export', 'pixel_recursive.model', 'SR_DEMO_WORKDIRS'),
-    'pixcolor': ('pixcolor.export', 'pixcolor.model', 'PIXCOLOR_DEMO_WORKDIR'),
+    'super_resolution': ('pixel_recursive.export', 'pixel_recursive.model',
+                         workdir_lib.SR_DEMO_WORKDIRS),
+    'pixcolor': ('pixcolor.export', 'pixcolor.model', workdir_lib.PIXCOLOR_DEMO_WORKDIR),
 }
 
 
@@ -68,9 +69,8 @@ def main_of(model_name, signature_text):
     FLAGS = flags.FLAGS
     if not FLAGS.output:
       raise commands.UsageError('--output is required')
-    from pixel_recursive import workdir as workdir_lib
-    export_module, model_module, demo_name = _PAPERS[model_name]
-    workdir = workdir_lib.resolve(FLAGS.workdir, getattr(workdir_lib, demo_name),
+    export_module, model_module, demo = _PAPERS[model_name]
+    workdir = workdir_lib.resolve(FLAGS.workdir, demo,
                                   FLAGS['model'].value if 'model' in FLAGS else None)
     workdir_lib.check_model_name(
         workdir, model_name, lambda name: f'export it with python -m {_PAPERS[name][0]}'

@@ -50,11 +50,11 @@ def test_the_bedrooms_model_restores_and_upsamples_at_its_shipped_defaults(tmp_p
 
 def test_demo_writes_both_grids_and_the_page(tmp_path, monkeypatch):
   out = tmp_path / 'demo'
-  restored = {}  # The folder of every model the demo restores -> that model.
+  restored = {}  # The folder of every model the demo restores -> (that model, its config).
 
   def restore(folder, build, *args, **kwargs):
     model, config, step = real_restore(folder, build, *args, **kwargs)
-    restored[os.path.realpath(folder)] = model
+    restored[os.path.realpath(folder)] = model, config
     return model, config, step
 
   real_restore = workdir_lib.restore
@@ -130,8 +130,8 @@ def test_demo_writes_both_grids_and_the_page(tmp_path, monkeypatch):
         square = np.asarray(transforms.center_square_crop(dict(photos)[name]))
         np.testing.assert_allclose(truth, block_means(square, len(square) // 32),
                                    atol=0.51, err_msg=name)
-    model = restored[os.path.realpath(sr_model.demo_workdir(model_name))]
-    s = workdir_lib.read_config(sr_model.demo_workdir(model_name)).sampling
+    model, config = restored[os.path.realpath(sr_model.demo_workdir(model_name))]
+    s = config.sampling
     paper = model.sample(lowres, temperature=1.0, guidance=1.0, keep_gray=True,
                          seed=[sampling.derive_seed(0, i) for i in range(len(names))]).numpy()
     np.testing.assert_array_equal(
@@ -143,8 +143,8 @@ def test_demo_writes_both_grids_and_the_page(tmp_path, monkeypatch):
                            ).numpy()
     np.testing.assert_array_equal(np.stack([read(what, f'{n}_sample1.png') for n in names]),
                                   shipped)
-  model = restored[os.path.realpath(pixcolor_model.DEMO_WORKDIR)]
-  s = workdir_lib.read_config(pixcolor_model.DEMO_WORKDIR).sampling
+  model, config = restored[os.path.realpath(pixcolor_model.DEMO_WORKDIR)]
+  s = config.sampling
   assert s.candidates > 1  # So that dropping them would show.
   for i, (name, _) in enumerate(photos):  # The i-th photo's colourings: seed i.
     gray = read('colorization', f'{name}_gray.png')
