@@ -21,20 +21,19 @@ import helpers
 from helpers import ROOT
 
 
-def run_script(name, *args, stderr=None):
-  """The JSON lines a benchmark script prints; its stderr is appended to the list `stderr`."""
+def run_script(name, *args):
+  """The JSON lines a benchmark script prints, and its stderr."""
   result = subprocess.run([sys.executable, os.path.join(ROOT, 'experiments', 'benchmarks', name),
                            *args], capture_output=True, text=True, timeout=600, cwd=ROOT)
   assert result.returncode == 0, result.stderr[-3000:]
-  if stderr is not None:
-    stderr.append(result.stderr)
-  return [json.loads(line) for line in result.stdout.splitlines() if line.startswith('{')]
+  return ([json.loads(line) for line in result.stdout.splitlines() if line.startswith('{')],
+          result.stderr)
 
 
 def test_training_benchmark_times_every_part_of_both_tasks():
-  lines = run_script('training.py', '--configs=faces_tiny,pixcolor_tiny',
-                     '--variants=recipe', '--batch_size=2',
-                     '--steps=1', '--repeats=1', '--pipeline_batches=2')
+  lines, _ = run_script('training.py', '--configs=faces_tiny,pixcolor_tiny',
+                        '--variants=recipe', '--batch_size=2',
+                        '--steps=1', '--repeats=1', '--pipeline_batches=2')
   assert [l['config'] for l in lines] == ['faces_tiny.py', 'pixcolor_tiny.py']
   from pixel_recursive.training import precision  # pylint: disable=g-import-not-at-top
   for line in lines:
@@ -58,14 +57,13 @@ def test_training_benchmark_times_every_part_of_both_tasks():
 
 
 def test_sampling_benchmark_times_the_cached_sampler():
-  stderr = []
-  (line,) = run_script('sampling.py', '--config=experiments/configs/faces_tiny.py',
-                       '--batch_size=2', '--methods=cached,cached_top_p,predict_loop',
-                       '--repeats=2', '--predict_steps=2', stderr=stderr)
+  (line,), stderr = run_script('sampling.py', '--config=experiments/configs/faces_tiny.py',
+                               '--batch_size=2', '--methods=cached,cached_top_p,predict_loop',
+                               '--repeats=2', '--predict_steps=2')
   assert line['benchmark'] == 'sampling' and line['seconds_per_image']['cached'] > 0
   # Per image: the batch's time (its fastest of 2 runs, on stderr to the millisecond) over its 2
   # images.
-  batch_seconds = float(re.search(r'^cached: ([\d.]+) s per batch of 2$', stderr[0],
+  batch_seconds = float(re.search(r'^cached: ([\d.]+) s per batch of 2$', stderr,
                                   re.M).group(1))
   assert line['seconds_per_image']['cached'] == pytest.approx(batch_seconds / 2, abs=3e-4)
   assert line['top_p'] == 0.9
@@ -73,7 +71,7 @@ def test_sampling_benchmark_times_the_cached_sampler():
   assert line['nucleus_cost_vs_cached'] == pytest.approx(seconds['cached_top_p'] / seconds['cached'])
   # The keras.io-style loop, timed over 2 sub-pixels and extrapolated to all 32 x 32 x 3 of them.
   assert line['predict_loop_extrapolated_from_steps'] == 2 and seconds['predict_loop'] > 0
-  ms_per_step = float(re.search(r'^predict loop: ([\d.]+) ms per sub-pixel step$', stderr[0],
+  ms_per_step = float(re.search(r'^predict loop: ([\d.]+) ms per sub-pixel step$', stderr,
                                 re.M).group(1))
   assert seconds['predict_loop'] == pytest.approx(ms_per_step / 1e3 * 32 * 32 * 3 / 2, rel=0.01)
   assert line['speedup_cached_vs_predict_loop'] == pytest.approx(
