@@ -32,11 +32,17 @@ def test_conditioning_mean_is_the_expected_value_of_softmax_a():
   a[0, 0, 0, 1, [10, 20]] = 0.0  # 10 or 20 equally: 15.
   a[1, 2, 4, 2, 0] = np.log(0.75)
   a[1, 2, 4, 2, 100] = np.log(0.25)  # 0 with 3/4, 100 with 1/4: 25.
-  a[1, 1, 3, 0, :] = 0.0  # Uniform over 0..255: 127.5, rounded to even: 128.
+  # Uniform over 0..254: 127. Not over 0..255: its 127.5 is a tie that the softmax kernel's last
+  # bit decides (128 with oneDNN, 127 with TensorFlow's own kernels).
+  a[1, 1, 3, 0, :255] = 0.0
+  # Means of 0.75 and 0.25, rounded to the nearest (not down, not up) and never a tie.
+  a[0, 2, 1, 2, [0, 1]] = np.log([0.25, 0.75])
+  a[1, 0, 0, 1, [0, 1]] = np.log([0.75, 0.25])
   got = evaluate.conditioning_mean(FakeModel(a), np.zeros([2, 1, 1, 3], np.uint8))
   assert got.dtype == np.uint8 and got.shape == (2, 3, 5, 3)
   want = np.zeros([2, 3, 5, 3], np.uint8)
-  want[0, 0, 0, 0], want[0, 0, 0, 1], want[1, 2, 4, 2], want[1, 1, 3, 0] = 200, 15, 25, 128
+  want[0, 0, 0, 0], want[0, 0, 0, 1], want[1, 2, 4, 2], want[1, 1, 3, 0] = 200, 15, 25, 127
+  want[0, 2, 1, 2], want[1, 0, 0, 1] = 1, 0
   np.testing.assert_array_equal(got, want)
 
 
