@@ -50,8 +50,8 @@ DEQUANTIZATIONS = ('uniform', 'centre')
 # are not those of any draw (`sampling.uniform_noise`).
 _DEQUANTIZATION_POSITION = 2 ** 31
 
-# The demo checkpoint shipped with the package (a workdir: config.json + checkpoints/), used by
-# `colorize` and `export` when no --workdir is given.
+# The shipped demo checkpoint (workdir.PIXCOLOR_DEMO_WORKDIR, which the commands use), for the
+# Python API and the notebooks: `workdir.restore(DEMO_WORKDIR, build_model)`.
 DEMO_WORKDIR = workdir_lib.PIXCOLOR_DEMO_WORKDIR
 
 

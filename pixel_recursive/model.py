@@ -21,8 +21,8 @@ from pixel_recursive import sampling
 from pixel_recursive import workdir as workdir_lib
 
 _PACKAGE = 'pixel_recursive'
-# The demo checkpoints shipped with the package (workdirs: config.json + checkpoints/), used by
-# `upsample` and `export` when no --workdir is given; --model picks one, faces by default.
+# The shipped demo checkpoints (workdir.SR_DEMO_WORKDIRS, which the commands use), for the Python
+# API and the notebooks: `workdir.restore(DEMO_WORKDIRS['bedrooms'], build_model)`.
 DEMO_WORKDIRS = workdir_lib.SR_DEMO_WORKDIRS
 DEMO_WORKDIR = DEMO_WORKDIRS['faces']
 
