@@ -82,8 +82,12 @@ def make_train_step(task, training, config, strategy, use_xla):
 
 
 class Evaluator:
-  """Mean of a task's per-example metrics over the config's `eval_examples` of the eval split, with
-  one compiled eval step reused for every evaluation."""
+  """Mean of a task's per-example metrics over the config's `eval_examples` of the eval split (every
+  one of them, however many a batch holds), with one compiled eval step reused for every evaluation.
+
+  Every batch is full, so the step is traced once: each input pipeline's examples are padded to a
+  whole number of its replicas' batches with copies of its first example, weighted 0.
+  """
 
   def __init__(self, task, config, strategy):
     self.strategy = strategy
@@ -91,20 +95,42 @@ class Evaluator:
     batch = min(config.get('eval_batch_size', config.batch_size), self.num_examples or 10**9)
     replicas = strategy.num_replicas_in_sync
     self.batch = max(replicas, batch - batch % replicas)
-    self.input_fn = task.input_fn(config, 'eval', self.batch, training=False,
-                                  num_examples=self.num_examples)
+    # One example per replica and batch, so that no example is dropped with a partial batch.
+    examples = task.input_fn(config, 'eval', replicas, training=False,
+                             num_examples=self.num_examples)
+
+    def input_fn(input_context=None):
+      per_replica, per_pipeline = self.batch, self.batch
+      if input_context is not None:
+        per_replica = input_context.get_per_replica_batch_size(self.batch)
+        per_pipeline = per_replica * (input_context.num_replicas_in_sync //
+                                      input_context.num_input_pipelines)
+      ds = examples(input_context).unbatch().map(lambda ex: dict(ex, eval_weight=1.0))
+      padding = ds.take(1).map(lambda ex: dict(ex, eval_weight=0.0)).repeat(per_pipeline - 1)
+      return (ds.concatenate(padding).batch(per_pipeline, drop_remainder=True).unbatch()
+              .batch(per_replica, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+
+    self.input_fn = input_fn
     self.task = task
+    self.source = config.data.source
     self._steps = {}
 
   def _step(self, model):
     if id(model) not in self._steps:
       strategy, task = self.strategy, self.task
 
+      def replica_sums(batch):
+        batch = dict(batch)
+        weight = batch.pop('eval_weight')
+        metrics = task.metrics(model, batch, training=False)
+        return {k: tf.reduce_sum(v * weight) for k, v in metrics.items()}, tf.reduce_sum(weight)
+
       @tf.function(autograph=False)
       def eval_step(batch):
-        metrics = strategy.run(lambda b: task.metrics(model, b, training=False), (batch,))
-        return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=0)
-                for k, v in metrics.items()}
+        sums, count = strategy.run(replica_sums, (batch,))
+        return ({k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+                 for k, v in sums.items()},
+                strategy.reduce(tf.distribute.ReduceOp.SUM, count, axis=None))
 
       self._steps[id(model)] = eval_step
     return self._steps[id(model)]
@@ -114,9 +140,10 @@ class Evaluator:
     step = self._step(model)
     totals, count = {}, 0
     for batch in self.strategy.distribute_datasets_from_function(self.input_fn):
-      for k, v in step(batch).items():
+      sums, n = step(batch)
+      for k, v in sums.items():
         totals[k] = totals.get(k, 0.0) + float(v)
-      count += self.batch
+      count += int(n)
     if not count:
-      raise commands.UsageError('the eval split has fewer examples than one eval batch')
+      raise commands.UsageError(f'the eval split of {self.source} has no examples')
     return {k: v / count for k, v in totals.items()}, count
