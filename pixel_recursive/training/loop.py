@@ -256,7 +256,8 @@ def run(task, config, workdir, mode='train', strategy=None, config_file=None):
         metrics, count = evaluator(training.inference.get())
         for name, value in task.scalars(metrics).items():
           eval_summaries.scalar(name, value, current)
-        logging.info('eval at step %d on %d examples: %s', current, count, task.progress(metrics))
+        logging.info('eval at step %d on %s: %s', current, commands.counted(count, 'example'),
+                     task.progress(metrics))
       if saved_now:
         # This step is checkpointed, so its images, histograms and eval can be written now.
         summaries.commit()
@@ -297,7 +298,8 @@ def continuous_eval(task, config, workdir, strategy):
       with open(done_file, 'w') as f:
         f.write(str(current))
       last_done = current
-      logging.info('eval of step %d on %d examples: %s', current, count, task.progress(metrics))
+      logging.info('eval of step %d on %s: %s', current, commands.counted(count, 'example'),
+                   task.progress(metrics))
     if current >= config.train_steps:
       break
   return current
