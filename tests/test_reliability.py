@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import event_files
 import helpers
 from pixel_recursive.training import preemption as preemption_lib
 from training_runs import (ROOT, assert_monotonic_summaries, assert_same_training, checkpoint_steps,
@@ -102,11 +103,14 @@ def test_two_workers_train_together_like_one_process(tmp_path):
            eval_images=np.tile(faces, (4, 1, 1, 1)))
   # float32: the tiny configs' 'auto' is mixed_bfloat16 on a CPU with native bfloat16, too coarse
   # for comparing weights at 1e-4. With a moving average of the weights, which each worker keeps
-  # in cross-replica context: the workers' averages must follow the single process's too.
+  # in cross-replica context: the workers' averages must follow the single process's too. An eval
+  # at the end on 5 examples in batches of 2 per replica: the workers' shares are 3 and 2, both
+  # padded to 2 steps (the workers' steps must pair up), and every example counted once.
   args = ['--config.train_steps=6', '--config.checkpoint_every_steps=3',
           '--config.log_every_steps=3', '--config.xla=False', '--config.dtype_policy=float32',
           '--config.data.shuffle_buffer=1', f'--config.data.source=npz:{tmp_path}/data.npz',
-          '--config.ema_decay=0.9']
+          '--config.ema_decay=0.9', '--mode=train_and_eval', '--config.eval_every_steps=6',
+          '--config.eval_examples=5', '--config.eval_batch_size=4']
   ports = [free_port(), free_port()]
   cluster = {'worker': [f'127.0.0.1:{p}' for p in ports]}
   chief_dir = str(tmp_path / 'multi')
@@ -136,6 +140,11 @@ def test_two_workers_train_together_like_one_process(tmp_path):
   single = train_in_process(single_dir, *args)  # Needs no process of its own.
   assert single.returncode == 0, single.stderr[-3000:]
   assert_same_training(chief_dir, single_dir, 6)
+  for out in outputs + [single.stderr]:
+    assert 'eval at step 6 on 5 examples' in out
+  [(step, multi)] = event_files.scalars(os.path.join(chief_dir, 'eval'), 'bits_per_dim')
+  [(_, one)] = event_files.scalars(os.path.join(single_dir, 'eval'), 'bits_per_dim')
+  assert step == 6 and multi == pytest.approx(one, rel=1e-4)
 
 
 def start_workers(workdir, args, tmp_path, name):

@@ -86,7 +86,9 @@ class Evaluator:
   one of them, however many a batch holds), with one compiled eval step reused for every evaluation.
 
   Every batch is full, so the step is traced once: each input pipeline's examples are padded to a
-  whole number of its replicas' batches with copies of its first example, weighted 0.
+  whole number of its replicas' batches with copies of its first example, weighted 0. With several
+  input pipelines (workers), which must take the same number of steps, each is padded to the
+  batches of the largest share of `eval_examples`.
   """
 
   def __init__(self, task, config, strategy):
@@ -100,14 +102,19 @@ class Evaluator:
                              num_examples=self.num_examples)
 
     def input_fn(input_context=None):
-      per_replica, per_pipeline = self.batch, self.batch
+      per_replica, per_pipeline, pipelines = self.batch, self.batch, 1
       if input_context is not None:
+        pipelines = input_context.num_input_pipelines
         per_replica = input_context.get_per_replica_batch_size(self.batch)
-        per_pipeline = per_replica * (input_context.num_replicas_in_sync //
-                                      input_context.num_input_pipelines)
+        per_pipeline = per_replica * (input_context.num_replicas_in_sync // pipelines)
       ds = examples(input_context).unbatch().map(lambda ex: dict(ex, eval_weight=1.0))
-      padding = ds.take(1).map(lambda ex: dict(ex, eval_weight=0.0)).repeat(per_pipeline - 1)
-      return (ds.concatenate(padding).batch(per_pipeline, drop_remainder=True).unbatch()
+      padding = ds.take(1).map(lambda ex: dict(ex, eval_weight=0.0))
+      if pipelines > 1 and self.num_examples:
+        share = -(-self.num_examples // pipelines)  # A pipeline's share is at most this.
+        ds = ds.concatenate(padding.repeat()).take(-(-share // per_pipeline) * per_pipeline)
+      else:
+        ds = ds.concatenate(padding.repeat(per_pipeline - 1))
+      return (ds.batch(per_pipeline, drop_remainder=True).unbatch()
               .batch(per_replica, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
 
     self.input_fn = input_fn
