@@ -3,6 +3,7 @@
 `make_train_step` returns the function that runs N train steps in one `tf.function` (ColTran's
 `train_multiple_steps`); `Evaluator` averages a task's per-example metrics over the eval split.
 """
+from absl import logging
 import tensorflow as tf
 
 from pixel_recursive import commands
@@ -113,10 +114,16 @@ class Evaluator:
         share = -(-self.num_examples // pipelines)  # A pipeline's share is at most this.
         ds = ds.concatenate(padding.repeat()).take(-(-share // per_pipeline) * per_pipeline)
       else:
+        if pipelines > 1 and not self._warned:
+          self._warned = True
+          logging.warning('eval_examples is not set: each of the %d workers evaluates its whole '
+                          'share of the eval split, and if their numbers of batches differ the '
+                          'collective ops abort; set --config.eval_examples', pipelines)
         ds = ds.concatenate(padding.repeat(per_pipeline - 1))
       return (ds.batch(per_pipeline, drop_remainder=True).unbatch()
               .batch(per_replica, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
 
+    self._warned = False
     self.input_fn = input_fn
     self.task = task
     self.source = config.data.source
