@@ -10,6 +10,7 @@ import glob as glob_lib
 import os
 import re
 import threading
+import zipfile
 
 from absl import logging
 import numpy as np
@@ -217,3 +218,30 @@ def tfrecord(pattern, split, input_context=None, shuffle_files=False, seed=0):
     return _decoded(_decode_or_skip, [file, index, data[TFRECORD_KEY]])
 
   return _drop_unreadable(ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)), None
+
+
+def npz_array(path, *names):
+  """(name, numpy array) of the first of `names` the `.npz` archive at `path` holds.
+
+  Raises:
+    DataSourceError: one line naming what is wrong: no such file, a single `.npy` array, not a
+      readable archive, or none of `names` in it (with the names it has).
+  """
+  if not os.path.isfile(path):
+    raise DataSourceError(f'npz file {path!r} does not exist')
+  try:
+    arrays = np.load(path)
+    if not isinstance(arrays, np.lib.npyio.NpzFile):
+      raise DataSourceError(f'{path} is a single .npy array, not an .npz archive of named arrays')
+    with arrays:
+      for name in names:
+        if name in arrays.files:
+          return name, arrays[name]
+      wanted = (f'neither `{"` nor `".join(reversed(names))}`' if len(names) > 1
+                else f'no `{names[0]}`')
+      raise DataSourceError(f'{path} has {wanted} (it has {sorted(arrays.files)})')
+  except DataSourceError:
+    raise
+  except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+    # Not a NumPy file at all, a truncated archive, or object arrays (which need pickle).
+    raise DataSourceError(f'{path} is not a readable .npz file ({e})') from None

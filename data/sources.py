@@ -26,7 +26,6 @@ Splits are `train` and `eval`.
 import difflib
 import os
 import socket
-import zipfile
 
 import numpy as np
 import tensorflow as tf
@@ -98,25 +97,9 @@ def _folder(path, split, input_context=None, shuffle_files=False, seed=0):
 
 
 def _npz(path, split):
-  if not os.path.isfile(path):
-    raise DataSourceError(f'npz source {path!r} does not exist')
-  try:
-    arrays = np.load(path)
-    if not isinstance(arrays, np.lib.npyio.NpzFile):
-      raise DataSourceError(f'{path} is a single .npy array, not an .npz archive of named arrays')
-    with arrays:
-      if f'{split}_images' in arrays.files:
-        images = arrays[f'{split}_images']
-      elif 'images' in arrays.files:
-        images = readers.split_list(arrays['images'], split)
-      else:
-        raise DataSourceError(
-            f'{path} has neither `images` nor `{split}_images` (it has {sorted(arrays.files)})')
-  except DataSourceError:
-    raise
-  except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-    # Not a NumPy file at all, a truncated archive, or object arrays (which need pickle).
-    raise DataSourceError(f'{path} is not a readable .npz file ({e})') from None
+  name, images = readers.npz_array(path, f'{split}_images', 'images')
+  if name == 'images':
+    images = readers.split_list(images, split)
   images = np.asarray(images)
   if images.ndim == 3:
     images = images[..., None]

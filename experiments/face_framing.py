@@ -17,7 +17,6 @@ import json
 import os
 import sys
 
-from absl import app
 from absl import flags
 import numpy as np
 
@@ -25,6 +24,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 from data import faces  # pylint: disable=g-import-not-at-top,wrong-import-position
+from data import readers  # pylint: disable=g-import-not-at-top,wrong-import-position
 from data import samples  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
@@ -97,15 +97,18 @@ def main(argv):
             'min_neighbours': faces.MIN_NEIGHBOURS}
   framing = faces.FRAMING
   if FLAGS.fit:
-    framing, used = fit(np.load(FLAGS.fit)['images'][:FLAGS.fit_count])
+    framing, used = fit(readers.npz_array(FLAGS.fit, 'images')[1][:FLAGS.fit_count])
     result['fitted_framing'] = framing
     result['fitted_on'] = used
   if FLAGS.check:
-    result['check'] = check(np.load(FLAGS.check)['images'][:FLAGS.check_count], framing)
+    result['check'] = check(readers.npz_array(FLAGS.check, 'images')[1][:FLAGS.check_count],
+                            framing)
   result['sample_photos'] = {name: len(faces.detect(image)) for name, image in samples.photos()}
   print(json.dumps(result))
 
 
 if __name__ == '__main__':
+  from data import errors as _errors
+  from pixel_recursive import commands as _commands
   define_flags()
-  app.run(main)
+  _commands.run(main, user_errors=(_errors.DataSourceError,))

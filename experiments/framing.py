@@ -19,7 +19,6 @@ import os
 import sys
 import tempfile
 
-from absl import app
 from absl import flags
 import numpy as np
 
@@ -73,7 +72,9 @@ def main(argv):
   from pixel_recursive import evaluate  # pylint: disable=g-import-not-at-top
   from pixel_recursive import model as model_lib  # pylint: disable=g-import-not-at-top
   from pixel_recursive import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
-  block = faces_block(np.load(FLAGS.faces)['images'], FLAGS.ids, FLAGS.num_examples, FLAGS.gray)
+  from data import readers  # pylint: disable=g-import-not-at-top
+  faces = readers.npz_array(FLAGS.faces, 'images')[1]  # A missing or wrong file: one line, exit 2.
+  block = faces_block(faces, FLAGS.ids, FLAGS.num_examples, FLAGS.gray)
   workdir = workdir_lib.resolve(FLAGS.workdir, model_lib.DEMO_WORKDIRS, FLAGS.model)
   model, config, step = workdir_lib.restore(workdir, model_lib.build_model)
   t = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
@@ -109,5 +110,7 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  from data import errors as _errors
+  from pixel_recursive import commands as _commands
   define_flags()
-  app.run(main)
+  _commands.run(main, user_errors=(_errors.DataSourceError,))

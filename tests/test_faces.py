@@ -294,3 +294,17 @@ def test_the_framing_test_runs_on_the_shipped_faces_model(tmp_path):
   assert report['top_p'] == 1 and report['candidates'] == 1
   row = report['zooms']['0.6']
   assert row['samples']['consistency'] > 10 and row['bits_per_dim'] > 0
+
+
+@pytest.mark.parametrize('module,flag', [('experiments.framing', '--faces'),
+                                         ('experiments.face_framing', '--fit'),
+                                         ('experiments.face_framing', '--check')])
+def test_the_framing_scripts_name_a_missing_or_wrong_faces_file_in_one_line(tmp_path, module, flag):
+  """Their faces are ../shared's CelebA arrays: without them, or with another npz, one line and exit
+  2 (was a traceback)."""
+  np.savez(tmp_path / 'other.npz', train_images=np.zeros([1, 4, 4, 3], np.uint8))
+  result = helpers.run_in_process(module, f'{flag}={tmp_path}/none.npz')
+  helpers.assert_usage_error(result, f"npz file '{tmp_path}/none.npz' does not exist", prog=module)
+  result = helpers.run_in_process(module, f'{flag}={tmp_path}/other.npz')
+  helpers.assert_usage_error(
+      result, f"{tmp_path}/other.npz has no `images` (it has ['train_images'])", prog=module)
