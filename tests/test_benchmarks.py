@@ -199,3 +199,22 @@ def test_each_variant_is_built_in_its_own_precision_and_keras_policy_is_left_as_
     layers = model._flatten_layers()  # pylint: disable=protected-access
     assert {layer.dtype_policy.name for layer in layers} == {policy}
     assert optimizer.built and {v.dtype for v in model.trainable_variables} == {'float32'}
+
+
+@pytest.mark.parametrize('module,args,message', [
+    ('training', ['--configs=faces_tiny,nosuch'],
+     '--configs: no config named nosuch in experiments/configs (there: bedrooms_8x32, '),
+    ('sampling', ['--config=nosuch.py'], 'cannot load --config nosuch.py: '),
+])
+def test_a_benchmark_named_a_config_that_does_not_exist_says_so_in_one_line(module, args, message):
+  """Exit 2 and one line, as the commands' (both printed a traceback and exited 1)."""
+  result = helpers.run_in_process(f'experiments.benchmarks.{module}', *args)
+  helpers.assert_usage_error(result, message, prog=f'experiments.benchmarks.{module}')
+
+
+def test_the_config_names_are_the_files_that_define_get_config():
+  names = configs.names()
+  assert {'faces_tiny', 'pixcolor_tiny', 'celeba_8x32', 'bedrooms_demo'} <= set(names)
+  assert 'base' not in names and '__init__' not in names
+  for name in names:
+    configs.load(name)  # Each one loads.

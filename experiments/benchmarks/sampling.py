@@ -20,7 +20,6 @@ import resource
 import sys
 import time
 
-from absl import app
 from absl import flags
 import numpy as np
 
@@ -85,7 +84,8 @@ def make_target(config, batch_size):
   try:
     from pixcolor import benchmark_target  # PixColor registers its own target.
   except ImportError:
-    raise app.UsageError(f'no benchmark target for model.name={name!r}') from None
+    from pixel_recursive import commands  # pylint: disable=g-import-not-at-top
+    raise commands.UsageError(f'no benchmark target for model.name={name!r}') from None
   return benchmark_target.make(config, batch_size, FLAGS.temperature)
 
 
@@ -192,5 +192,6 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  from pixel_recursive import commands as _commands
   define_flags()
-  app.run(main)
+  _commands.run(main)

@@ -35,7 +35,6 @@ import os
 import sys
 import time
 
-from absl import app
 from absl import flags
 import numpy as np
 
@@ -44,6 +43,7 @@ if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 from experiments import configs  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments.benchmarks import common  # pylint: disable=g-import-not-at-top,wrong-import-position
+from pixel_recursive import commands as _commands  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 def define_flags():
@@ -293,6 +293,10 @@ def benchmark(name):
 
 def main(argv):
   del argv
+  unknown = [name for name in FLAGS.configs if name not in configs.names()]
+  if unknown:
+    raise _commands.UsageError(f'--configs: no config named {", ".join(unknown)} in '
+                               f'experiments/configs (there: {", ".join(configs.names())})')
   import pixel_recursive  # pylint: disable=unused-import  (quiet TensorFlow start-up)
   for name in FLAGS.configs:
     print(json.dumps(benchmark(name)), flush=True)
@@ -300,4 +304,4 @@ def main(argv):
 
 if __name__ == '__main__':
   define_flags()
-  app.run(main)
+  _commands.run(main)
