@@ -114,16 +114,15 @@ class Evaluator:
         share = -(-self.num_examples // pipelines)  # A pipeline's share is at most this.
         ds = ds.concatenate(padding.repeat()).take(-(-share // per_pipeline) * per_pipeline)
       else:
-        if pipelines > 1 and not self._warned:
-          self._warned = True
-          logging.warning('eval_examples is not set: each of the %d workers evaluates its whole '
-                          'share of the eval split, and if their numbers of batches differ the '
-                          'collective ops abort; set --config.eval_examples', pipelines)
         ds = ds.concatenate(padding.repeat(per_pipeline - 1))
+        if pipelines > 1:
+          logging.log_first_n(
+              logging.WARNING, 'eval_examples is not set: each of the %d workers evaluates its '
+              'whole share of the eval split, and if their numbers of batches differ the '
+              'collective ops abort; set --config.eval_examples', 1, pipelines)
       return (ds.batch(per_pipeline, drop_remainder=True).unbatch()
               .batch(per_replica, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
 
-    self._warned = False
     self.input_fn = input_fn
     self.task = task
     self.source = config.data.source
