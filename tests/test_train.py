@@ -499,14 +499,26 @@ def test_an_eval_split_smaller_than_tensorboards_image_grid_names_the_key_to_set
   assert not os.path.exists(tmp_path / 'run' / 'checkpoints')
 
 
+def faces_tiny_eval():
+  """faces_tiny's eval settings: its source (samples:faces: 10 eval faces), its eval batch (64)."""
+  tiny = load_config('faces_tiny')
+  return {'data.source': tiny.data.source, 'data.crop': tiny.data.crop,
+          'eval_examples': tiny.eval_examples, 'eval_batch_size': tiny.eval_batch_size}
+
+
 @pytest.mark.parametrize('strategy', ['default', 'mirrored'])
-@pytest.mark.parametrize('examples', [8, 7])
-def test_the_evaluator_reports_the_mean_over_the_eval_examples(strategy, examples):
+@pytest.mark.parametrize('overrides,examples', [
+    ({'eval_examples': 8, 'eval_batch_size': 4}, 8),
+    ({'eval_examples': 7, 'eval_batch_size': 4}, 7),
+    (faces_tiny_eval(), 10),
+], ids=['8_in_4s', '7_in_4s', 'faces_tiny'])
+def test_the_evaluator_reports_the_mean_over_the_eval_examples(strategy, overrides, examples):
   """The eval numbers of TensorBoard and the log are per-example values summed over batches and
   replicas, then divided by the examples: the mean over `eval_examples` (not a mean of batch means
   divided again, nor a sum), every one of them: 7 in batches of 4 are 4 and 3, the last padded with
-  examples that count for nothing."""
-  config = tiny_config(eval_examples=examples, eval_batch_size=4)
+  examples that count for nothing; faces_tiny's 10 eval faces are one padded batch of 64 (its runs
+  used to stop at their first eval with 'the eval split has fewer examples than one eval batch')."""
+  config = tiny_config(**overrides)
   task = task_lib.SuperResolutionTask(config)
   distribution = strategy_named(strategy)
   with distribution.scope():
@@ -517,24 +529,6 @@ def test_the_evaluator_reports_the_mean_over_the_eval_examples(strategy, example
                  training=False)
   for key in ('nats', 'nats_conditioning', 'nats_prior'):
     np.testing.assert_allclose(means[key], aux[key].numpy().mean(), rtol=1e-4)
-
-
-def test_an_eval_split_smaller_than_one_eval_batch_is_scored_whole():
-  """faces_tiny's source, samples:faces, has 10 eval faces and its eval batch is 64: the faces are
-  scored in one padded batch (two of 32 on two replicas), not dropped with it (the run used to stop
-  at its first eval with 'the eval split has fewer examples than one eval batch')."""
-  tiny = load_config('faces_tiny')
-  assert (tiny.data.source, tiny.eval_batch_size) == ('samples:faces', 64)
-  config = tiny_config(**{'data.source': 'samples:faces', 'data.crop': 'none',
-                          'eval_examples': tiny.eval_examples, 'eval_batch_size': 64})
-  task = task_lib.SuperResolutionTask(config)
-  distribution = strategy_named('mirrored')
-  with distribution.scope():
-    model = task.build_model(config.model)
-  means, count = steps_lib.Evaluator(task, config, distribution)(model)
-  assert count == 10
-  _, aux = model(pipeline.first_batch(config.data, 'super_resolution', 'eval', 10), training=False)
-  np.testing.assert_allclose(means['nats'], aux['nats'].numpy().mean(), rtol=1e-4)
 
 
 def test_the_l2_baselines_psnr_is_on_the_0_255_scale():
