@@ -531,6 +531,29 @@ def test_the_evaluator_reports_the_mean_over_the_eval_examples(strategy, overrid
     np.testing.assert_allclose(means[key], aux[key].numpy().mean(), rtol=1e-4)
 
 
+@pytest.mark.parametrize('workers,examples', [(2, 5), (2, 1), (3, 2)])
+def test_every_workers_eval_input_takes_the_same_steps_and_all_count_each_example_once(
+    workers, examples):
+  """Under MultiWorkerMirroredStrategy each worker's pipeline gets its share of `eval_examples`
+  (example k to worker k % n); they must yield as many batches, or the collective ops of the eval
+  step abort. A worker whose share is empty (fewer eval examples than workers) pads with the
+  split's first example at weight 0: before, it had nothing to pad with and yielded no batch.
+  Each worker here has one replica; the workers are faked by their input contexts."""
+  config = tiny_config(eval_examples=examples, eval_batch_size=2 * workers)
+  evaluator = steps_lib.Evaluator(task_lib.SuperResolutionTask(config), config,
+                                  types.SimpleNamespace(num_replicas_in_sync=workers))
+  weights = []
+  for i in range(workers):
+    context = tf.distribute.InputContext(num_input_pipelines=workers, input_pipeline_id=i,
+                                         num_replicas_in_sync=workers)
+    weights.append([b['eval_weight'].numpy() for b in evaluator.input_fn(context)])
+  # As many batches, all of one size, enough for the largest share: ceil(ceil(N / n) / batch).
+  size = weights[0][0].shape[0]
+  assert all(w.shape == (size,) for worker in weights for w in worker)
+  assert [len(w) for w in weights] == [-(-(-(-examples // workers)) // size)] * workers
+  assert sum(w.sum() for worker in weights for w in worker) == examples
+
+
 def test_the_l2_baselines_psnr_is_on_the_0_255_scale():
   """Its MSE is on [-1, 1] (a difference of 2 spans 255 levels): 0.01 there is 162.6 on 0..255."""
   scalars = task_lib.SuperResolutionTask(tiny_config()).scalars({'loss': 0.01, 'mse': 0.01})

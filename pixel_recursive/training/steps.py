@@ -89,7 +89,7 @@ class Evaluator:
   Every batch is full, so the step is traced once: each input pipeline's examples are padded to a
   whole number of its replicas' batches with copies of its first example, weighted 0. With several
   input pipelines (workers), which must take the same number of steps, each is padded to the
-  batches of the largest share of `eval_examples`.
+  batches of the largest share of `eval_examples`, with copies of the split's first example.
   """
 
   def __init__(self, task, config, strategy):
@@ -101,6 +101,7 @@ class Evaluator:
     # One example per replica and batch, so that no example is dropped with a partial batch.
     examples = task.input_fn(config, 'eval', replicas, training=False,
                              num_examples=self.num_examples)
+    first_of_split = task.input_fn(config, 'eval', 1, training=False, num_examples=1)
 
     def input_fn(input_context=None):
       per_replica, per_pipeline, pipelines = self.batch, self.batch, 1
@@ -109,7 +110,10 @@ class Evaluator:
         per_replica = input_context.get_per_replica_batch_size(self.batch)
         per_pipeline = per_replica * (input_context.num_replicas_in_sync // pipelines)
       ds = examples(input_context).unbatch().map(lambda ex: dict(ex, eval_weight=1.0))
-      padding = ds.take(1).map(lambda ex: dict(ex, eval_weight=0.0))
+      # The padding is the first example of the pipeline's share, or of the whole split: a share
+      # is empty where there are fewer eval examples than pipelines.
+      first = ds if pipelines == 1 else first_of_split().unbatch()
+      padding = first.take(1).map(lambda ex: dict(ex, eval_weight=0.0))
       if pipelines > 1 and self.num_examples:
         share = -(-self.num_examples // pipelines)  # A pipeline's share is at most this.
         ds = ds.concatenate(padding.repeat()).take(-(-share // per_pipeline) * per_pipeline)
