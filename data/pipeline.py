@@ -225,7 +225,11 @@ def first_batch(data_config, task, split, batch_size):
   try:
     return {k: v.numpy() for k, v in next(iter(ds)).items()}
   except StopIteration:  # Fewer than one batch, so a small split: counting it is quick.
+    dropped = grayscale_dropped()
     count = sum(1 for _ in make_dataset(data_config, task, split, 1, training=False))
+    dropped = grayscale_dropped() - dropped
+    gray = (f' ({dropped} grayscale photo{"s" * (dropped != 1)} dropped: colorization learns '
+            'nothing from them)') if dropped else ''
     raise sources.DataSourceError(
         f'the {split} split of {data_config.source} has only {count} of the {batch_size} '
-        'examples asked for') from None
+        f'examples asked for{gray}') from None

@@ -323,6 +323,11 @@ def test_colorization_drops_grayscale_photos_and_counts_them(tmp_path):
   out = all_examples(pipeline.make_dataset(config, 'colorization', 'eval', 1, training=False,
                                            num_examples=4), 100)
   np.testing.assert_array_equal(out['image'], every['image'][:4])
+  # A split too small for TensorBoard's grid says what the gray photos took from it.
+  with pytest.raises(sources.DataSourceError, match=f'^the eval split of npz:{path} has only 6 '
+                     r'of the 7 examples asked for \(3 grayscale photos dropped: colorization '
+                     r'learns nothing from them\)$'):
+    pipeline.first_batch(config, 'colorization', 'eval', 7)
   # Super-resolution keeps gray photos: they are faces too.
   sr = all_examples(pipeline.make_dataset(sr_config(source=f'npz:{path}', crop='center'),
                                           'super_resolution', 'eval', 1, training=False), 100)
