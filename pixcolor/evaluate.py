@@ -198,9 +198,9 @@ def main(argv):
   temperatures = evaluation.parse_floats(FLAGS.temperatures, '--temperatures',
                                          commands.check_temperature)
   evaluation.check_top_p_flag()
-  evaluation.check_run()
+  evaluation.check_run('pixcolor')
   from pixcolor import model as model_lib  # TensorFlow from here on.
-  model, config, step = evaluation.load_run(model_lib.build_model, model_lib.PixColor, 'pixcolor')
+  model, config, step = evaluation.load_run(model_lib.build_model)
   default_t = commands.sampling_setting(config, 'temperature', None)
   temperatures = temperatures or [default_t]
   num_examples = FLAGS.num_examples or config.get('eval_examples', 1000)

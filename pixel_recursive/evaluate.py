@@ -204,11 +204,10 @@ def main(argv):
   temperatures = evaluation.parse_floats(FLAGS.temperatures, '--temperatures',
                                          commands.check_temperature)
   evaluation.check_top_p_flag()
-  evaluation.check_run()
+  evaluation.check_run('super_resolution')
   from pixel_recursive import model as model_lib  # TensorFlow from here on.
   from pixel_recursive import workdir as workdir_lib
-  model, config, step = evaluation.load_run(model_lib.build_model, model_lib.SuperResolution,
-                                            'super_resolution (use --l2_workdir for the baseline)')
+  model, config, step = evaluation.load_run(model_lib.build_model)
   settings, defaults = sweep(config, temperatures, guidances)
   l2_model = None
   if FLAGS.l2_workdir:

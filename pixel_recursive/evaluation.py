@@ -6,10 +6,13 @@ A paper's `evaluate.py` supplies what to measure; this module makes the two comm
   [--config.data.source=SOURCE]   evaluate on another source than the run's (e.g. `samples` from a
                                   fresh clone, to re-run a model card's numbers)
 writing metrics.json, metrics.md (the table) and metrics.png (the plot) beside each other, and the
-same numbers to TensorBoard under the workdir's `evaluate` run.
+same numbers to TensorBoard under the workdir's `evaluate` run (a run that cannot be written to,
+e.g. read-only, gets a warning instead). A --workdir of another model's run is a usage error that
+names the command for it.
 """
 import json
 import os
+import re
 import sys
 
 from absl import flags
@@ -83,22 +86,29 @@ def run(define_command_flags, main):
   commands.run(main, user_errors=(errors.DataSourceError,))
 
 
-def check_run():
+# How a run of each model (config.json's model.name) is evaluated.
+_EVALUATE = {'super_resolution': 'evaluate it with python -m pixel_recursive.evaluate',
+             'pixcolor': 'evaluate it with python -m pixcolor.evaluate',
+             'l2_regression': "it is the baseline: give it as --l2_workdir beside a "
+                              "super_resolution run's --workdir"}
+
+
+def check_run(model_name):
   """The checks of --workdir and --output that need no TensorFlow: a command calls it before it
   imports its model (and TensorFlow with it), so that these mistakes are named in a fraction of a
-  second; a wrong --workdir leaves no folder behind."""
+  second; a wrong --workdir leaves no folder behind. The run must hold a `model_name` model."""
   if not FLAGS.workdir or not FLAGS.output:
     raise commands.UsageError('--workdir and --output are required')
-  workdir_lib.read_config(FLAGS.workdir)  # Missing, a file, or without a config.json.
+  # Missing, a file, without a config.json, or another model's run.
+  workdir_lib.check_model_name(FLAGS.workdir, model_name, lambda name: _EVALUATE.get(
+      name, 'the evaluate commands evaluate super_resolution and pixcolor runs'))
   commands.check_output_dir(os.path.dirname(os.path.abspath(FLAGS.output)))
 
 
-def load_run(build_model, model_types, what):
-  """Restores the run --workdir names (checked by `check_run` before), with --config overrides
-  applied: (model, config, step)."""
+def load_run(build_model):
+  """Restores the run --workdir names (checked by `check_run` before: a run of the command's
+  model), with --config overrides applied: (model, config, step)."""
   model, config, step = workdir_lib.restore(FLAGS.workdir, build_model)
-  if not isinstance(model, model_types):
-    raise commands.UsageError(f'{FLAGS.workdir} is not a {what} run')
   if FLAGS.config.data.source:
     config.data.source = FLAGS.config.data.source
   return model, config, step
@@ -140,7 +150,8 @@ def finish(results, config, step, markdown, plot, scalars, image_tag, **extra):
                  **extra)
   table = markdown(results)
   image = write(results, table, plot(results))
-  write_tensorboard(scalars(results), {image_tag: image}, step)
+  write_tensorboard(os.path.join(FLAGS.workdir, 'evaluate'), scalars(results), {image_tag: image},
+                    step)
   print(table, flush=True)
 
 
@@ -162,16 +173,24 @@ def write(results, table, figure):
   return image
 
 
-def write_tensorboard(scalars, images, step):
-  """Scalars {tag: float} and images {tag: uint8 [H, W, 3]} under the workdir's `evaluate` run."""
+def write_tensorboard(logdir, scalars, images, step):
+  """Scalars {tag: float} and images {tag: uint8 [H, W, 3]} in `logdir` (the workdir's `evaluate`
+  run). A run that cannot be written to (a read-only folder, a shipped model installed read-only)
+  gets a warning instead: the command's own outputs are written by then."""
   import tensorflow as tf
-  writer = tf.summary.create_file_writer(os.path.join(FLAGS.workdir, 'evaluate'))
-  with writer.as_default():
-    for tag, value in scalars.items():
-      tf.summary.scalar(tag, value, step=step)
-    for tag, image in images.items():
-      tf.summary.image(tag, image[None], step=step)
-  writer.flush()
+  try:
+    writer = tf.summary.create_file_writer(logdir)
+    with writer.as_default():
+      for tag, value in scalars.items():
+        tf.summary.scalar(tag, value, step=step)
+      for tag, image in images.items():
+        tf.summary.image(tag, image[None], step=step)
+    writer.flush()
+  except (tf.errors.OpError, OSError) as e:
+    # TensorFlow's message without the op's names: 'Not a directory', '<file>; Permission denied'.
+    reason = (getattr(e, 'message', None) or str(e)).splitlines()[0]
+    reason = re.sub(r'\s*\[Op:.*$', '', re.sub(r'\{\{[^}]*\}\}\s*', '', reason))
+    logging.warning('wrote no TensorBoard summaries: cannot write to %s (%s)', logdir, reason)
 
 
 def figure(columns, width=13, height=4):

@@ -139,6 +139,25 @@ def test_a_workdir_of_another_model_is_named_and_leaves_no_output_folder(command
   assert not (tmp_path / 'out').exists()
 
 
+@pytest.mark.parametrize('command,holds,wanted,hint', [
+    ('pixel_recursive.evaluate', 'pixcolor', 'super_resolution',
+     'evaluate it with python -m pixcolor.evaluate'),
+    ('pixel_recursive.evaluate', 'l2_regression', 'super_resolution',
+     "it is the baseline: give it as --l2_workdir beside a super_resolution run's --workdir"),
+    ('pixcolor.evaluate', 'super_resolution', 'pixcolor',
+     'evaluate it with python -m pixel_recursive.evaluate'),
+])
+def test_evaluate_names_a_workdir_of_another_model_and_leaves_no_output_folder(
+    command, holds, wanted, hint, tmp_path):
+  """Each paper's evaluate given the other's run (or the L2 baseline) said so in a traceback
+  (ValueError from building the model), after TensorFlow had loaded."""
+  run_dir = helpers.fake_run(tmp_path / 'run', holds)
+  result = run(command, f'--workdir={run_dir}', f'--output={tmp_path}/out/m.json')
+  assert_usage_error(result, f'{run_dir} holds a {holds} model, not a {wanted} one: {hint}',
+                     prog=command)
+  assert not (tmp_path / 'out').exists()
+
+
 def test_outputs_are_never_read_back_as_inputs(tmp_path):
   """--input's folder is searched with its sub-folders, except the --output folder inside it, so a
   second run reads the photos alone; the --input folder itself is refused as --output (its outputs

@@ -6,6 +6,8 @@ Both evaluate commands seed each sample by its photo's place in the eval set and
 photos, never the padding of the last batch; with fake models whose outputs are known, every number
 of `pixcolor.evaluate` is checked against its own values. The whole commands run end to end in
 tests/test_train.py and tests/test_pixcolor_e2e.py."""
+import re
+
 import numpy as np
 import pytest
 
@@ -303,3 +305,26 @@ def test_every_plot_names_how_many_examples_and_which_step_it_scores():
   assert fig._suptitle.get_text() == '12 eval faces, step 3000'  # pylint: disable=protected-access
   evaluation.titled(fig, 'eval photos', {'num_examples': 1})  # A plot of results without a step.
   assert fig._suptitle.get_text() == '1 eval photos, step ?'  # pylint: disable=protected-access
+
+
+def test_tensorboard_gets_the_numbers_and_a_run_that_cannot_be_written_a_warning(tmp_path,
+                                                                               caplog):
+  """The scalars and the plot go to the workdir's `evaluate` run; where that cannot be written (a
+  read-only run, a shipped model installed read-only; here a file in the way, which stops root
+  too) the command warns instead of ending in a traceback after its outputs were written."""
+  from pixel_recursive import evaluation  # pylint: disable=g-import-not-at-top
+  import event_files  # pylint: disable=g-import-not-at-top
+  image = np.zeros([4, 6, 3], np.uint8)
+  evaluation.write_tensorboard(str(tmp_path / 'evaluate'), {'psnr': 21.5}, {'plot': image}, 7)
+  assert event_files.scalars(str(tmp_path / 'evaluate'), 'psnr') == [(7, 21.5)]
+  assert [(s, t) for s, t, k, _ in event_files.read(str(tmp_path / 'evaluate'))
+          if k == 'images'] == [(7, 'plot')]
+  (tmp_path / 'file').write_text('')
+  blocked = str(tmp_path / 'file' / 'evaluate')
+  caplog.clear()  # Reading the events above warns of a deprecation.
+  with caplog.at_level('WARNING'):
+    evaluation.write_tensorboard(blocked, {'psnr': 21.5}, {'plot': image}, 7)
+  (warning,) = [r.getMessage() for r in caplog.records if r.levelname == 'WARNING']
+  # TensorFlow's reason, without its op names: '<tmp>/file is not a directory'.
+  assert re.fullmatch(rf'wrote no TensorBoard summaries: cannot write to {re.escape(blocked)} '
+                      r'\([^\n{}\[\]]*not a directory\)', warning, re.I), warning
