@@ -48,8 +48,15 @@ def write_config(config, workdir, config_file=None):
     resolved['config_file'] = config_file
   if os.path.exists(workdir) and not os.path.isdir(workdir):
     raise commands.UsageError(f'--workdir {workdir} is a file, not a folder')
+  # A folder the user cannot have (a file in its path, no permission) is their mistake, named as
+  # the other commands name an output folder they cannot write; a full disk is not (below).
   try:
     os.makedirs(workdir, exist_ok=True)
+  except OSError as e:
+    raise commands.UsageError(f'cannot create --workdir {workdir}: {e.strerror or e}') from None
+  if not os.access(workdir, os.W_OK | os.X_OK):
+    raise commands.UsageError(f'--workdir {workdir} is not writable')
+  try:
     with open(tmp, 'w') as f:
       json.dump(resolved, f, indent=2, sort_keys=True)
       f.write('\n')

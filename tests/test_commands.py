@@ -72,6 +72,10 @@ MORE_CASES = [
      'Flag --workdir must have a value other than None'),
     ('pixel_recursive.train', ['--config=experiments/configs/faces_tiny.py', '--cpu_replicas=-1',
                                '--workdir={tmp}/x'], '--cpu_replicas=-1: -1 is not a non-negative'),
+    # A workdir that cannot be made (here a file in its path; or no permission): exit 2, not 1.
+    ('pixcolor.train', ['--config=experiments/configs/pixcolor_tiny.py', '--config.train_steps=1',
+                        '--workdir={file}/run'], 'cannot create --workdir {file}/run: Not a '
+     'directory'),
     # The data source's own errors (data.errors.DataSourceError) are the user's too.
     ('pixel_recursive.train', ['--config=experiments/configs/faces_tiny.py',
                                '--config.train_steps=1', '--config.data.source=folder:{tmp}/none',
