@@ -7,6 +7,7 @@ errors name what is wrong with a file, which we pass on to the user.
 import io
 import os
 
+from absl import logging
 import numpy as np
 from PIL import Image
 from PIL import ImageOps
@@ -32,7 +33,8 @@ def list_images(path):
   """The image files under `path`, sorted: the file itself, or a folder searched recursively.
 
   Hidden files and folders (`.name`) are skipped. The order is `sorted()` of the full paths, so the
-  split a folder source makes (the last 10% are `eval`) does not depend on the file system.
+  split a folder source makes (the last 10% are `eval`) does not depend on the file system. A
+  sub-folder that cannot be listed (no permission) is left out with a warning naming it.
 
   Raises:
     FileNotFoundError: `path` does not exist.
@@ -42,7 +44,12 @@ def list_images(path):
   if os.path.isfile(path):
     return [path]
   found = []
-  for root, dirs, files in os.walk(path):
+
+  def unlisted(error):
+    logging.warning('cannot list %s (%s): the images in it are left out', error.filename,
+                    error.strerror or error)
+
+  for root, dirs, files in os.walk(path, onerror=unlisted):
     dirs[:] = [d for d in dirs if not d.startswith('.')]  # In place: os.walk skips the others.
     found.extend(os.path.join(root, f) for f in files
                  if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith('.'))

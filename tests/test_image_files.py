@@ -242,6 +242,27 @@ def test_list_images_is_recursive_sorted_and_skips_hidden_and_other_files(tmp_pa
   assert found == [str(tmp_path / name) for name in expected]
 
 
+def test_a_folder_that_cannot_be_listed_is_named_in_a_warning(tmp_path, monkeypatch, caplog):
+  """A sub-folder without read permission (faked: root reads every folder) was skipped in
+  silence: its photos were missing from a batch command's outputs or a folder source."""
+  for name in ('a.png', 'locked/b.png', 'open/c.png'):
+    (tmp_path / name).parent.mkdir(exist_ok=True)
+    (tmp_path / name).write_bytes(b'x')
+  real_scandir, locked = os.scandir, str(tmp_path / 'locked')
+
+  def scandir(path):
+    if os.fspath(path) == locked:
+      raise PermissionError(13, 'Permission denied', locked)
+    return real_scandir(path)
+
+  monkeypatch.setattr(os, 'scandir', scandir)
+  with caplog.at_level('WARNING'):
+    found = image_files.list_images(str(tmp_path))
+  assert found == [str(tmp_path / 'a.png'), str(tmp_path / 'open' / 'c.png')]
+  assert [r.getMessage() for r in caplog.records] == [
+      f'cannot list {locked} (Permission denied): the images in it are left out']
+
+
 def test_list_images_of_a_file_is_that_file(tmp_path):
   (tmp_path / 'a.png').write_bytes(b'x')
   assert image_files.list_images(str(tmp_path / 'a.png')) == [str(tmp_path / 'a.png')]
