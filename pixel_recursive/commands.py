@@ -18,6 +18,7 @@ import numpy as np
 
 EXIT_USAGE = 2
 EXIT_PARTIAL = 1
+EXIT_INTERRUPTED = 130  # What shells report for a command Ctrl-C stopped (128 + SIGINT).
 
 
 class UsageError(Exception):
@@ -128,6 +129,8 @@ def run(main, user_errors=(), positional=False):
       fail(e)
     except Failure as e:
       fail(e, status=1)
+    except KeyboardInterrupt as e:  # Ctrl-C: one line and the shell's status for it, no traceback.
+      fail(' '.join(['interrupted', str(e)]).strip(), status=EXIT_INTERRUPTED)
 
   app.run(wrapped, flags_parser=_parse_flags)
 

@@ -7,6 +7,7 @@ import re
 import signal
 import socket
 import subprocess
+import time
 
 import numpy as np
 import pytest
@@ -205,6 +206,60 @@ def test_sigterm_to_either_of_two_workers_saves_the_same_step_on_both_and_they_r
     assert checkpoint.get_tensor('step/.ATTRIBUTES/VARIABLE_VALUE') == step
     assert assert_monotonic_summaries(workdir)[-1] == step
     resumed_at = step
+
+
+def test_ctrl_c_asks_for_a_stop_a_second_one_stops_at_once_and_an_ignored_one_stays_ignored():
+  """Ctrl-C (SIGINT) under Python's own handler: the first asks the loop to save and stop, as
+  SIGTERM does, and marks the run interrupted; the second raises KeyboardInterrupt at once; after
+  the loop, Python's handler is back. Where SIGINT is ignored (a job a script started in the
+  background) it stays ignored. Before, Ctrl-C ended training in a traceback without saving."""
+  previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+  try:
+    with preemption_lib.Preemption(tf.distribute.get_strategy(), save=None) as preemption:
+      try:
+        os.kill(os.getpid(), signal.SIGINT)
+        assert wait_for(lambda: preemption.stop, 1) and preemption.interrupted
+      except KeyboardInterrupt:  # Not pytest's own stop: a failure of this test.
+        pytest.fail('the first Ctrl-C raised KeyboardInterrupt instead of asking for a stop')
+      with pytest.raises(KeyboardInterrupt, match='^again: stopped at once, without saving'):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1)  # The handler raises here, between two bytecodes.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with preemption_lib.Preemption(tf.distribute.get_strategy(), save=None) as preemption:
+      assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+  finally:
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_during_training_saves_that_step_and_exits_130_with_one_line(tmp_path, monkeypatch):
+  """The train command, Ctrl-C at its first step boundary (sent from the task's scalars, which the
+  loop calls at each boundary): the checkpoint of that step, one line naming it, and the shell's
+  status for Ctrl-C, 130, so that `train && evaluate` stops there."""
+  from pixel_recursive import task as task_lib  # pylint: disable=g-import-not-at-top
+  scalars, sent = task_lib.SuperResolutionTask.scalars, []
+
+  def interrupting_scalars(self, means):
+    if not sent:  # Once: a second Ctrl-C would stop at once.
+      sent.append(os.kill(os.getpid(), signal.SIGINT))
+    return scalars(self, means)
+
+  monkeypatch.setattr(task_lib.SuperResolutionTask, 'scalars', interrupting_scalars)
+  workdir = str(tmp_path / 'run')
+  previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+  try:
+    result = train_in_process(workdir, '--config.train_steps=40', '--config.log_every_steps=2',
+                              '--config.checkpoint_every_steps=20')
+  except KeyboardInterrupt:
+    pytest.fail('Ctrl-C escaped the train command as a KeyboardInterrupt')
+  finally:
+    signal.signal(signal.SIGINT, previous)
+  assert result.returncode == 130, result.stderr[-3000:]
+  assert checkpoint_steps(workdir) == [2]
+  assert helpers.stderr_lines(result)[-1] == (
+      f'pixel_recursive.train: error: interrupted at step 2, checkpoint saved: {workdir}/'
+      'checkpoints/ckpt-2; re-run the same command to resume')
+  assert 'Ctrl-C received' in result.stderr and 'Traceback' not in result.stderr
 
 
 def test_sigterm_in_this_process_asks_for_a_stop_and_the_callers_handler_comes_back():

@@ -5,7 +5,8 @@
 
 Exit status: 0 when training reached train_steps (or SIGTERM saved a checkpoint), 1 when it stopped
 on a NaN or Inf, when a checkpoint could not be saved or none in the workdir can be read (one line
-naming what failed and the last good checkpoint), 2 on a usage error.
+naming what failed and the last good checkpoint), 2 on a usage error, 130 after Ctrl-C (which
+saves a checkpoint at the next step boundary first; a second Ctrl-C stops at once).
 """
 import importlib
 import os

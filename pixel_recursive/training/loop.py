@@ -264,6 +264,9 @@ def run(task, config, workdir, mode='train', strategy=None, config_file=None):
         eval_summaries.commit()
   if not chief:
     shutil.rmtree(save_dir, ignore_errors=True)
+  if preemption.interrupted and current < config.train_steps:
+    raise preemption_lib.Interrupted(f'at step {current}, checkpoint saved: {last_saved}; re-run '
+                                     'the same command to resume')
   return current
 
 

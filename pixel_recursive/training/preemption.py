@@ -1,4 +1,5 @@
-"""SIGTERM, what schedulers send before preempting, turned into "save a checkpoint and stop"."""
+"""SIGTERM, what schedulers send before preempting, and Ctrl-C turned into "save a checkpoint and
+stop"."""
 import shutil
 import signal
 import tempfile
@@ -11,8 +12,16 @@ class Preempted(Exception):
   """Every worker saved the step they agreed on after a SIGTERM: the loop ends cleanly."""
 
 
+class Interrupted(KeyboardInterrupt):
+  """Ctrl-C stopped training after it saved a checkpoint (the message says which)."""
+
+
 class Preemption:
   """SIGTERM (what schedulers send before preempting) turned into "save a checkpoint and stop".
+
+  Ctrl-C (SIGINT, where Python's own handler has it) is taken the same way, and `interrupted` turns
+  true: the loop then raises `Interrupted` once it has saved; a second Ctrl-C stops at once
+  (KeyboardInterrupt, nothing saved).
 
   One process (default, mirrored): `stop` turns true; the loop saves and ends at the next boundary.
   Several workers (multi_worker): one stopping alone would leave the others blocked in their next
@@ -24,6 +33,7 @@ class Preemption:
   def __init__(self, strategy, save):
     self.received, self._save, self._previous, self._handler, self._scratch = (
         False, save, None, None, None)
+    self.interrupted, self._previous_int = False, None
     resolver = getattr(strategy, 'cluster_resolver', None)
     self._resolver = resolver if resolver is not None and resolver.cluster_spec().jobs else None
 
@@ -32,6 +42,10 @@ class Preemption:
       self._previous = signal.signal(signal.SIGTERM, self._handle)
     except ValueError:  # Not the main thread (e.g. a notebook thread): no handler, no harm.
       self._previous = None
+    # Ctrl-C only where Python's default handler has it: not where it is ignored (a job started in
+    # the background by a script) or handled by the caller.
+    if self._previous is not None and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+      self._previous_int = signal.signal(signal.SIGINT, self._handle)
     if self._resolver is not None:
       self._scratch = tempfile.mkdtemp(prefix='pixel_recursive_preemption_')
       termination = tf.distribute.experimental.TerminationConfig(
@@ -57,10 +71,18 @@ class Preemption:
     return self._handler.run(train_steps, *args) if self._handler else train_steps(*args)
 
   def _handle(self, signum, frame):
-    del signum, frame
+    del frame
+    if signum == signal.SIGINT:
+      if self.interrupted:  # The second Ctrl-C: stop now, as Python would have at the first.
+        raise KeyboardInterrupt('again: stopped at once, without saving; re-run the same command '
+                                'to resume from the last checkpoint')
+      self.interrupted = True
     self.received = True
-    logging.warning('SIGTERM received: saving a checkpoint at the next step boundary and exiting%s',
-                    ' (every worker, at a step they agree on)' if self._handler else '')
+    logging.warning('%s received: saving a checkpoint at the next step boundary and exiting%s%s',
+                    'Ctrl-C' if signum == signal.SIGINT else 'SIGTERM',
+                    ' (every worker, at a step they agree on)' if self._handler else '',
+                    ' (Ctrl-C again stops at once, without saving)' if signum == signal.SIGINT
+                    else '')
 
   def _exit(self):
     raise Preempted()
@@ -73,6 +95,8 @@ class Preemption:
   def __exit__(self, *exc):
     if self._previous is not None:
       signal.signal(signal.SIGTERM, self._previous)
+    if self._previous_int is not None:
+      signal.signal(signal.SIGINT, self._previous_int)
     if self._handler is not None:
       self._stop_handler()
     if self._scratch:
