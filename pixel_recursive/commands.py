@@ -93,6 +93,18 @@ def _parse_flags(argv):
     fail(f'config file not found: {e.filename or e}')
 
 
+def _shipped_config_hint(path):
+  """For a --config that does not exist but names a shipped config (`faces_tiny`, or
+  `experiments/configs/faces_tiny.py` given outside the repository): where that config is."""
+  if os.path.exists(path):
+    return ''
+  from experiments import configs
+  name = os.path.splitext(os.path.basename(path))[0]
+  if name not in configs.names():
+    return ''
+  return f' (the shipped config {name} is --config={configs.path(name)})'
+
+
 def _load_config_flags():
   """ml_collections loads --config files lazily; load them now so a bad path is a usage error."""
   if 'config' in flags.FLAGS:
@@ -102,7 +114,8 @@ def _load_config_flags():
       first = str(e).strip().splitlines()
       path = flags.FLAGS['config'].serialize().split('=', 1)[-1]
       reason = getattr(e.__cause__, 'strerror', None)  # 'Is a directory', without the wrapping.
-      fail(f'cannot load --config {path}: ' + (reason or (first[-1].strip() if first else str(e))))
+      fail(f'cannot load --config {path}: ' + (reason or (first[-1].strip() if first else str(e)))
+           + _shipped_config_hint(path))
     except AttributeError:
       pass  # A config dict of overrides only (evaluate's --config.data.source): nothing to load.
     except Exception as e:  # The config file itself raised: the user's file has a bug.

@@ -53,6 +53,10 @@ MORE_CASES = [
      "cannot load --config {tmp}/no_such_config.py: [Errno 2] No such file or directory"),
     ('pixel_recursive.train', ['--config={tmp}', '--workdir={tmp}/x'],
      'cannot load --config {tmp}: Is a directory'),
+    # A shipped config's name, or its path given outside the repository: where it is.
+    ('pixel_recursive.train', ['--config=faces_tiny', '--workdir={tmp}/x'],
+     "cannot load --config faces_tiny: [Errno 2] No such file or directory: 'faces_tiny' (the "
+     f"shipped config faces_tiny is --config={helpers.ROOT}/experiments/configs/faces_tiny.py)"),
     ('pixel_recursive.train', ['--config={tmp}/raises.py', '--workdir={tmp}/x'],
      '--config {tmp}/raises.py raised ValueError: learning_rate must be positive'),
     ('pixcolor.train', ['--config', '{tmp}/not_python.py', '--workdir={tmp}/x'],

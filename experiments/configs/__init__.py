@@ -3,16 +3,23 @@ import importlib
 import os
 
 
+FOLDER = os.path.dirname(os.path.abspath(__file__))
+
+
 def names():
   """The configs' names: the files of this folder that define get_config(), without `.py`."""
-  folder = os.path.dirname(os.path.abspath(__file__))
 
   def is_config(file):
-    with open(os.path.join(folder, file)) as f:
+    with open(os.path.join(FOLDER, file)) as f:
       return 'def get_config' in f.read()
 
-  return sorted(f[:-3] for f in os.listdir(folder)
+  return sorted(f[:-3] for f in os.listdir(FOLDER)
                 if f.endswith('.py') and not f.startswith('_') and is_config(f))
+
+
+def path(name):
+  """The file of config `name`: experiments/configs/<name>.py, as an absolute path."""
+  return os.path.join(FOLDER, f'{name}.py')
 
 
 def load(name):
