@@ -84,6 +84,8 @@ class ApplicationBackbone(keras.Model):
             input_shape=(self.input_size, self.input_size, 3), alpha=1.0, include_top=False,
             weights=weights or None)
     except Exception as e:  # pylint: disable=broad-except  (h5py, Keras: many types)
+      if weights == 'imagenet':
+        raise not_downloaded('MobileNetV2 1.0', e) from None
       raise WeightsError(f'model.conditioning_weights {weights} does not fit MobileNetV2 1.0 '
                          f'({resnet_lib.first_line(e)})') from None
     self.net = keras.Model(net.input, [net.get_layer(n).output for n in layer_names],
@@ -154,14 +156,24 @@ def load_weights(backbone, path):
     if not app_name:
       raise WeightsError(f'model.conditioning_weights=imagenet: no keras.applications ResNet has '
                          f'blocks {backbone.blocks} and width {backbone.width}')
-    app = getattr(keras.applications, app_name)(include_top=False, weights='imagenet',
-                                                input_shape=(None, None, 3))
+    try:
+      app = getattr(keras.applications, app_name)(include_top=False, weights='imagenet',
+                                                  input_shape=(None, None, 3))
+    except Exception as e:  # pylint: disable=broad-except  (Keras raises a bare Exception)
+      raise not_downloaded(app_name, e) from None
     return resnet_lib.copy_keras_weights(backbone, app, app_name)
   try:
     with warnings_unless_it_fails():
       return resnet_lib.load_resnet_weights(backbone, path)
   except ValueError as e:
     raise WeightsError(str(e)) from None
+
+
+def not_downloaded(name, error):
+  """The WeightsError of conditioning_weights=imagenet when Keras cannot fetch them (offline)."""
+  return WeightsError(f"model.conditioning_weights=imagenet: Keras could not download {name}'s "
+                      f'ImageNet weights ({resnet_lib.first_line(error)}); without internet, fetch '
+                      'that file elsewhere and give it as --config.model.conditioning_weights=PATH')
 
 
 @contextlib.contextmanager

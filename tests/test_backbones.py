@@ -1,6 +1,7 @@
 """PixColor's conditioning backbones (pixcolor/backbones.py): built at tiny size with random weights,
 loaded from a weights file, frozen batch norm, and the PixelCNN's causality and cached == naive
 sampling with each."""
+import types
 import warnings
 
 import keras
@@ -122,6 +123,28 @@ def test_a_missing_or_mismatched_weights_file_ends_in_one_line(tmp_path):
       '--config.model.chroma_size=4', f'--config.model.conditioning_weights={resnet_file}')
   helpers.assert_usage_error(result, f'model.conditioning_weights {resnet_file} does not fit '
                              'MobileNetV2', prog='pixcolor.train')
+
+
+def test_imagenet_weights_keras_cannot_download_end_in_one_line(monkeypatch):
+  """conditioning_weights='imagenet' offline (the paper's pixcolor_imagenet.py, ResNet-101): a
+  traceback ('Exception: URL fetch failure ...') for the ResNets, and for MobileNetV2 a line saying
+  the weights did not fit it. Keras' downloader is faked offline, whatever this machine reaches."""
+  from keras.src.utils import file_utils  # pylint: disable=g-import-not-at-top
+
+  def offline(*args, **kwargs):
+    del args, kwargs
+    raise Exception('URL fetch failure on https://storage.googleapis.com/w.h5: None -- [Errno -2] '
+                    'Name or service not known')  # What Keras raises.
+
+  monkeypatch.setattr(file_utils, 'get_file', offline)
+  message = (r"^model\.conditioning_weights=imagenet: Keras could not download {}'s ImageNet "
+             r'weights \(URL fetch failure on https://storage\.googleapis\.com/w\.h5: None -- '
+             r'\[Errno -2\] Name or service not known\); without internet, fetch that file '
+             r'elsewhere and give it as --config\.model\.conditioning_weights=PATH$')
+  with pytest.raises(backbones.WeightsError, match=message.format(r'MobileNetV2 1\.0')):
+    model_lib.build_model(mobilenet_config(conditioning_weights='imagenet'), load_pretrained=True)
+  with pytest.raises(backbones.WeightsError, match=message.format('ResNet50')):
+    backbones.load_weights(types.SimpleNamespace(blocks=(3, 4, 6), width=64), 'imagenet')
 
 
 def test_an_unknown_backbone_is_a_clear_error():
