@@ -22,6 +22,40 @@ def split_cpu(num_devices):
         cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(num_devices)])
 
 
+def check_tf_config(text):
+  """UsageError unless `text` is a TF_CONFIG naming this machine's place in its cluster: {"cluster":
+  {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": N}}. TensorFlow takes a
+  malformed one with a traceback, or (no cluster, not an object) trains alone as if on one machine.
+  """
+  try:
+    tf_config = json.loads(text)
+  except ValueError as e:
+    raise commands.UsageError(f'TF_CONFIG is not valid JSON: {e}') from None
+  form = '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": N}}'
+  if not isinstance(tf_config, dict):
+    raise commands.UsageError(f'TF_CONFIG must be a JSON object, {form}; got {text}')
+  cluster, task = tf_config.get('cluster'), tf_config.get('task')
+  if not isinstance(cluster, dict) or not cluster:
+    raise commands.UsageError(f'TF_CONFIG has no "cluster" (the machines of the run): {form}')
+  for job, addresses in cluster.items():
+    if not (isinstance(addresses, list) and addresses and all(isinstance(a, str) for a in addresses)
+            or isinstance(addresses, dict)):  # TensorFlow's sparse form: {index: address}.
+      raise commands.UsageError(f'TF_CONFIG: the cluster\'s {job!r} must be a list of "host:port" '
+                                f'addresses, got {json.dumps(addresses)}')
+  if not isinstance(task, dict) or 'type' not in task or 'index' not in task:
+    raise commands.UsageError(f'TF_CONFIG has no "task" (which of the cluster\'s machines this one '
+                              f'is): {form}')
+  kind, index = task['type'], task['index']
+  if kind not in cluster:
+    raise commands.UsageError(f'TF_CONFIG: the task type {kind!r} is not in the cluster (it has '
+                              f'{", ".join(map(repr, cluster))})')
+  addresses = cluster[kind]
+  places = range(len(addresses)) if isinstance(addresses, list) else [int(k) for k in addresses]
+  if not isinstance(index, int) or isinstance(index, bool) or index not in places:
+    raise commands.UsageError(f'TF_CONFIG: the task index {json.dumps(index)} is not one of the '
+                              f'cluster\'s {len(addresses)} {kind!r} addresses')
+
+
 # One MirroredStrategy per device set and process (see `make_strategy`).
 _MIRRORED = {}
 
@@ -40,10 +74,7 @@ def make_strategy(name, cpu_replicas=0):
     if 'TF_CONFIG' not in os.environ:
       raise commands.UsageError('--strategy=multi_worker needs the TF_CONFIG environment variable '
                                 '(see WORKSPACE.md, "Training on several machines")')
-    try:
-      json.loads(os.environ['TF_CONFIG'])
-    except ValueError as e:
-      raise commands.UsageError(f'TF_CONFIG is not valid JSON: {e}') from None
+    check_tf_config(os.environ['TF_CONFIG'])
     split_cpu(cpu_replicas)
     return tf.distribute.MultiWorkerMirroredStrategy()
   split_cpu(cpu_replicas)

@@ -101,11 +101,28 @@ def test_xla_training_is_refused_only_on_several_logical_cpus():
   assert distribute.uses_logical_cpus(strategy_named('mirrored'))  # conftest's two logical CPUs.
 
 
-def test_a_tf_config_that_is_not_json_is_a_usage_error(monkeypatch):
+@pytest.mark.parametrize('tf_config,message', [
+    ('{"cluster": {"worker": ["localhost:1"]}', 'TF_CONFIG is not valid JSON'),
+    # These ended in TensorFlow's tracebacks (ValueError, TypeError) ...
+    ('{"cluster": {"worker": ["localhost:1"]}}', 'TF_CONFIG has no "task"'),
+    ('{"cluster": {"worker": ["localhost:1"]}, "task": {"type": "worker", "index": 3}}',
+     "the task index 3 is not one of the cluster's 1 'worker' addresses"),
+    ('{"cluster": {"worker": ["localhost:1"]}, "task": {"type": "chief", "index": 0}}',
+     "the task type 'chief' is not in the cluster (it has 'worker')"),
+    ('{"cluster": {"worker": "localhost:1"}, "task": {"type": "worker", "index": 0}}',
+     '''the cluster's 'worker' must be a list of "host:port" addresses, got "localhost:1"'''),
+    # ... and these trained on one machine as if there were no cluster.
+    ('{"task": {"type": "worker", "index": 0}}', 'TF_CONFIG has no "cluster"'),
+    ('[1, 2]', 'TF_CONFIG must be a JSON object'),
+])
+def test_a_tf_config_that_names_no_place_in_a_cluster_is_a_usage_error(monkeypatch, tf_config,
+                                                                       message):
   from pixel_recursive import distribute
-  monkeypatch.setenv('TF_CONFIG', '{"cluster": {"worker": ["localhost:1"]}')
-  with pytest.raises(commands.UsageError, match='TF_CONFIG is not valid JSON'):
+  monkeypatch.setenv('TF_CONFIG', tf_config)
+  with pytest.raises(commands.UsageError, match=re.escape(message)):
     distribute.make_strategy('multi_worker')
+  distribute.check_tf_config('{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", '
+                             '"index": 1}}')  # What the tests' two workers are given.
 
 
 @pytest.mark.parametrize('strategy', ['default', 'mirrored'])
