@@ -151,16 +151,17 @@ def run(main, user_errors=(), positional=False):
 # ----------------------------------------------------------------------------------------------
 # Checks of flag values.
 # ----------------------------------------------------------------------------------------------
-def check_output_dir(path):
-  """Creates the output folder, or raises UsageError if it cannot be created or written."""
+def check_output_dir(path, what='output folder'):
+  """Creates the output folder (`what` names it in the messages: a training run's '--workdir'), or
+  raises UsageError if it is a file or cannot be created or written."""
   if os.path.exists(path) and not os.path.isdir(path):
-    raise UsageError(f'output folder {path} is a file, not a folder')
+    raise UsageError(f'{what} {path} is a file, not a folder')
   try:
     os.makedirs(path, exist_ok=True)
   except OSError as e:
-    raise UsageError(f'cannot create output folder {path}: {e.strerror or e}') from None
+    raise UsageError(f'cannot create {what} {path}: {e.strerror or e}') from None
   if not os.access(path, os.W_OK | os.X_OK):
-    raise UsageError(f'output folder {path} is not writable')
+    raise UsageError(f'{what} {path} is not writable')
 
 
 def check_temperature(value, flag='--temperature'):

@@ -37,9 +37,9 @@ def check_tf_config(text):
   cluster, task = tf_config.get('cluster'), tf_config.get('task')
   if not isinstance(cluster, dict) or not cluster:
     raise commands.UsageError(f'TF_CONFIG has no "cluster" (the machines of the run): {form}')
-  for job, addresses in cluster.items():
+  for job, addresses in cluster.items():  # A list, or TensorFlow's sparse form {index: address}.
     if not (isinstance(addresses, list) and addresses and all(isinstance(a, str) for a in addresses)
-            or isinstance(addresses, dict)):  # TensorFlow's sparse form: {index: address}.
+            or isinstance(addresses, dict) and all(str(k).isdigit() for k in addresses)):
       raise commands.UsageError(f'TF_CONFIG: the cluster\'s {job!r} must be a list of "host:port" '
                                 f'addresses, got {json.dumps(addresses)}')
   if not isinstance(task, dict) or 'type' not in task or 'index' not in task:

@@ -12,7 +12,6 @@ names the command for it.
 """
 import json
 import os
-import re
 import sys
 
 from absl import flags
@@ -187,10 +186,8 @@ def write_tensorboard(logdir, scalars, images, step):
         tf.summary.image(tag, image[None], step=step)
     writer.flush()
   except (tf.errors.OpError, OSError) as e:
-    # TensorFlow's message without the op's names: 'Not a directory', '<file>; Permission denied'.
-    reason = (getattr(e, 'message', None) or str(e)).splitlines()[0]
-    reason = re.sub(r'\s*\[Op:.*$', '', re.sub(r'\{\{[^}]*\}\}\s*', '', reason))
-    logging.warning('wrote no TensorBoard summaries: cannot write to %s (%s)', logdir, reason)
+    logging.warning('wrote no TensorBoard summaries: cannot write to %s (%s)', logdir,
+                    workdir_lib.one_line(e))
 
 
 def figure(columns, width=13, height=4):

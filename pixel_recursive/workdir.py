@@ -46,16 +46,9 @@ def write_config(config, workdir, config_file=None):
   resolved = json.loads(config.to_json_best_effort())
   if config_file:
     resolved['config_file'] = config_file
-  if os.path.exists(workdir) and not os.path.isdir(workdir):
-    raise commands.UsageError(f'--workdir {workdir} is a file, not a folder')
   # A folder the user cannot have (a file in its path, no permission) is their mistake, named as
   # the other commands name an output folder they cannot write; a full disk is not (below).
-  try:
-    os.makedirs(workdir, exist_ok=True)
-  except OSError as e:
-    raise commands.UsageError(f'cannot create --workdir {workdir}: {e.strerror or e}') from None
-  if not os.access(workdir, os.W_OK | os.X_OK):
-    raise commands.UsageError(f'--workdir {workdir} is not writable')
+  commands.check_output_dir(workdir, what='--workdir')
   try:
     with open(tmp, 'w') as f:
       json.dump(resolved, f, indent=2, sort_keys=True)
@@ -242,14 +235,15 @@ def unreadable_reason(path):
     for name in reader.get_variable_to_dtype_map():
       reader.get_tensor(name)
   except Exception as e:  # pylint: disable=broad-except. Whatever stops the read, it is unreadable.
-    return _one_line(e)
+    return one_line(e)
   return None
 
 
-def _one_line(error):
-  """`Type: first line` of an exception, without TensorFlow's `{{function_node ...}}` prefix."""
+def one_line(error):
+  """`Type: first line` of an exception, without TensorFlow's `{{function_node ...}}` prefix and
+  `[Op:Name] name: ...` suffix."""
   text = str(error).strip().splitlines()[0] if str(error).strip() else ''
-  text = re.sub(r'^\{\{[^}]*\}\}\s*|\s*\[Op:\w+\]$', '', text)
+  text = re.sub(r'^\{\{[^}]*\}\}\s*|\s*\[Op:\w+\].*$', '', text)
   return f'{type(error).__name__}: {text[:200]}' if text else type(error).__name__
 
 
@@ -398,7 +392,7 @@ def save_checkpoint(manager, step, last_good):
   try:
     return manager.save(checkpoint_number=step)
   except (tf.errors.OpError, OSError) as e:
-    reason = _one_line(e)
+    reason = one_line(e)
   directory = manager.directory
   remove_interrupted_saves(directory)
   prefix = os.path.join(directory, f'ckpt-{step}')
