@@ -578,7 +578,7 @@ def test_the_l2_baselines_psnr_is_on_the_0_255_scale():
   assert scalars['psnr'] == pytest.approx(26.02, abs=0.01)
 
 
-def test_continuous_evaluator_evaluates_each_checkpoint_once(tmp_path, monkeypatch):
+def test_continuous_evaluator_evaluates_each_checkpoint_once(tmp_path, monkeypatch, caplog):
   workdir = str(tmp_path)
   config = tiny_config(image_every_steps=0, histogram_every_steps=0)
   task = task_lib.SuperResolutionTask(config)
@@ -604,6 +604,18 @@ def test_continuous_evaluator_evaluates_each_checkpoint_once(tmp_path, monkeypat
   # Run again: step 6 was evaluated already, so nothing is written twice.
   assert loop.run(task, config, workdir, 'eval') == 6
   assert len(event_files.scalars(os.path.join(workdir, 'eval'), 'bits_per_dim')) == 1
+  # A trainer that stops before train_steps: the evaluator gives up after its timeout and says so,
+  # as it does when no checkpoint ever appears.
+  config.train_steps, config.eval_timeout_seconds = 9, 1
+  caplog.clear()
+  with caplog.at_level(logging.WARNING):
+    assert loop.run(task, config, workdir, 'eval') == 6
+    assert loop.run(task, config, str(tmp_path / 'never_trained'), 'eval') == -1
+  assert [r.getMessage() for r in caplog.records if r.name == 'absl'] == [
+      f'no new checkpoint in {workdir}/checkpoints within 1s: evaluated up to step 6 of 9; run '
+      '--mode=eval again to go on',
+      f'no checkpoint appeared in {tmp_path}/never_trained/checkpoints within 1s: nothing '
+      'evaluated']
 
 
 def test_evaluate_compares_with_the_l2_baseline(tmp_path):

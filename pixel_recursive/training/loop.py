@@ -305,4 +305,12 @@ def continuous_eval(task, config, workdir, strategy):
                    task.progress(metrics))
     if current >= config.train_steps:
       break
+  else:  # The iterator gave up: the trainer stopped, or is slower than the timeout.
+    if current < 0:
+      logging.warning('no checkpoint appeared in %s within %ds: nothing evaluated', ckpt_dir,
+                      timeout)
+    else:
+      logging.warning('no new checkpoint in %s within %ds: evaluated up to step %d of %d; run '
+                      '--mode=eval again to go on', ckpt_dir, timeout, current,
+                      config.train_steps)
   return current
