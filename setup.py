@@ -4,6 +4,8 @@
 """
 import setuptools
 
+DEMO_FILES = ['demo/*/config.json', 'demo/*/TERMS.md', 'demo/*/checkpoints/*']
+
 setuptools.setup(
     name='pixel-recursive',
     version='0.1.0',
@@ -17,9 +19,11 @@ setuptools.setup(
     packages=setuptools.find_packages(include=[
         'pixel_recursive', 'pixel_recursive.*', 'pixcolor', 'pixcolor.*', 'data', 'data.*',
         'experiments', 'experiments.*']),
+    # A demo model's files only: not the TensorBoard runs that evaluating or training it in place
+    # writes beside them (evaluate/, train/, eval/).
     package_data={
-        'pixel_recursive': ['demo/**/*', 'rating/templates/*'],
-        'pixcolor': ['demo/**/*'],
+        'pixel_recursive': [*DEMO_FILES, 'rating/templates/*'],
+        'pixcolor': DEMO_FILES,
     },
     install_requires=[
         # The whole suite passes on 2.21.0 and 2.18.1 (README, "Versions").

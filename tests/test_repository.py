@@ -1,6 +1,7 @@
 """The repository holds code, docs and the demo checkpoints, never a copy of a dataset."""
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -50,3 +51,30 @@ def test_the_readme_and_ci_run_the_same_tests_in_the_order_conftest_gives():
   missing = [name for name in conftest.RUN_FIRST if not os.path.isfile(os.path.join(tests, name))]
   assert not missing, missing
   assert len(set(conftest.RUN_FIRST)) == len(conftest.RUN_FIRST)
+
+
+def test_the_package_ships_the_demo_models_files_and_nothing_written_beside_them(tmp_path):
+  """setup.py's package_data, run by setuptools' build_py on a copy of the tracked sources: the
+  demo folders' tracked files are installed, and what `evaluate --workdir=<a demo folder>` or
+  training in one writes beside them (its TensorBoard runs) is not."""
+  files = [f for f in tracked_files() if f == 'setup.py' or f == 'README.md'
+           or f.split('/')[0] in ('pixel_recursive', 'pixcolor', 'data', 'experiments')]
+  source = tmp_path / 'source'
+  for f in files:
+    os.makedirs(source / os.path.dirname(f), exist_ok=True)
+    os.symlink(os.path.join(ROOT, f), source / f)
+  demos = sorted({f.split('/checkpoints/')[0] for f in files
+                  if '/demo/' in f and '/checkpoints/' in f})
+  assert len(demos) == 3, demos
+  for demo in demos:
+    for run in ('evaluate', 'train', 'eval'):
+      os.makedirs(source / demo / run)
+      (source / demo / run / 'events.out.tfevents.1').write_text('')
+  build = subprocess.run(
+      [sys.executable, 'setup.py', '-q', 'build_py', f'--build-lib={tmp_path}/lib'],
+      cwd=source, capture_output=True, text=True)
+  assert build.returncode == 0, build.stderr[-3000:]
+  built = [os.path.relpath(os.path.join(root, name), tmp_path / 'lib')
+           for root, _, names in os.walk(tmp_path / 'lib') for name in names]
+  data = lambda paths: sorted(f for f in paths if '/demo/' in f or '/templates/' in f)
+  assert data(built) == data(files)
