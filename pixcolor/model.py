@@ -289,7 +289,8 @@ class PixColor(keras.Model):
       candidates: N >= 1: each colouring is the most typical of N draws (`sample_chroma`); 1 is
         one plain draw, the paper's. The demo model ships N = 8 (config.json `sampling`).
     Returns:
-      uint8 RGB [num_samples, B, H, W, 3] whose BT.601 luminance is the input's, up to rounding.
+      uint8 RGB [num_samples, B, H, W, 3] whose BT.601 luminance is the input's, up to rounding
+      (B = 0: empty).
     """
     if np.ndim(gray) == 3 and np.shape(gray)[-1] == 3:  # Not gray photos 3 pixels wide.
       raise ValueError(f'gray must be [B, H, W] or [B, H, W, 1], got the shape of one RGB photo, '

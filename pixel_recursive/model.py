@@ -180,14 +180,22 @@ class SuperResolution(keras.Model):
         (`pixel_recursive.candidates`; our choice, N times the sampling); 1 (the default, the
         paper's) is one plain draw. The bedrooms demo ships N = 4.
     Returns:
-      uint8 [B, 32, 32, 3].
+      uint8 [B, 32, 32, 3] ([0, 32, 32, 3] for an empty batch).
+
+    Raises:
+      ValueError: lowres is not uint8 [B, 8, 8, 3].
     """
     lowres = np.asarray(lowres)
     if lowres.dtype != np.uint8:  # Floats in [0, 1] would quietly become a black image.
-      raise ValueError(f'lowres must be uint8 [B, h, w, 3] (0-255), got {lowres.dtype.name}')
+      raise ValueError(f'lowres must be uint8 [B, 8, 8, 3] (0-255), got {lowres.dtype.name}')
     lowres = tf.convert_to_tensor(lowres)
     if lowres.shape.rank != 4 or lowres.shape[-1] != 3:
-      raise ValueError(f'lowres must be uint8 [B, h, w, 3], got shape {lowres.shape}')
+      raise ValueError(f'lowres must be uint8 [B, 8, 8, 3], got shape {lowres.shape}')
+    if lowres.shape[1:3] != (8, 8):  # Convolutions take any size; the model learnt 8x8 -> 32x32.
+      raise ValueError(f'lowres must be uint8 [B, 8, 8, 3], got {lowres.shape[1]}x'
+                       f'{lowres.shape[2]} images: make each 8x8 first, e.g. '
+                       'pixel_recursive.upsample.to_lowres(image) (its central square, '
+                       'area-downsampled), as the upsample command does')
     sampler = self.sampler
     a = self.conditioning_function()(lowres)
     batch, height, width = a.shape[:3]

@@ -213,6 +213,8 @@ class Sampler:
                     else tf.convert_to_tensor(extra_logits, tf.float32))
     if num_steps is not None and method != 'naive':
       raise ValueError('num_steps is only supported by the naive sampler')
+    if batch == 0:  # An empty batch (a filtered list of inputs): nothing to draw.
+      return tf.zeros([0, height, width, self.pixelcnn.num_channels], tf.int32)
     if method == 'naive':
       total = height * width * self.pixelcnn.num_channels
       steps = tf.constant(total if num_steps is None else min(int(num_steps), total))

@@ -74,10 +74,21 @@ def test_sample_is_uint8_and_cached_equals_naive(model):
     (np.full([1, 8, 8, 3], 0.5, np.float32), 'must be uint8 .* got float32'),  # Not 0-255.
     (np.zeros([8, 8, 3], np.uint8), r'got shape \(8, 8, 3\)'),
     (np.zeros([1, 8, 8, 1], np.uint8), r'got shape \(1, 8, 8, 1\)'),
+    # Convolutions would take it, and draw 64x64 from a model that learnt 8x8 -> 32x32.
+    (np.zeros([1, 16, 16, 3], np.uint8), r'got 16x16 images: .*upsample\.to_lowres'),
 ])
 def test_sample_refuses_what_is_not_a_batch_of_uint8_rgb_images(model, lowres, message):
   with pytest.raises(ValueError, match=message):
     model.sample(lowres)
+
+
+def test_an_empty_batch_gives_no_images(model):
+  empty = np.zeros([0, 8, 8, 3], np.uint8)
+  images = model.sample(empty, candidates=3)
+  assert images.shape == (0, 32, 32, 3) and images.dtype == tf.uint8
+  for bad, message in (({'temperature': 0}, 'temperature'), ({'candidates': 2}, 'candidates=2')):
+    with pytest.raises(ValueError, match=message):  # The arguments are checked all the same.
+      model.sample(empty, **bad)
 
 
 def test_an_input_is_gray_only_when_all_three_channels_agree_everywhere():

@@ -422,6 +422,8 @@ def test_colorize_keeps_the_luminance_of_an_odd_non_square_input(model):
       model.colorize(photos)
   hinted = transforms.to_uint8(transforms.luminance(rgb))[..., 0]
   np.testing.assert_array_equal(model.colorize(hinted, seed=3).numpy()[0], out[0])
+  # An empty batch (a filtered list of photos) gives no colourings, of the shape asked for.
+  assert model.colorize(gray[:0], num_samples=2).shape == (2, 0, 37, 23, 3)
 
 
 def test_colorize_pairs_sample_k_of_input_b_with_that_input_and_its_seed(model, monkeypatch):
