@@ -162,7 +162,8 @@ class SuperResolution(keras.Model):
     """Draws high-resolution images from softmax((w A + B) / T), sub-pixel by sub-pixel.
 
     Args:
-      lowres: uint8 [B, 8, 8, 3].
+      lowres: uint8 [B, 8, 8, 3] (any [B, h, w, 3] gives [B, 4h, 4w, 3]: a model trained on
+        that size, e.g. --config.data.lowres_size=4 with highres_size=16).
       temperature: T > 0 (1.0 samples the model; lower is sharper and less diverse).
       guidance: w >= 0, the weight of the conditioning logits A. 1 is the paper's model; w > 1 (our
         extension) makes the samples follow the low-resolution input more closely, which a small
@@ -180,22 +181,12 @@ class SuperResolution(keras.Model):
         (`pixel_recursive.candidates`; our choice, N times the sampling); 1 (the default, the
         paper's) is one plain draw. The bedrooms demo ships N = 4.
     Returns:
-      uint8 [B, 32, 32, 3] ([0, 32, 32, 3] for an empty batch).
+      uint8 [B, 32, 32, 3] (B = 0: empty).
 
     Raises:
-      ValueError: lowres is not uint8 [B, 8, 8, 3].
+      ValueError: lowres is not a uint8 batch of RGB images.
     """
-    lowres = np.asarray(lowres)
-    if lowres.dtype != np.uint8:  # Floats in [0, 1] would quietly become a black image.
-      raise ValueError(f'lowres must be uint8 [B, 8, 8, 3] (0-255), got {lowres.dtype.name}')
-    lowres = tf.convert_to_tensor(lowres)
-    if lowres.shape.rank != 4 or lowres.shape[-1] != 3:
-      raise ValueError(f'lowres must be uint8 [B, 8, 8, 3], got shape {lowres.shape}')
-    if lowres.shape[1:3] != (8, 8):  # Convolutions take any size; the model learnt 8x8 -> 32x32.
-      raise ValueError(f'lowres must be uint8 [B, 8, 8, 3], got {lowres.shape[1]}x'
-                       f'{lowres.shape[2]} images: make each 8x8 first, e.g. '
-                       'pixel_recursive.upsample.to_lowres(image) (its central square, '
-                       'area-downsampled), as the upsample command does')
+    lowres = as_lowres_batch(lowres)
     sampler = self.sampler
     a = self.conditioning_function()(lowres)
     batch, height, width = a.shape[:3]
@@ -208,6 +199,19 @@ class SuperResolution(keras.Model):
       return keep_gray_images(lowres, images) if keep_gray else images
 
     return candidates_lib.select(draw, seed, candidates)
+
+
+def as_lowres_batch(lowres):
+  """The uint8 [B, h, w, 3] tensor of `lowres` (an array or tensor); ValueError naming what is wrong
+  with anything else. Any h, w: the networks are convolutional, 4x (the shipped models learnt
+  8 x 8 -> 32 x 32: `pixel_recursive.upsample.to_lowres` makes an 8 x 8 of any image)."""
+  lowres = np.asarray(lowres)
+  if lowres.dtype != np.uint8:  # Floats in [0, 1] would quietly become a black image.
+    raise ValueError(f'lowres must be uint8 [B, h, w, 3] (0-255), got {lowres.dtype.name}')
+  lowres = tf.convert_to_tensor(lowres)
+  if lowres.shape.rank != 4 or lowres.shape[-1] != 3:
+    raise ValueError(f'lowres must be uint8 [B, h, w, 3], got shape {lowres.shape}')
+  return lowres
 
 
 def gray_examples(lowres):
@@ -253,8 +257,9 @@ class L2Regression(keras.Model):
     return prediction, {'loss': mse, 'mse': mse}
 
   def predict_images(self, lowres):
-    """uint8 [B, 8, 8, 3] -> uint8 [B, 32, 32, 3], the regression's mean prediction."""
-    prediction = self.conditioning(tf.convert_to_tensor(np.asarray(lowres), tf.uint8))
+    """uint8 [B, 8, 8, 3] -> uint8 [B, 32, 32, 3], the regression's mean prediction (ValueError
+    for what is not a uint8 batch of RGB images, as `SuperResolution.sample` gives)."""
+    prediction = self.conditioning(as_lowres_batch(lowres))
     return tf.cast(tf.clip_by_value(tf.round((prediction + 1.0) * 127.5), 0, 255), tf.uint8)
 
 

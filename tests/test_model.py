@@ -74,12 +74,13 @@ def test_sample_is_uint8_and_cached_equals_naive(model):
     (np.full([1, 8, 8, 3], 0.5, np.float32), 'must be uint8 .* got float32'),  # Not 0-255.
     (np.zeros([8, 8, 3], np.uint8), r'got shape \(8, 8, 3\)'),
     (np.zeros([1, 8, 8, 1], np.uint8), r'got shape \(1, 8, 8, 1\)'),
-    # Convolutions would take it, and draw 64x64 from a model that learnt 8x8 -> 32x32.
-    (np.zeros([1, 16, 16, 3], np.uint8), r'got 16x16 images: .*upsample\.to_lowres'),
 ])
 def test_sample_refuses_what_is_not_a_batch_of_uint8_rgb_images(model, lowres, message):
   with pytest.raises(ValueError, match=message):
     model.sample(lowres)
+  l2 = model_lib.build_model(tiny_config('l2_regression'))  # Its images too, not a TypeError.
+  with pytest.raises(ValueError, match=message):
+    l2.predict_images(lowres)
 
 
 def test_an_empty_batch_gives_no_images(model):
