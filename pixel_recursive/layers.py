@@ -371,6 +371,10 @@ class PixelCNN(keras.Model):
       raise ValueError(f'num_layers must be >= 1, got {num_layers}')
     if first_layer not in self.FIRST_LAYERS:
       raise ValueError(f'first_layer must be one of {self.FIRST_LAYERS}, got {first_layer!r}')
+    if filters < 1 or (head_filters is not None and head_filters < 1):
+      raise ValueError(f'filters and head_filters must be >= 1, got {filters} and {head_filters}')
+    if num_values < 2:
+      raise ValueError(f'num_values must be >= 2 (the values a sub-pixel takes), got {num_values}')
     self.num_channels = int(num_channels)
     self.num_values = int(num_values)
     self.num_layers = int(num_layers)

@@ -68,6 +68,10 @@ class ConditioningNetwork(keras.Model):
 
   def __init__(self, filters=32, blocks=(6, 6, 6), out_channels=3, out_values=256, **kwargs):
     super().__init__(**kwargs)
+    # Three levels, two 2x upsamplings between them: the 4x of 8x8 -> 32x32.
+    if len(blocks) != 3 or any(int(b) != b or b < 0 for b in blocks) or filters < 1:
+      raise ValueError('conditioning.blocks must be three block counts >= 0 (at 8x8, 16x16 and '
+                       f'32x32) and conditioning.filters >= 1, got {tuple(blocks)} and {filters}')
     self.out_channels = out_channels
     self.out_values = out_values
     self.stem = keras.layers.Conv2D(filters, 3, padding='same', name='stem')

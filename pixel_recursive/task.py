@@ -43,7 +43,10 @@ class SuperResolutionTask(task_lib.Task):
                                 f'{name!r}{hint}')
 
   def build_model(self, model_config, initial_weights=True):
-    model = model_lib.build_model(model_config)
+    try:
+      model = model_lib.build_model(model_config)
+    except ValueError as e:  # A model config that cannot be built: one line.
+      raise commands.UsageError(str(e)) from None
     init_from = self.config_init_from
     if init_from and initial_weights:
       path = workdir.latest_checkpoint(os.path.expanduser(init_from))

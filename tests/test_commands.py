@@ -74,6 +74,15 @@ MORE_CASES = [
      'learning_rate must be positive, got 0'),
     ('pixcolor.train', ['--config=experiments/configs/pixcolor_tiny.py'],
      'Flag --workdir must have a value other than None'),
+    # A model that cannot be built (each of its networks checks its sizes; both tasks say so).
+    *[('pixel_recursive.train', ['--config=experiments/configs/faces_tiny.py',
+                                 f'--config.model.{key}', '--workdir={tmp}/x'], message)
+      for key, message in (('prior.kernel_size=4', 'kernel_size must be odd, got 4'),
+                           ('conditioning.blocks=(2,2)', 'conditioning.blocks must be three'),
+                           ('num_values=1', 'num_values must be >= 2'),
+                           ('prior.filters=0', 'filters and head_filters must be >= 1'))],
+    ('pixcolor.train', ['--config=experiments/configs/pixcolor_tiny.py', '--workdir={tmp}/x',
+                        '--config.model.pixelcnn.num_layers=0'], 'num_layers must be >= 1, got 0'),
     ('pixel_recursive.train', ['--config=experiments/configs/faces_tiny.py', '--cpu_replicas=-1',
                                '--workdir={tmp}/x'], '--cpu_replicas=-1: -1 is not a non-negative'),
     # A workdir that cannot be made (here a file in its path; or no permission): exit 2, not 1.
