@@ -60,7 +60,9 @@ class PixColorTask(task_lib.Task):
     if not (config.get('train_pixelcnn', True) or config.get('train_refinement', True)):
       raise commands.UsageError(
           'train_pixelcnn and train_refinement are both False: nothing to train')
-    for key in ('image_size', 'chroma_size', 'num_bins'):
+    for key, least in (('image_size', 1), ('chroma_size', 1), ('num_bins', 2)):
+      if not config.model.get(key, least) >= least:
+        raise commands.UsageError(f'model.{key} must be >= {least}, got {config.model.get(key)}')
       if config.data.get(key) != config.model.get(key):
         raise commands.UsageError(f'data.{key} ({config.data.get(key)}) differs from '
                                   f'model.{key} ({config.model.get(key)})')

@@ -83,6 +83,9 @@ MORE_CASES = [
                            ('prior.filters=0', 'filters and head_filters must be >= 1'))],
     ('pixcolor.train', ['--config=experiments/configs/pixcolor_tiny.py', '--workdir={tmp}/x',
                         '--config.model.pixelcnn.num_layers=0'], 'num_layers must be >= 1, got 0'),
+    ('pixcolor.train', ['--config=experiments/configs/pixcolor_tiny.py', '--workdir={tmp}/x',
+                        '--config.model.chroma_size=0', '--config.data.chroma_size=0'],
+     'model.chroma_size must be >= 1, got 0'),
     ('pixel_recursive.train', ['--config=experiments/configs/faces_tiny.py', '--cpu_replicas=-1',
                                '--workdir={tmp}/x'], '--cpu_replicas=-1: -1 is not a non-negative'),
     # A workdir that cannot be made (here a file in its path; or no permission): exit 2, not 1.
