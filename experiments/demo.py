@@ -38,7 +38,7 @@ if ROOT not in sys.path:
 flags.DEFINE_string('output', 'results/demo', 'Folder for the results page and PNGs.')
 flags.DEFINE_integer('num_faces', 6, 'Faces to upsample: those found in the sample photos, then '
                      "LFW's.", lower_bound=1)
-flags.DEFINE_integer('num_photos', 9, 'Sample photos to colorize (all nine by default).',
+flags.DEFINE_integer('num_photos', 9, 'Sample photos to colorize (all nine by default; more: all).',
                      lower_bound=1)
 flags.DEFINE_integer('photo_size', 256, 'Long side the photos are resized to before colorizing.',
                      lower_bound=16)
@@ -58,12 +58,19 @@ SR_SAMPLES = 3
 COLOR_SAMPLES = 3
 
 
+def first(items, n, flag, what):
+  """The first n of `items`; all of them, with a notice naming --flag, when there are fewer."""
+  if n > len(items):
+    logging.info('--%s=%d: there are %d %s; using all of them', flag, n, len(items), what)
+  return items[:n]
+
+
 def sample_faces(n):
   """(names, 8x8 inputs [n, 8, 8, 3], truths: [32, 32, 3] or None) of the faces in the sample
   photos, then LFW's (25 x 25: their input is area-downsampled from that, and they have no truth)."""
   from data import samples
   from data import transforms
-  faces = samples.faces()[:n]
+  faces = first(samples.faces(), n, 'num_faces', 'faces (those of the sample photos, then LFW)')
   names = [name for name, _ in faces]
   lowres = np.stack([transforms.to_uint8(transforms.resize(face, 8, 'area')).numpy()
                      for _, face in faces])
@@ -76,7 +83,7 @@ def sample_photos(n, size):
   from PIL import Image
   from data import samples
   out = []
-  for name, rgb in samples.photos()[:n]:
+  for name, rgb in first(samples.photos(), n, 'num_photos', 'sample photos'):
     scale = size / max(rgb.shape[:2])
     shape = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
     out.append((name, np.asarray(Image.fromarray(rgb).resize(shape, Image.LANCZOS))))
@@ -89,7 +96,7 @@ def sample_scenes(n):
   from data import samples
   from data import transforms
   names, truths = [], []
-  for name, rgb in samples.photos()[:n]:
+  for name, rgb in first(samples.photos(), n, 'num_scenes', 'sample photos'):
     square = transforms.center_square_crop(rgb)
     truths.append(transforms.to_uint8(transforms.resize(square, 32, 'area')).numpy())
     names.append(name)

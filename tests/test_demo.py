@@ -152,3 +152,22 @@ def test_demo_writes_both_grids_and_the_page(tmp_path, monkeypatch):
                           top_p=s.get('top_p', 1.0), candidates=s.candidates).numpy()[:, 0]
     np.testing.assert_array_equal(
         np.stack([read('colorization', f'{name}_sample{k}.png') for k in range(3)]), want, name)
+
+
+def test_asking_the_demo_for_more_photos_than_ship_uses_all_and_says_so(caplog):
+  import importlib
+  import logging
+  import sys
+  from absl.testing import flagsaver
+  # Imported for this test only: its flags are removed after it, as a command run in process has.
+  with flagsaver.flagsaver(), caplog.at_level(logging.INFO):
+    demo = importlib.import_module('experiments.demo')
+    sys.modules.pop('experiments.demo')
+    photos = demo.sample_photos(20, 16)
+    names, lowres, truths = demo.sample_scenes(50)
+    assert len(demo.sample_photos(2, 16)) == 2  # Fewer than there are: no notice.
+  assert [name for name, _ in photos] == names == [name for name, _ in samples.photos()]
+  assert lowres.shape == (len(names), 8, 8, 3) and len(truths) == len(names)
+  notices = [r.getMessage() for r in caplog.records if r.getMessage().startswith('--num_')]
+  assert notices == [f'--num_photos=20: there are {len(names)} sample photos; using all of them',
+                     f'--num_scenes=50: there are {len(names)} sample photos; using all of them']
