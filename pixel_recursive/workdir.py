@@ -49,6 +49,9 @@ def write_config(config, workdir, config_file=None):
   # A folder the user cannot have (a file in its path, no permission) is their mistake, named as
   # the other commands name an output folder they cannot write; a full disk is not (below).
   commands.check_output_dir(workdir, what='--workdir')
+  changes = config_changes(path, resolved)
+  if changes:  # A resume with other values (a lower learning rate, more steps): said, then kept.
+    logging.info('%s changes: %s', path, ', '.join(changes))
   try:
     with open(tmp, 'w') as f:
       json.dump(resolved, f, indent=2, sort_keys=True)
@@ -56,6 +59,30 @@ def write_config(config, workdir, config_file=None):
     os.replace(tmp, path)
   except OSError as e:  # A full disk, a read-only folder: the run cannot record its config.
     raise commands.Failure(f'cannot write {path}: {e.strerror or e}') from None
+
+
+def config_changes(path, resolved):
+  """['key old -> new', ...] of the flattened keys whose value `resolved` (a config as JSON)
+  changes from the config.json at `path`; [] when there is none (or it cannot be read)."""
+  try:
+    with open(path) as f:
+      old = json.load(f)
+  except (OSError, ValueError):
+    return []
+
+  def flat(d, prefix=''):
+    out = {}
+    for key, value in d.items():
+      if isinstance(value, dict):
+        out.update(flat(value, f'{prefix}{key}.'))
+      else:
+        out[f'{prefix}{key}'] = value
+    return out
+
+  old, new = flat(old), flat(resolved)
+  missing = '(none)'
+  return [f'{key} {json.dumps(old.get(key, missing))} -> {json.dumps(new.get(key, missing))}'
+          for key in sorted(set(old) | set(new)) if old.get(key, missing) != new.get(key, missing)]
 
 
 def read_config(workdir):
@@ -154,7 +181,8 @@ def restore_weights(path, model, **others):
   averages to the trainable weights, its weights to the others (batch-norm statistics).
 
   Raises:
-    AssertionError: a weight of `model` is absent from the checkpoint (a different architecture).
+    AssertionError: a weight of `model` is absent from the checkpoint, or stored with another
+      shape (a different architecture).
   """
   import tensorflow as tf
   if has_averages(path):
@@ -164,10 +192,26 @@ def restore_weights(path, model, **others):
         **{AVERAGES: {k: v for k, v in weights.items() if v.trainable}}, **others)
   else:
     checkpoint = make_checkpoint(model, **others)
-  status = checkpoint.restore(path)
+  check_shapes(path, model)
+  try:
+    status = checkpoint.restore(path)
+  except ValueError as e:  # A weight stored with another shape: another architecture too.
+    raise AssertionError(str(e).splitlines()[0]) from None
   status.expect_partial()  # The optimizer's slots may be in the file; inference does not need them.
   status.assert_existing_objects_matched()
   return status
+
+
+def check_shapes(path, model):
+  """Raises AssertionError naming the first weight of `model` that the checkpoint at `path` holds
+  with another shape (a run of another architecture). Checked on the file's index before restoring:
+  a restore that fails there leaves TensorFlow's hundreds of 'unrestored values' warnings at exit."""
+  import tensorflow as tf
+  stored = dict(tf.train.list_variables(path))
+  for name, weight in weights_by_path(model).items():
+    shape = stored.get(checkpoint_key(name))
+    if shape is not None and tuple(shape) != tuple(weight.shape):
+      raise AssertionError(f'its {name} is {tuple(shape)}, the model\'s {tuple(weight.shape)}')
 
 
 def checkpoint_key(path):

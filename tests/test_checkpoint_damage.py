@@ -1,6 +1,7 @@
 """What training and inference do with damaged checkpoints (a flipped byte, a missing file, a
 truncated data file) and with a save that fails (a file-size limit standing in for a full disk), with
 real subprocesses where the exit status matters."""
+import json
 import os
 import re
 import signal
@@ -139,6 +140,35 @@ def test_a_checkpoint_of_another_architecture_is_named_not_restored_with_random_
   with pytest.raises(commands.UsageError,
                      match=r'ckpt-20 does not match the model in .*/config\.json: '):
     workdir_lib.restore(workdir, model_lib.build_model)
+  # As many layers, other widths: named by the first weight whose shape differs, before restoring
+  # (a failed restore left TensorFlow's hundreds of 'unrestored values' warnings after the line).
+  config['model']['prior']['num_layers'] -= 1
+  config['model']['prior']['filters'] *= 2
+  with open(path, 'w') as f:
+    json.dump(config, f)
+  with pytest.raises(commands.UsageError,
+                     match=r"ckpt-20 does not match the model in .*/config\.json: its "
+                           r"prior/\S+ is \(.*\), the model's \(.*\)$"):
+    workdir_lib.restore(workdir, model_lib.build_model)
+
+
+def test_resuming_with_another_model_ends_in_one_line_and_leaves_config_json_as_it_was(
+    trained_to_20, tmp_path):
+  workdir = copy_run(trained_to_20, tmp_path)
+  config_json = os.path.join(workdir, 'config.json')
+  before = open(config_json).read()
+  result = train_in_process(workdir, '--config.train_steps=30', '--config.model.prior.filters=16')
+  helpers.assert_usage_error(result, 'ckpt-20 does not fit this config: the model or the set of '
+                             'trained weights changed since it was written (its prior/',
+                             prog='pixel_recursive.train')
+  assert 'unrestored' not in result.stderr
+  # config.json still describes the checkpoints: the workdir's commands keep working.
+  assert open(config_json).read() == before
+  # A resume that fits says what it changes in config.json, and records it.
+  result = train_in_process(workdir, '--config.train_steps=21', '--config.checkpoint_every_steps=10')
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert f'{config_json} changes: train_steps 20 -> 21' in result.stderr
+  assert json.load(open(config_json))['train_steps'] == 21
 
 
 def test_training_moves_a_damaged_newest_checkpoint_aside_and_resumes_from_the_one_before(

@@ -82,6 +82,7 @@ def restore(training, config, ckpt_dir, repair=True):
     checkpoint = workdir_lib.make_checkpoint(training.model, step=training.step,
                                              optimizer=training.optimizer)
   try:
+    workdir_lib.check_shapes(latest, training.model)
     status = checkpoint.restore(latest)
     status.assert_existing_objects_matched()
   except (AssertionError, ValueError) as e:
@@ -144,13 +145,15 @@ def run(task, config, workdir, mode='train', strategy=None, config_file=None):
   config.dtype_policy = precision.resolve(asked_policy)
   if mode == 'eval':
     return continuous_eval(task, config, workdir, strategy)
-  if chief:
-    workdir_lib.write_config(config, workdir, config_file)
+  if chief:  # Before the slow build: a --workdir that cannot be made is named at once.
+    commands.check_output_dir(workdir, what='--workdir')
 
   # --- model, optimizer, checkpoint; restore ------------------------------------------------------
   training = build(task, config, strategy)
   ckpt_dir = os.path.join(workdir, workdir_lib.CHECKPOINTS)
   last_saved = restore(training, config, ckpt_dir, repair=chief)
+  if chief:  # Only once its checkpoints fit this config: config.json describes them.
+    workdir_lib.write_config(config, workdir, config_file)
   start_step = int(training.step.numpy())
   if start_step >= config.train_steps:
     logging.info('already trained for %d >= train_steps=%d steps', start_step, config.train_steps)
@@ -287,7 +290,11 @@ def continuous_eval(task, config, workdir, strategy):
   current = last_done
   for _ in tf.train.checkpoints_iterator(ckpt_dir, min_interval_secs=1, timeout=timeout):
     # The newest readable one: a damaged newest one is named and skipped (the trainer moves it).
-    workdir_lib.restore_weights(workdir_lib.newest_readable(ckpt_dir), model, step=step)
+    newest = workdir_lib.newest_readable(ckpt_dir)
+    try:
+      workdir_lib.restore_weights(newest, model, step=step)
+    except AssertionError as e:
+      raise commands.UsageError(f'{newest} does not fit this config: {e}') from None
     current = int(step.numpy())
     if current > last_done:
       metrics, count = evaluator(model)
