@@ -98,6 +98,13 @@ def test_combine_enlarges_the_chroma_bilinearly_onto_the_original_luminance():
   np.testing.assert_allclose(ycbcr[..., :1], gray, atol=0.51)
   want = tf.image.resize(chroma, [8, 12], 'bilinear').numpy()
   np.testing.assert_allclose(ycbcr[..., 1:], want, atol=1.0)
+  # A large image is converted in strips of rows (here of 2 * 12 * 2 = 48 pixels, the last one
+  # short): the same values.
+  gray2 = rng.integers(0, 256, [2, 9, 12, 1]).astype(np.uint8)
+  chroma2 = rng.uniform(0, 255, [2, 2, 3, 2]).astype(np.float32)
+  whole = color.combine(gray2, chroma2).numpy()
+  np.testing.assert_array_equal(color.combine(gray2, chroma2, strip_pixels=50).numpy(), whole)
+  np.testing.assert_array_equal(color.combine(gray2, chroma2, strip_pixels=1).numpy(), whole)
 
 
 def test_the_refinements_chroma_psnr_is_on_the_0_255_scale():
