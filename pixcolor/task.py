@@ -28,6 +28,13 @@ def chroma_psnr(mse):
   return 10 * math.log10(255.0 ** 2 / max(mse * 128.0 ** 2, 1e-10))
 
 
+def weight_paths(model, net):
+  """The `workdir.weights_by_path(model)` keys of the weights of `net`, a part of `model` (a keras
+  application backbone's are its layers' own names, without the backbone's)."""
+  mine = {id(v) for v in net.weights}
+  return {k for k, v in workdir.weights_by_path(model).items() if id(v) in mine}
+
+
 class PixColorTask(task_lib.Task):
   """PixColor (model.name 'pixcolor') on colorization examples.
 
@@ -78,14 +85,25 @@ class PixColorTask(task_lib.Task):
                                 f'model.chroma_size {m.chroma_size}')
 
   def build_model(self, model_config, initial_weights=True):
-    try:
-      # Without initial_weights a pretrained backbone starts random, still built and trained as
-      # the pretrained one (batch norm in inference mode).
-      model = model_lib.build_model(model_config, load_pretrained=initial_weights)
-    except ValueError as e:  # backbones.WeightsError included: one line naming the file.
-      raise commands.UsageError(str(e)) from None
-    if self.init_from and initial_weights:
-      self._init_from(model)
+    def build(pretrained):
+      try:
+        # Without `pretrained` a pretrained backbone starts random, still built and trained as
+        # the pretrained one (batch norm in inference mode).
+        return model_lib.build_model(model_config, load_pretrained=pretrained)
+      except ValueError as e:  # backbones.WeightsError included: one line naming the file.
+        raise commands.UsageError(str(e)) from None
+
+    if not (self.init_from and initial_weights):
+      model = build(initial_weights)
+    else:
+      # The backbone's conditioning_weights are read only where init_from lacks its weights: they
+      # would be overwritten (and 'imagenet' cannot be fetched offline, e.g. to fine-tune the
+      # shipped model).
+      model = build(False)
+      missing = self._init_from(model)
+      if model_config.get('conditioning_weights') and set(missing) & weight_paths(model, model.backbone):
+        model = build(True)
+        self._init_from(model)
     model.set_trained(pixelcnn=self.train_pixelcnn, refinement=self.train_refinement)
     return model
 
@@ -93,19 +111,21 @@ class PixColorTask(task_lib.Task):
     """Starts `model` from the newest weights of the `init_from` workdir (before the loop restores
     this workdir's own checkpoint, which on a resume overrides them). Every weight stored there
     with the same shape is taken; the networks this run does not train must all be there (they
-    would otherwise stay random), those it trains may differ (e.g. another refinement network)."""
+    would otherwise stay random), those it trains may differ (e.g. another refinement network).
+    Returns the paths of the weights it does not hold (`workdir.restore_matching_weights`)."""
     path = workdir.latest_checkpoint(os.path.expanduser(self.init_from))
     missing = workdir.restore_matching_weights(path, model)
-    frozen = ([] if self.train_pixelcnn else [f'{model.backbone.name}/', 'adaptation/',
-                                              'pixelcnn/']) + (
-        [] if self.train_refinement else ['refinement/'])
-    lacking = [k for k in missing if k.startswith(tuple(frozen))]
+    frozen = ([] if self.train_pixelcnn else [model.backbone, model.adaptation, model.pixelcnn]) + (
+        [] if self.train_refinement else [model.refinement])
+    frozen = set().union(*(weight_paths(model, net) for net in frozen))
+    lacking = [k for k in missing if k in frozen]
     if lacking:
       raise commands.UsageError(
           f'init_from {path} does not hold the weights of the networks this run does not train '
           f'({len(lacking)} missing or of another shape, e.g. {lacking[0]})')
     logging.info('weights initialised from %s%s', path,
                  f' ({len(missing)} trained weights start afresh)' if missing else '')
+    return missing
 
   def scale_gradients(self, model, grads, step):
     """The paper's gradient multiplier: the conditioning backbone's gradients are zero before

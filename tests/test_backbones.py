@@ -14,6 +14,7 @@ from pixcolor import backbones
 from pixcolor import model as model_lib
 from pixcolor import resnet as resnet_lib
 from pixcolor import task as task_lib
+from pixel_recursive import commands
 from pixel_recursive import workdir
 from pixel_recursive.training import loop
 import test_pixcolor_e2e
@@ -104,6 +105,46 @@ def test_a_weights_file_sets_the_backbone_and_is_read_only_when_asked(weights_fi
   random = model_lib.build_model(mobilenet_config(conditioning_weights='/no/such/file.h5'))
   assert not np.array_equal(random.backbone.net.get_layer('Conv1').kernel.numpy(),
                             saved['Conv1'][0])
+
+
+def test_init_from_a_run_holding_the_backbone_reads_no_weights_file_and_one_without_it_does(
+    weights_file, tmp_path):
+  """Fine-tuning a trained model (the shipped one, offline: conditioning_weights=imagenet cannot
+  be fetched there) takes its backbone from init_from; the file is read only where init_from has
+  no such backbone."""
+  path, saved = weights_file
+
+  def config_of(**overrides):
+    return test_pixcolor_e2e.tiny_config(**{
+        'model.image_size': 32, 'model.chroma_size': 4,
+        **{f'model.conditioning.{k}': v for k, v in MOBILENET.items()}, **overrides})
+
+  def workdir_holding(model, name):
+    folder = tmp_path / name
+    tf.train.CheckpointManager(workdir.make_checkpoint(model), str(folder / 'checkpoints'),
+                               1).save()
+    return str(folder)
+
+  trained = model_lib.build_model(config_of().model)  # Random weights, none of them the file's.
+  config = config_of(**{'model.conditioning_weights': str(tmp_path / 'gone.h5'),
+                        'init_from': workdir_holding(trained, 'mobilenet_run')})
+  model = task_lib.PixColorTask(config).build_model(config.model)
+  for got, want in zip(model.weights, trained.weights):
+    np.testing.assert_array_equal(got.numpy(), want.numpy(), err_msg=got.path)
+  # A run of the from-scratch ResNet holds no MobileNetV2: the file gives it, init_from the rest.
+  resnet_run = test_pixcolor_e2e.tiny_config().model
+  resnet_run.conditioning.backbone = 'resnet'
+  other = model_lib.build_model(resnet_run)
+  config = config_of(**{'model.conditioning_weights': path,
+                        'init_from': workdir_holding(other, 'resnet_run')})
+  model = task_lib.PixColorTask(config).build_model(config.model)
+  conv1 = model.backbone.net.get_layer('Conv1').kernel.numpy()
+  np.testing.assert_array_equal(conv1, saved['Conv1'][0])
+  np.testing.assert_array_equal(model.pixelcnn.weights[0].numpy(), other.pixelcnn.weights[0].numpy())
+  # Not trained, the backbone must come from init_from (the file would leave it ImageNet's).
+  config.train_pixelcnn = False
+  with pytest.raises(commands.UsageError, match=r'does not hold the weights .* e\.g\. '):
+    task_lib.PixColorTask(config).build_model(config.model)
 
 
 def test_a_missing_or_mismatched_weights_file_ends_in_one_line(tmp_path):
