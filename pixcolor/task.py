@@ -101,7 +101,8 @@ class PixColorTask(task_lib.Task):
       # shipped model).
       model = build(False)
       missing = self._init_from(model)
-      if model_config.get('conditioning_weights') and set(missing) & weight_paths(model, model.backbone):
+      backbone = weight_paths(model, model.backbone)
+      if model_config.get('conditioning_weights') and set(missing) & backbone:
         model = build(True)
         self._init_from(model)
     model.set_trained(pixelcnn=self.train_pixelcnn, refinement=self.train_refinement)

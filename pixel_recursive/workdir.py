@@ -204,8 +204,9 @@ def restore_weights(path, model, **others):
 
 def check_shapes(path, model):
   """Raises AssertionError naming the first weight of `model` that the checkpoint at `path` holds
-  with another shape (a run of another architecture). Checked on the file's index before restoring:
-  a restore that fails there leaves TensorFlow's hundreds of 'unrestored values' warnings at exit."""
+  with another shape (a run of another architecture). Checked on the file's index before
+  restoring: a restore that fails there leaves TensorFlow's hundreds of 'unrestored values'
+  warnings at exit."""
   import tensorflow as tf
   stored = dict(tf.train.list_variables(path))
   for name, weight in weights_by_path(model).items():

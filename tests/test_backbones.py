@@ -140,7 +140,8 @@ def test_init_from_a_run_holding_the_backbone_reads_no_weights_file_and_one_with
   model = task_lib.PixColorTask(config).build_model(config.model)
   conv1 = model.backbone.net.get_layer('Conv1').kernel.numpy()
   np.testing.assert_array_equal(conv1, saved['Conv1'][0])
-  np.testing.assert_array_equal(model.pixelcnn.weights[0].numpy(), other.pixelcnn.weights[0].numpy())
+  np.testing.assert_array_equal(model.pixelcnn.weights[0].numpy(),
+                                other.pixelcnn.weights[0].numpy())
   # Not trained, the backbone must come from init_from (the file would leave it ImageNet's).
   config.train_pixelcnn = False
   with pytest.raises(commands.UsageError, match=r'does not hold the weights .* e\.g\. '):

@@ -165,7 +165,8 @@ def test_resuming_with_another_model_ends_in_one_line_and_leaves_config_json_as_
   # config.json still describes the checkpoints: the workdir's commands keep working.
   assert open(config_json).read() == before
   # A resume that fits says what it changes in config.json, and records it.
-  result = train_in_process(workdir, '--config.train_steps=21', '--config.checkpoint_every_steps=10')
+  result = train_in_process(workdir, '--config.train_steps=21',
+                            '--config.checkpoint_every_steps=10')
   assert result.returncode == 0, result.stderr[-3000:]
   assert f'{config_json} changes: train_steps 20 -> 21' in result.stderr
   assert json.load(open(config_json))['train_steps'] == 21
