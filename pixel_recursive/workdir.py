@@ -193,10 +193,7 @@ def restore_weights(path, model, **others):
   else:
     checkpoint = make_checkpoint(model, **others)
   check_shapes(path, model)
-  try:
-    status = checkpoint.restore(path)
-  except ValueError as e:  # A weight stored with another shape: another architecture too.
-    raise AssertionError(str(e).splitlines()[0]) from None
+  status = checkpoint.restore(path)
   status.expect_partial()  # The optimizer's slots may be in the file; inference does not need them.
   status.assert_existing_objects_matched()
   return status
