@@ -1,7 +1,8 @@
 r"""Evaluates a PixColor run on its eval split with the measures of Guadarrama et al. 2017, Sec. 5.
 
-  python -m pixcolor.evaluate --workdir=DIR --output=metrics.json [--num_examples=N] \
-      [--temperatures=1.0,0.8] [--candidates=N] [--config.data.source=tfrecord:GLOB]
+  python -m pixcolor.evaluate --workdir=DIR|--model=photos --output=metrics.json \
+      [--num_examples=N] [--temperatures=1.0,0.8] [--candidates=N] \
+      [--config.data.source=tfrecord:GLOB]
 
 Two colourings are sampled per eval photo at every temperature of --temperatures (default: the
 model's shipped `sampling.temperature`), each the most typical of --candidates draws (default: the

@@ -348,10 +348,11 @@ def command_flags():
     flags.FLAGS.register_key_flag_for_module(sys.argv[0], flags.FLAGS[name])
 
 
-def define_model_flag(names):
-  """--model: which shipped demo model to use without --workdir."""
+def define_model_flag(names, default_text=None):
+  """--model: which shipped demo model to use without --workdir (`default_text`: the help's
+  default, the first name unless given)."""
   flags.DEFINE_string('model', None, f'A shipped demo model: {" or ".join(names)} (default '
-                      f'{names[0]}); instead of --workdir.')
+                      f'{default_text or names[0]}); instead of --workdir.')
 
 
 @command_flags()

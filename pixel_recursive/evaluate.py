@@ -1,8 +1,8 @@
 r"""Evaluates a super-resolution run on its eval split, to set beside Dahl et al. 2017's Table 2.
 
-  python -m pixel_recursive.evaluate --workdir=DIR --output=metrics.json [--num_examples=1000] \
-      [--temperatures=1.0,0.9,0.8] [--guidances=1,2,3] [--candidates=N] [--l2_workdir=L2_DIR] \
-      [--config.data.source=npz:PATH]
+  python -m pixel_recursive.evaluate --workdir=DIR|--model=faces|bedrooms --output=metrics.json \
+      [--num_examples=1000] [--temperatures=1.0,0.9,0.8] [--guidances=1,2,3] [--candidates=N] \
+      [--l2_workdir=L2_DIR] [--config.data.source=npz:PATH]
 
 Methods: nearest-neighbour and bicubic upsampling, the L2-regression baseline (with --l2_workdir),
 the expected value of the conditioning logits A alone (E[A], a regression the model gives for free),

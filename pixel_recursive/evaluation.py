@@ -3,6 +3,8 @@ example in fixed-size batches, and the JSON / Markdown / plot / TensorBoard outp
 
 A paper's `evaluate.py` supplies what to measure; this module makes the two commands behave alike:
   --workdir=DIR --output=metrics.json [--num_examples=N] [--seed=S] [--batch_size=B]
+  --model=NAME                    instead of --workdir: a shipped demo model (super-resolution:
+                                  faces or bedrooms; PixColor: photos)
   [--config.data.source=SOURCE]   evaluate on another source than the run's (e.g. `samples` from a
                                   fresh clone, to re-run a model card's numbers)
 writing metrics.json, metrics.md (the table) and metrics.png (the plot) beside each other, and the
@@ -26,10 +28,11 @@ FLAGS = flags.FLAGS
 
 @commands.command_flags()
 def define_flags(what):
-  """The flags every evaluate command has; `what` names the run kind in the help."""
+  """The flags every evaluate command has; `what` names the run kind (a key of DEMOS)."""
   import ml_collections
   from ml_collections import config_flags
   flags.DEFINE_string('workdir', None, f'Training workdir of a {what} run.')
+  commands.define_model_flag(list(DEMOS[what]), default_text='none: give it or --workdir')
   flags.DEFINE_string('output', None, 'Path of the metrics JSON file; the table (.md) and the plot '
                       '(.png) are written beside it.')
   flags.DEFINE_integer('num_examples', None, 'Eval examples to score, all of them, the last batch '
@@ -85,6 +88,10 @@ def run(define_command_flags, main):
   commands.run(main, user_errors=(errors.DataSourceError,))
 
 
+# The shipped demo models --model names, per model.name (the first is the default of `upsample`,
+# not of `evaluate`, which needs --workdir or --model).
+DEMOS = {'super_resolution': workdir_lib.SR_DEMO_WORKDIRS,
+         'pixcolor': {'photos': workdir_lib.PIXCOLOR_DEMO_WORKDIR}}
 # How a run of each model (config.json's model.name) is evaluated.
 _EVALUATE = {'super_resolution': 'evaluate it with python -m pixel_recursive.evaluate',
              'pixcolor': 'evaluate it with python -m pixcolor.evaluate',
@@ -95,9 +102,12 @@ _EVALUATE = {'super_resolution': 'evaluate it with python -m pixel_recursive.eva
 def check_run(model_name):
   """The checks of --workdir and --output that need no TensorFlow: a command calls it before it
   imports its model (and TensorFlow with it), so that these mistakes are named in a fraction of a
-  second; a wrong --workdir leaves no folder behind. The run must hold a `model_name` model."""
-  if not FLAGS.workdir or not FLAGS.output:
-    raise commands.UsageError('--workdir and --output are required')
+  second; a wrong --workdir leaves no folder behind. The run must hold a `model_name` model.
+  --model sets --workdir to the shipped model's folder."""
+  if not (FLAGS.workdir or FLAGS.model) or not FLAGS.output:
+    raise commands.UsageError(f'--output and --workdir (or --model={"|".join(DEMOS[model_name])}'
+                              ', a shipped model) are required')
+  FLAGS.workdir = workdir_lib.resolve(FLAGS.workdir, DEMOS[model_name], FLAGS.model)
   # Missing, a file, without a config.json, or another model's run.
   workdir_lib.check_model_name(FLAGS.workdir, model_name, lambda name: _EVALUATE.get(
       name, 'the evaluate commands evaluate super_resolution and pixcolor runs'))

@@ -20,6 +20,7 @@ import pytest
 
 import helpers
 from pixel_recursive import commands
+from pixel_recursive import workdir as workdir_lib
 
 # (module, arguments, what the one line says); {file}, {pixcolor_run}, {sr_run} are filled in.
 CASES = [
@@ -371,14 +372,40 @@ def test_the_last_line_counts_what_was_written_in_good_english(capsys):
       'wrote 1 PNG and out/grid.png', 'wrote 3 PNGs of 1 face and out/grid.png']
 
 
-@pytest.mark.parametrize('module', ['pixel_recursive.upsample', 'pixel_recursive.export'])
-def test_an_unknown_shipped_model_ends_in_one_line(module, tmp_path):
+@pytest.mark.parametrize('module,names', [
+    ('pixel_recursive.upsample', 'faces, bedrooms'), ('pixel_recursive.export', 'faces, bedrooms'),
+    ('pixel_recursive.evaluate', 'faces, bedrooms'), ('pixcolor.evaluate', 'photos')])
+def test_an_unknown_shipped_model_ends_in_one_line(module, names, tmp_path):
   args = ['--model=cats', f'--output={tmp_path}/out'] + (
       [f'--input={helpers.ROOT}/docs'] if module.endswith('upsample') else [])
   helpers.assert_usage_error(helpers.run_in_process(module, *args),
-                             "--model must be one of faces, bedrooms, got 'cats'", prog=module)
-  both = helpers.run_in_process(module, *args[1:], '--model=faces', f'--workdir={tmp_path}')
+                             f"--model must be one of {names}, got 'cats'", prog=module)
+  both = helpers.run_in_process(module, *args[1:], f'--model={names.split(",")[0]}',
+                                f'--workdir={tmp_path}')
   helpers.assert_usage_error(both, 'not both', prog=module)
+
+
+@pytest.mark.parametrize('module,model,folder', [
+    ('pixel_recursive.evaluate', 'bedrooms', workdir_lib.SR_DEMO_WORKDIRS['bedrooms']),
+    ('pixel_recursive.evaluate', 'faces', workdir_lib.SR_DEMO_WORKDIRS['faces']),
+    ('pixcolor.evaluate', 'photos', workdir_lib.PIXCOLOR_DEMO_WORKDIR)])
+def test_evaluate_takes_a_shipped_model_by_name_and_needs_a_model_or_a_workdir(
+    module, model, folder, tmp_path, monkeypatch):
+  """`--model` evaluates a shipped demo (installed, its folder is inside site-packages: a user
+  cannot be expected to know it); without it or --workdir, one line names both."""
+  restored = []
+
+  def restore(workdir, *args, **kwargs):
+    restored.append(workdir)
+    raise commands.UsageError('restored')
+
+  monkeypatch.setattr(workdir_lib, 'restore', restore)
+  output = f'--output={tmp_path}/m.json'
+  helpers.assert_usage_error(helpers.run_in_process(module, f'--model={model}', output),
+                             'restored', prog=module)
+  assert restored == [folder]
+  helpers.assert_usage_error(helpers.run_in_process(module, output),
+                             '--output and --workdir (or --model=', prog=module)
 
 
 @pytest.mark.parametrize('module', ['pixel_recursive.upsample', 'pixcolor.colorize',
