@@ -129,6 +129,25 @@ def test_upsample_faces_writes_each_face_and_names_a_photo_without_one(tmp_path)
   np.testing.assert_array_equal(read('twin_face0_input.png'), read('astronaut_face0_input.png'))
   assert not np.array_equal(read('twin_face0_sample0.png'), read('astronaut_face0_sample0.png'))
   assert 'Traceback' not in result.stderr
+  assert 'not on faces' not in result.stderr  # The faces model is the default.
+
+
+def test_faces_with_a_model_not_trained_on_faces_says_which_model_is(tmp_path, monkeypatch):
+  """`--faces --model=bedrooms` samples faces from a scene model: it runs, with one warning."""
+  from pixel_recursive import commands  # pylint: disable=g-import-not-at-top
+  from pixel_recursive import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
+
+  def restore(*args, **kwargs):
+    raise commands.UsageError('restored')
+
+  monkeypatch.setattr(workdir_lib, 'restore', restore)
+  Image.fromarray(samples.photo('astronaut')).save(tmp_path / 'astronaut.png')
+  result = helpers.run_in_process('pixel_recursive.upsample', '--faces', '--model=bedrooms',
+                                  f'--input={tmp_path}/astronaut.png', f'--output={tmp_path}/o')
+  warning = [l for l in helpers.stderr_lines(result) if 'not on faces' in l]
+  assert len(warning) == 1 and warning[0].endswith(
+      '--faces with a model trained on Tiny ImageNet and Places365, not on faces: the faces model '
+      'is --model=faces (the default)'), result.stderr[-3000:]
 
 
 def test_upsample_faces_samples_with_the_sampler_it_is_given(monkeypatch):
