@@ -108,7 +108,7 @@ def test_a_weights_file_sets_the_backbone_and_is_read_only_when_asked(weights_fi
 
 
 def test_init_from_a_run_holding_the_backbone_reads_no_weights_file_and_one_without_it_does(
-    weights_file, tmp_path):
+    weights_file, tmp_path, caplog):
   """Fine-tuning a trained model (the shipped one, offline: conditioning_weights=imagenet cannot
   be fetched there) takes its backbone from init_from; the file is read only where init_from has
   no such backbone."""
@@ -128,7 +128,10 @@ def test_init_from_a_run_holding_the_backbone_reads_no_weights_file_and_one_with
   trained = model_lib.build_model(config_of().model)  # Random weights, none of them the file's.
   config = config_of(**{'model.conditioning_weights': str(tmp_path / 'gone.h5'),
                         'init_from': workdir_holding(trained, 'mobilenet_run')})
+  caplog.set_level('INFO')
+  said = lambda: [r.getMessage() for r in caplog.records if 'initialised from' in r.getMessage()]
   model = task_lib.PixColorTask(config).build_model(config.model)
+  assert said() == [f'weights initialised from {tmp_path}/mobilenet_run/checkpoints/ckpt-1']
   for got, want in zip(model.weights, trained.weights):
     np.testing.assert_array_equal(got.numpy(), want.numpy(), err_msg=got.path)
   # A run of the from-scratch ResNet holds no MobileNetV2: the file gives it, init_from the rest.
@@ -137,7 +140,10 @@ def test_init_from_a_run_holding_the_backbone_reads_no_weights_file_and_one_with
   other = model_lib.build_model(resnet_run)
   config = config_of(**{'model.conditioning_weights': path,
                         'init_from': workdir_holding(other, 'resnet_run')})
+  caplog.clear()
   model = task_lib.PixColorTask(config).build_model(config.model)
+  assert len(said()) == 2 and said()[1].startswith(  # The file's, then init_from's, once each.
+      f'weights initialised from {tmp_path}/resnet_run/checkpoints/ckpt-1 ('), said()
   conv1 = model.backbone.net.get_layer('Conv1').kernel.numpy()
   np.testing.assert_array_equal(conv1, saved['Conv1'][0])
   np.testing.assert_array_equal(model.pixelcnn.weights[0].numpy(),
