@@ -21,10 +21,10 @@ give), and that chroma merely upsampled bilinearly; plus the bits/dim of the chr
 refinement L2 on the true chroma beside that of bilinear upsampling. Exactly --num_examples photos
 are scored (fewer, with a warning, if the eval split is smaller). Writes metrics.json, metrics.md
 (the table, one row per method and temperature), metrics.png (the a and b histograms of the truth
-and of the samples at each temperature, and the
-MS-SSIM histogram) and TensorBoard scalars and the plot under the workdir's `evaluate` run. The paper
-reports histogram intersections of .93 (a) and .93 (b) and most MS-SSIM values between two samples
-in [.95, .99] for its ImageNet model.
+and of the samples at each temperature, and the MS-SSIM histogram) and TensorBoard scalars and the
+plot under the workdir's `evaluate` run (a shipped model's: beside metrics.json). The paper reports
+histogram intersections of .93 (a) and .93 (b) and most MS-SSIM values between two samples in
+[.95, .99] for its ImageNet model.
 """
 from absl import flags
 import numpy as np

@@ -23,7 +23,7 @@ scored, the last batch included (fewer, with a warning, if the eval split is sma
 --temperatures / --guidances: the model's shipped defaults (its config's `sampling`), and guidance
 1 (the paper) beside them. Writes metrics.json, metrics.md (the table), metrics.png (pSNR
 and consistency against the HF ratio, one point per setting, the baselines marked) and TensorBoard
-scalars under the workdir's `evaluate` run.
+scalars under the workdir's `evaluate` run (a shipped model's: beside metrics.json).
 """
 from absl import flags
 import numpy as np

@@ -8,9 +8,10 @@ A paper's `evaluate.py` supplies what to measure; this module makes the two comm
   [--config.data.source=SOURCE]   evaluate on another source than the run's (e.g. `samples` from a
                                   fresh clone, to re-run a model card's numbers)
 writing metrics.json, metrics.md (the table) and metrics.png (the plot) beside each other, and the
-same numbers to TensorBoard under the workdir's `evaluate` run (a run that cannot be written to,
-e.g. read-only, gets a warning instead). A --workdir of another model's run is a usage error that
-names the command for it.
+same numbers to TensorBoard under the workdir's `evaluate` run (a shipped demo's: an `evaluate`
+folder beside --output instead, never inside the installed package; a run that cannot be written
+to, e.g. read-only, gets a warning instead). A --workdir of another model's run is a usage error
+that names the command for it.
 """
 import json
 import os
@@ -159,9 +160,21 @@ def finish(results, config, step, markdown, plot, scalars, image_tag, **extra):
                  **extra)
   table = markdown(results)
   image = write(results, table, plot(results))
-  write_tensorboard(os.path.join(FLAGS.workdir, 'evaluate'), scalars(results), {image_tag: image},
-                    step)
+  write_tensorboard(tensorboard_dir(FLAGS.workdir, FLAGS.output), scalars(results),
+                    {image_tag: image}, step)
   print(table, flush=True)
+
+
+def tensorboard_dir(workdir, output):
+  """Where the evaluation's TensorBoard run goes: the workdir's `evaluate` folder, or for a
+  shipped demo model (--model, or --workdir naming its folder) an `evaluate` folder beside
+  `output`: an installed package is not written to (pip uninstall would leave it behind)."""
+  shipped = {os.path.realpath(folder) for demos in DEMOS.values() for folder in demos.values()}
+  if os.path.realpath(workdir) in shipped:
+    logdir = os.path.join(os.path.dirname(os.path.abspath(output)), 'evaluate')
+    logging.info('TensorBoard summaries of the shipped model go to %s', logdir)
+    return logdir
+  return os.path.join(workdir, 'evaluate')
 
 
 def write(results, table, figure):

@@ -6,6 +6,7 @@ Both evaluate commands seed each sample by its photo's place in the eval set and
 photos, never the padding of the last batch; with fake models whose outputs are known, every number
 of `pixcolor.evaluate` is checked against its own values. The whole commands run end to end in
 tests/test_train.py and tests/test_pixcolor_e2e.py."""
+import os
 import re
 
 import numpy as np
@@ -328,3 +329,15 @@ def test_tensorboard_gets_the_numbers_and_a_run_that_cannot_be_written_a_warning
   # TensorFlow's reason, without its op names: '<tmp>/file is not a directory'.
   assert re.fullmatch(rf'wrote no TensorBoard summaries: cannot write to {re.escape(blocked)} '
                       r'\([^\n{}\[\]]*not a directory\)', warning, re.I), warning
+
+
+def test_a_shipped_models_tensorboard_run_goes_beside_the_metrics_not_into_the_package(tmp_path):
+  from pixel_recursive import evaluation  # pylint: disable=g-import-not-at-top
+  from pixel_recursive import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
+  output = str(tmp_path / 'out' / 'metrics.json')
+  for shipped in (*workdir_lib.SR_DEMO_WORKDIRS.values(), workdir_lib.PIXCOLOR_DEMO_WORKDIR):
+    relative = os.path.relpath(shipped)  # As README's commands name it, from the checkout.
+    for workdir in (shipped, relative, shipped + '/'):
+      assert evaluation.tensorboard_dir(workdir, output) == str(tmp_path / 'out' / 'evaluate')
+  assert evaluation.tensorboard_dir(str(tmp_path / 'run'), output) == str(
+      tmp_path / 'run' / 'evaluate')
