@@ -241,7 +241,7 @@ def main(argv):
   del argv
   start = time.time()
   from pixel_recursive import commands
-  out_dir = os.path.abspath(FLAGS.output)
+  out_dir = FLAGS.output and os.path.abspath(FLAGS.output)  # Empty: refused, not the cwd.
   commands.check_output_dir(out_dir)  # Before TensorFlow loads: a wrong --output is named at once.
   from pixel_recursive.training import precision
   sr = super_resolution(out_dir, FLAGS.sr_workdir, 'faces', sample_faces(FLAGS.num_faces),

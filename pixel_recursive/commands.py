@@ -113,6 +113,8 @@ def _load_config_flags():
     except (IOError, OSError) as e:
       first = str(e).strip().splitlines()
       path = flags.FLAGS['config'].serialize().split('=', 1)[-1]
+      if not path:
+        fail('--config is empty: give a config file, e.g. one of experiments/configs/*.py')
       reason = getattr(e.__cause__, 'strerror', None)  # 'Is a directory', without the wrapping.
       fail(f'cannot load --config {path}: ' + (reason or (first[-1].strip() if first else str(e)))
            + _shipped_config_hint(path))
@@ -154,6 +156,8 @@ def run(main, user_errors=(), positional=False):
 def check_output_dir(path, what='output folder'):
   """Creates the output folder (`what` names it in the messages: a training run's '--workdir'), or
   raises UsageError if it is a file or cannot be created or written."""
+  if not path:
+    raise UsageError(f'{what} is empty: give a folder')
   if os.path.exists(path) and not os.path.isdir(path):
     raise UsageError(f'{what} {path} is a file, not a folder')
   try:

@@ -75,6 +75,12 @@ MORE_CASES = [
      'learning_rate must be positive, got 0'),
     ('pixcolor.train', ['--config=experiments/configs/pixcolor_tiny.py'],
      'Flag --workdir must have a value other than None'),
+    # Empty values (a shell variable that was not set) are named, not read as the current folder.
+    ('pixcolor.train', ['--config=experiments/configs/pixcolor_tiny.py', '--workdir='],
+     '--workdir is empty: give a folder'),
+    ('pixel_recursive.train', ['--config=', '--workdir={tmp}/x'],
+     '--config is empty: give a config file, e.g. one of experiments/configs/*.py'),
+    ('experiments.demo', ['--output='], 'output folder is empty: give a folder'),
     # A model that cannot be built (each of its networks checks its sizes; both tasks say so).
     *[('pixel_recursive.train', ['--config=experiments/configs/faces_tiny.py',
                                  f'--config.model.{key}', '--workdir={tmp}/x'], message)
