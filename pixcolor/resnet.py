@@ -106,6 +106,10 @@ class ResNetFeatures(keras.Model):
     self.blocks = tuple(int(b) for b in blocks)
     if not self.blocks or min(self.blocks) < 1:
       raise ValueError(f'conditioning.blocks needs at least one stage of >= 1 block, got {blocks}')
+    if not 0 <= bn_momentum <= 1:  # Outside, the moving statistics diverge without a word.
+      raise ValueError(f'conditioning.bn_momentum must be in [0, 1], got {bn_momentum}')
+    if int(width) < 1:
+      raise ValueError(f'conditioning.width must be >= 1, got {width}')
     self.width = int(width)
     self.max_pool = bool(max_pool)
     self.dilate_last = bool(dilate_last)
