@@ -38,6 +38,8 @@ def define_flags():
   flags.DEFINE_integer('num_examples', 500, 'Eval photos (the first colour ones).', lower_bound=1)
   flags.DEFINE_integer('steps', 3000, 'Training steps of the head.', lower_bound=1)
   flags.DEFINE_integer('batch_size', 64, 'Training batch.', lower_bound=1)
+  flags.DEFINE_integer('eval_batch_size', 100, 'Eval photos scored at once (each photo is seeded '
+                       'by its place among them all, whatever the batch).', lower_bound=1)
   flags.DEFINE_float('learning_rate', 1e-3, 'Adam learning rate of the head.')
   flags.DEFINE_integer('colourings', 8, 'Colourings at T = 1 whose per-pixel mean is scored.',
                        lower_bound=1)
@@ -93,6 +95,7 @@ def score(model, config, head):
   """pSNR (dB, mean over photos) of each way of colouring the eval photos."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from pixcolor import color  # pylint: disable=g-import-not-at-top
+  from pixcolor import evaluate  # pylint: disable=g-import-not-at-top
   from pixel_recursive import commands  # pylint: disable=g-import-not-at-top
   from pixel_recursive import evaluation  # pylint: disable=g-import-not-at-top
   from pixel_recursive import metrics  # pylint: disable=g-import-not-at-top
@@ -108,13 +111,14 @@ def score(model, config, head):
   values = {k: [] for k in ('gray_input', 'regression', 'one_colouring_at_defaults',
                             'mean_of_colourings_t1', 'refined_true_chroma')}
   count = 0
-  for batch, n in evaluation.batches(eval_config, 'colorization', FLAGS.num_examples, 100,
-                                     what='scored'):
+  for batch, n in evaluation.batches(eval_config, 'colorization', FLAGS.num_examples,
+                                     FLAGS.eval_batch_size, what='scored'):
     gray, truth = batch['gray'], batch['image']
     chroma = color.unscale_chroma(head(model.compiled_network('conditioning')(gray)))
     outputs = {'gray_input': np.repeat(gray, 3, axis=-1),
                'regression': model.combine(gray, refine(gray, chroma)),
-               'refined_true_chroma': model.combine(gray, model.refine(gray, batch['chroma']))}
+               'refined_true_chroma': model.combine(gray, model.refine(
+                   gray, batch['chroma'], evaluate.true_chroma_seeds(0, count, len(gray))))}
     seeds = [sampling.derive_seed(0, count + b, 0) for b in range(len(gray))]
     bins = model.sample_chroma(gray, seeds, temperature, top_p=top_p, candidates=candidates)
     outputs['one_colouring_at_defaults'] = model.combine(gray, model.refine(gray, bins, seeds))

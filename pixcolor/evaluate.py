@@ -46,6 +46,15 @@ def define_flags():
                        '[-128, 128).', lower_bound=2)
 
 
+def true_chroma_seeds(seed, count, size):
+  """The seeds with which the true bins of photos count .. count + size - 1 are dequantized for
+  the refined-true-chroma reference: each photo's own (the colourings' first), so that the number
+  does not depend on the batch the photo came in (an int seed keys each photo by its place in
+  its batch)."""
+  from pixel_recursive import sampling
+  return [sampling.derive_seed(seed, count + b, 0) for b in range(size)]
+
+
 def evaluate(model, config, num_examples, temperatures=(1.0,), seed=0, batch_size=32, bins=256,
              top_p=1.0, candidates=1):
   """Samples two colourings of each of `num_examples` eval photos per temperature, each drawn from
@@ -85,7 +94,8 @@ def evaluate(model, config, num_examples, temperatures=(1.0,), seed=0, batch_siz
     low = transforms.dequantize_chroma(batch['chroma'], model.num_bins)
     upsampled = transforms.resize(low, truth.shape[1:3], 'bilinear')
     outputs = {'gray_input': gray_rgb,
-               'refined_true_chroma': model.combine(gray, model.refine(gray, batch['chroma'])),
+               'refined_true_chroma': model.combine(gray, model.refine(
+                   gray, batch['chroma'], true_chroma_seeds(seed, count, len(gray)))),
                'bilinear_true_chroma': model.combine(gray, upsampled)}
     for name, out in outputs.items():
       values[name].extend(metrics.psnr(out, truth).numpy()[:n].tolist())

@@ -184,13 +184,14 @@ class ColouringModel:
   """What `pixcolor.evaluate` uses of a model, with known outputs: colouring k of a photo is its
   gray with a chroma of the colouring's seed on the left half, gray on the right (so the two
   colourings differ, by a different amount for each photo), the true chroma refines to a flat
-  chroma of its own, and the nats and refinement errors are made from the photo (so that padding
-  would move their means)."""
+  chroma of its dequantization seed, and the nats and refinement errors are made from the photo
+  (so that padding would move their means)."""
   num_bins = 32
 
   def __init__(self):
     self.seeds = []
     self.settings = []
+    self.true_chroma_seeds = []
 
   @staticmethod
   def chroma_of(seeds):
@@ -205,10 +206,18 @@ class ColouringModel:
     self.settings.append(dict(settings, temperature=temperature))
     return tf.fill([len(gray), 4, 4, 2], 16)
 
-  def refine(self, gray, bins, seeds=None):
+  @staticmethod
+  def true_chroma_of(seeds):
+    """The refined chroma [B, 8, 8, 2] of the true bins dequantized with `seeds` [B]."""
+    values = 140.0 + 5.0 * (np.asarray(seeds, np.int64) % 5)
+    return np.broadcast_to(values[:, None, None, None], [len(seeds), 8, 8, 2]).astype(np.float32)
+
+  def refine(self, gray, bins, seeds=0):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    if seeds is None:  # The true chroma.
-      return tf.fill([len(gray), 8, 8, 2], 150.0)
+    if not np.all(np.asarray(bins) == 16):  # The true chroma (sample_chroma's bins are 16).
+      seeds = np.broadcast_to(seeds, [len(gray)])  # An int: every photo keyed alike.
+      self.true_chroma_seeds.append(list(seeds))
+      return tf.constant(self.true_chroma_of(seeds))
     return tf.constant(self.chroma_of(seeds))
 
   def combine(self, gray, chroma):
@@ -248,9 +257,12 @@ def test_pixcolor_scores_two_differently_seeded_colourings_and_only_real_photos(
   gray_psnr = metrics.psnr(np.repeat(gray, 3, -1), photos).numpy()
   assert np.ptp(gray_psnr) > 0.1  # The padding, a copy of the last photo, would move the means.
   assert results['psnr']['gray_input'] == pytest.approx(gray_psnr.mean(), rel=1e-6)
+  # The true chroma of each photo is dequantized with its own seed, whatever its batch.
+  assert model.true_chroma_seeds == [[sampling.derive_seed(9, b, 0) for b in batch]
+                                     for batch in ((0, 1), (2, 3))]
+  true_chroma = model.true_chroma_of([sampling.derive_seed(9, i, 0) for i in range(3)])
   assert results['psnr']['refined_true_chroma'] == pytest.approx(
-      metrics.psnr(color.combine(gray, np.full([3, 8, 8, 2], 150.0, np.float32)),
-                   photos).numpy().mean(), rel=1e-6)
+      metrics.psnr(color.combine(gray, true_chroma), photos).numpy().mean(), rel=1e-6)
   at_1 = results['temperatures']['1']
   assert at_1['psnr'] == pytest.approx(
       np.mean([metrics.psnr(c, photos).numpy() for c in colourings]), rel=1e-6)

@@ -201,7 +201,7 @@ def test_the_colour_regression_bound_runs_end_to_end(tmp_path):
   source, out = helpers.photo_crops_source(), tmp_path / 'bound.json'
   result = run_in_process('experiments.colour_regression_bound', f'--workdir={workdir}',
                           f'--train=folder:{helpers.photo_folder()}', f'--eval={source}',
-                          '--num_examples=30',
+                          '--num_examples=30', '--eval_batch_size=16',  # Two batches.
                           '--steps=3', '--batch_size=4', '--colourings=2', f'--output={out}')
   assert result.returncode == 0, result.stderr[-3000:]
   report = json.load(open(out))
@@ -218,8 +218,8 @@ def test_the_colour_regression_bound_runs_end_to_end(tmp_path):
   references, _ = evaluate.evaluate(model, config, 30, batch_size=100)
   for name in ('gray_input', 'refined_true_chroma'):
     assert psnr[name] == pytest.approx(references['psnr'][name], abs=1e-4), name
-  (batch, n), = evaluation.batches(config, 'colorization', 30, 100)  # As the script batches them.
-  assert n == 24
+  (batch, n), = evaluation.batches(config, 'colorization', 30, 100)  # All in one batch: each
+  assert n == 24  # photo is seeded by its place among them all, as the script's two batches do.
   gray, truth = batch['gray'], batch['image'][:n]
   at_defaults = model.colorize(gray, 1, 0.6, seed=0, candidates=4)[0].numpy()[:n]
   two = model.colorize(gray, 2, 1.0, seed=1).numpy()[:, :n].astype(np.float64)
