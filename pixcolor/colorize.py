@@ -16,7 +16,7 @@ Without --temperature / --top_p / --candidates, T, the nucleus p and the number 
 the model's shipped defaults (`sampling` in its config.json; 1.0, 1.0 and 1 if it has none: one draw
 from the whole distribution). With N > 1 each colouring is the one of N draws whose chroma lies nearest
 to their mean (`pixel_recursive.candidates`): the shipped demo draws 8 at T = 1.2. Without --workdir
-the demo checkpoint shipped with the package (pixcolor/demo/photos) is used.
+the demo checkpoint shipped with the package (pixcolor/demo/photos, --model=photos) is used.
 
 Exit status: 0 when every input was colorized, 1 when some files could not be read (each is named
 on stderr; every good output is still written), 2 on a usage error.
@@ -34,7 +34,8 @@ FLAGS = flags.FLAGS
 
 
 def define_flags():
-  commands.define_batch_flags('pixcolor/demo/photos', 'Colourings', candidates=True)
+  commands.define_batch_flags('pixcolor/demo/photos', 'Colourings', models=('photos',),
+                              candidates=True)
 
 
 def read_luminance(path):
@@ -91,7 +92,7 @@ def main(argv):
   if FLAGS.top_p is not None:
     commands.check_top_p(FLAGS.top_p)
   files = commands.read_inputs(FLAGS.input, FLAGS.output)
-  workdir = workdir_lib.resolve(FLAGS.workdir, workdir_lib.PIXCOLOR_DEMO_WORKDIR)
+  workdir = workdir_lib.resolve(FLAGS.workdir, workdir_lib.PIXCOLOR_DEMO_WORKDIRS, FLAGS.model)
   workdir_lib.check_model_name(workdir, 'pixcolor')
   commands.check_output_dir(FLAGS.output)  # After the workdir's checks: a mistake leaves no folder.
   # TensorFlow from here on: the mistakes above are named before it loads (as by `upsample`).

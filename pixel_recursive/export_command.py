@@ -18,7 +18,7 @@ _SAVED_MODEL_FILES = {'saved_model.pb', 'fingerprint.pb', 'variables', 'assets'}
 _PAPERS = {
     'super_resolution': ('pixel_recursive.export', 'pixel_recursive.model',
                          workdir_lib.SR_DEMO_WORKDIRS),
-    'pixcolor': ('pixcolor.export', 'pixcolor.model', workdir_lib.PIXCOLOR_DEMO_WORKDIR),
+    'pixcolor': ('pixcolor.export', 'pixcolor.model', workdir_lib.PIXCOLOR_DEMO_WORKDIRS),
 }
 
 

@@ -31,6 +31,7 @@ _PACKAGES = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SR_DEMO_WORKDIRS = {name: os.path.join(_PACKAGES, 'pixel_recursive', 'demo', name)
                     for name in ('faces', 'bedrooms')}
 PIXCOLOR_DEMO_WORKDIR = os.path.join(_PACKAGES, 'pixcolor', 'demo', 'photos')
+PIXCOLOR_DEMO_WORKDIRS = {'photos': PIXCOLOR_DEMO_WORKDIR}  # For --model=photos.
 CHECKPOINTS = 'checkpoints'
 DAMAGED = 'damaged'  # checkpoints/damaged/: where training moves checkpoints it cannot read
 

@@ -383,10 +383,11 @@ def test_the_last_line_counts_what_was_written_in_good_english(capsys):
 
 @pytest.mark.parametrize('module,names', [
     ('pixel_recursive.upsample', 'faces, bedrooms'), ('pixel_recursive.export', 'faces, bedrooms'),
-    ('pixel_recursive.evaluate', 'faces, bedrooms'), ('pixcolor.evaluate', 'photos')])
+    ('pixel_recursive.evaluate', 'faces, bedrooms'), ('pixcolor.evaluate', 'photos'),
+    ('pixcolor.colorize', 'photos'), ('pixcolor.export', 'photos')])
 def test_an_unknown_shipped_model_ends_in_one_line(module, names, tmp_path):
   args = ['--model=cats', f'--output={tmp_path}/out'] + (
-      [f'--input={helpers.ROOT}/docs'] if module.endswith('upsample') else [])
+      [f'--input={helpers.ROOT}/docs'] if module.endswith(('upsample', 'colorize')) else [])
   helpers.assert_usage_error(helpers.run_in_process(module, *args),
                              f"--model must be one of {names}, got 'cats'", prog=module)
   both = helpers.run_in_process(module, *args[1:], f'--model={names.split(",")[0]}',
@@ -415,6 +416,22 @@ def test_evaluate_takes_a_shipped_model_by_name_and_needs_a_model_or_a_workdir(
   assert restored == [folder]
   helpers.assert_usage_error(helpers.run_in_process(module, output),
                              '--output and --workdir (or --model=', prog=module)
+
+
+@pytest.mark.parametrize('module', ['pixcolor.colorize', 'pixcolor.export'])
+def test_pixcolors_commands_take_the_shipped_model_by_name_too(module, tmp_path, monkeypatch):
+  """--model=photos, as `pixcolor.evaluate` takes it: the one shipped PixColor model."""
+  restored = []
+
+  def restore(workdir, *args, **kwargs):
+    restored.append(workdir)
+    raise commands.UsageError('restored')
+
+  monkeypatch.setattr(workdir_lib, 'restore', restore)
+  args = ['--model=photos', f'--output={tmp_path}/out'] + (
+      [f'--input={helpers.ROOT}/docs'] if module.endswith('colorize') else [])
+  helpers.assert_usage_error(helpers.run_in_process(module, *args), 'restored', prog=module)
+  assert restored == [workdir_lib.PIXCOLOR_DEMO_WORKDIR]
 
 
 @pytest.mark.parametrize('module', ['pixel_recursive.upsample', 'pixcolor.colorize',
