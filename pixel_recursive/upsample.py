@@ -142,10 +142,11 @@ def main(argv):
   files = commands.read_inputs(FLAGS.input, FLAGS.output)
   workdir = workdir_lib.resolve(FLAGS.workdir, workdir_lib.SR_DEMO_WORKDIRS, FLAGS.model)
   workdir_lib.check_model_name(workdir, 'super_resolution')
-  datasets = workdir_lib.trained_on(workdir)
-  if FLAGS.faces and datasets and 'CelebA' not in datasets:
-    logging.warning('--faces with a model trained on %s, not on faces: the faces model is '
-                    '--model=faces (the default)', ' and '.join(datasets))
+  bedrooms = workdir_lib.SR_DEMO_WORKDIRS['bedrooms']
+  if FLAGS.faces and os.path.realpath(workdir) == os.path.realpath(bedrooms):
+    logging.warning('--faces with the bedrooms model, trained on %s, not on faces: the faces '
+                    'model is --model=faces (the default)',
+                    ' and '.join(workdir_lib.trained_on(bedrooms)))
   commands.check_output_dir(FLAGS.output)  # After the workdir's checks: a mistake leaves no folder.
   # TensorFlow from here on: the mistakes above are named before it loads (in a fraction of a
   # second instead of five).

@@ -133,7 +133,8 @@ def test_upsample_faces_writes_each_face_and_names_a_photo_without_one(tmp_path)
 
 
 def test_faces_with_a_model_not_trained_on_faces_says_which_model_is(tmp_path, monkeypatch):
-  """`--faces --model=bedrooms` samples faces from a scene model: it runs, with one warning."""
+  """`--faces --model=bedrooms` (or its folder as --workdir) samples faces from a scene model:
+  it runs, with one warning."""
   from pixel_recursive import commands  # pylint: disable=g-import-not-at-top
   from pixel_recursive import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
 
@@ -142,12 +143,13 @@ def test_faces_with_a_model_not_trained_on_faces_says_which_model_is(tmp_path, m
 
   monkeypatch.setattr(workdir_lib, 'restore', restore)
   Image.fromarray(samples.photo('astronaut')).save(tmp_path / 'astronaut.png')
-  result = helpers.run_in_process('pixel_recursive.upsample', '--faces', '--model=bedrooms',
-                                  f'--input={tmp_path}/astronaut.png', f'--output={tmp_path}/o')
-  warning = [l for l in helpers.stderr_lines(result) if 'not on faces' in l]
-  assert len(warning) == 1 and warning[0].endswith(
-      '--faces with a model trained on Tiny ImageNet and Places365, not on faces: the faces model '
-      'is --model=faces (the default)'), result.stderr[-3000:]
+  for model in ('--model=bedrooms', f'--workdir={workdir_lib.SR_DEMO_WORKDIRS["bedrooms"]}/'):
+    result = helpers.run_in_process('pixel_recursive.upsample', '--faces', model,
+                                    f'--input={tmp_path}/astronaut.png', f'--output={tmp_path}/o')
+    warning = [l for l in helpers.stderr_lines(result) if 'not on faces' in l]
+    assert len(warning) == 1 and warning[0].endswith(
+        '--faces with the bedrooms model, trained on Tiny ImageNet and Places365, not on faces: '
+        'the faces model is --model=faces (the default)'), result.stderr[-3000:]
 
 
 def test_upsample_faces_samples_with_the_sampler_it_is_given(monkeypatch):
