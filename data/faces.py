@@ -125,8 +125,14 @@ def find(image, size=32, framing=None):
   """Every frontal face of `image`, CelebA-framed and resized to size x size: [Face], largest first.
 
   Face.crop is uint8 [size, size, 3], Face.box the (top, left, side) square it was cut from and
-  Face.detection the detector's (top, left, height, width).
+  Face.detection the detector's (top, left, height, width). `image`: uint8 [H, W, 3 or 4] or
+  [H, W(, 1)]; anything else is a ValueError naming it (floats in [0, 1] would crop to black).
   """
+  image = np.asarray(image)
+  if image.dtype != np.uint8 or not (image.ndim == 2 or (
+      image.ndim == 3 and image.shape[-1] in (1, 3, 4))):
+    raise ValueError('image must be uint8 (0-255) [H, W, 3], [H, W, 4] or [H, W], got '
+                     f'{image.dtype.name} {list(image.shape)}')
   out = []
   for detection in detect(image):
     box = framing_box(detection, framing)

@@ -29,6 +29,18 @@ def test_crop_resizes_and_repeats_the_edge_outside_the_photo():
   assert gray.shape == (4, 4, 3)
 
 
+@pytest.mark.parametrize('image', [
+    np.zeros([64, 64, 3]), np.zeros([64, 64, 3], np.float32), np.zeros([64, 64, 2], np.uint8),
+    np.zeros([2, 64, 64, 3], np.uint8)])
+def test_find_names_an_image_it_cannot_read(image):
+  """A float photo (0-1, as skimage.img_as_float makes) or a batch: one ValueError naming it, not
+  Pillow's 'Cannot handle this data type' from inside the crop."""
+  shape = ', '.join(map(str, image.shape))
+  with pytest.raises(ValueError, match=r'image must be uint8 \(0-255\) \[H, W, 3\], \[H, W, 4\] '
+                     rf'or \[H, W\], got {image.dtype.name} \[{shape}\]'):
+    faces.find(image)
+
+
 def test_crop_is_the_area_mean_of_its_box_the_right_way_up():
   """Each output pixel is the mean of the box's pixels under it, rows and columns in order."""
   rows, cols = np.meshgrid(np.arange(40), np.arange(60), indexing='ij')
