@@ -52,8 +52,21 @@ def define_flags():
 
 
 def to_lowres(image, size=LOWRES):
-  """uint8 [H, W, 3] -> (uint8 [size, size, 3], notice or None): central square, area resize."""
+  """uint8 [H, W, 3] (or gray [H, W], [H, W, 1]) -> (uint8 [size, size, 3], notice or None):
+  central square, area resize. Anything else is a ValueError naming it (a float image in [0, 1]
+  would become a black 8 x 8)."""
   from data import transforms
+  image = np.asarray(image)
+  if image.dtype != np.uint8 or not (image.ndim == 2 or (
+      image.ndim == 3 and image.shape[-1] in (1, 3))):
+    raise ValueError('image must be uint8 (0-255) [H, W, 3] or gray [H, W], got '
+                     f'{image.dtype.name} {list(image.shape)}'
+                     + (': drop or composite its alpha channel first'
+                        if image.ndim == 3 and image.shape[-1] == 4 else ''))
+  if image.ndim == 2:
+    image = image[..., None]
+  if image.shape[-1] == 1:
+    image = np.repeat(image, 3, axis=-1)
   h, w = image.shape[:2]
   if (h, w) == (size, size):
     return image, None

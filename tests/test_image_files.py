@@ -1,6 +1,7 @@
 """read_image accepts every image a user may hand us and names what is wrong with the rest; and what
 the commands make of a photo: `colorize` its luminance, `upsample` its 8 x 8 input."""
 import os
+import re
 import struct
 import zlib
 
@@ -363,6 +364,18 @@ def test_upsample_makes_the_8x8_input_as_the_training_inputs_are_made():
   tiny = random_rgb(4, 4, seed=5)  # Resized up smoothly (bicubic), not by repeating pixels.
   up = upsample.to_lowres(tiny)[0].astype(int)
   assert np.abs(up - np.repeat(np.repeat(tiny, 2, 0), 2, 1)).max() > 20
+  # Gray, as [H, W] or [H, W, 1]: the same as its three equal channels.
+  gray = photo[..., 0]
+  for same in (gray, gray[..., None]):
+    np.testing.assert_array_equal(upsample.to_lowres(same)[0],
+                                  upsample.to_lowres(np.repeat(gray[..., None], 3, -1))[0])
+  # What it cannot read, named (a float photo in [0, 1] became a black 8 x 8).
+  for image, says in ((photo / 255.0, 'float64 [40, 56, 3]'),
+                      (np.dstack([photo, photo[..., :1]]), 'uint8 [40, 56, 4]: drop or composite'),
+                      (photo[None], 'uint8 [1, 40, 56, 3]')):
+    with pytest.raises(ValueError, match=re.escape(
+        f'image must be uint8 (0-255) [H, W, 3] or gray [H, W], got {says}')):
+      upsample.to_lowres(image)
 
 
 def test_upsample_shows_as_the_truth_what_the_input_was_made_from_where_it_can():
