@@ -99,25 +99,25 @@ class PixColorTask(task_lib.Task):
       # The backbone's conditioning_weights are read only where init_from lacks its weights: they
       # would be overwritten (and 'imagenet' cannot be fetched offline, e.g. to fine-tune the
       # shipped model).
+      path = workdir.latest_checkpoint(os.path.expanduser(self.init_from))
       model = build(False)
-      missing = self._init_from(model, log=False)
+      missing = self._init_from(model, path)
       backbone = weight_paths(model, model.backbone)
       if model_config.get('conditioning_weights') and set(missing) & backbone:
         model = build(True)
-        self._init_from(model)
-      else:
-        self._log_init_from(missing)
+        missing = self._init_from(model, path)
+      logging.info('weights initialised from %s%s', path,
+                   f' ({len(missing)} trained weights start afresh)' if missing else '')
     model.set_trained(pixelcnn=self.train_pixelcnn, refinement=self.train_refinement)
     return model
 
-  def _init_from(self, model, log=True):
-    """Starts `model` from the newest weights of the `init_from` workdir (before the loop restores
-    this workdir's own checkpoint, which on a resume overrides them). Every weight stored there
-    with the same shape is taken; the networks this run does not train must all be there (they
-    would otherwise stay random), those it trains may differ (e.g. another refinement network).
-    Returns the paths of the weights it does not hold (`workdir.restore_matching_weights`);
-    `log`: say so (once per run: `build_model` may start two models before it keeps one)."""
-    path = workdir.latest_checkpoint(os.path.expanduser(self.init_from))
+  def _init_from(self, model, path):
+    """Starts `model` from the weights of checkpoint `path`, the newest of the `init_from` workdir
+    (before the loop restores this workdir's own checkpoint, which on a resume overrides them).
+    Every weight stored there with the same shape is taken; the networks this run does not train
+    must all be there (they would otherwise stay random), those it trains may differ (e.g. another
+    refinement network). Returns the paths of the weights it does not hold
+    (`workdir.restore_matching_weights`)."""
     missing = workdir.restore_matching_weights(path, model)
     frozen = ([] if self.train_pixelcnn else [model.backbone, model.adaptation, model.pixelcnn]) + (
         [] if self.train_refinement else [model.refinement])
@@ -127,14 +127,7 @@ class PixColorTask(task_lib.Task):
       raise commands.UsageError(
           f'init_from {path} does not hold the weights of the networks this run does not train '
           f'({len(lacking)} missing or of another shape, e.g. {lacking[0]})')
-    if log:
-      self._log_init_from(missing)
     return missing
-
-  def _log_init_from(self, missing):
-    path = workdir.latest_checkpoint(os.path.expanduser(self.init_from))
-    logging.info('weights initialised from %s%s', path,
-                 f' ({len(missing)} trained weights start afresh)' if missing else '')
 
   def scale_gradients(self, model, grads, step):
     """The paper's gradient multiplier: the conditioning backbone's gradients are zero before
