@@ -70,8 +70,7 @@ Exit status: 0 on success, 2 on a usage error, 1 when no checkpoint of the workd
 if __name__ == '__main__':  # The command line, which reads its flags before importing TensorFlow.
   from pixel_recursive import export_command
   export_command.run(  # Exits.
-      'pixcolor', 'in pixcolor/demo/photos', 'gray, temperature, seed -> images',
-      models=('photos',))
+      'pixcolor', 'in pixcolor/demo/photos', 'gray, temperature, seed -> images')
 
 import numpy as np
 import tensorflow as tf

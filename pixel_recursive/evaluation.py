@@ -89,10 +89,9 @@ def run(define_command_flags, main):
   commands.run(main, user_errors=(errors.DataSourceError,))
 
 
-# The shipped demo models --model names, per model.name (the first is the default of `upsample`,
-# not of `evaluate`, which needs --workdir or --model).
-DEMOS = {'super_resolution': workdir_lib.SR_DEMO_WORKDIRS,
-         'pixcolor': workdir_lib.PIXCOLOR_DEMO_WORKDIRS}
+# The shipped demo models --model names, per model.name (`evaluate` has no default: it needs
+# --workdir or --model).
+DEMOS = workdir_lib.DEMO_WORKDIRS
 # How a run of each model (config.json's model.name) is evaluated.
 _EVALUATE = {'super_resolution': 'evaluate it with python -m pixel_recursive.evaluate',
              'pixcolor': 'evaluate it with python -m pixcolor.evaluate',

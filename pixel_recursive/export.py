@@ -66,7 +66,7 @@ if __name__ == '__main__':  # The command line, which reads its flags before imp
   from pixel_recursive import export_command
   export_command.run(  # Exits.
       'super_resolution', 'in pixel_recursive/demo/faces (--model=bedrooms: demo/bedrooms)',
-      'lowres, temperature, guidance, seed -> images', models=('faces', 'bedrooms'))
+      'lowres, temperature, guidance, seed -> images')
 
 import numpy as np
 import tensorflow as tf

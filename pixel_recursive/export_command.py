@@ -14,11 +14,11 @@ from pixel_recursive import workdir as workdir_lib
 DEFAULT_BATCH_SIZE = 8
 # What a folder may hold for --output to replace it (what tf.saved_model.save writes).
 _SAVED_MODEL_FILES = {'saved_model.pb', 'fingerprint.pb', 'variables', 'assets'}
-# model.name -> (the paper's export module, its model module, its shipped workdir(s)).
+# model.name -> (the paper's export module, its model module); its shipped workdirs are
+# workdir.DEMO_WORKDIRS[model.name].
 _PAPERS = {
-    'super_resolution': ('pixel_recursive.export', 'pixel_recursive.model',
-                         workdir_lib.SR_DEMO_WORKDIRS),
-    'pixcolor': ('pixcolor.export', 'pixcolor.model', workdir_lib.PIXCOLOR_DEMO_WORKDIRS),
+    'super_resolution': ('pixel_recursive.export', 'pixel_recursive.model'),
+    'pixcolor': ('pixcolor.export', 'pixcolor.model'),
 }
 
 
@@ -33,12 +33,11 @@ def check_export_dir(path):
 
 
 @commands.command_flags()
-def define_flags(demo_text, models=()):
-  """The export flags; `models`: the shipped models' names --model picks from (none: one)."""
+def define_flags(demo_text, models):
+  """The export flags; `models`: the shipped models' names --model picks from."""
   flags.DEFINE_string('workdir', None, 'Training workdir to export (config.json + '
                       f'checkpoints/). Default: the demo checkpoint {demo_text}.')
-  if models:
-    commands.define_model_flag(list(models))
+  commands.define_model_flag(list(models))
   flags.DEFINE_string('output', None, 'Folder for the SavedModel (created if missing; must be '
                       'empty or hold an earlier export, which is replaced).')
   flags.DEFINE_integer('batch_size', DEFAULT_BATCH_SIZE, 'Largest batch the sampler is compiled '
@@ -48,16 +47,16 @@ def define_flags(demo_text, models=()):
                        'what the model samples (compiles the sampler once more).')
 
 
-def run(model_name, demo_text, signature_text, models=()):
-  """Runs a paper's export command: its flags, then `main`.
+def run(model_name, demo_text, signature_text):
+  """Runs a paper's export command: its flags (--model picks one of
+  `workdir.DEMO_WORKDIRS[model_name]`), then `main`.
 
   Args:
     model_name: the `model.name` the workdir must hold ('super_resolution' or 'pixcolor').
     demo_text: where the shipped checkpoint(s) are, for --help.
     signature_text: the signature's inputs and outputs, for the final line.
-    models: the shipped models' names --model picks from (none: there is one).
   """
-  define_flags(demo_text, models)
+  define_flags(demo_text, workdir_lib.DEMO_WORKDIRS[model_name])
   commands.run(main_of(model_name, signature_text))
 
 
@@ -69,9 +68,9 @@ def main_of(model_name, signature_text):
     FLAGS = flags.FLAGS
     if not FLAGS.output:
       raise commands.UsageError('--output is required')
-    export_module, model_module, demo = _PAPERS[model_name]
-    workdir = workdir_lib.resolve(FLAGS.workdir, demo,
-                                  FLAGS['model'].value if 'model' in FLAGS else None)
+    export_module, model_module = _PAPERS[model_name]
+    workdir = workdir_lib.resolve(FLAGS.workdir, workdir_lib.DEMO_WORKDIRS[model_name],
+                                  FLAGS.model)
     workdir_lib.check_model_name(
         workdir, model_name, lambda name: f'export it with python -m {_PAPERS[name][0]}'
         if name in _PAPERS else 'only sampling models can be exported')

@@ -32,6 +32,8 @@ SR_DEMO_WORKDIRS = {name: os.path.join(_PACKAGES, 'pixel_recursive', 'demo', nam
                     for name in ('faces', 'bedrooms')}
 PIXCOLOR_DEMO_WORKDIR = os.path.join(_PACKAGES, 'pixcolor', 'demo', 'photos')
 PIXCOLOR_DEMO_WORKDIRS = {'photos': PIXCOLOR_DEMO_WORKDIR}  # For --model=photos.
+# Per config.json model.name, the shipped models --model picks from.
+DEMO_WORKDIRS = {'super_resolution': SR_DEMO_WORKDIRS, 'pixcolor': PIXCOLOR_DEMO_WORKDIRS}
 CHECKPOINTS = 'checkpoints'
 DAMAGED = 'damaged'  # checkpoints/damaged/: where training moves checkpoints it cannot read
 
