@@ -89,65 +89,6 @@ def free_port():
     return s.getsockname()[1]
 
 
-def test_two_workers_train_together_like_one_process(tmp_path):
-  """MultiWorkerMirroredStrategy over two processes on 127.0.0.1 versus one process.
-
-  The training set alternates two faces and is not shuffled, so worker 0 (which reads examples 0,
-  2, 4, ...) only ever sees face A and worker 1 only face B, while the single process's batches
-  hold both. Only if the workers all-reduce their gradients (each scaled by the global batch) do
-  their weights follow the single process's; a worker training alone on its own face would drift
-  away. PixColor's training step shares this loop; its two networks under two replicas and a
-  resume: test_pixcolor_e2e.py (in one process, MirroredStrategy).
-  """
-  faces = helpers.smooth_images(2, seed=2)
-  np.savez(tmp_path / 'data.npz', train_images=np.tile(faces, (8, 1, 1, 1)),
-           eval_images=np.tile(faces, (4, 1, 1, 1)))
-  # float32: the tiny configs' 'auto' is mixed_bfloat16 on a CPU with native bfloat16, too coarse
-  # for comparing weights at 1e-4. With a moving average of the weights, which each worker keeps
-  # in cross-replica context: the workers' averages must follow the single process's too. An eval
-  # at the end on 5 examples in batches of 2 per replica: the workers' shares are 3 and 2, both
-  # padded to 2 steps (the workers' steps must pair up), and every example counted once.
-  args = ['--config.train_steps=6', '--config.checkpoint_every_steps=3',
-          '--config.log_every_steps=3', '--config.xla=False', '--config.dtype_policy=float32',
-          '--config.data.shuffle_buffer=1', f'--config.data.source=npz:{tmp_path}/data.npz',
-          '--config.ema_decay=0.9', '--mode=train_and_eval', '--config.eval_every_steps=6',
-          '--config.eval_examples=5', '--config.eval_batch_size=4']
-  ports = [free_port(), free_port()]
-  cluster = {'worker': [f'127.0.0.1:{p}' for p in ports]}
-  chief_dir = str(tmp_path / 'multi')
-  procs = []
-  for index in range(2):
-    tf_config = json.dumps({'cluster': cluster, 'task': {'type': 'worker', 'index': index}})
-    procs.append(subprocess.Popen(
-        train_command(chief_dir, '--strategy=multi_worker', *args),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env(TF_CONFIG=tf_config)))
-  outputs = []
-  for proc in procs:
-    try:
-      outputs.append(proc.communicate(timeout=400)[0])
-    except subprocess.TimeoutExpired:
-      for p in procs:
-        p.kill()
-      pytest.fail('multi-worker training did not finish in time')
-  for proc, out in zip(procs, outputs):
-    assert proc.returncode == 0, out[-3000:]
-  assert '2 replica(s)' in outputs[0]
-  # The chief (worker 0) wrote checkpoints and summaries; worker 1 wrote nothing under the workdir.
-  assert checkpoint_steps(chief_dir) == [3, 6]
-  assert_monotonic_summaries(chief_dir)
-
-  single_dir = str(tmp_path / 'single')
-  single = train_in_process(single_dir, *args)  # Needs no process of its own.
-  assert single.returncode == 0, single.stderr[-3000:]
-  assert_same_training(chief_dir, single_dir, 6)
-  for out in outputs + [single.stderr]:
-    assert 'eval at step 6 on 5 examples' in out
-  [(step, multi)] = event_files.scalars(os.path.join(chief_dir, 'eval'), 'bits_per_dim')
-  [(_, one)] = event_files.scalars(os.path.join(single_dir, 'eval'), 'bits_per_dim')
-  assert step == 6 and multi == pytest.approx(one, rel=1e-4)
-
-
 def start_workers(workdir, args, tmp_path, name):
   ports = [free_port(), free_port()]
   cluster = {'worker': [f'127.0.0.1:{p}' for p in ports]}
@@ -171,26 +112,51 @@ def wait_all(procs, logs, timeout):
         f'--- {log}\n' + open(log).read()[-2000:] for log in logs))
 
 
-def test_sigterm_to_either_of_two_workers_saves_the_same_step_on_both_and_they_resume(tmp_path):
-  """One worker alone gets SIGTERM: both workers save the same step and exit 0 (before, the
-  signalled worker stopped alone and the other blocked in its next all-reduce). First worker 1,
-  then, in the run that resumes from the step they saved, the chief (worker 0)."""
-  workdir = str(tmp_path / 'run')
-  args = ['--config.train_steps=2000', '--config.checkpoint_every_steps=1000',
-          '--config.log_every_steps=2', '--config.xla=False', '--config.eval_every_steps=0']
+def test_two_workers_train_like_one_process_and_sigterm_to_either_saves_the_same_step_on_both(
+    tmp_path):
+  """MultiWorkerMirroredStrategy over two processes on 127.0.0.1, stopped by SIGTERM to one worker
+  alone, versus one process trained to the step they saved; then the resumed workers, stopped by
+  SIGTERM to the other one. (One test: each pair of workers costs a TensorFlow start-up each.)
+
+  The training set alternates two faces and is not shuffled, so worker 0 (which reads examples 0,
+  2, 4, ...) only ever sees face A and worker 1 only face B, while the single process's batches
+  hold both. Only if the workers all-reduce their gradients (each scaled by the global batch) do
+  their weights follow the single process's; a worker training alone on its own face would drift
+  away. PixColor's training step shares this loop; its two networks under two replicas and a
+  resume: test_pixcolor_e2e.py (in one process, MirroredStrategy).
+
+  SIGTERM to one worker alone, first worker 1, then, in the run that resumes from the step they
+  saved, the chief (worker 0): both workers save the same step and exit 0 (before, the signalled
+  worker stopped alone and the other blocked in its next all-reduce).
+  """
+  faces = helpers.smooth_images(2, seed=2)
+  np.savez(tmp_path / 'data.npz', train_images=np.tile(faces, (8, 1, 1, 1)),
+           eval_images=np.tile(faces, (4, 1, 1, 1)))
+  # float32: the tiny configs' 'auto' is mixed_bfloat16 on a CPU with native bfloat16, too coarse
+  # for comparing weights at 1e-4. With a moving average of the weights, which each worker keeps
+  # in cross-replica context: the workers' averages must follow the single process's too. An eval
+  # at step 6 on 5 examples in batches of 2 per replica: the workers' shares are 3 and 2, both
+  # padded to 2 steps (the workers' steps must pair up), and every example counted once.
+  args = ['--config.checkpoint_every_steps=1000', '--config.log_every_steps=2',
+          '--config.xla=False', '--config.dtype_policy=float32', '--config.data.shuffle_buffer=1',
+          f'--config.data.source=npz:{tmp_path}/data.npz', '--config.ema_decay=0.9',
+          '--mode=train_and_eval', '--config.eval_every_steps=6', '--config.eval_examples=5',
+          '--config.eval_batch_size=4']
+  workdir = str(tmp_path / 'multi')
   resumed_at = 0
   steps = []
   for run, signalled in (('first', 1), ('again', 0)):
-    procs, logs = start_workers(workdir, args, tmp_path, run)
+    procs, logs = start_workers(workdir, ['--config.train_steps=2000', *args], tmp_path, run)
     try:
-      for proc, log in zip(procs, logs):  # Both are training, a few steps past where they began.
-        past_start = lambda log=log: last_step(open(log).read(), 2000) >= resumed_at + 6
+      for proc, log in zip(procs, logs):  # Both are training, past the eval at step 6.
+        past_start = lambda log=log: last_step(open(log).read(), 2000) >= resumed_at + 8
         assert wait_for(past_start, 300, proc), open(log).read()[-3000:]
       procs[signalled].send_signal(signal.SIGTERM)
     finally:
       codes = wait_all(procs, logs, 180)
     texts = [open(log).read() for log in logs]
     assert codes == [0, 0], [t[-3000:] for t in texts]
+    assert '2 replica(s)' in texts[0]
     if resumed_at:  # Both resumed from the step saved in the first run.
       for text in texts:
         assert f'ckpt-{resumed_at} at step {resumed_at}' in text
@@ -199,12 +165,23 @@ def test_sigterm_to_either_of_two_workers_saves_the_same_step_on_both_and_they_r
     saved = [re.findall(r'preemption: every worker saved step (\d+); exiting', t) for t in texts]
     assert len(saved[0]) == 1 and saved[0] == saved[1], saved
     step = int(saved[0][0])
-    assert resumed_at + 6 <= step < 1000
+    assert resumed_at + 8 <= step < 1000
     steps.append(step)
+    # The chief (worker 0) wrote checkpoints and summaries; worker 1 wrote nothing there.
     assert checkpoint_steps(workdir) == steps
     checkpoint = tf.train.load_checkpoint(os.path.join(workdir, 'checkpoints', f'ckpt-{step}'))
     assert checkpoint.get_tensor('step/.ATTRIBUTES/VARIABLE_VALUE') == step
     assert assert_monotonic_summaries(workdir)[-1] == step
+    if not resumed_at:
+      single_dir = str(tmp_path / 'single')
+      single = train_in_process(single_dir, f'--config.train_steps={step}', *args)
+      assert single.returncode == 0, single.stderr[-3000:]
+      assert_same_training(workdir, single_dir, step)
+      for text in texts + [single.stderr]:
+        assert 'eval at step 6 on 5 examples' in text
+      evals = [dict(event_files.scalars(os.path.join(d, 'eval'), 'bits_per_dim'))
+               for d in (workdir, single_dir)]
+      assert evals[0][6] == pytest.approx(evals[1][6], rel=1e-4)
     resumed_at = step
 
 
