@@ -50,9 +50,16 @@ DEQUANTIZATIONS = ('uniform', 'centre')
 # are not those of any draw (`sampling.uniform_noise`).
 _DEQUANTIZATION_POSITION = 2 ** 31
 
-# The shipped demo checkpoint (workdir.PIXCOLOR_DEMO_WORKDIR, which the commands use), for the
+# The shipped demo checkpoint (workdir.PIXCOLOR_DEMO_WORKDIRS, which the commands use), for the
 # Python API and the notebooks: `workdir.restore(DEMO_WORKDIR, build_model)`.
+DEMO_WORKDIRS = workdir_lib.PIXCOLOR_DEMO_WORKDIRS
 DEMO_WORKDIR = workdir_lib.PIXCOLOR_DEMO_WORKDIR
+
+
+def demo_workdir(name='photos'):
+  """The folder of the shipped demo model `name` (PixColor ships one: 'photos', the --model name of
+  its commands), for `workdir.restore`; as `pixel_recursive.model.demo_workdir`."""
+  return workdir_lib.resolve(None, DEMO_WORKDIRS, name)
 
 
 class Adaptation(keras.Model):

@@ -3,6 +3,7 @@ import os
 import re
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from data import samples
@@ -11,6 +12,7 @@ from helpers import block_means
 from helpers import bt601_luma
 from helpers import grid_cell
 from helpers import run_in_process
+from pixel_recursive import commands
 from pixel_recursive import metrics
 from pixel_recursive import sampling
 from pixel_recursive import workdir as workdir_lib
@@ -28,6 +30,18 @@ def test_demo_checkpoints_are_shipped():
       text = f.read()
     for value in re.findall(r'"([^"]*)"', text):
       assert not os.path.isabs(value) and '../' not in value and '~' not in value, (workdir, value)
+
+
+def test_each_package_names_its_shipped_models_as_its_commands_do():
+  """`model.demo_workdir(name)` in Python, as `--model=name` on the command line: the default the
+  commands' default, an unknown name refused with the names that ship."""
+  for package, names in ((sr_model, ('faces', 'bedrooms')), (pixcolor_model, ('photos',))):
+    assert tuple(package.DEMO_WORKDIRS) == names
+    assert package.demo_workdir() == package.DEMO_WORKDIR == package.DEMO_WORKDIRS[names[0]]
+    for name in names:
+      assert package.demo_workdir(name) == package.DEMO_WORKDIRS[name]
+    with pytest.raises(commands.UsageError, match=f"one of {', '.join(names)}, got 'cats'"):
+      package.demo_workdir('cats')
 
 
 def test_the_bedrooms_model_restores_and_upsamples_at_its_shipped_defaults(tmp_path):
