@@ -56,6 +56,8 @@ def as_gray_batch(gray):
     gray = gray[..., None]
   if gray.shape.rank != 4 or gray.shape[-1] != 1:
     raise ValueError(f'gray must be [B, H, W] or [B, H, W, 1], got shape {gray.shape}')
+  if 0 in gray.shape[1:3]:  # The resize's error would not name the input.
+    raise ValueError(f'gray images must have at least one pixel, got shape {gray.shape}')
   return gray
 
 

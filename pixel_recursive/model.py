@@ -215,6 +215,8 @@ def as_lowres_batch(lowres):
   lowres = tf.convert_to_tensor(lowres)
   if lowres.shape.rank != 4 or lowres.shape[-1] != 3:
     raise ValueError(f'lowres must be uint8 [B, h, w, 3], got shape {lowres.shape}')
+  if 0 in lowres.shape[1:3]:  # The network's error would name a convolution, not the input.
+    raise ValueError(f'lowres images must have at least one pixel, got shape {lowres.shape}')
   return lowres
 
 

@@ -74,6 +74,7 @@ def test_sample_is_uint8_and_cached_equals_naive(model):
     (np.full([1, 8, 8, 3], 0.5, np.float32), 'must be uint8 .* got float32'),  # Not 0-255.
     (np.zeros([8, 8, 3], np.uint8), r'got shape \(8, 8, 3\)'),
     (np.zeros([1, 8, 8, 1], np.uint8), r'got shape \(1, 8, 8, 1\)'),
+    (np.zeros([1, 0, 8, 3], np.uint8), r'at least one pixel, got shape \(1, 0, 8, 3\)'),
 ])
 def test_sample_refuses_what_is_not_a_batch_of_uint8_rgb_images(model, lowres, message):
   with pytest.raises(ValueError, match=message):

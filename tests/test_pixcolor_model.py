@@ -422,6 +422,8 @@ def test_colorize_keeps_the_luminance_of_an_odd_non_square_input(model):
   np.testing.assert_array_equal(again[3], out[0, 1])
   with pytest.raises(ValueError, match='uint8'):
     model.colorize(gray.astype(np.float32))
+  with pytest.raises(ValueError, match=r'at least one pixel, got shape \(2, 0, 23, 1\)'):
+    model.colorize(gray[:, :0])
   # An RGB photo is refused with the conversion to pass instead, and that conversion works.
   rgb = np.repeat(gray[..., None], 3, axis=-1)
   for photos in (rgb, rgb[0]):  # A batch of RGB photos, or one.
