@@ -106,8 +106,9 @@ def main(argv):
   candidates = commands.sampling_setting(config, 'candidates', FLAGS.candidates)
   good, grays, failures = commands.read_each(files, read_luminance)
   if good:
-    logging.info('colorizing %d images x %d samples at temperature %g, top-p %g%s, with the '
-                 'step-%d model from %s', len(good), FLAGS.num_samples, temperature, top_p,
+    logging.info('colorizing %s x %s at temperature %g, top-p %g%s, with the step-%d model from '
+                 '%s', commands.counted(len(good), 'image'),
+                 commands.counted(FLAGS.num_samples, 'sample'), temperature, top_p,
                  candidates_lib.note(candidates), step, workdir)
     rows = [[thumbnail(g)] for g in grays]
     output_name = commands.output_names(good, FLAGS.input, FLAGS.output)

@@ -101,6 +101,8 @@ def test_batch_commands_convert_what_they_can_and_name_what_they_cannot(
                        ('truncated.jpg', 'truncated'), ('huge.png', 'too large')):
     assert any(name in l and reason in l for l in skipped), (name, skipped)
   assert 'Traceback' not in result.stderr
+  if command == 'colorize':  # An INFO line, in good English.
+    assert f'colorizing {len(good)} images x 1 sample at temperature 1' in result.stderr
 
 
 @pytest.mark.parametrize('args,message', [
