@@ -215,8 +215,9 @@ def faces_main(model, files, temperature, guidance, top_p, step, workdir, candid
   from pixel_recursive import candidates as candidates_lib
   from pixel_recursive import sampling
   from pixel_recursive import visualize
-  logging.info('finding faces in %d photo(s); sampling at temperature %g, guidance %g, top-p %g%s, '
-               'with the step-%d model from %s', len(files), temperature, guidance, top_p,
+  logging.info('finding faces in %s; sampling at temperature %g, guidance %g, top-p %g%s, with '
+               'the step-%d model from %s', commands.counted(len(files), 'photo'), temperature,
+               guidance, top_p,
                candidates_lib.note(candidates), step, workdir)
   good, photos, failures = commands.read_each(files, image_files.read_image)
   rows, faceless, written = [], [], 0
@@ -230,7 +231,7 @@ def faces_main(model, files, temperature, guidance, top_p, step, workdir, candid
       print(f'no face found in {path} (scikit-image\'s frontal-face detector)', file=sys.stderr,
             flush=True)
       continue
-    logging.info('%s: %d face(s)', path, len(found))
+    logging.info('%s: %s', path, commands.counted(len(found), 'face'))
     for j, face in enumerate(found):
       name = lambda suffix, j=j: output_name(path, f'_face{j}{suffix}')
       image_files.write_png(name('_input'), face['lowres'])
@@ -245,6 +246,9 @@ def faces_main(model, files, temperature, guidance, top_p, step, workdir, candid
     grid_path = os.path.join(FLAGS.output, 'grid.png')
     image_files.write_png(grid_path, visualize.nearest_upsample(visualize.grid(rows), 2))
     commands.report_written(written, grid_path, f' of {commands.counted(len(rows), "face")}')
+  if len(faceless) > 1:  # The count after the lines naming them (one photo: its line says it).
+    print(f'no face found in {len(faceless)} of {commands.counted(len(good), "photo")}',
+          file=sys.stderr, flush=True)
   commands.finish(failures, len(files))
   if faceless:
     sys.exit(commands.EXIT_PARTIAL)

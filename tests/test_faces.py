@@ -117,6 +117,7 @@ def test_upsample_faces_writes_each_face_and_names_a_photo_without_one(tmp_path)
   shutil.copy(cbook.get_sample_data('grace_hopper.jpg', asfileobj=False), inputs / 'grace_hopper.jpg')
   Image.fromarray(samples.photo('astronaut')).save(inputs / 'astronaut.png')
   Image.fromarray(samples.photo('coffee')).save(inputs / 'coffee.png')
+  Image.fromarray(samples.photo('coffee')[::4, ::4]).save(inputs / 'cup.png')
   Image.fromarray(samples.photo('astronaut')).save(inputs / 'twin.png')  # Sorted last.
   out = tmp_path / 'out'
   result = helpers.run_in_process('pixel_recursive.upsample', '--faces', f'--input={inputs}',
@@ -125,6 +126,8 @@ def test_upsample_faces_writes_each_face_and_names_a_photo_without_one(tmp_path)
   about_coffee = [l for l in helpers.stderr_lines(result) if 'coffee.png' in l]
   assert about_coffee == [f'no face found in {inputs}/coffee.png (scikit-image\'s frontal-face '
                           'detector)'], result.stderr[-3000:]
+  # Two photos without a face: named each, then counted, last.
+  assert helpers.stderr_lines(result)[-1] == 'no face found in 2 of 5 photos'
   written = sorted(os.listdir(out))
   for photo in ('astronaut', 'grace_hopper', 'twin'):  # One face each: crop, input, two samples.
     assert [f for f in written if f.startswith(photo)] == [
