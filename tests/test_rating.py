@@ -277,6 +277,23 @@ def test_the_larger_image_is_centre_cropped_to_the_pairs_shape_and_resized_by_la
   assert note is None
 
 
+def test_pairs_of_two_sizes_are_noted_once_per_kind_of_mismatch(tmp_path):
+  """Upsampled 32 x 32 samples beside 64 x 64 photos: one note for all such pairs, not a line each."""
+  truth, samples = make_folders(tmp_path, ['a', 'b', 'c', 'd', 'e', 'same'])
+  for k, name in enumerate('abcd'):
+    write_image(os.path.join(truth, name + '.png'), k, 2 * H, 2 * W)
+  write_image(os.path.join(truth, 'e.png'), 9, H, 2 * W)
+  lines = []
+  rating.build(truth, samples, str(tmp_path / 'study'), seed=1, log=lines.append)
+  notes = [l for l in lines if l.startswith('note: ') and 'embedded' in l]
+  assert notes == [
+      f'note: 4 pairs (a, b, c and 1 more): truth is {2 * W}x{2 * H}, sample {W}x{H}: both are '
+      f'embedded at {W}x{H} (the larger centre-cropped to the same shape and resized), but raters '
+      'may tell them apart by sharpness',
+      f'note: e: truth is {2 * W}x{H}, sample {W}x{H}: both are embedded at {W}x{H} (the larger '
+      'centre-cropped to the same shape and resized), but raters may tell them apart by sharpness']
+
+
 def test_a_title_cannot_end_the_pages_script(tmp_path):
   truth, samples = make_folders(tmp_path, ['a'])
   title = 'Faces </script><!-- & more'

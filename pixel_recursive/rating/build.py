@@ -263,7 +263,7 @@ def _read_pairs(matched, truth_dir, samples_dir, max_side, log):
   """[(key, truth rel, sample rel, truth entry, sample entry)] of the readable pairs, and the
   unreadable files' messages."""
   from data import image_files
-  good, skipped = [], []
+  good, skipped, notes = [], [], {}
   for n, (key, truth_rel, sample_rel) in enumerate(matched, 1):
     try:
       truth = image_files.read_image(os.path.join(truth_dir, truth_rel))
@@ -274,9 +274,15 @@ def _read_pairs(matched, truth_dir, samples_dir, max_side, log):
       continue
     truth_entry, sample_entry, note = encode_pair(truth, sample, max_side)
     if note:
-      log(f'note: {key}: {note}')
+      notes.setdefault(note, []).append(key)
     good.append((key, truth_rel, sample_rel, truth_entry, sample_entry))
     commands.log_progress(n, len(matched), 'read pairs', every=max(50, len(matched) // 10))
+  for note, keys in notes.items():  # One line per kind of mismatch, not one per pair.
+    if len(keys) == 1:
+      log(f'note: {keys[0]}: {note}')
+    else:
+      named = ', '.join(keys[:3]) + (f' and {len(keys) - 3} more' if len(keys) > 3 else '')
+      log(f'note: {len(keys)} pairs ({named}): {note}')
   return good, skipped
 
 
