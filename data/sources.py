@@ -155,6 +155,12 @@ def _tfds(name, split, data_config, input_context, shuffle_files, seed):
     raise DataSourceError(f'TFDS dataset {name!r}: {readers.first_line(e)}. {help_text}') from None
   if download and not _is_prepared(builder):
     _check_reachable(name, shown_data_dir, help_text)
+    if getattr(builder, 'MANUAL_DOWNLOAD_INSTRUCTIONS', None) and not _has_files(shown_manual_dir):
+      # Before TFDS's own attempt, which leaves empty folders in the data dir and a message
+      # whose instructions are cut off.
+      raise DataSourceError(f'TFDS dataset {name!r} is not prepared in {shown_data_dir} and its '
+                            f'manual download folder {shown_manual_dir} is missing or empty. '
+                            f'{help_text}')
   try:
     if download:
       # A no-op once prepared; otherwise downloads (or reads manual_dir) and prepares once.
@@ -199,6 +205,13 @@ def _check_reachable(name, data_dir, help_text):
     raise DataSourceError(
         f'TFDS dataset {name!r} is not prepared in {data_dir} and TFDS downloads it from {host}, '
         f'which cannot be reached ({reason}). {help_text}') from None
+
+
+def _has_files(folder):
+  try:
+    return bool(os.listdir(folder))
+  except OSError:  # Missing, or not a folder.
+    return False
 
 
 def _is_prepared(builder):

@@ -206,6 +206,20 @@ def test_absent_imagenet_names_the_configured_manual_dir(tmp_path):
     sources.load('tfds:imagenet2012', 'eval', config)
 
 
+def test_imagenet_without_its_manual_download_fails_at_once_and_leaves_no_folders(tmp_path):
+  """With downloads allowed (the configs' default): TFDS's own attempt left empty folders in the
+  data dir and a message whose instructions were cut off."""
+  data_dir = tmp_path / 'tfds'
+  data_dir.mkdir()
+  config = sr_data_config('tfds:imagenet2012', tfds_data_dir=str(data_dir), tfds_download=True)
+  with pytest.raises(sources.DataSourceError) as info:
+    sources.load('tfds:imagenet2012', 'train', config)
+  message = str(info.value)
+  assert f'manual download folder {data_dir}/downloads/manual is missing or empty' in message
+  assert 'ILSVRC2012_img_train.tar' in message and '\n' not in message
+  assert not os.listdir(data_dir)
+
+
 def test_absent_celeb_a_offers_the_folder_alternative(tmp_path):
   message = absent_tfds_error(tmp_path, 'celeb_a')
   assert 'img_align_celeba' in message and 'folder:' in message
