@@ -4,11 +4,12 @@ r"""The quick-start demo: the demo checkpoints on photographs that ship with the
 
 Needs no dataset and no internet: the photos are scikit-image's and matplotlib's (`data.samples`).
 Writes, under --output:
-  super_resolution.png   (the faces model) the faces found in the photos (CelebA-framed, `data.faces`) and the first
-                         faces of scikit-image's LFW subset; rows: 8x8 input (enlarged), bicubic, a
-                         sample drawn as the paper draws (T 1, guidance 1), three samples at the
-                         model's shipped defaults (temperature, guidance), and the 32x32 crop as
-                         truth (LFW's faces are 25 x 25: no truth, a blank cell)
+  super_resolution.png   (the faces model) the faces found in the photos (CelebA-framed,
+                         `data.faces`) and the first faces of scikit-image's LFW subset; rows: 8x8
+                         input (enlarged), bicubic, a sample drawn as the paper draws (T 1,
+                         guidance 1), three samples at the model's shipped defaults (temperature,
+                         guidance), and the 32x32 crop as truth (LFW's faces are 25 x 25: no
+                         truth, a blank cell)
   super_resolution/      each face's input, samples and truth as separate PNGs
   bedrooms.png           the bedrooms model on the central squares of the photos (none a bedroom),
                          the same columns, the 32x32 square as truth; bedrooms/ the single images
