@@ -10,6 +10,7 @@ import contextlib
 import os
 import re
 import sys
+import traceback
 
 from absl import app
 from absl import flags
@@ -91,6 +92,14 @@ def _parse_flags(argv):
     fail(config_override_message(e, argv))
   except FileNotFoundError as e:
     fail(f'config file not found: {e.filename or e}')
+  except SystemExit as e:
+    loading = any(frame.name == '_LoadConfigModule'  # ml_collections running the --config file.
+                  for frame in traceback.extract_tb(e.__traceback__))
+    if not loading:  # --help, which absl ends with SystemExit.
+      raise
+    # A script, not a config: setup.py, say, whose setuptools parsed our argv and exited.
+    fail(f'--config {_config_path(argv)} exited while it was loaded: a config file defines '
+         'get_config() and runs nothing, e.g. one of experiments/configs/*.py')
 
 
 def _shipped_config_hint(path):

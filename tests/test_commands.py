@@ -64,6 +64,10 @@ MORE_CASES = [
      '--config {tmp}/not_python.py is not valid Python: invalid syntax (line 1)'),
     ('pixcolor.train', ['--config={tmp}/no_get_config.py', '--workdir={tmp}/x'],
      '--config {tmp}/no_get_config.py defines no get_config()'),
+    # A script given as --config (setup.py, whose setuptools parses the argv and exits).
+    ('pixel_recursive.train', ['--config={tmp}/script.py', '--workdir={tmp}/x'],
+     '--config {tmp}/script.py exited while it was loaded: a config file defines get_config() '
+     'and runs nothing, e.g. one of experiments/configs/*.py'),
     # Values the loop cannot train with (training.task.Task.check_config), named before it starts
     # (a one-step run otherwise: a bug here fails fast).
     *[('pixel_recursive.train', ['--config=experiments/configs/faces_tiny.py',
@@ -116,6 +120,7 @@ def paths(tmp_path):
       'def get_config():\n  raise ValueError("learning_rate must be positive")\n')
   (tmp_path / 'not_python.py').write_text('def get_config(:\n')
   (tmp_path / 'no_get_config.py').write_text('LEARNING_RATE = 1e-3\n')
+  (tmp_path / 'script.py').write_text('import sys\nsys.exit("usage: script.py [options]")\n')
   for name, model in (('pixcolor_run', 'pixcolor'), ('sr_run', 'super_resolution')):
     helpers.fake_run(tmp_path / name, model)
   return {'tmp': str(tmp_path), 'file': str(tmp_path / 'file'),
