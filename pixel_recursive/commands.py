@@ -85,6 +85,10 @@ def _parse_flags(argv):
     if 'Error whilst parsing config file' in text:  # get_config() raised: ml_collections quotes
       last = [line.strip() for line in text.splitlines() if line.strip()][-1]  # the traceback.
       fail(f'--config {_config_path(argv)} raised {last}')
+    if 'Overriding config is not allowed' in text:  # evaluate's --config holds overrides only.
+      fail(f'--config={_config_path(argv)}: this command reads the config of the run it loads '
+           '(its config.json) and takes overrides of it only, e.g. '
+           '--config.data.source=folder:/my/photos')
     fail(e)
   except SyntaxError as e:  # The --config file is not Python.
     fail(f'--config {_config_path(argv)} is not valid Python: {e.msg} (line {e.lineno})')

@@ -64,6 +64,12 @@ MORE_CASES = [
      '--config {tmp}/not_python.py is not valid Python: invalid syntax (line 1)'),
     ('pixcolor.train', ['--config={tmp}/no_get_config.py', '--workdir={tmp}/x'],
      '--config {tmp}/no_get_config.py defines no get_config()'),
+    # evaluate's --config takes overrides of the run's config.json only, not a config file.
+    ('pixcolor.evaluate', ['--workdir={pixcolor_run}', '--output={tmp}/m.json',
+                           '--config=experiments/configs/pixcolor_tiny.py'],
+     '--config=experiments/configs/pixcolor_tiny.py: this command reads the config of the run it '
+     'loads (its config.json) and takes overrides of it only, e.g. '
+     '--config.data.source=folder:/my/photos'),
     # A script given as --config (setup.py, whose setuptools parses the argv and exits).
     ('pixel_recursive.train', ['--config={tmp}/script.py', '--workdir={tmp}/x'],
      '--config {tmp}/script.py exited while it was loaded: a config file defines get_config() '
