@@ -166,13 +166,23 @@ def run(main, user_errors=(), positional=False):
 # ----------------------------------------------------------------------------------------------
 # Checks of flag values.
 # ----------------------------------------------------------------------------------------------
+# Names that are a file's, not a folder's: `--output=result.png` made a folder of that name.
+FILE_NAME_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.gif', '.bmp', '.webp', '.tif', '.tiff', '.json',
+                        '.html')
+
+
 def check_output_dir(path, what='output folder'):
   """Creates the output folder (`what` names it in the messages: a training run's '--workdir'), or
-  raises UsageError if it is a file or cannot be created or written."""
+  raises UsageError if it is a file, is named as a file (`result.png`, not yet a folder; with a
+  final slash it is meant as one) or cannot be created or written."""
   if not path:
     raise UsageError(f'{what} is empty: give a folder')
   if os.path.exists(path) and not os.path.isdir(path):
     raise UsageError(f'{what} {path} is a file, not a folder')
+  root, extension = os.path.splitext(path)
+  if extension.lower() in FILE_NAME_EXTENSIONS and not os.path.isdir(path):  # 'x.png/' is meant.
+    raise UsageError(f'{what} {path} is named as a file ({extension}): the outputs go into a '
+                     f'folder, e.g. {root}/')
   try:
     os.makedirs(path, exist_ok=True)
   except OSError as e:

@@ -484,6 +484,20 @@ def test_an_output_folder_that_cannot_be_written_is_a_usage_error(tmp_path, monk
     commands.check_output_dir(str(tmp_path / 'out'))
 
 
+def test_an_output_folder_named_as_a_file_is_a_usage_error_unless_it_is_a_folder(tmp_path):
+  for stem, extension in (('result', '.png'), ('study', '.HTML')):
+    with pytest.raises(commands.UsageError, match=(
+        f'^output folder {tmp_path}/{stem}{extension} is named as a file \\({extension}\\): '
+        f'the outputs go into a folder, e.g. {tmp_path}/{stem}/$')):
+      commands.check_output_dir(f'{tmp_path}/{stem}{extension}')
+    assert not os.path.exists(f'{tmp_path}/{stem}{extension}')
+  (tmp_path / 'kept.png').mkdir()  # A folder of that name already: the user's choice.
+  commands.check_output_dir(str(tmp_path / 'kept.png'))
+  for name in ('meant.png/', 'run.v2'):  # A final slash says a folder is meant; not a file's name.
+    commands.check_output_dir(f'{tmp_path}/{name}')
+    assert os.path.isdir(f'{tmp_path}/{name}')
+
+
 def test_the_config_named_in_a_message_is_the_last_one_given_as_absl_uses_it():
   assert commands._config_path(['prog', '--config=a.py', '--config', 'b.py']) == 'b.py'
   assert commands._config_path(['prog', '--config', 'a.py', '--config=b.py']) == 'b.py'
