@@ -217,8 +217,7 @@ def faces_main(model, files, temperature, guidance, top_p, step, workdir, candid
   from pixel_recursive import visualize
   logging.info('finding faces in %s; sampling at temperature %g, guidance %g, top-p %g%s, with '
                'the step-%d model from %s', commands.counted(len(files), 'photo'), temperature,
-               guidance, top_p,
-               candidates_lib.note(candidates), step, workdir)
+               guidance, top_p, candidates_lib.note(candidates), step, workdir)
   good, photos, failures = commands.read_each(files, image_files.read_image)
   rows, faceless, written = [], [], 0
   output_name = commands.output_names(good, FLAGS.input, FLAGS.output)
