@@ -286,7 +286,7 @@ class PixColor(keras.Model):
 
     Args:
       gray: uint8 luminance [B, H, W] or [B, H, W, 1] (BT.601 Y; a grayscale photo's pixels).
-      num_samples: colourings per input.
+      num_samples: colourings per input (0: none, an empty result).
       temperature: T > 0 of the chroma sampler (1.0 samples the model; lower is less diverse).
       seed: int; sample k of input b uses `sampling.derive_seed(seed, b, k)`, so an input's
         colourings do not depend on the batch it came in.
@@ -303,6 +303,10 @@ class PixColor(keras.Model):
       raise ValueError(f'gray must be [B, H, W] or [B, H, W, 1], got the shape of one RGB photo, '
                        f'{tuple(np.shape(gray))}: {color.RGB_HINT}')
     gray = color.as_gray_batch(gray)
+    if isinstance(num_samples, (bool, np.bool_)) or int(num_samples) != num_samples or (
+        num_samples < 0):  # Tile's own error would not name it.
+      raise ValueError(f'num_samples must be an integer >= 0, got {num_samples!r}')
+    num_samples = int(num_samples)
     batch = gray.shape[0]
     small = self.network_gray(gray)
     repeated = tf.tile(small, [num_samples, 1, 1, 1])  # Row k * B + b: sample k of input b.

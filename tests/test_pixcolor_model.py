@@ -424,6 +424,9 @@ def test_colorize_keeps_the_luminance_of_an_odd_non_square_input(model):
     model.colorize(gray.astype(np.float32))
   with pytest.raises(ValueError, match=r'at least one pixel, got shape \(2, 0, 23, 1\)'):
     model.colorize(gray[:, :0])
+  for bad in (-1, 1.5, True):
+    with pytest.raises(ValueError, match=f'num_samples must be an integer >= 0, got {bad}'):
+      model.colorize(gray, num_samples=bad)
   # An RGB photo is refused with the conversion to pass instead, and that conversion works.
   rgb = np.repeat(gray[..., None], 3, axis=-1)
   for photos in (rgb, rgb[0]):  # A batch of RGB photos, or one.
