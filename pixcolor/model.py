@@ -39,6 +39,7 @@ from data import transforms
 from pixcolor import color
 from pixcolor import refinement as refinement_lib
 from pixcolor import backbones
+from pixel_recursive import commands
 from pixel_recursive import candidates as candidates_lib
 from pixel_recursive import layers
 from pixel_recursive import losses
@@ -303,10 +304,7 @@ class PixColor(keras.Model):
       raise ValueError(f'gray must be [B, H, W] or [B, H, W, 1], got the shape of one RGB photo, '
                        f'{tuple(np.shape(gray))}: {color.RGB_HINT}')
     gray = color.as_gray_batch(gray)
-    if isinstance(num_samples, (bool, np.bool_)) or int(num_samples) != num_samples or (
-        num_samples < 0):  # Tile's own error would not name it.
-      raise ValueError(f'num_samples must be an integer >= 0, got {num_samples!r}')
-    num_samples = int(num_samples)
+    num_samples = commands.check_count('num_samples', num_samples, 0)  # Not tf.tile's error.
     batch = gray.shape[0]
     small = self.network_gray(gray)
     repeated = tf.tile(small, [num_samples, 1, 1, 1])  # Row k * B + b: sample k of input b.

@@ -319,6 +319,15 @@ def read_each(files, read):
   return good, items, failures
 
 
+def check_count(name, value, minimum):
+  """`value` as an int if it is a whole number >= `minimum` (not a bool); ValueError naming `name`
+  otherwise: the Python API's arguments, which no flag parser has checked."""
+  if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer, float)) or (
+      int(value) != value or value < minimum):
+    raise ValueError(f'{name} must be an integer >= {minimum}, got {value!r}')
+  return int(value)
+
+
 def sample_in_batches(items, num_samples, seed, batch_size, sample, write, what='sampled'):
   """Samples `num_samples` outputs of each item, `batch_size` at a time.
 
@@ -334,8 +343,12 @@ def sample_in_batches(items, num_samples, seed, batch_size, sample, write, what=
     what: the word of the progress lines ("sampled 12/40 (30%)").
   """
   from pixel_recursive import sampling
+  num_samples = check_count('num_samples', num_samples, 0)
+  batch_size = check_count('batch_size', batch_size, 1)  # A negative one sampled nothing.
   jobs = [(i, k) for i in range(len(items)) for k in range(num_samples)]
   batch_size = min(batch_size, len(jobs))
+  if not jobs:  # No input, or no sample asked for.
+    return
   for start in range(0, len(jobs), batch_size):
     chunk = jobs[start:start + batch_size]
     padded = chunk + [chunk[-1]] * (batch_size - len(chunk))

@@ -100,7 +100,8 @@ def upsample_all(model, lowres, num_samples, temperature, seed, batch_size, meth
 
   Sample k of input i is seeded `sampling.derive_seed(seed, i, k)` whatever the batching.
   """
-  out = np.zeros((len(lowres), num_samples, 32, 32, 3), np.uint8)
+  out = np.zeros((len(lowres), commands.check_count('num_samples', num_samples, 0), 32, 32, 3),
+                 np.uint8)
 
   def sample(images, seeds):
     return model.sample(images, temperature=temperature, seed=seeds, method=method,

@@ -11,11 +11,13 @@ save).
 """
 import glob
 import os
+import re
 import sys
 import textwrap
 
 from absl import app
 from absl import flags
+import numpy as np
 import pytest
 
 import helpers
@@ -206,6 +208,7 @@ def test_training_that_diverges_exits_1_with_one_line(tmp_path):
 FAKE_COMMAND = '''
 import sys
 from absl import flags
+import numpy as np
 from absl import logging
 from pixel_recursive import commands
 
@@ -522,3 +525,22 @@ def test_reading_and_sampling_show_their_progress_ending_at_the_total(caplog):
   assert [r.getMessage() for r in caplog.records] == [
       'read 1/3 (33%)', 'read 2/3 (66%)', 'read 3/3 (100%)',
       'sampled 3/7 (42%)', 'sampled 6/7 (85%)', 'sampled 7/7 (100%)']
+
+
+@pytest.mark.parametrize('num_samples,batch_size,message', [
+    (-1, 2, 'num_samples must be an integer >= 0, got -1'),
+    (1.5, 2, 'num_samples must be an integer >= 0, got 1.5'),
+    (1, 0, 'batch_size must be an integer >= 1, got 0'),
+    (1, -1, 'batch_size must be an integer >= 1, got -1'),  # Sampled nothing, silently.
+    (True, 2, 'num_samples must be an integer >= 0, got True'),
+])
+def test_sampling_in_batches_refuses_counts_that_are_not_counts(num_samples, batch_size, message):
+  with pytest.raises(ValueError, match=f'^{re.escape(message)}$'):
+    commands.sample_in_batches([np.zeros(2)], num_samples, 0, batch_size, None, None)
+
+
+def test_sampling_in_batches_of_nothing_samples_nothing():
+  calls = []
+  for items, num_samples in (([], 2), ([np.zeros(2)], 0)):
+    commands.sample_in_batches(items, num_samples, 0, 4, calls.append, calls.append)
+  assert calls == []
