@@ -133,6 +133,8 @@ def find(image, size=32, framing=None):
       image.ndim == 3 and image.shape[-1] in (1, 3, 4))):
     raise ValueError('image must be uint8 (0-255) [H, W, 3], [H, W, 4] or [H, W], got '
                      f'{image.dtype.name} {list(image.shape)}')
+  if 0 in image.shape[:2]:  # The detector would divide by its size.
+    raise ValueError(f'image has no pixels: {list(image.shape)}')
   out = []
   for detection in detect(image):
     box = framing_box(detection, framing)

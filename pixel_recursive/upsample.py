@@ -63,6 +63,8 @@ def to_lowres(image, size=LOWRES):
                      f'{image.dtype.name} {list(image.shape)}'
                      + (': drop or composite its alpha channel first'
                         if image.ndim == 3 and image.shape[-1] == 4 else ''))
+  if 0 in image.shape[:2]:
+    raise ValueError(f'image has no pixels: {list(image.shape)}')
   if image.ndim == 2:
     image = image[..., None]
   if image.shape[-1] == 1:

@@ -41,6 +41,11 @@ def test_find_names_an_image_it_cannot_read(image):
     faces.find(image)
 
 
+def test_find_names_an_image_without_pixels():
+  with pytest.raises(ValueError, match=r'^image has no pixels: \[0, 10, 3\]$'):
+    faces.find(np.zeros([0, 10, 3], np.uint8))  # Not the detector's ZeroDivisionError.
+
+
 def test_crop_is_the_area_mean_of_its_box_the_right_way_up():
   """Each output pixel is the mean of the box's pixels under it, rows and columns in order."""
   rows, cols = np.meshgrid(np.arange(40), np.arange(60), indexing='ij')

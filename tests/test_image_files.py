@@ -376,6 +376,8 @@ def test_upsample_makes_the_8x8_input_as_the_training_inputs_are_made():
     with pytest.raises(ValueError, match=re.escape(
         f'image must be uint8 (0-255) [H, W, 3] or gray [H, W], got {says}')):
       upsample.to_lowres(image)
+  with pytest.raises(ValueError, match=re.escape('image has no pixels: [0, 56, 3]')):
+    upsample.to_lowres(photo[:0])  # Not a division by zero in the crop.
 
 
 def test_upsample_shows_as_the_truth_what_the_input_was_made_from_where_it_can():
