@@ -278,7 +278,7 @@ def test_the_larger_image_is_centre_cropped_to_the_pairs_shape_and_resized_by_la
 
 
 def test_pairs_of_two_sizes_are_noted_once_per_kind_of_mismatch(tmp_path):
-  """Upsampled 32 x 32 samples beside 64 x 64 photos: one note for all such pairs, not a line each."""
+  """Upsampled 32 x 32 samples beside 64 x 64 photos: one note for all such pairs, not one each."""
   truth, samples = make_folders(tmp_path, ['a', 'b', 'c', 'd', 'e', 'same'])
   for k, name in enumerate('abcd'):
     write_image(os.path.join(truth, name + '.png'), k, 2 * H, 2 * W)
