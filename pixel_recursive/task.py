@@ -50,9 +50,7 @@ class SuperResolutionTask(task_lib.Task):
     init_from = self.config_init_from
     if init_from and initial_weights:
       path = workdir.latest_checkpoint(os.path.expanduser(init_from))
-      missing = workdir.restore_matching_weights(path, model)
-      if len(missing) == len(workdir.weights_by_path(model)):
-        raise commands.UsageError(f'init_from {path} holds none of this model\'s weights')
+      missing = workdir.restore_matching_weights(path, model)  # UsageError if it holds none.
       logging.info('weights initialised from %s%s', path,
                    f' ({len(missing)} weights start afresh)' if missing else '')
     return model

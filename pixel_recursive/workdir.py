@@ -223,14 +223,16 @@ def checkpoint_key(path):
 
 def restore_matching_weights(path, model):
   """Restores every weight of `model` that the checkpoint at `path` holds with the same shape, and
-  returns the paths of those it does not hold (or holds with another shape)."""
+  returns the paths of those it does not hold (or holds with another shape). UsageError if it holds
+  none (`init_from` naming a run of another model: nothing would start from it)."""
   import tensorflow as tf
   stored = dict(tf.train.list_variables(path))
   weights = weights_by_path(model)
   matching = {k: v for k, v in weights.items()
               if tuple(stored.get(checkpoint_key(k), ())) == tuple(v.shape)}
-  if matching:
-    tf.train.Checkpoint(weights=matching).restore(path).expect_partial()
+  if not matching:
+    raise commands.UsageError(f'init_from {path} holds none of this model\'s weights')
+  tf.train.Checkpoint(weights=matching).restore(path).expect_partial()
   return sorted(set(weights) - set(matching))
 
 

@@ -297,6 +297,13 @@ def test_one_network_at_a_time_through_init_from(tmp_path):
                       **{'model.pixelcnn.filters': 12})
   with pytest.raises(commands.UsageError, match='does not hold the weights'):
     task_lib.PixColorTask(wider).build_model(wider.model)
+  # A run of another model (a super-resolution run): refused even when both networks train (it
+  # trained from nothing, saying it started from that run).
+  tf.train.Checkpoint(unrelated=tf.Variable([1.0, 2.0])).save(
+      str(tmp_path / 'other' / 'checkpoints' / 'ckpt'))
+  other = tiny_config(init_from=str(tmp_path / 'other'))
+  with pytest.raises(commands.UsageError, match="holds none of this model's weights"):
+    task_lib.PixColorTask(other).build_model(other.model)
 
 
 def test_gradient_multiplier_freezes_the_conditioning_network_until_its_step(tmp_path):
