@@ -52,8 +52,8 @@ _TFDS_HELP = {
         'ImageNet needs a manual download: get ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar '
         'from https://image-net.org/download-images, put both (unextracted) in the manual dir '
         '{manual_dir} (set by --config.data.tfds_manual_dir) and run again with '
-        '--config.data.tfds_download=True; TFDS then prepares the dataset once (hours, ~300 GB of '
-        'disk).'),
+        '--config.data.tfds_download=True (the default); TFDS then prepares the dataset once '
+        '(hours, ~300 GB of disk).'),
     'lsun': (
         'TFDS downloads LSUN from http://dl.yf.io/lsun. Without internet, run `tfds build lsun/bedroom` '
         'on a machine that has it and copy its ~/tensorflow_datasets/lsun folder into '
