@@ -201,7 +201,7 @@ def plot(results, plot_data):
   ax.set_xlabel(f'MS-SSIM between two samples of one input (T={first:g})')
   ax.set_ylabel('inputs')
   ax.legend(fontsize=7)
-  return evaluation.titled(fig, 'eval photos (PixColor)', results)
+  return evaluation.titled(fig, 'eval photo', results, ' (PixColor)')
 
 
 def main(argv):

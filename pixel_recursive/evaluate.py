@@ -192,7 +192,7 @@ def plot(results):
     ax.grid(alpha=0.3)
   handles, labels = axes[0].get_legend_handles_labels()
   fig.legend(handles, labels, fontsize=8, loc='lower center', ncol=min(len(labels), 7))
-  fig = evaluation.titled(fig, 'eval faces', results)
+  fig = evaluation.titled(fig, 'eval face', results)
   fig.subplots_adjust(bottom=0.22)
   return fig
 

@@ -235,8 +235,10 @@ def parse_floats(values, flag, check):
   return [check(v, flag) for v in numbers]
 
 
-def titled(fig, what, results):
-  """Puts the eval set and the step over a plot (`what`: e.g. 'eval faces') and lays it out."""
-  fig.suptitle(f"{results['num_examples']} {what}, step {results.get('step', '?')}", fontsize=10)
+def titled(fig, noun, results, about=''):
+  """Puts the eval set and the step over a plot ('12 eval faces, step 3000': `noun` 'eval face',
+  counted; `about` follows it) and lays it out."""
+  fig.suptitle(f"{commands.counted(results['num_examples'], noun)}{about}, step "
+               f"{results.get('step', '?')}", fontsize=10)
   fig.tight_layout()
   return fig

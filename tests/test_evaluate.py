@@ -314,10 +314,11 @@ def test_every_plot_names_how_many_examples_and_which_step_it_scores():
   from pixel_recursive import evaluation  # pylint: disable=g-import-not-at-top
   fig, axes = evaluation.figure(2)
   assert len(axes) == 2
-  evaluation.titled(fig, 'eval faces', {'num_examples': 12, 'step': 3000})
+  evaluation.titled(fig, 'eval face', {'num_examples': 12, 'step': 3000})
   assert fig._suptitle.get_text() == '12 eval faces, step 3000'  # pylint: disable=protected-access
-  evaluation.titled(fig, 'eval photos', {'num_examples': 1})  # A plot of results without a step.
-  assert fig._suptitle.get_text() == '1 eval photos, step ?'  # pylint: disable=protected-access
+  evaluation.titled(fig, 'eval photo', {'num_examples': 1}, ' (PixColor)')  # Without a step.
+  title = fig._suptitle.get_text()  # pylint: disable=protected-access
+  assert title == '1 eval photo (PixColor), step ?'
 
 
 def test_tensorboard_gets_the_numbers_and_a_run_that_cannot_be_written_a_warning(tmp_path,
