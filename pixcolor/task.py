@@ -107,7 +107,8 @@ class PixColorTask(task_lib.Task):
         model = build(True)
         missing = self._init_from(model, path)
       logging.info('weights initialised from %s%s', path,
-                   f' ({len(missing)} trained weights start afresh)' if missing else '')
+                   f' ({commands.counted(len(missing), "weight")} not in it, started afresh)'
+                   if missing else '')
     model.set_trained(pixelcnn=self.train_pixelcnn, refinement=self.train_refinement)
     return model
 

@@ -52,7 +52,8 @@ class SuperResolutionTask(task_lib.Task):
       path = workdir.latest_checkpoint(os.path.expanduser(init_from))
       missing = workdir.restore_matching_weights(path, model)  # UsageError if it holds none.
       logging.info('weights initialised from %s%s', path,
-                   f' ({len(missing)} weights start afresh)' if missing else '')
+                   f' ({commands.counted(len(missing), "weight")} not in it, started afresh)'
+                   if missing else '')
     return model
 
   def metric_names(self):

@@ -132,7 +132,7 @@ def test_sample_suffix_matches_the_files_upsample_writes(tmp_path):
   write_image(os.path.join(samples, 'face_input.png'), 2)
   matched, problems = rating.match_files(truth, samples, '_sample0')
   assert matched == [('face', 'face.jpg', 'face_sample0.png')]
-  assert any('ignored 1 files' in p for p in problems)
+  assert any(p.startswith(f'ignored 1 file of {samples} not named *_sample0.*') for p in problems)
 
 
 def test_build_writes_a_self_contained_page_and_the_ground_truth(tmp_path):
@@ -395,7 +395,9 @@ def test_score_reads_the_sides_from_pairs_json_only(tmp_path):
 def test_score_one_rater_has_no_across_rater_error_and_anonymous_sessions_count_apart(tmp_path):
   study = fake_study(['left'])
   one = answers_file(tmp_path / 'a.json', {'p0': 'right'}, session='1')
-  assert rating.score([one], study)['stderr_across_raters'] is None
+  alone = rating.score([one], study)
+  assert alone['stderr_across_raters'] is None
+  assert rating.format_table(alone).splitlines()[0] == 'study abc: 1 answer from 1 rater'
   two = answers_file(tmp_path / 'b.json', {'p0': 'left'}, session='2')
   assert rating.score([one, two], study)['n_raters'] == 2
   # A name of blanks is no name; a name is read without its surrounding blanks.

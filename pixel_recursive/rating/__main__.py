@@ -68,7 +68,7 @@ def _build(rest):
   num_pages = len(study['pages'])
   pages = os.path.join(FLAGS.output, 'index.html') + (
       f' and {num_pages} pages it links to' if num_pages > 1 else '')
-  print(f'wrote {len(study["pairs"])} pairs to {pages} (send to raters) and '
+  print(f'wrote {commands.counted(len(study["pairs"]), "pair")} to {pages} (send to raters) and '
         f'{os.path.join(FLAGS.output, "pairs.json")} (keep to yourself, for scoring); study '
         f'{study["study_id"]}', flush=True)
   if skipped:

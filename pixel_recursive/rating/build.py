@@ -86,8 +86,8 @@ def match_files(truth_dir, samples_dir, sample_suffix=''):
   for key in sorted(set(samples) - set(truth) - set(truth_ambiguous)):
     problems.append(f'unmatched: sample {samples[key]} has no true image in {truth_dir}')
   if ignored:
-    problems.append(f'ignored {len(ignored)} files of {samples_dir} not named *{sample_suffix}.* '
-                    f'(e.g. {ignored[0]})')
+    problems.append(f'ignored {commands.counted(len(ignored), "file")} of {samples_dir} not named '
+                    f'*{sample_suffix}.* (e.g. {ignored[0]})')
   matched = [(k, truth[k], samples[k]) for k in sorted(set(truth) & set(samples))]
   return matched, problems
 

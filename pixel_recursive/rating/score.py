@@ -153,8 +153,8 @@ def score(answer_files, pairs):
 def format_table(result):
   """A short plain-text table of `score`'s result."""
   width = max([len('all raters')] + [len(r['rater']) for r in result['raters']])
-  lines = [f'study {result["study_id"]}: {result["n_answers"]} answers from '
-           f'{result["n_raters"]} rater{"s" if result["n_raters"] != 1 else ""}',
+  lines = [f'study {result["study_id"]}: {commands.counted(result["n_answers"], "answer")} from '
+           f'{commands.counted(result["n_raters"], "rater")}',
            f'{"rater":<{width}}  {"answers":>7}  {"% fooled":>8}  {"s.e.":>5}']
   for r in result['raters']:
     lines.append(f'{r["rater"]:<{width}}  {r["n_answers"]:>7}  {r["percent_fooled"]:>8.1f}  '
