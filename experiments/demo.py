@@ -126,8 +126,8 @@ def super_resolution(out_dir, workdir, model_name, inputs, seed, what):
   n = len(names)
   blank = np.full((32, 32, 3), 255, np.uint8)
   truth = np.stack([blank if t is None else t for t in truths])
-  logging.info('%s: upsampling %d images: the paper\'s sampling (T 1, guidance 1) and %d samples '
-               'at T %g, guidance %g', what, n, SR_SAMPLES, t, w)
+  logging.info('%s: upsampling %s: the paper\'s sampling (T 1, guidance 1) and %d samples '
+               'at T %g, guidance %g', what, commands.counted(n, 'image'), SR_SAMPLES, t, w)
   paper = model.sample(lowres, temperature=1.0, guidance=1.0, keep_gray=True,
                        seed=[sampling.derive_seed(seed, i) for i in range(n)]).numpy()
   samples = [model.sample(lowres, temperature=t, guidance=w, top_p=p, keep_gray=True,
