@@ -320,9 +320,14 @@ def test_build_skips_unreadable_files_and_exits_1(tmp_path):
 def test_build_errors_name_the_problem(tmp_path):
   truth, samples = make_folders(tmp_path, ['a'])
   os.makedirs(tmp_path / 'empty')
+  write_image(str(tmp_path / 'other' / 'b.png'), 7)  # Images, none named as a true one.
   out = str(tmp_path / 'out')
   cases = {'is not a folder': ('/no/such/dir', samples, out),
-           'has a sample of the same name': (truth, str(tmp_path / 'empty'), out),
+           f'^--samples folder {tmp_path}/empty holds no image files': (
+               truth, str(tmp_path / 'empty'), out),
+           f'^--truth folder {tmp_path}/empty holds no image files': (
+               str(tmp_path / 'empty'), samples, out),
+           'has a sample of the same name': (truth, str(tmp_path / 'other'), out),
            '--output .a folder. is required': (truth, samples, None),
            'must not be the --truth or --samples folder': (truth, samples, samples)}
   for message, args in cases.items():

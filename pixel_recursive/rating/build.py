@@ -303,6 +303,11 @@ def build(truth_dir, samples_dir, output, sample_suffix='', pairs_per_page=0, se
   question = PRESETS[preset]['question'] if question is None else question
   matched, problems = match_files(truth_dir, samples_dir, sample_suffix)
   if not matched:
+    from data import image_files
+    for flag, folder in (('--truth', truth_dir), ('--samples', samples_dir)):
+      if not image_files.list_images(folder):  # Not a matching problem: nothing to match.
+        raise commands.UsageError(f'{flag} folder {folder} holds no image files (searched with '
+                                  'its sub-folders)')
     suffix = f' (ending in {sample_suffix})' if sample_suffix else ''
     raise commands.UsageError(f'no image of {truth_dir} has a sample of the same name{suffix} in '
                               f'{samples_dir} ({len(problems)} unmatched, ambiguous or ignored)')
