@@ -106,9 +106,7 @@ class PixColorTask(task_lib.Task):
       if model_config.get('conditioning_weights') and set(missing) & backbone:
         model = build(True)
         missing = self._init_from(model, path)
-      logging.info('weights initialised from %s%s', path,
-                   f' ({commands.counted(len(missing), "weight")} not in it, started afresh)'
-                   if missing else '')
+      workdir.log_initialised_from(path, missing)
     model.set_trained(pixelcnn=self.train_pixelcnn, refinement=self.train_refinement)
     return model
 

@@ -23,11 +23,10 @@ STREAM = 7  # The `index` argument of `sampling.derive_seed` for candidates j > 
 
 def check_candidates(candidates):
   """The number of candidates, an int >= 1 other than 2 (raises ValueError otherwise)."""
-  if isinstance(candidates, (bool, np.bool_)) or int(candidates) != candidates or candidates < 1:
-    raise ValueError(f'candidates must be an integer >= 1, got {candidates!r}')
+  candidates = commands.check_count('candidates', candidates, 1)
   if candidates == 2:
     raise ValueError(f'candidates=2 cannot choose: {commands.TWO_CANDIDATES}')
-  return int(candidates)
+  return candidates
 
 
 def seeds_of(seeds, j):

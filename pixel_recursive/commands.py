@@ -322,8 +322,11 @@ def read_each(files, read):
 def check_count(name, value, minimum):
   """`value` as an int if it is a whole number >= `minimum` (not a bool); ValueError naming `name`
   otherwise: the Python API's arguments, which no flag parser has checked."""
-  if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer, float)) or (
-      int(value) != value or value < minimum):
+  try:
+    whole = not isinstance(value, (bool, np.bool_)) and int(value) == value
+  except (TypeError, ValueError):  # None, a string, a list.
+    whole = False
+  if not whole or value < minimum:
     raise ValueError(f'{name} must be an integer >= {minimum}, got {value!r}')
   return int(value)
 
@@ -346,9 +349,9 @@ def sample_in_batches(items, num_samples, seed, batch_size, sample, write, what=
   num_samples = check_count('num_samples', num_samples, 0)
   batch_size = check_count('batch_size', batch_size, 1)  # A negative one sampled nothing.
   jobs = [(i, k) for i in range(len(items)) for k in range(num_samples)]
-  batch_size = min(batch_size, len(jobs))
   if not jobs:  # No input, or no sample asked for.
     return
+  batch_size = min(batch_size, len(jobs))
   for start in range(0, len(jobs), batch_size):
     chunk = jobs[start:start + batch_size]
     padded = chunk + [chunk[-1]] * (batch_size - len(chunk))

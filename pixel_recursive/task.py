@@ -6,7 +6,6 @@ grids. The protocol is `training.task.Task`'s.
 """
 import os
 
-from absl import logging
 import numpy as np
 
 from pixel_recursive import commands
@@ -51,9 +50,7 @@ class SuperResolutionTask(task_lib.Task):
     if init_from and initial_weights:
       path = workdir.latest_checkpoint(os.path.expanduser(init_from))
       missing = workdir.restore_matching_weights(path, model)  # UsageError if it holds none.
-      logging.info('weights initialised from %s%s', path,
-                   f' ({commands.counted(len(missing), "weight")} not in it, started afresh)'
-                   if missing else '')
+      workdir.log_initialised_from(path, missing)
     return model
 
   def metric_names(self):

@@ -236,6 +236,14 @@ def restore_matching_weights(path, model):
   return sorted(set(weights) - set(matching))
 
 
+def log_initialised_from(path, missing):
+  """The one line a run started from checkpoint `path` logs (`missing`: what
+  `restore_matching_weights` returned)."""
+  logging.info('weights initialised from %s%s', path,
+               f' ({commands.counted(len(missing), "weight")} not in it, started afresh)'
+               if missing else '')
+
+
 def latest_checkpoint(workdir):
   """Path of the newest readable checkpoint under workdir/checkpoints (a damaged newer one is named
   in a warning and skipped); UsageError if there is none, Failure if none can be read."""
