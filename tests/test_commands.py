@@ -208,7 +208,6 @@ def test_training_that_diverges_exits_1_with_one_line(tmp_path):
 FAKE_COMMAND = '''
 import sys
 from absl import flags
-import numpy as np
 from absl import logging
 from pixel_recursive import commands
 
