@@ -375,6 +375,11 @@ class PixelCNN(keras.Model):
       raise ValueError(f'filters and head_filters must be >= 1, got {filters} and {head_filters}')
     if num_values < 2:
       raise ValueError(f'num_values must be >= 2 (the values a sub-pixel takes), got {num_values}')
+    if num_channels < 1:
+      raise ValueError(f'num_channels must be >= 1, got {num_channels}')
+    for name, size in (('kernel_size', kernel_size), ('first_kernel_size', first_kernel_size)):
+      if size < 1 or size % 2 != 1:
+        raise ValueError(f'{name} must be odd and >= 1, got {size}')
     self.num_channels = int(num_channels)
     self.num_values = int(num_values)
     self.num_layers = int(num_layers)
@@ -397,9 +402,28 @@ class PixelCNN(keras.Model):
     # live and die with the network).
     self.sampler_cache = None
 
-  def build(self, images_shape, conditioning_shape=None):
+  def check_shapes(self, images_shape, conditioning_shape=None):
+    """A ValueError in words for images or conditioning that do not fit this network (what is
+    unknown before a call, such as a dynamic H, is not checked)."""
+    shape = tuple(images_shape)
+    if len(shape) != 4:
+      raise ValueError(f'images must be [B, H, W, {self.num_channels}], got shape {shape}')
+    if shape[-1] not in (None, self.num_channels):
+      raise ValueError(f'images have {shape[-1]} channels but this PixelCNN was built with '
+                       f'num_channels={self.num_channels}')
     if self.conditional and conditioning_shape is None:
       raise ValueError('this PixelCNN is conditional: call it with conditioning=[B, H, W, D]')
+    if not self.conditional and conditioning_shape is not None:
+      raise ValueError('this PixelCNN was built with conditional=False but got conditioning')
+    if conditioning_shape is not None:
+      cond = tuple(conditioning_shape)
+      if len(cond) != 4 or any(a is not None and b is not None and a != b
+                               for a, b in zip(cond[:3], shape[:3])):
+        expected = ', '.join('B' if n is None else str(n) for n in shape[:3])
+        raise ValueError(f'conditioning must be [{expected}, D] like the images, got shape {cond}')
+
+  def build(self, images_shape, conditioning_shape=None):
+    self.check_shapes(images_shape, conditioning_shape)
     shape = tuple(images_shape)
     for block in self.blocks:
       block.build(shape, conditioning_shape)
@@ -407,10 +431,10 @@ class PixelCNN(keras.Model):
     self.head.build(shape)
 
   def call(self, images, conditioning=None):
-    if self.conditional and conditioning is None:
-      raise ValueError('this PixelCNN is conditional: call it with conditioning=[B, H, W, D]')
-    if not self.conditional and conditioning is not None:
-      raise ValueError('this PixelCNN was built with conditional=False but got conditioning')
+    self.check_shapes(images.shape, None if conditioning is None else conditioning.shape)
+    if not keras.backend.is_float_dtype(images.dtype):
+      raise ValueError(f'images must be floats in [-1, 1] (see scale_values), got '
+                       f'{keras.backend.standardize_dtype(images.dtype)}')
     return self.head(self.features(images, conditioning))
 
   def features(self, images, conditioning=None):

@@ -213,6 +213,31 @@ def test_a_conditional_model_needs_conditioning():
     model(tf.zeros([1, H, W, 2]))
 
 
+def test_what_does_not_fit_the_network_is_named_before_any_convolution_runs():
+  """The public layer's mistakes, each in words (they were TensorFlow's own: 'input depth must be
+  evenly divisible by filter depth: 1 vs 3', 'Incompatible shapes: [1,6,10,16] vs. [1,3,5,16]')."""
+  model, cond = make_model(**CASES['chroma_32_conditional'])
+  images = tf.zeros([1, H, W, 2])
+  mistakes = [
+      ((tf.zeros([1, H, W, 2], tf.uint8), cond), 'images must be floats in \\[-1, 1\\].*uint8'),
+      ((tf.zeros([1, H, W, 3]), cond), 'images have 3 channels.*num_channels=2'),
+      ((tf.zeros([H, W, 2]), cond), r'images must be \[B, H, W, 2\], got shape \(6, 10, 2\)'),
+      ((images, cond[:, :3, :5]), r'conditioning must be \[1, 6, 10, D\].*\(1, 3, 5, 5\)'),
+      ((images, cond[0]), r'conditioning must be \[1, 6, 10, D\].*\(6, 10, 5\)'),
+  ]
+  for args, message in mistakes:
+    with pytest.raises(ValueError, match=message):
+      model(*args)
+  model(images, cond)  # What fits still runs.
+  with pytest.raises(ValueError, match='images have 1 channels'):  # Also on a first call (build).
+    layers.PixelCNN(3, 4, 1, 4)(tf.zeros([1, H, W, 1]))
+  for kwargs, message in [(dict(num_channels=0), 'num_channels must be >= 1, got 0'),
+                          (dict(first_kernel_size=4), 'first_kernel_size must be odd.*got 4'),
+                          (dict(kernel_size=-1), 'kernel_size must be odd.*got -1')]:
+    with pytest.raises(ValueError, match=message):
+      layers.PixelCNN(**{**dict(num_channels=3, num_values=4, num_layers=1, filters=4), **kwargs})
+
+
 def test_masked_stem_is_a_kxk_convolution_with_mask_a():
   """PixColor's first layer: its two kernels are the taps of one 7x7 convolution with mask A."""
   keras.utils.set_random_seed(0)
