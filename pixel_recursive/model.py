@@ -8,6 +8,7 @@
 The second term trains A alone to predict the target, which keeps the model from explaining the
 image with the prior and ignoring the low-resolution input.
 """
+import collections.abc
 import keras
 import ml_collections
 import numpy as np
@@ -137,6 +138,7 @@ class SuperResolution(keras.Model):
         nats_conditioning (CE(A)), nats_prior (CE(B)).
     """
     del training
+    check_pair(inputs)
     highres = tf.cast(inputs['highres'], tf.int32)
     # Logits in float32 whatever the layers compute in (mixed precision): the 256-way softmax and
     # its cross-entropy need the range and the precision.
@@ -220,6 +222,30 @@ def as_lowres_batch(lowres):
   return lowres
 
 
+PAIR = "{'lowres': uint8 [B, h, w, 3], 'highres': uint8 [B, 4h, 4w, 3]}"
+
+
+def check_pair(inputs):
+  """ValueError in words for what a model's call cannot take as its PAIR of images (TensorFlow's
+  own error named an addition, and a lowres batch of 1 beside a highres batch of B was broadcast to
+  all B without a word). Checks what is known before the call runs: dims that are None are not."""
+  if not isinstance(inputs, collections.abc.Mapping) or not {'lowres', 'highres'} <= set(inputs):
+    got = (f'the keys {sorted(inputs)}' if isinstance(inputs, collections.abc.Mapping)
+           else f'a {type(inputs).__name__}')
+    raise ValueError(f'a model takes {PAIR}, got {got}')
+  lowres, highres = inputs['lowres'], inputs['highres']
+  for name, images in (('lowres', lowres), ('highres', highres)):
+    dtype = tf.as_dtype(images.dtype)
+    if not dtype.is_integer:  # Floats in [0, 1] would be black images.
+      raise ValueError(f'{name} must be uint8 (0-255) as in {PAIR}, got {dtype.name}')
+  low, high = tuple(lowres.shape), tuple(highres.shape)
+  expected = (low[:1] + tuple(None if n is None else 4 * n for n in low[1:3]) + (3,)
+              if len(low) == 4 else None)
+  if (len(low) != 4 or len(high) != 4 or low[-1] != 3
+      or any(a is not None and b is not None and a != b for a, b in zip(high, expected))):
+    raise ValueError(f'a model takes {PAIR}, got shapes {low} and {high}')
+
+
 def gray_examples(lowres):
   """bool [B]: which uint8 [B, h, w, 3] inputs are gray, R = G = B at every pixel."""
   lowres = tf.convert_to_tensor(lowres)
@@ -257,6 +283,7 @@ class L2Regression(keras.Model):
 
   def call(self, inputs, training=False):
     del training
+    check_pair(inputs)
     prediction = self.conditioning(inputs['lowres'])
     target = layers.scale_values(inputs['highres'], 256)
     mse = losses.mean_squared_error(prediction, target)

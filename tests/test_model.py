@@ -84,6 +84,25 @@ def test_sample_refuses_what_is_not_a_batch_of_uint8_rgb_images(model, lowres, m
     l2.predict_images(lowres)
 
 
+def test_a_call_refuses_what_is_not_a_pair_of_uint8_batches_4x_apart(model):
+  """Both models' calls (training, evaluation, a user's likelihoods): a lowres batch of one beside
+  two highres images was broadcast to both, and other sizes failed in an addition."""
+  lowres, highres = batch()['lowres'], batch()['highres']
+  l2 = model_lib.build_model(tiny_config('l2_regression'))
+  for pair, message in [
+      ({'lowres': lowres[:1], 'highres': highres}, r'got shapes \(1, 8, 8, 3\) and \(2, 32, 32, 3\)'),
+      ({'lowres': lowres, 'highres': highres[:, :16]}, r'and \(2, 16, 32, 3\)'),
+      ({'lowres': lowres[..., :1], 'highres': highres}, r'got shapes \(2, 8, 8, 1\)'),
+      ({'lowres': lowres, 'highres': highres / 255}, 'highres must be uint8.*got float32'),
+      ({'lowres': lowres}, r"got the keys \['lowres'\]"),
+      ((lowres, highres), 'got a tuple')]:
+    for network in (model, l2):
+      with pytest.raises(ValueError, match=message):
+        network(pair)
+  small = {'lowres': lowres[:, :4, :4], 'highres': highres[:, :16, :16]}  # Any size, 4x apart.
+  assert model(small)[0].shape == (2, 16, 16, 3, 256) and l2(small)[0].shape == (2, 16, 16, 3)
+
+
 def test_an_empty_batch_gives_no_images(model):
   empty = np.zeros([0, 8, 8, 3], np.uint8)
   images = model.sample(empty, candidates=3)
