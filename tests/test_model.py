@@ -90,7 +90,8 @@ def test_a_call_refuses_what_is_not_a_pair_of_uint8_batches_4x_apart(model):
   lowres, highres = batch()['lowres'], batch()['highres']
   l2 = model_lib.build_model(tiny_config('l2_regression'))
   for pair, message in [
-      ({'lowres': lowres[:1], 'highres': highres}, r'got shapes \(1, 8, 8, 3\) and \(2, 32, 32, 3\)'),
+      ({'lowres': lowres[:1], 'highres': highres},
+       r'got shapes \(1, 8, 8, 3\) and \(2, 32, 32, 3\)'),
       ({'lowres': lowres, 'highres': highres[:, :16]}, r'and \(2, 16, 32, 3\)'),
       ({'lowres': lowres[..., :1], 'highres': highres}, r'got shapes \(2, 8, 8, 1\)'),
       ({'lowres': lowres, 'highres': highres / 255}, 'highres must be uint8.*got float32'),
