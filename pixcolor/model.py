@@ -305,6 +305,9 @@ class PixColor(keras.Model):
                        f'{tuple(np.shape(gray))}: {color.RGB_HINT}')
     gray = color.as_gray_batch(gray)
     num_samples = commands.check_count('num_samples', num_samples, 0)  # Not tf.tile's error.
+    if np.ndim(seed) != 0 or not float(seed).is_integer():  # Not int()'s TypeError of a list.
+      raise ValueError(f'seed must be one whole number (sample k of input b draws with '
+                       f'derive_seed(seed, b, k)), got {seed!r}')
     batch = gray.shape[0]
     small = self.network_gray(gray)
     repeated = tf.tile(small, [num_samples, 1, 1, 1])  # Row k * B + b: sample k of input b.

@@ -456,6 +456,11 @@ def test_colorize_pairs_sample_k_of_input_b_with_that_input_and_its_seed(model, 
     for b in range(2):
       np.testing.assert_array_equal(seen['gray'][2 * k + b], small[b])
       assert seen['seeds'][2 * k + b] == model_lib.sampling.derive_seed(4, b, k)
+  model.colorize(gray, num_samples=1, seed=np.int64(4))  # A numpy int is the same seed.
+  assert seen['seeds'] == [model_lib.sampling.derive_seed(4, b, 0) for b in range(2)]
+  for seed in ([1, 2], 1.5):  # One seed, not one per input (int() raised a TypeError for a list).
+    with pytest.raises(ValueError, match=r'seed must be one whole number .*got (\[1, 2\]|1\.5)'):
+      model.colorize(gray, seed=seed)
 
 
 @pytest.mark.parametrize('temperature', [1.0, 0.7])
