@@ -96,7 +96,7 @@ MORE_CASES = [
     # A model that cannot be built (each of its networks checks its sizes; both tasks say so).
     *[('pixel_recursive.train', ['--config=experiments/configs/faces_tiny.py',
                                  f'--config.model.{key}', '--workdir={tmp}/x'], message)
-      for key, message in (('prior.kernel_size=4', 'kernel_size must be odd, got 4'),
+      for key, message in (('prior.kernel_size=4', 'kernel_size must be odd and >= 1, got 4'),
                            ('conditioning.blocks=(2,2)', 'conditioning.blocks must be three'),
                            ('num_values=1', 'num_values must be >= 2'),
                            ('prior.filters=0', 'filters and head_filters must be >= 1'))],
