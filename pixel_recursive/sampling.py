@@ -105,6 +105,9 @@ def example_keys(seed, batch_size):
   batch sampled with seeds [s0, s1] equals the images sampled alone with seeds s0 and s1.
   """
   seed = np.asarray(seed)
+  if (not np.issubdtype(seed.dtype, np.number) or np.any(seed != np.round(seed))
+      or np.any(seed < -2 ** 31) or np.any(seed >= 2 ** 31)):  # Not cast to int32 in silence.
+    raise ValueError(f'seed must be whole numbers in [-2**31, 2**31), got {seed.tolist()!r}')
   if seed.ndim == 0:
     return np.stack([np.full([batch_size], int(seed)), np.arange(batch_size)], -1).astype(np.int32)
   if seed.shape != (batch_size,):

@@ -106,6 +106,19 @@ def test_batch_equals_single_samples_with_per_example_seeds(method):
                                                       method).numpy()[0])
 
 
+def test_seeds_are_whole_int32_numbers_one_or_one_per_example():
+  np.testing.assert_array_equal(sampling.example_keys(7, 2), [[7, 0], [7, 1]])
+  np.testing.assert_array_equal(sampling.example_keys(np.int64(-3), 1), [[-3, 0]])
+  np.testing.assert_array_equal(sampling.example_keys([5.0, 2 ** 31 - 1], 2),
+                                [[5, 0], [2 ** 31 - 1, 0]])
+  for seed, message in [([1, 2, 3], r'one entry per example \(2\), got shape \(3,\)'),
+                        (1.5, 'whole numbers.*got 1.5'),  # Was truncated to 1.
+                        ([4, 2 ** 32 + 4], 'got \\[4, 4294967300\\]'),  # Was 4 twice.
+                        ('7', "got '7'")]:
+    with pytest.raises(ValueError, match=message):
+      sampling.example_keys(seed, 2)
+
+
 @pytest.mark.parametrize('case', sorted(CASES))
 def test_temperature_towards_zero_follows_the_argmax_path(case):
   """At T -> 0 every drawn sub-pixel is the argmax of its logits given the image drawn so far."""
