@@ -85,6 +85,13 @@ MORE_CASES = [
     ('pixcolor.train', ['--config=experiments/configs/pixcolor_tiny.py',
                         '--config.train_steps=1', '--config.learning_rate=0', '--workdir={tmp}/x'],
      'learning_rate must be positive, got 0'),
+    *[('pixel_recursive.train', ['--config=experiments/configs/faces_tiny.py',
+                                 '--config.train_steps=1', f'--config.{key}', '--workdir={tmp}/x'],
+       message)
+      for key, message in (('log_every_steps=-1', 'log_every_steps must be >= 0 (0: never), got -1'),
+                           ('eval_examples=-5', 'eval_examples must be >= 0 (0: the whole eval '
+                            'split), got -5'),  # It was the whole split.
+                           ('eval_batch_size=0', 'eval_batch_size must be >= 1, got 0'))],
     ('pixcolor.train', ['--config=experiments/configs/pixcolor_tiny.py'],
      'Flag --workdir must have a value other than None'),
     # Empty values (a shell variable that was not set) are named, not read as the current folder.

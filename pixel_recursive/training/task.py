@@ -37,6 +37,13 @@ class Task:
           'train_steps, batch_size and checkpoint_every_steps must be positive')
     if not config.learning_rate > 0:
       raise commands.UsageError(f'learning_rate must be positive, got {config.learning_rate}')
+    # Negative values ran as if positive (step % -5 == 0) or, for eval_examples, as the whole split.
+    for key, minimum, meaning in (
+        ('log_every_steps', 0, ' (0: never)'), ('image_every_steps', 0, ' (0: never)'),
+        ('histogram_every_steps', 0, ' (0: never)'), ('eval_every_steps', 0, ' (0: never)'),
+        ('eval_examples', 0, ' (0: the whole eval split)'), ('eval_batch_size', 1, '')):
+      if config.get(key) is not None and config[key] < minimum:
+        raise commands.UsageError(f'{key} must be >= {minimum}{meaning}, got {config[key]}')
     optim.check_schedule(config)
     precision.check(config.get('dtype_policy', 'float32'))
 
