@@ -88,7 +88,8 @@ MORE_CASES = [
     *[('pixel_recursive.train', ['--config=experiments/configs/faces_tiny.py',
                                  '--config.train_steps=1', f'--config.{key}', '--workdir={tmp}/x'],
        message)
-      for key, message in (('log_every_steps=-1', 'log_every_steps must be >= 0 (0: never), got -1'),
+      for key, message in (('log_every_steps=-1',  # Stepped backwards without end.
+                            'log_every_steps must be >= 0 (0: never), got -1'),
                            ('eval_examples=-5', 'eval_examples must be >= 0 (0: the whole eval '
                             'split), got -5'),  # It was the whole split.
                            ('eval_batch_size=0', 'eval_batch_size must be >= 1, got 0'))],

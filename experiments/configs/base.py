@@ -34,7 +34,7 @@ def super_resolution():
   c.image_every_steps = 5000
   c.histogram_every_steps = 5000
   c.eval_every_steps = 5000  # Used by --mode=train_and_eval.
-  c.eval_examples = 1000  # The first N of the eval split (all of a smaller one; 0: all), each scored.
+  c.eval_examples = 1000  # The first N of the eval split (all of a smaller one; 0: all), scored.
   c.eval_batch_size = 64
   c.eval_timeout_seconds = 3600  # --mode=eval gives up after this long without a new checkpoint.
   c.num_image_examples = 8
