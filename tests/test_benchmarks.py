@@ -205,8 +205,18 @@ def test_each_variant_is_built_in_its_own_precision_and_keras_policy_is_left_as_
     ('training', ['--configs=faces_tiny,nosuch'],
      '--configs: no config named nosuch in experiments/configs (there: bedrooms_8x32, '),
     ('sampling', ['--config=nosuch.py'], 'cannot load --config nosuch.py: '),
+    # Flags that timed nothing (an unknown method was skipped; no --configs printed no JSON line)
+    # or failed after a model was built (an unknown variant, in a traceback).
+    ('training', ['--configs='], '--configs is empty: name one or more, e.g. faces_tiny'),
+    ('training', ['--configs=faces_tiny', '--variants=recipe,xla_bf16'],
+     '--variants: no variant xla_bf16; choose from recipe, xla_float32, noxla_float32, '),
+    ('sampling', ['--methods=cached,fast'],
+     '--methods: no method fast; choose from cached, cached_top_p, naive, predict_loop'),
+    ('sampling', ['--methods='], '--methods: empty; choose from '),
+    ('sampling', ['--temperature=0'], '--temperature must be a positive number, got 0.0'),
+    ('sampling', ['--repeats=0'], 'flag --repeats=0: 0 is not a positive integer'),
 ])
-def test_a_benchmark_named_a_config_that_does_not_exist_says_so_in_one_line(module, args, message):
+def test_a_benchmark_given_flags_it_cannot_run_says_so_in_one_line(module, args, message):
   """Exit 2 and one line, as the commands' (both printed a traceback and exited 1)."""
   result = helpers.run_in_process(f'experiments.benchmarks.{module}', *args)
   helpers.assert_usage_error(result, message, prog=f'experiments.benchmarks.{module}')

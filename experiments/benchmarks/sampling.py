@@ -36,12 +36,30 @@ def define_flags():
                                                          'celeba_8x32.py'), 'Model config.')
   flags.DEFINE_integer('batch_size', 16, 'Images sampled at once.', lower_bound=1)
   flags.DEFINE_list('methods', ['cached', 'naive', 'predict_loop'],
-                    'Methods to time: cached, cached_top_p, naive, predict_loop.')
+                    f'Methods to time: {", ".join(METHODS)}.')
   flags.DEFINE_float('top_p', 0.9, 'The nucleus of cached_top_p.')
-  flags.DEFINE_integer('naive_steps', 32, 'Sub-pixels the naive sampler is timed over.')
-  flags.DEFINE_integer('predict_steps', 12, 'Sub-pixels the predict loop is timed over.')
-  flags.DEFINE_integer('repeats', 2, 'Timed calls of the cached sampler (the fastest is kept).')
+  flags.DEFINE_integer('naive_steps', 32, 'Sub-pixels the naive sampler is timed over.',
+                       lower_bound=1)
+  flags.DEFINE_integer('predict_steps', 12, 'Sub-pixels the predict loop is timed over.',
+                       lower_bound=1)
+  flags.DEFINE_integer('repeats', 2, 'Timed calls of the cached sampler (the fastest is kept).',
+                       lower_bound=1)
   flags.DEFINE_float('temperature', 1.0, 'Sampling temperature.')
+
+
+METHODS = ('cached', 'cached_top_p', 'naive', 'predict_loop')
+
+
+def check_flags():
+  """UsageError for what would time nothing or fail after the model is built (an unknown method
+  was skipped, and the JSON line had no times)."""
+  from pixel_recursive import commands  # pylint: disable=g-import-not-at-top
+  unknown = [m for m in FLAGS.methods if m not in METHODS]
+  if unknown or not FLAGS.methods:
+    what = f'no method {", ".join(unknown)}' if unknown else 'empty'
+    raise commands.UsageError(f'--methods: {what}; choose from {", ".join(METHODS)}')
+  commands.check_temperature(FLAGS.temperature)
+  commands.check_top_p(FLAGS.top_p)
 
 
 FLAGS = flags.FLAGS
@@ -144,6 +162,7 @@ def ratios(per_image_seconds):
 
 def main(argv):
   del argv
+  check_flags()
   config = FLAGS.config
   target = make_target(config, FLAGS.batch_size)
   batch, height, width = target.shape

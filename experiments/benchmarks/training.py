@@ -59,7 +59,8 @@ def define_flags():
   flags.DEFINE_integer('repeats', 3, 'Repeats; the median is reported.', lower_bound=1)
   flags.DEFINE_string('data_source', 'samples', 'Source of the input-pipeline timing and the batch '
                       'when the config\'s own source cannot be read here.')
-  flags.DEFINE_integer('pipeline_batches', 30, 'Batches the input pipeline is timed over.')
+  flags.DEFINE_integer('pipeline_batches', 30, 'Batches the input pipeline is timed over.',
+                       lower_bound=1)
   flags.DEFINE_bool('breakdown', True, 'Time the parts of the step.')
 
 
@@ -291,8 +292,18 @@ def benchmark(name):
   return result
 
 
+VARIANTS = ('recipe', 'xla_float32', 'noxla_float32', 'xla_mixed_bfloat16', 'noxla_mixed_bfloat16')
+
+
 def main(argv):
   del argv
+  if not FLAGS.configs:  # It printed no JSON line and exited 0.
+    raise _commands.UsageError('--configs is empty: name one or more, e.g. faces_tiny')
+  unknown = [v for v in FLAGS.variants if v not in VARIANTS]
+  if unknown or not FLAGS.variants:  # A traceback after the first config was built.
+    raise _commands.UsageError(
+        f'--variants: {"no variant " + ", ".join(unknown) if unknown else "empty"}; choose from '
+        f'{", ".join(VARIANTS)}')
   unknown = [name for name in FLAGS.configs if name not in configs.names()]
   if unknown:
     raise _commands.UsageError(f'--configs: no config named {", ".join(unknown)} in '
