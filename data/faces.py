@@ -106,6 +106,8 @@ def crop(image, box, size=32):
   Parts of the box outside the photo repeat its edge pixels (a face at the border keeps its frame).
   """
   from PIL import Image  # pylint: disable=g-import-not-at-top
+  if size < 1:  # Pillow's error would speak of height and width.
+    raise ValueError(f'size must be >= 1, got {size}')
   image = np.asarray(image)
   if image.ndim == 2:
     image = image[..., None]

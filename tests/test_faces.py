@@ -44,6 +44,8 @@ def test_find_names_an_image_it_cannot_read(image):
 def test_find_names_an_image_without_pixels():
   with pytest.raises(ValueError, match=r'^image has no pixels: \[0, 10, 3\]$'):
     faces.find(np.zeros([0, 10, 3], np.uint8))  # Not the detector's ZeroDivisionError.
+  with pytest.raises(ValueError, match=r'^size must be >= 1, got 0$'):  # Not Pillow's words.
+    faces.crop(np.zeros([10, 10, 3], np.uint8), (0, 0, 10), size=0)
 
 
 def test_crop_is_the_area_mean_of_its_box_the_right_way_up():
