@@ -27,6 +27,7 @@ ResNet in `pixcolor.resnet`, or a pretrained keras.applications network), the re
 network in `pixcolor.refinement`, the colour plumbing in `pixcolor.color`; the PixelCNN and its
 cached sampler are `pixel_recursive.layers` and `pixel_recursive.sampling`.
 """
+import collections.abc
 import os
 
 from absl import logging
@@ -168,6 +169,31 @@ class PixColor(keras.Model):
     # float32 whatever the layers compute in: the PixelCNN's gates add projections of it.
     return tf.cast(conditioning, tf.float32)
 
+  def check_batch(self, inputs):
+    """ValueError in words for a training batch `call` cannot take (TensorFlow's errors named a
+    concatenation or the PixelCNN's conditioning; float gray in [0, 1] ran as a black photo).
+    Checks what is known before the call runs: dims that are None are not."""
+    s, c = self.image_size, self.chroma_size
+    wanted = (f"{{'gray': uint8 [B, {s}, {s}, 1], 'chroma': int [B, {c}, {c}, 2] bins, "
+              f"'image': uint8 [B, {s}, {s}, 3]}}")
+    if not isinstance(inputs, collections.abc.Mapping) or not {'gray', 'chroma', 'image'} <= set(
+        inputs):
+      got = (f'the keys {sorted(inputs)}' if isinstance(inputs, collections.abc.Mapping)
+             else f'a {type(inputs).__name__}')
+      raise ValueError(f'PixColor takes {wanted}, got {got}')
+    shapes = {}
+    for key, size, depth in (('gray', s, 1), ('chroma', c, 2), ('image', s, 3)):
+      dtype = tf.as_dtype(inputs[key].dtype)
+      if not dtype.is_integer:
+        raise ValueError(f'{key} must be {"int bins" if key == "chroma" else "uint8 (0-255)"} as '
+                         f'in {wanted}, got {dtype.name}')
+      shapes[key] = tuple(inputs[key].shape)
+      expected = (shapes['gray'][:1] if shapes['gray'] else (None,)) + (size, size, depth)
+      if len(shapes[key]) != 4 or any(a is not None and b is not None and a != b
+                                      for a, b in zip(shapes[key], expected)):
+        raise ValueError(f'PixColor takes {wanted}, got shapes '
+                         f'{", ".join(f"{k} {v}" for k, v in shapes.items())}')
+
   def call(self, inputs, training=False):
     """Teacher-forced logits of the chroma bins and both networks' losses.
 
@@ -181,6 +207,7 @@ class PixColor(keras.Model):
         refinement_mse (on [-1, 1] chroma units); and refined [B, S, S, 2] (the refinement's
         prediction from the true low-resolution chroma, [-1, 1] units) and conditioning.
     """
+    self.check_batch(inputs)
     gray = inputs['gray']
     bins = tf.cast(inputs['chroma'], tf.int32)
     conditioning = self.conditioning(gray, training=training)

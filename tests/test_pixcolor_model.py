@@ -160,6 +160,23 @@ def test_shapes_and_loss_terms(model):
   np.testing.assert_allclose(aux['refined'], upsampled, atol=1e-6)
 
 
+def test_a_call_names_a_batch_that_does_not_fit_the_model(model):
+  """A user's teacher-forced batch: the wrong size or batch ended in a concatenation's or the
+  PixelCNN's error, and gray floats in [0, 1] ran as a black photo."""
+  batch = random_batch(model)
+  wanted = (r"PixColor takes \{'gray': uint8 \[B, 16, 16, 1\], 'chroma': int \[B, 4, 4, 2\] bins, "
+            r"'image': uint8 \[B, 16, 16, 3\]\}, got ")
+  for change, message in [
+      ({'gray': batch['gray'][:, :8, :8]}, wanted + r'shapes gray \(2, 8, 8, 1\)\W'),
+      ({'chroma': batch['chroma'][:1]}, wanted + r'shapes gray .*, chroma \(1, 4, 4, 2\)\W'),
+      ({'image': batch['image'][..., :1]}, wanted + r'shapes .*, image \(2, 16, 16, 1\)\W'),
+      ({'gray': batch['gray'] / 255}, r'gray must be uint8 \(0-255\) as in .*, got float32'),
+      ({'image': None}, wanted + r"the keys \['chroma', 'gray'\]")]:
+    with pytest.raises(ValueError, match=message):
+      model({k: v for k, v in {**batch, **change}.items() if v is not None})
+  model(batch)  # What fits still runs.
+
+
 def test_the_loss_weighs_each_networks_term_by_its_config_weight():
   """loss = pixelcnn_loss_weight * nats + refinement_loss_weight * refinement_mse (the tests' and
   the demo's weights are both 1, where a swap cannot show)."""
