@@ -242,6 +242,18 @@ def main(argv):
   del argv
   start = time.time()
   from pixel_recursive import commands
+  from pixel_recursive import workdir as workdir_lib
+  # Named before anything is read or written (they were tracebacks after the first model had run).
+  for flag in ('temperature', 'color_temperature'):
+    if FLAGS[flag].value is not None:
+      commands.check_temperature(FLAGS[flag].value, f'--{flag}')
+  if FLAGS.guidance is not None:
+    commands.check_guidance(FLAGS.guidance)
+  for flag, model in (('sr_workdir', 'super_resolution'), ('bedrooms_workdir', 'super_resolution'),
+                      ('pixcolor_workdir', 'pixcolor')):
+    if FLAGS[flag].value:
+      workdir_lib.check_model_name(FLAGS[flag].value, model, lambda name, flag=flag: (
+          f'--{flag} takes a {model} run'))
   out_dir = FLAGS.output and os.path.abspath(FLAGS.output)  # Empty: refused, not the cwd.
   commands.check_output_dir(out_dir)  # Before TensorFlow loads: a wrong --output is named at once.
   from pixel_recursive.training import precision

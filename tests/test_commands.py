@@ -101,6 +101,14 @@ MORE_CASES = [
     ('pixel_recursive.train', ['--config=', '--workdir={tmp}/x'],
      '--config is empty: give a config file, e.g. one of experiments/configs/*.py'),
     ('experiments.demo', ['--output='], 'output folder is empty: give a folder'),
+    # The demo's sampling flags and workdirs, before any model runs (they were tracebacks).
+    ('experiments.demo', ['--output={tmp}/demo', '--color_temperature=0'],
+     '--color_temperature must be a positive number, got 0.0'),
+    ('experiments.demo', ['--output={tmp}/demo', '--guidance=-1'],
+     '--guidance must be a finite number >= 0, got -1.0'),
+    ('experiments.demo', ['--output={tmp}/demo', '--pixcolor_workdir=pixel_recursive/demo/faces'],
+     'pixel_recursive/demo/faces holds a super_resolution model, not a pixcolor one: '
+     '--pixcolor_workdir takes a pixcolor run'),
     # A model that cannot be built (each of its networks checks its sizes; both tasks say so).
     *[('pixel_recursive.train', ['--config=experiments/configs/faces_tiny.py',
                                  f'--config.model.{key}', '--workdir={tmp}/x'], message)
