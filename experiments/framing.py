@@ -37,12 +37,21 @@ def define_flags():
                     '009001-010000.')
   flags.DEFINE_list('zooms', ['0.6', '0.7', '0.8', '0.9', '1.0'], 'Side of the central crop, as a '
                     'fraction of the frame.')
-  flags.DEFINE_integer('num_examples', None, 'Faces per zoom (default: all of the block).')
+  flags.DEFINE_integer('num_examples', None, 'Faces per zoom (default: all of the block).',
+                       lower_bound=1)
   flags.DEFINE_float('temperature', None, "Sampling temperature (default: the model's).")
   flags.DEFINE_float('guidance', None, "Guidance weight (default: the model's).")
-  flags.DEFINE_integer('batch_size', 100, 'Faces sampled at once.')
+  flags.DEFINE_integer('batch_size', 100, 'Faces sampled at once.', lower_bound=1)
   flags.DEFINE_bool('gray', False, 'Turn the faces to gray first (black-and-white photos).')
   flags.mark_flags_as_required(['faces'])
+
+
+def check_zoom(zoom, flag='--zooms'):
+  """A zoom in (0, 1], a central crop of the frame (1.5 ran as 1.0; 0 failed in a resize)."""
+  from pixel_recursive import commands  # pylint: disable=g-import-not-at-top
+  if not 0 < zoom <= 1:
+    raise commands.UsageError(f'{flag} must be in (0, 1], a fraction of the frame, got {zoom:g}')
+  return zoom
 
 
 def zoomed(images, zoom, size=32):
@@ -73,6 +82,13 @@ def main(argv):
   from pixel_recursive import model as model_lib  # pylint: disable=g-import-not-at-top
   from pixel_recursive import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
   from data import readers  # pylint: disable=g-import-not-at-top
+  from pixel_recursive import evaluation  # pylint: disable=g-import-not-at-top
+  # The flags before the faces and the model are read (they were tracebacks after both).
+  zooms = evaluation.parse_floats(FLAGS.zooms, '--zooms', check_zoom)
+  for flag, check in (('temperature', commands.check_temperature),
+                      ('guidance', commands.check_guidance)):
+    if FLAGS[flag].value is not None:
+      check(FLAGS[flag].value, f'--{flag}')
   faces = readers.npz_array(FLAGS.faces, 'images')[1]  # A missing or wrong file: one line, exit 2.
   block = faces_block(faces, FLAGS.ids, FLAGS.num_examples, FLAGS.gray)
   workdir = workdir_lib.resolve(FLAGS.workdir, model_lib.DEMO_WORKDIRS, FLAGS.model)
@@ -83,7 +99,7 @@ def main(argv):
   c = commands.sampling_setting(config, 'candidates', None)
   rows = {}
   with tempfile.TemporaryDirectory() as tmp:
-    for zoom in (float(z) for z in FLAGS.zooms):
+    for zoom in zooms:
       path = os.path.join(tmp, f'zoom{zoom:g}.npz')
       images = zoomed(block, zoom)
       np.savez(path, train_images=images[:1], eval_images=images)

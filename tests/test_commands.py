@@ -101,6 +101,13 @@ MORE_CASES = [
     ('pixel_recursive.train', ['--config=', '--workdir={tmp}/x'],
      '--config is empty: give a config file, e.g. one of experiments/configs/*.py'),
     ('experiments.demo', ['--output='], 'output folder is empty: give a folder'),
+    # The framing test's flags, before its faces or model are read (tracebacks, or 1.5 run as 1.0
+    # and --num_examples=-4 as all but the last four faces).
+    *[('experiments.framing', ['--faces={tmp}/none.npz', *args], message) for args, message in (
+        (['--zooms=0.6,1.5'], '--zooms must be in (0, 1], a fraction of the frame, got 1.5'),
+        (['--zooms=0.6,x'], '--zooms must be numbers, got 0.6,x'),
+        (['--temperature=0'], '--temperature must be a positive number, got 0.0'),
+        (['--num_examples=-4'], 'flag --num_examples=-4: -4 is not a positive integer'))],
     # The demo's sampling flags and workdirs, before any model runs (they were tracebacks).
     ('experiments.demo', ['--output={tmp}/demo', '--color_temperature=0'],
      '--color_temperature must be a positive number, got 0.0'),
