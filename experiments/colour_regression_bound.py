@@ -41,6 +41,8 @@ def define_flags():
   flags.DEFINE_integer('eval_batch_size', 100, 'Eval photos scored at once (each photo is seeded '
                        'by its place among them all, whatever the batch).', lower_bound=1)
   flags.DEFINE_float('learning_rate', 1e-3, 'Adam learning rate of the head.')
+  flags.register_validator('learning_rate', lambda rate: 0 < rate < float('inf'),
+                           message='must be a positive number (0 trained nothing for 3000 steps)')
   flags.DEFINE_integer('colourings', 8, 'Colourings at T = 1 whose per-pixel mean is scored.',
                        lower_bound=1)
   flags.DEFINE_string('output', None, 'JSON file of the results.')

@@ -32,8 +32,10 @@ def define_flags():
   """The command's flags (defined here, not on import, so that tests can import the module)."""
   flags.DEFINE_string('fit', None, 'npz of CelebA-framed faces (`images`) to fit the framing on.')
   flags.DEFINE_string('check', None, 'npz of other CelebA-framed faces to measure the framing on.')
-  flags.DEFINE_integer('fit_count', 500, 'Faces of --fit used.')
-  flags.DEFINE_integer('check_count', 500, 'Faces of --check used (the first ones).')
+  # At least one: 0 was an IndexError or a division by zero, -5 all but the last five faces.
+  flags.DEFINE_integer('fit_count', 500, 'Faces of --fit used.', lower_bound=1)
+  flags.DEFINE_integer('check_count', 500, 'Faces of --check used (the first ones).',
+                       lower_bound=1)
 
 
 FLAGS = flags.FLAGS

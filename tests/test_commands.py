@@ -108,6 +108,13 @@ MORE_CASES = [
         (['--zooms=0.6,x'], '--zooms must be numbers, got 0.6,x'),
         (['--temperature=0'], '--temperature must be a positive number, got 0.0'),
         (['--num_examples=-4'], 'flag --num_examples=-4: -4 is not a positive integer'))],
+    # The other experiment scripts' numbers (an IndexError, a division by zero, a head trained
+    # for 3000 steps at learning rate 0).
+    ('experiments.face_framing', ['--fit={tmp}/a.npz', '--check={tmp}/b.npz', '--check_count=0'],
+     'flag --check_count=0: 0 is not a positive integer'),
+    ('experiments.colour_regression_bound', ['--train=samples', '--eval=samples',
+                                             '--output={tmp}/b.json', '--learning_rate=0'],
+     'flag --learning_rate=0.0: must be a positive number (0 trained nothing for 3000 steps)'),
     # The demo's sampling flags and workdirs, before any model runs (they were tracebacks).
     ('experiments.demo', ['--output={tmp}/demo', '--color_temperature=0'],
      '--color_temperature must be a positive number, got 0.0'),
