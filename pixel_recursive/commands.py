@@ -191,15 +191,24 @@ def check_output_dir(path, what='output folder'):
     raise UsageError(f'{what} {path} is not writable')
 
 
+def _number(value, flag):
+  """float(value), or UsageError naming `flag` (make_demo_checkpoint --sampling temperature=abc
+  was float()'s ValueError)."""
+  try:
+    return float(value)
+  except (TypeError, ValueError):
+    raise UsageError(f'{flag} must be a number, got {value!r}') from None
+
+
 def check_temperature(value, flag='--temperature'):
-  value = float(value)
+  value = _number(value, flag)
   if not value > 0 or not np.isfinite(value):
     raise UsageError(f'{flag} must be a positive number, got {value}')
   return value
 
 
 def check_top_p(value, flag='--top_p'):
-  value = float(value)
+  value = _number(value, flag)
   if not 0 < value <= 1:
     raise UsageError(f'{flag} must be in (0, 1], got {value}')
   return value
@@ -230,7 +239,7 @@ def check_candidates(value, flag='--candidates'):
 
 
 def check_guidance(value, flag='--guidance'):
-  value = float(value)
+  value = _number(value, flag)
   if not value >= 0 or not np.isfinite(value):
     raise UsageError(f'{flag} must be a finite number >= 0, got {value}')
   return value

@@ -115,6 +115,12 @@ MORE_CASES = [
     ('experiments.colour_regression_bound', ['--train=samples', '--eval=samples',
                                              '--output={tmp}/b.json', '--learning_rate=0'],
      'flag --learning_rate=0.0: must be a positive number (0 trained nothing for 3000 steps)'),
+    # A sampling default that is no number (float()'s ValueError, in a traceback).
+    *[('experiments.make_demo_checkpoint', ['--workdir={sr_run}', '--output={tmp}/demo',
+                                            f'--sampling={item}'], message)
+      for item, message in (
+          ('temperature=abc', "--sampling temperature must be a number, got 'abc'"),
+          ('top_p', "--sampling top_p must be a number, got ''"))],
     # The demo's sampling flags and workdirs, before any model runs (they were tracebacks).
     ('experiments.demo', ['--output={tmp}/demo', '--color_temperature=0'],
      '--color_temperature must be a positive number, got 0.0'),
