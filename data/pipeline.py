@@ -134,7 +134,7 @@ def make_dataset_and_size(data_config, task, split, batch_size, *, training, see
     seed: seed of file order, shuffling and augmentation; the same seed gives the same batches.
     input_context: `tf.distribute.InputContext`; the dataset is then this pipeline's shard.
     num_examples: keep only the first N examples of the split (evaluation on a subset), N in all
-      over the input pipelines.
+      over the input pipelines; None or 0: the whole split.
   Returns:
     (`tf.data.Dataset` of dicts of batched tensors with static shapes, the number of examples the
     source's split holds before sharding and before grayscale photos are dropped, or None where
@@ -143,6 +143,8 @@ def make_dataset_and_size(data_config, task, split, batch_size, *, training, see
   Colorization pipelines drop grayscale photos in every split and source (`_is_colour`), before
   `num_examples` is counted; `grayscale_dropped()` says how many.
   """
+  if num_examples is not None and num_examples < 0:  # tf.data's take(-3) is the whole split.
+    raise ValueError(f'num_examples must be >= 0 (0 or None: the whole split), got {num_examples}')
   ds, count = sources.load(data_config.source, split, data_config, task=task,
                            input_context=input_context, shuffle_files=training, seed=seed)
   if task == 'colorization':

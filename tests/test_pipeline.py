@@ -235,6 +235,9 @@ def test_num_examples_is_the_first_n_of_the_split_in_all():
   assert [len(s) for s in shards] == [4, 3]
   np.testing.assert_array_equal(shards[0], whole[0::2])
   np.testing.assert_array_equal(shards[1], whole[1::2])
+  with pytest.raises(ValueError, match=r'num_examples must be >= 0 \(0 or None: the whole split\), '
+                     'got -3'):  # take(-3) read the whole split.
+    pipeline.make_dataset(config, 'super_resolution', 'eval', 1, training=False, num_examples=-3)
 
 
 def test_input_fn_splits_the_global_batch_over_replicas():
