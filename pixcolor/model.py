@@ -27,7 +27,6 @@ ResNet in `pixcolor.resnet`, or a pretrained keras.applications network), the re
 network in `pixcolor.refinement`, the colour plumbing in `pixcolor.color`; the PixelCNN and its
 cached sampler are `pixel_recursive.layers` and `pixel_recursive.sampling`.
 """
-import collections.abc
 import os
 
 from absl import logging
@@ -176,10 +175,8 @@ class PixColor(keras.Model):
     s, c = self.image_size, self.chroma_size
     wanted = (f"{{'gray': uint8 [B, {s}, {s}, 1], 'chroma': int [B, {c}, {c}, 2] bins, "
               f"'image': uint8 [B, {s}, {s}, 3]}}")
-    if not isinstance(inputs, collections.abc.Mapping) or not {'gray', 'chroma', 'image'} <= set(
-        inputs):
-      got = (f'the keys {sorted(inputs)}' if isinstance(inputs, collections.abc.Mapping)
-             else f'a {type(inputs).__name__}')
+    got = layers.not_a_dict_of(inputs, ('gray', 'chroma', 'image'))
+    if got:
       raise ValueError(f'PixColor takes {wanted}, got {got}')
     shapes = {}
     for key, size, depth in (('gray', s, 1), ('chroma', c, 2), ('image', s, 3)):
@@ -189,8 +186,7 @@ class PixColor(keras.Model):
                          f'in {wanted}, got {dtype.name}')
       shapes[key] = tuple(inputs[key].shape)
       expected = (shapes['gray'][:1] if shapes['gray'] else (None,)) + (size, size, depth)
-      if len(shapes[key]) != 4 or any(a is not None and b is not None and a != b
-                                      for a, b in zip(shapes[key], expected)):
+      if not layers.shapes_agree(shapes[key], expected):
         raise ValueError(f'PixColor takes {wanted}, got shapes '
                          f'{", ".join(f"{k} {v}" for k, v in shapes.items())}')
 

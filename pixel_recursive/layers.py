@@ -22,6 +22,8 @@ The same `GatedBlock.vertical` / `GatedBlock.horizontal` methods run on a whole 
 naive sampling) and on the small cached windows of `pixel_recursive.sampling` (fast sampling), which is
 why the padding lives outside them.
 """
+import collections.abc
+
 import keras
 import tensorflow as tf
 
@@ -33,6 +35,22 @@ from pixel_recursive.causal import scale_values  # pylint: disable=unused-import
 from pixel_recursive.causal import shift_down
 
 _PACKAGE = 'pixel_recursive'
+
+
+def shapes_agree(shape, expected):
+  """Whether static `shape` has the rank of `expected` and its sizes wherever both are known (None
+  is unknown): the check of a call's inputs before it runs, for both tasks' models."""
+  shape, expected = tuple(shape), tuple(expected)
+  return len(shape) == len(expected) and all(
+      a is None or b is None or a == b for a, b in zip(shape, expected))
+
+
+def not_a_dict_of(inputs, keys):
+  """None if `inputs` is a mapping that holds `keys`; else what it is, in words for an error
+  ('the keys [...]', 'a tuple')."""
+  if not isinstance(inputs, collections.abc.Mapping):
+    return f'a {type(inputs).__name__}'
+  return None if set(keys) <= set(inputs) else f'the keys {sorted(inputs)}'
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -417,8 +435,7 @@ class PixelCNN(keras.Model):
       raise ValueError('this PixelCNN was built with conditional=False but got conditioning')
     if conditioning_shape is not None:
       cond = tuple(conditioning_shape)
-      if len(cond) != 4 or any(a is not None and b is not None and a != b
-                               for a, b in zip(cond[:3], shape[:3])):
+      if len(cond) != 4 or not shapes_agree(cond[:3], shape[:3]):
         expected = ', '.join('B' if n is None else str(n) for n in shape[:3])
         raise ValueError(f'conditioning must be [{expected}, D] like the images, got shape {cond}')
 

@@ -8,7 +8,6 @@
 The second term trains A alone to predict the target, which keeps the model from explaining the
 image with the prior and ignoring the low-resolution input.
 """
-import collections.abc
 import keras
 import ml_collections
 import numpy as np
@@ -229,9 +228,8 @@ def check_pair(inputs):
   """ValueError in words for what a model's call cannot take as its PAIR of images (TensorFlow's
   own error named an addition, and a lowres batch of 1 beside a highres batch of B was broadcast to
   all B without a word). Checks what is known before the call runs: dims that are None are not."""
-  if not isinstance(inputs, collections.abc.Mapping) or not {'lowres', 'highres'} <= set(inputs):
-    got = (f'the keys {sorted(inputs)}' if isinstance(inputs, collections.abc.Mapping)
-           else f'a {type(inputs).__name__}')
+  got = layers.not_a_dict_of(inputs, ('lowres', 'highres'))
+  if got:
     raise ValueError(f'a model takes {PAIR}, got {got}')
   lowres, highres = inputs['lowres'], inputs['highres']
   for name, images in (('lowres', lowres), ('highres', highres)):
@@ -241,8 +239,7 @@ def check_pair(inputs):
   low, high = tuple(lowres.shape), tuple(highres.shape)
   expected = (low[:1] + tuple(None if n is None else 4 * n for n in low[1:3]) + (3,)
               if len(low) == 4 else None)
-  if (len(low) != 4 or len(high) != 4 or low[-1] != 3
-      or any(a is not None and b is not None and a != b for a, b in zip(high, expected))):
+  if len(low) != 4 or low[-1] != 3 or not layers.shapes_agree(high, expected):
     raise ValueError(f'a model takes {PAIR}, got shapes {low} and {high}')
 
 
