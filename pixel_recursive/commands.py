@@ -328,6 +328,16 @@ def read_each(files, read):
   return good, items, failures
 
 
+def check_choices(flag, values, choices, noun):
+  """UsageError unless the list flag `flag` names one or more of `choices`, each by its name
+  (`noun` says what one is: '--methods: no method fast; choose from ...')."""
+  unknown = [v for v in values if v not in choices]
+  if unknown or not values:
+    what = f'no {noun} {", ".join(unknown)}' if unknown else 'empty'
+    raise UsageError(f'{flag}: {what}; choose from {", ".join(choices)}')
+  return values
+
+
 def check_count(name, value, minimum):
   """`value` as an int if it is a whole number >= `minimum` (not a bool); ValueError naming `name`
   otherwise: the Python API's arguments, which no flag parser has checked."""

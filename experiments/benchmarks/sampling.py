@@ -54,10 +54,7 @@ def check_flags():
   """UsageError for what would time nothing or fail after the model is built (an unknown method
   was skipped, and the JSON line had no times)."""
   from pixel_recursive import commands  # pylint: disable=g-import-not-at-top
-  unknown = [m for m in FLAGS.methods if m not in METHODS]
-  if unknown or not FLAGS.methods:
-    what = f'no method {", ".join(unknown)}' if unknown else 'empty'
-    raise commands.UsageError(f'--methods: {what}; choose from {", ".join(METHODS)}')
+  commands.check_choices('--methods', FLAGS.methods, METHODS, 'method')
   commands.check_temperature(FLAGS.temperature)
   commands.check_top_p(FLAGS.top_p)
 

@@ -299,11 +299,8 @@ def main(argv):
   del argv
   if not FLAGS.configs:  # It printed no JSON line and exited 0.
     raise _commands.UsageError('--configs is empty: name one or more, e.g. faces_tiny')
-  unknown = [v for v in FLAGS.variants if v not in VARIANTS]
-  if unknown or not FLAGS.variants:  # A traceback after the first config was built.
-    raise _commands.UsageError(
-        f'--variants: {"no variant " + ", ".join(unknown) if unknown else "empty"}; choose from '
-        f'{", ".join(VARIANTS)}')
+  # An unknown one was a traceback after the first config was built.
+  _commands.check_choices('--variants', FLAGS.variants, VARIANTS, 'variant')
   unknown = [name for name in FLAGS.configs if name not in configs.names()]
   if unknown:
     raise _commands.UsageError(f'--configs: no config named {", ".join(unknown)} in '
