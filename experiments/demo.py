@@ -252,7 +252,7 @@ def main(argv):
   for flag, model in (('sr_workdir', 'super_resolution'), ('bedrooms_workdir', 'super_resolution'),
                       ('pixcolor_workdir', 'pixcolor')):
     if FLAGS[flag].value:
-      workdir_lib.check_model_name(FLAGS[flag].value, model, lambda name, flag=flag: (
+      workdir_lib.check_model_name(FLAGS[flag].value, model, lambda name: (
           f'--{flag} takes a {model} run'))
   out_dir = FLAGS.output and os.path.abspath(FLAGS.output)  # Empty: refused, not the cwd.
   commands.check_output_dir(out_dir)  # Before TensorFlow loads: a wrong --output is named at once.
