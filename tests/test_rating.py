@@ -135,6 +135,22 @@ def test_sample_suffix_matches_the_files_upsample_writes(tmp_path):
   assert any(p.startswith(f'ignored 1 file of {samples} not named *_sample0.*') for p in problems)
 
 
+def test_nothing_paired_suggests_the_suffix_of_the_sample_names(tmp_path):
+  truth, samples = str(tmp_path / 'truth'), str(tmp_path / 'samples')
+  for k, name in enumerate(['face', 'cat']):
+    write_image(os.path.join(truth, f'{name}.png'), k)
+    write_image(os.path.join(samples, f'{name}_sample0.png'), k + 2)
+  write_image(os.path.join(samples, 'face_input.png'), 4)
+  for suffix in ('', '_sample1'):
+    with pytest.raises(commands.UsageError, match=r'ignored\); try --sample_suffix=_sample0$'):
+      rating.build(truth, samples, str(tmp_path / 'out'), sample_suffix=suffix, log=print)
+  write_image(os.path.join(samples, 'other.png'), 5)
+  for name in ('face_sample0', 'cat_sample0', 'face_input'):
+    os.remove(os.path.join(samples, f'{name}.png'))
+  with pytest.raises(commands.UsageError, match=r'or ignored\)$'):  # No name to suggest.
+    rating.build(truth, samples, str(tmp_path / 'out'), log=print)
+
+
 def test_build_writes_a_self_contained_page_and_the_ground_truth(tmp_path):
   names = [f'img{k}' for k in range(6)]
   truth, samples = make_folders(tmp_path, names)

@@ -92,6 +92,20 @@ def match_files(truth_dir, samples_dir, sample_suffix=''):
   return matched, problems
 
 
+def suggest_suffix(truth_dir, samples_dir):
+  """The sample-name suffix (e.g. '_sample0') that would pair the most truth images, or None.
+
+  For the error message when nothing pairs: `upsample` names its samples NAME_sample0.png.
+  """
+  truth = _keyed_files(truth_dir)[0]
+  counts = collections.Counter()
+  for stem in _keyed_files(samples_dir)[0]:
+    for cut in range(1, len(stem)):
+      if stem[:cut] in truth:
+        counts[stem[cut:]] += 1
+  return counts.most_common(1)[0][0] if counts else None
+
+
 # ----------------------------------------------------------------------------------------------
 # The secret: sides, order and ids from a keyed hash of the seed.
 # ----------------------------------------------------------------------------------------------
@@ -309,8 +323,11 @@ def build(truth_dir, samples_dir, output, sample_suffix='', pairs_per_page=0, se
         raise commands.UsageError(f'{flag} folder {folder} holds no image files (searched with '
                                   'its sub-folders)')
     suffix = f' (ending in {sample_suffix})' if sample_suffix else ''
+    hint = suggest_suffix(truth_dir, samples_dir)
+    hint = f'; try --sample_suffix={hint}' if hint and hint != sample_suffix else ''
     raise commands.UsageError(f'no image of {truth_dir} has a sample of the same name{suffix} in '
-                              f'{samples_dir} ({len(problems)} unmatched, ambiguous or ignored)')
+                              f'{samples_dir} ({len(problems)} unmatched, ambiguous or '
+                              f'ignored){hint}')
   for line in problems:
     log(line)
   commands.check_output_dir(output)
