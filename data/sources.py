@@ -118,9 +118,6 @@ def _samples(name, split):
   """The photographs that ship with the dependencies (`data.samples`), as a dataset."""
   try:
     images = samples_lib.load(name, split)
-  except KeyError:
-    raise DataSourceError(f'unknown sample set {name!r}; choose from '
-                          f'{", ".join(samples_lib.SETS)}') from None
   except (ImportError, OSError) as e:  # scikit-image or matplotlib missing or damaged.
     raise DataSourceError(f'the sample photos cannot be read ({readers.first_line(e)}): install '
                           'scikit-image and matplotlib') from None
@@ -221,6 +218,18 @@ def _is_prepared(builder):
     return False
 
 
+def check_syntax(source):
+  """(kind, argument) of a source string; DataSourceError unless it has one of the forms."""
+  kind, _, arg = source.partition(':')
+  if kind == 'samples' and arg and arg not in samples_lib.SETS:
+    raise DataSourceError(f'unknown sample set {arg!r}; choose from {", ".join(samples_lib.SETS)}')
+  if kind == 'samples' or (kind in ('tfds', 'folder', 'npz', 'tfrecord') and arg):
+    return kind, arg
+  raise DataSourceError(
+      f'data.source {source!r} is not one of samples, samples:<set>, tfds:<name>, '
+      'folder:<path>, npz:<path>, tfrecord:<glob>')
+
+
 def load(source, split, data_config=None, task='super_resolution', input_context=None,
          shuffle_files=False, seed=0):
   """A dataset of `{'image': uint8 [H, W, 3]}` for `source` (see module docstring).
@@ -242,24 +251,20 @@ def load(source, split, data_config=None, task='super_resolution', input_context
   if split not in SPLITS:
     raise DataSourceError(f'split must be one of {SPLITS}, got {split!r}')
   data_config = data_config or {}
-  kind, _, arg = source.partition(':')
+  kind, arg = check_syntax(source)
   sharded = False
   if kind == 'samples':
     ds, count = _samples(arg or ('faces' if task == 'super_resolution' else 'photos'), split)
-  elif kind == 'tfrecord' and arg:
+  elif kind == 'tfrecord':
     ds, count = readers.tfrecord(arg, split, input_context, shuffle_files, seed)
     sharded = True
-  elif kind == 'folder' and arg:
+  elif kind == 'folder':
     ds, count = _folder(os.path.expanduser(arg), split, input_context, shuffle_files, seed)
     sharded = True
-  elif kind == 'npz' and arg:
+  elif kind == 'npz':
     ds, count = _npz(os.path.expanduser(arg), split)
-  elif kind == 'tfds' and arg:
-    ds, count, sharded = _tfds(arg, split, data_config, input_context, shuffle_files, seed)
   else:
-    raise DataSourceError(
-        f'data.source {source!r} is not one of samples, samples:<set>, tfds:<name>, '
-        'folder:<path>, npz:<path>, tfrecord:<glob>')
+    ds, count, sharded = _tfds(arg, split, data_config, input_context, shuffle_files, seed)
   if input_context is not None and input_context.num_input_pipelines > 1 and not sharded:
     ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
   return ds, count

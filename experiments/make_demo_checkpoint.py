@@ -35,7 +35,8 @@ if ROOT not in sys.path:
 
 flags.DEFINE_string('workdir', None, 'Training workdir to take the newest checkpoint from.')
 flags.DEFINE_string('output', None, 'Demo folder to (re)write.')
-flags.DEFINE_enum('task', 'super_resolution', ['super_resolution', 'pixcolor'], 'Which model.')
+flags.DEFINE_enum('task', None, ['super_resolution', 'pixcolor'], 'Which model the run holds '
+                  '(default: the one its config.json names).')
 flags.DEFINE_string('config_file', None, 'Config file to record in config.json, for runs that '
                     'predate its recording there.')
 flags.DEFINE_string('data_source', None, 'data.source to record instead of the run\'s.')
@@ -57,13 +58,19 @@ def main(argv):
   import ml_collections
   import tensorflow as tf
   from pixel_recursive import commands
+  from data import sources
   from pixel_recursive import workdir as workdir_lib
-  if FLAGS.task == 'super_resolution':
+  # Every flag is checked before the model is loaded, so that a mistake ends with one line.
+  config = workdir_lib.read_config(FLAGS.workdir)
+  task = 'pixcolor' if config.model.get('name') == 'pixcolor' else 'super_resolution'
+  if FLAGS.task and FLAGS.task != task:
+    workdir_lib.check_model_name(FLAGS.workdir, FLAGS.task,
+                                 lambda name: f'leave --task out, or give --task={task}')
+  if task == 'super_resolution':
     from pixel_recursive.model import build_model
   else:
     from pixcolor.model import build_model
-  # Every flag is checked before the model is loaded, so that a mistake ends with one line.
-  config = workdir_lib.read_config(FLAGS.workdir)
+  check_output(FLAGS.output, FLAGS.workdir)
   # A demo holds every network and records no path of the machine it was trained on.
   if 'init_from' in config:
     config.init_from = ''
@@ -73,6 +80,10 @@ def main(argv):
   if 'train_pixelcnn' in config:
     config.train_pixelcnn = config.train_refinement = True
   if FLAGS.data_source:
+    try:
+      sources.check_syntax(FLAGS.data_source)
+    except sources.DataSourceError as e:
+      raise commands.UsageError(f'--data_source: {e}') from None
     config.data.source = FLAGS.data_source
   if FLAGS.trained_on:
     config.data.trained_on = FLAGS.trained_on
@@ -117,6 +128,22 @@ def main(argv):
   path = manager.save(checkpoint_number=step)
   size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(FLAGS.output) for f in fs)
   print(f'wrote {path} (step {step}, {size / 1e6:.2f} MB in {FLAGS.output})')
+
+
+def check_output(output, workdir):
+  """Refuses an --output whose checkpoints/ this script would replace but that holds a training
+  run's (the run itself, or another): they carry the optimizer state a demo drops."""
+  import tensorflow as tf
+  from pixel_recursive import commands
+  from pixel_recursive import workdir as workdir_lib
+  if os.path.realpath(output) == os.path.realpath(workdir):
+    raise commands.UsageError(f'--output {output} is the --workdir: the run\'s checkpoints would '
+                              'be replaced by the demo\'s; give another folder')
+  newest = tf.train.latest_checkpoint(os.path.join(output, workdir_lib.CHECKPOINTS))
+  if newest and any(name.startswith('optimizer/') for name, _ in tf.train.list_variables(newest)):
+    raise commands.UsageError(f'--output {output} holds a training run (its checkpoints have '
+                              'optimizer state), which the demo would replace; give another '
+                              'folder')
 
 
 def average_newest(model, workdir, count):

@@ -93,15 +93,29 @@ def test_the_demo_holds_the_runs_weights_and_the_given_defaults_and_keeps_its_te
     (['--set=[0.1]'], "--set must be a JSON object, got '[0.1]'"),
     (['--average_last=0'], '--average_last must be >= 1, got 0'),
     (['--average_last=3'], '--average_last=3: '),
+    (['--data_source=celeba.npz'], "--data_source: data.source 'celeba.npz' is not one of samples"),
+    (['--data_source=samples:cats'], "--data_source: unknown sample set 'cats'"),
+    (['--task=pixcolor'], 'holds a super_resolution model, not a pixcolor one: leave --task out, '
+                          'or give --task=super_resolution'),
 ], ids=['sampling key', 'sampling value', 'top_p value', 'candidates value', 'two candidates',
         'set key', 'set json', 'set list',
-        'average none', 'average too many'])
+        'average none', 'average too many', 'source form', 'source set', 'task'])
 def test_a_mistake_ends_with_one_line_and_leaves_the_demo_as_it_was(run, tmp_path, args, message):
   folder = demo_folder(tmp_path)
   result = run_in_process(SCRIPT, f'--workdir={run}', f'--output={folder}', *args)
   assert_usage_error(result, message)
   assert os.listdir(folder / 'checkpoints') == ['ckpt-99.index']
   assert not (folder / 'config.json').exists()
+
+
+def test_an_output_holding_a_training_run_is_refused_and_keeps_its_checkpoints(run, tmp_path):
+  # The run itself (it lost its older checkpoints and its optimizer state), or another run.
+  other = copy_run(run, tmp_path)
+  for output, message in ((run, 'is the --workdir'), (other, 'holds a training run')):
+    before = sorted(os.listdir(os.path.join(output, 'checkpoints')))
+    result = run_in_process(SCRIPT, f'--workdir={run}', f'--output={output}')
+    assert_usage_error(result, f'--output {output} {message}')
+    assert sorted(os.listdir(os.path.join(output, 'checkpoints'))) == before
 
 
 def test_average_last_ships_the_mean_of_the_newest_checkpoints_weights(run, tmp_path):
