@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from pixel_recursive import commands
 from pixel_recursive import model as model_lib
 from pixel_recursive import task as task_lib
 from pixel_recursive import workdir as workdir_lib
@@ -116,6 +117,18 @@ def test_an_output_holding_a_training_run_is_refused_and_keeps_its_checkpoints(r
     result = run_in_process(SCRIPT, f'--workdir={run}', f'--output={output}')
     assert_usage_error(result, f'--output {output} {message}')
     assert sorted(os.listdir(os.path.join(output, 'checkpoints'))) == before
+
+
+def test_training_in_a_demo_folder_says_to_start_a_new_run_from_it(run, tmp_path):
+  folder = str(tmp_path / 'demo')
+  assert run_in_process(SCRIPT, f'--workdir={run}', f'--output={folder}').returncode == 0
+  config = tiny_config(train_steps=6, checkpoint_every_steps=2)
+  # The weights fit, the optimizer state is missing: not 'the model changed'.
+  with pytest.raises(commands.UsageError, match=r'ckpt-4 holds weights only \(a shipped demo, or '
+                     r".*--workdir with --config.init_from=.*demo$"):
+    loop.run(task_lib.SuperResolutionTask(config), config, folder, 'train')
+  assert sorted(os.listdir(os.path.join(folder, 'checkpoints'))) == [
+      'checkpoint', 'ckpt-4.data-00000-of-00001', 'ckpt-4.index']
 
 
 def test_average_last_ships_the_mean_of_the_newest_checkpoints_weights(run, tmp_path):

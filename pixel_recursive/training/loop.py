@@ -81,11 +81,20 @@ def restore(training, config, ckpt_dir, repair=True):
   if fresh_average:  # A run trained without an average resumes with one: it starts from here.
     checkpoint = workdir_lib.make_checkpoint(training.model, step=training.step,
                                              optimizer=training.optimizer)
+  weights_fit = False
   try:
     workdir_lib.check_shapes(latest, training.model)
+    weights_fit = True
     status = checkpoint.restore(latest)
     status.assert_existing_objects_matched()
   except (AssertionError, ValueError) as e:
+    if weights_fit and not any(name.startswith('optimizer')
+                               for name, _ in tf.train.list_variables(latest)):
+      workdir = os.path.dirname(ckpt_dir)
+      raise commands.UsageError(
+          f'{latest} holds weights only (a shipped demo, or make_demo_checkpoint.py\'s), not a '
+          f'training run\'s checkpoint: to train from it, use a new --workdir with '
+          f'--config.init_from={workdir}') from None
     raise commands.UsageError(
         f'{latest} does not fit this config: the model or the set of trained weights changed '
         f'since it was written ({str(e).splitlines()[0][:200]}). Use a new --workdir, or the '
