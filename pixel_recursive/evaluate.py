@@ -204,16 +204,20 @@ def main(argv):
   temperatures = evaluation.parse_floats(FLAGS.temperatures, '--temperatures',
                                          commands.check_temperature)
   evaluation.check_top_p_flag()
-  evaluation.check_run('super_resolution')
-  from pixel_recursive import model as model_lib  # TensorFlow from here on.
   from pixel_recursive import workdir as workdir_lib
+  if FLAGS.l2_workdir:
+    try:
+      workdir_lib.check_model_name(FLAGS.l2_workdir, 'l2_regression', lambda name: (
+          'give a run of experiments/configs/celeba_8x32_l2.py or bedrooms_l2.py'))
+    except commands.UsageError as e:
+      raise commands.UsageError(f'--l2_workdir: {e}') from None
+  evaluation.check_run('super_resolution')  # Creates --output's folder.
+  from pixel_recursive import model as model_lib  # TensorFlow from here on.
   model, config, step = evaluation.load_run(model_lib.build_model)
   settings, defaults = sweep(config, temperatures, guidances)
   l2_model = None
   if FLAGS.l2_workdir:
     l2_model, _, _ = workdir_lib.restore(FLAGS.l2_workdir, model_lib.build_model)
-    if not isinstance(l2_model, model_lib.L2Regression):
-      raise commands.UsageError(f'--l2_workdir {FLAGS.l2_workdir} is not an l2_regression run')
   num_examples = FLAGS.num_examples or config.get('eval_examples', 1000)
   results = evaluate(model, config, num_examples, settings, FLAGS.seed, FLAGS.batch_size, l2_model,
                      evaluation.top_p(config), evaluation.candidates(config))

@@ -160,6 +160,27 @@ def test_evaluate_names_a_workdir_of_another_model_and_leaves_no_output_folder(
   assert not (tmp_path / 'out').exists()
 
 
+@pytest.mark.parametrize('holds', ['pixcolor', 'super_resolution'])
+def test_evaluate_names_an_l2_workdir_of_another_model_before_any_model_loads(holds, tmp_path):
+  # A pixcolor run ended in a traceback (ValueError from building it as a super-resolution model).
+  l2_dir = helpers.fake_run(tmp_path / 'run', holds)
+  result = run('pixel_recursive.evaluate', '--model=faces', f'--l2_workdir={l2_dir}',
+               f'--output={tmp_path}/out/m.json')
+  assert_usage_error(result, f'--l2_workdir: {l2_dir} holds a {holds} model, not a l2_regression '
+                     'one: give a run of experiments/configs/celeba_8x32_l2.py or bedrooms_l2.py',
+                     prog='pixel_recursive.evaluate')
+  assert not (tmp_path / 'out').exists()
+
+
+@pytest.mark.parametrize('command,model', [('pixel_recursive.evaluate', 'faces'),
+                                           ('pixcolor.evaluate', 'photos')])
+def test_evaluate_output_that_is_a_folder_is_named_before_the_evaluation(command, model, tmp_path):
+  # open() found it after the whole evaluation, in a traceback.
+  result = run(command, f'--model={model}', f'--output={tmp_path}')
+  assert_usage_error(result, f'--output {tmp_path} is a folder: give the path of the metrics file, '
+                     f'e.g. {tmp_path}/metrics.json', prog=command)
+
+
 def test_outputs_are_never_read_back_as_inputs(tmp_path):
   """--input's folder is searched with its sub-folders, except the --output folder inside it, so a
   second run reads the photos alone; the --input folder itself is refused as --output (its outputs
