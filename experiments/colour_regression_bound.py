@@ -139,8 +139,18 @@ def score(model, config, head):
 
 def main(argv):
   del argv
+  from data import sources  # pylint: disable=g-import-not-at-top
   from pixcolor import model as model_lib  # pylint: disable=g-import-not-at-top
+  from pixel_recursive import commands  # pylint: disable=g-import-not-at-top
   from pixel_recursive import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
+  # Before the head's 3,000 steps: a wrong source or --output ended the run after them.
+  for flag in ('train', 'eval'):
+    try:
+      sources.check_syntax(FLAGS[flag].value)
+    except sources.DataSourceError as e:
+      raise commands.UsageError(f'--{flag}: {e}') from None
+  if FLAGS.output:
+    commands.check_output_file(FLAGS.output)
   workdir = workdir_lib.resolve(FLAGS.workdir, model_lib.DEMO_WORKDIR)
   model, config, step = workdir_lib.restore(workdir, model_lib.build_model)
   head = make_head()
@@ -162,6 +172,7 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  from data import errors  # pylint: disable=g-import-not-at-top
   from pixel_recursive import commands  # pylint: disable=g-import-not-at-top
   define_flags()
-  commands.run(main)
+  commands.run(main, user_errors=(errors.DataSourceError,))  # A source named but unreadable.

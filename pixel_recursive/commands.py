@@ -191,6 +191,15 @@ def check_output_dir(path, what='output folder'):
     raise UsageError(f'{what} {path} is not writable')
 
 
+def check_output_file(path, flag='--output'):
+  """Raises UsageError if the file `path` cannot be written (a folder, an unwritable folder), and
+  creates its folder: before the work whose result it holds, not after it (an open() traceback)."""
+  if os.path.isdir(path):
+    raise UsageError(f'{flag} {path} is a folder: give the path of a file, e.g. '
+                     f'{os.path.join(path, "metrics.json")}')
+  check_output_dir(os.path.dirname(os.path.abspath(path)), f'folder of {flag}')
+
+
 def _number(value, flag):
   """float(value), or UsageError naming `flag` (make_demo_checkpoint --sampling temperature=abc
   was float()'s ValueError)."""

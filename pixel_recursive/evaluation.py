@@ -111,10 +111,7 @@ def check_run(model_name):
   # Missing, a file, without a config.json, or another model's run.
   workdir_lib.check_model_name(FLAGS.workdir, model_name, lambda name: _EVALUATE.get(
       name, 'the evaluate commands evaluate super_resolution and pixcolor runs'))
-  if os.path.isdir(FLAGS.output):  # Found by open() after the whole evaluation, in a traceback.
-    raise commands.UsageError(f'--output {FLAGS.output} is a folder: give the path of the metrics '
-                              f'file, e.g. {os.path.join(FLAGS.output, "metrics.json")}')
-  commands.check_output_dir(os.path.dirname(os.path.abspath(FLAGS.output)))
+  commands.check_output_file(FLAGS.output)
 
 
 def load_run(build_model):

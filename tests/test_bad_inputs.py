@@ -177,7 +177,7 @@ def test_evaluate_names_an_l2_workdir_of_another_model_before_any_model_loads(ho
 def test_evaluate_output_that_is_a_folder_is_named_before_the_evaluation(command, model, tmp_path):
   # open() found it after the whole evaluation, in a traceback.
   result = run(command, f'--model={model}', f'--output={tmp_path}')
-  assert_usage_error(result, f'--output {tmp_path} is a folder: give the path of the metrics file, '
+  assert_usage_error(result, f'--output {tmp_path} is a folder: give the path of a file, '
                      f'e.g. {tmp_path}/metrics.json', prog=command)
 
 

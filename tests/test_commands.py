@@ -115,6 +115,13 @@ MORE_CASES = [
     ('experiments.colour_regression_bound', ['--train=samples', '--eval=samples',
                                              '--output={tmp}/b.json', '--learning_rate=0'],
      'flag --learning_rate=0.0: must be a positive number (0 trained nothing for 3000 steps)'),
+    # Found after the head's 3,000 steps (an open() traceback) or after the model loaded.
+    ('experiments.colour_regression_bound', ['--train=samples', '--eval=samples', '--output={tmp}'],
+     '--output {tmp} is a folder: give the path of a file, e.g. {tmp}/metrics.json'),
+    ('experiments.colour_regression_bound', ['--train=photos.npz', '--eval=samples'],
+     "--train: data.source 'photos.npz' is not one of samples"),
+    ('experiments.benchmarks.training', ['--configs=faces_tiny', '--data_source=photos'],
+     "--data_source: data.source 'photos' is not one of samples"),
     # A sampling default that is no number (float()'s ValueError, in a traceback).
     *[('experiments.make_demo_checkpoint', ['--workdir={sr_run}', '--output={tmp}/demo',
                                             f'--sampling={item}'], message)
