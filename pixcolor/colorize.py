@@ -27,6 +27,7 @@ from absl import flags
 from absl import logging
 import numpy as np
 
+from pixel_recursive import batch_command
 from pixel_recursive import commands
 
 THUMBNAIL = 128  # Longest side of the images in grid.png.
@@ -34,7 +35,7 @@ FLAGS = flags.FLAGS
 
 
 def define_flags():
-  commands.define_batch_flags('pixcolor/demo/photos', 'Colourings', models=('photos',),
+  batch_command.define_batch_flags('pixcolor/demo/photos', 'Colourings', models=('photos',),
                               candidates=True)
 
 
@@ -78,7 +79,7 @@ def colorize_all(model, grays, num_samples, temperature, seed, batch_size, metho
   def write_chroma(i, k, chroma):
     write(i, k, model.combine(grays[i][None], chroma[None]).numpy()[0])
 
-  commands.sample_in_batches(small, num_samples, seed, batch_size, sample, write_chroma,
+  batch_command.sample_in_batches(small, num_samples, seed, batch_size, sample, write_chroma,
                              'colorized')
 
 
@@ -91,7 +92,7 @@ def main(argv):
     commands.check_temperature(FLAGS.temperature)
   if FLAGS.top_p is not None:
     commands.check_top_p(FLAGS.top_p)
-  files = commands.read_inputs(FLAGS.input, FLAGS.output)
+  files = batch_command.read_inputs(FLAGS.input, FLAGS.output)
   workdir = workdir_lib.resolve(FLAGS.workdir, workdir_lib.PIXCOLOR_DEMO_WORKDIRS, FLAGS.model)
   workdir_lib.check_model_name(workdir, 'pixcolor')
   commands.check_output_dir(FLAGS.output)  # After the workdir's checks: a mistake leaves no folder.
@@ -104,14 +105,14 @@ def main(argv):
   temperature = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
   top_p = commands.sampling_setting(config, 'top_p', FLAGS.top_p)
   candidates = commands.sampling_setting(config, 'candidates', FLAGS.candidates)
-  good, grays, failures = commands.read_each(files, read_luminance)
+  good, grays, failures = batch_command.read_each(files, read_luminance)
   if good:
     logging.info('colorizing %s x %s at temperature %g, top-p %g%s, with the step-%d model from '
                  '%s', commands.counted(len(good), 'image'),
                  commands.counted(FLAGS.num_samples, 'sample'), temperature, top_p,
                  candidates_lib.note(candidates), step, workdir)
     rows = [[thumbnail(g)] for g in grays]
-    output_name = commands.output_names(good, FLAGS.input, FLAGS.output)
+    output_name = batch_command.output_names(good, FLAGS.input, FLAGS.output)
 
     def write(i, k, rgb):
       image_files.write_png(output_name(good[i], f'_sample{k}'), rgb)
@@ -121,8 +122,8 @@ def main(argv):
                  FLAGS.method, write, top_p, candidates)
     grid_path = os.path.join(FLAGS.output, 'grid.png')
     image_files.write_png(grid_path, visualize.grid(rows))
-    commands.report_written(len(good) * FLAGS.num_samples, grid_path)
-  commands.finish(failures, len(files))
+    batch_command.report_written(len(good) * FLAGS.num_samples, grid_path)
+  batch_command.finish(failures, len(files))
 
 
 if __name__ == '__main__':

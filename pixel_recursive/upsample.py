@@ -37,6 +37,7 @@ from absl import flags
 from absl import logging
 import numpy as np
 
+from pixel_recursive import batch_command
 from pixel_recursive import commands
 
 LOWRES = 8
@@ -44,7 +45,7 @@ FLAGS = flags.FLAGS
 
 
 def define_flags():
-  commands.define_batch_flags('pixel_recursive/demo/faces (--model=bedrooms: demo/bedrooms)',
+  batch_command.define_batch_flags('pixel_recursive/demo/faces (--model=bedrooms: demo/bedrooms)',
                               'Samples', guidance=True, models=('faces', 'bedrooms'),
                               candidates=True)
   flags.DEFINE_bool('faces', False, 'Find the faces in each photo, crop each as the training faces '
@@ -113,7 +114,7 @@ def upsample_all(model, lowres, num_samples, temperature, seed, batch_size, meth
   def write(i, k, image):
     out[i, k] = image
 
-  commands.sample_in_batches(list(lowres), num_samples, seed, batch_size, sample, write)
+  batch_command.sample_in_batches(list(lowres), num_samples, seed, batch_size, sample, write)
   return out
 
 
@@ -155,7 +156,7 @@ def main(argv):
                        (FLAGS.top_p, commands.check_top_p)):
     if value is not None:
       check(value)
-  files = commands.read_inputs(FLAGS.input, FLAGS.output)
+  files = batch_command.read_inputs(FLAGS.input, FLAGS.output)
   workdir = workdir_lib.resolve(FLAGS.workdir, workdir_lib.SR_DEMO_WORKDIRS, FLAGS.model)
   workdir_lib.check_model_name(workdir, 'super_resolution')
   bedrooms = workdir_lib.SR_DEMO_WORKDIRS['bedrooms']
@@ -187,7 +188,7 @@ def main(argv):
       logging.info('%s %s', path, notice)
     return small, reference(image)
 
-  good, read_items, failures = commands.read_each(files, read)
+  good, read_items, failures = batch_command.read_each(files, read)
   lowres = [small for small, _ in read_items]
   if good:
     logging.info('sampling %d x %d images at temperature %g, guidance %g, top-p %g%s, with the '
@@ -198,7 +199,7 @@ def main(argv):
                            candidates=candidates)
     rows = []
     blank = np.full((32, 32, 3), 255, np.uint8)
-    output_name = commands.output_names(good, FLAGS.input, FLAGS.output)
+    output_name = batch_command.output_names(good, FLAGS.input, FLAGS.output)
     for path, (small, original), images in zip(good, read_items, samples):
       image_files.write_png(output_name(path, '_input'), small)
       for k, image in enumerate(images):
@@ -208,8 +209,8 @@ def main(argv):
                   + [blank if original is None else original])
     grid_path = os.path.join(FLAGS.output, 'grid.png')
     image_files.write_png(grid_path, visualize.nearest_upsample(visualize.grid(rows), 2))
-    commands.report_written(len(good) * (FLAGS.num_samples + 1), grid_path)
-  commands.finish(failures, len(files))
+    batch_command.report_written(len(good) * (FLAGS.num_samples + 1), grid_path)
+  batch_command.finish(failures, len(files))
 
 
 def faces_main(model, files, temperature, guidance, top_p, step, workdir, candidates=1):
@@ -221,9 +222,9 @@ def faces_main(model, files, temperature, guidance, top_p, step, workdir, candid
   logging.info('finding faces in %s; sampling at temperature %g, guidance %g, top-p %g%s, with '
                'the step-%d model from %s', commands.counted(len(files), 'photo'), temperature,
                guidance, top_p, candidates_lib.note(candidates), step, workdir)
-  good, photos, failures = commands.read_each(files, image_files.read_image)
+  good, photos, failures = batch_command.read_each(files, image_files.read_image)
   rows, faceless, written = [], [], 0
-  output_name = commands.output_names(good, FLAGS.input, FLAGS.output)
+  output_name = batch_command.output_names(good, FLAGS.input, FLAGS.output)
   for n, (path, photo) in enumerate(zip(good, photos)):
     found = upsample_faces(model, photo, FLAGS.num_samples, temperature, guidance,
                            sampling.derive_seed(FLAGS.seed, n), FLAGS.batch_size, top_p,
@@ -247,11 +248,11 @@ def faces_main(model, files, temperature, guidance, top_p, step, workdir, candid
   if rows:
     grid_path = os.path.join(FLAGS.output, 'grid.png')
     image_files.write_png(grid_path, visualize.nearest_upsample(visualize.grid(rows), 2))
-    commands.report_written(written, grid_path, f' of {commands.counted(len(rows), "face")}')
+    batch_command.report_written(written, grid_path, f' of {commands.counted(len(rows), "face")}')
   if len(faceless) > 1:  # The count after the lines naming them (one photo: its line says it).
     print(f'no face found in {len(faceless)} of {commands.counted(len(good), "photo")}',
           file=sys.stderr, flush=True)
-  commands.finish(failures, len(files))
+  batch_command.finish(failures, len(files))
   if faceless:
     sys.exit(commands.EXIT_PARTIAL)
 

@@ -186,18 +186,19 @@ def test_outputs_are_never_read_back_as_inputs(tmp_path):
   second run reads the photos alone; the --input folder itself is refused as --output (its outputs
   could not be told from its photos); a photo given as --output is not left out (check_output_dir
   then names it as a file)."""
+  from pixel_recursive import batch_command  # pylint: disable=g-import-not-at-top
   from pixel_recursive import commands  # pylint: disable=g-import-not-at-top
   (tmp_path / 'in' / 'out').mkdir(parents=True)
   for name in ('x.png', 'out/x_sample0.png', 'out/grid.png'):
     Image.new('RGB', (8, 8)).save(tmp_path / 'in' / name)
   photos = str(tmp_path / 'in')
-  assert len(commands.read_inputs(photos)) == 3
+  assert len(batch_command.read_inputs(photos)) == 3
   for output in ('in/out', 'in/../in/out', 'in/out/'):
-    assert commands.read_inputs(photos, str(tmp_path / output)) == [f'{photos}/x.png'], output
+    assert batch_command.read_inputs(photos, str(tmp_path / output)) == [f'{photos}/x.png'], output
   with pytest.raises(commands.UsageError, match=f'^--output {photos}/ is the --input folder: a '
                      'later run would read the outputs as inputs'):
-    commands.read_inputs(photos, f'{photos}/')
-  assert commands.read_inputs(photos, f'{photos}/x.png') == commands.read_inputs(photos)
+    batch_command.read_inputs(photos, f'{photos}/')
+  assert batch_command.read_inputs(photos, f'{photos}/x.png') == batch_command.read_inputs(photos)
 
 
 @pytest.mark.parametrize('command', ['pixel_recursive.upsample', 'pixcolor.colorize'])

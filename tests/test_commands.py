@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 import helpers
+from pixel_recursive import batch_command
 from pixel_recursive import commands
 from pixel_recursive import workdir as workdir_lib
 
@@ -400,11 +401,11 @@ def test_output_names_never_collide(tmp_path):
   for path in files:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     open(path, 'w').close()
-  name = commands.output_names(files, str(root), 'out')
+  name = batch_command.output_names(files, str(root), 'out')
   assert [name(path, '_sample0') for path in files] == [
       'out/a.jpg_sample0.png', 'out/a.png_sample0.png', 'out/b_sample0.png',
       'out/sub/a_sample0.png', 'out/sub/c_sample0.png']
-  assert commands.output_names(files[:1], files[0], 'out')(files[0], '_x') == 'out/a_x.png'
+  assert batch_command.output_names(files[:1], files[0], 'out')(files[0], '_x') == 'out/a_x.png'
 
 
 @pytest.mark.parametrize('batch_size', [1, 4, 10])
@@ -424,15 +425,15 @@ def test_each_output_is_seeded_by_its_input_and_sample_whatever_the_batch(batch_
     assert (i, k) not in written and output[0] == i
     written[i, k] = output[1]
 
-  commands.sample_in_batches(items, 2, 7, batch_size, sample, write)
+  batch_command.sample_in_batches(items, 2, 7, batch_size, sample, write)
   assert written == {(i, k): sampling.derive_seed(7, i, k) for i in range(3) for k in range(2)}
   assert len(set(written.values())) == 6
   assert set(sizes) == {min(batch_size, 6)}  # One shape for the compiled sampler.
 
 
 def test_the_last_line_counts_what_was_written_in_good_english(capsys):
-  commands.report_written(1, 'out/grid.png')
-  commands.report_written(3, 'out/grid.png', ' of 1 face')
+  batch_command.report_written(1, 'out/grid.png')
+  batch_command.report_written(3, 'out/grid.png', ' of 1 face')
   assert capsys.readouterr().out.splitlines() == [
       'wrote 1 PNG and out/grid.png', 'wrote 3 PNGs of 1 face and out/grid.png']
 
@@ -554,13 +555,13 @@ def test_inputs_are_read_beside_the_output_folder_but_not_inside_it(tmp_path):
   for name in ('a.png', 'out/sample.png', 'out_old/b.png', 'out/deep/c.png'):
     os.makedirs(os.path.dirname(tmp_path / 'in' / name), exist_ok=True)
     (tmp_path / 'in' / name).write_bytes(b'')  # Listed by extension; not read here.
-  files = commands.read_inputs(str(tmp_path / 'in'), str(tmp_path / 'in' / 'out'))
+  files = batch_command.read_inputs(str(tmp_path / 'in'), str(tmp_path / 'in' / 'out'))
   assert [os.path.relpath(f, tmp_path / 'in') for f in files] == ['a.png', 'out_old/b.png']
 
 
 def test_reading_and_sampling_show_their_progress_ending_at_the_total(caplog):
   with caplog.at_level('INFO'):
-    good, items, failures = commands.read_each(['x', 'y', 'z'], lambda path: path.upper())
+    good, items, failures = batch_command.read_each(['x', 'y', 'z'], lambda path: path.upper())
     for done in range(1, 8):
       commands.log_progress(done, 7, 'sampled', every=3)
   assert (good, items, failures) == (['x', 'y', 'z'], ['X', 'Y', 'Z'], [])
@@ -578,11 +579,11 @@ def test_reading_and_sampling_show_their_progress_ending_at_the_total(caplog):
 ])
 def test_sampling_in_batches_refuses_counts_that_are_not_counts(num_samples, batch_size, message):
   with pytest.raises(ValueError, match=f'^{re.escape(message)}$'):
-    commands.sample_in_batches([np.zeros(2)], num_samples, 0, batch_size, None, None)
+    batch_command.sample_in_batches([np.zeros(2)], num_samples, 0, batch_size, None, None)
 
 
 def test_sampling_in_batches_of_nothing_samples_nothing():
   calls = []
   for items, num_samples in (([], 2), ([np.zeros(2)], 0)):
-    commands.sample_in_batches(items, num_samples, 0, 4, calls.append, calls.append)
+    batch_command.sample_in_batches(items, num_samples, 0, 4, calls.append, calls.append)
   assert calls == []
