@@ -273,6 +273,17 @@ def test_rejects_bad_arguments():
       sampler.sample((B, H, W), cond, None, guidance=bad)
   with pytest.raises(ValueError, match='num_steps'):
     sampler.sample((B, H, W), cond, None, method='cached', num_steps=3)
+  # The shapes: they ended in an unpacking error, a trace's error, or conditioning ignored.
+  with pytest.raises(ValueError, match=r'shape must be \(B, H, W\), got \(2, 5\)'):
+    sampler.sample((B, H), cond)
+  for bad in (cond[:1], cond[..., :2, :], cond[..., 0]):
+    got = ', '.join(map(str, bad.shape))
+    with pytest.raises(ValueError, match=rf'conditioning must be \[B, H, W, D\] = \[{B}, {H}, '
+                       rf'{W}, D\] for shape \({B}, {H}, {W}\), got \[{got}\]'):
+      sampler.sample((B, H, W), bad)
+  unconditional, _, extra = make(**CASES['rgb_256_with_logits'])
+  with pytest.raises(ValueError, match='built with conditional=False but got conditioning'):
+    sampling.Sampler(unconditional).sample((B, H, W), cond, extra)
 
 
 def test_naive_num_steps_draws_the_first_sub_pixels_and_leaves_the_rest_zero():
