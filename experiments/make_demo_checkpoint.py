@@ -59,6 +59,7 @@ def main(argv):
   import tensorflow as tf
   from pixel_recursive import commands
   from data import sources
+  from pixel_recursive import checkpoint_files
   from pixel_recursive import workdir as workdir_lib
   # Every flag is checked before the model is loaded, so that a mistake ends with one line.
   config = workdir_lib.read_config(FLAGS.workdir)
@@ -111,7 +112,7 @@ def main(argv):
   if FLAGS.average_last < 1:
     raise commands.UsageError(f'--average_last must be >= 1, got {FLAGS.average_last}')
   ckpt_dir = os.path.join(FLAGS.workdir, workdir_lib.CHECKPOINTS)
-  available = len(workdir_lib.checkpoints_newest_first(ckpt_dir))
+  available = len(checkpoint_files.checkpoints_newest_first(ckpt_dir))
   if FLAGS.average_last > available:
     raise commands.UsageError(f'--average_last={FLAGS.average_last}: {ckpt_dir} holds {available} '
                               'checkpoint(s)')
@@ -152,11 +153,12 @@ def average_newest(model, workdir, count):
   import numpy as np
   import tensorflow as tf
   from pixel_recursive import commands
+  from pixel_recursive import checkpoint_files
   from pixel_recursive import workdir as workdir_lib
   ckpt_dir = os.path.join(workdir, workdir_lib.CHECKPOINTS)
-  paths = workdir_lib.checkpoints_newest_first(ckpt_dir)[:count]
+  paths = checkpoint_files.checkpoints_newest_first(ckpt_dir)[:count]
   for path in paths:  # Before any weight changes: a damaged one ends the script, nothing written.
-    reason = workdir_lib.unreadable_reason(path)
+    reason = checkpoint_files.unreadable_reason(path)
     if reason:
       raise commands.Failure(f'cannot average {path}: {reason}')
   weights = workdir_lib.weights_by_path(model)
@@ -169,7 +171,7 @@ def average_newest(model, workdir, count):
       sums[key] += variable.numpy()
   for key, variable in weights.items():
     variable.assign(sums[key] / count if key in floats else newest[key])
-  steps = sorted(workdir_lib.step_of(p) for p in paths)
+  steps = sorted(checkpoint_files.step_of(p) for p in paths)
   print(f'averaged the weights of steps {", ".join(map(str, steps))}')
   return steps
 

@@ -22,6 +22,7 @@ from absl import logging
 import numpy as np
 
 from pixel_recursive import commands
+from pixel_recursive import checkpoint_files
 from pixel_recursive import workdir as workdir_lib
 
 FLAGS = flags.FLAGS
@@ -209,7 +210,7 @@ def write_tensorboard(logdir, scalars, images, step):
     writer.flush()
   except (tf.errors.OpError, OSError) as e:
     logging.warning('wrote no TensorBoard summaries: cannot write to %s (%s)', logdir,
-                    workdir_lib.one_line(e))
+                    checkpoint_files.one_line(e))
 
 
 def figure(columns, width=13, height=4):

@@ -49,7 +49,7 @@ def test_the_newest_readable_checkpoint_is_found_past_any_damage(tmp_path):
   checkpoint at all; without `repair` nothing is written, with it the damaged ones are moved (beside,
   never over, what an earlier run moved) and a missing state file is written again."""
   from pixel_recursive import commands
-  from pixel_recursive import workdir as workdir_lib
+  from pixel_recursive import checkpoint_files
   ckpt_dir = str(tmp_path / 'checkpoints')
   value = tf.Variable(tf.zeros([1000]))
   manager = tf.train.CheckpointManager(tf.train.Checkpoint(v=value), ckpt_dir, max_to_keep=5)
@@ -65,10 +65,10 @@ def test_the_newest_readable_checkpoint_is_found_past_any_damage(tmp_path):
   os.makedirs(os.path.join(ckpt_dir, 'damaged', 'ckpt-4'))  # An earlier run's damaged ckpt-4.
 
   before = snapshot(ckpt_dir)
-  assert workdir_lib.newest_readable(ckpt_dir).endswith('ckpt-2')
+  assert checkpoint_files.newest_readable(ckpt_dir).endswith('ckpt-2')
   assert snapshot(ckpt_dir) == before and os.path.isdir(os.path.join(ckpt_dir, 'ckpt-5_temp'))
 
-  assert workdir_lib.newest_readable(ckpt_dir, repair=True).endswith('ckpt-2')
+  assert checkpoint_files.newest_readable(ckpt_dir, repair=True).endswith('ckpt-2')
   assert tf.train.latest_checkpoint(ckpt_dir).endswith('ckpt-2')
   assert [os.path.basename(p) for p in
           tf.train.get_checkpoint_state(ckpt_dir).all_model_checkpoint_paths] == ['ckpt-1', 'ckpt-2']
@@ -78,16 +78,16 @@ def test_the_newest_readable_checkpoint_is_found_past_any_damage(tmp_path):
   assert not os.path.exists(os.path.join(ckpt_dir, 'ckpt-5_temp'))
 
   os.remove(os.path.join(ckpt_dir, 'checkpoint'))  # Without a state file: the files there, by step.
-  assert workdir_lib.newest_readable(ckpt_dir).endswith('ckpt-2')
+  assert checkpoint_files.newest_readable(ckpt_dir).endswith('ckpt-2')
   assert not os.path.exists(os.path.join(ckpt_dir, 'checkpoint'))
-  assert workdir_lib.newest_readable(ckpt_dir, repair=True).endswith('ckpt-2')  # Written again.
+  assert checkpoint_files.newest_readable(ckpt_dir, repair=True).endswith('ckpt-2')  # Written again.
   assert tf.train.latest_checkpoint(ckpt_dir).endswith('ckpt-2')
   for n in (1, 2):
     with open(os.path.join(ckpt_dir, f'ckpt-{n}.data-00000-of-00001'), 'r+b') as f:
       f.truncate(100)
   before = snapshot(ckpt_dir)
   with pytest.raises(commands.Failure, match=r'no checkpoint in .* can be read: ckpt-2 .*; ckpt-1'):
-    workdir_lib.newest_readable(ckpt_dir, repair=True)
+    checkpoint_files.newest_readable(ckpt_dir, repair=True)
   assert snapshot(ckpt_dir) == before  # Nothing readable: nothing is moved either.
 
 
@@ -96,7 +96,7 @@ def test_a_rewritten_state_file_lists_the_older_checkpoints_still_there_by_relat
   whose files are still there (not one a user deleted), with their timestamps and the manager's
   last preserved time, by names relative to their folder (as CheckpointManager writes them), so the
   workdir can still be moved."""
-  from pixel_recursive import workdir as workdir_lib
+  from pixel_recursive import checkpoint_files
   ckpt_dir = str(tmp_path / 'run' / 'checkpoints')
   value = tf.Variable(tf.zeros([10]))
   manager = tf.train.CheckpointManager(tf.train.Checkpoint(v=value), ckpt_dir, max_to_keep=5)
@@ -110,7 +110,7 @@ def test_a_rewritten_state_file_lists_the_older_checkpoints_still_there_by_relat
   for name in os.listdir(ckpt_dir):
     if name.startswith('ckpt-1.'):
       os.remove(os.path.join(ckpt_dir, name))
-  assert workdir_lib.newest_readable(ckpt_dir, repair=True).endswith('ckpt-3')
+  assert checkpoint_files.newest_readable(ckpt_dir, repair=True).endswith('ckpt-3')
   lines = open(os.path.join(ckpt_dir, 'checkpoint')).read().splitlines()
   assert [line for line in lines if 'path' in line] == [
       'model_checkpoint_path: "ckpt-3"', 'all_model_checkpoint_paths: "ckpt-2"',
@@ -282,7 +282,7 @@ def test_a_save_that_fails_after_writing_its_files_removes_them_and_names_the_la
   go too, so the next run does not take them for a checkpoint, and the one line names the last good
   checkpoint. (A real full disk fails earlier, in the `_temp` folder: the test above.)"""
   from pixel_recursive import commands
-  from pixel_recursive import workdir as workdir_lib
+  from pixel_recursive import checkpoint_files
 
   class FailingManager:  # What `save_checkpoint` uses of a tf.train.CheckpointManager.
     directory = str(tmp_path)
@@ -295,7 +295,7 @@ def test_a_save_that_fails_after_writing_its_files_removes_them_and_names_the_la
 
   (tmp_path / 'ckpt-10.index').write_text('the last good one')
   with pytest.raises(commands.Failure) as failure:
-    workdir_lib.save_checkpoint(FailingManager(), 30, str(tmp_path / 'ckpt-10'))
+    checkpoint_files.save_checkpoint(FailingManager(), 30, str(tmp_path / 'ckpt-10'))
   assert str(failure.value).startswith(f'saving the checkpoint of step 30 to {tmp_path} failed '
                                        '(OSError: [Errno 28] No space left on device); the last '
                                        f'good checkpoint is {tmp_path}/ckpt-10.')
@@ -303,6 +303,6 @@ def test_a_save_that_fails_after_writing_its_files_removes_them_and_names_the_la
 
 
 def test_a_checkpoints_step_is_the_number_its_path_ends_with():
-  from pixel_recursive import workdir as workdir_lib
-  assert workdir_lib.step_of('/runs/run-3/checkpoints/ckpt-1200') == 1200
-  assert workdir_lib.step_of('/runs/run-3/checkpoints/ckpt') == -1
+  from pixel_recursive import checkpoint_files
+  assert checkpoint_files.step_of('/runs/run-3/checkpoints/ckpt-1200') == 1200
+  assert checkpoint_files.step_of('/runs/run-3/checkpoints/ckpt') == -1

@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from pixel_recursive import commands
 from pixel_recursive import distribute
+from pixel_recursive import checkpoint_files
 from pixel_recursive import workdir as workdir_lib
 from pixel_recursive.training import MODES
 from pixel_recursive.training import averaging
@@ -67,12 +68,12 @@ def restore(training, config, ckpt_dir, repair=True):
   """Restores the newest readable checkpoint of `ckpt_dir` into `training`; returns it (or None).
 
   Newer unreadable ones are skipped with a warning; with `repair` (the chief) also moved to
-  ckpt_dir/damaged/ (`workdir.newest_readable`). commands.Failure if none can be read.
+  ckpt_dir/damaged/ (`checkpoint_files.newest_readable`). commands.Failure if none can be read.
 
   The learning rate is the config's, not the checkpoint's: a user who resumes with a lower rate (to
   finish a run) gets it.
   """
-  latest = workdir_lib.newest_readable(ckpt_dir, repair=repair)
+  latest = checkpoint_files.newest_readable(ckpt_dir, repair=repair)
   if not latest:
     return None
   checkpoint = training.checkpoint
@@ -209,7 +210,7 @@ def run(task, config, workdir, mode='train', strategy=None, config_file=None):
 
   def save(step):  # A failing save raises commands.Failure; the last good checkpoint stays latest.
     nonlocal last_saved
-    last_saved = workdir_lib.save_checkpoint(manager, step, last_saved)
+    last_saved = checkpoint_files.save_checkpoint(manager, step, last_saved)
     logging.info('saved checkpoint %s', last_saved)
     summaries.commit()
     eval_summaries.commit()  # Evaluations of earlier boundaries, now checkpointed.
@@ -299,7 +300,7 @@ def continuous_eval(task, config, workdir, strategy):
   current = last_done
   for _ in tf.train.checkpoints_iterator(ckpt_dir, min_interval_secs=1, timeout=timeout):
     # The newest readable one: a damaged newest one is named and skipped (the trainer moves it).
-    newest = workdir_lib.newest_readable(ckpt_dir)
+    newest = checkpoint_files.newest_readable(ckpt_dir)
     try:
       workdir_lib.restore_weights(newest, model, step=step)
     except AssertionError as e:
