@@ -98,17 +98,21 @@ def _folder(path, split, input_context=None, shuffle_files=False, seed=0):
 
 def _npz(path, split):
   name, images = readers.npz_array(path, f'{split}_images', 'images')
-  if name == 'images':
-    images = readers.split_list(images, split)
   images = np.asarray(images)
+  # Checked as stored (the message names the file's array), before the split and the gray to RGB.
+  if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] not in (1, 3)) or (
+      images.dtype != np.uint8):
+    hint = (': floats in [0, 1]? store (images * 255).round().astype(np.uint8)'
+            if images.dtype.kind == 'f' else '')
+    raise DataSourceError(
+        f'{path}: {name} must be uint8 [N, H, W, 3] (or [N, H, W] / [N, H, W, 1] grayscale), '
+        f'got {images.dtype} {list(images.shape)}{hint}')
+  if name == 'images':
+    images = np.asarray(readers.split_list(images, split))
   if images.ndim == 3:
     images = images[..., None]
-  if images.ndim == 4 and images.shape[-1] == 1:
+  if images.shape[-1] == 1:
     images = np.repeat(images, 3, axis=-1)  # Grayscale.
-  if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
-    raise DataSourceError(
-        f'{path}: images must be uint8 [N, H, W, 3] (or [N, H, W] / [N, H, W, 1] grayscale), '
-        f'got {images.dtype} {list(images.shape)}')
   if not len(images):
     raise DataSourceError(f'{path} has no images for split {split!r}')
   return tf.data.Dataset.from_tensor_slices({'image': images}), len(images)

@@ -532,9 +532,15 @@ def test_npz_sharding_gives_disjoint_halves(tmp_path):
 
 
 @pytest.mark.parametrize('arrays,match', [
-    (dict(images=distinct_images(4).astype(np.float32)), 'must be uint8'),
-    (dict(images=distinct_images(4)[..., :2]), 'must be uint8'),
+    # The array as the file holds it (it said [3, ...], the train split's), and what to do.
+    (dict(images=distinct_images(4).astype(np.float32)),
+     r'images must be uint8 .*, got float32 \[4, 6, 10, 3\]: floats in \[0, 1\]\? store \(images '
+     r'\* 255\)\.round\(\)\.astype\(np\.uint8\)$'),
+    (dict(images=distinct_images(4)[..., :2]),
+     r'images must be uint8 .*, got uint8 \[4, 6, 10, 2\]$'),
     (dict(images=np.zeros([4, H], np.uint8)), 'must be uint8'),
+    (dict(train_images=distinct_images(4), eval_images=np.zeros([2, H, W, 3], np.int16)),
+     r'eval_images must be uint8 .*, got int16 \[2, 6, 10, 3\]$'),
     (dict(pictures=distinct_images(4)), 'neither `images` nor `train_images`'),
     (dict(train_images=distinct_images(4)), 'neither `images` nor `eval_images`'),
     (dict(images=np.array([np.zeros([2, 2, 3]), None], dtype=object)), 'not a readable .npz'),
