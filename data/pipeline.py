@@ -215,6 +215,30 @@ def input_fn(data_config, task, split, global_batch_size, *, training, seed=0, n
   return dataset_fn
 
 
+def example_size(data_config, task):
+  """The side the examples of `task` are made at: super-resolution's high-resolution target,
+  colorization's photo."""
+  return data_config.highres_size if task == 'super_resolution' else data_config.image_size
+
+
+def warn_if_enlarged(data_config, task, count=64):
+  """Logs a warning when some of the first `count` training images are smaller than the examples
+  made from them (`example_size`): the resize enlarges them, so the targets the model learns from
+  hold less detail than it is asked to draw (e.g. 16 x 16 thumbnails for 32 x 32 super-resolution).
+  Returns the number of those images (an enlarging crop or zoom, `random_crop`/`random_zoom`, is by
+  design and not counted)."""
+  size = example_size(data_config, task)
+  ds, _ = sources.load(data_config.source, 'train', data_config, task=task)
+  shapes = [tuple(ex['image'].shape[:2]) for ex in ds.take(count)]
+  small = [s for s in shapes if min(s) < size]
+  if small:
+    logging.warning('%d of the first %d training images of %s are smaller than the %d x %d '
+                    'examples made from them (e.g. %d x %d): enlarged, they hold less detail than '
+                    'the model learns to draw', len(small), len(shapes), data_config.source, size,
+                    size, *small[0])
+  return len(small)
+
+
 def first_batch(data_config, task, split, batch_size):
   """The first `batch_size` examples of `split`, in order, as a dict of numpy arrays.
 

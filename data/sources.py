@@ -8,6 +8,7 @@ Source strings (the `data.source` key of every config):
   samples            the photographs that ship with scikit-image and matplotlib (`data.samples`):
                      faces for super-resolution, photos for colorization
   samples:faces      the faces in those photographs (32 x 32) and scikit-image's 100 LFW faces
+                     (25 x 25)
   samples:photos     the colour photographs themselves
   tfds:<name>        a TFDS dataset, e.g. tfds:celeb_a, tfds:lsun/bedroom, tfds:imagenet2012,
                      tfds:imagenet_resized/64x64, tfds:downsampled_imagenet/32x32

@@ -387,3 +387,24 @@ def test_random_grayscale_only_in_super_resolution_training_and_on_both_images()
     # The gray input is still the gray truth area-downsampled, within rounding.
     np.testing.assert_allclose(helpers.block_means(highres, 4), lowres, atol=1.01)
   assert_eval_split_not_augmented(config)
+
+
+def test_training_images_smaller_than_the_examples_are_counted_in_a_warning(tmp_path, caplog):
+  # 16 x 16 thumbnails trained a 32 x 32 model from enlarged, blurred targets without a word.
+  from PIL import Image
+  for split in ('train', 'eval'):
+    (tmp_path / split).mkdir()
+    for k in range(8):
+      shape = [16, 24, 3] if k < 3 else [32, 32, 3]
+      Image.fromarray(random_image(shape, seed=k)).save(tmp_path / split / f'{k}.png')
+  caplog.set_level('WARNING')
+  source = f'folder:{tmp_path}'
+  assert pipeline.warn_if_enlarged(sr_config(source=source), 'super_resolution') == 3
+  said = [r.getMessage() for r in caplog.records]
+  assert said == [f'3 of the first 8 training images of {source} are smaller than the 32 x 32 '
+                  'examples made from them (e.g. 16 x 24): enlarged, they hold less detail than '
+                  'the model learns to draw']
+  assert pipeline.warn_if_enlarged(sr_config(source=source, highres_size=16), 'super_resolution') == 0
+  assert pipeline.warn_if_enlarged(color_config(source=source, image_size=33), 'colorization') == 8
+  assert pipeline.warn_if_enlarged(sr_config(), 'super_resolution') == 0  # 32 x 32 faces.
+  assert len(caplog.records) == 2

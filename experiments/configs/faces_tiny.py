@@ -5,8 +5,9 @@ r"""A CPU-size Pixel Recursive Super Resolution; from a fresh clone it trains on
 
 Same architecture as celeba_8x32.py, smaller: a 6-layer, 32-filter prior and 2 ResNet blocks per
 resolution. `data.source` defaults to `samples:faces` (data/samples.py: the two faces found in the
-sample photos and 90 of scikit-image's LFW faces for training, 10 LFW faces for eval; already
-32 x 32 faces, so no crop): enough to watch a model learn, far too few for a good one. Point it at
+sample photos, 32 x 32, and 90 of scikit-image's LFW faces, 25 x 25 and gray, for training, 10 LFW
+faces for eval; already face crops, so no crop; the LFW faces are enlarged to 32 x 32, which the run
+warns about): enough to watch a model learn, far too few for a good one. Point it at
 CelebA for that (`--config.data.source=npz:celeba_8500_500.npz`, WORKSPACE.md, or `tfds:celeb_a`).
 
 Expect, measured on 2 cores of an Intel Xeon with AMX (native bfloat16, so 'auto' resolved to mixed

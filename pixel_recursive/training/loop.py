@@ -22,9 +22,10 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from data import pipeline
+from pixel_recursive import checkpoint_files
 from pixel_recursive import commands
 from pixel_recursive import distribute
-from pixel_recursive import checkpoint_files
 from pixel_recursive import workdir as workdir_lib
 from pixel_recursive.training import MODES
 from pixel_recursive.training import averaging
@@ -182,6 +183,8 @@ def run(task, config, workdir, mode='train', strategy=None, config_file=None):
   iterator = iter(strategy.distribute_datasets_from_function(
       task.input_fn(config, 'train', config.batch_size, training=True, seed=data_seed)))
   image_batch = task.image_batch(config) if chief else None
+  if chief:
+    pipeline.warn_if_enlarged(config.data, task.data_task)
 
   # --- the train step -----------------------------------------------------------------------------
   use_xla = bool(config.get('xla', True)) and not distribute.uses_logical_cpus(strategy)
