@@ -57,9 +57,9 @@ def main(argv):
   del argv
   import ml_collections
   import tensorflow as tf
-  from pixel_recursive import commands
   from data import sources
   from pixel_recursive import checkpoint_files
+  from pixel_recursive import commands
   from pixel_recursive import workdir as workdir_lib
   # Every flag is checked before the model is loaded, so that a mistake ends with one line.
   config = workdir_lib.read_config(FLAGS.workdir)
@@ -152,8 +152,8 @@ def average_newest(model, workdir, count):
   `workdir` (the model holds the newest's on entry) and returns their steps, oldest first."""
   import numpy as np
   import tensorflow as tf
-  from pixel_recursive import commands
   from pixel_recursive import checkpoint_files
+  from pixel_recursive import commands
   from pixel_recursive import workdir as workdir_lib
   ckpt_dir = os.path.join(workdir, workdir_lib.CHECKPOINTS)
   paths = checkpoint_files.checkpoints_newest_first(ckpt_dir)[:count]

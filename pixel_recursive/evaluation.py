@@ -21,8 +21,8 @@ from absl import flags
 from absl import logging
 import numpy as np
 
-from pixel_recursive import commands
 from pixel_recursive import checkpoint_files
+from pixel_recursive import commands
 from pixel_recursive import workdir as workdir_lib
 
 FLAGS = flags.FLAGS

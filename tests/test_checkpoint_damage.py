@@ -48,8 +48,8 @@ def test_the_newest_readable_checkpoint_is_found_past_any_damage(tmp_path):
   """In-process: a flipped byte (checksum), a missing .index, a missing state file, no readable
   checkpoint at all; without `repair` nothing is written, with it the damaged ones are moved (beside,
   never over, what an earlier run moved) and a missing state file is written again."""
-  from pixel_recursive import commands
   from pixel_recursive import checkpoint_files
+  from pixel_recursive import commands
   ckpt_dir = str(tmp_path / 'checkpoints')
   value = tf.Variable(tf.zeros([1000]))
   manager = tf.train.CheckpointManager(tf.train.Checkpoint(v=value), ckpt_dir, max_to_keep=5)
@@ -281,8 +281,8 @@ def test_a_save_that_fails_after_writing_its_files_removes_them_and_names_the_la
   """A save can fail after its files are in place (the state file left unwritten, say): those files
   go too, so the next run does not take them for a checkpoint, and the one line names the last good
   checkpoint. (A real full disk fails earlier, in the `_temp` folder: the test above.)"""
-  from pixel_recursive import commands
   from pixel_recursive import checkpoint_files
+  from pixel_recursive import commands
 
   class FailingManager:  # What `save_checkpoint` uses of a tf.train.CheckpointManager.
     directory = str(tmp_path)
