@@ -93,7 +93,11 @@ MORE_CASES = [
                             'log_every_steps must be >= 0 (0: never), got -1'),
                            ('eval_examples=-5', 'eval_examples must be >= 0 (0: the whole eval '
                             'split), got -5'),  # It was the whole split.
-                           ('eval_batch_size=0', 'eval_batch_size must be >= 1, got 0'))],
+                           ('eval_batch_size=0', 'eval_batch_size must be >= 1, got 0'),
+                           ('keep_checkpoints=0', 'keep_checkpoints must be >= 1 (how many of the '
+                            'newest checkpoints are kept), got 0'),
+                           ('num_image_examples=0', "num_image_examples must be >= 1 (the eval "
+                            "examples of TensorBoard's images), got 0"))],
     ('pixcolor.train', ['--config=experiments/configs/pixcolor_tiny.py'],
      'Flag --workdir must have a value other than None'),
     # Empty values (a shell variable that was not set) are named, not read as the current folder.

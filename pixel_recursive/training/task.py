@@ -41,7 +41,10 @@ class Task:
     for key, minimum, meaning in (
         ('log_every_steps', 0, ' (0: never)'), ('image_every_steps', 0, ' (0: never)'),
         ('histogram_every_steps', 0, ' (0: never)'), ('eval_every_steps', 0, ' (0: never)'),
-        ('eval_examples', 0, ' (0: the whole eval split)'), ('eval_batch_size', 1, '')):
+        ('eval_examples', 0, ' (0: the whole eval split)'), ('eval_batch_size', 1, ''),
+        # Tracebacks from tf.train.CheckpointManager and tf.data's batch (0 as well).
+        ('keep_checkpoints', 1, ' (how many of the newest checkpoints are kept)'),
+        ('num_image_examples', 1, ' (the eval examples of TensorBoard\'s images)')):
       if config.get(key) is not None and config[key] < minimum:
         raise commands.UsageError(f'{key} must be >= {minimum}{meaning}, got {config[key]}')
     optim.check_schedule(config)
