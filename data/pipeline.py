@@ -58,6 +58,38 @@ def colorization_example(image, image_size=224, chroma_size=28, num_bins=32, cro
           'image': rgb}
 
 
+RESIZE_METHODS = ('area', 'bicubic', 'bilinear', 'lanczos3', 'nearest')
+CROPS = ('celeba', 'center', 'none')  # `crop`'s.
+
+
+def check_data_config(data_config, task):
+  """Raises ValueError naming a `data` value the pipeline cannot use (they were tracebacks from
+  tf.data or TensorFlow's resize, or ran as something else: a zoom of 1.5, a probability of 2), or
+  DataSourceError for a source string of no known form."""
+  sources.check_syntax(data_config.source)
+  if data_config.get('crop', 'center') not in CROPS:
+    raise ValueError(f"data.crop must be 'celeba', 'center' or 'none', got {data_config.crop!r}")
+  if data_config.get('shuffle_buffer', 1) < 1:
+    raise ValueError(f'data.shuffle_buffer must be >= 1, got {data_config.shuffle_buffer}')
+  fractions = {'random_zoom': 'super_resolution', 'random_crop': 'colorization'}
+  for key, used_by in fractions.items():  # 0: off; else the smallest side kept, a fraction.
+    value = data_config.get(key, 0.0) or 0.0
+    if task == used_by and not 0 <= value <= 1:
+      raise ValueError(f'data.{key} must be in [0, 1] (0: off), got {value}')
+  for key in ('random_zoom_probability', 'random_grayscale'):
+    value = data_config.get(key, 0.0)
+    if task == 'super_resolution' and not 0 <= value <= 1:
+      raise ValueError(f'data.{key} must be a probability in [0, 1], got {value}')
+  if task == 'super_resolution':
+    method = data_config.get('resize_method', 'area')
+    if method not in RESIZE_METHODS:
+      raise ValueError(f'data.resize_method must be one of {", ".join(RESIZE_METHODS)}, got '
+                       f'{method!r}')
+    low, high = data_config.get('lowres_size', 8), data_config.get('highres_size', 32)
+    if not (low >= 1 and high == 4 * low):  # The conditioning network upsamples 4x.
+      raise ValueError(f'data.highres_size must be 4 x data.lowres_size >= 1, got {high} and {low}')
+
+
 def example_fn(data_config, task):
   """The per-example preprocessing function of `task` configured by `data_config`."""
   if task == 'super_resolution':

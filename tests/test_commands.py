@@ -97,7 +97,21 @@ MORE_CASES = [
                            ('keep_checkpoints=0', 'keep_checkpoints must be >= 1 (how many of the '
                             'newest checkpoints are kept), got 0'),
                            ('num_image_examples=0', "num_image_examples must be >= 1 (the eval "
-                            "examples of TensorBoard's images), got 0"))],
+                            "examples of TensorBoard's images), got 0"),
+                           ('seed=-1', 'seed must be >= 0, got -1'),
+                           # The data: tracebacks from tf.data and resize, or run as nonsense.
+                           ('data.shuffle_buffer=0', 'data.shuffle_buffer must be >= 1, got 0'),
+                           ('data.random_zoom=1.5', 'data.random_zoom must be in [0, 1] (0: off), '
+                            'got 1.5'),
+                           ('data.random_grayscale=2', 'data.random_grayscale must be a '
+                            'probability in [0, 1], got 2.0'),
+                           ('data.highres_size=30', 'data.highres_size must be 4 x '
+                            'data.lowres_size >= 1, got 30 and 8'),
+                           ('data.resize_method=cubic', 'data.resize_method must be one of area, '
+                            "bicubic, bilinear, lanczos3, nearest, got 'cubic'"))],
+    ('pixcolor.train', ['--config=experiments/configs/pixcolor_tiny.py', '--config.train_steps=1',
+                        '--config.data.random_crop=-0.6', '--workdir={tmp}/x'],
+     'data.random_crop must be in [0, 1] (0: off), got -0.6'),
     ('pixcolor.train', ['--config=experiments/configs/pixcolor_tiny.py'],
      'Flag --workdir must have a value other than None'),
     # Empty values (a shell variable that was not set) are named, not read as the current folder.

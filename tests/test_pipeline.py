@@ -404,7 +404,23 @@ def test_training_images_smaller_than_the_examples_are_counted_in_a_warning(tmp_
   assert said == [f'3 of the first 8 training images of {source} are smaller than the 32 x 32 '
                   'examples made from them (e.g. 16 x 24): enlarged, they hold less detail than '
                   'the model learns to draw']
-  assert pipeline.warn_if_enlarged(sr_config(source=source, highres_size=16), 'super_resolution') == 0
+  assert pipeline.warn_if_enlarged(sr_config(source=source, highres_size=16),
+                                   'super_resolution') == 0
   assert pipeline.warn_if_enlarged(color_config(source=source, image_size=33), 'colorization') == 8
   assert pipeline.warn_if_enlarged(sr_config(), 'super_resolution') == 0  # 32 x 32 faces.
   assert len(caplog.records) == 2
+
+
+def test_data_config_values_the_pipeline_cannot_use_are_named():
+  pipeline.check_data_config(sr_config(random_zoom=0.6, random_zoom_probability=0.5),
+                             'super_resolution')
+  pipeline.check_data_config(color_config(random_crop=1.0), 'colorization')
+  for config, task, message in (
+      (sr_config(crop='middle'), 'super_resolution', "data.crop must be 'celeba', 'center' or"),
+      (color_config(shuffle_buffer=-1), 'colorization', 'data.shuffle_buffer must be >= 1'),
+      (sr_config(random_zoom_probability=-0.1), 'super_resolution', 'random_zoom_probability'),
+      (sr_config(lowres_size=0, highres_size=0), 'super_resolution', r'got 0 and 0$'),
+      (color_config(random_crop=2.0), 'colorization', r'random_crop must be in \[0, 1\]'),
+      (color_config(source='photos'), 'colorization', "data.source 'photos' is not one of")):
+    with pytest.raises((ValueError, sources.DataSourceError), match=message):
+      pipeline.check_data_config(config, task)

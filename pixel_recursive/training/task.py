@@ -44,9 +44,14 @@ class Task:
         ('eval_examples', 0, ' (0: the whole eval split)'), ('eval_batch_size', 1, ''),
         # Tracebacks from tf.train.CheckpointManager and tf.data's batch (0 as well).
         ('keep_checkpoints', 1, ' (how many of the newest checkpoints are kept)'),
-        ('num_image_examples', 1, ' (the eval examples of TensorBoard\'s images)')):
+        ('num_image_examples', 1, ' (the eval examples of TensorBoard\'s images)'),
+        ('seed', 0, '')):
       if config.get(key) is not None and config[key] < minimum:
         raise commands.UsageError(f'{key} must be >= {minimum}{meaning}, got {config[key]}')
+    try:
+      pipeline.check_data_config(config.data, self.data_task)
+    except ValueError as e:
+      raise commands.UsageError(str(e)) from None
     optim.check_schedule(config)
     precision.check(config.get('dtype_policy', 'float32'))
 
