@@ -211,15 +211,14 @@ class Sampler:
     temperature = tf.constant(check_temperature(temperature), tf.float32)
     guidance = tf.constant(check_guidance(guidance), tf.float32)
     top_p = tf.constant(check_top_p(top_p), tf.float32)
-    if self.pixelcnn.conditional and conditioning is None:
-      raise ValueError('this PixelCNN is conditional: pass conditioning=[B, H, W, D]')
-    if not self.pixelcnn.conditional and conditioning is not None:  # It was ignored.
-      raise ValueError('this PixelCNN was built with conditional=False but got conditioning')
-    dummy = tf.zeros([batch, height, width, 0])
-    conditioning = dummy if conditioning is None else tf.convert_to_tensor(conditioning, tf.float32)
-    if not layers.shapes_agree(conditioning.shape, (batch, height, width, None)):
-      raise ValueError(f'conditioning must be [B, H, W, D] = [{batch}, {height}, {width}, D] for '
-                       f'shape {tuple(shape)}, got {list(conditioning.shape)}')
+    if conditioning is not None:
+      conditioning = tf.convert_to_tensor(conditioning, tf.float32)
+    # The network's own check of what a call takes (conditioning without a conditional network was
+    # ignored here, and one of another size failed inside the trace).
+    self.pixelcnn.check_shapes((batch, height, width, self.pixelcnn.num_channels),
+                               None if conditioning is None else conditioning.shape)
+    if conditioning is None:
+      conditioning = tf.zeros([batch, height, width, 0])
     extra_logits = (tf.zeros([0]) if extra_logits is None
                     else tf.convert_to_tensor(extra_logits, tf.float32))
     if num_steps is not None and method != 'naive':

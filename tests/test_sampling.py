@@ -278,8 +278,8 @@ def test_rejects_bad_arguments():
     sampler.sample((B, H), cond)
   for bad in (cond[:1], cond[..., :2, :], cond[..., 0]):
     got = ', '.join(map(str, bad.shape))
-    with pytest.raises(ValueError, match=rf'conditioning must be \[B, H, W, D\] = \[{B}, {H}, '
-                       rf'{W}, D\] for shape \({B}, {H}, {W}\), got \[{got}\]'):
+    with pytest.raises(ValueError, match=rf'^conditioning must be \[{B}, {H}, {W}, D\] like the '
+                       rf'images, got shape \({got}\)$'):
       sampler.sample((B, H, W), bad)
   unconditional, _, extra = make(**CASES['rgb_256_with_logits'])
   with pytest.raises(ValueError, match='built with conditional=False but got conditioning'):
