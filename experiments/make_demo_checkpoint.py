@@ -141,7 +141,7 @@ def check_output(output, workdir):
     raise commands.UsageError(f'--output {output} is the --workdir: the run\'s checkpoints would '
                               'be replaced by the demo\'s; give another folder')
   newest = tf.train.latest_checkpoint(os.path.join(output, workdir_lib.CHECKPOINTS))
-  if newest and any(name.startswith('optimizer/') for name, _ in tf.train.list_variables(newest)):
+  if newest and workdir_lib.has_optimizer_state(newest):
     raise commands.UsageError(f'--output {output} holds a training run (its checkpoints have '
                               'optimizer state), which the demo would replace; give another '
                               'folder')

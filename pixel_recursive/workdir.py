@@ -170,10 +170,21 @@ def make_checkpoint(model, **others):
 AVERAGES = 'average'  # The checkpoint key of the weights' moving averages (training/averaging.py).
 
 
+def _holds(path, key):
+  """Whether the checkpoint at `path` holds variables under the top-level `key`."""
+  import tensorflow as tf
+  return any(name.startswith(key + '/') for name, _ in tf.train.list_variables(path))
+
+
 def has_averages(path):
   """Whether the checkpoint at `path` holds moving averages of the weights."""
-  import tensorflow as tf
-  return any(name.startswith(AVERAGES + '/') for name, _ in tf.train.list_variables(path))
+  return _holds(path, AVERAGES)
+
+
+def has_optimizer_state(path):
+  """Whether the checkpoint at `path` is a training run's (it holds the optimizer's state), not
+  weights only (a shipped demo, make_demo_checkpoint.py's)."""
+  return _holds(path, 'optimizer')
 
 
 def restore_weights(path, model, **others):

@@ -90,8 +90,7 @@ def restore(training, config, ckpt_dir, repair=True):
     status = checkpoint.restore(latest)
     status.assert_existing_objects_matched()
   except (AssertionError, ValueError) as e:
-    if weights_fit and not any(name.startswith('optimizer')
-                               for name, _ in tf.train.list_variables(latest)):
+    if weights_fit and not workdir_lib.has_optimizer_state(latest):
       workdir = os.path.dirname(ckpt_dir)
       raise commands.UsageError(
           f'{latest} holds weights only (a shipped demo, or make_demo_checkpoint.py\'s), not a '
