@@ -139,16 +139,12 @@ def score(model, config, head):
 
 def main(argv):
   del argv
-  from data import sources  # pylint: disable=g-import-not-at-top
   from pixcolor import model as model_lib  # pylint: disable=g-import-not-at-top
   from pixel_recursive import commands  # pylint: disable=g-import-not-at-top
   from pixel_recursive import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
   # Before the head's 3,000 steps: a wrong source or --output ended the run after them.
   for flag in ('train', 'eval'):
-    try:
-      sources.check_syntax(FLAGS[flag].value)
-    except sources.DataSourceError as e:
-      raise commands.UsageError(f'--{flag}: {e}') from None
+    commands.check_source(FLAGS[flag].value, f'--{flag}')
   if FLAGS.output:
     commands.check_output_file(FLAGS.output)
   workdir = workdir_lib.resolve(FLAGS.workdir, model_lib.DEMO_WORKDIR)

@@ -57,7 +57,6 @@ def main(argv):
   del argv
   import ml_collections
   import tensorflow as tf
-  from data import sources
   from pixel_recursive import checkpoint_files
   from pixel_recursive import commands
   from pixel_recursive import workdir as workdir_lib
@@ -81,11 +80,7 @@ def main(argv):
   if 'train_pixelcnn' in config:
     config.train_pixelcnn = config.train_refinement = True
   if FLAGS.data_source:
-    try:
-      sources.check_syntax(FLAGS.data_source)
-    except sources.DataSourceError as e:
-      raise commands.UsageError(f'--data_source: {e}') from None
-    config.data.source = FLAGS.data_source
+    config.data.source = commands.check_source(FLAGS.data_source, '--data_source')
   if FLAGS.trained_on:
     config.data.trained_on = FLAGS.trained_on
   if FLAGS.set:

@@ -199,6 +199,17 @@ def check_output_file(path, flag='--output'):
   check_output_dir(os.path.dirname(os.path.abspath(path)), f'folder of {flag}')
 
 
+def check_source(value, flag):
+  """UsageError naming `flag` unless `value` has the form of a data source (`data.sources`; it
+  imports TensorFlow, so only commands that load it anyway check here); returns the value."""
+  from data import sources
+  try:
+    sources.check_syntax(value)
+  except sources.DataSourceError as e:
+    raise UsageError(f'{flag}: {e}') from None
+  return value
+
+
 def _number(value, flag):
   """float(value), or UsageError naming `flag` (make_demo_checkpoint --sampling temperature=abc
   was float()'s ValueError)."""

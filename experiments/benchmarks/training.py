@@ -305,11 +305,8 @@ def main(argv):
   if unknown:
     raise _commands.UsageError(f'--configs: no config named {", ".join(unknown)} in '
                                f'experiments/configs (there: {", ".join(configs.names())})')
-  from data import sources
-  try:  # Read only where a config's own source cannot be: its form is checked now.
-    sources.check_syntax(FLAGS.data_source)
-  except sources.DataSourceError as e:
-    raise _commands.UsageError(f'--data_source: {e}') from None
+  # Read only where a config's own source cannot be: its form is checked now.
+  _commands.check_source(FLAGS.data_source, '--data_source')
   import pixel_recursive  # pylint: disable=unused-import  (quiet TensorFlow start-up)
   for name in FLAGS.configs:
     print(json.dumps(benchmark(name)), flush=True)
