@@ -20,15 +20,23 @@ from data import transforms
 TASKS = ('super_resolution', 'colorization')
 
 
+CROPS = ('celeba', 'center', 'none')  # `crop`'s.
+
+
+def check_crop(how):
+  """ValueError unless `how` is one of CROPS."""
+  if how not in CROPS:
+    raise ValueError(f"data.crop must be 'celeba', 'center' or 'none', got {how!r}")
+
+
 def crop(image, how):
   """'celeba' (central 138 x 138 of aligned CelebA), 'center' (largest centred square) or 'none'."""
+  check_crop(how)
   if how == 'celeba':
     return transforms.celeba_crop(image)
   if how == 'center':
     return transforms.center_square_crop(image)
-  if how == 'none':
-    return image
-  raise ValueError(f"data.crop must be 'celeba', 'center' or 'none', got {how!r}")
+  return image
 
 
 def super_resolution_example(image, highres_size=32, lowres_size=8, crop_how='center',
@@ -58,17 +66,12 @@ def colorization_example(image, image_size=224, chroma_size=28, num_bins=32, cro
           'image': rgb}
 
 
-RESIZE_METHODS = ('area', 'bicubic', 'bilinear', 'lanczos3', 'nearest')
-CROPS = ('celeba', 'center', 'none')  # `crop`'s.
-
-
 def check_data_config(data_config, task):
   """Raises ValueError naming a `data` value the pipeline cannot use (they were tracebacks from
   tf.data or TensorFlow's resize, or ran as something else: a zoom of 1.5, a probability of 2), or
   DataSourceError for a source string of no known form."""
   sources.check_syntax(data_config.source)
-  if data_config.get('crop', 'center') not in CROPS:
-    raise ValueError(f"data.crop must be 'celeba', 'center' or 'none', got {data_config.crop!r}")
+  check_crop(data_config.get('crop', 'center'))
   if data_config.get('shuffle_buffer', 1) < 1:
     raise ValueError(f'data.shuffle_buffer must be >= 1, got {data_config.shuffle_buffer}')
   fractions = {'random_zoom': 'super_resolution', 'random_crop': 'colorization'}
@@ -82,9 +85,9 @@ def check_data_config(data_config, task):
       raise ValueError(f'data.{key} must be a probability in [0, 1], got {value}')
   if task == 'super_resolution':
     method = data_config.get('resize_method', 'area')
-    if method not in RESIZE_METHODS:
-      raise ValueError(f'data.resize_method must be one of {", ".join(RESIZE_METHODS)}, got '
-                       f'{method!r}')
+    if method not in transforms.RESIZE_METHODS:
+      raise ValueError(f'data.resize_method must be one of {", ".join(transforms.RESIZE_METHODS)}, '
+                       f'got {method!r}')
     low, high = data_config.get('lowres_size', 8), data_config.get('highres_size', 32)
     if not (low >= 1 and high == 4 * low):  # The conditioning network upsamples 4x.
       raise ValueError(f'data.highres_size must be 4 x data.lowres_size >= 1, got {high} and {low}')

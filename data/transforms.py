@@ -113,6 +113,9 @@ def random_grayscale(images, seed, probability):
   return _together(images, seed, probability, to_gray)
 
 
+RESIZE_METHODS = ('area', 'bicubic', 'bilinear', 'lanczos3', 'nearest')  # `resize`'s.
+
+
 def resize(image, size, method='area'):
   """Resizes a `[H, W, C]` or `[B, H, W, C]` image to `size` (int or (h, w)); returns float32.
 
@@ -125,7 +128,7 @@ def resize(image, size, method='area'):
   image = to_float(image)
   if method == 'area':
     return tf.image.resize(image, size, method='area')
-  if method in ('bicubic', 'bilinear', 'lanczos3', 'nearest'):
+  if method in RESIZE_METHODS:
     out = tf.image.resize(image, size, method=method, antialias=method != 'nearest')
     return tf.clip_by_value(out, 0.0, 255.0)
   raise ValueError(f'unknown resize method {method!r}')
