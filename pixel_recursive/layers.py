@@ -15,8 +15,9 @@ VALID convolution whose bottom-right kernel tap is the output position:
     current pixel, where a channel mask applies: feature channels are split into one contiguous group per
     image channel (R, G, B; or Cb, Cr), and an output of group g reads inputs of groups < g (mask A, the
     first layer, which reads the image) or <= g (mask B, every later layer).
-The mask is a numpy constant multiplied into the kernel at call time; the kernel variable itself is never
-assigned, so the layers behave the same eagerly, under `tf.function`, XLA and `tf.distribute`.
+The mask is a numpy constant multiplied into the kernel at call time (`MaskedConv2D`, in
+`pixel_recursive.masked_conv`); the kernel variable itself is never assigned, so the layers
+behave the same eagerly, under `tf.function`, XLA and `tf.distribute`.
 
 The same `GatedBlock.vertical` / `GatedBlock.horizontal` methods run on a whole padded image (training,
 naive sampling) and on the small cached windows of `pixel_recursive.sampling` (fast sampling), which is
@@ -28,11 +29,12 @@ import keras
 import tensorflow as tf
 
 # Re-exported: these were always `layers.<name>`, and the sampler and tests use them so.
-from pixel_recursive.causal import causal_mask
-from pixel_recursive.causal import channel_groups
+from pixel_recursive.causal import causal_mask  # pylint: disable=unused-import
+from pixel_recursive.causal import channel_groups  # pylint: disable=unused-import
 from pixel_recursive.causal import gate
 from pixel_recursive.causal import scale_values  # pylint: disable=unused-import
 from pixel_recursive.causal import shift_down
+from pixel_recursive.masked_conv import MaskedConv2D
 
 _PACKAGE = 'pixel_recursive'
 
@@ -51,77 +53,6 @@ def not_a_dict_of(inputs, keys):
   if not isinstance(inputs, collections.abc.Mapping):
     return f'a {type(inputs).__name__}'
   return None if set(keys) <= set(inputs) else f'the keys {sorted(inputs)}'
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class MaskedConv2D(keras.layers.Layer):
-  """VALID 2-D convolution with a constant channel mask on its bottom-right tap.
-
-  The caller pads the input so that the bottom-right tap is the output position (see module docstring).
-
-  Args:
-    filters: number of output channels.
-    kernel_size: (kh, kw).
-    mask_type: None (no mask), 'A' (group g reads groups < g at the current pixel) or 'B' (<= g).
-    num_groups: number of image channels whose order the mask respects.
-    gated_output: True when the output feeds `gate`, so both halves share one grouping.
-    use_bias: add a bias.
-  """
-
-  def __init__(self, filters, kernel_size, mask_type=None, num_groups=1, gated_output=False,
-               use_bias=True, kernel_initializer='glorot_uniform', **kwargs):
-    super().__init__(**kwargs)
-    self.filters = int(filters)
-    self.kernel_size = tuple(int(k) for k in kernel_size)
-    self.mask_type = mask_type
-    self.num_groups = int(num_groups)
-    self.gated_output = bool(gated_output)
-    self.use_bias = bool(use_bias)
-    self.kernel_initializer = keras.initializers.get(kernel_initializer)
-
-  def build(self, input_shape):
-    in_channels = int(input_shape[-1])
-    self.kernel = self.add_weight(
-        name='kernel', shape=self.kernel_size + (in_channels, self.filters),
-        initializer=self.kernel_initializer)
-    self.bias = (self.add_weight(name='bias', shape=(self.filters,), initializer='zeros')
-                 if self.use_bias else None)
-    self.mask = causal_mask(
-        self.kernel_size, channel_groups(in_channels, self.num_groups),
-        channel_groups(self.filters, self.num_groups, gated=self.gated_output), self.mask_type)
-
-  def masked_kernel(self):
-    """The kernel with its mask applied: [kh, kw, in, out]."""
-    # In the layer's compute dtype: under a mixed policy (float32 weights, bfloat16 maths) the
-    # kernel is cast once here, and the 0/1 mask is exact in any float type.
-    kernel = tf.cast(self.kernel, self.compute_dtype)
-    return kernel * tf.constant(self.mask, self.compute_dtype) if self.mask_type else kernel
-
-  def call(self, inputs):
-    kernel = self.masked_kernel()
-    kh, kw = self.kernel_size
-    if self.kernel_size == (1, 1):
-      # A 1x1 convolution is a matmul over the last axis; works for inputs of any rank.
-      outputs = tf.tensordot(inputs, kernel[0, 0], axes=1)
-    elif inputs.shape[1] == kh and inputs.shape[2] == kw:
-      # Exactly one output position (the cached sampler's windows): one matmul, which XLA runs
-      # much faster than a convolution of this shape.
-      flat = tf.reshape(inputs, [-1, kh * kw * inputs.shape[3]])
-      outputs = tf.reshape(tf.matmul(flat, tf.reshape(kernel, [kh * kw * inputs.shape[3], -1])),
-                           [-1, 1, 1, self.filters])
-    else:
-      outputs = tf.nn.conv2d(inputs, kernel, strides=1, padding='VALID')
-    if self.use_bias:
-      outputs = outputs + self.bias
-    return outputs
-
-  def get_config(self):
-    config = super().get_config()
-    config.update(filters=self.filters, kernel_size=self.kernel_size, mask_type=self.mask_type,
-                  num_groups=self.num_groups, gated_output=self.gated_output,
-                  use_bias=self.use_bias,
-                  kernel_initializer=keras.initializers.serialize(self.kernel_initializer))
-    return config
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
