@@ -15,7 +15,26 @@ from data import transforms
 _MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 
+def check_range(images):
+  """A ValueError in words for concrete float images that are not on 0..255: floats in [0, 1]
+  (or [-1, 1]) would otherwise give a pSNR 48 dB too high, or histograms of near-black, silently.
+  Symbolic tensors (inside a `tf.function`) and integer images pass unchecked."""
+  if isinstance(images, tf.Tensor) and not hasattr(images, 'numpy'):
+    return
+  values = np.asarray(images)
+  if values.dtype.kind != 'f' or not values.size:
+    return
+  low, high = float(np.min(values)), float(np.max(values))
+  if low < 0.0 or high > 255.0:
+    raise ValueError(f'the metrics take images on 0..255 (uint8, or floats of that range); got '
+                     f'floats in [{low:.3g}, {high:.3g}]')
+  if high <= 1.0 and np.any(values != np.round(values)):
+    raise ValueError('the metrics take images on 0..255 (uint8, or floats of that range); got '
+                     'floats in [0, 1]: multiply them by 255 first')
+
+
 def _float(images):
+  check_range(images)
   return tf.cast(tf.convert_to_tensor(images), tf.float32)
 
 
@@ -102,6 +121,7 @@ LAB_RANGE = (-128.0, 128.0)
 def lab_ab(rgb):
   """uint8 RGB [..., 3] -> float64 Lab a and b [..., 2] (skimage.color.rgb2lab)."""
   from skimage import color
+  check_range(rgb)
   return color.rgb2lab(np.asarray(rgb, np.float64) / 255.0)[..., 1:]
 
 
@@ -126,6 +146,7 @@ def colourfulness(rgb):
   + 0.3 sqrt(mean(rg)^2 + mean(yb)^2). A gray image scores 0; their study puts "moderately
   colourful" near 33 and "extremely colourful" above 109. Sepia washes score well below photos.
   """
+  check_range(rgb)
   x = np.asarray(rgb, np.float64)
   x = x.reshape(x.shape[0], -1, 3)
   rg = x[..., 0] - x[..., 1]

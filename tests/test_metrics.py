@@ -154,3 +154,17 @@ def test_colourfulness_is_zero_for_gray_and_follows_hasler_and_suesstrunk():
   washed = (luma[..., None] + 0.3 * (photo - luma[..., None])).round().astype(np.uint8)
   ratio = metrics.colourfulness(washed) / metrics.colourfulness(photo.astype(np.uint8))
   assert 0.25 < ratio[0] < 0.35
+
+
+@pytest.mark.parametrize('metric', [
+    lambda x: metrics.psnr(x, x), lambda x: metrics.ms_ssim(x, x),
+    lambda x: metrics.hf_energy_ratio(x, x), metrics.ab_histograms, metrics.colourfulness])
+def test_float_images_off_the_0_to_255_scale_are_refused_in_words(metric):
+  images = random_images(2, 32, 32)
+  metric(images)
+  metric(images.astype(np.float32))  # Floats of the 0..255 range are fine...
+  metric(np.zeros_like(images, np.float32))  # ...and so is black.
+  with pytest.raises(ValueError, match=r'0\.\.255.*multiply them by 255'):
+    metric(images.astype(np.float32) / 255.0)
+  with pytest.raises(ValueError, match=r'0\.\.255.*floats in \[-1'):
+    metric(images.astype(np.float32) / 127.5 - 1.0)
