@@ -110,9 +110,10 @@ def test_a_mistake_ends_with_one_line_and_leaves_the_demo_as_it_was(run, tmp_pat
 
 
 def test_an_output_holding_a_training_run_is_refused_and_keeps_its_checkpoints(run, tmp_path):
-  # The run itself (it lost its older checkpoints and its optimizer state), or another run.
+  # The run itself (it lost its older checkpoints and its optimizer state), however spelt, or
+  # another run.
   other = copy_run(run, tmp_path)
-  for output, message in ((run, 'is the --workdir'), (other, 'holds a training run')):
+  for output, message in ((str(run) + os.sep, 'is the --workdir'), (other, 'holds a training run')):
     before = sorted(os.listdir(os.path.join(output, 'checkpoints')))
     result = run_in_process(SCRIPT, f'--workdir={run}', f'--output={output}')
     assert_usage_error(result, f'--output {output} {message}')

@@ -395,14 +395,14 @@ def test_training_images_smaller_than_the_examples_are_counted_in_a_warning(tmp_
   for split in ('train', 'eval'):
     (tmp_path / split).mkdir()
     for k in range(8):
-      shape = [16, 24, 3] if k < 3 else [32, 32, 3]
+      shape = [16, 40, 3] if k < 3 else [32, 32, 3]  # Its short side decides: 16 < 32.
       Image.fromarray(random_image(shape, seed=k)).save(tmp_path / split / f'{k}.png')
   caplog.set_level('WARNING')
   source = f'folder:{tmp_path}'
   assert pipeline.warn_if_enlarged(sr_config(source=source), 'super_resolution') == 3
   said = [r.getMessage() for r in caplog.records]
   assert said == [f'3 of the first 8 training images of {source} are smaller than the 32 x 32 '
-                  'examples made from them (e.g. 16 x 24): enlarged, they hold less detail than '
+                  'examples made from them (e.g. 16 x 40): enlarged, they hold less detail than '
                   'the model learns to draw']
   assert pipeline.warn_if_enlarged(sr_config(source=source, highres_size=16),
                                    'super_resolution') == 0
@@ -420,6 +420,7 @@ def test_data_config_values_the_pipeline_cannot_use_are_named():
       (color_config(shuffle_buffer=-1), 'colorization', 'data.shuffle_buffer must be >= 1'),
       (sr_config(random_zoom_probability=-0.1), 'super_resolution', 'random_zoom_probability'),
       (sr_config(lowres_size=0, highres_size=0), 'super_resolution', r'got 0 and 0$'),
+      (sr_config(lowres_size=8, highres_size=40), 'super_resolution', r'got 40 and 8$'),
       (color_config(random_crop=2.0), 'colorization', r'random_crop must be in \[0, 1\]'),
       (color_config(source='photos'), 'colorization', "data.source 'photos' is not one of")):
     with pytest.raises((ValueError, sources.DataSourceError), match=message):
