@@ -8,7 +8,6 @@ Images: rows are eval examples; columns are the gray input, then per sample the 
 sample shown over the downsampled gray and its refined full-size colouring, then the truth.
 """
 import math
-import os
 
 from absl import logging
 import numpy as np
@@ -99,7 +98,7 @@ class PixColorTask(task_lib.Task):
       # The backbone's conditioning_weights are read only where init_from lacks its weights: they
       # would be overwritten (and 'imagenet' cannot be fetched offline, e.g. to fine-tune the
       # shipped model).
-      path = workdir.latest_checkpoint(os.path.expanduser(self.init_from))
+      path = workdir.init_from_checkpoint(self.init_from)
       model = build(False)
       missing = self._init_from(model, path)
       backbone = weight_paths(model, model.backbone)

@@ -4,7 +4,6 @@ Binds `pixel_recursive.model` to the super-resolution examples of `data.pipeline
 metrics (nats of A+B, of A alone, of B alone), their scalars in bits/dim, and TensorBoard's sample
 grids. The protocol is `training.task.Task`'s.
 """
-import os
 
 import numpy as np
 
@@ -48,7 +47,7 @@ class SuperResolutionTask(task_lib.Task):
       raise commands.UsageError(str(e)) from None
     init_from = self.config_init_from
     if init_from and initial_weights:
-      path = workdir.latest_checkpoint(os.path.expanduser(init_from))
+      path = workdir.init_from_checkpoint(init_from)
       missing = workdir.restore_matching_weights(path, model)  # UsageError if it holds none.
       workdir.log_initialised_from(path, missing)
     return model

@@ -263,6 +263,17 @@ def latest_checkpoint(workdir):
   return path
 
 
+def init_from_checkpoint(init_from):
+  """The newest checkpoint of the run a config's `init_from` names; UsageError naming init_from and
+  what to do when it has none (e.g. bedrooms_demo.py's stage 1 not trained yet)."""
+  try:
+    return latest_checkpoint(os.path.expanduser(init_from))
+  except commands.UsageError as e:
+    raise commands.UsageError(
+        f'init_from {init_from}: {e}: train that run first, or set --config.init_from to a run '
+        'or a shipped demo folder that has one') from None
+
+
 def restore(workdir, build_model):
   """Builds the model a training run's workdir describes and loads its newest readable weights.
 

@@ -304,6 +304,11 @@ def test_one_network_at_a_time_through_init_from(tmp_path):
   other = tiny_config(init_from=str(tmp_path / 'other'))
   with pytest.raises(commands.UsageError, match="holds none of this model's weights"):
     task_lib.PixColorTask(other).build_model(other.model)
+  # A run not trained yet: named, with what to do.
+  untrained = tiny_config(init_from=str(tmp_path / 'not_yet'))
+  with pytest.raises(commands.UsageError, match='^init_from .*not_yet: no checkpoint under .*: '
+                     'train that run first'):
+    task_lib.PixColorTask(untrained).build_model(untrained.model)
 
 
 def test_gradient_multiplier_freezes_the_conditioning_network_until_its_step(tmp_path):

@@ -718,9 +718,13 @@ def test_init_from_starts_a_run_from_another_runs_weights(tmp_path):
     np.testing.assert_array_equal(ours[key].numpy(), theirs[key].numpy(), err_msg=key)
   assert any(not np.array_equal(v.numpy(), theirs[k].numpy())
              for k, v in workdir_lib.weights_by_path(fresh).items())
-  with pytest.raises(commands.UsageError, match='no checkpoint'):
-    bad = tiny_config(init_from=str(tmp_path))
-    task_lib.SuperResolutionTask(bad).build_model(bad.model)
+  # A run not trained yet (bedrooms_demo.py's stage 1): the message names init_from and what to do.
+  for missing in (tmp_path, tmp_path / 'not_yet'):
+    with pytest.raises(commands.UsageError, match=(
+        f'^init_from {re.escape(str(missing))}: no checkpoint under .*: train that run first, or '
+        'set --config.init_from to a run or a shipped demo folder that has one$')):
+      bad = tiny_config(init_from=str(missing))
+      task_lib.SuperResolutionTask(bad).build_model(bad.model)
   # A checkpoint of something else (another model, a typo'd workdir of another project).
   tf.train.Checkpoint(unrelated=tf.Variable([1.0, 2.0])).save(
       str(tmp_path / 'other' / 'checkpoints' / 'ckpt'))
