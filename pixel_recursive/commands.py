@@ -170,12 +170,22 @@ FILE_NAME_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.gif', '.bmp', '.webp', '.tif'
                         '.html')
 
 
+def check_local(path, what):
+  """UsageError if `path` is a URL (gs://bucket/run, s3://...): workdirs and outputs are read and
+  written through the local file system (os, open), so such a path became a local folder named
+  'gs:' beside TensorFlow's own writes to the bucket."""
+  if re.match(r'[A-Za-z][A-Za-z0-9+.-]*://', path or ''):
+    raise UsageError(f'{what} {path} is a URL: give a local folder (a bucket mounted with gcsfuse, '
+                     'or a run copied from it, is one)')
+
+
 def check_output_dir(path, what='output folder'):
   """Creates the output folder (`what` names it in the messages: a training run's '--workdir'), or
   raises UsageError if it is a file, is named as a file (`result.png`, not yet a folder; with a
-  final slash it is meant as one) or cannot be created or written."""
+  final slash it is meant as one), a URL, or cannot be created or written."""
   if not path:
     raise UsageError(f'{what} is empty: give a folder')
+  check_local(path, what)
   if os.path.exists(path) and not os.path.isdir(path):
     raise UsageError(f'{what} {path} is a file, not a folder')
   root, extension = os.path.splitext(path)

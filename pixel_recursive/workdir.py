@@ -89,6 +89,7 @@ def config_changes(path, resolved):
 def read_config(workdir):
   """The resolved config a training run left in `workdir`, as a ConfigDict."""
   path = os.path.join(workdir, CONFIG_FILE)
+  commands.check_local(workdir, 'workdir')
   if os.path.exists(workdir) and not os.path.isdir(workdir):
     raise commands.UsageError(f'workdir {workdir} is a file, not a folder')
   if not os.path.isdir(workdir):

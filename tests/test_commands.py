@@ -176,6 +176,14 @@ MORE_CASES = [
     ('pixcolor.train', ['--config=experiments/configs/pixcolor_tiny.py', '--config.train_steps=1',
                         '--workdir={file}/run'], 'cannot create --workdir {file}/run: Not a '
      'directory'),
+    # A URL (a bucket): it became a local folder named 'gs:' beside TensorFlow's own writes there.
+    ('pixel_recursive.train', ['--config=experiments/configs/faces_tiny.py',
+                               '--workdir=gs://bucket/run'],
+     '--workdir gs://bucket/run is a URL: give a local folder'),
+    ('pixel_recursive.upsample', ['--workdir=gs://bucket/run', '--input=docs', '--output={tmp}/o'],
+     'workdir gs://bucket/run is a URL'),
+    ('pixcolor.colorize', ['--input=docs', '--output=s3://bucket/out'],
+     'output folder s3://bucket/out is a URL'),
     # The data source's own errors (data.errors.DataSourceError) are the user's too.
     ('pixel_recursive.train', ['--config=experiments/configs/faces_tiny.py',
                                '--config.train_steps=1', '--config.data.source=folder:{tmp}/none',
