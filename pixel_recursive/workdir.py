@@ -267,6 +267,7 @@ def latest_checkpoint(workdir):
 def init_from_checkpoint(init_from):
   """The newest checkpoint of the run a config's `init_from` names; UsageError naming init_from and
   what to do when it has none (e.g. bedrooms_demo.py's stage 1 not trained yet)."""
+  commands.check_local(init_from, 'init_from')
   try:
     return latest_checkpoint(os.path.expanduser(init_from))
   except commands.UsageError as e:

@@ -725,6 +725,9 @@ def test_init_from_starts_a_run_from_another_runs_weights(tmp_path):
         'set --config.init_from to a run or a shipped demo folder that has one$')):
       bad = tiny_config(init_from=str(missing))
       task_lib.SuperResolutionTask(bad).build_model(bad.model)
+  with pytest.raises(commands.UsageError, match='^init_from gs://bucket/run is a URL'):
+    bad = tiny_config(init_from='gs://bucket/run')
+    task_lib.SuperResolutionTask(bad).build_model(bad.model)
   # A checkpoint of something else (another model, a typo'd workdir of another project).
   tf.train.Checkpoint(unrelated=tf.Variable([1.0, 2.0])).save(
       str(tmp_path / 'other' / 'checkpoints' / 'ckpt'))
