@@ -209,6 +209,19 @@ def test_learning_rate_warms_up_and_drops_at_its_steps_also_after_a_resume(tmp_p
   np.testing.assert_allclose([rates[5], rates[6]], [5e-4, 5e-4], rtol=1e-5)
 
 
+def test_either_part_of_the_schedule_alone_is_a_schedule():
+  # The train step applies `learning_rate_at` only where `has_schedule` says there is one.
+  def config(**values):
+    return ml_collections.ConfigDict({'learning_rate': 1e-3, **values})
+  assert optim.has_schedule(config(warmup_steps=2))
+  assert optim.has_schedule(config(learning_rate_drop_steps=(5,), learning_rate_drop_factor=0.5))
+  assert not optim.has_schedule(config(warmup_steps=0, learning_rate_drop_steps=()))
+  np.testing.assert_allclose(
+      [float(optim.learning_rate_at(config(learning_rate_drop_steps=(5,),
+                                           learning_rate_drop_factor=0.5), s)) for s in (4, 5)],
+      [1e-3, 5e-4], rtol=1e-6)
+
+
 def test_the_optimizer_is_the_one_its_config_names_with_the_papers_defaults():
   """RMSProp as Dahl et al. (decay 0.95, momentum 0.9, epsilon 1e-8) when the config names no
   values; the config's values, weight decay included, when it does; Adam likewise. Every shipped
@@ -351,7 +364,11 @@ def test_the_l2_baselines_images_show_its_prediction_between_bicubic_and_the_tru
 
 @pytest.mark.parametrize('key,value,message', [
     ('learning_rate_drop_steps', (5, 3), 'increasing positive steps'),
+    ('learning_rate_drop_steps', (0, 3), 'increasing positive steps'),
+    ('learning_rate_drop_steps', (2.5,), 'increasing positive steps'),
     ('learning_rate_drop_factor', 1.5, 'learning_rate_drop_factor must be in (0, 1]'),
+    ('learning_rate_drop_factor', 0.0, 'learning_rate_drop_factor must be in (0, 1]'),
+    ('warmup_steps', -1, 'warmup_steps must be >= 0, got -1'),
 ])
 def test_a_schedule_that_cannot_be_meant_is_a_usage_error(key, value, message):
   with pytest.raises(commands.UsageError, match=re.escape(message)):
