@@ -435,11 +435,12 @@ def test_output_names_never_collide(tmp_path):
 
 
 @pytest.mark.parametrize('batch_size', [1, 4, 10])
-def test_each_output_is_seeded_by_its_input_and_sample_whatever_the_batch(batch_size):
+def test_each_output_is_seeded_by_its_input_and_sample_whatever_the_batch(batch_size, caplog):
   """`upsample` and `colorize` sample output k of input i with derive_seed(seed, i, k): each output
   once, the samples of one input with different seeds, the last batch's padding never written."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   from pixel_recursive import sampling  # pylint: disable=g-import-not-at-top
+  caplog.set_level('INFO')
   items = [np.full([2], i) for i in range(3)]
   written, sizes = {}, []
 
@@ -455,6 +456,10 @@ def test_each_output_is_seeded_by_its_input_and_sample_whatever_the_batch(batch_
   assert written == {(i, k): sampling.derive_seed(7, i, k) for i in range(3) for k in range(2)}
   assert len(set(written.values())) == 6
   assert set(sizes) == {min(batch_size, 6)}  # One shape for the compiled sampler.
+  # Progress after each batch, in outputs written (the padding not counted): 6 outputs in all.
+  progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith('sampled ')]
+  done = list(range(batch_size, 6, batch_size)) + [6]
+  assert progress == [f'sampled {n}/6 ({100 * n // 6}%)' for n in done]
 
 
 def test_the_last_line_counts_what_was_written_in_good_english(capsys):
