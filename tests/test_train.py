@@ -125,7 +125,8 @@ def test_a_tf_config_that_names_no_place_in_a_cluster_is_a_usage_error(monkeypat
                              '"index": 1}}')  # What the tests' two workers are given.
   # JSON's true is Python's 1, a place in a cluster of two: checked directly, as a strategy made
   # with it would wait for the other worker.
-  with pytest.raises(commands.UsageError, match="the task index true is not one of the cluster's 2"):
+  with pytest.raises(commands.UsageError,
+                     match="the task index true is not one of the cluster's 2"):
     distribute.check_tf_config('{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": '
                                '"worker", "index": true}}')
 
