@@ -19,7 +19,8 @@ _PACKAGE = 'pixel_recursive'
 class MaskedConv2D(keras.layers.Layer):
   """VALID 2-D convolution with a constant channel mask on its bottom-right tap.
 
-  The caller pads the input so that the bottom-right tap is the output position (see module docstring).
+  The caller pads the input so that the bottom-right tap is the output position (see the module
+  docstring).
 
   Args:
     filters: number of output channels.
