@@ -36,7 +36,7 @@ FLAGS = flags.FLAGS
 
 def define_flags():
   batch_command.define_batch_flags('pixcolor/demo/photos', 'Colourings', models=('photos',),
-                              candidates=True)
+                                   candidates=True)
 
 
 def read_luminance(path):
@@ -80,7 +80,7 @@ def colorize_all(model, grays, num_samples, temperature, seed, batch_size, metho
     write(i, k, model.combine(grays[i][None], chroma[None]).numpy()[0])
 
   batch_command.sample_in_batches(small, num_samples, seed, batch_size, sample, write_chroma,
-                             'colorized')
+                                  'colorized')
 
 
 def main(argv):

@@ -46,8 +46,8 @@ FLAGS = flags.FLAGS
 
 def define_flags():
   batch_command.define_batch_flags('pixel_recursive/demo/faces (--model=bedrooms: demo/bedrooms)',
-                              'Samples', guidance=True, models=('faces', 'bedrooms'),
-                              candidates=True)
+                                   'Samples', guidance=True, models=('faces', 'bedrooms'),
+                                   candidates=True)
   flags.DEFINE_bool('faces', False, 'Find the faces in each photo, crop each as the training faces '
                     'were framed and upsample each (a photo without a face is named on stderr).')
 
