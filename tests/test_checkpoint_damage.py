@@ -306,3 +306,14 @@ def test_a_checkpoints_step_is_the_number_its_path_ends_with():
   from pixel_recursive import checkpoint_files
   assert checkpoint_files.step_of('/runs/run-3/checkpoints/ckpt-1200') == 1200
   assert checkpoint_files.step_of('/runs/run-3/checkpoints/ckpt') == -1
+
+
+def test_without_a_state_file_checkpoints_are_ordered_by_step_not_by_name(tmp_path):
+  """ckpt-10 is newer than ckpt-9 (by name it sorts before it), and a folder that happens to end in
+  `.index` is no checkpoint."""
+  from pixel_recursive import checkpoint_files
+  for name in ('ckpt-9.index', 'ckpt-10.index', 'ckpt-2.index'):
+    (tmp_path / name).write_bytes(b'')
+  (tmp_path / 'ckpt-11.index').mkdir()
+  assert [os.path.basename(p) for p in checkpoint_files.checkpoints_newest_first(str(tmp_path))] == [
+      'ckpt-10', 'ckpt-9', 'ckpt-2']
