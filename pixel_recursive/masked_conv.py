@@ -62,16 +62,9 @@ class MaskedConv2D(keras.layers.Layer):
 
   def call(self, inputs):
     kernel = self.masked_kernel()
-    kh, kw = self.kernel_size
     if self.kernel_size == (1, 1):
       # A 1x1 convolution is a matmul over the last axis; works for inputs of any rank.
       outputs = tf.tensordot(inputs, kernel[0, 0], axes=1)
-    elif inputs.shape[1] == kh and inputs.shape[2] == kw:
-      # Exactly one output position (the cached sampler's windows): one matmul, which XLA runs
-      # much faster than a convolution of this shape.
-      flat = tf.reshape(inputs, [-1, kh * kw * inputs.shape[3]])
-      outputs = tf.reshape(tf.matmul(flat, tf.reshape(kernel, [kh * kw * inputs.shape[3], -1])),
-                           [-1, 1, 1, self.filters])
     else:
       outputs = tf.nn.conv2d(inputs, kernel, strides=1, padding='VALID')
     if self.use_bias:

@@ -179,6 +179,23 @@ def test_keras_save_and_load_round_trip(case, tmp_path):
   np.testing.assert_allclose(loaded(x, conds).numpy(), model(x, conds).numpy(), atol=1e-6)
 
 
+
+def test_a_masked_convolution_of_ones_own_saves_and_loads_with_keras(tmp_path):
+  """MaskedConv2D in a user's own model: every argument survives a .keras file (a bias where it had
+  none, or the default initializer, would not)."""
+  conv = layers.MaskedConv2D(4, (2, 3), 'B', num_groups=2, gated_output=True, use_bias=False,
+                             kernel_initializer='he_normal', name='masked')
+  model = keras.Sequential([keras.Input([5, 7, 2]), conv])
+  path = os.path.join(tmp_path, 'mine.keras')
+  model.save(path)
+  loaded = keras.models.load_model(path).get_layer('masked')
+  assert loaded.get_config() == conv.get_config()
+  assert loaded.bias is None and len(loaded.weights) == 1
+  assert type(loaded.kernel_initializer).__name__ == 'HeNormal'
+  np.testing.assert_array_equal(loaded.mask, conv.mask)
+  x = tf.random.uniform([1, 5, 7, 2], seed=4)
+  np.testing.assert_allclose(loaded(x).numpy(), conv(x).numpy(), atol=1e-6)
+
 def test_works_for_any_image_size():
   model, _ = make_model(**CASES['rgb_256'])
   assert model(tf.zeros([2, 3, 17, 3])).shape == (2, 3, 17, 3, 256)
