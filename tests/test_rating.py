@@ -319,6 +319,19 @@ def test_a_title_cannot_end_the_pages_script(tmp_path):
   assert page_data(tmp_path / 'study' / 'index.html')['title'] == title
 
 
+def test_build_embeds_images_at_most_max_side_shown_at_display_size(tmp_path):
+  truth, samples = make_folders(tmp_path, ['a', 'b'], h=20, w=40)
+  out = str(tmp_path / 'study')
+  result = run_cli('build', f'--truth={truth}', f'--samples={samples}', f'--output={out}',
+                   '--display_size=96', '--max_side=16')
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.startswith(f'wrote 2 pairs to {out}/index.html (send to raters) and ')
+  data = page_data(os.path.join(out, 'index.html'))
+  assert data['display_size'] == 96
+  for pair in data['pairs']:
+    for side in ('left', 'right'):
+      assert decode_data_uri(pair[side]['src']).shape == (8, 16, 3)
+
 def test_build_skips_unreadable_files_and_exits_1(tmp_path):
   truth, samples = make_folders(tmp_path, ['good', 'bad'])
   with open(os.path.join(samples, 'bad.png'), 'w') as f:
@@ -327,6 +340,8 @@ def test_build_skips_unreadable_files_and_exits_1(tmp_path):
   result = run_cli('build', f'--truth={truth}', f'--samples={samples}', f'--output={out}')
   assert result.returncode == 1
   assert 'bad.png' in result.stderr and 'Traceback' not in result.stderr
+  assert '1 of 2 pairs could not be read' in result.stderr
+  assert result.stdout.startswith(f'wrote 1 pair to {out}/index.html (send to raters)')
   with open(os.path.join(out, 'pairs.json')) as f:
     study = json.load(f)
   assert [p['file'] for p in study['pairs']] == ['good']
@@ -358,7 +373,10 @@ def test_build_errors_name_the_problem(tmp_path):
 # One line on stderr and exit status 2 (the cases above go through the same commands.run).
 @pytest.mark.parametrize('args, message', [
     (['build', '--samples=S', '--output=O'], '--truth is required'),
-    (['build', '--truth=T', '--samples=S', '--output=O', '--pairs=x.json'], 'not a flag of'),
+    (['build', '--truth=T', '--samples=S', '--output=O', '--pairs=x.json'],
+     '--pairs is not a flag of `rating build`'),
+    (['score', 'a.json', '--pairs=x.json', '--seed=3', '--title=T'],
+     '--seed, --title are not flags of `rating score`'),
     (['build', '--truth=T', '--samples=S', '--output=O', '--preset=faces'], 'should be one of'),
     (['frobnicate'], 'say `build`'),
     (['build', 'stray', '--truth=T', '--samples=S', '--output=O'], 'unexpected arguments: stray'),
@@ -432,6 +450,9 @@ def test_score_cli_writes_json(tmp_path):
   pairs = write_json(tmp_path / 'pairs.json', fake_study(['left', 'left', 'right', 'right']))
   path = answers_file(tmp_path / 'a.json', {'p0': 'right', 'p1': 'left', 'p2': 'right',
                                             'p3': 'left'}, rater='ann')
+  result = run_cli('score', path, f'--pairs={pairs}')  # The table only.
+  assert result.returncode == 0, result.stderr
+  assert 'ann' in result.stdout and 'wrote' not in result.stdout
   out = tmp_path / 'scores.json'
   result = run_cli('score', path, f'--pairs={pairs}', f'--output={out}')
   assert result.returncode == 0, result.stderr

@@ -54,8 +54,9 @@ def _check_flags(command):
   wrong = [f'--{name}' for name in sorted(set(n for v in _FLAGS_OF.values() for n in v))
            if FLAGS[name].present and name not in _FLAGS_OF[command]]
   if wrong:
-    raise commands.UsageError(f'{", ".join(wrong)} {"is" if len(wrong) == 1 else "are"} not a '
-                              f'flag of `rating {command}`')
+    raise commands.UsageError(f'{", ".join(wrong)} '
+                              f'{"is not a flag" if len(wrong) == 1 else "are not flags"} of '
+                              f'`rating {command}`')
 
 
 def _build(rest):
