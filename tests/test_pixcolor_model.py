@@ -555,6 +555,10 @@ def test_resnet_stages_strides_and_channels():
   for bad in [(), (2, 0)]:
     with pytest.raises(ValueError, match='at least one stage of >= 1 block'):
       resnet_lib.ResNetFeatures(blocks=bad)
+  with pytest.raises(ValueError, match='conditioning.width must be >= 1, got 0'):
+    resnet_lib.ResNetFeatures(blocks=(1,), width=0)
+  with pytest.raises(ValueError, match=r'conditioning.bn_momentum must be in \[0, 1\], got 1.5'):
+    resnet_lib.ResNetFeatures(blocks=(1,), bn_momentum=1.5)
 
 
 def test_resnet_batch_norm_learns_its_statistics_only_in_training():
@@ -566,6 +570,7 @@ def test_resnet_batch_norm_learns_its_statistics_only_in_training():
   inference = net(gray).numpy()
   bns = [l for l in net.named_layers().values() if isinstance(l, keras.layers.BatchNormalization)]
   assert len(bns) == 1 + 4 + 4 + 3  # The stem; per block 3, and 1 more for a projection.
+  assert {bn.momentum for bn in bns} == {0.5}
   before = [bn.moving_mean.numpy() for bn in bns]
   np.testing.assert_array_equal(net(gray).numpy(), inference)
   assert all(np.array_equal(bn.moving_mean.numpy(), b) for bn, b in zip(bns, before))
@@ -582,6 +587,11 @@ def test_conditioning_weights_that_do_not_fit_are_a_clear_error(tmp_path):
   other.save_weights(path)
   with pytest.raises(ValueError, match='does not fit the conditioning network'):
     model_lib.build_model(tiny_model_config(conditioning_weights=path), load_pretrained=True)
+  # Keras says which layer, then why (on the line after): the one line keeps both.
+  with pytest.raises(ValueError, match=r"object <BatchNormalization name=conv3_block2_1_bn, "
+                     r"built=True>: Layer 'conv3_block2_1_bn' expected 4 variables"):
+    resnet_lib.load_resnet_weights(
+        resnet_lib.ResNetFeatures(blocks=(1, 2), width=4, max_pool=False), path)
   with pytest.raises(ValueError, match='is not a file'):
     model_lib.build_model(tiny_model_config(conditioning_weights=str(tmp_path / 'missing.h5')),
                           load_pretrained=True)
