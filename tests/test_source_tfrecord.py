@@ -138,6 +138,18 @@ def test_tfrecord_training_shuffles_files_by_seed(tmp_path):
       f'tfrecord:{tmp_path}/*', 'train', shuffle_files=True, seed=s)[0])] for s in (1, 1, 2)]
   assert orders[0] == orders[1] and orders[0] != orders[2]
   assert sorted(orders[0]) == sorted(orders[2])
+  ds = sources.load(f'tfrecord:{tmp_path}/*', 'train', shuffle_files=True, seed=1)[0]
+  two = [fingerprint(im) for im in images_of(ds.repeat(2))]
+  assert two[:6] == orders[0] and sorted(two[6:]) == sorted(orders[0]) and two[6:] != orders[0]
+
+
+def test_tfrecord_shards_are_read_side_by_side_in_blocks_of_16_records(tmp_path):
+  """Records of several shards mix (a shard often holds one class): files are interleaved, 16
+  records of each in turn, not read one after the other."""
+  written = distinct_shards(str(tmp_path), ['train-0', 'train-1', 'eval-0'], per_shard=20)
+  first, second = ([fingerprint(im) for im in written[n]] for n in ('train-0', 'train-1'))
+  order = [fingerprint(im) for im in images_of(sources.load(f'tfrecord:{tmp_path}/*', 'train')[0])]
+  assert order == first[:16] + second[:16] + first[16:] + second[16:]
 
 
 def test_tfrecord_errors_name_the_glob_or_the_file(tmp_path):

@@ -406,6 +406,11 @@ def test_folder_file_shuffle_is_seeded_and_keeps_every_file(tmp_path):
   assert order(1) != order(2)
   assert sorted(order(1)) == sorted(fingerprint(x) for x in images_of(
       sources.load(f'folder:{tmp_path}', 'train')[0]))
+  # Each epoch of the repeated dataset in a new order (not the first epoch's again).
+  ds = sources.load(f'folder:{tmp_path}', 'train', shuffle_files=True, seed=1)[0]
+  two = [fingerprint(x) for x in images_of(ds.repeat(2))]
+  assert two[:len(two) // 2] == order(1) and sorted(two[len(two) // 2:]) == sorted(order(1))
+  assert two[len(two) // 2:] != order(1)
 
 
 def test_folder_errors(tmp_path):
