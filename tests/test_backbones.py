@@ -64,6 +64,15 @@ def test_backbones_build_and_meet_the_chroma_grid(cond):
   assert logits.shape == (2, 4, 4, 2, 32) and np.all(np.isfinite(aux['loss']))
 
 
+def test_the_resnets_batch_norm_momentum_comes_from_the_config():
+  c = tiny_model_config()
+  c.conditioning.bn_momentum = 0.5
+  net = backbones.make_backbone(c, c.image_size, c.chroma_size)
+  net(tf.zeros([1, c.image_size, c.image_size, 1], tf.uint8))
+  bns = [l for l in net.named_layers().values() if isinstance(l, keras.layers.BatchNormalization)]
+  assert bns and {bn.momentum for bn in bns} == {0.5}
+
+
 def test_the_backbones_input_is_the_gray_photo_replicated_and_scaled_for_mobilenet(weights_file):
   path, _ = weights_file
   model = model_lib.build_model(mobilenet_config(conditioning_weights=path), load_pretrained=True)
@@ -195,6 +204,10 @@ def test_imagenet_weights_keras_cannot_download_end_in_one_line(monkeypatch):
     model_lib.build_model(mobilenet_config(conditioning_weights='imagenet'), load_pretrained=True)
   with pytest.raises(backbones.WeightsError, match=message.format('ResNet50')):
     backbones.load_weights(types.SimpleNamespace(blocks=(3, 4, 6), width=64), 'imagenet')
+  # ResNet50's blocks at another width: no download is tried, the mismatch is named.
+  with pytest.raises(backbones.WeightsError, match=r'^model\.conditioning_weights=imagenet: no '
+                     r'keras\.applications ResNet has blocks \(3, 4, 6\) and width 8$'):
+    backbones.load_weights(types.SimpleNamespace(blocks=(3, 4, 6), width=8), 'imagenet')
 
 
 def test_an_unknown_backbone_is_a_clear_error():
