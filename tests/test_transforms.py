@@ -304,6 +304,14 @@ def test_random_square_crop_is_a_square_of_the_image_fixed_by_its_seed():
   assert len({side for side, _ in seen}) >= 5  # the sides over [min_scale, 1] of the short side.
 
 
+def test_random_square_crop_reaches_every_side_from_min_scale_to_the_whole_short_side():
+  """Sides are scale x short side rounded, so both ends are drawn (truncated, the whole short side
+  never would be)."""
+  image = tf.constant(random_image([10, 16, 3]))
+  sides = [transforms.random_square_crop(image, [seed, 2], 0.5).shape[0] for seed in range(100)]
+  assert set(sides) == {5, 6, 7, 8, 9, 10}
+
+
 def test_random_flip_flips_every_field_together_about_half_the_time():
   image = random_image([H, W, 3])
   flips = 0
