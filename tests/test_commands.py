@@ -170,6 +170,9 @@ MORE_CASES = [
     ('pixcolor.train', ['--config=experiments/configs/pixcolor_tiny.py', '--workdir={tmp}/x',
                         '--config.model.chroma_size=0', '--config.data.chroma_size=0'],
      'model.chroma_size must be >= 1, got 0'),
+    ('pixcolor.train', ['--config=experiments/configs/pixcolor_tiny.py', '--workdir={tmp}/x',
+                        '--config.model.num_bins=1', '--config.data.num_bins=1'],
+     'model.num_bins must be >= 2, got 1'),
     ('pixel_recursive.train', ['--config=experiments/configs/faces_tiny.py', '--cpu_replicas=-1',
                                '--workdir={tmp}/x'], '--cpu_replicas=-1: -1 is not a non-negative'),
     # A workdir that cannot be made (here a file in its path; or no permission): exit 2, not 1.

@@ -297,6 +297,12 @@ def test_one_network_at_a_time_through_init_from(tmp_path):
                       **{'model.pixelcnn.filters': 12})
   with pytest.raises(commands.UsageError, match='does not hold the weights'):
     task_lib.PixColorTask(wider).build_model(wider.model)
+  # Nor one whose adaptation network has a layer more than init_from's (it feeds the PixelCNN).
+  deeper = tiny_config(train_steps=2, image_every_steps=0, eval_every_steps=0,
+                       train_pixelcnn=False, init_from=str(tmp_path / 'pixelcnn'),
+                       **{'model.adaptation.num_layers': first.model.adaptation.num_layers + 1})
+  with pytest.raises(commands.UsageError, match=r'does not hold the weights .* e\.g\. adaptation'):
+    task_lib.PixColorTask(deeper).build_model(deeper.model)
   # A run of another model (a super-resolution run): refused even when both networks train (it
   # trained from nothing, saying it started from that run).
   tf.train.Checkpoint(unrelated=tf.Variable([1.0, 2.0])).save(
