@@ -152,7 +152,7 @@ class PreparedBuilder:
         {'image': self.images, 'label': np.arange(len(self.images))})
 
 
-@pytest.mark.parametrize('num_shards', [1, 4])
+@pytest.mark.parametrize('num_shards', [1, 2, 4])  # Fewer files than pipelines, as many, more.
 def test_a_prepared_tfds_dataset_is_read_offline_as_configured(monkeypatch, num_shards):
   """No host is tried for a prepared dataset (this one cannot be reached) and tfds_download, on by
   default, only lets TFDS see it is prepared; the split named by tfds_eval_split is read with its
@@ -510,13 +510,15 @@ def test_a_small_source_keeps_at_least_one_image_for_eval_unless_it_has_one_imag
       sources.load(f'npz:{tmp_path / "a.npz"}', 'eval')
 
 
-def test_npz_train_and_eval_arrays(tmp_path):
+def test_npz_train_and_eval_arrays(tmp_path, monkeypatch):
   train, evals = distinct_images(5), distinct_images(3, 7, 9)
   np.savez_compressed(tmp_path / 'b.npz', train_images=train, eval_images=evals)
   np.testing.assert_array_equal(
       np.stack(images_of(sources.load(f'npz:{tmp_path / "b.npz"}', 'train')[0])), train)
   np.testing.assert_array_equal(
       np.stack(images_of(sources.load(f'npz:{tmp_path / "b.npz"}', 'eval')[0])), evals)
+  monkeypatch.setenv('HOME', str(tmp_path))  # npz:~/... is the file in the home folder.
+  np.testing.assert_array_equal(np.stack(images_of(sources.load('npz:~/b.npz', 'eval')[0])), evals)
 
 
 @pytest.mark.parametrize('shape', [(4, H, W), (4, H, W, 1)])
@@ -541,6 +543,9 @@ def test_npz_sharding_gives_disjoint_halves(tmp_path):
     (dict(images=distinct_images(4).astype(np.float32)),
      r'images must be uint8 .*, got float32 \[4, 6, 10, 3\]: floats in \[0, 1\]\? store \(images '
      r'\* 255\)\.round\(\)\.astype\(np\.uint8\)$'),
+    # NumPy's own default float (np.random.rand, images / 255.0): the same advice.
+    (dict(images=distinct_images(4) / 255.0),
+     r'got float64 \[4, 6, 10, 3\]: floats in \[0, 1\]\? store'),
     (dict(images=distinct_images(4)[..., :2]),
      r'images must be uint8 .*, got uint8 \[4, 6, 10, 2\]$'),
     (dict(images=np.zeros([4, H], np.uint8)), 'must be uint8'),
