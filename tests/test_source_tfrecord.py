@@ -179,15 +179,17 @@ def test_tfrecord_errors_name_the_glob_or_the_file(tmp_path):
 
 def test_undecodable_records_are_skipped_named_and_counted(tmp_path, caplog):
   good = [np.full([H, W, 3], k, np.uint8) for k in (10, 20, 30)]
-  payloads = [encoded(good[0]), b'not an image', encoded(good[1]), encoded(good[2])[:40]]
+  payloads = [encoded(good[0]), b'not an image', encoded(good[1]), encoded(good[2])[:40], b'']
   write_tfrecord(tmp_path / 'train-0', payloads + [encoded(good[2])])
   write_tfrecord(tmp_path / 'eval-0', [encoded(good[0])])
   caplog.set_level(logging.WARNING)
   images = images_of(sources.load(f'tfrecord:{tmp_path}/*', 'train')[0])
   assert [int(im[0, 0, 0]) for im in images] == [10, 20, 30]
   skipped = {k for k in sources.skipped_files() if k.startswith(str(tmp_path))}
-  assert skipped == {f'{tmp_path}/train-0 record 1', f'{tmp_path}/train-0 record 3'}
-  assert sum('skipping unreadable image' in r.getMessage() for r in caplog.records) >= 2
+  assert skipped == {f'{tmp_path}/train-0 record {k}' for k in (1, 3, 4)}
+  messages = [r.getMessage() for r in caplog.records]
+  assert sum('skipping unreadable image' in m for m in messages) >= 3
+  assert any('train-0 record 4: empty image data' in m for m in messages)
 
 
 def test_staged_tiny_imagenet_reads_through_the_tfrecord_source():
