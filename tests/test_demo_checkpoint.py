@@ -24,11 +24,13 @@ TERMS = 'Trained on test images: the terms a demo folder keeps.\n'
 
 @pytest.fixture(scope='module')
 def run(tmp_path_factory):
-  """A 4-step tiny run (checkpoints at steps 2 and 4) whose config.json, like a real run's, names a
-  path of the machine it was trained on and the run it started from."""
+  """A 4-step tiny run (checkpoints at every step, the newest three kept: 2, 3 and 4) whose
+  config.json, like a real run's, names a path of the machine it was trained on and the run it
+  started from."""
   path = str(tmp_path_factory.mktemp('run'))
-  config = tiny_config(train_steps=4, checkpoint_every_steps=2, log_every_steps=2,
-                       image_every_steps=100, histogram_every_steps=100, eval_every_steps=100)
+  config = tiny_config(train_steps=4, checkpoint_every_steps=1, keep_checkpoints=3,
+                       log_every_steps=2, image_every_steps=100, histogram_every_steps=100,
+                       eval_every_steps=100)
   loop.run(task_lib.SuperResolutionTask(config), config, path, 'train')
   edit_recorded_config(path, {'init_from': '/home/someone/runs/pretrain',
                               'data.source': 'npz:/home/someone/faces.npz'})
@@ -93,7 +95,7 @@ def test_the_demo_holds_the_runs_weights_and_the_given_defaults_and_keeps_its_te
     (['--set=learning_rate=0.1'], '--set is not a JSON object'),
     (['--set=[0.1]'], "--set must be a JSON object, got '[0.1]'"),
     (['--average_last=0'], '--average_last must be >= 1, got 0'),
-    (['--average_last=3'], '--average_last=3: '),
+    (['--average_last=4'], 'checkpoints holds 3 checkpoint(s)'),
     (['--data_source=celeba.npz'], "--data_source: data.source 'celeba.npz' is not one of samples"),
     (['--data_source=samples:cats'], "--data_source: unknown sample set 'cats'"),
     (['--task=pixcolor'], 'holds a super_resolution model, not a pixcolor one: leave --task out, '
@@ -136,13 +138,13 @@ def test_average_last_ships_the_mean_of_the_newest_checkpoints_weights(run, tmp_
   folder = tmp_path / 'averaged'
   result = run_in_process(SCRIPT, f'--workdir={run}', f'--output={folder}', '--average_last=2')
   assert result.returncode == 0, result.stderr[-3000:]
-  assert 'averaged the weights of steps 2, 4' in result.stdout
+  assert 'averaged the weights of steps 3, 4' in result.stdout  # The newest two of 2, 3, 4.
   config = workdir_lib.read_config(str(folder))
-  assert list(config.averaged_steps) == [2, 4]
+  assert list(config.averaged_steps) == [3, 4]
   demo, _, step = workdir_lib.restore(str(folder), model_lib.build_model)
   assert step == 4  # The newest step, so that a run's later checkpoints still sort after it.
   each = []
-  for s in (2, 4):
+  for s in (3, 4):
     model = model_lib.build_model(config.model)
     workdir_lib.restore_weights(os.path.join(run, 'checkpoints', f'ckpt-{s}'), model)
     each.append({k: v.numpy() for k, v in workdir_lib.weights_by_path(model).items()})
@@ -153,19 +155,19 @@ def test_average_last_ships_the_mean_of_the_newest_checkpoints_weights(run, tmp_
     mean = (each[0][key].astype(np.float64) + each[1][key]) / 2
     np.testing.assert_allclose(variable.numpy(), mean, rtol=1e-6, atol=1e-7, err_msg=key)
     differing += not np.array_equal(each[0][key], each[1][key])
-  assert differing  # Steps 2 and 4 differ, so the mean is neither of them.
+  assert differing  # Steps 3 and 4 differ, so the mean is neither of them.
 
 
 def test_a_damaged_older_checkpoint_ends_the_average_with_one_line_before_anything_is_written(
     run, tmp_path):
   """Every checkpoint to be averaged is read through first, not only the newest (which restoring
   the model checks): a damaged older one must not leave a half-averaged demo behind."""
-  copy = copy_run(run, tmp_path, damage=(2,))
+  copy = copy_run(run, tmp_path, damage=(3,))
   folder = demo_folder(tmp_path)
   result = run_in_process(SCRIPT, f'--workdir={copy}', f'--output={folder}', '--average_last=2')
   assert result.returncode == 1 and 'Traceback' not in result.stderr, result.stderr[-3000:]
   assert stderr_lines(result)[-1].startswith(
-      f'{SCRIPT}: error: cannot average {copy}/checkpoints/ckpt-2: '), result.stderr[-3000:]
+      f'{SCRIPT}: error: cannot average {copy}/checkpoints/ckpt-3: '), result.stderr[-3000:]
   assert os.listdir(folder / 'checkpoints') == ['ckpt-99.index']
   assert not (folder / 'config.json').exists()
 
