@@ -315,5 +315,5 @@ def test_without_a_state_file_checkpoints_are_ordered_by_step_not_by_name(tmp_pa
   for name in ('ckpt-9.index', 'ckpt-10.index', 'ckpt-2.index'):
     (tmp_path / name).write_bytes(b'')
   (tmp_path / 'ckpt-11.index').mkdir()
-  assert [os.path.basename(p) for p in checkpoint_files.checkpoints_newest_first(str(tmp_path))] == [
-      'ckpt-10', 'ckpt-9', 'ckpt-2']
+  found = checkpoint_files.checkpoints_newest_first(str(tmp_path))
+  assert [os.path.basename(p) for p in found] == ['ckpt-10', 'ckpt-9', 'ckpt-2']
