@@ -317,3 +317,24 @@ def test_without_a_state_file_checkpoints_are_ordered_by_step_not_by_name(tmp_pa
   (tmp_path / 'ckpt-11.index').mkdir()
   found = checkpoint_files.checkpoints_newest_first(str(tmp_path))
   assert [os.path.basename(p) for p in found] == ['ckpt-10', 'ckpt-9', 'ckpt-2']
+
+
+def test_config_changes_name_keys_added_removed_and_changed(tmp_path):
+  """What a resume with another config logs: every flattened key whose value differs, a key the
+  new config drops or adds included."""
+  from pixel_recursive import workdir
+  path = tmp_path / 'config.json'
+  path.write_text(json.dumps({'train_steps': 20, 'data': {'source': 'samples', 'old_key': 1}}))
+  assert workdir.config_changes(str(path), {'train_steps': 30, 'data': {'source': 'samples'},
+                                            'ema_decay': 0.9}) == [
+      'data.old_key 1 -> "(none)"', 'ema_decay "(none)" -> 0.9', 'train_steps 20 -> 30']
+  assert workdir.config_changes(str(tmp_path / 'missing.json'), {'train_steps': 1}) == []
+
+
+def test_init_from_expands_the_home_folder(tmp_path, monkeypatch):
+  from pixel_recursive import workdir
+  manager = tf.train.CheckpointManager(tf.train.Checkpoint(v=tf.Variable(1.0)),
+                                       str(tmp_path / 'run' / 'checkpoints'), max_to_keep=1)
+  manager.save(checkpoint_number=3)
+  monkeypatch.setenv('HOME', str(tmp_path))
+  assert workdir.init_from_checkpoint('~/run') == str(tmp_path / 'run' / 'checkpoints' / 'ckpt-3')
