@@ -152,6 +152,12 @@ def test_upsample_faces_writes_each_face_and_names_a_photo_without_one(tmp_path)
   assert not np.array_equal(read('twin_face0_sample0.png'), read('astronaut_face0_sample0.png'))
   assert 'Traceback' not in result.stderr
   assert 'not on faces' not in result.stderr  # The faces model is the default.
+  # One photo without a face: its one line, and no count after it.
+  result = helpers.run_in_process('pixel_recursive.upsample', '--faces',
+                                  f'--input={inputs}/coffee.png', f'--output={tmp_path}/one')
+  assert result.returncode == 1, result.stderr[-3000:]
+  assert [l for l in helpers.stderr_lines(result) if 'no face found' in l] == [
+      f'no face found in {inputs}/coffee.png (scikit-image\'s frontal-face detector)']
 
 
 def test_faces_with_a_model_not_trained_on_faces_says_which_model_is(tmp_path, monkeypatch):
