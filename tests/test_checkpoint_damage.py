@@ -329,12 +329,3 @@ def test_config_changes_name_keys_added_removed_and_changed(tmp_path):
                                             'ema_decay': 0.9}) == [
       'data.old_key 1 -> "(none)"', 'ema_decay "(none)" -> 0.9', 'train_steps 20 -> 30']
   assert workdir.config_changes(str(tmp_path / 'missing.json'), {'train_steps': 1}) == []
-
-
-def test_init_from_expands_the_home_folder(tmp_path, monkeypatch):
-  from pixel_recursive import workdir
-  manager = tf.train.CheckpointManager(tf.train.Checkpoint(v=tf.Variable(1.0)),
-                                       str(tmp_path / 'run' / 'checkpoints'), max_to_keep=1)
-  manager.save(checkpoint_number=3)
-  monkeypatch.setenv('HOME', str(tmp_path))
-  assert workdir.init_from_checkpoint('~/run') == str(tmp_path / 'run' / 'checkpoints' / 'ckpt-3')

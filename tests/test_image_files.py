@@ -74,7 +74,6 @@ def test_rgba_png_is_composited_on_white(tmp_path):
   np.testing.assert_array_equal(out[1:], np.full([H - 1, W, 3], 255))
 
 
-
 def test_gray_png_with_alpha_is_composited_on_white(tmp_path):
   """'LA' (gray + alpha): its transparent pixels are white, not the gray stored under them."""
   la = np.zeros([H, W, 2], np.uint8)
@@ -84,6 +83,7 @@ def test_gray_png_with_alpha_is_composited_on_white(tmp_path):
   out = image_files.read_image(str(tmp_path / 'la.png'))
   np.testing.assert_array_equal(out[0, 0], [40, 40, 40])
   np.testing.assert_array_equal(out[1:], np.full([H - 1, W, 3], 255))
+
 
 def test_palette_png(tmp_path):
   rgb = np.zeros([H, W, 3], np.uint8)

@@ -179,7 +179,6 @@ def test_keras_save_and_load_round_trip(case, tmp_path):
   np.testing.assert_allclose(loaded(x, conds).numpy(), model(x, conds).numpy(), atol=1e-6)
 
 
-
 def test_a_masked_convolution_of_ones_own_saves_and_loads_with_keras(tmp_path):
   """MaskedConv2D in a user's own model: every argument survives a .keras file (a bias where it had
   none, or the default initializer, would not)."""
@@ -195,6 +194,7 @@ def test_a_masked_convolution_of_ones_own_saves_and_loads_with_keras(tmp_path):
   np.testing.assert_array_equal(loaded.mask, conv.mask)
   x = tf.random.uniform([1, 5, 7, 2], seed=4)
   np.testing.assert_allclose(loaded(x).numpy(), conv(x).numpy(), atol=1e-6)
+
 
 def test_works_for_any_image_size():
   model, _ = make_model(**CASES['rgb_256'])

@@ -332,6 +332,7 @@ def test_build_embeds_images_at_most_max_side_shown_at_display_size(tmp_path):
     for side in ('left', 'right'):
       assert decode_data_uri(pair[side]['src']).shape == (8, 16, 3)
 
+
 def test_build_skips_unreadable_files_and_exits_1(tmp_path):
   truth, samples = make_folders(tmp_path, ['good', 'bad'])
   with open(os.path.join(samples, 'bad.png'), 'w') as f:

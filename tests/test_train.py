@@ -759,6 +759,15 @@ def test_init_from_starts_a_run_from_another_runs_weights(tmp_path):
     task_lib.SuperResolutionTask(bad).build_model(bad.model)
 
 
+def test_init_from_expands_the_home_folder(tmp_path, monkeypatch):
+  manager = tf.train.CheckpointManager(tf.train.Checkpoint(v=tf.Variable(1.0)),
+                                       str(tmp_path / 'run' / 'checkpoints'), max_to_keep=1)
+  manager.save(checkpoint_number=3)
+  monkeypatch.setenv('HOME', str(tmp_path))
+  assert workdir_lib.init_from_checkpoint('~/run') == str(
+      tmp_path / 'run' / 'checkpoints' / 'ckpt-3')
+
+
 def test_a_resumed_run_shuffles_its_data_with_another_seed_than_the_run_before(tmp_path):
   """Resuming must not replay the batches the first steps trained on: the data's seed includes the
   step the run starts from."""
