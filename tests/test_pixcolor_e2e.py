@@ -28,6 +28,7 @@ from pixel_recursive import visualize
 from pixel_recursive import workdir as workdir_lib
 from pixel_recursive.training import loop
 
+
 def tiny_config(**overrides):
   """pixcolor_tiny shrunk to seconds: 16 x 16 photos, 4 x 4 chroma, a 2-layer PixelCNN of 8.
 
