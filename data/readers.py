@@ -133,6 +133,28 @@ def _split_of(path):
   return None
 
 
+def is_remote(path):
+  """Whether `path` names its file system by a scheme (`gs://bucket/...`, `https://...`)."""
+  return '://' in path
+
+
+def _glob(pattern):
+  """The files (not folders) `pattern` matches: local paths (`~` expanded) by Python's glob, remote
+  ones (`gs://...` and any other scheme of `tf.io.gfile`) by TensorFlow's."""
+  if not is_remote(pattern):
+    return [f for f in glob_lib.glob(os.path.expanduser(pattern)) if os.path.isfile(f)]
+  scheme = pattern.split('://', 1)[0]
+  if scheme not in tf.io.gfile.get_registered_schemes():
+    raise DataSourceError(
+        f'{pattern!r}: TensorFlow has no file system for {scheme}:// here (it reads '
+        f'{", ".join(s + "://" for s in sorted(tf.io.gfile.get_registered_schemes()) if s)}); '
+        'copy the files to this machine and give their local path')
+  try:
+    return [f for f in tf.io.gfile.glob(pattern) if not tf.io.gfile.isdir(f)]
+  except tf.errors.OpError as e:
+    raise DataSourceError(f'cannot list {pattern!r}: {first_line(e.message)}') from None
+
+
 def tfrecord_files(pattern, split):
   """The sorted TFRecord files of `split` that `pattern` names (see the module docstring); several
   globs may be given, separated by commas."""
@@ -142,20 +164,19 @@ def tfrecord_files(pattern, split):
       try:
         files += tfrecord_files(part, split)
       except DataSourceError:
-        if not any(glob_lib.glob(os.path.expanduser(part.replace('{split}', '*')))):
+        if not _glob(part.replace('{split}', '*')):
           raise  # A glob that matches nothing at all is a mistake; one without this split is not.
     if not files:
       raise DataSourceError(f'tfrecord source {pattern!r} has no file for split {split!r}')
     return sorted(set(files))
-  pattern = os.path.expanduser(pattern)
   if '{split}' in pattern:
     for name in TFRECORD_SPLIT_NAMES[split]:
-      files = sorted(glob_lib.glob(pattern.replace('{split}', name)))
+      files = sorted(_glob(pattern.replace('{split}', name)))
       if files:
         return files
     raise DataSourceError(f'tfrecord source {pattern!r}: no file matches it for split {split!r} '
                           f'({{split}} = {" or ".join(TFRECORD_SPLIT_NAMES[split])})')
-  files = sorted(f for f in glob_lib.glob(pattern) if os.path.isfile(f))
+  files = sorted(_glob(pattern))
   if not files:
     raise DataSourceError(f'tfrecord source {pattern!r} matches no file')
   by_name = [f for f in files if _split_of(f) == split]

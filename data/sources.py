@@ -21,7 +21,8 @@ Source strings (the `data.source` key of every config):
                      ImageNet-TFRecord layout); splits by a `{split}` in the glob (`train`, then
                      `eval`, `validation` or `val`), else by the shard names (`train-*`,
                      `validation-*`, ...), else the last 10% of the sorted files are `eval`;
-                     several globs separated by commas
+                     several globs separated by commas; local, or on any file system TensorFlow
+                     reads (`gs://bucket/train-*`)
 Splits are `train` and `eval`.
 """
 import difflib
@@ -82,6 +83,15 @@ def _split_folders(path):
     found[split] = dirs[0] if dirs else None
   # Both or neither: with only train/, an `eval` taken from the whole tree would hold train images.
   return found if all(found.values()) else None
+
+
+def _local_path(kind, path):
+  """`path`, `~` expanded; DataSourceError if it is a URL (folder: and npz: read local files)."""
+  if readers.is_remote(path):
+    raise DataSourceError(
+        f'{kind} source {path!r} is not on this machine: {kind}: reads local files; copy them '
+        'here, or store the images as TFRecords, which tfrecord: also reads from gs://')
+  return os.path.expanduser(path)
 
 
 def _folder(path, split, input_context=None, shuffle_files=False, seed=0):
@@ -264,10 +274,10 @@ def load(source, split, data_config=None, task='super_resolution', input_context
     ds, count = readers.tfrecord(arg, split, input_context, shuffle_files, seed)
     sharded = True
   elif kind == 'folder':
-    ds, count = _folder(os.path.expanduser(arg), split, input_context, shuffle_files, seed)
+    ds, count = _folder(_local_path(kind, arg), split, input_context, shuffle_files, seed)
     sharded = True
   elif kind == 'npz':
-    ds, count = _npz(os.path.expanduser(arg), split)
+    ds, count = _npz(_local_path(kind, arg), split)
   else:
     ds, count, sharded = _tfds(arg, split, data_config, input_context, shuffle_files, seed)
   if input_context is not None and input_context.num_input_pipelines > 1 and not sharded:

@@ -16,9 +16,12 @@ from data import samples
 from data import sources
 from test_sources import H, W, assert_disjoint_halves, color_data_config, fingerprint, images_of
 
+
 # ----------------------------------------------------------------------------------------------
 # TFRecord sources: tf.train.Examples with `image/encoded` (the ImageNet-TFRecord layout).
 # ----------------------------------------------------------------------------------------------
+
+
 def encoded(image, fmt='png'):
   import io  # pylint: disable=g-import-not-at-top
   buffer = io.BytesIO()
@@ -112,6 +115,32 @@ def test_tfrecord_globs_given_twice_a_folder_an_empty_shard_and_the_home_folder(
   assert sorted(map(fingerprint, images)) == sorted(fingerprint(im) for im in written['train-1'])
   images = images_of(sources.load('tfrecord:~/train-*', 'train')[0])
   assert len(images) == len(written['train-1'])
+
+
+def test_tfrecords_on_a_file_system_tensorflow_reads_by_url(tmp_path):
+  """`tfrecord:` globs on TensorFlow's file systems (gs:// for cloud users; its in-memory ram://
+  here), split and sharded as local files are; a scheme TensorFlow lacks, and a URL given to
+  folder: or npz:, end with one line."""
+  bucket = f'ram://{tmp_path.name}'
+  written = distinct_shards(bucket, ['train-0', 'train-1', 'validation-0'])
+  assert [os.path.basename(f) for f in sources.tfrecord_files(f'{bucket}/*', 'eval')] == [
+      'validation-0']
+  evals = images_of(sources.load(f'tfrecord:{bucket}/*', 'eval')[0])
+  assert list(map(fingerprint, evals)) == list(map(fingerprint, written['validation-0']))
+  assert_disjoint_halves(
+      lambda ctx: images_of(sources.load(f'tfrecord:{bucket}/train-*,{bucket}/validation-*',
+                                         'train', input_context=ctx, shuffle_files=True)[0]),
+      written['train-0'] + written['train-1'])
+  with pytest.raises(sources.DataSourceError, match=f'{bucket}/nothing-.*matches no file'):
+    sources.load(f'tfrecord:{bucket}/nothing-*', 'train')
+  with pytest.raises(sources.DataSourceError,
+                     match=r"'nofs://b/train-\*': TensorFlow has no file system for nofs:// "
+                           r'here \(it reads .*gs://.*\); copy the files'):
+    sources.load('tfrecord:nofs://b/train-*', 'train')
+  for kind in ('folder', 'npz'):
+    with pytest.raises(sources.DataSourceError, match=(
+        f"{kind} source 'gs://b/faces' is not on this machine: {kind}: reads local files")):
+      sources.load(f'{kind}:gs://b/faces', 'train')
 
 
 def test_a_reading_errors_first_line_drops_the_advice_after_it_and_its_full_stop():
