@@ -93,12 +93,13 @@ def start_workers(workdir, args, tmp_path, name):
   ports = [free_port(), free_port()]
   cluster = {'worker': [f'127.0.0.1:{p}' for p in ports]}
   procs, logs = [], []
+  (tmp_path / 'tmp').mkdir(exist_ok=True)  # The workers' TMPDIR: what they leave there is seen.
   for index in range(2):
     tf_config = json.dumps({'cluster': cluster, 'task': {'type': 'worker', 'index': index}})
     logs.append(tmp_path / f'{name}{index}.log')
     procs.append(subprocess.Popen(
         train_command(workdir, '--strategy=multi_worker', *args), stdout=open(logs[-1], 'w'),
-        stderr=subprocess.STDOUT, cwd=ROOT, env=env(TF_CONFIG=tf_config)))
+        stderr=subprocess.STDOUT, cwd=ROOT, env=env(TF_CONFIG=tf_config, TMPDIR=str(tmp_path / 'tmp'))))
   return procs, logs
 
 
@@ -157,6 +158,8 @@ def test_two_workers_train_like_one_process_and_sigterm_to_either_saves_the_same
     texts = [open(log).read() for log in logs]
     assert codes == [0, 0], [t[-3000:] for t in texts]
     assert '2 replica(s)' in texts[0]
+    # Worker 1 saved into a temporary folder of its own, removed when it stopped.
+    assert not [f for f in os.listdir(tmp_path / 'tmp') if f.startswith('pixel_recursive_worker')]
     if resumed_at:  # Both resumed from the step saved in the first run.
       for text in texts:
         assert f'ckpt-{resumed_at} at step {resumed_at}' in text

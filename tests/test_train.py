@@ -571,6 +571,20 @@ def test_the_evaluator_reports_the_mean_over_the_eval_examples(strategy, overrid
     np.testing.assert_allclose(means[key], aux[key].numpy().mean(), rtol=1e-4)
 
 
+def test_an_eval_split_whose_every_image_is_unreadable_ends_in_one_line(tmp_path):
+  """Unreadable images are skipped and counted; an eval split of nothing else leaves no example to
+  evaluate: one line naming the source (not a mean of nothing, an empty set of metrics)."""
+  for split in ('train', 'eval'):
+    (tmp_path / split).mkdir()
+  Image.fromarray(helpers.smooth_images(1)[0]).save(tmp_path / 'train' / 'face.png')
+  (tmp_path / 'eval' / 'face.png').write_bytes(b'not a png')
+  config = tiny_config(**{'data.source': f'folder:{tmp_path}'})
+  task = task_lib.SuperResolutionTask(config)
+  model = task.build_model(config.model)
+  with pytest.raises(commands.UsageError, match=f'the eval split of folder:{tmp_path} has no ex'):
+    steps_lib.Evaluator(task, config, tf.distribute.get_strategy())(model)
+
+
 @pytest.mark.parametrize('workers,examples', [(2, 5), (2, 1), (3, 2)])
 def test_every_workers_eval_input_takes_the_same_steps_and_all_count_each_example_once(
     workers, examples):
