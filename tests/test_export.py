@@ -164,6 +164,16 @@ def test_rejects_a_guidance_that_is_negative_or_not_finite(serve, guidance):
           guidance=tf.constant(guidance), seed=tf.constant(0))
 
 
+def test_a_guidance_of_zero_samples_from_the_prior_alone_as_the_model_does(serve, model):
+  """w = 0, which the command lines' --guidance accepts (the conditioning logits weigh nothing),
+  is served too, not refused as if it were negative."""
+  lowres = lowres_batch(2)
+  got = serve(lowres=tf.constant(lowres), temperature=tf.constant(0.8),
+              guidance=tf.constant(0.0), seed=tf.constant(4))['images'].numpy()
+  np.testing.assert_array_equal(
+      got, model.sample(lowres, temperature=0.8, seed=4, guidance=0.0).numpy())
+
+
 @pytest.mark.parametrize('seed', [[1, 2], [1, 2, 3, 4], [[1], [2], [3]]])
 def test_rejects_seeds_of_the_wrong_shape(serve, seed):
   with pytest.raises(tf.errors.InvalidArgumentError, match='seed must be a scalar'):
@@ -205,6 +215,23 @@ def test_in_chunks_gives_every_example_its_own_output_for_any_batch_size():
     np.testing.assert_array_equal(serve(tf.constant(x)).numpy(), x * 10)
 
 
+def test_the_rest_is_padded_to_the_smallest_chunk_size_that_holds_it():
+  """No chunk does more than twice the work it must: with N = 4, a rest of 1 runs as a chunk of 1,
+  2 as 2, 3 as 4 (each row here says the size of the chunk that made it)."""
+  def sample(inputs):
+    (x,) = inputs
+    return tf.fill([x.shape[0], 1], x.shape[0])
+
+  @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.int32)])
+  def serve(x):
+    return serving.in_chunks(sample, (x,), 4, tf.TensorSpec([1], tf.int32))
+
+  for batch, rest in [(1, 1), (2, 2), (3, 4), (4, 0), (5, 1), (6, 2), (7, 4), (8, 0)]:
+    full = batch // 4 * 4
+    assert list(serve(tf.zeros([batch, 3], tf.int32)).numpy()[:, 0]) == (
+        [4] * full + [rest] * (batch - full)), batch
+
+
 def test_output_and_demo_checks(tmp_path):
   (tmp_path / 'other').mkdir()
   (tmp_path / 'other' / 'notes.txt').write_text('mine')
@@ -232,7 +259,6 @@ def test_usage_errors_are_one_line(tmp_path):
                           f'--output={tmp_path / "out"}')
   assert_usage_error(result, 'holds a pixcolor model', prog='pixel_recursive.export')
   assert not os.path.exists(tmp_path / 'out')  # Checked before --output is created.
-
 
 
 def test_the_served_function_samples_the_models_nucleus(model):
