@@ -321,8 +321,8 @@ def test_every_plot_names_how_many_examples_and_which_step_it_scores():
   assert title == '1 eval photo (PixColor), step ?'
 
 
-def test_tensorboard_gets_the_numbers_and_a_run_that_cannot_be_written_a_warning(tmp_path,
-                                                                               caplog):
+def test_tensorboard_gets_the_numbers_and_a_run_that_cannot_be_written_a_warning(
+    tmp_path, caplog):
   """The scalars and the plot go to the workdir's `evaluate` run; where that cannot be written (a
   read-only run, a shipped model installed read-only; here a file in the way, which stops root
   too) the command warns instead of ending in a traceback after its outputs were written."""

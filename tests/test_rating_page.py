@@ -18,9 +18,12 @@ from pixel_recursive import rating
 from test_rating import H, W, PNG_PREFIX, QUIET, make_folders, page_data, png_bytes
 from test_rating import decode_data_uri, png_chunks, run_cli, write_image
 
+
 # ----------------------------------------------------------------------------------------------
 # The secret: nothing in the HTML tells which image is the true one.
 # ----------------------------------------------------------------------------------------------
+
+
 def _twin_folders(tmp_path, num_pairs):
   """Pairs whose two images have the same pixels, the truth a JPEG with EXIF, the sample a PNG.
 

@@ -30,6 +30,7 @@ from experiments.benchmarks import common  # pylint: disable=g-import-not-at-top
 
 from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
 
+
 def define_flags():
   """The command's flags (defined here, not on import, so that tests can import the module)."""
   config_flags.DEFINE_config_file('config', os.path.join(ROOT, 'experiments', 'configs',
