@@ -87,6 +87,13 @@ def test_tfrecord_globs_separated_by_commas(tmp_path):
   assert len(images_of(sources.load(source, 'train')[0])) == 6
   with pytest.raises(sources.DataSourceError, match='matches no file'):
     sources.load(f'tfrecord:{tmp_path}/train-*,{tmp_path}/nothing-*', 'train')
+  # A glob with {split} that has files for the other split only is no mistake.
+  (tmp_path / 'more').mkdir()
+  more = distinct_shards(str(tmp_path / 'more'), ['validation-5'])
+  source = f'tfrecord:{tmp_path}/train-*,{tmp_path}/more/{{split}}-*'
+  assert len(images_of(sources.load(source, 'train')[0])) == 6
+  evals = images_of(sources.load(source, 'eval')[0])
+  assert [fingerprint(im) for im in evals] == [fingerprint(im) for im in more['validation-5']]
 
 
 def test_a_shard_belongs_to_a_split_only_when_its_name_is_the_split_and_a_separator(tmp_path):
@@ -123,6 +130,10 @@ def test_tfrecords_on_a_file_system_tensorflow_reads_by_url(tmp_path):
   folder: or npz:, end with one line."""
   bucket = f'ram://{tmp_path.name}'
   written = distinct_shards(bucket, ['train-0', 'train-1', 'validation-0'])
+  tf.io.gfile.makedirs(f'{bucket}/train-folder')  # Matched by the glob, but no shard.
+  write_tfrecord(f'{bucket}/train-folder/train-9', [])
+  assert [os.path.basename(f) for f in sources.tfrecord_files(f'{bucket}/*', 'train')] == [
+      'train-0', 'train-1']
   assert [os.path.basename(f) for f in sources.tfrecord_files(f'{bucket}/*', 'eval')] == [
       'validation-0']
   evals = images_of(sources.load(f'tfrecord:{bucket}/*', 'eval')[0])
