@@ -16,8 +16,9 @@ def read_inputs(path, output=None):
   """The image files under `path` (a file or a folder, searched with its sub-folders), or
   UsageError if there are none. Those under the command's `output` folder are left out, so that a
   second run does not read the first one's outputs; `output` = `path` is a UsageError, as there
-  the outputs could not be told from the inputs."""
+  the outputs could not be told from the inputs; a URL is one too (the files are read from here)."""
   from data import image_files
+  commands.check_local(path, '--input')
   try:
     files = image_files.list_images(path)
   except FileNotFoundError:

@@ -171,12 +171,13 @@ FILE_NAME_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.gif', '.bmp', '.webp', '.tif'
 
 
 def check_local(path, what):
-  """UsageError if `path` is a URL (gs://bucket/run, s3://...): workdirs and outputs are read and
-  written through the local file system (os, open), so such a path became a local folder named
-  'gs:' beside TensorFlow's own writes to the bucket."""
+  """UsageError if `path` is a URL (gs://bucket/run, s3://..., https://...): workdirs, outputs and
+  the batch commands' inputs are read and written through the local file system (os, open), so such
+  a path became a local folder named 'gs:' beside TensorFlow's own writes to the bucket, or an input
+  that "does not exist"."""
   if re.match(r'[A-Za-z][A-Za-z0-9+.-]*://', path or ''):
     raise UsageError(f'{what} {path} is a URL: give a local folder (a bucket mounted with gcsfuse, '
-                     'or a run copied from it, is one)')
+                     'or a copy of it, is one)')
 
 
 def check_output_dir(path, what='output folder'):

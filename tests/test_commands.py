@@ -187,6 +187,11 @@ MORE_CASES = [
      'workdir gs://bucket/run is a URL'),
     ('pixcolor.colorize', ['--input=docs', '--output=s3://bucket/out'],
      'output folder s3://bucket/out is a URL'),
+    # An input URL said it "does not exist", which a user who can open it will doubt.
+    ('pixel_recursive.upsample', ['--input=gs://bucket/faces', '--output={tmp}/o'],
+     '--input gs://bucket/faces is a URL: give a local folder'),
+    ('pixcolor.colorize', ['--input=https://example.com/cat.jpg', '--output={tmp}/o'],
+     '--input https://example.com/cat.jpg is a URL: give a local folder'),
     # The data source's own errors (data.errors.DataSourceError) are the user's too.
     ('pixel_recursive.train', ['--config=experiments/configs/faces_tiny.py',
                                '--config.train_steps=1', '--config.data.source=folder:{tmp}/none',
