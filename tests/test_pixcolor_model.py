@@ -587,11 +587,19 @@ def test_conditioning_weights_that_do_not_fit_are_a_clear_error(tmp_path):
   other.save_weights(path)
   with pytest.raises(ValueError, match='does not fit the conditioning network'):
     model_lib.build_model(tiny_model_config(conditioning_weights=path), load_pretrained=True)
-  # Keras says which layer, then why (on the line after): the one line keeps both.
-  with pytest.raises(ValueError, match=r"object <BatchNormalization name=conv3_block2_1_bn, "
-                     r"built=True>: Layer 'conv3_block2_1_bn' expected 4 variables"):
-    resnet_lib.load_resnet_weights(
-        resnet_lib.ResNetFeatures(blocks=(1, 2), width=4, max_pool=False), path)
+  # Keras says which layer, then why (on the line after): the one line keeps both. Compared with
+  # what this Keras itself says, not with its words of today (a 3.x release may change them).
+  deeper = lambda: resnet_lib.ResNetFeatures(blocks=(1, 2), width=4, max_pool=False)
+  with pytest.raises(Exception) as keras_error:
+    net = deeper()
+    net(tf.zeros([1, 16, 16, 1], tf.uint8))
+    net.load_weights(path)
+  lines = [line.strip() for line in str(keras_error.value).splitlines() if line.strip()]
+  with pytest.raises(ValueError, match='does not fit the conditioning network') as ours:
+    resnet_lib.load_resnet_weights(deeper(), path)
+  assert '\n' not in str(ours.value) and lines[0][:100] in str(ours.value)
+  if lines[0].endswith(':'):  # Keras 3.15: "... for object <BatchNormalization ...>:", the reason.
+    assert lines[1][:60] in str(ours.value)
   with pytest.raises(ValueError, match='is not a file'):
     model_lib.build_model(tiny_model_config(conditioning_weights=str(tmp_path / 'missing.h5')),
                           load_pretrained=True)
