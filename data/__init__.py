@@ -6,5 +6,5 @@
   data.transforms  pure image transforms (crops, resizes, YCbCr, quantization)
   data.pipeline    batched super-resolution and colorization datasets, sharded per input pipeline
   data.image_files reading and writing user image files robustly
-  data.errors      DataSourceError, what every source raises when it cannot be used
+  data.errors      DataSourceError, what every source raises when it cannot be used; is_url
 """

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from data import image_files
-from data.errors import DataSourceError
+from data.errors import DataSourceError, is_url
 
 EVAL_FRACTION = 0.1
 
@@ -133,21 +133,16 @@ def _split_of(path):
   return None
 
 
-def is_remote(path):
-  """Whether `path` names its file system by a scheme (`gs://bucket/...`, `https://...`)."""
-  return '://' in path
-
-
 def _glob(pattern):
   """The files (not folders) `pattern` matches: local paths (`~` expanded) by Python's glob, remote
   ones (`gs://...` and any other scheme of `tf.io.gfile`) by TensorFlow's."""
-  if not is_remote(pattern):
+  if not is_url(pattern):
     return [f for f in glob_lib.glob(os.path.expanduser(pattern)) if os.path.isfile(f)]
-  scheme = pattern.split('://', 1)[0]
-  if scheme not in tf.io.gfile.get_registered_schemes():
+  scheme, schemes = pattern.split('://', 1)[0], tf.io.gfile.get_registered_schemes()
+  if scheme not in schemes:
     raise DataSourceError(
         f'{pattern!r}: TensorFlow has no file system for {scheme}:// here (it reads '
-        f'{", ".join(s + "://" for s in sorted(tf.io.gfile.get_registered_schemes()) if s)}); '
+        f'{", ".join(s + "://" for s in sorted(schemes) if s)}); '
         'copy the files to this machine and give their local path')
   try:
     return [f for f in tf.io.gfile.glob(pattern) if not tf.io.gfile.isdir(f)]

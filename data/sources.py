@@ -35,6 +35,7 @@ import tensorflow as tf
 from data import image_files
 from data import readers
 from data.errors import DataSourceError  # Also public here, as sources.DataSourceError.
+from data.errors import is_url
 from data import samples as samples_lib
 # Public here too: the files skipped as unreadable, and the TFRecord files of a split.
 from data.readers import skipped_files, tfrecord_files  # pylint: disable=unused-import
@@ -87,7 +88,7 @@ def _split_folders(path):
 
 def _local_path(kind, path):
   """`path`, `~` expanded; DataSourceError if it is a URL (folder: and npz: read local files)."""
-  if readers.is_remote(path):
+  if is_url(path):
     raise DataSourceError(
         f'{kind} source {path!r} is not on this machine: {kind}: reads local files; copy them '
         'here, or store the images as TFRecords, which tfrecord: also reads from gs://')

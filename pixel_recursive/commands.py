@@ -16,6 +16,8 @@ from absl import flags
 from absl import logging
 import numpy as np
 
+from data import errors
+
 EXIT_USAGE = 2
 EXIT_PARTIAL = 1
 EXIT_INTERRUPTED = 130  # What shells report for a command Ctrl-C stopped (128 + SIGINT).
@@ -175,7 +177,7 @@ def check_local(path, what):
   the batch commands' inputs are read and written through the local file system (os, open), so such
   a path became a local folder named 'gs:' beside TensorFlow's own writes to the bucket, or an input
   that "does not exist"."""
-  if re.match(r'[A-Za-z][A-Za-z0-9+.-]*://', path or ''):
+  if errors.is_url(path):
     raise UsageError(f'{what} {path} is a URL: give a local folder (a bucket mounted with gcsfuse, '
                      'or a copy of it, is one)')
 
