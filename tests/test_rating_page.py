@@ -22,8 +22,6 @@ from test_rating import decode_data_uri, png_chunks, run_cli, write_image
 # ----------------------------------------------------------------------------------------------
 # The secret: nothing in the HTML tells which image is the true one.
 # ----------------------------------------------------------------------------------------------
-
-
 def _twin_folders(tmp_path, num_pairs):
   """Pairs whose two images have the same pixels, the truth a JPEG with EXIF, the sample a PNG.
 

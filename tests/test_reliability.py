@@ -93,13 +93,14 @@ def start_workers(workdir, args, tmp_path, name):
   ports = [free_port(), free_port()]
   cluster = {'worker': [f'127.0.0.1:{p}' for p in ports]}
   procs, logs = [], []
-  (tmp_path / 'tmp').mkdir(exist_ok=True)  # The workers' TMPDIR: what they leave there is seen.
+  tmpdir = tmp_path / 'tmp'  # The workers' TMPDIR: what they leave there is seen.
+  tmpdir.mkdir(exist_ok=True)
   for index in range(2):
     tf_config = json.dumps({'cluster': cluster, 'task': {'type': 'worker', 'index': index}})
     logs.append(tmp_path / f'{name}{index}.log')
     procs.append(subprocess.Popen(
         train_command(workdir, '--strategy=multi_worker', *args), stdout=open(logs[-1], 'w'),
-        stderr=subprocess.STDOUT, cwd=ROOT, env=env(TF_CONFIG=tf_config, TMPDIR=str(tmp_path / 'tmp'))))
+        stderr=subprocess.STDOUT, cwd=ROOT, env=env(TF_CONFIG=tf_config, TMPDIR=str(tmpdir))))
   return procs, logs
 
 

@@ -20,8 +20,6 @@ from test_sources import H, W, assert_disjoint_halves, color_data_config, finger
 # ----------------------------------------------------------------------------------------------
 # TFRecord sources: tf.train.Examples with `image/encoded` (the ImageNet-TFRecord layout).
 # ----------------------------------------------------------------------------------------------
-
-
 def encoded(image, fmt='png'):
   import io  # pylint: disable=g-import-not-at-top
   buffer = io.BytesIO()
