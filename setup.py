@@ -37,7 +37,7 @@ setuptools.setup(
         'absl-py>=2.1,<3',
         'ml-collections>=1.0,<2',
         'matplotlib>=3.8,<4',
-        'pillow>=10,<14',
+        'pillow>=10.1,<14',  # ImageFont.load_default(size=): the grids' titles.
         'scikit-image>=0.24,<1',
     ],
     extras_require={

@@ -142,7 +142,9 @@ def super_resolution(out_dir, workdir, model_name, inputs, seed, what):
     for kind, col in zip(kinds, columns):
       if kind != 'truth' or truths[i] is not None:
         image_files.write_png(os.path.join(out_dir, what, f'{name}_{kind}.png'), col[i])
-  grid = visualize.nearest_upsample(visualize.grid([[c[i] for c in columns] for i in range(n)]), 3)
+  titles = (['input 8x8', 'bicubic', 'paper\nT 1, w 1']
+            + [f'sample {k + 1}\nT {t:g}, w {w:g}' for k in range(SR_SAMPLES)] + ['truth'])
+  grid = visualize.grid([[c[i] for c in columns] for i in range(n)], titles=titles, scale=3)
   image_files.write_png(os.path.join(out_dir, f'{what}.png'), grid)
   return {'step': step,
           'about': describe(config, workdir or f'pixel_recursive/demo/{model_name}', folder),
@@ -182,7 +184,10 @@ def colorization(out_dir, workdir, n, seed):
     for k, image in enumerate(colourings):
       image_files.write_png(os.path.join(out_dir, 'colorization', f'{stem}_sample{k}.png'), image)
     rows.append([gray] + list(colourings) + [rgb])
-  image_files.write_png(os.path.join(out_dir, 'colorization.png'), visualize.grid(rows, pad=4))
+  titles = (['gray input'] + [f'colouring {k + 1}, T {temperature:g}' for k in range(COLOR_SAMPLES)]
+            + ['original'])
+  image_files.write_png(os.path.join(out_dir, 'colorization.png'),
+                        visualize.grid(rows, pad=4, titles=titles))
   return {'step': step, 'about': describe(config, workdir or 'pixcolor/demo/photos', folder),
           'columns': ['grayscale input'] + [
               f'colouring {k + 1} (T = {temperature:g}{nucleus_text(top_p)}'

@@ -10,8 +10,9 @@ to its central square and area-downsampled to 8x8, an input smaller than that is
 each with a notice. Output, per input NAME: NAME_input.png (the 8x8 input), NAME_sample<k>.png for
 k < --num_samples (32x32 samples), and grid.png (rows: input enlarged, bicubic, samples, and the
 input's central square at 32x32 where the input is at least that large: the truth, for an input
-made by downsampling). NAME is the input's path under --input without its extension, or with it
-where two inputs differ only there (photo.jpg and photo.png: photo.jpg_sample0.png, ...).
+made by downsampling; each column titled, the samples with their T and w). NAME is the input's
+path under --input without its extension, or with it where two inputs differ only there
+(photo.jpg and photo.png: photo.jpg_sample0.png, ...).
 
 With --faces, every frontal face of each photo is found (scikit-image's detector, `data.faces`),
 cropped as the training faces were framed (CelebA's), area-resized to 32x32 (NAME_face<j>_crop.png)
@@ -208,9 +209,17 @@ def main(argv):
                    visualize.bicubic_upsample(small[None], 32)[0]] + list(images)
                   + [blank if original is None else original])
     grid_path = os.path.join(FLAGS.output, 'grid.png')
-    image_files.write_png(grid_path, visualize.nearest_upsample(visualize.grid(rows), 2))
+    titles = grid_titles(FLAGS.num_samples, temperature, guidance, 'truth')
+    image_files.write_png(grid_path, visualize.grid(rows, titles=titles, scale=2))
     batch_command.report_written(len(good) * (FLAGS.num_samples + 1), grid_path)
   batch_command.finish(failures, len(files))
+
+
+def grid_titles(num_samples, temperature, guidance, last):
+  """The column titles of grid.png: input, bicubic, each sample with its setting, `last`."""
+  return (['input 8x8', 'bicubic']
+          + [f'sample {k + 1}\nT {temperature:g}, w {guidance:g}' for k in range(num_samples)]
+          + [last])
 
 
 def faces_main(model, files, temperature, guidance, top_p, step, workdir, candidates=1):
@@ -247,7 +256,8 @@ def faces_main(model, files, temperature, guidance, top_p, step, workdir, candid
                   + list(face['samples']) + [face['crop']])
   if rows:
     grid_path = os.path.join(FLAGS.output, 'grid.png')
-    image_files.write_png(grid_path, visualize.nearest_upsample(visualize.grid(rows), 2))
+    titles = grid_titles(FLAGS.num_samples, temperature, guidance, 'crop')
+    image_files.write_png(grid_path, visualize.grid(rows, titles=titles, scale=2))
     batch_command.report_written(written, grid_path, f' of {commands.counted(len(rows), "face")}')
   if len(faceless) > 1:  # The count after the lines naming them (one photo: its line says it).
     print(f'no face found in {len(faceless)} of {commands.counted(len(good), "photo")}',

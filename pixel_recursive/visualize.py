@@ -24,10 +24,17 @@ def to_rgb(image):
   return image.astype(np.uint8)
 
 
-def grid(rows, pad=2, background=255):
+TITLE_SIZE = 11  # Pixels: the font of the column titles over the command lines' grids.
+TITLE_COLOUR = (40, 40, 40)
+
+
+def grid(rows, pad=2, background=255, titles=None, scale=1):
   """Tiles a list of rows (each a list of uint8 images, gray or RGB, any sizes) into one image.
 
   Each cell is as large as the largest image in its column and row; smaller images sit top-left.
+  `scale` > 1 enlarges the whole grid by pixel replication (`nearest_upsample`). `titles`, one per
+  column ('\n' starts a new line; a line too wide for its column is wrapped at spaces), are written
+  in a band above the grid, each centred over its column; the grid itself is unchanged below it.
   """
   rows = [[to_rgb(im) for im in row] for row in rows]
   n_cols = max(len(r) for r in rows)
@@ -42,4 +49,47 @@ def grid(rows, pad=2, background=255):
       out[y:y + im.shape[0], x:x + im.shape[1]] = im
       x += col_w[c] + pad
     y += h + pad
-  return out
+  if scale > 1:
+    out = nearest_upsample(out, scale)
+  if titles is None:
+    return out
+  if len(titles) != n_cols:
+    raise ValueError(f'{len(titles)} titles for a grid of {n_cols} columns')
+  lefts = [(pad * (c + 1) + sum(col_w[:c])) * scale for c in range(n_cols)]
+  band = title_band(titles, lefts, [w * scale for w in col_w], out.shape[1], background)
+  return np.concatenate([band, out])
+
+
+def title_band(titles, lefts, widths, width, background=255):
+  """A uint8 [h, width, 3] band with titles[i] centred over the column at lefts[i] that is
+  widths[i] pixels wide; h fits the title with the most lines. Text never crosses its column."""
+  from PIL import ImageDraw
+  from PIL import ImageFont
+  font = ImageFont.load_default(size=TITLE_SIZE)
+  columns = [wrap(str(title), font, w) for title, w in zip(titles, widths)]
+  line_h = TITLE_SIZE + 3
+  band = Image.new('RGB', (width, 4 + line_h * max(len(lines) for lines in columns)),
+                   (background,) * 3)
+  for lines, left, w in zip(columns, lefts, widths):
+    cell = Image.new('RGB', (w, band.height), (background,) * 3)
+    draw = ImageDraw.Draw(cell)
+    for i, line in enumerate(lines):
+      draw.text((max(0, (w - font.getlength(line)) / 2), 2 + i * line_h), line, fill=TITLE_COLOUR,
+                font=font)
+    band.paste(cell, (left, 0))
+  return np.asarray(band)
+
+
+def wrap(title, font, width):
+  """The lines of `title`: its own ('\n'), each broken at spaces where wider than `width`."""
+  lines = []
+  for text in title.split('\n'):
+    line = ''
+    for word in text.split(' '):
+      if line and font.getlength(f'{line} {word}') > width:
+        lines.append(line)
+        line = word
+      else:
+        line = f'{line} {word}' if line else word
+    lines.append(line)
+  return lines

@@ -86,10 +86,10 @@ def bt601_luma(rgb):
   return np.asarray(rgb, np.float64) @ np.array([0.299, 0.587, 0.114])
 
 
-def grid_cell(grid, row, column, size, scale=1, pad=2):
+def grid_cell(grid, row, column, size, scale=1, pad=2, top=0):
   """Cell (row, column) of a `visualize.grid` of size x size images `pad` apart, the grid shown
-  `scale` times as large."""
-  y, x = (pad + row * (size + pad)) * scale, (pad + column * (size + pad)) * scale
+  `scale` times as large below a band of titles `top` pixels high."""
+  y, x = top + (pad + row * (size + pad)) * scale, (pad + column * (size + pad)) * scale
   return grid[y:y + size * scale, x:x + size * scale]
 
 

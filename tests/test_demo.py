@@ -15,6 +15,7 @@ from helpers import run_in_process
 from pixel_recursive import commands
 from pixel_recursive import metrics
 from pixel_recursive import sampling
+from pixel_recursive import visualize
 from pixel_recursive import workdir as workdir_lib
 from pixel_recursive.training import precision
 from pixcolor import model as pixcolor_model
@@ -87,9 +88,12 @@ def test_demo_writes_both_grids_and_the_page(tmp_path, monkeypatch):
   assert len(faces) == 2 * 7 + 6 and 'astronaut_face0_sample_paper_w1.png' in faces
   assert 'grace_hopper_face0_truth.png' in faces and 'lfw_000_sample2.png' in faces
   assert 'lfw_000_truth.png' not in faces
-  assert sr.shape == (3 * (2 + 3 * 34), 3 * (2 + 7 * 34), 3)  # 3 rows of 7 cells, shown x3.
-  assert (grid_cell(sr, 2, 6, 32, scale=3) == 255).all()  # LFW's truth: blank.
-  assert not (grid_cell(sr, 1, 6, 32, scale=3) == 255).all()  # Grace Hopper's is not.
+  # 3 rows of 7 cells, shown x3, below a band with the columns' titles (two lines).
+  top = sr.shape[0] - 3 * (2 + 3 * 34)
+  assert sr.shape[1:] == (3 * (2 + 7 * 34), 3) and 2 * visualize.TITLE_SIZE < top < 50
+  assert (grid_cell(sr, 2, 6, 32, scale=3, top=top) == 255).all()  # LFW's truth: blank.
+  assert not (grid_cell(sr, 1, 6, 32, scale=3, top=top) == 255).all()  # Grace Hopper's is not.
+  assert (sr[:top] < 128).any(axis=-1)[:, :3 * 34].any()  # A title over the first column.
   scenes = sorted(os.listdir(out / 'bedrooms'))  # The bedrooms model on the photos' centres.
   assert len(scenes) == 2 * 7 and 'astronaut_truth.png' in scenes
   assert np.asarray(Image.open(out / 'bedrooms.png')).ndim == 3
@@ -157,6 +161,15 @@ def test_demo_writes_both_grids_and_the_page(tmp_path, monkeypatch):
                            ).numpy()
     np.testing.assert_array_equal(np.stack([read(what, f'{n}_sample1.png') for n in names]),
                                   shipped)
+    # The grid is those images (a blank where there is no truth), under its columns' titles.
+    kinds = ['input', 'bicubic', 'sample_paper_w1', 'sample0', 'sample1', 'sample2', 'truth']
+    cells = [[read(what, f'{n}_{kind}.png') if (out / what / f'{n}_{kind}.png').exists()
+              else np.full((32, 32, 3), 255, np.uint8) for kind in kinds] for n in names]
+    titles = (['input 8x8', 'bicubic', 'paper\nT 1, w 1']
+              + [f'sample {k}\nT {s.temperature:g}, w {s.guidance:g}' for k in (1, 2, 3)]
+              + ['truth'])
+    np.testing.assert_array_equal(read(f'{what}.png'),
+                                  visualize.grid(cells, titles=titles, scale=3))
   model, config = restored[os.path.realpath(pixcolor_model.DEMO_WORKDIR)]
   s = config.sampling
   assert s.candidates > 1  # So that dropping them would show.

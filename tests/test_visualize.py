@@ -1,6 +1,7 @@
 """The pictures every table and grid is made of (pixel_recursive/visualize.py): the nearest and
 bicubic baselines of the super-resolution tables and the grid PNGs of the commands and TensorBoard."""
 import numpy as np
+import pytest
 
 from pixel_recursive import visualize
 
@@ -48,3 +49,43 @@ def test_grids_are_padded_in_white_and_by_two_pixels_unless_told():
   assert out.shape == (2 + 3 + 2, 2 + 3 + 2, 3)
   assert (out[2:5, 2:5] == 0).all() and (out[:2] == 255).all() and (out[5:] == 255).all()
   assert (out[:, :2] == 255).all() and (out[:, 5:] == 255).all()
+
+
+def test_titles_sit_in_a_band_above_the_grid_each_within_its_own_column():
+  """The command lines' grids say what each column is (they were bare: the README had to)."""
+  rows = [[np.zeros([8, 30, 3], np.uint8), np.zeros([8, 50], np.uint8),
+           np.zeros([8, 20, 3], np.uint8)]]
+  plain = visualize.grid(rows, scale=2)
+  np.testing.assert_array_equal(plain, visualize.nearest_upsample(visualize.grid(rows), 2))
+  titled = visualize.grid(rows, titles=['a', 'bicubic', 'x'], scale=2)
+  top = titled.shape[0] - plain.shape[0]
+  np.testing.assert_array_equal(titled[top:], plain)  # The grid below is untouched.
+  band = (titled[:top] < 200).any(axis=-1)  # Ink: dark gray text on white.
+  assert visualize.TITLE_SIZE <= top < 2 * visualize.TITLE_SIZE  # One line.
+  columns = [(4, 64), (68, 168), (172, 212)]  # (pad + cumulative widths + pads) x 2.
+  for left, right in columns:
+    ink = np.flatnonzero(band[:, left:right].any(axis=0))
+    assert ink.size  # Written, and roughly centred.
+    assert abs((ink.min() + ink.max()) / 2 - (right - left) / 2) < 3
+  gaps = [(0, 4), (64, 68), (168, 172), (212, titled.shape[1])]
+  assert not any(band[:, a:b].any() for a, b in gaps)  # Nothing across a column's edge.
+
+
+def test_titles_break_into_lines_at_newlines_and_where_too_wide_but_never_cross_columns():
+  rows = [[np.zeros([4, 40, 3], np.uint8), np.zeros([4, 40, 3], np.uint8)]]
+  one = visualize.grid(rows, pad=0, titles=['a', 'b'])
+  two = visualize.grid(rows, pad=0, titles=['a\nb', 'c'])
+  three = visualize.grid(rows, pad=0, titles=['sample one two three', 'c'])
+  line = two.shape[0] - one.shape[0]
+  assert line >= visualize.TITLE_SIZE and three.shape[0] - two.shape[0] >= line
+  ink = (three[:-4] < 200).any(axis=-1)
+  assert ink[:, :40].any() and ink[:, 40:].any()
+  unbreakable = visualize.grid(rows, pad=0, titles=['Supercalifragilistic', 'c'])
+  assert unbreakable.shape == one.shape  # One word: one line, cut at its column's edge...
+  assert not (unbreakable[:-4, 40:] < 200).any(axis=-1)[:, :12].any()  # ...not into the next.
+
+
+def test_titles_must_be_one_per_column():
+  rows = [[np.zeros([4, 4, 3], np.uint8)] * 3]
+  with pytest.raises(ValueError, match='2 titles for a grid of 3 columns'):
+    visualize.grid(rows, titles=['a', 'b'])
