@@ -221,9 +221,10 @@ def _check_reachable(name, data_dir, help_text):
 
 
 def _has_files(folder):
+  """Whether `folder`, local or on any file system of tf.io.gfile (gs://...), holds anything."""
   try:
-    return bool(os.listdir(folder))
-  except OSError:  # Missing, or not a folder.
+    return bool(tf.io.gfile.listdir(folder))
+  except (OSError, tf.errors.OpError):  # Missing, not a folder, or no file system for its scheme.
     return False
 
 

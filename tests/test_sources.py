@@ -10,6 +10,7 @@ import shutil
 import socket
 import time
 import types
+import uuid
 
 import ml_collections
 import numpy as np
@@ -218,6 +219,24 @@ def test_imagenet_without_its_manual_download_fails_at_once_and_leaves_no_folder
   assert f'manual download folder {data_dir}/downloads/manual is missing or empty' in message
   assert 'ILSVRC2012_img_train.tar' in message and '\n' not in message
   assert not os.listdir(data_dir)
+
+
+def test_a_manual_download_folder_on_another_file_system_is_looked_into(tmp_path):
+  """A gs:// manual dir (here TensorFlow's ram://, which every install has) holding the tars is
+  not "missing or empty" (os.listdir cannot see it): TFDS is left to read it."""
+  manual_dir = f'ram://manual_{uuid.uuid4().hex}'
+  tf.io.gfile.makedirs(manual_dir)
+  with tf.io.gfile.GFile(f'{manual_dir}/ILSVRC2012_img_val.tar', 'wb') as f:
+    f.write(b'not a tar')
+  config = sr_data_config('tfds:imagenet2012', tfds_data_dir=str(tmp_path / 'tfds'),
+                          tfds_manual_dir=manual_dir, tfds_download=True)
+  with pytest.raises(sources.DataSourceError) as info:
+    sources.load('tfds:imagenet2012', 'eval', config)
+  assert 'missing or empty' not in str(info.value)
+  assert sources._has_files(manual_dir) and not sources._has_files(f'{manual_dir}/absent')
+  assert not sources._has_files(str(tmp_path / 'absent'))
+  (tmp_path / 'empty').mkdir()
+  assert not sources._has_files(str(tmp_path / 'empty'))
 
 
 def test_absent_celeb_a_offers_the_folder_alternative(tmp_path):
