@@ -162,17 +162,19 @@ class PixColorTask(task_lib.Task):
             f"(chroma pSNR {s['refinement_psnr']:.2f} dB)")
 
   def images(self, model, batch, config):
-    """{'colorizations': grid}: gray | (low-res sample over gray, refined) per sample | truth."""
+    """{'colorizations': grid}: gray | (low-res sample over gray, refined) per sample | truth,
+    titled, enlarged x2 below 128 x 128 and x4 below 32 x 32 (so that the titles fit)."""
     gray, truth = batch['gray'], batch['image']
     size, n = gray.shape[1], len(gray)
     factor = size // model.chroma_size
-    columns = [gray]
+    columns, titles = [gray], ['gray']
     for k in range(config.get('num_image_samples', 2)):
+      titles += [f'chroma {k + 1}', f'sample {k + 1}']
       seeds = [sampling.derive_seed(config.seed, b, k) for b in range(n)]
       bins = model.sample_chroma(gray, seeds, config.get('sample_temperature', 1.0))
       columns.append(visualize.nearest_upsample(model.lowres_preview(gray, bins).numpy(), factor))
       columns.append(model.combine(gray, model.refine(gray, bins, seeds)).numpy())
     columns.append(truth)
     rows = [[np.asarray(col[i]) for col in columns] for i in range(n)]
-    grid = visualize.grid(rows)
-    return {'colorizations': grid if size >= 128 else visualize.nearest_upsample(grid, 2)}
+    scale = 1 if size >= 128 else 2 if size >= 32 else 4
+    return {'colorizations': visualize.grid(rows, titles=titles + ['truth'], scale=scale)}

@@ -75,21 +75,24 @@ class SuperResolutionTask(task_lib.Task):
             f"B {s['bits_per_dim_prior']:.3f})")
 
   def images(self, model, batch, config):
-    """One grid per summary: rows are examples; columns are the 8x8 input (nearest), bicubic,
-    samples at temperatures 1.0 / 0.9 / 0.8 and the config's `sampling.guidance` (or the
+    """One grid per summary: rows are examples; columns, titled, are the 8x8 input (nearest),
+    bicubic, samples at temperatures 1.0 / 0.9 / 0.8 and the config's `sampling.guidance` (or the
     regression's mean) and the truth."""
     lowres, highres = batch['lowres'], batch['highres']
     size = highres.shape[1]
     columns = [visualize.nearest_upsample(lowres, size // lowres.shape[1]),
                visualize.bicubic_upsample(lowres, size)]
+    titles = [f'input {lowres.shape[1]}x{lowres.shape[2]}', 'bicubic']
     if isinstance(model, model_lib.L2Regression):
       columns.append(model.predict_images(lowres).numpy())
+      titles.append('L2 mean')
     else:
       guidance = config.get('sampling', {}).get('guidance', 1.0)
       for t in config.get('sample_temperatures', SAMPLE_TEMPERATURES):
         columns.append(model.sample(lowres, temperature=t, seed=config.seed,
                                     guidance=guidance).numpy())
+        titles.append(f'T {t:g}, w {guidance:g}')
     columns.append(highres)
     rows = [[col[i] for col in columns] for i in range(len(lowres))]
-    return {'samples': visualize.nearest_upsample(visualize.grid(rows), 2)}
+    return {'samples': visualize.grid(rows, titles=titles + ['truth'], scale=2)}
 

@@ -75,12 +75,14 @@ def test_tensorboards_colourings_are_different_draws_for_each_sample_column():
   model = task.build_model(config.model)
   batch = next(iter(task.input_fn(config, 'eval', 2, training=False)(tf.distribute.InputContext())))
   grid = task.images(model, batch, config)['colorizations']
-  # 16 x 16 cells 2 pixels apart (`visualize.grid`), shown twice as large; columns: gray,
-  # 2 x (preview, colouring), truth.
-  assert grid.shape[:2] == (2 * (2 + 2 * 18), 2 * (2 + 6 * 18))
+  # 16 x 16 cells 2 pixels apart (`visualize.grid`), shown 4 times as large below their titles;
+  # columns: gray, 2 x (preview, colouring), truth.
+  top = grid.shape[0] - 4 * (2 + 2 * 18)
+  assert grid.shape[1] == 4 * (2 + 6 * 18) and top > visualize.TITLE_SIZE
 
   for row in range(2):  # The previews of samples 0 and 1.
-    assert not np.array_equal(*(helpers.grid_cell(grid, row, c, 16, scale=2) for c in (1, 3)))
+    assert not np.array_equal(*(helpers.grid_cell(grid, row, c, 16, scale=4, top=top)
+                                for c in (1, 3)))
 
   # Drawn at the config's `sample_temperature`.
   temperatures, sample_chroma = [], model.sample_chroma
@@ -110,8 +112,9 @@ def test_train_resume_colorize_evaluate(tmp_path):
   assert [s for s, _ in evals] == [4] and 0 < evals[0][1] < 8
   assert 'colorizations' in tags
   grid = tf.io.decode_png(next(v for _, t, k, v in summaries if t == 'colorizations')).numpy()
-  # 2 examples x (gray, 2 x (low-res sample, refined), truth) of 16 px + 2 px padding, doubled.
-  assert grid.shape == (2 * (2 * 18 + 2), 2 * (6 * 18 + 2), 3)
+  # 2 examples x (gray, 2 x (low-res sample, refined), truth) of 16 px + 2 px padding, x4, titled.
+  assert grid.shape[1:] == (4 * (6 * 18 + 2), 3)
+  assert 4 * (2 * 18 + 2) + visualize.TITLE_SIZE < grid.shape[0] < 4 * (2 * 18 + 2) + 50
 
   # The workdir restores, colorizes photos of their own size and evaluates.
   model, _, step = workdir_lib.restore(workdir, model_lib.build_model)
@@ -391,12 +394,12 @@ def test_the_scalars_are_bits_per_dim_and_the_refinements_l2_and_its_chroma_psnr
   assert task.progress(means) == 'bits/dim 2.000  refinement L2 0.01000 (chroma pSNR 25.99 dB)'
 
 
-@pytest.mark.parametrize('size,enlarged', [(16, 2), (128, 1)])
+@pytest.mark.parametrize('size,enlarged', [(16, 4), (32, 2), (128, 1)])
 def test_tensorboards_colorizations_show_gray_then_each_samples_preview_and_colouring_then_truth(
     size, enlarged):
   """The images summary, from a fake model whose outputs are flat images naming what made them:
   gray | per sample (k = 0, 1) the low-resolution preview enlarged to the gray's size and the
-  refined colouring | truth; doubled in size below 128 x 128 only."""
+  refined colouring | truth, under their titles; doubled in size below 128 x 128, x4 below 32."""
   config = tiny_config(num_image_samples=2, sample_temperature=0.8, seed=3)
   calls, refined_with = [], []
 
@@ -424,8 +427,13 @@ def test_tensorboards_colorizations_show_gray_then_each_samples_preview_and_colo
   grid = task_lib.PixColorTask(config).images(Fake(), {'gray': gray, 'image': truth},
                                               config)['colorizations']
   pitch = size + 2
-  assert grid.shape == (enlarged * (2 + 2 * pitch), enlarged * (2 + 6 * pitch), 3)
-  grid = grid[::enlarged, ::enlarged]
+  top = grid.shape[0] - enlarged * (2 + 2 * pitch)
+  assert grid.shape[1:] == (enlarged * (2 + 6 * pitch), 3)
+  titles = ['gray', 'chroma 1', 'sample 1', 'chroma 2', 'sample 2', 'truth']
+  blank = [[np.zeros([size, size, 3], np.uint8)] * 6]
+  np.testing.assert_array_equal(grid[:top], visualize.grid(blank, titles=titles,
+                                                           scale=enlarged)[:top])
+  grid = grid[top::enlarged, ::enlarged]
   derive = sampling.derive_seed
   seeds = [[derive(3, 0, k), derive(3, 1, k)] for k in range(2)]
   assert calls == [(seeds[0], 0.8), (seeds[1], 0.8)] and refined_with == seeds

@@ -161,9 +161,10 @@ def test_train_checkpoint_resume(strategy, tmp_path):
     return
   assert 'samples' in tags and any(t.startswith('weights/') for t in tags)
   image = next(v for s, t, k, v in summaries if k == 'images')
-  # 2 examples x (input, bicubic, 2 temperatures, truth), 32 px + 2 px padding, doubled.
+  # 2 examples x (input, bicubic, 2 temperatures, truth), 32 px + 2 px padding, doubled, titled.
   decoded = tf.io.decode_png(image).numpy()
-  assert decoded.shape == (2 * (2 * 34 + 2), 2 * (5 * 34 + 2), 3)
+  assert decoded.shape[1:] == (2 * (5 * 34 + 2), 3)
+  assert 2 * (2 * 34 + 2) + visualize.TITLE_SIZE < decoded.shape[0] < 2 * (2 * 34 + 2) + 50
   evals = event_files.scalars(os.path.join(workdir, 'eval'), 'bits_per_dim')
   assert [s for s, _ in evals] == [6] and 0 < evals[0][1] < 9
 
@@ -345,8 +346,13 @@ def test_tensorboards_samples_are_drawn_at_each_configured_temperature_and_the_g
   grid = task_lib.SuperResolutionTask(config).images(
       Fake(), {'lowres': lowres, 'highres': highres}, config)['samples']
   assert calls == [(1.0, 3.0, 5), (0.7, 3.0, 5)]
-  assert grid.shape[:2] == (2 * (2 + 2 * 34), 2 * (2 + 5 * 34))  # 2 rows, 5 columns, x2.
-  cells = grid[::2, ::2]
+  # 2 rows, 5 columns, x2, under the columns' titles.
+  titles = ['input 8x8', 'bicubic', 'T 1, w 3', 'T 0.7, w 3', 'truth']
+  top = grid.shape[0] - 2 * (2 + 2 * 34)
+  assert grid.shape[1] == 2 * (2 + 5 * 34) and top > visualize.TITLE_SIZE
+  np.testing.assert_array_equal(grid[:top], visualize.grid(
+      [[np.zeros([32, 32, 3], np.uint8)] * 5], titles=titles, scale=2)[:top])
+  cells = grid[top::2, ::2]
   for row in range(2):
     cell = lambda column: helpers.grid_cell(cells, row, column, 32)
     np.testing.assert_array_equal(cell(0), visualize.nearest_upsample(lowres[row], 4))
@@ -362,7 +368,8 @@ def test_the_l2_baselines_images_show_its_prediction_between_bicubic_and_the_tru
   lowres = rng.integers(0, 256, [2, 8, 8, 3], np.uint8)
   highres = rng.integers(0, 256, [2, 32, 32, 3], np.uint8)
   grid = task_lib.SuperResolutionTask(config).images(
-      l2, {'lowres': lowres, 'highres': highres}, config)['samples'][::2, ::2]
+      l2, {'lowres': lowres, 'highres': highres}, config)['samples']
+  grid = grid[grid.shape[0] - 2 * (2 + 2 * 34)::2, ::2]  # Below the titles, halved.
   assert grid.shape[:2] == (2 + 2 * 34, 2 + 4 * 34)  # nearest | bicubic | prediction | truth.
   np.testing.assert_array_equal(helpers.grid_cell(grid, 0, 2, 32),
                                 l2.predict_images(lowres).numpy()[0])
