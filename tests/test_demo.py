@@ -179,6 +179,15 @@ def test_demo_writes_both_grids_and_the_page(tmp_path, monkeypatch):
                           top_p=s.get('top_p', 1.0), candidates=s.candidates).numpy()[:, 0]
     np.testing.assert_array_equal(
         np.stack([read('colorization', f'{name}_sample{k}.png') for k in range(3)]), want, name)
+  # Its grid's titles: gray input, each colouring at its T, the original (cells as wide as those).
+  shapes = [[np.zeros(read('colorization', f'{name}_gray.png').shape + (3,), np.uint8)] * 5
+            for name, _ in photos]
+  titles = (['gray input'] + [f'colouring {k}, T {s.temperature:g}' for k in (1, 2, 3)]
+            + ['original'])
+  want = visualize.grid(shapes, pad=4, titles=titles)
+  top = want.shape[0] - visualize.grid(shapes, pad=4).shape[0]
+  assert top > visualize.TITLE_SIZE
+  np.testing.assert_array_equal(read('colorization.png')[:top], want[:top])
 
 
 def test_asking_the_demo_for_more_photos_than_ship_uses_all_and_says_so(caplog):

@@ -369,7 +369,11 @@ def test_the_l2_baselines_images_show_its_prediction_between_bicubic_and_the_tru
   highres = rng.integers(0, 256, [2, 32, 32, 3], np.uint8)
   grid = task_lib.SuperResolutionTask(config).images(
       l2, {'lowres': lowres, 'highres': highres}, config)['samples']
-  grid = grid[grid.shape[0] - 2 * (2 + 2 * 34)::2, ::2]  # Below the titles, halved.
+  top = grid.shape[0] - 2 * (2 + 2 * 34)
+  titles = ['input 8x8', 'bicubic', 'L2 mean', 'truth']
+  np.testing.assert_array_equal(grid[:top], visualize.grid(
+      [[np.zeros([32, 32, 3], np.uint8)] * 4], titles=titles, scale=2)[:top])
+  grid = grid[top::2, ::2]  # Below the titles, halved.
   assert grid.shape[:2] == (2 + 2 * 34, 2 + 4 * 34)  # nearest | bicubic | prediction | truth.
   np.testing.assert_array_equal(helpers.grid_cell(grid, 0, 2, 32),
                                 l2.predict_images(lowres).numpy()[0])

@@ -80,9 +80,10 @@ def test_titles_break_into_lines_at_newlines_and_where_too_wide_but_never_cross_
   assert line >= visualize.TITLE_SIZE and three.shape[0] - two.shape[0] >= line
   ink = (three[:-4] < 200).any(axis=-1)
   assert ink[:, :40].any() and ink[:, 40:].any()
-  unbreakable = visualize.grid(rows, pad=0, titles=['Supercalifragilistic', 'c'])
-  assert unbreakable.shape == one.shape  # One word: one line, cut at its column's edge...
-  assert not (unbreakable[:-4, 40:] < 200).any(axis=-1)[:, :12].any()  # ...not into the next.
+  unbreakable = visualize.grid(rows, pad=4, titles=['Supercalifragilistic', 'c'])
+  assert unbreakable.shape[0] - 8 == one.shape[0]  # One word: one line (pad 4, not 0)...
+  ink = (unbreakable[:-12] < 200).any(axis=-1)  # (The band: above the 4 rows and 4 + 4 of pad.)
+  assert ink[:, 4:44].any() and not ink[:, 44:60].any()  # ...cut at its column's edge (x = 44).
 
 
 def test_titles_must_be_one_per_column():
