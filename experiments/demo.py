@@ -142,8 +142,9 @@ def super_resolution(out_dir, workdir, model_name, inputs, seed, what):
     for kind, col in zip(kinds, columns):
       if kind != 'truth' or truths[i] is not None:
         image_files.write_png(os.path.join(out_dir, what, f'{name}_{kind}.png'), col[i])
-  titles = (['input 8x8', 'bicubic', 'paper\nT 1, w 1']
-            + [f'sample {k + 1}\nT {t:g}, w {w:g}' for k in range(SR_SAMPLES)] + ['truth'])
+  titles = (['input 8x8', 'bicubic', 'paper\n' + visualize.setting_title(1, 1)]
+            + [f'sample {k + 1}\n{visualize.setting_title(t, w, p, c)}' for k in range(SR_SAMPLES)]
+            + ['truth'])
   grid = visualize.grid([[c[i] for c in columns] for i in range(n)], titles=titles, scale=3)
   image_files.write_png(os.path.join(out_dir, f'{what}.png'), grid)
   return {'step': step,
@@ -184,7 +185,8 @@ def colorization(out_dir, workdir, n, seed):
     for k, image in enumerate(colourings):
       image_files.write_png(os.path.join(out_dir, 'colorization', f'{stem}_sample{k}.png'), image)
     rows.append([gray] + list(colourings) + [rgb])
-  titles = (['gray input'] + [f'colouring {k + 1}, T {temperature:g}' for k in range(COLOR_SAMPLES)]
+  setting = visualize.setting_title(temperature, None, top_p, candidates)
+  titles = (['gray input'] + [f'colouring {k + 1}\n{setting}' for k in range(COLOR_SAMPLES)]
             + ['original'])
   image_files.write_png(os.path.join(out_dir, 'colorization.png'),
                         visualize.grid(rows, pad=4, titles=titles))

@@ -121,8 +121,8 @@ def main(argv):
     colorize_all(model, grays, FLAGS.num_samples, temperature, FLAGS.seed, FLAGS.batch_size,
                  FLAGS.method, write, top_p, candidates)
     grid_path = os.path.join(FLAGS.output, 'grid.png')
-    titles = ['gray input'] + [f'colouring {k + 1}\nT {temperature:g}'
-                               for k in range(FLAGS.num_samples)]
+    setting = visualize.setting_title(temperature, None, top_p, candidates)
+    titles = ['gray input'] + [f'colouring {k + 1}\n{setting}' for k in range(FLAGS.num_samples)]
     image_files.write_png(grid_path, visualize.grid(rows, titles=titles))
     batch_command.report_written(len(good) * FLAGS.num_samples, grid_path)
   batch_command.finish(failures, len(files))

@@ -209,16 +209,17 @@ def main(argv):
                    visualize.bicubic_upsample(small[None], 32)[0]] + list(images)
                   + [blank if original is None else original])
     grid_path = os.path.join(FLAGS.output, 'grid.png')
-    titles = grid_titles(FLAGS.num_samples, temperature, guidance, 'truth')
+    titles = grid_titles(FLAGS.num_samples, temperature, guidance, top_p, candidates, 'truth')
     image_files.write_png(grid_path, visualize.grid(rows, titles=titles, scale=2))
     batch_command.report_written(len(good) * (FLAGS.num_samples + 1), grid_path)
   batch_command.finish(failures, len(files))
 
 
-def grid_titles(num_samples, temperature, guidance, last):
+def grid_titles(num_samples, temperature, guidance, top_p, candidates, last):
   """The column titles of grid.png: input, bicubic, each sample with its setting, `last`."""
-  return (['input 8x8', 'bicubic']
-          + [f'sample {k + 1}\nT {temperature:g}, w {guidance:g}' for k in range(num_samples)]
+  from pixel_recursive import visualize
+  setting = visualize.setting_title(temperature, guidance, top_p, candidates)
+  return (['input 8x8', 'bicubic'] + [f'sample {k + 1}\n{setting}' for k in range(num_samples)]
           + [last])
 
 
@@ -256,7 +257,7 @@ def faces_main(model, files, temperature, guidance, top_p, step, workdir, candid
                   + list(face['samples']) + [face['crop']])
   if rows:
     grid_path = os.path.join(FLAGS.output, 'grid.png')
-    titles = grid_titles(FLAGS.num_samples, temperature, guidance, 'crop')
+    titles = grid_titles(FLAGS.num_samples, temperature, guidance, top_p, candidates, 'crop')
     image_files.write_png(grid_path, visualize.grid(rows, titles=titles, scale=2))
     batch_command.report_written(written, grid_path, f' of {commands.counted(len(rows), "face")}')
   if len(faceless) > 1:  # The count after the lines naming them (one photo: its line says it).

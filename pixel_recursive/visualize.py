@@ -28,6 +28,17 @@ TITLE_SIZE = 11  # Pixels: the font of the column titles over the command lines'
 TITLE_COLOUR = (40, 40, 40)
 
 
+def setting_title(temperature, guidance=None, top_p=1.0, candidates=1):
+  """A grid title's lines for a sampling setting: 'T 2, w 5', then 'top-p 0.9' and 'typical of 4'
+  (the most typical of 4 draws) where they apply; `guidance` None: a model without one."""
+  lines = [f'T {temperature:g}' + ('' if guidance is None else f', w {guidance:g}')]
+  if top_p < 1:
+    lines.append(f'top-p {top_p:g}')
+  if candidates > 1:
+    lines.append(f'typical of {candidates}')
+  return '\n'.join(lines)
+
+
 def grid(rows, pad=2, background=255, titles=None, scale=1):
   """Tiles a list of rows (each a list of uint8 images, gray or RGB, any sizes) into one image.
 

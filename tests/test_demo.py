@@ -165,9 +165,10 @@ def test_demo_writes_both_grids_and_the_page(tmp_path, monkeypatch):
     kinds = ['input', 'bicubic', 'sample_paper_w1', 'sample0', 'sample1', 'sample2', 'truth']
     cells = [[read(what, f'{n}_{kind}.png') if (out / what / f'{n}_{kind}.png').exists()
               else np.full((32, 32, 3), 255, np.uint8) for kind in kinds] for n in names]
+    setting = f'T {s.temperature:g}, w {s.guidance:g}' + (
+        f'\ntypical of {s.candidates}' if s.get('candidates', 1) > 1 else '')
     titles = (['input 8x8', 'bicubic', 'paper\nT 1, w 1']
-              + [f'sample {k}\nT {s.temperature:g}, w {s.guidance:g}' for k in (1, 2, 3)]
-              + ['truth'])
+              + [f'sample {k}\n{setting}' for k in (1, 2, 3)] + ['truth'])
     np.testing.assert_array_equal(read(f'{what}.png'),
                                   visualize.grid(cells, titles=titles, scale=3))
   model, config = restored[os.path.realpath(pixcolor_model.DEMO_WORKDIR)]
@@ -182,8 +183,8 @@ def test_demo_writes_both_grids_and_the_page(tmp_path, monkeypatch):
   # Its grid's titles: gray input, each colouring at its T, the original (cells as wide as those).
   shapes = [[np.zeros(read('colorization', f'{name}_gray.png').shape + (3,), np.uint8)] * 5
             for name, _ in photos]
-  titles = (['gray input'] + [f'colouring {k}, T {s.temperature:g}' for k in (1, 2, 3)]
-            + ['original'])
+  setting = f'T {s.temperature:g}\ntypical of {s.candidates}'  # (The nucleus is all: top-p 1.)
+  titles = ['gray input'] + [f'colouring {k}\n{setting}' for k in (1, 2, 3)] + ['original']
   want = visualize.grid(shapes, pad=4, titles=titles)
   top = want.shape[0] - visualize.grid(shapes, pad=4).shape[0]
   assert top > visualize.TITLE_SIZE

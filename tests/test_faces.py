@@ -157,7 +157,8 @@ def test_upsample_faces_writes_each_face_and_names_a_photo_without_one(tmp_path)
            + [np.asarray(Image.open(out / f'{photo}_face0_{k}.png'))
               for k in ('sample0', 'sample1', 'crop')]
            for photo in ('astronaut', 'grace_hopper', 'twin')]
-  titles = upsample.grid_titles(2, shipped['temperature'], shipped['guidance'], 'crop')
+  titles = upsample.grid_titles(2, shipped['temperature'], shipped['guidance'],
+                                shipped.get('top_p', 1), shipped.get('candidates', 1), 'crop')
   np.testing.assert_array_equal(np.asarray(Image.open(out / 'grid.png')),
                                 visualize.grid(cells, titles=titles, scale=2))
   # Each photo's faces are seeded by the photo's place: the same face in two photos, two draws.

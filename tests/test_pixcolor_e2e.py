@@ -499,7 +499,7 @@ def test_command_lines_end_to_end(tmp_path):
   rows = [[colorize.thumbnail(colorize.read_luminance(str(inputs / f'{name}.png')))]
           + [colorize.thumbnail(image_files.read_image(str(out / f'{name}_sample{k}.png')))
              for k in range(2)] for name in ('old', 'sub/colour')]  # Gray, then each colouring.
-  titles = ['gray input', 'colouring 1\nT 0.9', 'colouring 2\nT 0.9']
+  titles = ['gray input'] + [f'colouring {k}\nT 0.9\ntop-p 0.95\ntypical of 3' for k in (1, 2)]
   np.testing.assert_array_equal(image_files.read_image(str(out / 'grid.png')),
                                 visualize.grid(rows, titles=titles))
 

@@ -90,3 +90,9 @@ def test_titles_must_be_one_per_column():
   rows = [[np.zeros([4, 4, 3], np.uint8)] * 3]
   with pytest.raises(ValueError, match='2 titles for a grid of 3 columns'):
     visualize.grid(rows, titles=['a', 'b'])
+
+
+def test_a_settings_title_names_the_nucleus_and_the_draws_only_where_they_apply():
+  assert visualize.setting_title(1.5, 4) == 'T 1.5, w 4'
+  assert visualize.setting_title(2, 5, 1.0, 4) == 'T 2, w 5\ntypical of 4'
+  assert visualize.setting_title(1.2, None, 0.9, 8) == 'T 1.2\ntop-p 0.9\ntypical of 8'
