@@ -7,12 +7,12 @@ r"""Upsamples images 8x8 -> 32x32 by sampling a trained Pixel Recursive Super Re
 
 Input: an image file or a folder of them (searched recursively). An input larger than 8x8 is cropped
 to its central square and area-downsampled to 8x8, an input smaller than that is resized up to it,
-each with a notice. Output, per input NAME: NAME_input.png (the 8x8 input), NAME_sample<k>.png for
-k < --num_samples (32x32 samples), and grid.png (rows: input enlarged, bicubic, samples, and the
-input's central square at 32x32 where the input is at least that large: the truth, for an input
-made by downsampling; each column titled, the samples with their T and w). NAME is the input's
-path under --input without its extension, or with it where two inputs differ only there
-(photo.jpg and photo.png: photo.jpg_sample0.png, ...).
+with a notice (one line for all the inputs of one size). Output, per input NAME: NAME_input.png (the
+8x8 input), NAME_sample<k>.png for k < --num_samples (32x32 samples), and grid.png (rows: input
+enlarged, bicubic, samples, and the input's central square at 32x32 where the input is at least that
+large: the truth, for an input made by downsampling; each column titled, the samples with their T
+and w). NAME is the input's path under --input without its extension, or with it where two inputs
+differ only there (photo.jpg and photo.png: photo.jpg_sample0.png, ...).
 
 With --faces, every frontal face of each photo is found (scikit-image's detector, `data.faces`),
 cropped as the training faces were framed (CelebA's), area-resized to 32x32 (NAME_face<j>_crop.png)
@@ -182,14 +182,18 @@ def main(argv):
     faces_main(model, files, temperature, guidance, top_p, step, workdir, candidates)
     return
 
+  notices = {}  # Notice -> the inputs it is about.
+
   def read(path):
     image = image_files.read_image(path)
     small, notice = to_lowres(image)
     if notice:
-      logging.info('%s %s', path, notice)
+      notices.setdefault(notice, []).append(path)
     return small, reference(image)
 
   good, read_items, failures = batch_command.read_each(files, read)
+  for line in notice_lines(notices):
+    logging.info('%s', line)
   lowres = [small for small, _ in read_items]
   if good:
     logging.info('sampling %d x %d images at temperature %g, guidance %g, top-p %g%s, with the '
@@ -213,6 +217,19 @@ def main(argv):
     image_files.write_png(grid_path, visualize.grid(rows, titles=titles, scale=2))
     batch_command.report_written(len(good) * (FLAGS.num_samples + 1), grid_path)
   batch_command.finish(failures, len(files))
+
+
+def notice_lines(notices):
+  """One line per notice of `to_lowres` ({notice: [paths]}): a folder of 1,000 photos of one size
+  gets one line, not 1,000."""
+  lines = []
+  for notice, paths in notices.items():
+    if len(paths) == 1:
+      lines.append(f'{paths[0]} {notice}')
+    else:
+      are = 'are' + notice.removeprefix('is')  # 'is 32x32: ...' -> 'are 32x32: ...'
+      lines.append(f'{len(paths)} inputs {are} (the first: {paths[0]})')
+  return lines
 
 
 def grid_titles(num_samples, temperature, guidance, top_p, candidates, last):

@@ -402,3 +402,23 @@ def test_upsample_shows_as_the_truth_what_the_input_was_made_from_where_it_can()
   np.testing.assert_array_equal(upsample.reference(same), same)
   assert upsample.reference(random_rgb(16, 16)) is None
   assert upsample.reference(random_rgb(31, 90)) is None
+
+
+def test_upsample_says_once_what_it_did_to_many_inputs_of_one_size(tmp_path):
+  """A folder of 32 x 32 photos (the usual input) got one notice line per photo."""
+  from pixel_recursive import upsample  # pylint: disable=g-import-not-at-top
+  assert upsample.notice_lines({'is 32x32: area-downsampled to 8x8': ['a.png', 'b.png', 'c.png'],
+                                'is only 6x6: resized up to 8x8': ['d.png']}) == [
+      '3 inputs are 32x32: area-downsampled to 8x8 (the first: a.png)',
+      'd.png is only 6x6: resized up to 8x8']
+  inputs = tmp_path / 'in'
+  inputs.mkdir()
+  for i in range(3):
+    Image.fromarray(random_rgb(32, 32, seed=i)).save(inputs / f'{i}.png')
+  Image.fromarray(random_rgb(8, 8)).save(inputs / 'small.png')  # Already 8 x 8: no notice.
+  result = helpers.run_in_process('pixel_recursive.upsample', f'--input={inputs}',
+                                  f'--output={tmp_path / "out"}')
+  assert result.returncode == 0, result.stderr[-3000:]
+  about = [line for line in helpers.stderr_lines(result) if 'area-downsampled' in line]
+  assert len(about) == 1 and about[0].endswith(
+      f'3 inputs are 32x32: area-downsampled to 8x8 (the first: {inputs}/0.png)'), about
