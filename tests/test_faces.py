@@ -151,11 +151,10 @@ def test_upsample_faces_writes_each_face_and_names_a_photo_without_one(tmp_path)
   from pixel_recursive import upsample  # pylint: disable=g-import-not-at-top
   from pixel_recursive import visualize  # pylint: disable=g-import-not-at-top
   shipped = json.load(open(os.path.join(sr_model.demo_workdir('faces'), 'config.json')))['sampling']
-  cells = [[visualize.nearest_upsample(np.asarray(Image.open(out / f'{photo}_face0_input.png')), 4),
-            visualize.bicubic_upsample(np.asarray(Image.open(out / f'{photo}_face0_input.png'))[None],
-                                       32)[0]]
-           + [np.asarray(Image.open(out / f'{photo}_face0_{k}.png'))
-              for k in ('sample0', 'sample1', 'crop')]
+  face = lambda photo, kind: np.asarray(Image.open(out / f'{photo}_face0_{kind}.png'))
+  cells = [[visualize.nearest_upsample(face(photo, 'input'), 4),
+            visualize.bicubic_upsample(face(photo, 'input')[None], 32)[0]]
+           + [face(photo, kind) for kind in ('sample0', 'sample1', 'crop')]
            for photo in ('astronaut', 'grace_hopper', 'twin')]
   titles = upsample.grid_titles(2, shipped['temperature'], shipped['guidance'],
                                 shipped.get('top_p', 1), shipped.get('candidates', 1), 'crop')
