@@ -114,6 +114,7 @@ def super_resolution(out_dir, workdir, model_name, inputs, seed, what):
   from pixel_recursive import commands
   from pixel_recursive import model as model_lib
   from pixel_recursive import sampling
+  from pixel_recursive import upsample
   from pixel_recursive import visualize
   from pixel_recursive import workdir as workdir_lib
   folder = workdir or model_lib.demo_workdir(model_name)
@@ -142,9 +143,8 @@ def super_resolution(out_dir, workdir, model_name, inputs, seed, what):
     for kind, col in zip(kinds, columns):
       if kind != 'truth' or truths[i] is not None:
         image_files.write_png(os.path.join(out_dir, what, f'{name}_{kind}.png'), col[i])
-  titles = (['input 8x8', 'bicubic', 'paper\n' + visualize.setting_title(1, 1)]
-            + [f'sample {k + 1}\n{visualize.setting_title(t, w, p, c)}' for k in range(SR_SAMPLES)]
-            + ['truth'])
+  titles = upsample.grid_titles(SR_SAMPLES, t, w, p, c, 'truth')  # upsample's grid.png's,
+  titles.insert(2, 'paper\n' + visualize.setting_title(1, 1))  # with the paper's draw before.
   grid = visualize.grid([[c[i] for c in columns] for i in range(n)], titles=titles, scale=3)
   image_files.write_png(os.path.join(out_dir, f'{what}.png'), grid)
   return {'step': step,
@@ -163,6 +163,7 @@ def nucleus_text(top_p):
 def colorization(out_dir, workdir, n, seed):
   from data import image_files
   from data import transforms
+  from pixcolor import colorize
   from pixcolor import model as model_lib
   from pixel_recursive import candidates as candidates_lib
   from pixel_recursive import commands
@@ -185,9 +186,7 @@ def colorization(out_dir, workdir, n, seed):
     for k, image in enumerate(colourings):
       image_files.write_png(os.path.join(out_dir, 'colorization', f'{stem}_sample{k}.png'), image)
     rows.append([gray] + list(colourings) + [rgb])
-  setting = visualize.setting_title(temperature, None, top_p, candidates)
-  titles = (['gray input'] + [f'colouring {k + 1}\n{setting}' for k in range(COLOR_SAMPLES)]
-            + ['original'])
+  titles = colorize.grid_titles(COLOR_SAMPLES, temperature, top_p, candidates) + ['original']
   image_files.write_png(os.path.join(out_dir, 'colorization.png'),
                         visualize.grid(rows, pad=4, titles=titles))
   return {'step': step, 'about': describe(config, workdir or 'pixcolor/demo/photos', folder),

@@ -121,11 +121,17 @@ def main(argv):
     colorize_all(model, grays, FLAGS.num_samples, temperature, FLAGS.seed, FLAGS.batch_size,
                  FLAGS.method, write, top_p, candidates)
     grid_path = os.path.join(FLAGS.output, 'grid.png')
-    setting = visualize.setting_title(temperature, None, top_p, candidates)
-    titles = ['gray input'] + [f'colouring {k + 1}\n{setting}' for k in range(FLAGS.num_samples)]
+    titles = grid_titles(FLAGS.num_samples, temperature, top_p, candidates)
     image_files.write_png(grid_path, visualize.grid(rows, titles=titles))
     batch_command.report_written(len(good) * FLAGS.num_samples, grid_path)
   batch_command.finish(failures, len(files))
+
+
+def grid_titles(num_samples, temperature, top_p, candidates):
+  """The column titles of grid.png: the gray input, then each colouring with its setting."""
+  from pixel_recursive import visualize
+  setting = visualize.setting_title(temperature, None, top_p, candidates)
+  return ['gray input'] + [f'colouring {k + 1}\n{setting}' for k in range(num_samples)]
 
 
 if __name__ == '__main__':

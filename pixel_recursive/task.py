@@ -91,7 +91,7 @@ class SuperResolutionTask(task_lib.Task):
       for t in config.get('sample_temperatures', SAMPLE_TEMPERATURES):
         columns.append(model.sample(lowres, temperature=t, seed=config.seed,
                                     guidance=guidance).numpy())
-        titles.append(f'T {t:g}, w {guidance:g}')
+        titles.append(visualize.setting_title(t, guidance))
     columns.append(highres)
     rows = [[col[i] for col in columns] for i in range(len(lowres))]
     return {'samples': visualize.grid(rows, titles=titles + ['truth'], scale=2)}
