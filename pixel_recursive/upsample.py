@@ -31,6 +31,7 @@ Without --workdir a demo checkpoint shipped with the package is used: --model=fa
 Exit status: 0 when every input was upsampled, 1 when some files could not be read or (--faces)
 held no face (each is named on stderr; every good output is still written), 2 on a usage error.
 """
+import math
 import os
 import sys
 
@@ -240,6 +241,16 @@ def grid_titles(num_samples, temperature, guidance, top_p, candidates, last):
           + [last])
 
 
+def no_face_line(path, shape):
+  """The line naming a photo without a face: how small a face the detector looks for in it."""
+  from data import faces  # pylint: disable=g-import-not-at-top
+  height, width = shape[:2]
+  smallest = math.ceil(round(faces.smallest_face(height, width), 6))
+  hint = '; crop it to find smaller ones' if smallest > faces.WINDOW else ''
+  return (f'no face found in {path} (scikit-image\'s frontal-face detector, which looks for faces '
+          f'at least {smallest} px across in this {width}x{height} photo{hint})')
+
+
 def faces_main(model, files, temperature, guidance, top_p, step, workdir, candidates=1):
   """--faces: every face of every photo, each upsampled; photos without one are named."""
   from data import image_files
@@ -258,8 +269,7 @@ def faces_main(model, files, temperature, guidance, top_p, step, workdir, candid
                            candidates, FLAGS.method)
     if not found:
       faceless.append(path)
-      print(f'no face found in {path} (scikit-image\'s frontal-face detector)', file=sys.stderr,
-            flush=True)
+      print(no_face_line(path, photo.shape), file=sys.stderr, flush=True)
       continue
     logging.info('%s: %s', path, commands.counted(len(found), 'face'))
     for j, face in enumerate(found):

@@ -100,6 +100,27 @@ def test_the_portraits_faces_are_found_where_they_are():
   assert 250 < hopper.box[1] + hopper.box[2] / 2 < 320  # Horizontally centred on her face.
 
 
+def test_the_no_face_line_says_how_small_a_face_is_looked_for_and_it_is_so():
+  """Big photos are searched shrunk (faces.MAX_SIDE): the line naming a photo without a face gives
+  the smallest face looked for, which is where detection stops (a row of n astronauts: her face
+  box, 96 px, is found up to n = 5, where the smallest is 96 px, and not at 6)."""
+  from pixel_recursive import upsample  # pylint: disable=g-import-not-at-top
+  astronaut = samples.photo('astronaut')
+  assert [round(side) for _, _, side, _ in faces.detect(astronaut)] == [96]
+  row = lambda n: np.concatenate([astronaut] * n, axis=1)
+  assert faces.smallest_face(512, 5 * 512) == pytest.approx(96)
+  assert len(faces.detect(row(5))) == 5
+  assert faces.smallest_face(512, 6 * 512) > 96 and faces.detect(row(6)) == []
+  assert upsample.no_face_line('row.png', row(6).shape) == (
+      'no face found in row.png (scikit-image\'s frontal-face detector, which looks for faces at '
+      'least 116 px across in this 3072x512 photo; crop it to find smaller ones)')
+  # Photos searched at their own size or enlarged: no hint to crop.
+  assert upsample.no_face_line('coffee.png', (400, 600, 3)).endswith(
+      'at least 24 px across in this 600x400 photo)')
+  assert upsample.no_face_line('cup.png', (100, 150)).endswith(
+      'at least 15 px across in this 150x100 photo)')
+
+
 def test_framing_on_celeba_faces_whose_framing_is_known():
   """On validation-id CelebA faces (never used to fit FRAMING), a face is found in most, and the crop
   lies close to the true frame (the whole 64 x 64 image): measured 90.6% found, median IoU 0.90 over
@@ -131,8 +152,9 @@ def test_upsample_faces_writes_each_face_and_names_a_photo_without_one(tmp_path)
                                   f'--output={out}', '--num_samples=2', '--batch_size=2')
   assert result.returncode == 1, result.stderr[-3000:]
   about_coffee = [l for l in helpers.stderr_lines(result) if 'coffee.png' in l]
-  assert about_coffee == [f'no face found in {inputs}/coffee.png (scikit-image\'s frontal-face '
-                          'detector)'], result.stderr[-3000:]
+  from pixel_recursive import upsample  # pylint: disable=g-import-not-at-top
+  assert about_coffee == [upsample.no_face_line(f'{inputs}/coffee.png', (400, 600))], (
+      result.stderr[-3000:])
   # Two photos without a face: named each, then counted, last.
   assert helpers.stderr_lines(result)[-1] == 'no face found in 2 of 5 photos'
   written = sorted(os.listdir(out))
@@ -148,7 +170,6 @@ def test_upsample_faces_writes_each_face_and_names_a_photo_without_one(tmp_path)
   assert result.stdout.strip().splitlines()[-1] == f'wrote 12 PNGs of 3 faces and {out}/grid.png'
   # The grid: per face, its input enlarged, bicubic, the samples, the crop; titled so.
   from pixel_recursive import model as sr_model  # pylint: disable=g-import-not-at-top
-  from pixel_recursive import upsample  # pylint: disable=g-import-not-at-top
   from pixel_recursive import visualize  # pylint: disable=g-import-not-at-top
   shipped = json.load(open(os.path.join(sr_model.demo_workdir('faces'), 'config.json')))['sampling']
   face = lambda photo, kind: np.asarray(Image.open(out / f'{photo}_face0_{kind}.png'))
@@ -171,7 +192,8 @@ def test_upsample_faces_writes_each_face_and_names_a_photo_without_one(tmp_path)
                                   f'--input={inputs}/coffee.png', f'--output={tmp_path}/one')
   assert result.returncode == 1, result.stderr[-3000:]
   assert [l for l in helpers.stderr_lines(result) if 'no face found' in l] == [
-      f'no face found in {inputs}/coffee.png (scikit-image\'s frontal-face detector)']
+      f'no face found in {inputs}/coffee.png (scikit-image\'s frontal-face detector, which looks '
+      'for faces at least 24 px across in this 600x400 photo)']
 
 
 def test_faces_with_a_model_not_trained_on_faces_says_which_model_is(tmp_path, monkeypatch):
