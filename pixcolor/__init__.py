@@ -7,7 +7,9 @@ original luminance with the refined chroma, so several samples give several plau
 the input's detail intact.
 
   model.py             PixColor: adaptation network, chroma PixelCNN, the whole model; colorize
-  resnet.py            the conditioning network (ResNet v1 cut after its third stage)
+  backbones.py         the conditioning network, by `model.conditioning.backbone`: resnet,
+                       resnet101 or mobilenet_v2, with pretrained weights from a file or Keras
+  resnet.py            our ResNet v1 cut after its third stage (the `resnet` backbone)
   refinement.py        the refinement networks (the paper's encoder-decoder; our U-Net)
   color.py             chroma units, chroma on a luminance, resizing gray inputs
   task.py              PixColorTask: what the shared training loop needs (metrics, scalars, images)

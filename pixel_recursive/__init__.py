@@ -4,14 +4,19 @@ PixelCNN core and plumbing that PixColor (the `pixcolor` package) shares.
   The PixelCNN core, shared by both papers:
     layers.py      causal gated PixelCNN layers (vertical and horizontal stacks, the output head)
     causal.py      their building blocks: masks A/B, the one-row shift, the gate, value scaling
+    masked_conv.py the masked convolution every layer is made of
     sampling.py    XLA-compiled naive and cached samplers, counter-based noise, seeds
+    grouped_column.py  the cached sampler's per-pixel work on the horizontal stacks
+    candidates.py  the most typical of N draws (`candidates=N`: minimum-Bayes-risk selection)
     losses.py      per-example cross-entropy (nats per sub-pixel), bits/dim
     metrics.py     pSNR, SSIM, MS-SSIM, consistency, high-frequency energy
   Plumbing both papers' commands share:
     training/      the training loop, the task protocol, optimizers, mixed precision, summaries
     distribute.py  tf.distribute strategies, chief, logical CPUs
     workdir.py     config.json, checkpoints, restoring a model from a workdir
-    commands.py    the error contract and the batch-command skeleton (upsample, colorize)
+    commands.py    the error contract (one line, exit 2, never a traceback), flag-value checks
+    batch_command.py  the batch-command skeleton (upsample, colorize): read, sample, write, name
+    checkpoint_files.py  damaged checkpoints and failed saves: named, set aside, skipped
     evaluation.py  the evaluate-command skeleton (data, files, TensorBoard)
     serving.py     SavedModel export: chunked batches, checked inputs, save and verify
     export_command.py  both papers' export command line (flags read before TensorFlow loads)

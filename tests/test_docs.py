@@ -143,3 +143,39 @@ def test_a_stale_flag_or_key_would_be_caught():
   assert 'no_such_flag' not in flags_of('pixel_recursive.upsample')
   assert not any(has_key(c, 'data.no_such_key') for c in all_configs())
   assert has_key(config_of('experiments/configs/faces_tiny.py'), 'data.source')
+
+
+PACKAGES = ('pixel_recursive', 'pixel_recursive/training', 'pixcolor', 'data')
+
+
+def undocumented_modules(package):
+  """The modules and sub-packages of `package` (a folder) that its docstring's map does not name."""
+  import ast  # pylint: disable=g-import-not-at-top
+  folder = os.path.join(helpers.ROOT, package)
+  docstring = ast.get_docstring(ast.parse(open(os.path.join(folder, '__init__.py')).read()))
+  names = [n[:-3] for n in os.listdir(folder) if n.endswith('.py') and not n.startswith('_')]
+  names += [n for n in os.listdir(folder)
+            if os.path.isfile(os.path.join(folder, n, '__init__.py'))]
+  # Named as a file (layers.py), a folder (rating/) or a dotted module (data.faces).
+  spelled = lambda n: (f'{n}.py', f'{n}/', f'{package.split("/")[-1]}.{n}')
+  return sorted(n for n in names if not any(
+      re.search(rf'(?<![\w.]){re.escape(s)}(?!\w)', docstring) for s in spelled(n)))
+
+
+@pytest.mark.parametrize('package', PACKAGES)
+def test_each_package_docstring_maps_every_module(package):
+  """A reader opens a package's __init__ to find which file holds what: every module is there."""
+  assert undocumented_modules(package) == []
+
+
+def test_a_module_missing_from_a_package_map_would_be_caught(tmp_path, monkeypatch):
+  package = tmp_path / 'pkg'
+  (package / 'sub').mkdir(parents=True)
+  (package / '__init__.py').write_text(
+      '"""A map.\n\n  layers.py  the layers\n  masked_conv.py  one conv\n  sub/  more\n"""\n')
+  (package / 'sub' / '__init__.py').write_text('')
+  for name in ('layers.py', 'masked_conv.py', 'conv.py', '_private.py'):
+    (package / name).write_text('')
+  monkeypatch.setattr(helpers, 'ROOT', str(tmp_path))
+  # `conv` is not named by masked_conv.py; `layers`, `sub` and `_private` need no more.
+  assert undocumented_modules('pkg') == ['conv']
