@@ -168,6 +168,22 @@ def test_each_package_docstring_maps_every_module(package):
   assert undocumented_modules(package) == []
 
 
+def readme_code_map_misses(package):
+  """The modules of `package` that no row of the README's code map for it names (as `name.py`)."""
+  text = open(os.path.join(helpers.ROOT, 'README.md')).read()
+  section = text.split('\n## Code map\n', 1)[1].split('\n## ', 1)[0]
+  rows = ' '.join(line for line in section.splitlines()
+                  if line.startswith('| ') and f'`{package}/' in line.split(' | ')[0])
+  folder = os.path.join(helpers.ROOT, package)
+  names = [n for n in os.listdir(folder) if n.endswith('.py') and not n.startswith('_')]
+  return sorted(n for n in names if not re.search(rf'(?<![\w.]){re.escape(n)}(?!\w)', rows))
+
+
+@pytest.mark.parametrize('package', PACKAGES + ('experiments',))
+def test_the_readme_code_map_names_every_module(package):
+  assert readme_code_map_misses(package) == []
+
+
 def test_a_module_missing_from_a_package_map_would_be_caught(tmp_path, monkeypatch):
   package = tmp_path / 'pkg'
   (package / 'sub').mkdir(parents=True)
@@ -179,3 +195,8 @@ def test_a_module_missing_from_a_package_map_would_be_caught(tmp_path, monkeypat
   monkeypatch.setattr(helpers, 'ROOT', str(tmp_path))
   # `conv` is not named by masked_conv.py; `layers`, `sub` and `_private` need no more.
   assert undocumented_modules('pkg') == ['conv']
+  (tmp_path / 'README.md').write_text(
+      '# P\n\n## Code map\n\n| Path | Role |\n|---|---|\n'
+      '| `pkg/layers.py`, `masked_conv.py` | core |\n'
+      '| `other/conv.py` | not pkg |\n\n## Next\n\n`pkg/conv.py`\n')
+  assert readme_code_map_misses('pkg') == ['conv.py']  # Named only in another row and section.
