@@ -190,11 +190,13 @@ def test_a_module_missing_from_a_package_map_would_be_caught(tmp_path, monkeypat
   (package / '__init__.py').write_text(
       '"""A map.\n\n  layers.py  the layers\n  masked_conv.py  one conv\n  sub/  more\n"""\n')
   (package / 'sub' / '__init__.py').write_text('')
+  (package / 'more').mkdir()
+  (package / 'more' / '__init__.py').write_text('')
   for name in ('layers.py', 'masked_conv.py', 'conv.py', '_private.py'):
     (package / name).write_text('')
   monkeypatch.setattr(helpers, 'ROOT', str(tmp_path))
   # `conv` is not named by masked_conv.py; `layers`, `sub` and `_private` need no more.
-  assert undocumented_modules('pkg') == ['conv']
+  assert undocumented_modules('pkg') == ['conv', 'more']
   (tmp_path / 'README.md').write_text(
       '# P\n\n## Code map\n\n| Path | Role |\n|---|---|\n'
       '| `pkg/layers.py`, `masked_conv.py` | core |\n'

@@ -114,6 +114,9 @@ def test_the_no_face_line_says_how_small_a_face_is_looked_for_and_it_is_so():
   assert upsample.no_face_line('row.png', row(6).shape) == (
       'no face found in row.png (scikit-image\'s frontal-face detector, which looks for faces at '
       'least 116 px across in this 3072x512 photo; crop it to find smaller ones)')
+  # 24 / (640 / 12880) is 483.00000000000006 in floating point: still 483 px.
+  assert 'at least 483 px across in this 12880x1000 photo' in upsample.no_face_line(
+      'p', (1000, 12880))
   # Photos searched at their own size or enlarged: no hint to crop.
   assert upsample.no_face_line('coffee.png', (400, 600, 3)).endswith(
       'at least 24 px across in this 600x400 photo)')
