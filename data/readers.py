@@ -57,6 +57,12 @@ def _skip(name, error):
   return np.zeros((1, 1, 3), np.uint8), False
 
 
+def _tf_error_text(error):
+  """A TensorFlow OpError's message without the function node before it and the op after it."""
+  text = re.sub(r'^\{\{function_node [^}]*\}\}\s*', '', first_line(error.message))
+  return re.sub(r'\s*\[Op:[^\]]*\].*$', '', text)
+
+
 def _read_or_skip(path):
   path = path.decode() if isinstance(path, bytes) else str(path)
   try:
@@ -188,14 +194,26 @@ def tfrecord_files(pattern, split):
   return split_list(files, split)
 
 
+# The compressions a TFRecord file may have (tf.io.TFRecordOptions), tried in this order.
+TFRECORD_COMPRESSIONS = ('', 'GZIP', 'ZLIB')
+
+
 def _check_first_record(path):
-  """DataSourceError naming `path` unless its first record is an Example with `image/encoded`."""
-  try:
-    first = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
-  except tf.errors.OpError as e:
-    raise DataSourceError(f'{path} is not a readable TFRecord file ({first_line(e.message)})') from None
+  """The compression of `path` ('', 'GZIP' or 'ZLIB': the first that reads its first record); a
+  DataSourceError naming `path` unless that record is an Example with `image/encoded`."""
+  errors = []
+  for compression in TFRECORD_COMPRESSIONS:
+    try:
+      first = next(iter(tf.data.TFRecordDataset(path, compression).take(1)), None)
+      break
+    except tf.errors.OpError as e:
+      errors.append(e)
+  else:
+    raise DataSourceError(
+        f'{path} is not a readable TFRecord file, uncompressed, GZIP or ZLIB '
+        f'({_tf_error_text(errors[0])})') from None
   if first is None:
-    return  # An empty shard is allowed.
+    return compression  # An empty shard is allowed.
   try:
     example = tf.train.Example.FromString(first.numpy())
   except Exception:  # pylint: disable=broad-except  (protobuf's DecodeError)
@@ -203,13 +221,15 @@ def _check_first_record(path):
   if TFRECORD_KEY not in example.features.feature:
     keys = sorted(example.features.feature)
     raise DataSourceError(f'{path}: its records have no {TFRECORD_KEY!r} (they have {keys})')
+  return compression
 
 
 def tfrecord(pattern, split, input_context=None, shuffle_files=False, seed=0):
   """`tf.train.Example`s with JPEG/PNG bytes under `image/encoded`; undecodable images are skipped
-  and counted as a folder's unreadable files are."""
+  and counted as a folder's unreadable files are. Files may be GZIP- or ZLIB-compressed
+  (`tf.io.TFRecordWriter(path, 'GZIP')`), each file as the first one is."""
   files = tfrecord_files(pattern, split)
-  _check_first_record(files[0])
+  compression = _check_first_record(files[0])  # Every file is read as the first one reads.
   shard_records = input_context is not None and input_context.num_input_pipelines > 1
   ds = tf.data.Dataset.from_tensor_slices(tf.constant(files, tf.string))
   if shard_records and len(files) >= input_context.num_input_pipelines:
@@ -221,7 +241,7 @@ def tfrecord(pattern, split, input_context=None, shuffle_files=False, seed=0):
   def records(file):
     def with_file(index, record):
       return file, index, record
-    return tf.data.TFRecordDataset(file).enumerate().map(with_file)
+    return tf.data.TFRecordDataset(file, compression).enumerate().map(with_file)
 
   ds = ds.interleave(records, cycle_length=min(len(files), 8), block_length=16,
                      num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

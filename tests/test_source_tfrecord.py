@@ -27,15 +27,15 @@ def encoded(image, fmt='png'):
   return buffer.getvalue()
 
 
-def write_tfrecord(path, payloads, key='image/encoded'):
+def write_tfrecord(path, payloads, key='image/encoded', compression=''):
   """One TFRecord file of Examples whose `key` holds each payload (bytes)."""
-  with tf.io.TFRecordWriter(str(path)) as writer:
+  with tf.io.TFRecordWriter(str(path), compression) as writer:
     for data in payloads:
       feature = {key: tf.train.Feature(bytes_list=tf.train.BytesList(value=[data]))}
       writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
 
 
-def distinct_shards(folder, names, per_shard=3):
+def distinct_shards(folder, names, per_shard=3, compression=''):
   """Shards named `names` of distinct H x W PNGs; returns {name: [images]}."""
   written, k = {}, 0
   for name in names:
@@ -45,7 +45,8 @@ def distinct_shards(folder, names, per_shard=3):
       image[0, 0] = [k, 255 - k, 9]
       images.append(image)
       k += 1
-    write_tfrecord(os.path.join(folder, name), [encoded(im) for im in images])
+    write_tfrecord(os.path.join(folder, name), [encoded(im) for im in images],
+                   compression=compression)
     written[name] = images
   return written
 
@@ -65,6 +66,20 @@ def test_tfrecord_splits_by_shard_names_and_decodes_png_and_jpeg(tmp_path):
   write_tfrecord(tmp_path / 'jpeg' / 'eval-0', [encoded(photo)])
   jpeg = images_of(sources.load(f'tfrecord:{tmp_path}/jpeg/*', 'train')[0])[0]
   assert jpeg.shape == (64, 96, 3) and np.abs(jpeg.astype(int) - photo).mean() < 4
+
+
+def test_tfrecord_reads_gzip_and_zlib_compressed_files(tmp_path):
+  """TFRecordWriter(path, 'GZIP') output, as many pipelines write it (`*.tfrecord.gz`)."""
+  for compression in ('GZIP', 'ZLIB'):
+    folder = tmp_path / compression
+    folder.mkdir()
+    names = ['train-0.tfrecord.gz', 'train-1.tfrecord.gz', 'validation-0.tfrecord.gz']
+    written = distinct_shards(str(folder), names, compression=compression)
+    train = images_of(sources.load(f'tfrecord:{folder}/*', 'train')[0])
+    assert sorted(map(fingerprint, train)) == sorted(
+        fingerprint(im) for n in names[:2] for im in written[n]), compression
+    evals = images_of(sources.load(f'tfrecord:{folder}/*', 'eval')[0])
+    assert [fingerprint(im) for im in evals] == [fingerprint(im) for im in written[names[2]]]
 
 
 def test_tfrecord_split_placeholder_and_unnamed_shards(tmp_path):
@@ -201,8 +216,10 @@ def test_tfrecord_errors_name_the_glob_or_the_file(tmp_path):
   (tmp_path / 'text').mkdir()
   (tmp_path / 'text' / 'train-0').write_text('not a record file at all, just some text')
   (tmp_path / 'text' / 'eval-0').write_text('nor this')
-  with pytest.raises(sources.DataSourceError, match='train-0 is not a readable TFRecord file'):
+  unreadable = 'train-0 is not a readable TFRecord file, uncompressed, GZIP or ZLIB'
+  with pytest.raises(sources.DataSourceError, match=unreadable) as e:
     sources.load(f'tfrecord:{tmp_path}/text/*', 'train')
+  assert str(e.value).endswith('(corrupted record at 0 (Is this even a TFRecord file?))'), e.value
   (tmp_path / 'only').mkdir()
   distinct_shards(str(tmp_path / 'only'), ['train-0'])
   with pytest.raises(sources.DataSourceError, match="none for 'eval'"):
