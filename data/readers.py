@@ -3,7 +3,10 @@
 Lists are split here (`split_list`: the last `EVAL_FRACTION` of a sorted list is `eval`); image
 files and TFRecord shards are decoded in parallel, sharded by file where every input pipeline can be
 given whole files, and an image that does not decode never stops an epoch: it is named once on the
-log, counted (`skipped_files`) and dropped.
+log, counted (`skipped_files`) and dropped. Nor does a damaged TFRecord file (cut short by a
+download, or corrupt inside: its records then end where its bytes do not): it gives the records
+before the damage and is named and counted the same way; GZIP and ZLIB files, whose compressed size
+says nothing of where their records end, still stop with TensorFlow's DataLossError.
 """
 import collections
 import glob as glob_lib
@@ -47,11 +50,16 @@ def skipped_files():
     return dict(_skipped)
 
 
-def _skip(name, error):
+def _count_skip(name):
+  """Counts one skip of `name`: (whether it is its first, how many names were skipped so far)."""
   with _skipped_lock:
     first = name not in _skipped
     _skipped[name] += 1
-    total = len(_skipped)
+    return first, len(_skipped)
+
+
+def _skip(name, error):
+  first, total = _count_skip(name)
   if first:
     logging.warning('skipping unreadable image %s (%d skipped so far)', error, total)
   return np.zeros((1, 1, 3), np.uint8), False
@@ -71,13 +79,50 @@ def _read_or_skip(path):
     return _skip(path, e)
 
 
-def _decode_or_skip(file, index, data):
-  """A TFRecord's image, or a placeholder and False (named once, counted) if it does not decode."""
+def _decode_or_skip(file, index, data, end=-1):
+  """A TFRecord's image, or a placeholder and False (named once, counted) if it does not decode.
+
+  `end` >= 0 marks the end of a file's records rather than a record: `end` is where its last
+  record read ends, `index` how many were read; short of the file's size, the file is damaged.
+  """
+  if end >= 0:
+    return _check_read_whole(file.decode(), int(index), int(end))
   name = f'{file.decode()} record {int(index)}'
   try:
     return image_files.decode_image(data, name), True
   except image_files.ImageReadError as e:
     return _skip(name, e)
+
+
+def _opens(path):
+  """Whether the file `path` opens and reads; if not, it is named once and counted."""
+  path = path.decode()
+  try:
+    with tf.io.gfile.GFile(path, 'rb') as f:
+      f.read(1)
+    return True
+  except tf.errors.OpError as e:
+    _skip_file(path, f'cannot be read ({_tf_error_text(e)}): skipped')
+    return False
+
+
+def _skip_file(path, problem):
+  first, total = _count_skip(path)
+  if first:
+    logging.warning('TFRecord file %s %s (%d skipped so far)', path, problem, total)
+
+
+def _check_read_whole(path, count, end):
+  """A placeholder and False; `path` is named once and counted if its records end before it does."""
+  try:
+    size = tf.io.gfile.stat(path).length
+    problem = (f'is damaged after its first {count} records ({end} of its {size} bytes: a record '
+               'is truncated or corrupt): the rest is skipped') if end != size else None
+  except tf.errors.OpError as e:  # Gone, or unreadable, since it was opened.
+    problem = f'cannot be read any more ({_tf_error_text(e)}): the rest is skipped'
+  if problem:
+    _skip_file(path, problem)
+  return np.zeros((1, 1, 3), np.uint8), False
 
 
 def _readable(example, ok):
@@ -239,19 +284,38 @@ def tfrecord(pattern, split, input_context=None, shuffle_files=False, seed=0):
     ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
 
   def records(file):
-    def with_file(index, record):
-      return file, index, record
-    return tf.data.TFRecordDataset(file, compression).enumerate().map(with_file)
+    """(file, index, record, -1) of each record, then, for an uncompressed file, (file, records
+    read, '', where they end): a damaged file's records stop at the damage instead of stopping
+    training with an error that names no file, and the last element lets it be named."""
+    if compression:  # Where a compressed file's records end says nothing of its size.
+      return tf.data.TFRecordDataset(file, compression).enumerate().map(
+          lambda index, record: (file, index, record, tf.constant(-1, tf.int64)))
+    last = tf.data.Dataset.from_tensors((tf.constant(''), True))
+
+    def count(state, element):
+      end, index = state  # A record takes its length + 16 bytes (length, data and two CRCs).
+      record, is_last = element
+      size = tf.cast(tf.strings.length(record), tf.int64) + 16
+      return (end + size, index + 1), (file, index, record, tf.where(is_last, end, -1))
+
+    def counted(path):
+      records = tf.data.TFRecordDataset(path).ignore_errors().map(lambda record: (record, False))
+      zero = tf.constant(0, tf.int64)
+      return records.concatenate(last).scan((zero, zero), count)
+
+    # Only files that open: ignore_errors would retry one that does not for ever.
+    opens = lambda path: tf.numpy_function(_opens, [path], tf.bool)
+    return tf.data.Dataset.from_tensors(file).filter(opens).flat_map(counted)
 
   ds = ds.interleave(records, cycle_length=min(len(files), 8), block_length=16,
                      num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   if shard_records:  # Fewer files than pipelines: each pipeline keeps every n-th record.
     ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
 
-  def decode(file, index, record):
+  def decode(file, index, record, end):
     data = tf.io.parse_single_example(
         record, {TFRECORD_KEY: tf.io.FixedLenFeature([], tf.string, default_value='')})
-    return _decoded(_decode_or_skip, [file, index, data[TFRECORD_KEY]])
+    return _decoded(_decode_or_skip, [file, index, data[TFRECORD_KEY], end])
 
   return _drop_unreadable(ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)), None
 

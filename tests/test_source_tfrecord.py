@@ -3,6 +3,7 @@ split by shard names or a split pattern, sharded by file or by record, and its o
 """
 import logging
 import os
+import re
 
 import numpy as np
 from PIL import Image
@@ -245,6 +246,46 @@ def test_undecodable_records_are_skipped_named_and_counted(tmp_path, caplog):
   messages = [r.getMessage() for r in caplog.records]
   assert sum('skipping unreadable image' in m for m in messages) >= 3
   assert any('train-0 record 4: empty image data' in m for m in messages)
+
+
+@pytest.mark.parametrize('damage', ['cut in its last record', 'cut in a header', 'a byte changed'])
+def test_a_damaged_shard_gives_its_records_up_to_the_damage_and_is_named_once(
+    tmp_path, caplog, damage):
+  """A truncated download or a flipped bit used to stop training with a DataLossError naming no
+  file. Now the records before the damage are read and the file is named on the log, once."""
+  names = ['train-0', 'train-1', 'eval-0']
+  written = distinct_shards(str(tmp_path), names, per_shard=4)
+  damaged = tmp_path / 'train-1'
+  data = damaged.read_bytes()
+  size = len(data) // 4  # The PNGs are alike: every record takes as many bytes.
+  data = {'cut in its last record': data[:-10], 'cut in a header': data[:3 * size + 5],
+          'a byte changed': data[:3 * size + 40] + b'!' + data[3 * size + 41:]}[damage]
+  damaged.write_bytes(data)
+  caplog.set_level(logging.WARNING)
+  train, _ = sources.load(f'tfrecord:{tmp_path}/*', 'train')
+  for _ in range(2):  # Every epoch reads what it can.
+    assert sorted(map(fingerprint, images_of(train))) == sorted(
+        map(fingerprint, written['train-0'] + written['train-1'][:3]))
+  assert {k: v for k, v in sources.skipped_files().items() if k.startswith(str(tmp_path))} == {
+      str(damaged): 2}
+  warnings = [r.getMessage() for r in caplog.records if 'damaged' in r.getMessage()]
+  assert [re.sub(r' \(\d+ skipped so far\)$', '', w) for w in warnings] == [  # Named once.
+      f'TFRecord file {damaged} is damaged after its first 3 records ({3 * size} of its '
+      f'{len(data)} bytes: a record is truncated or corrupt): the rest is skipped'], warnings
+
+
+def test_a_shard_removed_after_the_source_was_made_is_named_not_a_traceback(tmp_path, caplog):
+  written = distinct_shards(str(tmp_path), ['train-0', 'train-1', 'eval-0'])
+  train, _ = sources.load(f'tfrecord:{tmp_path}/*', 'train')
+  os.remove(tmp_path / 'train-1')
+  caplog.set_level(logging.WARNING)
+  assert sorted(map(fingerprint, images_of(train))) == sorted(map(fingerprint, written['train-0']))
+  assert [r.getMessage() for r in caplog.records if 'train-1' in r.getMessage()][0].startswith(
+      f'TFRecord file {tmp_path}/train-1 cannot be read (')
+  # One removed while it was read: named at the end of its records.
+  image, ok = readers._check_read_whole(str(tmp_path / 'gone'), 2, 254)
+  assert not ok and caplog.records[-1].getMessage().startswith(
+      f'TFRecord file {tmp_path}/gone cannot be read any more (')
 
 
 def test_staged_tiny_imagenet_reads_through_the_tfrecord_source():
