@@ -248,7 +248,8 @@ def test_undecodable_records_are_skipped_named_and_counted(tmp_path, caplog):
   assert any('train-0 record 4: empty image data' in m for m in messages)
 
 
-@pytest.mark.parametrize('damage', ['cut in its last record', 'cut in a header', 'a byte changed'])
+@pytest.mark.parametrize('damage', ['cut in its last record', 'cut in a header', 'a byte changed',
+                                    'cut in its first header'])
 def test_a_damaged_shard_gives_its_records_up_to_the_damage_and_is_named_once(
     tmp_path, caplog, damage):
   """A truncated download or a flipped bit used to stop training with a DataLossError naming no
@@ -259,18 +260,20 @@ def test_a_damaged_shard_gives_its_records_up_to_the_damage_and_is_named_once(
   data = damaged.read_bytes()
   size = len(data) // 4  # The PNGs are alike: every record takes as many bytes.
   data = {'cut in its last record': data[:-10], 'cut in a header': data[:3 * size + 5],
-          'a byte changed': data[:3 * size + 40] + b'!' + data[3 * size + 41:]}[damage]
+          'a byte changed': data[:3 * size + 40] + b'!' + data[3 * size + 41:],
+          'cut in its first header': data[:5]}[damage]
+  kept = 0 if damage == 'cut in its first header' else 3
   damaged.write_bytes(data)
   caplog.set_level(logging.WARNING)
   train, _ = sources.load(f'tfrecord:{tmp_path}/*', 'train')
   for _ in range(2):  # Every epoch reads what it can.
     assert sorted(map(fingerprint, images_of(train))) == sorted(
-        map(fingerprint, written['train-0'] + written['train-1'][:3]))
+        map(fingerprint, written['train-0'] + written['train-1'][:kept]))
   assert {k: v for k, v in sources.skipped_files().items() if k.startswith(str(tmp_path))} == {
       str(damaged): 2}
   warnings = [r.getMessage() for r in caplog.records if 'damaged' in r.getMessage()]
   assert [re.sub(r' \(\d+ skipped so far\)$', '', w) for w in warnings] == [  # Named once.
-      f'TFRecord file {damaged} is damaged after its first 3 records ({3 * size} of its '
+      f'TFRecord file {damaged} is damaged after its first {kept} records ({kept * size} of its '
       f'{len(data)} bytes: a record is truncated or corrupt): the rest is skipped'], warnings
 
 
