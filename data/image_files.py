@@ -34,7 +34,9 @@ def list_images(path):
 
   Hidden files and folders (`.name`) are skipped. The order is `sorted()` of the full paths, so the
   split a folder source makes (the last 10% are `eval`) does not depend on the file system. A
-  sub-folder that cannot be listed (no permission) is left out with a warning naming it.
+  sub-folder that cannot be listed (no permission) is left out with a warning naming it. Links to
+  folders are followed (datasets are often put together from links), each folder listed once: a
+  link back up the tree, or a second link to a folder already listed, adds nothing.
 
   Raises:
     FileNotFoundError: `path` does not exist.
@@ -49,8 +51,16 @@ def list_images(path):
     logging.warning('cannot list %s (%s): the images in it are left out', error.filename,
                     error.strerror or error)
 
-  for root, dirs, files in os.walk(path, onerror=unlisted):
-    dirs[:] = [d for d in dirs if not d.startswith('.')]  # In place: os.walk skips the others.
+  listed = set()
+  for root, dirs, files in os.walk(path, onerror=unlisted, followlinks=True):
+    real = os.path.realpath(root)
+    if real in listed:  # Reached again through a link: no second copy, and no endless loop.
+      dirs[:] = []
+      continue
+    listed.add(real)
+    # In place: os.walk skips the others, and visits these in order (the first path to a folder
+    # reached twice is the one kept).
+    dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
     found.extend(os.path.join(root, f) for f in files
                  if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith('.'))
   return sorted(found)

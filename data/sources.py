@@ -12,9 +12,10 @@ Source strings (the `data.source` key of every config):
   samples:photos     the colour photographs themselves
   tfds:<name>        a TFDS dataset, e.g. tfds:celeb_a, tfds:lsun/bedroom, tfds:imagenet2012,
                      tfds:imagenet_resized/64x64, tfds:downsampled_imagenet/32x32
-  folder:<path>      every jpg/png/... under <path> (recursive, hidden files skipped); if <path> has a
-                     `train/` and an `eval/` (or `val/`, `validation/`) subfolder those are the
-                     splits, else the last 10% of the sorted files are `eval`
+  folder:<path>      every jpg/png/... under <path> (recursive, links to folders followed, hidden
+                     files skipped); if <path> has a `train/` and an `eval/` (or `val/`,
+                     `validation/`) subfolder those are the splits, else the last 10% of the
+                     sorted files are `eval`
   npz:<path>         uint8 arrays `images` (split 90/10 as above) or `train_images` and `eval_images`,
                      each [N, H, W, 3], [N, H, W, 1] or [N, H, W]
   tfrecord:<glob>    `tf.train.Example`s holding JPEG or PNG bytes under `image/encoded` (the

@@ -254,6 +254,20 @@ def test_list_images_is_recursive_sorted_and_skips_hidden_and_other_files(tmp_pa
   assert found == [str(tmp_path / name) for name in expected]
 
 
+def test_list_images_follows_links_to_folders_and_lists_each_folder_once(tmp_path):
+  """A dataset made of links (train/cats -> /data/cats) was listed without the linked photos."""
+  for name in ('photos/a.png', 'photos/sub/b.png', 'elsewhere/c.png', 'top/d.png'):
+    (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / name).write_bytes(b'x')
+  (tmp_path / 'top' / 'linked').symlink_to(tmp_path / 'elsewhere')
+  (tmp_path / 'top' / 'photos').symlink_to(tmp_path / 'photos')
+  (tmp_path / 'top' / 'zz_again').symlink_to(tmp_path / 'photos')  # Listed already, as photos.
+  (tmp_path / 'photos' / 'sub' / 'up').symlink_to(tmp_path / 'top')  # A loop.
+  found = image_files.list_images(str(tmp_path / 'top'))
+  expected = ['d.png', 'linked/c.png', 'photos/a.png', 'photos/sub/b.png']
+  assert found == [str(tmp_path / 'top' / name) for name in expected]
+
+
 def test_a_folder_that_cannot_be_listed_is_named_in_a_warning(tmp_path, monkeypatch, caplog):
   """A sub-folder without read permission (faked: root reads every folder) was skipped in
   silence: its photos were missing from a batch command's outputs or a folder source."""
