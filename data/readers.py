@@ -244,8 +244,9 @@ TFRECORD_COMPRESSIONS = ('', 'GZIP', 'ZLIB')
 
 
 def _check_first_record(path):
-  """The compression of `path` ('', 'GZIP' or 'ZLIB': the first that reads its first record); a
-  DataSourceError naming `path` unless that record is an Example with `image/encoded`."""
+  """The compression of `path` ('', 'GZIP' or 'ZLIB': the first that reads its first record; None
+  if it has none); a DataSourceError naming `path` unless that record is an Example with
+  `image/encoded`."""
   errors = []
   for compression in TFRECORD_COMPRESSIONS:
     try:
@@ -258,7 +259,7 @@ def _check_first_record(path):
         f'{path} is not a readable TFRecord file, uncompressed, GZIP or ZLIB '
         f'({_tf_error_text(errors[0])})') from None
   if first is None:
-    return compression  # An empty shard is allowed.
+    return None  # An empty shard is allowed; it says nothing of the others' compression.
   try:
     example = tf.train.Example.FromString(first.numpy())
   except Exception:  # pylint: disable=broad-except  (protobuf's DecodeError)
@@ -272,9 +273,13 @@ def _check_first_record(path):
 def tfrecord(pattern, split, input_context=None, shuffle_files=False, seed=0):
   """`tf.train.Example`s with JPEG/PNG bytes under `image/encoded`; undecodable images are skipped
   and counted as a folder's unreadable files are. Files may be GZIP- or ZLIB-compressed
-  (`tf.io.TFRecordWriter(path, 'GZIP')`), each file as the first one is."""
+  (`tf.io.TFRecordWriter(path, 'GZIP')`), each file as the first one that is not empty."""
   files = tfrecord_files(pattern, split)
-  compression = _check_first_record(files[0])  # Every file is read as the first one reads.
+  compression = None  # Every file is read as the first one that is not empty.
+  for path in files:
+    compression = _check_first_record(path)
+    if compression is not None:
+      break
   shard_records = input_context is not None and input_context.num_input_pipelines > 1
   ds = tf.data.Dataset.from_tensor_slices(tf.constant(files, tf.string))
   if shard_records and len(files) >= input_context.num_input_pipelines:

@@ -23,7 +23,8 @@ Source strings (the `data.source` key of every config):
                      `eval`, `validation` or `val`), else by the shard names (`train-*`,
                      `validation-*`, ...), else the last 10% of the sorted files are `eval`;
                      several globs separated by commas; local, or on any file system TensorFlow
-                     reads (`gs://bucket/train-*`); uncompressed, GZIP or ZLIB (as the first file)
+                     reads (`gs://bucket/train-*`); uncompressed, GZIP or ZLIB (as the first
+                     file that is not empty)
 Splits are `train` and `eval`.
 """
 import difflib
