@@ -6,9 +6,9 @@ r"""Colorizes photos by sampling a trained PixColor model: several plausible col
 Input: an image file or a folder of them (searched recursively), colour or true grayscale, any size.
 Only the BT.601 luminance Y of each is used (a colour input's colours are discarded). Output, per input
 NAME: NAME_sample<k>.png for k < --num_samples, each at the input's own size, whose luminance is the
-input's (up to rounding), and grid.png (rows: gray input, then the colourings, as thumbnails;
-columns titled); NAME as in `pixel_recursive.upsample` (the path under --input, extension kept
-only where two inputs differ by it alone).
+input's (up to rounding), and grid.png (a row per input, titled with its NAME: the gray input, then
+the colourings, as thumbnails; columns titled); NAME as in `pixel_recursive.upsample` (the path
+under --input, extension kept only where two inputs differ by it alone).
 The model sees Y resized to its image size (224 x 224 in the paper; a non-square input is squeezed to a
 square there and the colour is stretched back); its chroma is resized to the input's size and put on
 the original Y, so the detail of the input is untouched.
@@ -122,7 +122,8 @@ def main(argv):
                  FLAGS.method, write, top_p, candidates)
     grid_path = os.path.join(FLAGS.output, 'grid.png')
     titles = grid_titles(FLAGS.num_samples, temperature, top_p, candidates)
-    image_files.write_png(grid_path, visualize.grid(rows, titles=titles))
+    names = [batch_command.row_title(output_name, path, FLAGS.output) for path in good]
+    image_files.write_png(grid_path, visualize.grid(rows, titles=titles, row_titles=names))
     batch_command.report_written(len(good) * FLAGS.num_samples, grid_path)
   batch_command.finish(failures, len(files))
 

@@ -54,6 +54,12 @@ def output_names(files, root, output_dir):
   return name
 
 
+def row_title(output_name, path, output_dir, suffix=''):
+  """grid.png's title for the row of input `path` (`output_name` from `output_names`): the NAME
+  its output files start with (then `suffix`), so that a row and its PNGs are found by one name."""
+  return os.path.relpath(output_name(path, suffix), output_dir).removesuffix('.png')
+
+
 def read_each(files, read):
   """Applies `read(path)` to every file; a file it cannot read is named on stderr and skipped.
 

@@ -11,13 +11,15 @@ with a notice (one line for all the inputs of one size). Output, per input NAME:
 8x8 input), NAME_sample<k>.png for k < --num_samples (32x32 samples), and grid.png (rows: input
 enlarged, bicubic, samples, and the input's central square at 32x32 where the input is at least that
 large: the truth, for an input made by downsampling; each column titled, the samples with their T
-and w). NAME is the input's path under --input without its extension, or with it where two inputs
-differ only there (photo.jpg and photo.png: photo.jpg_sample0.png, ...).
+and w; each row titled with its NAME). NAME is the input's path under --input without its
+extension, or with it where two inputs differ only there (photo.jpg and photo.png:
+photo.jpg_sample0.png, ...).
 
 With --faces, every frontal face of each photo is found (scikit-image's detector, `data.faces`),
 cropped as the training faces were framed (CelebA's), area-resized to 32x32 (NAME_face<j>_crop.png)
 and to 8x8 (NAME_face<j>_input.png), and upsampled (NAME_face<j>_sample<k>.png); grid.png then ends
-each row with the 32x32 crop. A photo without a face is named on stderr in one line.
+each row (titled NAME_face<j>) with the 32x32 crop. A photo without a face is named on stderr in
+one line.
 Samples are drawn from softmax((w A + B) / T), restricted to its top-p nucleus with --top_p < 1;
 with --candidates=N > 1 each sample is the one of N draws nearest to their mean, the most typical
 (`pixel_recursive.candidates`). Without --temperature / --guidance / --top_p / --candidates, T, w, p
@@ -203,10 +205,11 @@ def main(argv):
     samples = upsample_all(model, np.stack(lowres), FLAGS.num_samples, temperature, FLAGS.seed,
                            FLAGS.batch_size, FLAGS.method, guidance, top_p,
                            candidates=candidates)
-    rows = []
+    rows, names = [], []
     blank = np.full((32, 32, 3), 255, np.uint8)
     output_name = batch_command.output_names(good, FLAGS.input, FLAGS.output)
     for path, (small, original), images in zip(good, read_items, samples):
+      names.append(batch_command.row_title(output_name, path, FLAGS.output))
       image_files.write_png(output_name(path, '_input'), small)
       for k, image in enumerate(images):
         image_files.write_png(output_name(path, f'_sample{k}'), image)
@@ -215,7 +218,8 @@ def main(argv):
                   + [blank if original is None else original])
     grid_path = os.path.join(FLAGS.output, 'grid.png')
     titles = grid_titles(FLAGS.num_samples, temperature, guidance, top_p, candidates, 'truth')
-    image_files.write_png(grid_path, visualize.grid(rows, titles=titles, scale=2))
+    image_files.write_png(grid_path,
+                          visualize.grid(rows, titles=titles, scale=2, row_titles=names))
     batch_command.report_written(len(good) * (FLAGS.num_samples + 1), grid_path)
   batch_command.finish(failures, len(files))
 
@@ -261,7 +265,7 @@ def faces_main(model, files, temperature, guidance, top_p, step, workdir, candid
                'the step-%d model from %s', commands.counted(len(files), 'photo'), temperature,
                guidance, top_p, candidates_lib.note(candidates), step, workdir)
   good, photos, failures = batch_command.read_each(files, image_files.read_image)
-  rows, faceless, written = [], [], 0
+  rows, names, faceless, written = [], [], [], 0
   output_name = batch_command.output_names(good, FLAGS.input, FLAGS.output)
   for n, (path, photo) in enumerate(zip(good, photos)):
     found = upsample_faces(model, photo, FLAGS.num_samples, temperature, guidance,
@@ -279,13 +283,15 @@ def faces_main(model, files, temperature, guidance, top_p, step, workdir, candid
       for k, image in enumerate(face['samples']):
         image_files.write_png(name(f'_sample{k}'), image)
       written += FLAGS.num_samples + 2
+      names.append(batch_command.row_title(output_name, path, FLAGS.output, f'_face{j}'))
       rows.append([visualize.nearest_upsample(face['lowres'], 4),
                    visualize.bicubic_upsample(face['lowres'][None], 32)[0]]
                   + list(face['samples']) + [face['crop']])
   if rows:
     grid_path = os.path.join(FLAGS.output, 'grid.png')
     titles = grid_titles(FLAGS.num_samples, temperature, guidance, top_p, candidates, 'crop')
-    image_files.write_png(grid_path, visualize.grid(rows, titles=titles, scale=2))
+    image_files.write_png(grid_path,
+                          visualize.grid(rows, titles=titles, scale=2, row_titles=names))
     batch_command.report_written(written, grid_path, f' of {commands.counted(len(rows), "face")}')
   if len(faceless) > 1:  # The count after the lines naming them (one photo: its line says it).
     print(f'no face found in {len(faceless)} of {commands.counted(len(good), "photo")}',

@@ -26,6 +26,8 @@ def to_rgb(image):
 
 TITLE_SIZE = 11  # Pixels: the font of the column titles over the command lines' grids.
 TITLE_COLOUR = (40, 40, 40)
+LINE_HEIGHT = TITLE_SIZE + 3
+ROW_TITLE_WIDTH = 120  # Pixels at most: the column of row titles at the left of a grid.
 
 
 def setting_title(temperature, guidance=None, top_p=1.0, candidates=1):
@@ -39,13 +41,15 @@ def setting_title(temperature, guidance=None, top_p=1.0, candidates=1):
   return '\n'.join(lines)
 
 
-def grid(rows, pad=2, background=255, titles=None, scale=1):
+def grid(rows, pad=2, background=255, titles=None, scale=1, row_titles=None):
   """Tiles a list of rows (each a list of uint8 images, gray or RGB, any sizes) into one image.
 
   Each cell is as large as the largest image in its column and row; smaller images sit top-left.
   `scale` > 1 enlarges the whole grid by pixel replication (`nearest_upsample`). `titles`, one per
   column ('\n' starts a new line; a line too wide for its column is wrapped at spaces), are written
   in a band above the grid, each centred over its column; the grid itself is unchanged below it.
+  `row_titles`, one per row (the commands' file names), are written in a column at the left, at
+  most ROW_TITLE_WIDTH pixels wide, each beside its row (`title_column`).
   """
   rows = [[to_rgb(im) for im in row] for row in rows]
   n_cols = max(len(r) for r in rows)
@@ -62,11 +66,19 @@ def grid(rows, pad=2, background=255, titles=None, scale=1):
     y += h + pad
   if scale > 1:
     out = nearest_upsample(out, scale)
+  offset = 0  # The width of the row titles' column, left of the grid.
+  if row_titles is not None:
+    if len(row_titles) != len(rows):
+      raise ValueError(f'{len(row_titles)} row titles for a grid of {len(rows)} rows')
+    tops = [(pad * (r + 1) + sum(row_h[:r])) * scale for r in range(len(rows))]
+    column = title_column(row_titles, tops, [h * scale for h in row_h], out.shape[0], background)
+    out = np.concatenate([column, out], axis=1)
+    offset = column.shape[1]
   if titles is None:
     return out
   if len(titles) != n_cols:
     raise ValueError(f'{len(titles)} titles for a grid of {n_cols} columns')
-  lefts = [(pad * (c + 1) + sum(col_w[:c])) * scale for c in range(n_cols)]
+  lefts = [offset + (pad * (c + 1) + sum(col_w[:c])) * scale for c in range(n_cols)]
   band = title_band(titles, lefts, [w * scale for w in col_w], out.shape[1], background)
   return np.concatenate([band, out])
 
@@ -78,17 +90,60 @@ def title_band(titles, lefts, widths, width, background=255):
   from PIL import ImageFont
   font = ImageFont.load_default(size=TITLE_SIZE)
   columns = [wrap(str(title), font, w) for title, w in zip(titles, widths)]
-  line_h = TITLE_SIZE + 3
-  band = Image.new('RGB', (width, 4 + line_h * max(len(lines) for lines in columns)),
+  band = Image.new('RGB', (width, 4 + LINE_HEIGHT * max(len(lines) for lines in columns)),
                    (background,) * 3)
   for lines, left, w in zip(columns, lefts, widths):
     cell = Image.new('RGB', (w, band.height), (background,) * 3)
     draw = ImageDraw.Draw(cell)
     for i, line in enumerate(lines):
-      draw.text((max(0, (w - font.getlength(line)) / 2), 2 + i * line_h), line, fill=TITLE_COLOUR,
-                font=font)
+      draw.text((max(0, (w - font.getlength(line)) / 2), 2 + i * LINE_HEIGHT), line,
+                fill=TITLE_COLOUR, font=font)
     band.paste(cell, (left, 0))
   return np.asarray(band)
+
+
+def title_column(titles, tops, heights, height, background=255):
+  """A uint8 [height, w, 3] column with titles[i] written from the top of the row at tops[i] that is
+  heights[i] pixels high (`title_lines`); w fits the widest title, up to ROW_TITLE_WIDTH. Text
+  never crosses its row."""
+  from PIL import ImageDraw
+  from PIL import ImageFont
+  font = ImageFont.load_default(size=TITLE_SIZE)
+  margin = 4
+  widest = max(font.getlength(line) for title in titles for line in str(title).split('\n'))
+  width = int(min(ROW_TITLE_WIDTH, widest + 2 * margin + 1))
+  column = Image.new('RGB', (width, height), (background,) * 3)
+  for title, top, h in zip(titles, tops, heights):
+    cell = Image.new('RGB', (width, h), (background,) * 3)
+    draw = ImageDraw.Draw(cell)
+    for i, line in enumerate(title_lines(str(title), font, width - 2 * margin, h)):
+      draw.text((margin, 2 + i * LINE_HEIGHT), line, fill=TITLE_COLOUR, font=font)
+    column.paste(cell, (0, top))
+  return np.asarray(column)
+
+
+def title_lines(title, font, width, height):
+  """The lines of a row title `height` pixels high: wrapped at spaces and, within a word (a file
+  name), anywhere, each no wider than `width`; where more lines than fit, the last that fits ends
+  with '...'. At least one line."""
+  lines = [piece for line in wrap(title, font, width) for piece in break_word(line, font, width)]
+  fits = max(1, (height - 2) // LINE_HEIGHT)
+  if len(lines) > fits:
+    lines = lines[:fits]
+    while lines[-1] and font.getlength(lines[-1] + '...') > width:
+      lines[-1] = lines[-1][:-1]
+    lines[-1] += '...'
+  return lines
+
+
+def break_word(line, font, width):
+  """`line` in pieces no wider than `width` (each at least one character), broken anywhere."""
+  pieces = ['']
+  for char in line:
+    if pieces[-1] and font.getlength(pieces[-1] + char) > width:
+      pieces.append('')
+    pieces[-1] += char
+  return pieces
 
 
 def wrap(title, font, width):

@@ -171,7 +171,8 @@ def test_upsample_faces_writes_each_face_and_names_a_photo_without_one(tmp_path)
       np.asarray(Image.open(out / 'astronaut_face0_input.png')), np.round(helpers.block_means(crop, 4)))
   assert 'grid.png' in written
   assert result.stdout.strip().splitlines()[-1] == f'wrote 12 PNGs of 3 faces and {out}/grid.png'
-  # The grid: per face, its input enlarged, bicubic, the samples, the crop; titled so.
+  # The grid: per face, its input enlarged, bicubic, the samples, the crop; titled so, each row
+  # with the name its files start with.
   from pixel_recursive import model as sr_model  # pylint: disable=g-import-not-at-top
   from pixel_recursive import visualize  # pylint: disable=g-import-not-at-top
   shipped = json.load(open(os.path.join(sr_model.demo_workdir('faces'), 'config.json')))['sampling']
@@ -183,7 +184,8 @@ def test_upsample_faces_writes_each_face_and_names_a_photo_without_one(tmp_path)
   titles = upsample.grid_titles(2, shipped['temperature'], shipped['guidance'],
                                 shipped.get('top_p', 1), shipped.get('candidates', 1), 'crop')
   np.testing.assert_array_equal(np.asarray(Image.open(out / 'grid.png')),
-                                visualize.grid(cells, titles=titles, scale=2))
+                                visualize.grid(cells, titles=titles, scale=2, row_titles=[
+                                    'astronaut_face0', 'grace_hopper_face0', 'twin_face0']))
   # Each photo's faces are seeded by the photo's place: the same face in two photos, two draws.
   read = lambda name: np.asarray(Image.open(out / name))
   np.testing.assert_array_equal(read('twin_face0_input.png'), read('astronaut_face0_input.png'))

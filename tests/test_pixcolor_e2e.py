@@ -500,8 +500,9 @@ def test_command_lines_end_to_end(tmp_path):
           + [colorize.thumbnail(image_files.read_image(str(out / f'{name}_sample{k}.png')))
              for k in range(2)] for name in ('old', 'sub/colour')]  # Gray, then each colouring.
   titles = ['gray input'] + [f'colouring {k}\nT 0.9\ntop-p 0.95\ntypical of 3' for k in (1, 2)]
+  names = ['old', 'sub/colour']  # Each row titled with the name its files start with.
   np.testing.assert_array_equal(image_files.read_image(str(out / 'grid.png')),
-                                visualize.grid(rows, titles=titles))
+                                visualize.grid(rows, titles=titles, row_titles=names))
 
   metrics_path = tmp_path / 'metrics.json'
   result = run_in_process('pixcolor.evaluate', f'--workdir={workdir}', f'--output={metrics_path}',

@@ -477,7 +477,8 @@ def test_command_lines_end_to_end(tmp_path):
            read(f'{name}_sample0'), read(f'{name}_sample1'), truth]
           for name, truth in (('face', faces[0]), ('sub/big', faces[1]))]
   titles = ['input 8x8', 'bicubic', 'sample 1\nT 0.9, w 2.5', 'sample 2\nT 0.9, w 2.5', 'truth']
-  np.testing.assert_array_equal(read('grid'), visualize.grid(rows, titles=titles, scale=2))
+  np.testing.assert_array_equal(read('grid'), visualize.grid(rows, titles=titles, scale=2,
+                                                             row_titles=['face', 'sub/big']))
 
   # Exactly 7 examples though the batches hold 4; a sweep of 2 temperatures x 2 guidances; on
   # another data source than the run's (what a model card's numbers are re-run with).

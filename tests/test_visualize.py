@@ -1,6 +1,7 @@
 """The pictures every table and grid is made of (pixel_recursive/visualize.py): the nearest and
 bicubic baselines of the super-resolution tables and the grid PNGs of the commands and TensorBoard."""
 import numpy as np
+from PIL import ImageFont
 import pytest
 
 from pixel_recursive import visualize
@@ -96,3 +97,43 @@ def test_a_settings_title_names_the_nucleus_and_the_draws_only_where_they_apply(
   assert visualize.setting_title(1.5, 4) == 'T 1.5, w 4'
   assert visualize.setting_title(2, 5, 1.0, 4) == 'T 2, w 5\ntypical of 4'
   assert visualize.setting_title(1.2, None, 0.9, 8) == 'T 1.2\ntop-p 0.9\ntypical of 8'
+
+
+def test_row_titles_sit_in_a_column_at_the_left_each_beside_its_own_row():
+  """The command lines' grids say which input each row is (a folder of 50 photos was 50 unnamed
+  rows): the name in a column at the left, the grid and its column titles shifted, not changed."""
+  rows = [[np.zeros([20, 30, 3], np.uint8), np.zeros([20, 10, 3], np.uint8)],
+          [np.zeros([30, 30, 3], np.uint8)]]
+  plain = visualize.grid(rows, titles=['a', 'b'], scale=2)
+  long = 'a name long enough to take three lines or more'  # The first row holds two lines.
+  named = visualize.grid(rows, titles=['a', 'b'], scale=2, row_titles=[long, 'sub/two'])
+  left = named.shape[1] - plain.shape[1]
+  assert named.shape[0] == plain.shape[0] and left == visualize.ROW_TITLE_WIDTH  # At most...
+  short = visualize.grid(rows, row_titles=['one', 'two']).shape[1] - visualize.grid(rows).shape[1]
+  assert 20 < short < 40  # ...as wide as the widest name needs.
+  np.testing.assert_array_equal(named[:, left:], plain)  # Grid and titles: as they were.
+  top = plain.shape[0] - visualize.grid(rows, scale=2).shape[0]
+  ink = (named[:, :left] < 200).any(axis=-1)
+  assert not ink[:top].any()  # Nothing over the column of names...
+  first, second = (top + 4, top + 44), (top + 48, top + 108)  # (pad + heights + pads) x 2.
+  for a, _ in (first, second):  # Written from the top of its row.
+    assert ink[a:a + visualize.LINE_HEIGHT].any()
+  for a, b in ((top, first[0]), (first[1], second[0]), (second[1], named.shape[0])):
+    assert not ink[a:b].any()  # ...and no name crosses its row's edge.
+  with pytest.raises(ValueError, match='1 row titles for a grid of 2 rows'):
+    visualize.grid(rows, row_titles=['one'])
+
+
+def test_a_long_row_title_wraps_within_its_width_and_ends_with_dots_where_its_row_is_full():
+  font = ImageFont.load_default(size=visualize.TITLE_SIZE)
+  name = 'holiday_photos_from_the_summer_of_2019/IMG_20190712_153012'  # No space to break at.
+  tall = visualize.grid([[np.zeros([200, 8, 3], np.uint8)]], row_titles=[name])
+  width = tall.shape[1] - visualize.grid([[np.zeros([200, 8, 3], np.uint8)]]).shape[1]
+  assert width == visualize.ROW_TITLE_WIDTH
+  lines = visualize.title_lines(name, font, width - 8, 200)
+  assert ''.join(lines) == name and len(lines) > 1  # Broken inside the word, nothing lost...
+  assert all(font.getlength(line) <= width - 8 for line in lines)  # ...each line within the width.
+  short = visualize.title_lines(name, font, width - 8, 30)  # Room for two lines of 14 pixels.
+  assert len(short) == 2 and short[0] == lines[0] and short[1].endswith('...')
+  assert font.getlength(short[1]) <= width - 8
+  assert visualize.title_lines('a b', font, 100, 5) == ['a b']  # A row lower than a line: one.
