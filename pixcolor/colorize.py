@@ -3,7 +3,8 @@ r"""Colorizes photos by sampling a trained PixColor model: several plausible col
   python -m pixcolor.colorize --workdir=/tmp/pixcolor_tiny --input=old_photos/ --output=colorized/ \
       --num_samples=4 [--temperature=T] [--top_p=P] [--candidates=N] [--seed=0]
 
-Input: an image file or a folder of them (searched recursively), colour or true grayscale, any size.
+Input: an image file, a folder of them (searched recursively) or a quoted glob pattern, colour or
+true grayscale, any size.
 Only the BT.601 luminance Y of each is used (a colour input's colours are discarded). Output, per input
 NAME: NAME_sample<k>.png for k < --num_samples, each at the input's own size, whose luminance is the
 input's (up to rounding), and grid.png (a row per input, titled with its NAME: the gray input, then

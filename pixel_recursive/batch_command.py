@@ -3,6 +3,7 @@ skipping and naming the unreadable ones; sample in padded batches with one seed 
 write as results come; exit 1 when some input was skipped (`commands`' error contract).
 """
 import collections
+import glob
 import os
 import sys
 
@@ -12,17 +13,47 @@ import numpy as np
 from pixel_recursive import commands
 
 
+def has_glob_character(path):
+  return any(c in path for c in '*?[')
+
+
+def is_pattern(path):
+  """Whether --input `path` is a glob pattern: it names no file or folder and has a glob character
+  (`*`, `?`, `[`). Quoted (`--input='photos/*.jpg'`), the command expands it, not the shell (which
+  leaves `--input=photos/*.jpg` unexpanded: no file is named so)."""
+  return not os.path.exists(path) and has_glob_character(path)
+
+
+def pattern_root(pattern):
+  """The folder a pattern's matches are named under: its path before the first part with a glob
+  character ('photos/*/a.jpg' -> 'photos'; '*.jpg' -> '.')."""
+  root = pattern
+  while has_glob_character(root):
+    root = os.path.dirname(root)
+  return root or os.curdir
+
+
 def read_inputs(path, output=None):
-  """The image files under `path` (a file or a folder, searched with its sub-folders), or
-  UsageError if there are none. Those under the command's `output` folder are left out, so that a
-  second run does not read the first one's outputs; `output` = `path` is a UsageError, as there
-  the outputs could not be told from the inputs; a URL is one too (the files are read from here)."""
+  """The image files under `path` (a file, a folder searched with its sub-folders, or a glob
+  pattern whose matching folders are searched so and whose matching files with an image extension
+  are kept; `**` matches any depth), or UsageError if there are none. Those under the command's
+  `output` folder are left out, so that a second run does not read the first one's outputs;
+  `output` = `path` is a UsageError, as there the outputs could not be told from the inputs; a URL
+  is one too (the files are read from here)."""
   from data import image_files
   commands.check_local(path, '--input')
-  try:
-    files = image_files.list_images(path)
-  except FileNotFoundError:
-    raise commands.UsageError(f'--input {path} does not exist') from None
+  if is_pattern(path):
+    matches = sorted(glob.glob(path, recursive=True))
+    if not matches:
+      raise commands.UsageError(f'--input {path} matches no file or folder')
+    files = sorted({f for match in matches for f in (
+        image_files.list_images(match) if os.path.isdir(match)
+        else [match] if match.lower().endswith(image_files.IMAGE_EXTENSIONS) else [])})
+  else:
+    try:
+      files = image_files.list_images(path)
+    except FileNotFoundError:
+      raise commands.UsageError(f'--input {path} does not exist') from None
   if output:
     out = os.path.realpath(output)
     if out == os.path.realpath(path) and os.path.isdir(path):
@@ -31,16 +62,20 @@ def read_inputs(path, output=None):
     if not os.path.isfile(out):  # A file is refused as --output later (check_output_dir).
       files = [f for f in files if os.path.commonpath([out, os.path.realpath(f)]) != out]
   if not files:
-    raise commands.UsageError(f'--input {path} holds no image files (jpg, png, bmp, gif, webp, '
+    holds = 'matches' if is_pattern(path) else 'holds'
+    raise commands.UsageError(f'--input {path} {holds} no image files (jpg, png, bmp, gif, webp, '
                               'tif)')
   return files
 
 
 def output_names(files, root, output_dir):
   """A function (path, suffix) -> the output PNG of input `path` (one of `files`, read from
-  --input `root`): its path under `root` (sub-folders kept) without the extension, then `suffix`.
-  Inputs whose names differ only in the extension (photo.jpg, photo.png) keep it
-  (photo.jpg_sample0.png, photo.png_sample0.png), so that no output overwrites another."""
+  --input `root`): its path under `root` (sub-folders kept; under `pattern_root` for a pattern; a
+  single file: its base name) without the extension, then `suffix`. Inputs whose names differ only
+  in the extension (photo.jpg, photo.png) keep it (photo.jpg_sample0.png, photo.png_sample0.png), so
+  that no output overwrites another."""
+  if is_pattern(root):
+    root = pattern_root(root)
 
   def relative(path):
     return os.path.relpath(path, root) if os.path.isdir(root) else os.path.basename(path)
@@ -133,7 +168,8 @@ def define_batch_flags(demo, what, guidance=False, models=(), candidates=False):
                       f'Default: the demo checkpoint shipped in {demo}.')
   if models:
     commands.define_model_flag(models)
-  flags.DEFINE_string('input', None, 'An image file or a folder of images (searched recursively).')
+  flags.DEFINE_string('input', None, 'An image file, a folder of images (searched recursively) '
+                      "or a quoted glob pattern ('photos/*.jpg'; ** matches any depth).")
   flags.DEFINE_string('output', None, 'Folder for the PNGs (created if missing).')
   flags.DEFINE_float('temperature', None, 'Sampling temperature T > 0: values are drawn from '
                      'softmax(logits / T); lower is less diverse and less noisy. Default: the '

@@ -5,15 +5,16 @@ r"""Upsamples images 8x8 -> 32x32 by sampling a trained Pixel Recursive Super Re
 
   python -m pixel_recursive.upsample --faces --input=group_photo.jpg --output=out/
 
-Input: an image file or a folder of them (searched recursively). An input larger than 8x8 is cropped
-to its central square and area-downsampled to 8x8, an input smaller than that is resized up to it,
-with a notice (one line for all the inputs of one size). Output, per input NAME: NAME_input.png (the
-8x8 input), NAME_sample<k>.png for k < --num_samples (32x32 samples), and grid.png (rows: input
-enlarged, bicubic, samples, and the input's central square at 32x32 where the input is at least that
-large: the truth, for an input made by downsampling; each column titled, the samples with their T
-and w; each row titled with its NAME). NAME is the input's path under --input without its
-extension, or with it where two inputs differ only there (photo.jpg and photo.png:
-photo.jpg_sample0.png, ...).
+Input: an image file, a folder of them (searched recursively) or a quoted glob pattern
+(--input='photos/*.jpg'; ** matches any depth). An input larger than 8x8 is cropped to its central
+square and area-downsampled to 8x8, an input smaller than that is resized up to it, with a notice
+(one line for all the inputs of one size). Output, per input NAME: NAME_input.png (the 8x8 input),
+NAME_sample<k>.png for k < --num_samples (32x32 samples), and grid.png (rows: input enlarged,
+bicubic, samples, and the input's central square at 32x32 where the input is at least that large:
+the truth, for an input made by downsampling; each column titled, the samples with their T and w;
+each row titled with its NAME). NAME is the input's path under --input (under a pattern's folder
+part) without its extension, or with it where two inputs differ only there (photo.jpg and
+photo.png: photo.jpg_sample0.png, ...).
 
 With --faces, every frontal face of each photo is found (scikit-image's detector, `data.faces`),
 cropped as the training faces were framed (CelebA's), area-resized to 32x32 (NAME_face<j>_crop.png)

@@ -442,6 +442,43 @@ def test_output_names_never_collide(tmp_path):
   assert batch_command.output_names(files[:1], files[0], 'out')(files[0], '_x') == 'out/a_x.png'
 
 
+def test_a_quoted_glob_pattern_picks_the_inputs_and_names_them_under_its_folder_part(
+    tmp_path, monkeypatch):
+  """`--input='photos/*.jpg'` (the shell leaves `--input=photos/*.jpg` as it is: it named a file
+  that does not exist). Matching folders are searched, matching files kept by their extension, `**`
+  goes to any depth; outputs are named under the pattern's folder part, so never collide."""
+  root = tmp_path / 'in'
+  for name in ('a.jpg', 'b.png', 'notes.txt', 'sub/a.jpg', 'sub/deep/c.tif', 'other/d.jpg',
+               'out/a_sample0.png', '[x].jpg'):
+    os.makedirs(os.path.dirname(root / name), exist_ok=True)
+    (root / name).write_bytes(b'')  # Listed by extension; not read here.
+  monkeypatch.chdir(root)
+  read = lambda pattern, output=None: [os.path.relpath(f, root) for f in
+                                       batch_command.read_inputs(pattern, output)]
+  assert read(f'{root}/*.jpg') == ['[x].jpg', 'a.jpg']
+  assert read('*') == ['[x].jpg', 'a.jpg', 'b.png', 'other/d.jpg', 'out/a_sample0.png', 'sub/a.jpg',
+                       'sub/deep/c.tif']  # Folders searched; notes.txt is no image.
+  assert read('*', f'{root}/out') == ['[x].jpg', 'a.jpg', 'b.png', 'other/d.jpg', 'sub/a.jpg',
+                                      'sub/deep/c.tif']  # The outputs left out, as for a folder.
+  assert read('**/a.jpg') == ['a.jpg', 'sub/a.jpg']
+  assert read('s?b/*') == ['sub/a.jpg', 'sub/deep/c.tif']  # The folder deep/ it matches: searched.
+  assert read('sub/*.jpg') == ['sub/a.jpg']  # '*' itself goes no deeper.
+  assert read('[x].jpg') == ['[x].jpg']  # A file's own name is no pattern...
+  assert read('[ab].jpg') == ['a.jpg']  # ...but a name that is no file is.
+  files = batch_command.read_inputs('**/a.jpg')
+  name = batch_command.output_names(files, '**/a.jpg', 'out')
+  assert [name(f, '_sample0') for f in files] == ['out/a_sample0.png', 'out/sub/a_sample0.png']
+  name = batch_command.output_names(files, f'{root}/s*/../*.jpg', 'out')  # Under in/.
+  assert [name(f, '') for f in files] == ['out/a.png', 'out/sub/a.png']
+  assert batch_command.pattern_root('/*.jpg') == '/'
+  with pytest.raises(commands.UsageError, match=r'^--input \*\.gif matches no file or folder$'):
+    read('*.gif')
+  with pytest.raises(commands.UsageError, match=r'^--input \*\.txt matches no image files \(jpg'):
+    read('*.txt')
+  with pytest.raises(commands.UsageError, match=r'^--input nothing\.jpg does not exist$'):
+    read('nothing.jpg')  # No glob character: a file that is not there.
+
+
 @pytest.mark.parametrize('batch_size', [1, 4, 10])
 def test_each_output_is_seeded_by_its_input_and_sample_whatever_the_batch(batch_size, caplog):
   """`upsample` and `colorize` sample output k of input i with derive_seed(seed, i, k): each output
