@@ -736,6 +736,7 @@ def test_a_run_ends_on_a_checkpoint_and_its_scalars_are_means_per_step_and_examp
                        image_every_steps=0, histogram_every_steps=0, eval_every_steps=0)
   with caplog.at_level(logging.INFO):
     assert loop.run(task_lib.SuperResolutionTask(config), config, str(tmp_path)) == 5
+  assert not [r for r in caplog.records if 'not evaluate' in r.getMessage()]  # eval_every_steps 0.
   assert tf.train.latest_checkpoint(str(tmp_path / 'checkpoints')).endswith('ckpt-5')
   steps = (2, 2, 1)  # Boundaries at steps 2, 4 (log and checkpoint) and 5 (the end).
   for tag, per in (('grad_norm', 1), ('loss', config.batch_size)):
@@ -746,6 +747,23 @@ def test_a_run_ends_on_a_checkpoint_and_its_scalars_are_means_per_step_and_examp
   progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith('step ')]
   assert [m.split()[1] for m in progress] == ['2/5', '4/5', '5/5']
   assert (loop._format_duration(125), loop._format_duration(3725)) == ('2m05s', '1h02m')
+
+
+def test_a_run_that_will_not_evaluate_says_how_to_have_it_evaluate(tmp_path, caplog):
+  """The configs set eval_every_steps, which only --mode=train_and_eval uses: a first run of the
+  README's command (--mode=train) drew no eval curve in TensorBoard and said nothing about it."""
+  config = tiny_config(train_steps=1, checkpoint_every_steps=1, image_every_steps=0,
+                       histogram_every_steps=0, eval_every_steps=1, eval_examples=2)
+  told = lambda: [r.getMessage() for r in caplog.records if 'does not evaluate' in r.getMessage()]
+  for mode, says in (('train', True), ('train_and_eval', False)):
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+      loop.run(task_lib.SuperResolutionTask(config), config, str(tmp_path / mode), mode=mode)
+    assert told() == (['this run does not evaluate (--mode=train): --mode=train_and_eval also '
+                       'scores the eval split every 1 step (eval_every_steps), --mode=eval '
+                       'beside it scores each checkpoint'] if says else []), mode
+  assert os.path.isdir(tmp_path / 'train_and_eval' / 'eval')  # That one did evaluate.
+  assert not os.path.exists(tmp_path / 'train' / 'eval')
 
 
 def test_a_batch_the_replicas_cannot_share_evenly_is_a_usage_error(tmp_path):

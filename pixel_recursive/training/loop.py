@@ -207,6 +207,10 @@ def run(task, config, workdir, mode='train', strategy=None, config_file=None):
                'on' if use_xla else 'off', config.get('dtype_policy', 'float32'))
   if asked_policy == 'auto':  # Logged here, not earlier: a usage error stays the only line.
     precision.resolve('auto', log=True)
+  if mode == 'train' and config.get('eval_every_steps', 0) and chief:
+    logging.info('this run does not evaluate (--mode=train): --mode=train_and_eval also scores '
+                 'the eval split every %s (eval_every_steps), --mode=eval beside it scores each '
+                 'checkpoint', commands.counted(config.eval_every_steps, 'step'))
   current = start_step
   tic, steps_since = time.time(), 0
 
