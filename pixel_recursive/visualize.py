@@ -1,4 +1,7 @@
 """Image grids for TensorBoard, the command lines' grid PNGs and the notebooks (numpy in, numpy out)."""
+import functools
+import os
+
 import numpy as np
 from PIL import Image
 
@@ -107,8 +110,7 @@ def title_column(titles, tops, heights, height, background=255):
   heights[i] pixels high (`title_lines`); w fits the widest title, up to ROW_TITLE_WIDTH. Text
   never crosses its row."""
   from PIL import ImageDraw
-  from PIL import ImageFont
-  font = ImageFont.load_default(size=TITLE_SIZE)
+  font = name_font()
   margin = 4
   widest = max(font.getlength(line) for title in titles for line in str(title).split('\n'))
   width = int(min(ROW_TITLE_WIDTH, widest + 2 * margin + 1))
@@ -120,6 +122,20 @@ def title_column(titles, tops, heights, height, background=255):
       draw.text((margin, 2 + i * LINE_HEIGHT), line, fill=TITLE_COLOUR, font=font)
     column.paste(cell, (0, top))
   return np.asarray(column)
+
+
+@functools.lru_cache(maxsize=1)
+def name_font():
+  """The row titles' font: file names are the users', in any script. Pillow's default font (the
+  column titles') draws only ASCII, a box for anything else ('caf\u25a1'); matplotlib's DejaVu Sans,
+  at the same size, draws accented Latin, Greek and Cyrillic too (Chinese or Japanese: boxes)."""
+  from PIL import ImageFont
+  import matplotlib
+  try:
+    return ImageFont.truetype(
+        os.path.join(matplotlib.get_data_path(), 'fonts', 'ttf', 'DejaVuSans.ttf'), TITLE_SIZE)
+  except OSError:  # A matplotlib without its fonts: names in ASCII still read.
+    return ImageFont.load_default(size=TITLE_SIZE)
 
 
 def title_lines(title, font, width, height):

@@ -1,7 +1,6 @@
 """The pictures every table and grid is made of (pixel_recursive/visualize.py): the nearest and
 bicubic baselines of the super-resolution tables and the grid PNGs of the commands and TensorBoard."""
 import numpy as np
-from PIL import ImageFont
 import pytest
 
 from pixel_recursive import visualize
@@ -125,7 +124,7 @@ def test_row_titles_sit_in_a_column_at_the_left_each_beside_its_own_row():
 
 
 def test_a_long_row_title_wraps_within_its_width_and_ends_with_dots_where_its_row_is_full():
-  font = ImageFont.load_default(size=visualize.TITLE_SIZE)
+  font = visualize.name_font()
   name = 'holiday_photos_from_the_summer_of_2019/IMG_20190712_153012'  # No space to break at.
   tall = visualize.grid([[np.zeros([200, 8, 3], np.uint8)]], row_titles=[name])
   width = tall.shape[1] - visualize.grid([[np.zeros([200, 8, 3], np.uint8)]]).shape[1]
@@ -137,3 +136,13 @@ def test_a_long_row_title_wraps_within_its_width_and_ends_with_dots_where_its_ro
   assert len(short) == 2 and short[0] == lines[0] and short[1].endswith('...')
   assert font.getlength(short[1]) <= width - 8
   assert visualize.title_lines('a b', font, 100, 5) == ['a b']  # A row lower than a line: one.
+
+
+def test_row_titles_draw_the_letters_of_names_in_other_scripts_not_boxes():
+  """Pillow's default font draws 'café' as 'caf' and a box; file names are in any script."""
+  font = visualize.name_font()
+  box = np.asarray(font.getmask('\ue000'))  # A private-use character: no font has it.
+  for letter in 'éßØЯжλΩ':
+    assert not np.array_equal(np.asarray(font.getmask(letter)), box), letter
+  cell = lambda name: visualize.grid([[np.zeros([16, 8, 3], np.uint8)]], row_titles=[name])
+  assert not np.array_equal(cell('é'), cell('\ue000'))  # The grids use it.
