@@ -22,6 +22,7 @@ the demo checkpoint shipped with the package (pixcolor/demo/photos, --model=phot
 Exit status: 0 when every input was colorized, 1 when some files could not be read (each is named
 on stderr; every good output is still written), 2 on a usage error.
 """
+import collections.abc
 import os
 
 from absl import flags
@@ -60,17 +61,47 @@ def thumbnail(image, size=THUMBNAIL):
   return np.asarray(Image.fromarray(image).resize(new, Image.BICUBIC))
 
 
+class Reread(collections.abc.Sequence):
+  """The luminance of each of `paths`, read again from its file when asked for and held until
+  another is: `colorize` keeps only each input's small copies, so that a folder of 1,000 phone
+  photos does not hold 12 GB of full-size luminance (colourings are written input by input, so
+  each file is read once more)."""
+
+  def __init__(self, paths, read=None):
+    self._paths = list(paths)
+    self._read = read or read_luminance
+    self._held = (None, None)
+
+  def __len__(self):
+    return len(self._paths)
+
+  def __getitem__(self, i):
+    if self._held[0] != i:
+      self._held = (None, None)  # Let the last one go before reading the next.
+      self._held = (i, self._read(self._paths[i]))
+    return self._held[1]
+
+
+def network_input(model, path):
+  """(the model's input, grid.png's thumbnail) of an image file: all `colorize` keeps of it
+  before its colourings are made."""
+  gray = read_luminance(path)
+  return model.network_gray(gray[None])[0].numpy(), thumbnail(gray)
+
+
 def colorize_all(model, grays, num_samples, temperature, seed, batch_size, method, write,
-                 top_p=1.0, candidates=1):
+                 top_p=1.0, candidates=1, small=None):
   """Samples `num_samples` colourings of every uint8 [H_i, W_i] luminance in `grays`.
 
-  The inputs are resized to the model's size and sampled `batch_size` colourings at a time;
-  `write(i, k, rgb)` receives colouring k of input i at the input's own size as soon as it is made.
+  The inputs are resized to the model's size (or given so: `small`, `model.network_gray` of each)
+  and sampled `batch_size` colourings at a time; `write(i, k, rgb)` receives colouring k of input i
+  at the input's own size as soon as it is made, input after input (`grays` may be a `Reread`).
   Input i, sample k uses the seed `sampling.derive_seed(seed, i, k)`, whatever the batching; chroma
   bins are drawn from the top-`top_p` nucleus of softmax(logits / temperature), and each colouring
   is the most typical of `candidates` draws (`PixColor.sample_chroma`).
   """
-  small = [model.network_gray(g[None])[0].numpy() for g in grays]
+  if small is None:
+    small = [model.network_gray(g[None])[0].numpy() for g in grays]
 
   def sample(gray, seeds):
     seeds = seeds.tolist()
@@ -106,21 +137,22 @@ def main(argv):
   temperature = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
   top_p = commands.sampling_setting(config, 'top_p', FLAGS.top_p)
   candidates = commands.sampling_setting(config, 'candidates', FLAGS.candidates)
-  good, grays, failures = batch_command.read_each(files, read_luminance)
+  good, items, failures = batch_command.read_each(files, lambda path: network_input(model, path))
   if good:
     logging.info('colorizing %s x %s at temperature %g, top-p %g%s, with the step-%d model from '
                  '%s', commands.counted(len(good), 'image'),
                  commands.counted(FLAGS.num_samples, 'sample'), temperature, top_p,
                  candidates_lib.note(candidates), step, workdir)
-    rows = [[thumbnail(g)] for g in grays]
-    output_name = batch_command.output_names(good, FLAGS.input, FLAGS.output)
+    rows = [[thumb] for _, thumb in items]
+    output_name = batch_command.output_names(files, FLAGS.input, FLAGS.output)
 
     def write(i, k, rgb):
       image_files.write_png(output_name(good[i], f'_sample{k}'), rgb)
       rows[i].append(thumbnail(rgb))
 
-    colorize_all(model, grays, FLAGS.num_samples, temperature, FLAGS.seed, FLAGS.batch_size,
-                 FLAGS.method, write, top_p, candidates)
+    colorize_all(model, Reread(good), FLAGS.num_samples, temperature, FLAGS.seed,
+                 FLAGS.batch_size, FLAGS.method, write, top_p, candidates,
+                 small=[network for network, _ in items])
     grid_path = os.path.join(FLAGS.output, 'grid.png')
     titles = grid_titles(FLAGS.num_samples, temperature, top_p, candidates)
     names = [batch_command.row_title(output_name, path, FLAGS.output) for path in good]

@@ -95,25 +95,33 @@ def row_title(output_name, path, output_dir, suffix=''):
   return os.path.relpath(output_name(path, suffix), output_dir).removesuffix('.png')
 
 
-def read_each(files, read):
-  """Applies `read(path)` to every file; a file it cannot read is named on stderr and skipped.
-
-  Returns:
-    (paths read, their `read` results, one message per skipped file).
-  """
+def each_read(files, read, failures):
+  """Yields (path, `read(path)`) for one file after another, holding none of them once the caller
+  has moved on (a folder of 1,000 phone photos read at once took 36 GB); a file it cannot read is
+  named on stderr, its message appended to `failures`, and skipped."""
   from data import image_files
-  good, items, failures = [], [], []
   for n, path in enumerate(files, 1):
     try:
-      items.append(read(path))
+      item = read(path)
     except image_files.ImageReadError as e:
       failures.append(str(e))
       print(f'skipped {e}', file=sys.stderr, flush=True)
       continue
-    good.append(path)
     if len(files) > 1:
       commands.log_progress(n, len(files), 'read', every=max(1, len(files) // 10))
-  return good, items, failures
+    yield path, item
+    del item  # Not kept while the next file is read.
+
+
+def read_each(files, read):
+  """Applies `read(path)` to every file (`each_read`), keeping every result.
+
+  Returns:
+    (paths read, their `read` results, one message per skipped file).
+  """
+  failures = []
+  pairs = list(each_read(files, read, failures))
+  return [path for path, _ in pairs], [item for _, item in pairs], failures
 
 
 def sample_in_batches(items, num_samples, seed, batch_size, sample, write, what='sampled'):

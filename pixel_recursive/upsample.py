@@ -208,7 +208,7 @@ def main(argv):
                            candidates=candidates)
     rows, names = [], []
     blank = np.full((32, 32, 3), 255, np.uint8)
-    output_name = batch_command.output_names(good, FLAGS.input, FLAGS.output)
+    output_name = batch_command.output_names(files, FLAGS.input, FLAGS.output)
     for path, (small, original), images in zip(good, read_items, samples):
       names.append(batch_command.row_title(output_name, path, FLAGS.output))
       image_files.write_png(output_name(path, '_input'), small)
@@ -265,16 +265,20 @@ def faces_main(model, files, temperature, guidance, top_p, step, workdir, candid
   logging.info('finding faces in %s; sampling at temperature %g, guidance %g, top-p %g%s, with '
                'the step-%d model from %s', commands.counted(len(files), 'photo'), temperature,
                guidance, top_p, candidates_lib.note(candidates), step, workdir)
-  good, photos, failures = batch_command.read_each(files, image_files.read_image)
-  rows, names, faceless, written = [], [], [], 0
-  output_name = batch_command.output_names(good, FLAGS.input, FLAGS.output)
-  for n, (path, photo) in enumerate(zip(good, photos)):
+  rows, names, faceless, failures, written, read = [], [], [], [], 0, 0
+  output_name = batch_command.output_names(files, FLAGS.input, FLAGS.output)
+  # One photo at a time, read, searched and let go: only its faces are kept. (No enumerate(): it
+  # would hold the last photo while the next is read.)
+  for path, photo in batch_command.each_read(files, image_files.read_image, failures):
     found = upsample_faces(model, photo, FLAGS.num_samples, temperature, guidance,
-                           sampling.derive_seed(FLAGS.seed, n), FLAGS.batch_size, top_p,
+                           sampling.derive_seed(FLAGS.seed, read), FLAGS.batch_size, top_p,
                            candidates, FLAGS.method)
+    read += 1
+    shape = photo.shape
+    del photo
     if not found:
       faceless.append(path)
-      print(no_face_line(path, photo.shape), file=sys.stderr, flush=True)
+      print(no_face_line(path, shape), file=sys.stderr, flush=True)
       continue
     logging.info('%s: %s', path, commands.counted(len(found), 'face'))
     for j, face in enumerate(found):
@@ -295,7 +299,7 @@ def faces_main(model, files, temperature, guidance, top_p, step, workdir, candid
                           visualize.grid(rows, titles=titles, scale=2, row_titles=names))
     batch_command.report_written(written, grid_path, f' of {commands.counted(len(rows), "face")}')
   if len(faceless) > 1:  # The count after the lines naming them (one photo: its line says it).
-    print(f'no face found in {len(faceless)} of {commands.counted(len(good), "photo")}',
+    print(f'no face found in {len(faceless)} of {commands.counted(read, "photo")}',
           file=sys.stderr, flush=True)
   batch_command.finish(failures, len(files))
   if faceless:

@@ -3,6 +3,7 @@ the commands make of a photo: `colorize` its luminance, `upsample` its 8 x 8 inp
 import os
 import re
 import struct
+import weakref
 import zlib
 
 import numpy as np
@@ -333,33 +334,42 @@ def test_colorizes_grid_thumbnails_keep_the_aspect_with_the_longest_side_128():
   assert colorize.thumbnail(np.zeros([2, 600], np.uint8)).shape == (1, 128)  # Never 0 rows.
 
 
-def test_colorize_samples_each_input_from_its_own_gray(monkeypatch):
+class FakeColorizer:
+  """A PixColor whose colourings are their input's gray level (seeds: `refined_with`)."""
+
+  def __init__(self):
+    self.refined_with = []
+
+  def network_gray(self, gray):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    return tf.cast(tf.fill([len(gray), 4, 4, 1], gray[0, 0, 0]), tf.uint8)
+
+  def sample_chroma(self, gray, seeds, temperature, method, top_p, candidates):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    return tf.cast(gray[..., :1], tf.int32)
+
+  def refine(self, gray, bins, seeds):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    self.refined_with.append(list(seeds))
+    return tf.cast(tf.concat([bins, bins], -1), tf.float32)
+
+  def combine(self, gray, chroma):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    chroma = tf.image.resize(chroma, tf.shape(gray)[1:3], 'nearest')
+    return tf.concat([tf.cast(gray, tf.uint8)[..., None], tf.cast(chroma, tf.uint8)], -1)
+
+
+def test_colorize_samples_each_input_from_its_own_gray():
   """colorize_all, with a fake model whose colourings are their input's gray level: colouring k of
   input i is made from input i's gray at network size, refined with its own seed and put on input
   i's full-size gray."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from pixcolor import colorize  # pylint: disable=g-import-not-at-top
   from pixel_recursive import sampling  # pylint: disable=g-import-not-at-top
-  refined_with = []
-
-  class Fake:
-    def network_gray(self, gray):
-      return tf.cast(tf.fill([len(gray), 4, 4, 1], gray[0, 0, 0]), tf.uint8)
-
-    def sample_chroma(self, gray, seeds, temperature, method, top_p, candidates):
-      return tf.cast(gray[..., :1], tf.int32)
-
-    def refine(self, gray, bins, seeds):
-      refined_with.append(list(seeds))
-      return tf.cast(tf.concat([bins, bins], -1), tf.float32)
-
-    def combine(self, gray, chroma):
-      chroma = tf.image.resize(chroma, tf.shape(gray)[1:3], 'nearest')
-      return tf.concat([tf.cast(gray, tf.uint8)[..., None], tf.cast(chroma, tf.uint8)], -1)
-
+  fake = FakeColorizer()
+  refined_with = fake.refined_with
   grays = [np.full([6, 5], 10, np.uint8), np.full([9, 7], 20, np.uint8), np.full([3, 3], 30, np.uint8)]
   written = {}
-  colorize.colorize_all(Fake(), grays, 2, 1.0, 5, 4, 'cached',
+  colorize.colorize_all(fake, grays, 2, 1.0, 5, 4, 'cached',
                         lambda i, k, rgb: written.__setitem__((i, k), np.asarray(rgb)))
   for (i, k), rgb in written.items():
     assert rgb.shape == grays[i].shape + (3,) and np.all(rgb == 10 * (i + 1)), (i, k)
@@ -367,6 +377,37 @@ def test_colorize_samples_each_input_from_its_own_gray(monkeypatch):
   assert sorted(written) == jobs
   assert [s for batch in refined_with for s in batch][:6] == [
       sampling.derive_seed(5, i, k) for i, k in jobs]
+
+
+def test_colorize_reads_each_input_again_to_colour_it_holding_one_at_a_time():
+  """The command kept every input's full-size luminance while sampling (12 GB for 1,000 phone
+  photos): it keeps each one's network-size copy and reads the file once more to put its
+  colourings on (`Reread`), never holding two, and makes the same colourings."""
+  from pixcolor import colorize  # pylint: disable=g-import-not-at-top
+  shapes = {'a': (6, 5), 'b': (9, 7), 'c': (3, 3)}
+  reads, grays = [], []
+
+  def read(path):
+    reads.append((path, sum(gray() is not None for gray in grays)))  # Grays read before, held.
+    gray = np.full(shapes[path], 10 * 'abc'.index(path) + 10, np.uint8)
+    grays.append(weakref.ref(gray))
+    return gray
+
+  held = [read(path) for path in shapes]
+  small = [FakeColorizer().network_gray(gray[None])[0].numpy() for gray in held]
+  want, written = {}, {}
+  colorize.colorize_all(FakeColorizer(), held, 2, 1.0, 5, 4, 'cached',
+                        lambda i, k, rgb: want.__setitem__((i, k), np.asarray(rgb)))
+  del held
+  reads.clear()
+  reread = colorize.Reread(list(shapes), read)
+  assert len(reread) == 3
+  colorize.colorize_all(FakeColorizer(), reread, 2, 1.0, 5, 4, 'cached',
+                        lambda i, k, rgb: written.__setitem__((i, k), np.asarray(rgb)), small=small)
+  assert reads == [('a', 0), ('b', 0), ('c', 0)]  # Each once more, and alone.
+  assert sorted(written) == sorted(want)
+  for job, rgb in want.items():
+    np.testing.assert_array_equal(written[job], rgb)
 
 
 def test_upsample_makes_the_8x8_input_as_the_training_inputs_are_made():
