@@ -65,7 +65,8 @@ class Reread(collections.abc.Sequence):
   """The luminance of each of `paths`, read again from its file when asked for and held until
   another is: `colorize` keeps only each input's small copies, so that a folder of 1,000 phone
   photos does not hold 12 GB of full-size luminance (colourings are written input by input, so
-  each file is read once more)."""
+  each file is read once more). A file that cannot be read again (removed or changed meanwhile)
+  ends the command in one line, `commands.Failure`."""
 
   def __init__(self, paths, read=None):
     self._paths = list(paths)
@@ -76,9 +77,14 @@ class Reread(collections.abc.Sequence):
     return len(self._paths)
 
   def __getitem__(self, i):
+    from data import image_files
     if self._held[0] != i:
       self._held = (None, None)  # Let the last one go before reading the next.
-      self._held = (i, self._read(self._paths[i]))
+      try:
+        self._held = (i, self._read(self._paths[i]))
+      except image_files.ImageReadError as e:
+        raise commands.Failure(f'{e}, though it was read before: was it changed or removed while '
+                               'its colourings were made?') from None
     return self._held[1]
 
 

@@ -14,6 +14,7 @@ from pixel_recursive import commands
 
 
 def has_glob_character(path):
+  """Whether `path` has a character that makes it a glob pattern (`*`, `?`, `[`)."""
   return any(c in path for c in '*?[')
 
 

@@ -409,6 +409,14 @@ def test_colorize_reads_each_input_again_to_colour_it_holding_one_at_a_time():
   for job, rgb in want.items():
     np.testing.assert_array_equal(written[job], rgb)
 
+  def gone(path):
+    raise image_files.ImageReadError(path, 'does not exist')
+
+  from pixel_recursive import commands  # pylint: disable=g-import-not-at-top
+  with pytest.raises(commands.Failure, match=r'^x\.png: does not exist, though it was read before: '
+                     r'was it changed or removed while its colourings were made\?$'):
+    colorize.Reread(['x.png'], gone)[0]  # One line, exit 1, not a traceback.
+
 
 def test_upsample_makes_the_8x8_input_as_the_training_inputs_are_made():
   """A larger photo: its central square, each input pixel the mean of the block it covers (area,
