@@ -141,10 +141,17 @@ def _decode(source, path, mode):
     raise ImageReadError(path, reason) from None
 
 
-def write_png(path, image):
-  """Writes uint8 `[H, W, 3]`, `[H, W, 1]` or `[H, W]` as PNG, creating the folder."""
+def write_png(path, image, text=None):
+  """Writes uint8 `[H, W, 3]`, `[H, W, 1]` or `[H, W]` as PNG, creating the folder; `text`
+  ({keyword: str}) goes into its text chunks (`Image.open(path).text` reads them back)."""
+  from PIL import PngImagePlugin
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   image = np.asarray(image, dtype=np.uint8)
   if image.ndim == 3 and image.shape[-1] == 1:
     image = image[..., 0]  # Pillow has no [H, W, 1] mode.
-  Image.fromarray(image).save(path, format='PNG')
+  info = None
+  if text:
+    info = PngImagePlugin.PngInfo()
+    for keyword, value in text.items():
+      info.add_text(keyword, value)  # Latin-1 as tEXt, anything else as UTF-8 iTXt.
+  Image.fromarray(image).save(path, format='PNG', pnginfo=info)

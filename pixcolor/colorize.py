@@ -9,7 +9,8 @@ Only the BT.601 luminance Y of each is used (a colour input's colours are discar
 NAME: NAME_sample<k>.png for k < --num_samples, each at the input's own size, whose luminance is the
 input's (up to rounding), and grid.png (a row per input, titled with its NAME: the gray input, then
 the colourings, as thumbnails; columns titled); NAME as in `pixel_recursive.upsample` (the path
-under --input, extension kept only where two inputs differ by it alone).
+under --input, extension kept only where two inputs differ by it alone); each sample PNG records how
+it was made (`batch_command.provenance`).
 The model sees Y resized to its image size (224 x 224 in the paper; a non-square input is squeezed to a
 square there and the colour is stretched back); its chroma is resized to the input's size and put on
 the original Y, so the detail of the input is untouched.
@@ -138,6 +139,7 @@ def main(argv):
   from data import image_files
   from pixcolor import model as model_lib
   from pixel_recursive import candidates as candidates_lib
+  from pixel_recursive import sampling
   from pixel_recursive import visualize
   model, config, step = workdir_lib.restore(workdir, model_lib.build_model)
   temperature = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
@@ -152,8 +154,12 @@ def main(argv):
     rows = [[thumb] for _, thumb in items]
     output_name = batch_command.output_names(files, FLAGS.input, FLAGS.output)
 
+    settings = dict(temperature=temperature, top_p=top_p, candidates=candidates)
+
     def write(i, k, rgb):
-      image_files.write_png(output_name(good[i], f'_sample{k}'), rgb)
+      image_files.write_png(output_name(good[i], f'_sample{k}'), rgb, batch_command.provenance(
+          'pixcolor.colorize', workdir, step, settings, input=good[i], sample=k,
+          seed=sampling.derive_seed(FLAGS.seed, i, k)))
       rows[i].append(thumbnail(rgb))
 
     colorize_all(model, Reread(good), FLAGS.num_samples, temperature, FLAGS.seed,

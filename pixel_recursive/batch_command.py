@@ -4,6 +4,7 @@ write as results come; exit 1 when some input was skipped (`commands`' error con
 """
 import collections
 import glob
+import json
 import os
 import sys
 
@@ -112,6 +113,20 @@ def each_read(files, read, failures):
       commands.log_progress(n, len(files), 'read', every=max(1, len(files) // 10))
     yield path, item
     del item  # Not kept while the next file is read.
+
+
+PROVENANCE_KEY = 'pixel_recursive'
+
+
+def provenance(command, workdir, step, settings, **made):
+  """The PNG text chunks of a batch command's output: under 'pixel_recursive', JSON of how it was
+  made (`python -m command` and its arguments, the folder it ran in, the model's workdir and step,
+  the sampling `settings`, and `made`: its input, sample and the seed its sampler was given, with
+  which the model draws it again), so a PNG copied elsewhere still says;
+  `json.loads(PIL.Image.open(png).text['pixel_recursive'])`."""
+  record = {'command': ['python', '-m', command] + sys.argv[1:], 'cwd': os.getcwd(),
+            'model': os.path.abspath(workdir), 'step': int(step), **settings, **made}
+  return {'Software': 'pixel_recursive', PROVENANCE_KEY: json.dumps(record)}
 
 
 def read_each(files, read):

@@ -12,9 +12,10 @@ square and area-downsampled to 8x8, an input smaller than that is resized up to 
 NAME_sample<k>.png for k < --num_samples (32x32 samples), and grid.png (rows: input enlarged,
 bicubic, samples, and the input's central square at 32x32 where the input is at least that large:
 the truth, for an input made by downsampling; each column titled, the samples with their T and w;
-each row titled with its NAME). NAME is the input's path under --input (under a pattern's folder
-part) without its extension, or with it where two inputs differ only there (photo.jpg and
-photo.png: photo.jpg_sample0.png, ...).
+each row titled with its NAME). Each sample PNG records how it was made (command line, model,
+settings, input, seed: `batch_command.provenance`). NAME is the input's path under --input (under
+a pattern's folder part) without its extension, or with it where two inputs differ only there
+(photo.jpg and photo.png: photo.jpg_sample0.png, ...).
 
 With --faces, every frontal face of each photo is found (scikit-image's detector, `data.faces`),
 cropped as the training faces were framed (CelebA's), area-resized to 32x32 (NAME_face<j>_crop.png)
@@ -175,6 +176,7 @@ def main(argv):
   from data import image_files
   from pixel_recursive import candidates as candidates_lib
   from pixel_recursive import model as model_lib
+  from pixel_recursive import sampling
   from pixel_recursive import visualize
   model, config, step = workdir_lib.restore(workdir, model_lib.build_model)
   temperature = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
@@ -209,11 +211,14 @@ def main(argv):
     rows, names = [], []
     blank = np.full((32, 32, 3), 255, np.uint8)
     output_name = batch_command.output_names(files, FLAGS.input, FLAGS.output)
-    for path, (small, original), images in zip(good, read_items, samples):
+    settings = dict(temperature=temperature, guidance=guidance, top_p=top_p, candidates=candidates)
+    for i, (path, (small, original), images) in enumerate(zip(good, read_items, samples)):
       names.append(batch_command.row_title(output_name, path, FLAGS.output))
       image_files.write_png(output_name(path, '_input'), small)
       for k, image in enumerate(images):
-        image_files.write_png(output_name(path, f'_sample{k}'), image)
+        image_files.write_png(output_name(path, f'_sample{k}'), image, batch_command.provenance(
+            'pixel_recursive.upsample', workdir, step, settings, input=path, sample=k,
+            seed=sampling.derive_seed(FLAGS.seed, i, k)))
       rows.append([visualize.nearest_upsample(small, 4),
                    visualize.bicubic_upsample(small[None], 32)[0]] + list(images)
                   + [blank if original is None else original])
@@ -269,10 +274,11 @@ def faces_main(model, files, temperature, guidance, top_p, step, workdir, candid
   output_name = batch_command.output_names(files, FLAGS.input, FLAGS.output)
   # One photo at a time, read, searched and let go: only its faces are kept. (No enumerate(): it
   # would hold the last photo while the next is read.)
+  settings = dict(temperature=temperature, guidance=guidance, top_p=top_p, candidates=candidates)
   for path, photo in batch_command.each_read(files, image_files.read_image, failures):
-    found = upsample_faces(model, photo, FLAGS.num_samples, temperature, guidance,
-                           sampling.derive_seed(FLAGS.seed, read), FLAGS.batch_size, top_p,
-                           candidates, FLAGS.method)
+    seed = sampling.derive_seed(FLAGS.seed, read)  # The photo's: its faces' are derived from it.
+    found = upsample_faces(model, photo, FLAGS.num_samples, temperature, guidance, seed,
+                           FLAGS.batch_size, top_p, candidates, FLAGS.method)
     read += 1
     shape = photo.shape
     del photo
@@ -286,7 +292,9 @@ def faces_main(model, files, temperature, guidance, top_p, step, workdir, candid
       image_files.write_png(name('_input'), face['lowres'])
       image_files.write_png(name('_crop'), face['crop'])
       for k, image in enumerate(face['samples']):
-        image_files.write_png(name(f'_sample{k}'), image)
+        image_files.write_png(name(f'_sample{k}'), image, batch_command.provenance(
+            'pixel_recursive.upsample', workdir, step, settings, input=path, face=j, sample=k,
+            seed=sampling.derive_seed(seed, j, k)))
       written += FLAGS.num_samples + 2
       names.append(batch_command.row_title(output_name, path, FLAGS.output, f'_face{j}'))
       rows.append([visualize.nearest_upsample(face['lowres'], 4),

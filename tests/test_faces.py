@@ -11,6 +11,7 @@ import pytest
 import helpers
 from data import faces
 from data import samples
+from pixel_recursive import sampling
 
 
 def test_framing_box_is_the_fitted_square_around_a_detection():
@@ -199,6 +200,10 @@ def test_upsample_faces_writes_each_face_and_names_a_photo_without_one(tmp_path,
   np.testing.assert_array_equal(np.asarray(Image.open(out / 'grid.png')),
                                 visualize.grid(cells, titles=titles, scale=2, row_titles=[
                                     'astronaut_face0', 'grace_hopper_face0', 'twin_face0']))
+  made = json.loads(Image.open(out / 'twin_face0_sample1.png').text['pixel_recursive'])
+  assert {k: made[k] for k in ('input', 'face', 'sample', 'seed')} == {  # How it was made.
+      'input': str(inputs / 'twin.png'), 'face': 0, 'sample': 1,
+      'seed': sampling.derive_seed(sampling.derive_seed(0, 4), 0, 1)}  # The fifth photo read.
   # Each photo's faces are seeded by the photo's place: the same face in two photos, two draws.
   read = lambda name: np.asarray(Image.open(out / name))
   np.testing.assert_array_equal(read('twin_face0_input.png'), read('astronaut_face0_input.png'))

@@ -316,6 +316,18 @@ def test_write_png_round_trip_creates_folders(tmp_path, shape):
     assert Image.open(path).mode == 'L'  # A gray image is written as a gray file.
 
 
+def test_write_png_keeps_its_text_in_any_script(tmp_path):
+  """The commands' outputs say how they were made (`batch_command.provenance`), inputs named in
+  any script included; without text, a PNG has none."""
+  image = np.zeros([2, 3, 3], np.uint8)
+  text = {'Software': 'pixel_recursive', 'pixel_recursive': '{"input": "照片/café.jpg"}'}
+  image_files.write_png(str(tmp_path / 'a.png'), image, text)
+  assert Image.open(tmp_path / 'a.png').text == text
+  np.testing.assert_array_equal(image_files.read_image(str(tmp_path / 'a.png')), image)
+  image_files.write_png(str(tmp_path / 'b.png'), image)
+  assert Image.open(tmp_path / 'b.png').text == {}
+
+
 def test_colorize_reads_a_photo_as_its_bt601_luminance(tmp_path):
   """What `colorize` feeds the model: Y = 0.299 R + 0.587 G + 0.114 B, rounded (the training
   photos' luminance), not the channels' mean."""

@@ -6,6 +6,7 @@ import os
 
 import ml_collections
 import numpy as np
+from PIL import Image
 import pytest
 import tensorflow as tf
 
@@ -503,6 +504,14 @@ def test_command_lines_end_to_end(tmp_path):
   names = ['old', 'sub/colour']  # Each row titled with the name its files start with.
   np.testing.assert_array_equal(image_files.read_image(str(out / 'grid.png')),
                                 visualize.grid(rows, titles=titles, row_titles=names))
+  made = json.loads(Image.open(out / 'old_sample1.png').text['pixel_recursive'])
+  assert made == {'command': ['python', '-m', 'pixcolor.colorize', f'--workdir={workdir}',
+                              f'--input={inputs}', f'--output={out}', '--num_samples=2',
+                              '--temperature=0.9', '--candidates=3', '--top_p=0.95'],
+                  'cwd': helpers.ROOT, 'model': os.path.abspath(workdir), 'step': made['step'],
+                  'temperature': 0.9, 'top_p': 0.95, 'candidates': 3,
+                  'input': str(inputs / 'old.png'), 'sample': 1,
+                  'seed': sampling.derive_seed(0, 0, 1)}  # How it was made: the first input read.
 
   metrics_path = tmp_path / 'metrics.json'
   result = run_in_process('pixcolor.evaluate', f'--workdir={workdir}', f'--output={metrics_path}',

@@ -19,6 +19,7 @@ from helpers import load_config, run_in_process, strategy_named
 from data import pipeline
 from pixel_recursive import commands
 from pixel_recursive import model as model_lib
+from pixel_recursive import sampling
 from pixel_recursive import task as task_lib
 from pixel_recursive import visualize
 from pixel_recursive import workdir as workdir_lib
@@ -479,6 +480,20 @@ def test_command_lines_end_to_end(tmp_path):
   titles = ['input 8x8', 'bicubic', 'sample 1\nT 0.9, w 2.5', 'sample 2\nT 0.9, w 2.5', 'truth']
   np.testing.assert_array_equal(read('grid'), visualize.grid(rows, titles=titles, scale=2,
                                                              row_titles=['face', 'sub/big']))
+  # Each sample says how it was made, and the model draws it again from that.
+  made = json.loads(Image.open(out / 'face_sample1.png').text['pixel_recursive'])
+  assert made == {'command': ['python', '-m', 'pixel_recursive.upsample', f'--workdir={workdir}',
+                              f'--input={inputs}', f'--output={out}', '--num_samples=2',
+                              '--temperature=0.9', '--guidance=2.5'],
+                  'cwd': helpers.ROOT, 'model': os.path.abspath(workdir), 'step': made['step'],
+                  'temperature': 0.9, 'guidance': 2.5, 'top_p': 1.0, 'candidates': 1,
+                  'input': str(inputs / 'face.png'), 'sample': 1,
+                  'seed': sampling.derive_seed(0, 0, 1)}  # The first input read.
+  model, _, step = workdir_lib.restore(str(workdir), model_lib.build_model)
+  assert made['step'] == step > 0
+  np.testing.assert_array_equal(
+      model.sample(read('face_input')[None], temperature=0.9, guidance=2.5,
+                   seed=np.array([made['seed']])).numpy()[0], read('face_sample1'))
 
   # Exactly 7 examples though the batches hold 4; a sweep of 2 temperatures x 2 guidances; on
   # another data source than the run's (what a model card's numbers are re-run with).
