@@ -4,13 +4,12 @@ r"""Colorizes photos by sampling a trained PixColor model: several plausible col
       --num_samples=4 [--temperature=T] [--top_p=P] [--candidates=N] [--seed=0]
 
 Input: an image file, a folder of them (searched recursively) or a quoted glob pattern, colour or
-true grayscale, any size.
-Only the BT.601 luminance Y of each is used (a colour input's colours are discarded). Output, per input
-NAME: NAME_sample<k>.png for k < --num_samples, each at the input's own size, whose luminance is the
-input's (up to rounding), and grid.png (a row per input, titled with its NAME: the gray input, then
-the colourings, as thumbnails; columns titled); NAME as in `pixel_recursive.upsample` (the path
-under --input, extension kept only where two inputs differ by it alone); each sample PNG records how
-it was made (`batch_command.provenance`).
+true grayscale, any size. Only the BT.601 luminance Y of each is used (a colour input's colours are
+discarded). Output, per input NAME: NAME_sample<k>.png for k < --num_samples, each at the input's
+own size, whose luminance is the input's (up to rounding), and grid.png (a row per input, the first
+100, titled with its NAME: the gray input, then the colourings, as thumbnails; columns titled); NAME
+as in `pixel_recursive.upsample` (the path under --input, extension kept only where two inputs
+differ by it alone); each sample PNG records how it was made (`batch_command.provenance`).
 The model sees Y resized to its image size (224 x 224 in the paper; a non-square input is squeezed to a
 square there and the colour is stretched back); its chroma is resized to the input's size and put on
 the original Y, so the detail of the input is untouched.
@@ -89,11 +88,11 @@ class Reread(collections.abc.Sequence):
     return self._held[1]
 
 
-def network_input(model, path):
-  """(the model's input, grid.png's thumbnail) of an image file: all `colorize` keeps of it
-  before its colourings are made."""
+def network_input(model, path, with_thumbnail=True):
+  """(the model's input, grid.png's thumbnail or None) of an image file: all `colorize` keeps of
+  it before its colourings are made."""
   gray = read_luminance(path)
-  return model.network_gray(gray[None])[0].numpy(), thumbnail(gray)
+  return model.network_gray(gray[None])[0].numpy(), thumbnail(gray) if with_thumbnail else None
 
 
 def colorize_all(model, grays, num_samples, temperature, seed, batch_size, method, write,
@@ -145,13 +144,21 @@ def main(argv):
   temperature = commands.sampling_setting(config, 'temperature', FLAGS.temperature)
   top_p = commands.sampling_setting(config, 'top_p', FLAGS.top_p)
   candidates = commands.sampling_setting(config, 'candidates', FLAGS.candidates)
-  good, items, failures = batch_command.read_each(files, lambda path: network_input(model, path))
+  thumbnails = []  # Only grid.png's rows (GRID_ROWS) get one.
+
+  def read(path):
+    network, thumb = network_input(model, path, len(thumbnails) < batch_command.GRID_ROWS)
+    if thumb is not None:
+      thumbnails.append(thumb)
+    return network
+
+  good, small, failures = batch_command.read_each(files, read)
   if good:
     logging.info('colorizing %s x %s at temperature %g, top-p %g%s, with the step-%d model from '
                  '%s', commands.counted(len(good), 'image'),
                  commands.counted(FLAGS.num_samples, 'sample'), temperature, top_p,
                  candidates_lib.note(candidates), step, workdir)
-    rows = [[thumb] for _, thumb in items]
+    rows = [[thumb] for thumb in thumbnails]
     output_name = batch_command.output_names(files, FLAGS.input, FLAGS.output)
 
     settings = dict(temperature=temperature, top_p=top_p, candidates=candidates)
@@ -160,16 +167,17 @@ def main(argv):
       image_files.write_png(output_name(good[i], f'_sample{k}'), rgb, batch_command.provenance(
           'pixcolor.colorize', workdir, step, settings, input=good[i], sample=k,
           seed=sampling.derive_seed(FLAGS.seed, i, k)))
-      rows[i].append(thumbnail(rgb))
+      if i < len(rows):
+        rows[i].append(thumbnail(rgb))
 
     colorize_all(model, Reread(good), FLAGS.num_samples, temperature, FLAGS.seed,
-                 FLAGS.batch_size, FLAGS.method, write, top_p, candidates,
-                 small=[network for network, _ in items])
+                 FLAGS.batch_size, FLAGS.method, write, top_p, candidates, small=small)
     grid_path = os.path.join(FLAGS.output, 'grid.png')
     titles = grid_titles(FLAGS.num_samples, temperature, top_p, candidates)
-    names = [batch_command.row_title(output_name, path, FLAGS.output) for path in good]
+    names = [batch_command.row_title(output_name, path, FLAGS.output) for path in good[:len(rows)]]
     image_files.write_png(grid_path, visualize.grid(rows, titles=titles, row_titles=names))
-    batch_command.report_written(len(good) * FLAGS.num_samples, grid_path)
+    batch_command.report_written(len(good) * FLAGS.num_samples, grid_path, shown=len(rows),
+                                 total=len(good))
   batch_command.finish(failures, len(files))
 
 

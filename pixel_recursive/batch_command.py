@@ -115,6 +115,10 @@ def each_read(files, read, failures):
     del item  # Not kept while the next file is read.
 
 
+# grid.png shows the first this many inputs (or faces): a preview of a folder of 10,000 inputs,
+# whose grid would have been 1,300,000 pixels tall and held every thumbnail until the end.
+GRID_ROWS = 100
+
 PROVENANCE_KEY = 'pixel_recursive'
 
 
@@ -171,8 +175,13 @@ def sample_in_batches(items, num_samples, seed, batch_size, sample, write, what=
     commands.log_progress(start + len(chunk), len(jobs), what)
 
 
-def report_written(count, grid_path, what=''):
-  """A batch command's last line on stdout: how many PNGs (of `what`) it wrote, and its grid."""
+def report_written(count, grid_path, what='', shown=None, total=None, rows='input'):
+  """A batch command's last line on stdout: how many PNGs (of `what`) it wrote, and its grid;
+  before it, on the log, that the grid shows only `shown` of `total` `rows` where it does."""
+  from absl import logging
+  if shown is not None and shown < total:
+    logging.info('grid.png shows the first %d of %s (GRID_ROWS); the PNGs of all are written',
+                 shown, commands.counted(total, rows))
   print(f'wrote {commands.counted(count, "PNG")}{what} and {grid_path}', flush=True)
 
 

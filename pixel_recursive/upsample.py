@@ -9,13 +9,13 @@ Input: an image file, a folder of them (searched recursively) or a quoted glob p
 (--input='photos/*.jpg'; ** matches any depth). An input larger than 8x8 is cropped to its central
 square and area-downsampled to 8x8, an input smaller than that is resized up to it, with a notice
 (one line for all the inputs of one size). Output, per input NAME: NAME_input.png (the 8x8 input),
-NAME_sample<k>.png for k < --num_samples (32x32 samples), and grid.png (rows: input enlarged,
-bicubic, samples, and the input's central square at 32x32 where the input is at least that large:
-the truth, for an input made by downsampling; each column titled, the samples with their T and w;
-each row titled with its NAME). Each sample PNG records how it was made (command line, model,
-settings, input, seed: `batch_command.provenance`). NAME is the input's path under --input (under
-a pattern's folder part) without its extension, or with it where two inputs differ only there
-(photo.jpg and photo.png: photo.jpg_sample0.png, ...).
+NAME_sample<k>.png for k < --num_samples (32x32 samples), and grid.png (the first 100 inputs:
+GRID_ROWS; rows: input enlarged, bicubic, samples, and the input's central square at 32x32 where the
+input is at least that large: the truth, for an input made by downsampling; each column titled, the
+samples with their T and w; each row titled with its NAME). Each sample PNG records how it was made
+(command line, model, settings, input, seed: `batch_command.provenance`). NAME is the input's path
+under --input (under a pattern's folder part) without its extension, or with it where two inputs
+differ only there (photo.jpg and photo.png: photo.jpg_sample0.png, ...).
 
 With --faces, every frontal face of each photo is found (scikit-image's detector, `data.faces`),
 cropped as the training faces were framed (CelebA's), area-resized to 32x32 (NAME_face<j>_crop.png)
@@ -213,20 +213,22 @@ def main(argv):
     output_name = batch_command.output_names(files, FLAGS.input, FLAGS.output)
     settings = dict(temperature=temperature, guidance=guidance, top_p=top_p, candidates=candidates)
     for i, (path, (small, original), images) in enumerate(zip(good, read_items, samples)):
-      names.append(batch_command.row_title(output_name, path, FLAGS.output))
       image_files.write_png(output_name(path, '_input'), small)
       for k, image in enumerate(images):
         image_files.write_png(output_name(path, f'_sample{k}'), image, batch_command.provenance(
             'pixel_recursive.upsample', workdir, step, settings, input=path, sample=k,
             seed=sampling.derive_seed(FLAGS.seed, i, k)))
-      rows.append([visualize.nearest_upsample(small, 4),
-                   visualize.bicubic_upsample(small[None], 32)[0]] + list(images)
-                  + [blank if original is None else original])
+      if len(rows) < batch_command.GRID_ROWS:
+        names.append(batch_command.row_title(output_name, path, FLAGS.output))
+        rows.append([visualize.nearest_upsample(small, 4),
+                     visualize.bicubic_upsample(small[None], 32)[0]] + list(images)
+                    + [blank if original is None else original])
     grid_path = os.path.join(FLAGS.output, 'grid.png')
     titles = grid_titles(FLAGS.num_samples, temperature, guidance, top_p, candidates, 'truth')
     image_files.write_png(grid_path,
                           visualize.grid(rows, titles=titles, scale=2, row_titles=names))
-    batch_command.report_written(len(good) * (FLAGS.num_samples + 1), grid_path)
+    batch_command.report_written(len(good) * (FLAGS.num_samples + 1), grid_path, shown=len(rows),
+                                 total=len(good))
   batch_command.finish(failures, len(files))
 
 
@@ -270,7 +272,7 @@ def faces_main(model, files, temperature, guidance, top_p, step, workdir, candid
   logging.info('finding faces in %s; sampling at temperature %g, guidance %g, top-p %g%s, with '
                'the step-%d model from %s', commands.counted(len(files), 'photo'), temperature,
                guidance, top_p, candidates_lib.note(candidates), step, workdir)
-  rows, names, faceless, failures, written, read = [], [], [], [], 0, 0
+  rows, names, faceless, failures, written, read, found_all = [], [], [], [], 0, 0, 0
   output_name = batch_command.output_names(files, FLAGS.input, FLAGS.output)
   # One photo at a time, read, searched and let go: only its faces are kept. (No enumerate(): it
   # would hold the last photo while the next is read.)
@@ -287,6 +289,7 @@ def faces_main(model, files, temperature, guidance, top_p, step, workdir, candid
       print(no_face_line(path, shape), file=sys.stderr, flush=True)
       continue
     logging.info('%s: %s', path, commands.counted(len(found), 'face'))
+    found_all += len(found)
     for j, face in enumerate(found):
       name = lambda suffix, j=j: output_name(path, f'_face{j}{suffix}')
       image_files.write_png(name('_input'), face['lowres'])
@@ -296,16 +299,18 @@ def faces_main(model, files, temperature, guidance, top_p, step, workdir, candid
             'pixel_recursive.upsample', workdir, step, settings, input=path, face=j, sample=k,
             seed=sampling.derive_seed(seed, j, k)))
       written += FLAGS.num_samples + 2
-      names.append(batch_command.row_title(output_name, path, FLAGS.output, f'_face{j}'))
-      rows.append([visualize.nearest_upsample(face['lowres'], 4),
-                   visualize.bicubic_upsample(face['lowres'][None], 32)[0]]
-                  + list(face['samples']) + [face['crop']])
+      if len(rows) < batch_command.GRID_ROWS:
+        names.append(batch_command.row_title(output_name, path, FLAGS.output, f'_face{j}'))
+        rows.append([visualize.nearest_upsample(face['lowres'], 4),
+                     visualize.bicubic_upsample(face['lowres'][None], 32)[0]]
+                    + list(face['samples']) + [face['crop']])
   if rows:
     grid_path = os.path.join(FLAGS.output, 'grid.png')
     titles = grid_titles(FLAGS.num_samples, temperature, guidance, top_p, candidates, 'crop')
     image_files.write_png(grid_path,
                           visualize.grid(rows, titles=titles, scale=2, row_titles=names))
-    batch_command.report_written(written, grid_path, f' of {commands.counted(len(rows), "face")}')
+    batch_command.report_written(written, grid_path, f' of {commands.counted(found_all, "face")}',
+                                 shown=len(rows), total=found_all, rows='face')
   if len(faceless) > 1:  # The count after the lines naming them (one photo: its line says it).
     print(f'no face found in {len(faceless)} of {commands.counted(read, "photo")}',
           file=sys.stderr, flush=True)

@@ -663,3 +663,32 @@ def test_sampling_in_batches_of_nothing_samples_nothing():
   for items, num_samples in (([], 2), ([np.zeros(2)], 0)):
     batch_command.sample_in_batches(items, num_samples, 0, 4, calls.append, calls.append)
   assert calls == []
+
+
+@pytest.mark.parametrize('command', ['pixel_recursive.upsample', 'pixcolor.colorize'])
+def test_the_grid_previews_the_first_inputs_of_a_large_folder_and_says_so(
+    command, tmp_path, monkeypatch):
+  """A folder of 10,000 inputs made a grid.png 1,300,000 pixels tall (colorize holding every
+  thumbnail until then): the grid shows the first GRID_ROWS inputs, every input's PNGs are written,
+  and the log says so. (GRID_ROWS 2 here, of 3 inputs.)"""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(batch_command, 'GRID_ROWS', 2)
+  inputs = tmp_path / 'in'
+  inputs.mkdir()
+  for i, image in enumerate(helpers.smooth_images(3, size=32, seed=5)):
+    Image.fromarray(image).save(inputs / f'{i}.png')
+  out = tmp_path / 'out'
+  result = helpers.run_in_process(command, f'--input={inputs}', f'--output={out}',
+                                  '--candidates=1')
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert all((out / f'{i}_sample0.png').exists() for i in range(3))
+  assert 'grid.png shows the first 2 of 3 inputs (GRID_ROWS); the PNGs of all are written' in (
+      result.stderr)
+  monkeypatch.setattr(batch_command, 'GRID_ROWS', 3)  # All three: one row more, no such line.
+  result = helpers.run_in_process(command, f'--input={inputs}', f'--output={tmp_path}/all',
+                                  '--candidates=1')
+  assert result.returncode == 0 and 'grid.png shows the first' not in result.stderr
+  grid, full = (np.asarray(Image.open(folder / 'grid.png')) for folder in (out, tmp_path / 'all'))
+  row = full.shape[0] - grid.shape[0]
+  assert row > 30 and grid.shape[1] == full.shape[1]
+  np.testing.assert_array_equal(grid, full[:grid.shape[0]])  # The same first two rows.
