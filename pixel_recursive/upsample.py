@@ -101,13 +101,15 @@ def reference(image, size=32):
 
 
 def upsample_all(model, lowres, num_samples, temperature, seed, batch_size, method='cached',
-                 guidance=1.0, top_p=1.0, keep_gray=True, candidates=1):
+                 guidance=1.0, top_p=1.0, keep_gray=True, candidates=1, on_sample=None):
   """Samples `num_samples` upsamplings of each uint8 [N, 8, 8, 3] input: uint8 [N, S, 32, 32, 3],
   from softmax((guidance A + B) / temperature) restricted to its top-`top_p` nucleus, each the most
   typical of `candidates` draws; with `keep_gray`, a gray input's samples are turned to their
   luminance (`SuperResolution.sample`).
 
   Sample k of input i is seeded `sampling.derive_seed(seed, i, k)` whatever the batching.
+  `on_sample(i, k, image)`, if given, receives each sample as soon as it is made (the command
+  writes it then: an interrupted run over a large folder keeps what it made).
   """
   out = np.zeros((len(lowres), commands.check_count('num_samples', num_samples, 0), 32, 32, 3),
                  np.uint8)
@@ -119,6 +121,8 @@ def upsample_all(model, lowres, num_samples, temperature, seed, batch_size, meth
 
   def write(i, k, image):
     out[i, k] = image
+    if on_sample is not None:
+      on_sample(i, k, image)
 
   batch_command.sample_in_batches(list(lowres), num_samples, seed, batch_size, sample, write)
   return out
@@ -205,19 +209,22 @@ def main(argv):
     logging.info('sampling %d x %d images at temperature %g, guidance %g, top-p %g%s, with the '
                  'step-%d model from %s', len(good), FLAGS.num_samples, temperature, guidance,
                  top_p, candidates_lib.note(candidates), step, workdir)
+    output_name = batch_command.output_names(files, FLAGS.input, FLAGS.output)
+    for path, small in zip(good, lowres):
+      image_files.write_png(output_name(path, '_input'), small)
+    settings = dict(temperature=temperature, guidance=guidance, top_p=top_p, candidates=candidates)
+
+    def write(i, k, image):  # As each sample is made.
+      image_files.write_png(output_name(good[i], f'_sample{k}'), image, batch_command.provenance(
+          'pixel_recursive.upsample', workdir, step, settings, input=good[i], sample=k,
+          seed=sampling.derive_seed(FLAGS.seed, i, k)))
+
     samples = upsample_all(model, np.stack(lowres), FLAGS.num_samples, temperature, FLAGS.seed,
                            FLAGS.batch_size, FLAGS.method, guidance, top_p,
-                           candidates=candidates)
+                           candidates=candidates, on_sample=write)
     rows, names = [], []
     blank = np.full((32, 32, 3), 255, np.uint8)
-    output_name = batch_command.output_names(files, FLAGS.input, FLAGS.output)
-    settings = dict(temperature=temperature, guidance=guidance, top_p=top_p, candidates=candidates)
-    for i, (path, (small, original), images) in enumerate(zip(good, read_items, samples)):
-      image_files.write_png(output_name(path, '_input'), small)
-      for k, image in enumerate(images):
-        image_files.write_png(output_name(path, f'_sample{k}'), image, batch_command.provenance(
-            'pixel_recursive.upsample', workdir, step, settings, input=path, sample=k,
-            seed=sampling.derive_seed(FLAGS.seed, i, k)))
+    for path, (small, original), images in zip(good, read_items, samples):
       if len(rows) < batch_command.GRID_ROWS:
         names.append(batch_command.row_title(output_name, path, FLAGS.output))
         rows.append([visualize.nearest_upsample(small, 4),

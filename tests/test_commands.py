@@ -692,3 +692,58 @@ def test_the_grid_previews_the_first_inputs_of_a_large_folder_and_says_so(
   row = full.shape[0] - grid.shape[0]
   assert row > 30 and grid.shape[1] == full.shape[1]
   np.testing.assert_array_equal(grid, full[:grid.shape[0]])  # The same first two rows.
+
+
+def test_upsample_hands_over_each_sample_as_soon_as_its_batch_is_made():
+  """upsample wrote no sample PNG before every input was sampled: a run over a large folder
+  stopped after an hour kept nothing. `on_sample` receives each sample when its batch ends, before
+  the next batch is drawn, and exactly what upsample_all returns."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from pixel_recursive import upsample  # pylint: disable=g-import-not-at-top
+  events = []
+
+  class Fake:
+    def sample(self, images, temperature, seed, **unused):
+      events.append(('batch', len(seed)))
+      return tf.cast(tf.broadcast_to(tf.reshape(tf.constant(seed) % 251, [-1, 1, 1, 1]),
+                                     [len(seed), 32, 32, 3]), tf.uint8)
+
+  received = {}
+
+  def on_sample(i, k, image):
+    events.append(('sample', i, k))
+    received[i, k] = image.copy()
+
+  out = upsample.upsample_all(Fake(), np.zeros([3, 8, 8, 3], np.uint8), 2, 1.0, 7, 2,
+                              on_sample=on_sample)
+  assert events == [('batch', 2), ('sample', 0, 0), ('sample', 0, 1),
+                    ('batch', 2), ('sample', 1, 0), ('sample', 1, 1),
+                    ('batch', 2), ('sample', 2, 0), ('sample', 2, 1)]
+  for (i, k), image in received.items():
+    np.testing.assert_array_equal(image, out[i, k])
+  assert len({int(out[i, k, 0, 0, 0]) for i in range(3) for k in range(2)}) == 6  # Six seeds.
+
+
+def test_upsample_writes_each_sample_before_the_next_batch_is_drawn(tmp_path, monkeypatch):
+  """The command side of `on_sample`: by the time the second batch is drawn, the first batch's
+  PNGs are on disk (with a model that only looks)."""
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  out, seen = tmp_path / 'out', []
+
+  class Fake:
+    def sample(self, images, temperature, seed, **unused):
+      seen.append(sorted(os.listdir(out)))
+      return tf.zeros([len(seed), 32, 32, 3], tf.uint8)
+
+  monkeypatch.setattr(workdir_lib, 'restore', lambda *unused: (
+      Fake(), ml_collections.ConfigDict({'sampling': {}}), 1))
+  (tmp_path / 'in').mkdir()
+  for i in range(3):
+    Image.fromarray(np.full([8, 8, 3], 40 * i, np.uint8)).save(tmp_path / 'in' / f'{i}.png')
+  result = helpers.run_in_process('pixel_recursive.upsample', f'--input={tmp_path}/in',
+                                  f'--output={out}', '--batch_size=2')
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert seen == [['0_input.png', '1_input.png', '2_input.png'],
+                  ['0_input.png', '0_sample0.png', '1_input.png', '1_sample0.png', '2_input.png']]
