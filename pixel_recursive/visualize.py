@@ -89,38 +89,40 @@ def grid(rows, pad=2, background=255, titles=None, scale=1, row_titles=None):
 def title_band(titles, lefts, widths, width, background=255):
   """A uint8 [h, width, 3] band with titles[i] centred over the column at lefts[i] that is
   widths[i] pixels wide; h fits the title with the most lines. Text never crosses its column."""
-  from PIL import ImageDraw
   from PIL import ImageFont
   font = ImageFont.load_default(size=TITLE_SIZE)
   columns = [wrap(str(title), font, w) for title, w in zip(titles, widths)]
   band = Image.new('RGB', (width, 4 + LINE_HEIGHT * max(len(lines) for lines in columns)),
                    (background,) * 3)
   for lines, left, w in zip(columns, lefts, widths):
-    cell = Image.new('RGB', (w, band.height), (background,) * 3)
-    draw = ImageDraw.Draw(cell)
-    for i, line in enumerate(lines):
-      draw.text((max(0, (w - font.getlength(line)) / 2), 2 + i * LINE_HEIGHT), line,
-                fill=TITLE_COLOUR, font=font)
-    band.paste(cell, (left, 0))
+    band.paste(text_cell(lines, font, w, band.height, background, centred=True), (left, 0))
   return np.asarray(band)
+
+
+def text_cell(lines, font, width, height, background=255, centred=False):
+  """A width x height PIL image with `lines` written one under another from its top, each centred
+  or from a 4-pixel margin; what does not fit is cut at the cell's edges."""
+  from PIL import ImageDraw
+  cell = Image.new('RGB', (width, height), (background,) * 3)
+  draw = ImageDraw.Draw(cell)
+  for i, line in enumerate(lines):
+    left = max(0, (width - font.getlength(line)) / 2) if centred else 4
+    draw.text((left, 2 + i * LINE_HEIGHT), line, fill=TITLE_COLOUR, font=font)
+  return cell
 
 
 def title_column(titles, tops, heights, height, background=255):
   """A uint8 [height, w, 3] column with titles[i] written from the top of the row at tops[i] that is
   heights[i] pixels high (`title_lines`); w fits the widest title, up to ROW_TITLE_WIDTH. Text
   never crosses its row."""
-  from PIL import ImageDraw
   font = name_font()
-  margin = 4
+  margin = 4  # Each side, as `text_cell` leaves.
   widest = max(font.getlength(line) for title in titles for line in str(title).split('\n'))
   width = int(min(ROW_TITLE_WIDTH, widest + 2 * margin + 1))
   column = Image.new('RGB', (width, height), (background,) * 3)
   for title, top, h in zip(titles, tops, heights):
-    cell = Image.new('RGB', (width, h), (background,) * 3)
-    draw = ImageDraw.Draw(cell)
-    for i, line in enumerate(title_lines(str(title), font, width - 2 * margin, h)):
-      draw.text((margin, 2 + i * LINE_HEIGHT), line, fill=TITLE_COLOUR, font=font)
-    column.paste(cell, (0, top))
+    lines = title_lines(str(title), font, width - 2 * margin, h)
+    column.paste(text_cell(lines, font, width, h, background), (0, top))
   return np.asarray(column)
 
 
