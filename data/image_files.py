@@ -20,6 +20,11 @@ IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.webp', '.tif', '.
 MAX_PIXELS = 200_000_000
 
 
+def is_image_name(path):
+  """Whether `path` ends in one of IMAGE_EXTENSIONS (any case): the files listed as images."""
+  return path.lower().endswith(IMAGE_EXTENSIONS)
+
+
 class ImageReadError(Exception):
   """A file that cannot be used as an image; `str()` is `'<path>: <reason>'`."""
 
@@ -62,7 +67,7 @@ def list_images(path):
     # reached twice is the one kept).
     dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
     found.extend(os.path.join(root, f) for f in files
-                 if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith('.'))
+                 if is_image_name(f) and not f.startswith('.'))
   return sorted(found)
 
 

@@ -44,13 +44,14 @@ def read_inputs(path, output=None):
   is one too (the files are read from here)."""
   from data import image_files
   commands.check_local(path, '--input')
-  if is_pattern(path):
+  pattern = is_pattern(path)
+  if pattern:
     matches = sorted(glob.glob(path, recursive=True))
     if not matches:
       raise commands.UsageError(f'--input {path} matches no file or folder')
     files = sorted({f for match in matches for f in (
         image_files.list_images(match) if os.path.isdir(match)
-        else [match] if match.lower().endswith(image_files.IMAGE_EXTENSIONS) else [])})
+        else [match] if image_files.is_image_name(match) else [])})
   else:
     try:
       files = image_files.list_images(path)
@@ -64,7 +65,7 @@ def read_inputs(path, output=None):
     if not os.path.isfile(out):  # A file is refused as --output later (check_output_dir).
       files = [f for f in files if os.path.commonpath([out, os.path.realpath(f)]) != out]
   if not files:
-    holds = 'matches' if is_pattern(path) else 'holds'
+    holds = 'matches' if pattern else 'holds'
     raise commands.UsageError(f'--input {path} {holds} no image files (jpg, png, bmp, gif, webp, '
                               'tif)')
   return files

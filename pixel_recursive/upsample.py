@@ -227,9 +227,7 @@ def main(argv):
     for path, (small, original), images in zip(good, read_items, samples):
       if len(rows) < batch_command.GRID_ROWS:
         names.append(batch_command.row_title(output_name, path, FLAGS.output))
-        rows.append([visualize.nearest_upsample(small, 4),
-                     visualize.bicubic_upsample(small[None], 32)[0]] + list(images)
-                    + [blank if original is None else original])
+        rows.append(grid_row(small, images, blank if original is None else original))
     grid_path = os.path.join(FLAGS.output, 'grid.png')
     titles = grid_titles(FLAGS.num_samples, temperature, guidance, top_p, candidates, 'truth')
     image_files.write_png(grid_path,
@@ -258,6 +256,14 @@ def grid_titles(num_samples, temperature, guidance, top_p, candidates, last):
   setting = visualize.setting_title(temperature, guidance, top_p, candidates)
   return (['input 8x8', 'bicubic'] + [f'sample {k + 1}\n{setting}' for k in range(num_samples)]
           + [last])
+
+
+def grid_row(lowres, samples, last):
+  """A row of grid.png: the 8x8 input enlarged, bicubic, the samples, then `last` (the truth, or
+  the face's crop), as `grid_titles` names them."""
+  from pixel_recursive import visualize
+  return ([visualize.nearest_upsample(lowres, 4), visualize.bicubic_upsample(lowres[None], 32)[0]]
+          + list(samples) + [last])
 
 
 def no_face_line(path, shape):
@@ -308,9 +314,7 @@ def faces_main(model, files, temperature, guidance, top_p, step, workdir, candid
       written += FLAGS.num_samples + 2
       if len(rows) < batch_command.GRID_ROWS:
         names.append(batch_command.row_title(output_name, path, FLAGS.output, f'_face{j}'))
-        rows.append([visualize.nearest_upsample(face['lowres'], 4),
-                     visualize.bicubic_upsample(face['lowres'][None], 32)[0]]
-                    + list(face['samples']) + [face['crop']])
+        rows.append(grid_row(face['lowres'], face['samples'], face['crop']))
   if rows:
     grid_path = os.path.join(FLAGS.output, 'grid.png')
     titles = grid_titles(FLAGS.num_samples, temperature, guidance, top_p, candidates, 'crop')
