@@ -17,6 +17,8 @@ Writes, under --output:
                          photo first resized to --photo_size on its long side)
   colorization/          each photo's grayscale input and colourings at that size
   index.html             a page showing the three grids, with what each column is
+Each grid's columns are titled with what they are, and each row with the name its single PNGs
+start with (`astronaut_face0`, `lfw_000`, `chelsea`).
 and prints the folder at the end. Uses the demo checkpoints shipped in pixel_recursive/demo/faces,
 pixel_recursive/demo/bedrooms and pixcolor/demo/photos (model cards in WORKSPACE.md), or
 --sr_workdir / --bedrooms_workdir / --pixcolor_workdir, sampled at the models' shipped defaults
@@ -145,7 +147,8 @@ def super_resolution(out_dir, workdir, model_name, inputs, seed, what):
         image_files.write_png(os.path.join(out_dir, what, f'{name}_{kind}.png'), col[i])
   titles = upsample.grid_titles(SR_SAMPLES, t, w, p, c, 'truth')  # upsample's grid.png's,
   titles.insert(2, 'paper\n' + visualize.setting_title(1, 1))  # with the paper's draw before.
-  grid = visualize.grid([[c[i] for c in columns] for i in range(n)], titles=titles, scale=3)
+  grid = visualize.grid([[c[i] for c in columns] for i in range(n)], titles=titles, scale=3,
+                        row_titles=names)  # Each row named as its single PNGs are.
   image_files.write_png(os.path.join(out_dir, f'{what}.png'), grid)
   return {'step': step,
           'about': describe(config, workdir or f'pixel_recursive/demo/{model_name}', folder),
@@ -174,7 +177,7 @@ def colorization(out_dir, workdir, n, seed):
   temperature = commands.sampling_setting(config, 'temperature', FLAGS.color_temperature)
   top_p = commands.sampling_setting(config, 'top_p', None)
   candidates = commands.sampling_setting(config, 'candidates', None)
-  rows = []
+  rows, stems = [], []
   for i, (stem, rgb) in enumerate(sample_photos(n, FLAGS.photo_size)):
     gray = transforms.to_uint8(transforms.luminance(rgb)).numpy()[..., 0]
     logging.info('colorizing %s (%dx%d), %d colourings', stem, rgb.shape[1], rgb.shape[0],
@@ -186,9 +189,10 @@ def colorization(out_dir, workdir, n, seed):
     for k, image in enumerate(colourings):
       image_files.write_png(os.path.join(out_dir, 'colorization', f'{stem}_sample{k}.png'), image)
     rows.append([gray] + list(colourings) + [rgb])
+    stems.append(stem)
   titles = colorize.grid_titles(COLOR_SAMPLES, temperature, top_p, candidates) + ['original']
   image_files.write_png(os.path.join(out_dir, 'colorization.png'),
-                        visualize.grid(rows, pad=4, titles=titles))
+                        visualize.grid(rows, pad=4, titles=titles, row_titles=stems))
   return {'step': step, 'about': describe(config, workdir or 'pixcolor/demo/photos', folder),
           'columns': ['grayscale input'] + [
               f'colouring {k + 1} (T = {temperature:g}{nucleus_text(top_p)}'

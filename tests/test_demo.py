@@ -88,12 +88,16 @@ def test_demo_writes_both_grids_and_the_page(tmp_path, monkeypatch):
   assert len(faces) == 2 * 7 + 6 and 'astronaut_face0_sample_paper_w1.png' in faces
   assert 'grace_hopper_face0_truth.png' in faces and 'lfw_000_sample2.png' in faces
   assert 'lfw_000_truth.png' not in faces
-  # 3 rows of 7 cells, shown x3, below a band with the columns' titles (two lines).
+  # 3 rows of 7 cells, shown x3, below a band with the columns' titles (two lines), right of a
+  # column with the rows' names.
   top = sr.shape[0] - 3 * (2 + 3 * 34)
-  assert sr.shape[1:] == (3 * (2 + 7 * 34), 3) and 2 * visualize.TITLE_SIZE < top < 50
-  assert (grid_cell(sr, 2, 6, 32, scale=3, top=top) == 255).all()  # LFW's truth: blank.
-  assert not (grid_cell(sr, 1, 6, 32, scale=3, top=top) == 255).all()  # Grace Hopper's is not.
-  assert (sr[:top] < 128).any(axis=-1)[:, :3 * 34].any()  # A title over the first column.
+  left = sr.shape[1] - 3 * (2 + 7 * 34)
+  assert 2 * visualize.TITLE_SIZE < top < 50 and 0 < left <= visualize.ROW_TITLE_WIDTH
+  sr_cells = sr[:, left:]
+  assert (grid_cell(sr_cells, 2, 6, 32, scale=3, top=top) == 255).all()  # LFW's truth: blank.
+  assert not (grid_cell(sr_cells, 1, 6, 32, scale=3, top=top) == 255).all()  # Grace Hopper's.
+  assert (sr[:top, left:] < 128).any(axis=-1)[:, :3 * 34].any()  # A title over the first column.
+  assert (sr[top:, :left] < 128).any()  # And the rows' names left of them.
   scenes = sorted(os.listdir(out / 'bedrooms'))  # The bedrooms model on the photos' centres.
   assert len(scenes) == 2 * 7 and 'astronaut_truth.png' in scenes
   assert np.asarray(Image.open(out / 'bedrooms.png')).ndim == 3
@@ -170,7 +174,7 @@ def test_demo_writes_both_grids_and_the_page(tmp_path, monkeypatch):
     titles = (['input 8x8', 'bicubic', 'paper\nT 1, w 1']
               + [f'sample {k}\n{setting}' for k in (1, 2, 3)] + ['truth'])
     np.testing.assert_array_equal(read(f'{what}.png'),
-                                  visualize.grid(cells, titles=titles, scale=3))
+                                  visualize.grid(cells, titles=titles, scale=3, row_titles=names))
   model, config = restored[os.path.realpath(pixcolor_model.DEMO_WORKDIR)]
   s = config.sampling
   assert s.candidates > 1  # So that dropping them would show.
@@ -185,10 +189,14 @@ def test_demo_writes_both_grids_and_the_page(tmp_path, monkeypatch):
             for name, _ in photos]
   setting = f'T {s.temperature:g}\ntypical of {s.candidates}'  # (The nucleus is all: top-p 1.)
   titles = ['gray input'] + [f'colouring {k}\n{setting}' for k in (1, 2, 3)] + ['original']
-  want = visualize.grid(shapes, pad=4, titles=titles)
+  names = [name for name, _ in photos]  # And its rows' names, as its single PNGs start.
+  want = visualize.grid(shapes, pad=4, titles=titles, row_titles=names)
   top = want.shape[0] - visualize.grid(shapes, pad=4).shape[0]
   assert top > visualize.TITLE_SIZE
+  left = want.shape[1] - visualize.grid(shapes, pad=4).shape[1]
+  assert left > 0
   np.testing.assert_array_equal(read('colorization.png')[:top], want[:top])
+  np.testing.assert_array_equal(read('colorization.png')[:, :left], want[:, :left])
 
 
 def test_asking_the_demo_for_more_photos_than_ship_uses_all_and_says_so(caplog):
