@@ -781,6 +781,27 @@ def test_a_run_that_will_not_evaluate_says_how_to_have_it_evaluate(tmp_path, cap
   assert not os.path.exists(tmp_path / 'train' / 'eval')
 
 
+def test_the_last_step_is_evaluated_and_drawn_even_off_the_every_steps_grid(tmp_path):
+  """A short try (faces_tiny with --config.train_steps=300: evals and images every 500) ended with
+  no eval curve and no image in TensorBoard: the final step now gets them (and its histograms)
+  whatever the every-steps are, as big_vision's loop does; the steps between keep their grid."""
+  config = tiny_config(train_steps=5, checkpoint_every_steps=5, log_every_steps=5,
+                       image_every_steps=2, histogram_every_steps=2, eval_every_steps=2)
+  loop.run(task_lib.SuperResolutionTask(config), config, str(tmp_path), mode='train_and_eval')
+  evals = event_files.scalars(str(tmp_path / 'eval'), 'bits_per_dim')
+  assert [s for s, _ in evals] == [2, 4, 5]
+  summaries = event_files.read(str(tmp_path / 'train'))
+  assert sorted({s for s, t, _, _ in summaries if t == 'samples'}) == [2, 4, 5]
+  assert sorted({s for s, t, _, _ in summaries if t.startswith('weights/')}) == [2, 4, 5]
+  # Resumed to a further end: that end is drawn too, the old one not again.
+  config = tiny_config(train_steps=7, checkpoint_every_steps=5, log_every_steps=5,
+                       image_every_steps=4, histogram_every_steps=0, eval_every_steps=0)
+  loop.run(task_lib.SuperResolutionTask(config), config, str(tmp_path), mode='train_and_eval')
+  summaries = event_files.read(str(tmp_path / 'train'))
+  assert sorted({s for s, t, _, _ in summaries if t == 'samples'}) == [2, 4, 5, 7]
+  assert [s for s, _ in event_files.scalars(str(tmp_path / 'eval'), 'bits_per_dim')] == [2, 4, 5]
+
+
 def test_a_batch_the_replicas_cannot_share_evenly_is_a_usage_error(tmp_path):
   config = tiny_config(batch_size=3)
   with pytest.raises(commands.UsageError, match='batch_size 3 is not divisible by the 2 replicas'):

@@ -10,6 +10,8 @@ their own modules `steps.make_train_step` (the compiled step), `steps.Evaluator`
 the eval split), `preemption.Preemption` (SIGTERM) and `precision` (the dtype policy).
 
 TensorBoard summaries are committed together with checkpoints (`summaries.PendingSummaries`).
+Images, histograms and (`train_and_eval`) evaluations are made every `image_every_steps`,
+`histogram_every_steps` and `eval_every_steps`, and at the last step (`train_steps`).
 Progress lines go to the log as soon as they happen.
 """
 import collections
@@ -214,6 +216,9 @@ def run(task, config, workdir, mode='train', strategy=None, config_file=None):
   current = start_step
   tic, steps_since = time.time(), 0
 
+  def due(kind):  # On its every-steps grid, and at the last step whatever the grid (big_vision's).
+    return every[kind] and (current % every[kind] == 0 or current == config.train_steps)
+
   def save(step):  # A failing save raises commands.Failure; the last good checkpoint stays latest.
     nonlocal last_saved
     last_saved = checkpoint_files.save_checkpoint(manager, step, last_saved)
@@ -265,13 +270,13 @@ def run(task, config, workdir, mode='train', strategy=None, config_file=None):
                    or preemption.stop)
       if saved_now:
         save(current)
-      if chief and every['images'] and current % every['images'] == 0:
+      if chief and due('images'):
         for name, image in task.images(training.inference.get(), image_batch, config).items():
           summaries.image(name, image, current)
-      if chief and every['histograms'] and current % every['histograms'] == 0:
+      if chief and due('histograms'):
         for var in training.model.trainable_variables:
           summaries.histogram('weights/' + var.path, var.numpy(), current)
-      if every['eval'] and current % every['eval'] == 0:
+      if due('eval'):
         metrics, count = evaluator(training.inference.get())
         for name, value in task.scalars(metrics).items():
           eval_summaries.scalar(name, value, current)
