@@ -16,6 +16,7 @@ import tensorflow as tf
 from pixcolor import model as model_lib
 from pixel_recursive import commands
 from pixel_recursive import losses
+from pixel_recursive import metrics
 from pixel_recursive import sampling
 from pixel_recursive import visualize
 from pixel_recursive import workdir
@@ -161,20 +162,35 @@ class PixColorTask(task_lib.Task):
     return (f"bits/dim {s['bits_per_dim']:.3f}  refinement L2 {s['refinement_l2']:.5f} "
             f"(chroma pSNR {s['refinement_psnr']:.2f} dB)")
 
-  def images(self, model, batch, config):
+  def image_summaries(self, model, batch, config):
     """{'colorizations': grid}: gray | (low-res sample over gray, refined) per sample | truth,
-    titled, enlarged x2 below 128 x 128 and x4 below 32 x 32 (so that the titles fit)."""
+    titled, enlarged x2 below 128 x 128 and x4 below 32 x 32 (so that the titles fit). With it, as
+    scalars, how the colourings score against the truth (`pixcolor.evaluate`'s measures, on the
+    grid's few photos): `colorizations/psnr` (mean over the colourings) beside
+    `colorizations/psnr_gray` (the gray input's), and `colorizations/colourfulness_ratio` (the
+    colourings' mean colourfulness over the photos')."""
     gray, truth = batch['gray'], batch['image']
     size, n = gray.shape[1], len(gray)
     factor = size // model.chroma_size
-    columns, titles = [gray], ['gray']
+    columns, titles, colourings = [gray], ['gray'], []
     for k in range(config.get('num_image_samples', 2)):
       titles += [f'chroma {k + 1}', f'sample {k + 1}']
       seeds = [sampling.derive_seed(config.seed, b, k) for b in range(n)]
       bins = model.sample_chroma(gray, seeds, config.get('sample_temperature', 1.0))
       columns.append(visualize.nearest_upsample(model.lowres_preview(gray, bins).numpy(), factor))
-      columns.append(model.combine(gray, model.refine(gray, bins, seeds)).numpy())
+      colourings.append(model.combine(gray, model.refine(gray, bins, seeds)).numpy())
+      columns.append(colourings[-1])
     columns.append(truth)
     rows = [[np.asarray(col[i]) for col in columns] for i in range(n)]
     scale = 1 if size >= 128 else 2 if size >= 32 else 4
-    return {'colorizations': visualize.grid(rows, titles=titles + ['truth'], scale=scale)}
+    scalars = {'colorizations/psnr_gray': metrics.finite_mean(
+        metrics.psnr(np.repeat(gray, 3, axis=-1), truth))}
+    if colourings:
+      colourful = np.mean([metrics.colourfulness(c) for c in colourings])
+      scalars.update({
+          'colorizations/psnr': metrics.finite_mean(
+              [metrics.psnr(c, truth).numpy() for c in colourings]),
+          'colorizations/colourfulness_ratio': float(
+              colourful / max(np.mean(metrics.colourfulness(truth)), 1e-9))})
+    return ({'colorizations': visualize.grid(rows, titles=titles + ['truth'], scale=scale)},
+            scalars)

@@ -15,6 +15,9 @@ from pixel_recursive import workdir
 from pixel_recursive.training import task as task_lib
 
 SAMPLE_TEMPERATURES = (1.0, 0.9, 0.8)
+# What TensorBoard scores the image grid's columns by (`evaluate.image_metrics`' names): pSNR to the
+# truth, consistency with the input (dB) and the median high-frequency energy ratio to the truth.
+GRID_METRICS = ('psnr', 'consistency', 'hf_ratio')
 
 
 class SuperResolutionTask(task_lib.Task):
@@ -74,25 +77,35 @@ class SuperResolutionTask(task_lib.Task):
     return (f"bits/dim {s['bits_per_dim']:.3f} (A {s['bits_per_dim_conditioning']:.3f}, "
             f"B {s['bits_per_dim_prior']:.3f})")
 
-  def images(self, model, batch, config):
+  def image_summaries(self, model, batch, config):
     """One grid per summary: rows are examples; columns, titled, are the 8x8 input (nearest),
     bicubic, samples at temperatures 1.0 / 0.9 / 0.8 and the config's `sampling.guidance` (or the
-    regression's mean) and the truth."""
+    regression's mean) and the truth. With it, as scalars `samples/{metric}_{column}`
+    (`GRID_METRICS`), how bicubic and each sample column score against the truth and the input: a
+    reading at every image step on the grid's few examples (`num_image_examples`), noisier than
+    `evaluate`'s over the eval split."""
+    from pixel_recursive import evaluate  # pylint: disable=g-import-not-at-top
     lowres, highres = batch['lowres'], batch['highres']
     size = highres.shape[1]
-    columns = [visualize.nearest_upsample(lowres, size // lowres.shape[1]),
-               visualize.bicubic_upsample(lowres, size)]
+    bicubic = visualize.bicubic_upsample(lowres, size)
+    columns = [visualize.nearest_upsample(lowres, size // lowres.shape[1]), bicubic]
     titles = [f'input {lowres.shape[1]}x{lowres.shape[2]}', 'bicubic']
+    scored = {'bicubic': bicubic}
     if isinstance(model, model_lib.L2Regression):
       columns.append(model.predict_images(lowres).numpy())
       titles.append('L2 mean')
+      scored['l2_mean'] = columns[-1]
     else:
       guidance = config.get('sampling', {}).get('guidance', 1.0)
       for t in config.get('sample_temperatures', SAMPLE_TEMPERATURES):
         columns.append(model.sample(lowres, temperature=t, seed=config.seed,
                                     guidance=guidance).numpy())
         titles.append(visualize.setting_title(t, guidance))
+        scored[f'T{t:g}'] = columns[-1]
     columns.append(highres)
     rows = [[col[i] for col in columns] for i in range(len(lowres))]
-    return {'samples': visualize.grid(rows, titles=titles + ['truth'], scale=2)}
-
+    scalars = {}
+    for column, outputs in scored.items():
+      scores = evaluate.summarise(evaluate.image_metrics(outputs, batch))
+      scalars.update({f'samples/{metric}_{column}': scores[metric] for metric in GRID_METRICS})
+    return {'samples': visualize.grid(rows, titles=titles + ['truth'], scale=2)}, scalars

@@ -75,11 +75,25 @@ def test_tensorboards_colourings_are_different_draws_for_each_sample_column():
   task = task_lib.PixColorTask(config)
   model = task.build_model(config.model)
   batch = next(iter(task.input_fn(config, 'eval', 2, training=False)(tf.distribute.InputContext())))
-  grid = task.images(model, batch, config)['colorizations']
+  grids, scalars = task.image_summaries(model, batch, config)
+  grid = grids['colorizations']
   # 16 x 16 cells 2 pixels apart (`visualize.grid`), shown 4 times as large below their titles;
   # columns: gray, 2 x (preview, colouring), truth.
   top = grid.shape[0] - 4 * (2 + 2 * 18)
   assert grid.shape[1] == 4 * (2 + 6 * 18) and top > visualize.TITLE_SIZE
+
+  # Beside the grid, how the colourings it shows score against its truth, and the gray input.
+  column = lambda c: np.stack([helpers.grid_cell(grid, r, c, 16, scale=4, top=top)[::4, ::4]
+                               for r in range(2)])
+  gray, truth, colourings = column(0), column(5), [column(2), column(4)]
+  assert scalars == pytest.approx({
+      'colorizations/psnr_gray': np.mean(np.minimum(metrics.psnr(gray, truth), 100)),
+      'colorizations/psnr': np.mean(np.minimum([metrics.psnr(c, truth) for c in colourings],
+                                               100)),
+      'colorizations/colourfulness_ratio': np.mean([metrics.colourfulness(c)
+                                                    for c in colourings])
+      / np.mean(metrics.colourfulness(truth))}, rel=1e-5)
+  assert np.mean(metrics.colourfulness(truth)) > 1  # A ratio of something.
 
   for row in range(2):  # The previews of samples 0 and 1.
     assert not np.array_equal(*(helpers.grid_cell(grid, row, c, 16, scale=4, top=top)
@@ -112,6 +126,7 @@ def test_train_resume_colorize_evaluate(tmp_path):
   evals = event_files.scalars(os.path.join(workdir, 'eval'), 'bits_per_dim')
   assert [s for s, _ in evals] == [4] and 0 < evals[0][1] < 8
   assert 'colorizations' in tags
+  assert {f'colorizations/{name}' for name in ('psnr', 'psnr_gray', 'colourfulness_ratio')} <= tags
   grid = tf.io.decode_png(next(v for _, t, k, v in summaries if t == 'colorizations')).numpy()
   # 2 examples x (gray, 2 x (low-res sample, refined), truth) of 16 px + 2 px padding, x4, titled.
   assert grid.shape[1:] == (4 * (6 * 18 + 2), 3)

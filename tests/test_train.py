@@ -18,6 +18,7 @@ import training_runs
 from helpers import load_config, run_in_process, strategy_named
 from data import pipeline
 from pixel_recursive import commands
+from pixel_recursive import metrics
 from pixel_recursive import model as model_lib
 from pixel_recursive import sampling
 from pixel_recursive import task as task_lib
@@ -161,13 +162,32 @@ def test_train_checkpoint_resume(strategy, tmp_path):
     assert 'samples' not in tags
     return
   assert 'samples' in tags and any(t.startswith('weights/') for t in tags)
-  image = next(v for s, t, k, v in summaries if k == 'images')
+  image = next(v for s, t, k, v in summaries if k == 'images' and s == 6)
   # 2 examples x (input, bicubic, 2 temperatures, truth), 32 px + 2 px padding, doubled, titled.
   decoded = tf.io.decode_png(image).numpy()
   assert decoded.shape[1:] == (2 * (5 * 34 + 2), 3)
   assert 2 * (2 * 34 + 2) + visualize.TITLE_SIZE < decoded.shape[0] < 2 * (2 * 34 + 2) + 50
   evals = event_files.scalars(os.path.join(workdir, 'eval'), 'bits_per_dim')
   assert [s for s, _ in evals] == [6] and 0 < evals[0][1] < 9
+
+  # Beside the grid, how its columns score: the paper's metrics of the very images it shows.
+  top = decoded.shape[0] - 2 * (2 * 34 + 2)
+  cells = [[helpers.grid_cell(decoded, r, c, 32, scale=2, top=top)[::2, ::2] for c in range(5)]
+           for r in range(2)]
+  inputs, bicubic, hot, cold, truth = (np.stack([row[c] for row in cells]) for c in range(5))
+  lowres = inputs[:, ::4, ::4]  # The input column is the 8x8 input shown x4.
+  logged = {t: v for s, t, k, v in summaries  # Of the grid above (step 6; step 9 has its own).
+            if s == 6 and k == 'scalars' and t.startswith('samples/')}
+  assert set(logged) == {f'samples/{m}_{c}' for m in ('psnr', 'consistency', 'hf_ratio')
+                         for c in ('bicubic', 'T1', 'T0.8')}
+  for column, shown in (('bicubic', bicubic), ('T1', hot), ('T0.8', cold)):
+    want = {'psnr': np.mean(np.minimum(metrics.psnr(shown, truth), 100)),
+            'consistency': np.mean(np.minimum(metrics.consistency(shown, lowres), 100)),
+            'hf_ratio': np.median(metrics.hf_energy_ratio(shown, truth))}
+    for metric, value in want.items():
+      assert logged[f'samples/{metric}_{column}'] == pytest.approx(value, rel=1e-5), (metric,
+                                                                                      column)
+  assert logged['samples/hf_ratio_T1'] > logged['samples/hf_ratio_bicubic']  # Drawn, not blurred.
 
 
 def test_loss_falls_when_overfitting_one_batch(tmp_path):
@@ -368,8 +388,14 @@ def test_the_l2_baselines_images_show_its_prediction_between_bicubic_and_the_tru
   rng = np.random.default_rng(1)
   lowres = rng.integers(0, 256, [2, 8, 8, 3], np.uint8)
   highres = rng.integers(0, 256, [2, 32, 32, 3], np.uint8)
-  grid = task_lib.SuperResolutionTask(config).images(
-      l2, {'lowres': lowres, 'highres': highres}, config)['samples']
+  grids, scalars = task_lib.SuperResolutionTask(config).image_summaries(
+      l2, {'lowres': lowres, 'highres': highres}, config)
+  grid = grids['samples']
+  # Its scores are the prediction's, beside bicubic's.
+  assert scalars['samples/psnr_l2_mean'] == pytest.approx(
+      np.mean(metrics.psnr(l2.predict_images(lowres), highres)), rel=1e-5)
+  assert set(scalars) == {f'samples/{m}_{c}' for m in ('psnr', 'consistency', 'hf_ratio')
+                          for c in ('bicubic', 'l2_mean')}
   top = grid.shape[0] - 2 * (2 + 2 * 34)
   titles = ['input 8x8', 'bicubic', 'L2 mean', 'truth']
   np.testing.assert_array_equal(grid[:top], visualize.grid(

@@ -271,8 +271,8 @@ def run(task, config, workdir, mode='train', strategy=None, config_file=None):
       if saved_now:
         save(current)
       if chief and due('images'):
-        for name, image in task.images(training.inference.get(), image_batch, config).items():
-          summaries.image(name, image, current)
+        write_image_summaries(task, training.inference.get(), image_batch, config, summaries,
+                              current)
       if chief and due('histograms'):
         for var in training.model.trainable_variables:
           summaries.histogram('weights/' + var.path, var.numpy(), current)
@@ -292,6 +292,15 @@ def run(task, config, workdir, mode='train', strategy=None, config_file=None):
     raise preemption_lib.Interrupted(f'at step {current}, checkpoint saved: {last_saved}; re-run '
                                      'the same command to resume')
   return current
+
+
+def write_image_summaries(task, model, batch, config, summaries, step):
+  """The task's grids of the fixed image batch and the scores of the draws they show."""
+  images, scalars = task.image_summaries(model, batch, config)
+  for name, image in images.items():
+    summaries.image(name, image, step)
+  for name, value in scalars.items():
+    summaries.scalar(name, value, step)
 
 
 def continuous_eval(task, config, workdir, strategy):
@@ -322,8 +331,7 @@ def continuous_eval(task, config, workdir, strategy):
       for name, value in task.scalars(metrics).items():
         summaries.scalar(name, value, current)
       if image_batch is not None:
-        for name, image in task.images(model, image_batch, config).items():
-          summaries.image(name, image, current)
+        write_image_summaries(task, model, image_batch, config, summaries, current)
       summaries.commit()
       os.makedirs(os.path.dirname(done_file), exist_ok=True)
       with open(done_file, 'w') as f:

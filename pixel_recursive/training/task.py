@@ -1,7 +1,8 @@
 """The task protocol: what the training loop (`training.loop.run`) needs to know about a paper's model.
 
 A task binds a model to its input function (`data.pipeline`), its per-example metrics, the scalars
-and progress line shown for them, and its TensorBoard images, like an Estimator's model function.
+and progress line shown for them, and its TensorBoard images (with the scores of what they show),
+like an Estimator's model function.
 `pixel_recursive.task.SuperResolutionTask` and `pixcolor.task.PixColorTask` subclass `Task`.
 """
 from data import errors
@@ -103,6 +104,11 @@ class Task:
       raise errors.DataSourceError(f'{e}: TensorBoard\'s images show the first '
                                    f'--config.num_image_examples={count} of them') from None
 
+  def image_summaries(self, model, batch, config):
+    """What TensorBoard shows of `batch` (`image_batch`) at an image step: ({name: uint8 grid} of
+    what the model draws for it, {name: scalar} of how those draws score against its truth)."""
+    raise NotImplementedError
+
   def images(self, model, batch, config):
     """{name: uint8 image} of TensorBoard grids made from `batch`."""
-    raise NotImplementedError
+    return self.image_summaries(model, batch, config)[0]
