@@ -163,10 +163,10 @@ class PixColorTask(task_lib.Task):
             f"(chroma pSNR {s['refinement_psnr']:.2f} dB)")
 
   def image_summaries(self, model, batch, config):
-    """{'colorizations': grid}: gray | (low-res sample over gray, refined) per sample | truth,
-    titled, enlarged x2 below 128 x 128 and x4 below 32 x 32 (so that the titles fit). With it, as
-    scalars, how the colourings score against the truth (`pixcolor.evaluate`'s measures, on the
-    grid's few photos): `colorizations/psnr` (mean over the colourings) beside
+    """({'colorizations': grid}, scalars). The grid: gray | (low-res sample over gray, refined) per
+    sample | truth, titled, enlarged x2 below 128 x 128 and x4 below 32 x 32 (so that the titles
+    fit). The scalars: how the colourings score against the truth (`pixcolor.evaluate`'s
+    measures, on the grid's few photos): `colorizations/psnr` (mean over the colourings) beside
     `colorizations/psnr_gray` (the gray input's), and `colorizations/colourfulness_ratio` (the
     colourings' mean colourfulness over the photos')."""
     gray, truth = batch['gray'], batch['image']
