@@ -75,15 +75,22 @@ def smallest_face(height, width):
   return WINDOW / _search_factor(height, width)
 
 
-def detect(image, min_neighbours=MIN_NEIGHBOURS):
+def detect(image, min_neighbours=MIN_NEIGHBOURS, min_relative_side=MIN_RELATIVE_SIDE):
   """Frontal faces in `image` (uint8 [H, W, 3] or [H, W]): [(top, left, height, width)] in pixels
   of `image`, largest first.
 
-  The cascade's groups of detections are thinned: a box that overlaps a larger one (by a third of
-  its own area) is the same face found at another scale, and a box under `MIN_RELATIVE_SIDE` of the
-  largest one's side is taken for a false detection in the background (a pattern on a sleeve, a
-  helmet's reflection), which the cascade finds now and then.
+  The cascade's groups of detections are thinned (`detect_all`), and a box under
+  `min_relative_side` of the largest one's side is taken for a false detection in the background
+  (a pattern on a sleeve, a helmet's reflection), which the cascade finds now and then (`by_size`;
+  0 keeps them all, and with them the small faces at the back of a crowd).
   """
+  return by_size(detect_all(image, min_neighbours), min_relative_side)[0]
+
+
+def detect_all(image, min_neighbours=MIN_NEIGHBOURS):
+  """Every detection in `image`, largest first, as `detect` gives them but of any size: the
+  cascade's groups thinned so that a box that overlaps a larger one (by a third of its own area),
+  the same face found at another scale, is dropped."""
   gray = _gray(image)
   h, w = gray.shape
   factor = _search_factor(h, w)
@@ -95,11 +102,18 @@ def detect(image, min_neighbours=MIN_NEIGHBOURS):
                   for d in found), key=lambda b: -b[2] * b[3])
   kept = []
   for box in boxes:
-    if kept and box[2] < MIN_RELATIVE_SIDE * kept[0][2]:
-      break  # Sorted by size: every later box is smaller still.
     if all(_overlap(box, k) < 1 / 3 for k in kept):
       kept.append(box)
   return kept
+
+
+def by_size(detections, min_relative_side=MIN_RELATIVE_SIDE):
+  """(faces, ignored): the detections (largest first, as `detect_all` gives them) whose side is
+  at least `min_relative_side` of the largest one's, and the smaller ones."""
+  if not 0 <= min_relative_side <= 1:
+    raise ValueError(f'min_relative_side must be in [0, 1], got {min_relative_side}')
+  least = min_relative_side * detections[0][2] if detections else 0
+  return ([d for d in detections if d[2] >= least], [d for d in detections if d[2] < least])
 
 
 def framing_box(detection, framing=None):
@@ -136,12 +150,14 @@ def crop(image, box, size=32):
   return np.asarray(Image.fromarray(np.ascontiguousarray(square)).resize((size, size), Image.BOX))
 
 
-def find(image, size=32, framing=None):
+def find(image, size=32, framing=None, min_relative_side=MIN_RELATIVE_SIDE, detections=None):
   """Every frontal face of `image`, CelebA-framed and resized to size x size: [Face], largest first.
 
   Face.crop is uint8 [size, size, 3], Face.box the (top, left, side) square it was cut from and
   Face.detection the detector's (top, left, height, width). `image`: uint8 [H, W, 3 or 4] or
   [H, W(, 1)]; anything else is a ValueError naming it (floats in [0, 1] would crop to black).
+  `min_relative_side`: as `detect`'s. `detections`: the boxes to crop, if already found (e.g. by
+  `detect_all` and `by_size`, to know the ignored ones too); default `detect`'s.
   """
   image = np.asarray(image)
   if image.dtype != np.uint8 or not (image.ndim == 2 or (
@@ -150,8 +166,10 @@ def find(image, size=32, framing=None):
                      f'{image.dtype.name} {list(image.shape)}')
   if 0 in image.shape[:2]:  # The detector would divide by its size.
     raise ValueError(f'image has no pixels: {list(image.shape)}')
+  if detections is None:
+    detections = detect(image, min_relative_side=min_relative_side)
   out = []
-  for detection in detect(image):
+  for detection in detections:
     box = framing_box(detection, framing)
     out.append(Face(crop(image, box, size), box, detection))
   return out

@@ -21,7 +21,10 @@ With --faces, every frontal face of each photo is found (scikit-image's detector
 cropped as the training faces were framed (CelebA's), area-resized to 32x32 (NAME_face<j>_crop.png)
 and to 8x8 (NAME_face<j>_input.png), and upsampled (NAME_face<j>_sample<k>.png); grid.png then ends
 each row (titled NAME_face<j>) with the 32x32 crop. A photo without a face is named on stderr in
-one line.
+one line. A detection under --min_face_fraction (0.5) of the side of its photo's largest face is
+taken for a pattern in the background (the cascade finds one on `astronaut`'s helmet) and counted
+on the photo's log line, not upsampled: --min_face_fraction=0 upsamples the smaller faces at the
+back of a crowd too.
 Samples are drawn from softmax((w A + B) / T), restricted to its top-p nucleus with --top_p < 1;
 with --candidates=N > 1 each sample is the one of N draws nearest to their mean, the most typical
 (`pixel_recursive.candidates`). Without --temperature / --guidance / --top_p / --candidates, T, w, p
@@ -43,6 +46,7 @@ from absl import flags
 from absl import logging
 import numpy as np
 
+from data import faces as faces_lib  # NumPy only: TensorFlow loads after the usage checks.
 from pixel_recursive import batch_command
 from pixel_recursive import commands
 
@@ -56,6 +60,11 @@ def define_flags():
                                    candidates=True)
   flags.DEFINE_bool('faces', False, 'Find the faces in each photo, crop each as the training faces '
                     'were framed and upsample each (a photo without a face is named on stderr).')
+  flags.DEFINE_float('min_face_fraction', faces_lib.MIN_RELATIVE_SIDE,
+                     "--faces: a detection whose side is under this fraction of the photo's "
+                     'largest face\'s is taken for a pattern in the background, not upsampled, '
+                     'and counted on the log (0: upsample every detection, e.g. the smaller faces '
+                     'at the back of a crowd).', lower_bound=0, upper_bound=1)
 
 
 def to_lowres(image, size=LOWRES):
@@ -129,7 +138,9 @@ def upsample_all(model, lowres, num_samples, temperature, seed, batch_size, meth
 
 
 def upsample_faces(model, image, num_samples=1, temperature=1.0, guidance=1.0, seed=0,
-                   batch_size=16, top_p=1.0, candidates=1, method='cached'):
+                   batch_size=16, top_p=1.0, candidates=1, method='cached',
+                   min_face_fraction=faces_lib.MIN_RELATIVE_SIDE,
+                   detections=None):
   """Finds the faces in a photo and upsamples each: [{'box', 'crop', 'lowres', 'samples'}].
 
   Args:
@@ -137,15 +148,19 @@ def upsample_faces(model, image, num_samples=1, temperature=1.0, guidance=1.0, s
     image: uint8 RGB [H, W, 3] (or gray [H, W]) of any size.
     num_samples, temperature, guidance, seed, batch_size, top_p, candidates, method: as
       `upsample_all`.
+    min_face_fraction: detections whose side is under this fraction of the largest face's are
+      taken for patterns in the background and skipped (`data.faces.detect`'s min_relative_side).
+    detections: the detector's boxes of the faces to upsample, if already found
+      (`data.faces.find`'s).
   Returns:
     One dict per face, largest first: 'box' (top, left, side) of the CelebA-framed square in the
     photo, 'crop' uint8 [32, 32, 3] (that square area-resized), 'lowres' uint8 [8, 8, 3] (the crop
     area-downsampled: the model's input) and 'samples' uint8 [num_samples, 32, 32, 3]. Empty if the
     detector finds no face.
   """
-  from data import faces as faces_lib
   from data import transforms
-  found = faces_lib.find(image, size=32)
+  found = faces_lib.find(image, size=32, min_relative_side=min_face_fraction,
+                         detections=detections)
   if not found:
     return []
   lowres = np.stack([transforms.to_uint8(transforms.resize(f.crop, LOWRES, 'area')).numpy()
@@ -174,6 +189,8 @@ def main(argv):
     logging.warning('--faces with the bedrooms model, trained on %s, not on faces: the faces '
                     'model is --model=faces (the default)',
                     ' and '.join(workdir_lib.trained_on(bedrooms)))
+  if FLAGS['min_face_fraction'].present and not FLAGS.faces:
+    logging.warning('--min_face_fraction=%g does nothing without --faces', FLAGS.min_face_fraction)
   commands.check_output_dir(FLAGS.output)  # After the workdir's checks: a mistake leaves no folder.
   # TensorFlow from here on: the mistakes above are named before it loads (in a fraction of a
   # second instead of five).
@@ -268,12 +285,21 @@ def grid_row(lowres, samples, last):
 
 def no_face_line(path, shape):
   """The line naming a photo without a face: how small a face the detector looks for in it."""
-  from data import faces  # pylint: disable=g-import-not-at-top
   height, width = shape[:2]
-  smallest = math.ceil(round(faces.smallest_face(height, width), 6))
-  hint = '; crop it to find smaller ones' if smallest > faces.WINDOW else ''
+  smallest = math.ceil(round(faces_lib.smallest_face(height, width), 6))
+  hint = '; crop it to find smaller ones' if smallest > faces_lib.WINDOW else ''
   return (f'no face found in {path} (scikit-image\'s frontal-face detector, which looks for faces '
           f'at least {smallest} px across in this {width}x{height} photo{hint})')
+
+
+def ignored_text(count, fraction):
+  """What a photo's line on the log adds for its `count` detections under `fraction` of its
+  largest face (`data.faces.by_size`): nothing for none."""
+  if not count:
+    return ''
+  return (f'; {commands.counted(count, "smaller detection")} ignored (under {fraction:g} of the '
+          "largest face's side: taken for patterns in the background; --min_face_fraction=0 "
+          'upsamples them too)')
 
 
 def faces_main(model, files, temperature, guidance, top_p, step, workdir, candidates=1):
@@ -292,8 +318,9 @@ def faces_main(model, files, temperature, guidance, top_p, step, workdir, candid
   settings = dict(temperature=temperature, guidance=guidance, top_p=top_p, candidates=candidates)
   for path, photo in batch_command.each_read(files, image_files.read_image, failures):
     seed = sampling.derive_seed(FLAGS.seed, read)  # The photo's: its faces' are derived from it.
+    kept, ignored = faces_lib.by_size(faces_lib.detect_all(photo), FLAGS.min_face_fraction)
     found = upsample_faces(model, photo, FLAGS.num_samples, temperature, guidance, seed,
-                           FLAGS.batch_size, top_p, candidates, FLAGS.method)
+                           FLAGS.batch_size, top_p, candidates, FLAGS.method, detections=kept)
     read += 1
     shape = photo.shape
     del photo
@@ -301,7 +328,8 @@ def faces_main(model, files, temperature, guidance, top_p, step, workdir, candid
       faceless.append(path)
       print(no_face_line(path, shape), file=sys.stderr, flush=True)
       continue
-    logging.info('%s: %s', path, commands.counted(len(found), 'face'))
+    logging.info('%s: %s%s', path, commands.counted(len(found), 'face'), ignored_text(
+        len(ignored), FLAGS.min_face_fraction))
     found_all += len(found)
     for j, face in enumerate(found):
       name = lambda suffix, j=j: output_name(path, f'_face{j}{suffix}')

@@ -88,9 +88,20 @@ def test_detections_of_one_face_at_two_scales_and_small_background_ones_are_thin
            (25, 25, 33, 33),     # The same face at another scale: inside the first (a third of
                                  # its area, all of its own).
            (100, 200, 50, 46),   # A second face, elsewhere, 5/6 of the first's height.
-           (150, 20, 25, 25)]    # Under half the largest side: a pattern in the background.
+           (150, 20, 25, 25),    # Under half the largest side: a pattern in the background,
+           (152, 22, 20, 20)]    # found again at another scale (dropped, not counted twice).
   monkeypatch.setattr(faces, '_detector', lambda: _FakeCascade(boxes))
   assert faces.detect(image) == [(20, 20, 60, 60), (100, 200, 50, 46)]
+  # The small one is there to be counted or kept: by_size splits what detect_all found.
+  assert faces.detect_all(image) == [(20, 20, 60, 60), (100, 200, 50, 46), (150, 20, 25, 25)]
+  assert faces.by_size(faces.detect_all(image)) == (
+      [(20, 20, 60, 60), (100, 200, 50, 46)], [(150, 20, 25, 25)])
+  assert faces.detect(image, min_relative_side=0) == faces.detect_all(image)
+  assert faces.detect(image, min_relative_side=0.9) == [(20, 20, 60, 60)]  # 46/60 < 0.9.
+  assert faces.detect(image, min_relative_side=1) == [(20, 20, 60, 60)]  # The largest stays.
+  assert faces.by_size([]) == ([], [])
+  with pytest.raises(ValueError, match=r'min_relative_side must be in \[0, 1\], got 1.5'):
+    faces.by_size(boxes, 1.5)
 
 
 def test_the_portraits_faces_are_found_where_they_are():
@@ -220,6 +231,49 @@ def test_upsample_faces_writes_each_face_and_names_a_photo_without_one(tmp_path,
   assert [l for l in helpers.stderr_lines(result) if 'no face found' in l] == [
       f'no face found in {inputs}/coffee.png (scikit-image\'s frontal-face detector, which looks '
       'for faces at least 24 px across in this 600x400 photo)']
+
+
+def crowd():
+  """Eileen Collins's face twice on a gray ground, the second 0.4 times as large (a face at the back
+  of a crowd): uint8 [560, 800, 3]."""
+  face = Image.fromarray(samples.photo('astronaut')[0:260, 100:330])
+  photo = np.full((560, 800, 3), 200, np.uint8)
+  photo[20:540, 20:480] = np.asarray(face.resize((460, 520)))
+  photo[200:408, 560:744] = np.asarray(face.resize((184, 208)))
+  return photo
+
+
+def test_a_face_under_half_the_largest_is_counted_on_the_log_and_kept_when_asked(tmp_path):
+  """--faces took a detection under half the side of the photo's largest face for a pattern in
+  the background and dropped it without a word: the faces at the back of a crowd went missing.
+  The photo's log line now counts them, and --min_face_fraction=0 upsamples them too."""
+  Image.fromarray(crowd()).save(tmp_path / 'crowd.png')
+  (top, left, side, _), (small_top, small_left, small_side, _) = faces.detect_all(crowd())
+  assert small_side < 0.5 * side  # Each face where it is pasted: the large one, then the small.
+  assert 20 < top < top + side < 540 and 20 < left < left + side < 480
+  assert 200 < small_top < small_top + small_side < 408
+  assert 560 < small_left < small_left + small_side < 744
+  args = ['--faces', f'--input={tmp_path}/crowd.png', '--num_samples=1']
+  result = helpers.run_in_process('pixel_recursive.upsample', *args, f'--output={tmp_path}/half')
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert (f"{tmp_path}/crowd.png: 1 face; 1 smaller detection ignored (under 0.5 of the largest "
+          "face's side: taken for patterns in the background; --min_face_fraction=0 upsamples "
+          'them too)') in result.stderr
+  assert sorted(os.listdir(tmp_path / 'half')) == [
+      'crowd_face0_crop.png', 'crowd_face0_input.png', 'crowd_face0_sample0.png', 'grid.png']
+  result = helpers.run_in_process('pixel_recursive.upsample', *args, '--min_face_fraction=0',
+                                  f'--output={tmp_path}/all')
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert f'{tmp_path}/crowd.png: 2 faces\n' in result.stderr + '\n'  # Nothing ignored.
+  assert 'crowd_face1_sample0.png' in os.listdir(tmp_path / 'all')
+  # Out of [0, 1]: one line, exit 2; without --faces: a warning that it does nothing.
+  helpers.assert_usage_error(helpers.run_in_process(
+      'pixel_recursive.upsample', *args, '--min_face_fraction=1.5', f'--output={tmp_path}/no'),
+      'flag --min_face_fraction=1.5: 1.5 is not', prog='pixel_recursive.upsample')
+  result = helpers.run_in_process('pixel_recursive.upsample', f'--input={tmp_path}/crowd.png',
+                                  '--min_face_fraction=0', f'--output={tmp_path}/plain')
+  assert result.returncode == 0 and '--min_face_fraction=0 does nothing without --faces' in (
+      result.stderr)
 
 
 def test_faces_with_a_model_not_trained_on_faces_says_which_model_is(tmp_path, monkeypatch):
