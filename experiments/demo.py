@@ -212,6 +212,7 @@ img{{max-width:100%;image-rendering:pixelated;border:1px solid #ddd}}
 <p>The faces scikit-image's face detector finds in the sample photographs (Eileen Collins, Grace
 Hopper), cropped as CelebA frames its faces, then the first faces of scikit-image's LFW subset
 (gray, tightly cropped, 25x25: another framing than the model trained on). Columns: {sr_columns}.
+Each row of the three grids is titled with the name its single images start with.
 Samples are drawn sub-pixel by sub-pixel from softmax((w A + B) / T): A the conditioning network's
 logits, B the PixelCNN prior's, w = 1 the paper's model, w &gt; 1 our guidance (README), which makes
 a small model follow its input; a gray input's samples are shown as their luminance (gray in,
