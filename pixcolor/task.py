@@ -194,3 +194,11 @@ class PixColorTask(task_lib.Task):
               colourful / max(np.mean(metrics.colourfulness(truth)), 1e-9))})
     return ({'colorizations': visualize.grid(rows, titles=titles + ['truth'], scale=scale)},
             scalars)
+
+  def image_progress(self, scalars):
+    """'colourings' pSNR 21.50 dB (gray input 23.04), colourfulness ratio 0.88'."""
+    gray = f"(gray input {scalars['colorizations/psnr_gray']:.2f})"
+    if 'colorizations/psnr' not in scalars:  # num_image_samples 0: no colouring drawn.
+      return f'no colouring drawn {gray}'
+    return (f"colourings' pSNR {scalars['colorizations/psnr']:.2f} dB {gray}, colourfulness "
+            f"ratio {scalars['colorizations/colourfulness_ratio']:.2f}")

@@ -94,6 +94,13 @@ def test_tensorboards_colourings_are_different_draws_for_each_sample_column():
                                                     for c in colourings])
       / np.mean(metrics.colourfulness(truth))}, rel=1e-5)
   assert np.mean(metrics.colourfulness(truth)) > 1  # A ratio of something.
+  assert task.image_progress(scalars) == (  # The log's line.
+      f"colourings' pSNR {scalars['colorizations/psnr']:.2f} dB (gray input "
+      f"{scalars['colorizations/psnr_gray']:.2f}), colourfulness ratio "
+      f"{scalars['colorizations/colourfulness_ratio']:.2f}")
+  none = helpers.override(config.copy_and_resolve_references(), {'num_image_samples': 0})
+  no_draw = task.image_summaries(model, batch, none)
+  assert task.image_progress(no_draw[1]).startswith('no colouring drawn (gray input ')
 
   for row in range(2):  # The previews of samples 0 and 1.
     assert not np.array_equal(*(helpers.grid_cell(grid, row, c, 16, scale=4, top=top)

@@ -134,7 +134,7 @@ def test_a_tf_config_that_names_no_place_in_a_cluster_is_a_usage_error(monkeypat
 
 
 @pytest.mark.parametrize('strategy', ['default', 'mirrored'])
-def test_train_checkpoint_resume(strategy, tmp_path):
+def test_train_checkpoint_resume(strategy, tmp_path, caplog):
   """Under MirroredStrategy without the image and histogram summaries: those run on the chief's
   float32 copy of the model whatever the strategy (checked under the default one), and compiling
   the sampler again doubled this test's time."""
@@ -142,7 +142,8 @@ def test_train_checkpoint_resume(strategy, tmp_path):
   images = strategy == 'default'
   config = tiny_config(**({} if images else {'image_every_steps': 0, 'histogram_every_steps': 0}))
   task = task_lib.SuperResolutionTask(config)
-  assert loop.run(task, config, workdir, 'train_and_eval', strategy_named(strategy)) == 6
+  with caplog.at_level(logging.INFO):
+    assert loop.run(task, config, workdir, 'train_and_eval', strategy_named(strategy)) == 6
   assert tf.train.latest_checkpoint(os.path.join(workdir, 'checkpoints')).endswith('ckpt-6')
   assert json.load(open(os.path.join(workdir, 'config.json')))['train_steps'] == 6
 
@@ -188,6 +189,11 @@ def test_train_checkpoint_resume(strategy, tmp_path):
       assert logged[f'samples/{metric}_{column}'] == pytest.approx(value, rel=1e-5), (metric,
                                                                                       column)
   assert logged['samples/hf_ratio_T1'] > logged['samples/hf_ratio_bicubic']  # Drawn, not blurred.
+  # And on the log, for a run watched without TensorBoard: the first sample column's beside bicubic.
+  get = lambda metric, column='T1': logged[f'samples/{metric}_{column}']
+  assert (f"image grid at step 6, 2 examples: pSNR {get('psnr'):.2f} dB (bicubic "
+          f"{get('psnr', 'bicubic'):.2f}), consistency {get('consistency'):.1f} dB, HF ratio "
+          f"{get('hf_ratio'):.2f} at T 1") in [r.getMessage() for r in caplog.records]
 
 
 def test_loss_falls_when_overfitting_one_batch(tmp_path):
@@ -396,6 +402,11 @@ def test_the_l2_baselines_images_show_its_prediction_between_bicubic_and_the_tru
       np.mean(metrics.psnr(l2.predict_images(lowres), highres)), rel=1e-5)
   assert set(scalars) == {f'samples/{m}_{c}' for m in ('psnr', 'consistency', 'hf_ratio')
                           for c in ('bicubic', 'l2_mean')}
+  task = task_lib.SuperResolutionTask(config)
+  assert task.image_progress(scalars).endswith(' at the L2 mean')
+  only_bicubic = {k: v for k, v in scalars.items() if k.endswith('_bicubic')}
+  assert task.image_progress(only_bicubic) == (
+      f"bicubic's pSNR {scalars['samples/psnr_bicubic']:.2f} dB, no sample drawn")
   top = grid.shape[0] - 2 * (2 + 2 * 34)
   titles = ['input 8x8', 'bicubic', 'L2 mean', 'truth']
   np.testing.assert_array_equal(grid[:top], visualize.grid(

@@ -295,12 +295,17 @@ def run(task, config, workdir, mode='train', strategy=None, config_file=None):
 
 
 def write_image_summaries(task, model, batch, config, summaries, step):
-  """The task's grids of the fixed image batch and the scores of the draws they show."""
+  """The task's grids of the fixed image batch and the scores of the draws they show, which the
+  log also gives in a line (for a run watched without TensorBoard)."""
   images, scalars = task.image_summaries(model, batch, config)
   for name, image in images.items():
     summaries.image(name, image, step)
   for name, value in scalars.items():
     summaries.scalar(name, value, step)
+  if scalars:
+    logging.info('image grid at step %d, %s: %s', step,
+                 commands.counted(len(next(iter(batch.values()))), 'example'),
+                 task.image_progress(scalars))
 
 
 def continuous_eval(task, config, workdir, strategy):

@@ -112,3 +112,7 @@ class Task:
   def images(self, model, batch, config):
     """{name: uint8 image} of TensorBoard grids made from `batch`."""
     return self.image_summaries(model, batch, config)[0]
+
+  def image_progress(self, scalars):
+    """The scalars of `image_summaries` -> the text of a log line."""
+    return ', '.join(f'{name} {value:.3g}' for name, value in scalars.items())
