@@ -597,14 +597,38 @@ def test_an_eval_split_smaller_than_tensorboards_image_grid_names_the_key_to_set
   """A small source (a folder of 9 photos has an eval split of 1) ends in one line before any
   training, with the count and the key to lower: the grid's `num_image_examples`."""
   source = helpers.write_npz(tmp_path / 'few.npz', n_train=8, n_eval=3)
-  result = run_in_process('pixel_recursive.train', '--config=experiments/configs/faces_tiny.py',
-                          f'--workdir={tmp_path / "run"}', f'--config.data.source={source}',
-                          '--config.num_image_examples=4')
+  train = lambda workdir: run_in_process(
+      'pixel_recursive.train', '--config=experiments/configs/faces_tiny.py',
+      f'--workdir={workdir}', f'--config.data.source={source}', '--config.num_image_examples=4')
   helpers.assert_usage_error(
-      result, f'the eval split of {source} has only 3 of the 4 examples asked for: '
-      "TensorBoard's images show the first --config.num_image_examples=4 of them",
+      train(tmp_path / 'run'), f'the eval split of {source} has only 3 of the 4 examples asked '
+      "for: TensorBoard's images show the first --config.num_image_examples=4 of them",
       prog='pixel_recursive.train')
-  assert not os.path.exists(tmp_path / 'run' / 'checkpoints')
+  # The mistake leaves the workdir as it was: no folder (config.json was written in one before
+  # the data was looked at), or, in a folder the user made, no config.json.
+  assert not os.path.exists(tmp_path / 'run')
+  os.mkdir(tmp_path / 'mine')
+  assert train(tmp_path / 'mine').returncode == 2
+  assert os.listdir(tmp_path / 'mine') == []
+
+
+def test_a_data_mistake_after_a_checkpoint_leaves_the_new_workdir_whole(tmp_path, monkeypatch):
+  """A run in a folder of its own that saved a checkpoint keeps it whatever stops it later (here an
+  eval split gone when first evaluated): only a run that trained nothing leaves no folder."""
+  from data import errors  # pylint: disable=g-import-not-at-top
+
+  def gone(*unused_args, **unused_kwargs):
+    raise errors.DataSourceError('the eval split is gone')
+
+  monkeypatch.setattr(steps_lib.Evaluator, '__call__', gone)
+  workdir = tmp_path / 'run'
+  result = training_runs.train_in_process(workdir, '--mode=train_and_eval',
+                                          '--config.train_steps=2', '--config.eval_every_steps=2',
+                                          '--config.checkpoint_every_steps=2')
+  assert result.returncode == 2, result.stderr[-3000:]
+  assert result.stderr.strip().splitlines()[-1].endswith('error: the eval split is gone')
+  assert training_runs.checkpoint_steps(workdir) == [2]
+  assert os.path.exists(workdir / 'config.json')
 
 
 def faces_tiny_eval():

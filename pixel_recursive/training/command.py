@@ -6,10 +6,12 @@
 Exit status: 0 when training reached train_steps (or SIGTERM saved a checkpoint), 1 when it stopped
 on a NaN or Inf, when a checkpoint could not be saved or none in the workdir can be read (one line
 naming what failed and the last good checkpoint), 2 on a usage error, 130 after Ctrl-C (which
-saves a checkpoint at the next step boundary first; a second Ctrl-C stops at once).
+saves a checkpoint at the next step boundary first; a second Ctrl-C stops at once). A usage error
+before the first checkpoint leaves --workdir as it was (`WorkdirBefore`).
 """
 import importlib
 import os
+import shutil
 
 from absl import flags
 
@@ -42,6 +44,28 @@ def define_flags(default_config):
   flags.mark_flags_as_required(['workdir'])
 
 
+class WorkdirBefore:
+  """What a training run's --workdir held before the run, so that a run ended by a mistake (a data
+  source that does not exist, a weights file that does not load) before it saved a checkpoint
+  leaves it so: a folder it made is removed, a config.json it wrote into a folder without one is."""
+
+  def __init__(self, workdir):
+    from pixel_recursive import workdir as workdir_lib
+    self.workdir = workdir
+    self.existed = os.path.isdir(workdir)
+    self.config = os.path.join(workdir, workdir_lib.CONFIG_FILE)
+    self.had_config = os.path.exists(self.config)
+
+  def restore(self):
+    from pixel_recursive import workdir as workdir_lib
+    if os.path.exists(os.path.join(self.workdir, workdir_lib.CHECKPOINTS)):
+      return  # It trained (or was a run before): everything stays.
+    if not self.existed:
+      shutil.rmtree(self.workdir, ignore_errors=True)
+    elif not self.had_config and os.path.exists(self.config):
+      os.remove(self.config)
+
+
 def main(task_class, default_config):
   """The train command for `task_class` (a `training.task.Task`, or its 'module.Class' name, imported
   after the flags parse: a mistyped flag is then reported before TensorFlow is imported), whose
@@ -60,10 +84,15 @@ def main(task_class, default_config):
       task_type = getattr(importlib.import_module(module), name)
     task = task_type(config)
     strategy = distribute.make_strategy(FLAGS.strategy, FLAGS.cpu_replicas)
+    before = WorkdirBefore(FLAGS.workdir) if distribute.is_chief(strategy) else None
     try:
       loop.run(task, config, FLAGS.workdir, FLAGS.mode, strategy,
                config_file=getattr(FLAGS['config'], 'config_filename', None))
     except loop.NonFiniteError as e:
       commands.fail(e, status=1)
+    except (commands.UsageError, errors.DataSourceError):
+      if before:
+        before.restore()
+      raise
 
   commands.run(train, user_errors=(errors.DataSourceError,))
