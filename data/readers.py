@@ -334,6 +334,12 @@ def npz_array(path, *names):
   """
   if not os.path.isfile(path):
     raise DataSourceError(f'npz file {path!r} does not exist')
+  with open(path, 'rb') as f:
+    magic = f.read(6)
+  if not (magic.startswith(b'PK') or magic == b'\x93NUMPY'):  # A JSON, CSV or image file:
+    # np.load would take it for a pickle and say so.
+    raise DataSourceError(f'{path} is not an .npz file (no zip archive: np.savez(path, '
+                          'images=uint8 [N, H, W, 3]) writes one)')
   try:
     arrays = np.load(path)
     if not isinstance(arrays, np.lib.npyio.NpzFile):

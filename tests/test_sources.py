@@ -6,6 +6,7 @@ empty data dir (a real download without internet retries for minutes).
 import hashlib
 import logging
 import os
+import re
 import shutil
 import socket
 import time
@@ -584,9 +585,15 @@ def test_npz_errors(tmp_path, arrays, match):
 def test_npz_file_errors(tmp_path):
   with pytest.raises(sources.DataSourceError, match='does not exist'):
     sources.load(f'npz:{tmp_path / "missing.npz"}', 'train')
-  (tmp_path / 'text.npz').write_text('hello')
-  with pytest.raises(sources.DataSourceError, match='not a readable .npz'):
+  (tmp_path / 'text.npz').write_text('hello')  # Not NumPy's at all: said so, not 'pickled data'.
+  with pytest.raises(sources.DataSourceError, match=re.escape(
+      f'{tmp_path / "text.npz"} is not an .npz file (no zip archive: np.savez(path, images=uint8 '
+      '[N, H, W, 3]) writes one)')):
     sources.load(f'npz:{tmp_path / "text.npz"}', 'train')
+  np.savez(tmp_path / 'cut.npz', images=distinct_images(3))  # A zip cut short: NumPy's reason.
+  (tmp_path / 'cut.npz').write_bytes((tmp_path / 'cut.npz').read_bytes()[:100])
+  with pytest.raises(sources.DataSourceError, match='is not a readable .npz file'):
+    sources.load(f'npz:{tmp_path / "cut.npz"}', 'train')
   np.save(tmp_path / 'single.npy', distinct_images(3))
   with pytest.raises(sources.DataSourceError, match='single .npy array'):
     sources.load(f'npz:{tmp_path / "single.npy"}', 'train')
