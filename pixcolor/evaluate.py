@@ -116,7 +116,7 @@ def evaluate(model, config, num_examples, temperatures=(1.0,), seed=0, batch_siz
     per_temperature[f'{t:g}'] = {
         'psnr': metrics.finite_mean(values[('psnr', t)]),
         'colourfulness': {'samples': colourful, 'truth': truth_colourfulness,
-                          'ratio': colourful / max(truth_colourfulness, 1e-9)},
+                          'ratio': metrics.colourfulness_ratio(colourful, truth_colourfulness)},
         'histogram_intersection': {'a': metrics.intersection(hist_truth[0], hist[t][0]),
                                    'b': metrics.intersection(hist_truth[1], hist[t][1])},
         'ms_ssim_between_samples': {

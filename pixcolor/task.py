@@ -186,12 +186,11 @@ class PixColorTask(task_lib.Task):
     scalars = {'colorizations/psnr_gray': metrics.finite_mean(
         metrics.psnr(np.repeat(gray, 3, axis=-1), truth))}
     if colourings:
-      colourful = np.mean([metrics.colourfulness(c) for c in colourings])
       scalars.update({
           'colorizations/psnr': metrics.finite_mean(
               [metrics.psnr(c, truth).numpy() for c in colourings]),
-          'colorizations/colourfulness_ratio': float(
-              colourful / max(np.mean(metrics.colourfulness(truth)), 1e-9))})
+          'colorizations/colourfulness_ratio': metrics.colourfulness_ratio(
+              [metrics.colourfulness(c) for c in colourings], metrics.colourfulness(truth))})
     return ({'colorizations': visualize.grid(rows, titles=titles + ['truth'], scale=scale)},
             scalars)
 

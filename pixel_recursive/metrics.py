@@ -153,3 +153,10 @@ def colourfulness(rgb):
   yb = 0.5 * (x[..., 0] + x[..., 1]) - x[..., 2]
   return (np.sqrt(rg.std(axis=1) ** 2 + yb.std(axis=1) ** 2)
           + 0.3 * np.sqrt(rg.mean(axis=1) ** 2 + yb.mean(axis=1) ** 2))
+
+
+def colourfulness_ratio(outputs, references):
+  """The mean of `outputs`' per-image `colourfulness` values (or their mean) over that of
+  `references`' (1 = as colourful as the references; washed-out sepia well below), as PixColor's
+  evaluation and TensorBoard report it."""
+  return float(np.mean(outputs) / max(np.mean(references), 1e-9))
