@@ -52,12 +52,22 @@ def grid(rows, pad=2, background=255, titles=None, scale=1, row_titles=None):
   column ('\n' starts a new line; a line too wide for its column is wrapped at spaces), are written
   in a band above the grid, each centred over its column; the grid itself is unchanged below it.
   `row_titles`, one per row (the commands' file names), are written in a column at the left, at
-  most ROW_TITLE_WIDTH pixels wide, each beside its row (`title_column`).
+  most ROW_TITLE_WIDTH pixels wide, each beside its row (`title_column`). So that no title is cut to
+  nothing, a titled row is at least one line high and a titled column at least as wide as its
+  title's widest word (up to ROW_TITLE_WIDTH): a panorama's thumbnail is a few pixels high.
   """
   rows = [[to_rgb(im) for im in row] for row in rows]
   n_cols = max(len(r) for r in rows)
+  if titles is not None and len(titles) != n_cols:
+    raise ValueError(f'{len(titles)} titles for a grid of {n_cols} columns')
+  if row_titles is not None and len(row_titles) != len(rows):
+    raise ValueError(f'{len(row_titles)} row titles for a grid of {len(rows)} rows')
   col_w = [max((r[c].shape[1] for r in rows if c < len(r)), default=0) for c in range(n_cols)]
   row_h = [max(im.shape[0] for im in r) for r in rows]
+  if titles is not None:
+    col_w = [max(w, -(-widest_word(t) // scale)) for w, t in zip(col_w, titles)]
+  if row_titles is not None:
+    row_h = [max(h, -(-(LINE_HEIGHT + 2) // scale)) for h in row_h]
   out = np.full((sum(row_h) + pad * (len(rows) + 1), sum(col_w) + pad * (n_cols + 1), 3),
                 background, np.uint8)
   y = pad
@@ -71,19 +81,23 @@ def grid(rows, pad=2, background=255, titles=None, scale=1, row_titles=None):
     out = nearest_upsample(out, scale)
   offset = 0  # The width of the row titles' column, left of the grid.
   if row_titles is not None:
-    if len(row_titles) != len(rows):
-      raise ValueError(f'{len(row_titles)} row titles for a grid of {len(rows)} rows')
     tops = [(pad * (r + 1) + sum(row_h[:r])) * scale for r in range(len(rows))]
     column = title_column(row_titles, tops, [h * scale for h in row_h], out.shape[0], background)
     out = np.concatenate([column, out], axis=1)
     offset = column.shape[1]
   if titles is None:
     return out
-  if len(titles) != n_cols:
-    raise ValueError(f'{len(titles)} titles for a grid of {n_cols} columns')
   lefts = [offset + (pad * (c + 1) + sum(col_w[:c])) * scale for c in range(n_cols)]
   band = title_band(titles, lefts, [w * scale for w in col_w], out.shape[1], background)
   return np.concatenate([band, out])
+
+
+def widest_word(title):
+  """Pixels: the widest word of a column title in its font, at most ROW_TITLE_WIDTH."""
+  from PIL import ImageFont
+  font = ImageFont.load_default(size=TITLE_SIZE)
+  words = str(title).replace('\n', ' ').split(' ')
+  return min(ROW_TITLE_WIDTH, int(np.ceil(max(font.getlength(word) for word in words))))
 
 
 def title_band(titles, lefts, widths, width, background=255):

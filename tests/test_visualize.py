@@ -80,10 +80,35 @@ def test_titles_break_into_lines_at_newlines_and_where_too_wide_but_never_cross_
   assert line >= visualize.TITLE_SIZE and three.shape[0] - two.shape[0] >= line
   ink = (three[:-4] < 200).any(axis=-1)
   assert ink[:, :40].any() and ink[:, 40:].any()
-  unbreakable = visualize.grid(rows, pad=4, titles=['Supercalifragilistic', 'c'])
+  word = 'Supercalifragilisticexpialidocious' * 2  # Wider than ROW_TITLE_WIDTH.
+  unbreakable = visualize.grid(rows, pad=4, titles=[word, 'c'])
   assert unbreakable.shape[0] - 8 == one.shape[0]  # One word: one line (pad 4, not 0)...
+  edge = 4 + visualize.ROW_TITLE_WIDTH  # ...its column widened to the most a title may ask...
+  assert unbreakable.shape[1] == edge + 4 + 40 + 4
   ink = (unbreakable[:-12] < 200).any(axis=-1)  # (The band: above the 4 rows and 4 + 4 of pad.)
-  assert ink[:, 4:44].any() and not ink[:, 44:60].any()  # ...cut at its column's edge (x = 44).
+  assert ink[:, 4:edge].any() and not ink[:, edge:edge + 4].any()  # ...and cut at its edge.
+
+
+def test_a_titled_column_fits_its_widest_word_and_a_named_row_one_line_however_thin_the_image():
+  """A panorama's 128-pixel thumbnail is 3 pixels high, a tall narrow photo's 3 wide: its name and
+  its column's title were cut to nothing. The cells grow (the images stay top-left in them)."""
+  from PIL import ImageFont
+  pano, tall = np.zeros([3, 128, 3], np.uint8), np.zeros([128, 3, 3], np.uint8)
+  named = visualize.grid([[pano]], pad=0, scale=2, row_titles=['pano'])
+  left = named.shape[1] - 2 * 128
+  assert named.shape[0] == visualize.LINE_HEIGHT + 2  # One line (a multiple of the scale).
+  assert (named[:6, left:] == 0).all() and (named[6:, left:] == 255).all()  # Image top-left.
+  ink = np.flatnonzero((named[:, :left] < 200).any(axis=(0, 2)))
+  assert ink.max() - ink.min() >= visualize.name_font().getlength('pano') - 3  # Whole, not cut.
+  titled = visualize.grid([[tall]], pad=0, scale=2, titles=['colouring 1'])
+  font = ImageFont.load_default(size=visualize.TITLE_SIZE)
+  assert titled.shape[1] == 2 * -(-visualize.widest_word('colouring 1') // 2)
+  band = titled.shape[0] - 2 * 128
+  assert (titled[band:, :6] == 0).all() and (titled[band:, 6:] == 255).all()
+  ink = np.flatnonzero((titled[:band] < 200).any(axis=(0, 2)))
+  assert ink.max() - ink.min() >= font.getlength('colouring') - 3  # Two lines, each whole.
+  assert band >= 2 * visualize.LINE_HEIGHT
+  assert visualize.widest_word('a b\nlongest') == round(font.getlength('longest'))
 
 
 def test_titles_must_be_one_per_column():
