@@ -181,6 +181,12 @@ def test_tfrecord_shards_by_file_and_by_record(tmp_path):
   assert_disjoint_halves(
       lambda ctx: images_of(sources.load(f'tfrecord:{tmp_path}/*', 'train', input_context=ctx)[0]),
       full)
+  # As many files as pipelines: a file each (a worker then opens its own shard only).
+  from test_sources import contexts  # pylint: disable=g-import-not-at-top
+  per_pipeline = [[fingerprint(im) for im in images_of(sources.load(
+      f'tfrecord:{tmp_path}/*', 'train', input_context=ctx)[0])] for ctx in contexts(2)]
+  by_file = [[fingerprint(im) for im in written[name]] for name in ('train-0', 'train-1')]
+  assert sorted(per_pipeline) == sorted(by_file)
   # One file for two pipelines: every other record each.
   assert_disjoint_halves(
       lambda ctx: images_of(sources.load(f'tfrecord:{tmp_path}/*', 'eval', input_context=ctx)[0]),

@@ -25,6 +25,7 @@ import helpers
 from data import faces as faces_lib
 from data import image_files
 from data import pipeline
+from data import readers
 from data import samples
 from data import sources
 
@@ -580,6 +581,14 @@ def test_npz_errors(tmp_path, arrays, match):
   with pytest.raises(sources.DataSourceError, match=match):
     for split in ('train', 'eval'):
       sources.load(f'npz:{tmp_path / "bad.npz"}', split)
+
+
+def test_an_npz_asked_for_one_array_names_it_and_what_the_file_holds(tmp_path):
+  """The framing scripts ask for `images` alone (experiments/framing.py, face_framing.py)."""
+  np.savez(tmp_path / 'faces.npz', pictures=distinct_images(2), ids=np.arange(2))
+  with pytest.raises(sources.DataSourceError, match=re.escape(
+      f"{tmp_path / 'faces.npz'} has no `images` (it has ['ids', 'pictures'])")):
+    readers.npz_array(str(tmp_path / 'faces.npz'), 'images')
 
 
 def test_npz_file_errors(tmp_path):
