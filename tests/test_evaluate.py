@@ -354,3 +354,38 @@ def test_a_shipped_models_tensorboard_run_goes_beside_the_metrics_not_into_the_p
       assert evaluation.tensorboard_dir(workdir, output) == str(tmp_path / 'out' / 'evaluate')
   assert evaluation.tensorboard_dir(str(tmp_path / 'run'), output) == str(
       tmp_path / 'run' / 'evaluate')
+
+
+@pytest.mark.parametrize('num_examples,size,totals', [
+    (0, 5, [5] * 3),     # All of a split whose size is known: counted to its size.
+    (3, None, [3] * 2),  # A source that does not say its size (`tfrecord:`): to the ask.
+    (3, 5, [3] * 2),
+    (10, 5, [5] * 3),    # More asked for than there are: counted to what there is (and a warning).
+    (0, None, []),       # Neither known: no progress lines, nothing fails.
+])
+def test_evaluation_batches_count_progress_to_what_the_split_can_give(monkeypatch, num_examples,
+                                                                      size, totals):
+  """`evaluation.batches` pads the last batch to the batch size and logs 'evaluated k/N' against N,
+  the examples it will give: the total was 0 (no progress line at all) for a whole split of known
+  size, and min(3, None) failed for a source that does not know its size, and no test said so."""
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from data import pipeline  # pylint: disable=g-import-not-at-top
+  from pixel_recursive import commands  # pylint: disable=g-import-not-at-top
+  from pixel_recursive import evaluation  # pylint: disable=g-import-not-at-top
+
+  def fake(data_config, task, split, batch_size, *, training, num_examples=None, **unused):
+    assert (split, batch_size, training) == ('eval', 1, False)
+    images = np.arange(5, dtype=np.uint8).reshape(5, 1, 1, 1)
+    return (tf.data.Dataset.from_tensor_slices({'image': images}).take(num_examples or 5)
+            .batch(1), size)
+  logged = []
+  monkeypatch.setattr(pipeline, 'make_dataset_and_size', fake)
+  monkeypatch.setattr(commands, 'log_progress',
+                      lambda done, total, what, every=None: logged.append(total) if total else None)
+  config = ml_collections.ConfigDict(dict(data=dict(source='fake')))
+  got = list(evaluation.batches(config, 'super_resolution', num_examples, 2))
+  n = min(num_examples or 5, 5)
+  assert [k for _, k in got] == [2] * (n // 2) + [1] * (n % 2)
+  assert all(len(batch['image']) == 2 for batch, _ in got)  # The last one padded.
+  assert logged == totals
