@@ -104,6 +104,20 @@ def test_detections_of_one_face_at_two_scales_and_small_background_ones_are_thin
     faces.by_size(boxes, 1.5)
 
 
+def test_a_detection_is_the_same_face_when_it_covers_a_third_of_the_smaller_box(monkeypatch):
+  """`_overlap` is the intersection over the smaller box's area; the thinning keeps a detection
+  that overlaps a kept one by less than a third. The test above has only overlaps of 0 and 1."""
+  assert faces._overlap((2, 30, 10, 20), (4, 40, 10, 20)) == pytest.approx(80 / 200)
+  assert faces._overlap((0, 0, 10, 40), (5, 10, 4, 4)) == 1  # Inside: all of the smaller one.
+  assert faces._overlap((0, 0, 10, 10), (0, 10, 10, 10)) == 0  # Side by side.
+  image = np.zeros((200, 300, 3), np.uint8)
+  boxes = [(20, 20, 60, 60),
+           (20, 58, 60, 60),   # 22 of its 60 columns over the first: 0.37 of it, the same face.
+           (20, 62, 60, 60)]   # 18 columns: 0.3, another face (beside it, overlapping).
+  monkeypatch.setattr(faces, '_detector', lambda: _FakeCascade(boxes))
+  assert faces.detect_all(image) == [(20, 20, 60, 60), (20, 62, 60, 60)]
+
+
 def test_the_portraits_faces_are_found_where_they_are():
   (collins,) = faces.find(samples.photo('astronaut'))
   top, left, side = collins.box

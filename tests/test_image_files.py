@@ -138,8 +138,9 @@ def test_a_float_image_is_read_on_its_own_range(tmp_path, peak):
   # Float TIFFs (mode 'F') hold [0, 1] (scientific and HDR tools) or [0, 255]: both become 0..255.
   levels = np.linspace(0, 255, H * W).reshape(H, W).round()
   Image.fromarray((levels * peak / 255).astype(np.float32), 'F').save(tmp_path / 'f.tif')
-  np.testing.assert_allclose(image_files.read_image(str(tmp_path / 'f.tif'))[..., 0], levels,
-                             atol=1)
+  read = image_files.read_image(str(tmp_path / 'f.tif'))[..., 0]
+  np.testing.assert_allclose(read, levels, atol=1)
+  assert (read.min(), read.max()) == (0, 255)  # Black stays black, white white.
 
 
 def test_8_bit_grayscale_becomes_three_equal_channels(tmp_path):
@@ -257,7 +258,8 @@ def test_list_images_is_recursive_sorted_and_skips_hidden_and_other_files(tmp_pa
 
 def test_list_images_follows_links_to_folders_and_lists_each_folder_once(tmp_path):
   """A dataset made of links (train/cats -> /data/cats) was listed without the linked photos."""
-  for name in ('photos/a.png', 'photos/sub/b.png', 'elsewhere/c.png', 'top/d.png'):
+  for name in ('photos/a.png', 'photos/sub/b.png', 'elsewhere/c.png', 'top/d.png',
+               'top/zzz/e.png'):  # Reached after the loop and the folder seen twice: still listed.
     (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
     (tmp_path / name).write_bytes(b'x')
   (tmp_path / 'top' / 'linked').symlink_to(tmp_path / 'elsewhere')
@@ -265,7 +267,7 @@ def test_list_images_follows_links_to_folders_and_lists_each_folder_once(tmp_pat
   (tmp_path / 'top' / 'zz_again').symlink_to(tmp_path / 'photos')  # Listed already, as photos.
   (tmp_path / 'photos' / 'sub' / 'up').symlink_to(tmp_path / 'top')  # A loop.
   found = image_files.list_images(str(tmp_path / 'top'))
-  expected = ['d.png', 'linked/c.png', 'photos/a.png', 'photos/sub/b.png']
+  expected = ['d.png', 'linked/c.png', 'photos/a.png', 'photos/sub/b.png', 'zzz/e.png']
   assert found == [str(tmp_path / 'top' / name) for name in expected]
 
 

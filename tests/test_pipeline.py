@@ -300,6 +300,10 @@ def test_random_crops_only_in_training():
                                                'train', 4, training=True), 2)
   assert train_a['image'].shape == (8, 64, 64, 3)
   assert not np.array_equal(train_a['image'], centred['image'])
+  # Without random_crop, training takes the config's crop (the sample photos are not square).
+  plain = all_examples(pipeline.make_dataset(color_config(shuffle_buffer=1), 'colorization',
+                                             'train', 4, training=False), 2)
+  np.testing.assert_array_equal(centred['image'][:4], plain['image'])  # The 4 of the split.
   assert not np.array_equal(train_a['image'], train_b['image'])  # A new crop for another seed.
   eval_aug = all_examples(pipeline.make_dataset(config, 'colorization', 'eval', 2,
                                                 training=False), 1)
@@ -331,6 +335,12 @@ def test_colorization_drops_grayscale_photos_and_counts_them(tmp_path):
                      r'of the 7 examples asked for \(3 grayscale photos dropped: colorization '
                      r'learns nothing from them\)$'):
     pipeline.first_batch(config, 'colorization', 'eval', 7)
+  one = str(tmp_path / 'one_gray.npz')  # One gray photo: 'photo'.
+  np.savez(one, train_images=images, eval_images=images[:3])
+  with pytest.raises(sources.DataSourceError, match=r'has only 2 of the 3 examples asked for '
+                     r'\(1 grayscale photo dropped: colorization learns nothing from them\)$'):
+    pipeline.first_batch(color_config(source=f'npz:{one}', image_size=32, chroma_size=8),
+                         'colorization', 'eval', 3)
   # Super-resolution keeps gray photos: they are faces too.
   sr = all_examples(pipeline.make_dataset(sr_config(source=f'npz:{path}', crop='center'),
                                           'super_resolution', 'eval', 1, training=False), 100)
@@ -415,6 +425,7 @@ def test_data_config_values_the_pipeline_cannot_use_are_named():
   pipeline.check_data_config(sr_config(random_zoom=0.6, random_zoom_probability=0.5),
                              'super_resolution')
   pipeline.check_data_config(color_config(random_crop=1.0), 'colorization')
+  pipeline.check_data_config(color_config(shuffle_buffer=1), 'colorization')  # 1: no shuffling.
   for config, task, message in (
       (sr_config(crop='middle'), 'super_resolution', "data.crop must be 'celeba', 'center' or"),
       (color_config(shuffle_buffer=-1), 'colorization', 'data.shuffle_buffer must be >= 1'),

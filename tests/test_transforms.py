@@ -308,8 +308,12 @@ def test_random_square_crop_reaches_every_side_from_min_scale_to_the_whole_short
   """Sides are scale x short side rounded, so both ends are drawn (truncated, the whole short side
   never would be)."""
   image = tf.constant(random_image([10, 16, 3]))
-  sides = [transforms.random_square_crop(image, [seed, 2], 0.5).shape[0] for seed in range(100)]
+  sides = [transforms.random_square_crop(image, [seed, 2], 0.5).shape[0] for seed in range(400)]
   assert set(sides) == {5, 6, 7, 8, 9, 10}
+  # Uniform: 5 and 10 take half a step of scale each (10%), the others a whole step (20%). A scale
+  # drawn past 1 and clipped to the short side would make 10 the most frequent.
+  counts = [sides.count(side) for side in (5, 6, 7, 8, 9, 10)]
+  assert max(counts[0], counts[-1]) < 60 and min(counts[1:-1]) > 60, counts
 
 
 def test_random_flip_flips_every_field_together_about_half_the_time():
