@@ -47,6 +47,31 @@ def test_auto_follows_the_accelerators_whatever_the_cpu(gpus, tpus, expected):
     assert precision.resolve('auto', flags=flags, gpus=gpus, tpus=tpus) == expected
 
 
+def test_the_device_and_the_reason_for_the_policy_name_what_they_were_measured_on(tmp_path,
+                                                                                  monkeypatch):
+  """The benchmarks' JSON, the demo page and the start-up log name the device and why 'auto'
+  chose what it chose; no test read those sentences (a GPU's name swapped for its compute
+  capability, or the CPU's model for `platform.processor()`, passed)."""
+  cpuinfo = tmp_path / 'cpuinfo'
+  cpuinfo.write_text('processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t\t: avx2\n')
+  monkeypatch.setattr(precision, '_gpus', lambda: [])
+  monkeypatch.setattr(precision.platform, 'processor', lambda: 'x86_64')
+  assert precision.device_name(str(cpuinfo)) == f'CPU: {os.cpu_count()} cores, AMD EPYC 7B13'
+  assert precision.device_name(str(tmp_path / 'none')) == f'CPU: {os.cpu_count()} cores, x86_64'
+  monkeypatch.setattr(precision.platform, 'processor', lambda: '')
+  assert precision.device_name(str(tmp_path / 'none')) == f'CPU: {os.cpu_count()} cores, CPU'
+  a100, t4 = ('NVIDIA A100', (8, 0)), ('Tesla T4', (7, 5))
+  monkeypatch.setattr(precision, '_gpus', lambda: [a100])
+  assert precision.device_name(str(cpuinfo)) == '1 x NVIDIA A100'
+  monkeypatch.setattr(precision, '_gpus', lambda: [a100, a100])
+  assert precision.device_name(str(cpuinfo)) == '2 x NVIDIA A100'
+  assert precision.native_bfloat16(gpus=[a100], tpus=0) == (
+      True, 'NVIDIA A100 computes bfloat16 natively (compute capability (8, 0))')
+  assert precision.native_bfloat16(gpus=[a100, t4], tpus=0) == (
+      False, 'Tesla T4 (compute capability (7, 5)) has no native bfloat16 (needs compute '
+      'capability >= 8.0)')
+
+
 def test_building_under_a_policy_leaves_the_global_policy_as_it_was():
   before = keras.config.dtype_policy().name
   try:

@@ -324,6 +324,8 @@ def test_candidates_select_the_draw_nearest_to_their_mean():
   assert draws[0] == [4, 5, 6]
   assert draws[2] == [sampling.derive_seed(s, candidates.STREAM, 2) for s in (4, 5, 6)]
   assert candidates.seeds_of(4, 1) == sampling.derive_seed(4, candidates.STREAM, 1)
+  # What the tables and the logs append: nothing for one plain draw.
+  assert candidates.note(1) == '' and candidates.note(8) == ', each the most typical of 8 draws'
   draws.clear()
   candidates.select(draw, 4, 3)  # One seed for the batch: candidate 0 is still the plain draw.
   assert draws[0] == 4 and draws[1] == candidates.seeds_of(4, 1) != 4
