@@ -128,6 +128,16 @@ def test_upsample_user_mistakes_exit_2(sr_workdir, tmp_path, args, message):
   assert_usage_error(result, message.replace('FILE', str(blocker)), prog='pixel_recursive.upsample')
 
 
+@pytest.mark.parametrize('command,given', [('pixel_recursive.upsample', '--input'),
+                                           ('pixcolor.colorize', '--output')])
+def test_a_batch_command_given_only_one_of_its_input_and_output_says_both_are_required(
+    tmp_path, command, given):
+  """Either one missing: one line, exit 2 (a test had neither: `or` as `and` in the check passed)."""
+  result = run(command, f'{given}={tmp_path / "x"}')
+  assert_usage_error(result, '--input and --output are required', prog=command)
+  assert not (tmp_path / 'x').exists()
+
+
 @pytest.mark.parametrize('command,holds,wanted', [
     ('pixel_recursive.upsample', 'pixcolor', 'super_resolution'),
     ('pixel_recursive.upsample', 'l2_regression', 'super_resolution'),
