@@ -132,7 +132,7 @@ def test_upsample_user_mistakes_exit_2(sr_workdir, tmp_path, args, message):
                                            ('pixcolor.colorize', '--output')])
 def test_a_batch_command_given_only_one_of_its_input_and_output_says_both_are_required(
     tmp_path, command, given):
-  """Either one missing: one line, exit 2 (a test had neither: `or` as `and` in the check passed)."""
+  """Either one missing: one line, exit 2 (no test gave one alone: `or` as `and` passed)."""
   result = run(command, f'{given}={tmp_path / "x"}')
   assert_usage_error(result, '--input and --output are required', prog=command)
   assert not (tmp_path / 'x').exists()
