@@ -62,6 +62,17 @@ def write_config(config, workdir, config_file=None):
     raise commands.Failure(f'cannot write {path}: {e.strerror or e}') from None
 
 
+def flat_config(config, prefix=''):
+  """{'a.b': value} of a nested dict (a config as JSON), its dotted keys as --config.a.b names."""
+  out = {}
+  for key, value in config.items():
+    if isinstance(value, dict):
+      out.update(flat_config(value, f'{prefix}{key}.'))
+    else:
+      out[f'{prefix}{key}'] = value
+  return out
+
+
 def config_changes(path, resolved):
   """['key old -> new', ...] of the flattened keys whose value `resolved` (a config as JSON)
   changes from the config.json at `path`; [] when there is none (or it cannot be read)."""
@@ -70,17 +81,7 @@ def config_changes(path, resolved):
       old = json.load(f)
   except (OSError, ValueError):
     return []
-
-  def flat(d, prefix=''):
-    out = {}
-    for key, value in d.items():
-      if isinstance(value, dict):
-        out.update(flat(value, f'{prefix}{key}.'))
-      else:
-        out[f'{prefix}{key}'] = value
-    return out
-
-  old, new = flat(old), flat(resolved)
+  old, new = flat_config(old), flat_config(resolved)
   missing = '(none)'
   return [f'{key} {json.dumps(old.get(key, missing))} -> {json.dumps(new.get(key, missing))}'
           for key in sorted(set(old) | set(new)) if old.get(key, missing) != new.get(key, missing)]

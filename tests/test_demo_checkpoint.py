@@ -209,17 +209,6 @@ def test_the_shipped_demos_name_the_datasets_they_were_trained_on_in_order(tmp_p
   assert workdir_lib.trained_on(str(tmp_path / 'none')) == []
 
 
-def flat(config, prefix=''):
-  """{'a.b': value} of a nested dict, lists as tuples (config.json stores tuples as lists)."""
-  out = {}
-  for key, value in config.items():
-    if isinstance(value, dict):
-      out.update(flat(value, f'{prefix}{key}.'))
-    else:
-      out[prefix + key] = tuple(value) if isinstance(value, list) else value
-  return out
-
-
 # What make_demo_checkpoint.py writes over the run's config.json, and the keys added since a demo
 # was trained, with the value that does what the code did before they existed.
 REWRITTEN = {'config_file', 'data.source', 'data.trained_on', 'init_from', 'averaged_steps'}
@@ -236,9 +225,10 @@ def test_each_shipped_demo_is_what_the_config_file_it_names_trains(demo):
   from experiments import configs  # pylint: disable=g-import-not-at-top
   folder = {**model_lib.DEMO_WORKDIRS, 'photos': pixcolor_model.DEMO_WORKDIR}[demo]
   with open(os.path.join(folder, 'config.json')) as f:
-    shipped = flat(json.load(f))
+    shipped = workdir_lib.flat_config(json.load(f))
   name = os.path.splitext(os.path.basename(shipped['config_file']))[0]
-  config = flat(configs.load(name).to_dict())
+  # As JSON, as config.json holds it (tuples become lists).
+  config = workdir_lib.flat_config(json.loads(json.dumps(configs.load(name).to_dict())))
   assert config.pop('dtype_policy') == 'auto'  # Resolved on the machine it trained on:
   assert shipped.pop('dtype_policy') in ('mixed_bfloat16', 'float32')
   weights = config.pop('model.conditioning_weights', '')  # A local file, recorded by name only:
