@@ -94,8 +94,7 @@ def grid(rows, pad=2, background=255, titles=None, scale=1, row_titles=None):
 
 def widest_word(title):
   """Pixels: the widest word of a column title in its font, at most ROW_TITLE_WIDTH."""
-  from PIL import ImageFont
-  font = ImageFont.load_default(size=TITLE_SIZE)
+  font = title_font()
   words = str(title).replace('\n', ' ').split(' ')
   return min(ROW_TITLE_WIDTH, int(np.ceil(max(font.getlength(word) for word in words))))
 
@@ -103,8 +102,7 @@ def widest_word(title):
 def title_band(titles, lefts, widths, width, background=255):
   """A uint8 [h, width, 3] band with titles[i] centred over the column at lefts[i] that is
   widths[i] pixels wide; h fits the title with the most lines. Text never crosses its column."""
-  from PIL import ImageFont
-  font = ImageFont.load_default(size=TITLE_SIZE)
+  font = title_font()
   columns = [wrap(str(title), font, w) for title, w in zip(titles, widths)]
   band = Image.new('RGB', (width, 4 + LINE_HEIGHT * max(len(lines) for lines in columns)),
                    (background,) * 3)
@@ -141,6 +139,13 @@ def title_column(titles, tops, heights, height, background=255):
 
 
 @functools.lru_cache(maxsize=1)
+def title_font():
+  """The column titles' font: Pillow's default, at TITLE_SIZE."""
+  from PIL import ImageFont
+  return ImageFont.load_default(size=TITLE_SIZE)
+
+
+@functools.lru_cache(maxsize=1)
 def name_font():
   """The row titles' font: file names are the users', in any script. Pillow's default font (the
   column titles') draws only ASCII, a box for anything else ('caf\u25a1'); matplotlib's DejaVu Sans,
@@ -151,7 +156,7 @@ def name_font():
     return ImageFont.truetype(
         os.path.join(matplotlib.get_data_path(), 'fonts', 'ttf', 'DejaVuSans.ttf'), TITLE_SIZE)
   except OSError:  # A matplotlib without its fonts: names in ASCII still read.
-    return ImageFont.load_default(size=TITLE_SIZE)
+    return title_font()
 
 
 def title_lines(title, font, width, height):

@@ -15,7 +15,8 @@ from data import pipeline
 from data import readers
 from data import samples
 from data import sources
-from test_sources import H, W, assert_disjoint_halves, color_data_config, fingerprint, images_of
+from test_sources import H, W, assert_disjoint_halves, color_data_config, contexts, fingerprint
+from test_sources import images_of
 
 
 # ----------------------------------------------------------------------------------------------
@@ -182,7 +183,6 @@ def test_tfrecord_shards_by_file_and_by_record(tmp_path):
       lambda ctx: images_of(sources.load(f'tfrecord:{tmp_path}/*', 'train', input_context=ctx)[0]),
       full)
   # As many files as pipelines: a file each (a worker then opens its own shard only).
-  from test_sources import contexts  # pylint: disable=g-import-not-at-top
   per_pipeline = [[fingerprint(im) for im in images_of(sources.load(
       f'tfrecord:{tmp_path}/*', 'train', input_context=ctx)[0])] for ctx in contexts(2)]
   by_file = [[fingerprint(im) for im in written[name]] for name in ('train-0', 'train-1')]

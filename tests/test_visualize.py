@@ -92,7 +92,6 @@ def test_titles_break_into_lines_at_newlines_and_where_too_wide_but_never_cross_
 def test_a_titled_column_fits_its_widest_word_and_a_named_row_one_line_however_thin_the_image():
   """A panorama's 128-pixel thumbnail is 3 pixels high, a tall narrow photo's 3 wide: its name and
   its column's title were cut to nothing. The cells grow (the images stay top-left in them)."""
-  from PIL import ImageFont
   pano, tall = np.zeros([3, 128, 3], np.uint8), np.zeros([128, 3, 3], np.uint8)
   named = visualize.grid([[pano]], pad=0, scale=2, row_titles=['pano'])
   left = named.shape[1] - 2 * 128
@@ -101,7 +100,7 @@ def test_a_titled_column_fits_its_widest_word_and_a_named_row_one_line_however_t
   ink = np.flatnonzero((named[:, :left] < 200).any(axis=(0, 2)))
   assert ink.max() - ink.min() >= visualize.name_font().getlength('pano') - 3  # Whole, not cut.
   titled = visualize.grid([[tall]], pad=0, scale=2, titles=['colouring 1'])
-  font = ImageFont.load_default(size=visualize.TITLE_SIZE)
+  font = visualize.title_font()
   assert titled.shape[1] == 2 * -(-visualize.widest_word('colouring 1') // 2)
   band = titled.shape[0] - 2 * 128
   assert (titled[band:, :6] == 0).all() and (titled[band:, 6:] == 255).all()
