@@ -3,9 +3,11 @@
 Error contract (../shared/INTERFACES.md): a user mistake (missing path, bad flag value, unknown config
 key, unusable data source) ends with one line on stderr and exit status 2, never a traceback. A batch
 command (`upsample`, `colorize`) that skipped unreadable inputs exits 1 after writing every good
-output (`batch_command`, the skeleton of those two).
+output (`batch_command`, the skeleton of those two). Anything else (a bug, an error TensorFlow
+raised) prints its traceback and exits 1, as Python would, but without hanging at exit (`run`).
 """
 import contextlib
+import gc
 import logging as python_logging
 import os
 import re
@@ -173,13 +175,25 @@ def run(main, user_errors=(), positional=False):
     try:
       return main(argv)
     except handled as e:
-      fail(e)
+      message, status = str(e), EXIT_USAGE
     except Failure as e:
-      fail(e, status=1)
+      message, status = str(e), 1
     except KeyboardInterrupt as e:  # Ctrl-C: one line and the shell's status for it, no traceback.
-      fail(' '.join(['interrupted', str(e)]).strip(), status=EXIT_INTERRUPTED)
+      message, status = ' '.join(['interrupted', str(e)]).strip(), EXIT_INTERRUPTED
+    except Exception:  # pylint: disable=broad-except  (A bug, or an error TensorFlow raised.)
+      if flags.FLAGS['pdb_post_mortem'].value:
+        raise  # absl's post-mortem debugger takes it.
+      traceback.print_exc()  # What the interpreter prints for it, then its status, 1.
+      message, status = None, 1
     finally:
       logging.get_absl_handler().removeFilter(quiet)  # (A test's or a notebook's process goes on.)
+    # Out of the except clauses, the exception and the frames of its traceback are let go: an input
+    # pipeline they held (one that failed, with Python work of its own in flight) is destroyed
+    # now. Left to the interpreter's exit, it waited for threads that exit stops: a hang.
+    gc.collect()
+    if message is None:
+      sys.exit(status)
+    fail(message, status=status)
 
   app.run(wrapped, flags_parser=_parse_flags)
 

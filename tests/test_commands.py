@@ -12,6 +12,7 @@ save).
 import glob
 import os
 import re
+import subprocess
 import sys
 import textwrap
 
@@ -278,6 +279,79 @@ def test_training_that_diverges_exits_1_with_one_line(tmp_path):
   last = helpers.stderr_lines(result)[-1]
   assert last.startswith('pixel_recursive.train: error: non-finite loss or gradient at step '), last
   assert 'Last good checkpoint: none' in last and 'starts from the beginning' in last, last
+
+
+# A command whose input pipeline fails while its Python decoding has work in flight (as a TFRecord
+# file read from a bucket can, or a reader that raises): the failed iterator, held by the frames of
+# the exception's traceback, was destroyed only as the interpreter exited, and its destructor waited
+# for the decoding threads that exit had stopped.
+FAILING_PIPELINE_COMMAND = '''
+import time
+from absl import flags
+import numpy as np
+import tensorflow as tf
+from pixel_recursive import commands
+
+flags.DEFINE_string('outcome', 'crash', 'crash (a traceback) or failure (one line).')
+
+
+def decode(i):
+  if i == 40:
+    raise ValueError('record 40 is broken')
+  time.sleep(0.002)  # Decoding takes time: other elements are being decoded when one fails.
+  return np.full([8, 8, 3], i % 255, np.uint8)
+
+
+def main(argv):
+  del argv
+  files = tf.data.Dataset.range(8).interleave(
+      lambda f: tf.data.Dataset.range(f * 1000, f * 1000 + 1000), cycle_length=8,
+      num_parallel_calls=tf.data.AUTOTUNE)
+  images = files.map(lambda i: tf.numpy_function(lambda j: decode(j % 100), [i], tf.uint8),
+                     num_parallel_calls=tf.data.AUTOTUNE).batch(4).prefetch(4)
+  iterator = iter(images)
+
+  @tf.function
+  def steps(iterator):
+    total = tf.constant(0, tf.int64)
+    for _ in tf.range(100):
+      total += tf.reduce_sum(tf.cast(next(iterator), tf.int64))
+    return total
+
+  try:
+    for _ in range(10):
+      steps(iterator)
+  except tf.errors.InvalidArgumentError as e:
+    if flags.FLAGS.outcome == 'crash':
+      raise
+    raise commands.Failure('the input pipeline failed') from e
+
+
+if __name__ == '__main__':
+  commands.run(main)
+'''
+
+
+@pytest.mark.parametrize('outcome, status, last_line', [
+    ('crash', 1, None),
+    ('failure', 1, 'failing_pipeline.py: error: the input pipeline failed')])
+def test_a_command_whose_input_pipeline_fails_exits_instead_of_hanging(tmp_path, outcome, status,
+                                                                        last_line):
+  script = tmp_path / 'failing_pipeline.py'
+  script.write_text(FAILING_PIPELINE_COMMAND)
+  env = dict(os.environ, PYTHONPATH=helpers.ROOT)
+  try:  # It exits in seconds; it hung (6 times in 6 on an AMD EPYC, 2026-12-07) until killed.
+    result = subprocess.run([sys.executable, str(script), f'--outcome={outcome}'], env=env,
+                            capture_output=True, text=True, timeout=120)
+  except subprocess.TimeoutExpired as e:
+    raise AssertionError(f'still running after 120 s: {(e.stderr or b"")[-1500:]}') from None
+  assert result.returncode == status, result.stderr[-2000:]
+  if outcome == 'crash':  # The traceback the interpreter would print, down to the reader's error.
+    assert 'Traceback (most recent call last)' in result.stderr, result.stderr[-2000:]
+    assert 'ValueError: record 40 is broken' in result.stderr, result.stderr[-2000:]
+  else:
+    assert 'Traceback' not in result.stderr, result.stderr[-2000:]
+    assert helpers.stderr_lines(result)[-1] == last_line, result.stderr[-2000:]
 
 
 # ----------------------------------------------------------------------------------------------
