@@ -5,15 +5,19 @@ files and TFRecord shards are decoded in parallel, sharded by file where every i
 given whole files, and an image that does not decode never stops an epoch: it is named once on the
 log, counted (`skipped_files`) and dropped. Nor does a damaged TFRecord file (cut short by a
 download, or corrupt inside: its records then end where its bytes do not): it gives the records
-before the damage and is named and counted the same way; GZIP and ZLIB files, whose compressed size
-says nothing of where their records end, still stop with TensorFlow's DataLossError.
+before the damage and is named and counted the same way. A GZIP or ZLIB file's records end where
+its inflated bytes do: a GZIP file's last 4 bytes give their number, a ZLIB file is inflated again
+at the end of its records to count them.
 """
 import collections
+import functools
 import glob as glob_lib
 import os
 import re
+import struct
 import threading
 import zipfile
+import zlib
 
 from absl import logging
 import numpy as np
@@ -79,14 +83,15 @@ def _read_or_skip(path):
     return _skip(path, e)
 
 
-def _decode_or_skip(file, index, data, end=-1):
+def _decode_or_skip(file, index, data, end=-1, compression=''):
   """A TFRecord's image, or a placeholder and False (named once, counted) if it does not decode.
 
   `end` >= 0 marks the end of a file's records rather than a record: `end` is where its last
-  record read ends, `index` how many were read; short of the file's size, the file is damaged.
+  record read ends in the file's (inflated) bytes, `index` how many were read; short of the
+  file's size (`compression`'s inflated size), the file is damaged.
   """
   if end >= 0:
-    return _check_read_whole(file.decode(), int(index), int(end))
+    return _check_read_whole(file.decode(), int(index), int(end), compression)
   name = f'{file.decode()} record {int(index)}'
   try:
     return image_files.decode_image(data, name), True
@@ -112,12 +117,37 @@ def _skip_file(path, problem):
     logging.warning('TFRecord file %s %s (%d skipped so far)', path, problem, total)
 
 
-def _check_read_whole(path, count, end):
+def _inflated_size(path, compression):
+  """The number of bytes `path`'s compressed TFRecord stream inflates to (for GZIP, modulo 2**32,
+  as its trailer gives it), or None if the stream is cut short or corrupt (ZLIB)."""
+  with tf.io.gfile.GFile(path, 'rb') as f:
+    if compression == 'GZIP':
+      size = f.size()
+      if size < 4:
+        return 0 if size == 0 else None
+      f.seek(size - 4)
+      return struct.unpack('<I', f.read(4))[0]  # ISIZE (RFC 1952).
+    inflater, total = zlib.decompressobj(), 0
+    try:
+      while chunk := f.read(1 << 20):
+        total += len(inflater.decompress(chunk))
+    except zlib.error:
+      return None
+    return total if inflater.eof or total == 0 == f.size() else None
+
+
+def _check_read_whole(path, count, end, compression=''):
   """A placeholder and False; `path` is named once and counted if its records end before it does."""
   try:
-    size = tf.io.gfile.stat(path).length
-    problem = (f'is damaged after its first {count} records ({end} of its {size} bytes: a record '
-               'is truncated or corrupt): the rest is skipped') if end != size else None
+    if compression:
+      size = _inflated_size(path, compression)
+      problem = (f'is damaged after its first {count} records ({compression}: its compressed data '
+                 'is cut short or corrupt): the rest is skipped') if (
+                     size is None or end % 2**32 != size % 2**32) else None
+    else:
+      size = tf.io.gfile.stat(path).length
+      problem = (f'is damaged after its first {count} records ({end} of its {size} bytes: a '
+                 'record is truncated or corrupt): the rest is skipped') if end != size else None
   except tf.errors.OpError as e:  # Gone, or unreadable, since it was opened.
     problem = f'cannot be read any more ({_tf_error_text(e)}): the rest is skipped'
   if problem:
@@ -289,12 +319,9 @@ def tfrecord(pattern, split, input_context=None, shuffle_files=False, seed=0):
     ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
 
   def records(file):
-    """(file, index, record, -1) of each record, then, for an uncompressed file, (file, records
-    read, '', where they end): a damaged file's records stop at the damage instead of stopping
-    training with an error that names no file, and the last element lets it be named."""
-    if compression:  # Where a compressed file's records end says nothing of its size.
-      return tf.data.TFRecordDataset(file, compression).enumerate().map(
-          lambda index, record: (file, index, record, tf.constant(-1, tf.int64)))
+    """(file, index, record, -1) of each record, then (file, records read, '', where they end):
+    a damaged file's records stop at the damage instead of stopping training with an error that
+    names no file, and the last element lets it be named."""
     last = tf.data.Dataset.from_tensors((tf.constant(''), True))
 
     def count(state, element):
@@ -304,7 +331,8 @@ def tfrecord(pattern, split, input_context=None, shuffle_files=False, seed=0):
       return (end + size, index + 1), (file, index, record, tf.where(is_last, end, -1))
 
     def counted(path):
-      records = tf.data.TFRecordDataset(path).ignore_errors().map(lambda record: (record, False))
+      records = tf.data.TFRecordDataset(path, compression).ignore_errors().map(
+          lambda record: (record, False))
       zero = tf.constant(0, tf.int64)
       return records.concatenate(last).scan((zero, zero), count)
 
@@ -320,7 +348,8 @@ def tfrecord(pattern, split, input_context=None, shuffle_files=False, seed=0):
   def decode(file, index, record, end):
     data = tf.io.parse_single_example(
         record, {TFRECORD_KEY: tf.io.FixedLenFeature([], tf.string, default_value='')})
-    return _decoded(_decode_or_skip, [file, index, data[TFRECORD_KEY], end])
+    return _decoded(functools.partial(_decode_or_skip, compression=compression or ''),
+                    [file, index, data[TFRECORD_KEY], end])
 
   return _drop_unreadable(ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)), None
 

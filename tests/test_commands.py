@@ -335,8 +335,8 @@ if __name__ == '__main__':
 @pytest.mark.parametrize('outcome, status, last_line', [
     ('crash', 1, None),
     ('failure', 1, 'failing_pipeline.py: error: the input pipeline failed')])
-def test_a_command_whose_input_pipeline_fails_exits_instead_of_hanging(tmp_path, outcome, status,
-                                                                        last_line):
+def test_a_command_whose_input_pipeline_fails_exits_instead_of_hanging(
+    tmp_path, outcome, status, last_line):
   script = tmp_path / 'failing_pipeline.py'
   script.write_text(FAILING_PIPELINE_COMMAND)
   env = dict(os.environ, PYTHONPATH=helpers.ROOT)

@@ -83,6 +83,8 @@ def test_tfrecord_reads_gzip_and_zlib_compressed_files(tmp_path):
         fingerprint(im) for n in names[:2] for im in written[n]), compression
     evals = images_of(sources.load(f'tfrecord:{folder}/*', 'eval')[0])
     assert [fingerprint(im) for im in evals] == [fingerprint(im) for im in written[names[2]]]
+    # Whole files, and an empty one, are not taken for damaged ones.
+    assert not [k for k in sources.skipped_files() if k.startswith(str(folder))], compression
 
 
 def test_tfrecord_split_placeholder_and_unnamed_shards(tmp_path):
@@ -282,6 +284,52 @@ def test_a_damaged_shard_gives_its_records_up_to_the_damage_and_is_named_once(
   assert [re.sub(r' \(\d+ skipped so far\)$', '', w) for w in warnings] == [  # Named once.
       f'TFRecord file {damaged} is damaged after its first {kept} records ({kept * size} of its '
       f'{len(data)} bytes: a record is truncated or corrupt): the rest is skipped'], warnings
+
+
+@pytest.mark.parametrize('compression', ['GZIP', 'ZLIB'])
+@pytest.mark.parametrize('damage', ['cut in half', 'a byte changed', 'its trailer cut'])
+def test_a_damaged_compressed_shard_gives_its_records_up_to_the_damage_and_is_named_once(
+    tmp_path, caplog, compression, damage):
+  """A compressed file's records end where its inflated bytes do, which its size does not tell: a
+  GZIP file's last 4 bytes give that size, a ZLIB file is inflated again to find it. They stopped
+  training with a DataLossError naming no file; a file whose trailer alone is cut gives all its
+  records and is still named (its data cannot be checked)."""
+  names = ['train-0.gz', 'train-1.gz', 'eval-0.gz']
+  written = distinct_shards(str(tmp_path), names, per_shard=4, compression=compression)
+  damaged = tmp_path / 'train-1.gz'
+  data = damaged.read_bytes()
+  damaged.write_bytes({'cut in half': data[:len(data) // 2],
+                       'a byte changed': data[:len(data) // 2] + b'!' + data[len(data) // 2 + 1:],
+                       'its trailer cut': data[:-4]}[damage])
+  caplog.set_level(logging.WARNING)
+  train, _ = sources.load(f'tfrecord:{tmp_path}/*', 'train')
+  first = images_of(train)
+  whole = sorted(map(fingerprint, written['train-0.gz']))
+  kept = [im for im in first if fingerprint(im) not in whole]
+  assert sorted(map(fingerprint, first)) == sorted(whole + [fingerprint(im) for im in kept])
+  assert [fingerprint(im) for im in kept] == list(map(fingerprint, written['train-1.gz']))[
+      :len(kept)]  # What it gives is a beginning of the file's records,
+  assert len(kept) == (4 if damage == 'its trailer cut' else 0)  # all of them if they are whole.
+  assert sorted(map(fingerprint, images_of(train))) == sorted(map(fingerprint, first))
+  assert {k: v for k, v in sources.skipped_files().items() if k.startswith(str(tmp_path))} == {
+      str(damaged): 2}  # Named at the end of each epoch's reading,
+  warnings = [r.getMessage() for r in caplog.records if 'damaged' in r.getMessage()]
+  assert [re.sub(r' \(\d+ skipped so far\)$', '', w) for w in warnings] == [  # once on the log.
+      f'TFRecord file {damaged} is damaged after its first {len(kept)} records ({compression}: '
+      'its compressed data is cut short or corrupt): the rest is skipped'], warnings
+
+
+def test_a_gzip_file_of_more_than_4_gib_of_records_is_whole_when_its_trailer_says_so(
+    tmp_path, caplog):
+  """A GZIP trailer gives the inflated size modulo 2**32 (RFC 1952): ImageNet's shards stay under
+  it, a user's may not."""
+  path = tmp_path / 'train-0.gz'
+  write_tfrecord(path, [b'x' * 100], compression='GZIP')
+  records = sum(len(r.numpy()) + 16 for r in tf.data.TFRecordDataset(str(path), 'GZIP'))
+  caplog.set_level(logging.WARNING)
+  for end, named in ((records, False), (records + 2**32, False), (records + 1, True)):
+    assert not readers._check_read_whole(str(path), 1, end, 'GZIP')[1]
+    assert (str(path) in sources.skipped_files()) == named, end
 
 
 def test_a_shard_removed_after_the_source_was_made_is_named_not_a_traceback(tmp_path, caplog):
