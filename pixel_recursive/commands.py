@@ -187,9 +187,10 @@ def run(main, user_errors=(), positional=False):
       message, status = None, 1
     finally:
       logging.get_absl_handler().removeFilter(quiet)  # (A test's or a notebook's process goes on.)
-    # Out of the except clauses, the exception and the frames of its traceback are let go: an input
-    # pipeline they held (one that failed, with Python work of its own in flight) is destroyed
-    # now. Left to the interpreter's exit, it waited for threads that exit stops: a hang.
+    # Out of the except clauses, the exception and the frames of its traceback are let go, and the
+    # collection frees what reference cycles held: an input pipeline (one that failed, with Python
+    # work of its own in flight) is destroyed now. Left to the interpreter's exit, it waited for
+    # threads that exit stops: a hang (tests/test_commands.py).
     gc.collect()
     if message is None:
       sys.exit(status)

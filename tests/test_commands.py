@@ -283,8 +283,8 @@ def test_training_that_diverges_exits_1_with_one_line(tmp_path):
 
 # A command whose input pipeline fails while its Python decoding has work in flight (as a TFRecord
 # file read from a bucket can, or a reader that raises): the failed iterator, held by the frames of
-# the exception's traceback, was destroyed only as the interpreter exited, and its destructor waited
-# for the decoding threads that exit had stopped.
+# the exception's traceback or by a reference cycle, was destroyed only as the interpreter exited,
+# and its destructor waited for the decoding threads that exit had stopped.
 FAILING_PIPELINE_COMMAND = '''
 import time
 from absl import flags
@@ -310,6 +310,8 @@ def main(argv):
   images = files.map(lambda i: tf.numpy_function(lambda j: decode(j % 100), [i], tf.uint8),
                      num_parallel_calls=tf.data.AUTOTUNE).batch(4).prefetch(4)
   iterator = iter(images)
+  loop = {'iterator': iterator}
+  loop['self'] = loop  # Held in a reference cycle too, as objects that point back at their owner are.
 
   @tf.function
   def steps(iterator):
