@@ -76,7 +76,8 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(package, tmp_path):
       proc.kill()
     log.close()
   text = open(tmp_path / 'log').read()
-  assert 'SIGTERM received' in text
+  assert 'SIGTERM received: saving a checkpoint at the next step boundary and exiting' in text
+  assert 'Ctrl-C again' not in text  # That advice is Ctrl-C's: a SIGTERM has no second one.
   stopped = last_step(text, 500)
   # The checkpoint is at the step training stopped, not at the last periodic one (there was none).
   assert checkpoint_steps(workdir) == [stopped]
@@ -159,8 +160,9 @@ def test_two_workers_train_like_one_process_and_sigterm_to_either_saves_the_same
     texts = [open(log).read() for log in logs]
     assert codes == [0, 0], [t[-3000:] for t in texts]
     assert '2 replica(s)' in texts[0]
-    # Worker 1 saved into a temporary folder of its own, removed when it stopped.
-    assert not [f for f in os.listdir(tmp_path / 'tmp') if f.startswith('pixel_recursive_worker')]
+    # Worker 1 saved into a temporary folder of its own, and each worker's preemption handler
+    # wrote its (empty) checkpoints into one: both removed when they stopped.
+    assert not [f for f in os.listdir(tmp_path / 'tmp') if f.startswith('pixel_recursive_')]
     if resumed_at:  # Both resumed from the step saved in the first run.
       for text in texts:
         assert f'ckpt-{resumed_at} at step {resumed_at}' in text
@@ -240,7 +242,9 @@ def test_ctrl_c_during_training_saves_that_step_and_exits_130_with_one_line(tmp_
   assert helpers.stderr_lines(result)[-1] == (
       f'pixel_recursive.train: error: interrupted at step 2, checkpoint saved: {workdir}/'
       'checkpoints/ckpt-2; re-run the same command to resume')
-  assert 'Ctrl-C received' in result.stderr and 'Traceback' not in result.stderr
+  assert ('Ctrl-C received: saving a checkpoint at the next step boundary and exiting (Ctrl-C '
+          'again stops at once, without saving)') in result.stderr
+  assert 'Traceback' not in result.stderr
 
 
 def test_sigterm_in_this_process_asks_for_a_stop_and_the_callers_handler_comes_back():
@@ -260,3 +264,45 @@ def test_sigterm_in_this_process_asks_for_a_stop_and_the_callers_handler_comes_b
     assert wait_for(lambda: received, 1) and received == [signal.SIGTERM]
   finally:
     signal.signal(signal.SIGTERM, previous)
+
+
+class FakeHandler:
+  """tf.distribute.experimental.PreemptionCheckpointHandler's part that `Preemption` uses."""
+  made = []
+
+  def __init__(self, resolver, manager, termination_config):
+    del resolver, termination_config
+    self.directory, self.stopped = manager.directory, []
+    FakeHandler.made.append(self)
+
+  def _stop_poll_termination_signal_thread(self):
+    self.stopped.append('signal watcher')
+
+  def _stop_cluster_wise_termination_watcher_thread(self):
+    self.stopped.append('peer watcher')
+
+
+@pytest.mark.parametrize('platform', ['', 'GCE_CPU'])
+def test_several_workers_stop_the_handlers_threads_and_remove_its_folder_after_the_loop(
+    monkeypatch, tmp_path, caplog, platform):
+  """The handler's two watcher threads run until `Preemption` stops them (TensorFlow stops them
+  itself only after a preemption): a notebook's process would keep both polling after training.
+  On GCE the handler does nothing at all: stopped at once, with a warning."""
+  monkeypatch.setattr(tf.distribute.experimental, 'PreemptionCheckpointHandler', FakeHandler)
+  monkeypatch.setattr(FakeHandler, '_platform_device', type('Device', (), {'name': platform}),
+                      raising=False)
+  monkeypatch.setenv('TMPDIR', str(tmp_path))
+  monkeypatch.setattr(preemption_lib.tempfile, 'tempdir', None)  # TMPDIR read anew.
+  resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
+      tf.train.ClusterSpec({'worker': ['127.0.0.1:1', '127.0.0.1:2']}), task_type='worker', task_id=0)
+  strategy = type('Strategy', (), {'cluster_resolver': resolver})()
+  FakeHandler.made.clear()
+  with preemption_lib.Preemption(strategy, save=None) as preemption:
+    [handler] = FakeHandler.made
+    assert handler.directory.startswith(str(tmp_path / 'pixel_recursive_preemption_'))
+    assert os.path.isdir(handler.directory)
+    assert handler.stopped == ([] if not platform else ['signal watcher', 'peer watcher'])
+    assert ('inactive on GCE_CPU' in caplog.text) == bool(platform)
+    assert preemption.stop is False
+  assert handler.stopped == ['signal watcher', 'peer watcher']
+  assert not os.listdir(tmp_path)
