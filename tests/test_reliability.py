@@ -293,8 +293,9 @@ def test_several_workers_stop_the_handlers_threads_and_remove_its_folder_after_t
                       raising=False)
   monkeypatch.setenv('TMPDIR', str(tmp_path))
   monkeypatch.setattr(preemption_lib.tempfile, 'tempdir', None)  # TMPDIR read anew.
+  cluster = tf.train.ClusterSpec({'worker': ['127.0.0.1:1', '127.0.0.1:2']})
   resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
-      tf.train.ClusterSpec({'worker': ['127.0.0.1:1', '127.0.0.1:2']}), task_type='worker', task_id=0)
+      cluster, task_type='worker', task_id=0)
   strategy = type('Strategy', (), {'cluster_resolver': resolver})()
   FakeHandler.made.clear()
   with preemption_lib.Preemption(strategy, save=None) as preemption:
