@@ -410,9 +410,13 @@ def test_make_refinement_builds_what_the_config_describes():
   assert isinstance(net, refinement_lib.EncoderDecoderRefinement)
   assert net.residual and net.table == (('conv', 3, 4, 1), ('up', 2))
   assert not make(ml_collections.ConfigDict(dict(name='encoder_decoder', layers=()))).residual
-  unet = make(ml_collections.ConfigDict(dict(filters=(4, 8), bottom_layers=3)))
+  unet = make(ml_collections.ConfigDict(dict(filters=(4, 8, 16), bottom_layers=3)))
   assert isinstance(unet, refinement_lib.UNetRefinement)
-  assert len(unet.bottom) == 3 and len(unet.down) == 1
+  assert len(unet.bottom) == 3
+  # filters[k] channels at 1/2^k of the size, on the way down and back up.
+  assert [conv.filters for conv in [unet.stem, *unet.down]] == [4, 8, 16]
+  assert [conv.filters for conv in unet.bottom] == [16] * 3
+  assert [conv.filters for conv in unet.up] == [8, 4]
   with pytest.raises(ValueError, match="must be one of .*'unet'.*got 'resnet'"):
     make(ml_collections.ConfigDict(dict(name='resnet')))
 
@@ -642,6 +646,7 @@ def test_refinement_table_entries_parse_or_say_why():
   assert refinement_lib.parse_refinement_layer('conv3x3-64-s2') == ('conv', 3, 64, 2)
   assert refinement_lib.parse_refinement_layer('conv5x5-1024') == ('conv', 5, 1024, 1)
   assert refinement_lib.parse_refinement_layer('up4') == ('up', 4)
-  for bad in ('conv3x5-8', 'conv3x3', 'up1', 'pool2', 'conv3x3-8-x2'):
+  for bad in ('conv3x5-8', 'conv3x3', 'up1', 'pool2', 'conv3x3-8-x2', 'conv0x0-8',
+              'conv3x3-8-s2-x'):
     with pytest.raises(ValueError, match='refinement layer'):
       refinement_lib.parse_refinement_layer(bad)
