@@ -311,7 +311,7 @@ def main(argv):
                      num_parallel_calls=tf.data.AUTOTUNE).batch(4).prefetch(4)
   iterator = iter(images)
   loop = {'iterator': iterator}
-  loop['self'] = loop  # Held in a reference cycle too, as objects that point back at their owner are.
+  loop['self'] = loop  # In a reference cycle too, as objects that point back at their owner are.
 
   @tf.function
   def steps(iterator):
