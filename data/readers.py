@@ -141,13 +141,14 @@ def _check_read_whole(path, count, end, compression=''):
   try:
     if compression:
       size = _inflated_size(path, compression)
-      problem = (f'is damaged after its first {count} records ({compression}: its compressed data '
-                 'is cut short or corrupt): the rest is skipped') if (
-                     size is None or end % 2**32 != size % 2**32) else None
+      whole = size is not None and end % 2**32 == size % 2**32
+      how = f'{compression}: its compressed data is cut short or corrupt'
     else:
       size = tf.io.gfile.stat(path).length
-      problem = (f'is damaged after its first {count} records ({end} of its {size} bytes: a '
-                 'record is truncated or corrupt): the rest is skipped') if end != size else None
+      whole = end == size
+      how = f'{end} of its {size} bytes: a record is truncated or corrupt'
+    problem = None if whole else (
+        f'is damaged after its first {count} records ({how}): the rest is skipped')
   except tf.errors.OpError as e:  # Gone, or unreadable, since it was opened.
     problem = f'cannot be read any more ({_tf_error_text(e)}): the rest is skipped'
   if problem:
